@@ -1,0 +1,66 @@
+import os
+
+from setuptools import find_packages, setup
+
+here = os.path.abspath(os.path.dirname(__file__))
+with open(os.path.join(here, "README.md"), encoding="utf-8") as f:
+    README = f.read()
+
+requires = [
+    "alembic>=1.13",
+    "argon2-cffi>=23",
+    "colander>=2.0",
+    "crawlerdetect>=0.4",
+    "deform>=3.0",
+    "geoip2>=4.8",
+    "geoip2fast>=1.2",
+    "libpass>=1.9",
+    "markupsafe>=2.1",
+    "plaster_pastedeploy",
+    "psycopg[binary]>=3.1",
+    "pyramid>=2.0,<3",
+    "pyramid_jinja2>=2.10",
+    "pyramid_retry>=2.1",
+    "pyramid_tm>=2.5",
+    # Pyramid 2.x and Deform 3.0 still import pkg_resources.
+    "setuptools<81",
+    "SQLAlchemy>=2.0.30,<2.1",
+    "transaction>=4",
+    "ua-parser[regex]>=1.0",
+    "waitress>=3.0",
+    "zope.sqlalchemy>=3.1",
+]
+
+tests_require = [
+    "hypothesis>=6.100",
+    "maxminddb-geolite2>=2018.703",
+    "pytest>=8",
+    "pytest-cov>=5",
+    "WebTest>=3.0",
+]
+
+setup(
+    name="tracking",
+    version="0.1.0",
+    description="Self-hosted, privacy-friendly web analytics",
+    long_description=README,
+    long_description_content_type="text/markdown",
+    classifiers=[
+        "Programming Language :: Python :: 3.11",
+        "Framework :: Pyramid",
+        "Topic :: Internet :: WWW/HTTP :: Site Management",
+    ],
+    python_requires=">=3.11",
+    package_dir={"": "src"},
+    packages=find_packages("src"),
+    include_package_data=True,
+    zip_safe=False,
+    install_requires=requires,
+    extras_require={"testing": tests_require},
+    entry_points={
+        "paste.app_factory": ["main = tracking:main"],
+        "console_scripts": [
+            "tracking-admin = tracking.scripts.admin:main",
+        ],
+    },
+)

@@ -1,0 +1,16 @@
+"""Tracking: self-hosted, privacy-friendly web analytics."""
+
+from pyramid.config import Configurator
+
+
+def main(global_config, **settings):
+    """The WSGI application (``paste.app_factory``)."""
+    with Configurator(settings=settings) as config:
+        config.include(".settings")
+        config.include(".models")
+        config.include(".security")
+        config.include(".resources")
+        config.include(".templating")
+        config.include(".views")
+        config.scan()
+    return config.make_wsgi_app()

@@ -1,0 +1,49 @@
+"""The Deform form cycle for views: build, check that it was posted, validate, render."""
+
+import colander
+import deform
+from markupsafe import Markup
+
+
+class FormHandler:
+    """One Deform form on a page.
+
+    ``posted()`` tells whether this form (by its ``__formid__``) was submitted, ``validate()``
+    returns the appstruct or ``None`` (keeping the failure to re-render it with the messages
+    next to the fields), and ``html`` is the markup to put in the page.
+    """
+
+    def __init__(self, request, schema, *, formid: str, button: str, action: str = "", appstruct=None, **bind):
+        self.request = request
+        self.form = deform.Form(
+            schema.bind(request=request, **bind),
+            formid=formid,
+            action=action,
+            buttons=(deform.Button(name="submit", title=button, css_class="btn-primary"),),
+        )
+        self.appstruct = appstruct if appstruct is not None else colander.null
+        self.failure: deform.ValidationFailure | None = None
+
+    def posted(self) -> bool:
+        return self.request.method == "POST" and self.request.POST.get("__formid__") == self.form.formid
+
+    def validate(self) -> dict | None:
+        try:
+            return self.form.validate(self.request.POST.items())
+        except deform.ValidationFailure as failure:
+            self.failure = failure
+            return None
+
+    def fail(self, message: str) -> None:
+        """Show ``message`` above the form (a form-level error), keeping what was typed."""
+        error = colander.Invalid(self.form.schema, message)
+        cstruct = dict(self.request.POST.items())
+        for secret in ("password", "current_password", "new_password"):
+            cstruct.pop(secret, None)
+        self.failure = deform.ValidationFailure(self.form, cstruct, error)
+
+    @property
+    def html(self) -> Markup:
+        if self.failure is not None:
+            return Markup(self.failure.render())
+        return Markup(self.form.render(self.appstruct))

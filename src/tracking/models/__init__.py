@@ -1,0 +1,82 @@
+"""Database wiring: engine → session factory → transaction-bound session per request."""
+
+import pyramid_retry
+import zope.sqlalchemy
+from sqlalchemy import engine_from_config, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, configure_mappers, sessionmaker
+
+from .accounts import User  # noqa: F401
+from .meta import Base  # noqa: F401
+from .sites import Site  # noqa: F401
+from .visits import DailySalt, Visit, VisitSession  # noqa: F401
+
+configure_mappers()
+
+
+def _sqlite_connect(dbapi_connection, connection_record) -> None:
+    """Foreign keys on (cascading deletes), WAL so readers never wait for the writer.
+
+    The driver's own transaction handling is turned off so that SQLAlchemy's BEGIN (below)
+    and SAVEPOINTs behave as documented.
+    """
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def _sqlite_begin(connection) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
+def get_engine(settings: dict, prefix: str = "sqlalchemy.") -> Engine:
+    engine = engine_from_config(settings, prefix)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def get_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine)
+
+
+def get_tm_session(session_factory: sessionmaker[Session], transaction_manager, request=None) -> Session:
+    """A session joined to ``transaction_manager``: committed or aborted with it."""
+    dbsession = session_factory(info={"request": request})
+    zope.sqlalchemy.register(dbsession, transaction_manager=transaction_manager)
+    return dbsession
+
+
+def includeme(config) -> None:
+    settings = config.get_settings()
+    settings["tm.manager_hook"] = "pyramid_tm.explicit_manager"
+    # The beacon must never load a user to annotate a transaction.
+    settings["tm.annotate_user"] = False
+
+    # A unique-constraint race (two sign-ups with one e-mail) is retried; the retry sees the row.
+    settings.setdefault("retry.attempts", 3)
+    config.include("pyramid_tm")
+    config.include("pyramid_retry")
+    pyramid_retry.mark_error_retryable(IntegrityError)
+
+    dbengine = settings.get("dbengine")
+    if not dbengine:
+        dbengine = get_engine(settings)
+    session_factory = get_session_factory(dbengine)
+    config.registry["dbengine"] = dbengine
+    config.registry["dbsession_factory"] = session_factory
+
+    def dbsession(request):
+        # Tests may put their own session in the environ.
+        dbsession = request.environ.get("app.dbsession")
+        if dbsession is None:
+            dbsession = get_tm_session(session_factory, request.tm, request=request)
+        return dbsession
+
+    config.add_request_method(dbsession, reify=True)

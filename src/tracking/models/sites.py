@@ -1,0 +1,39 @@
+"""Sites: what an owner tracks."""
+
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .meta import Base
+from .types import utcnow
+
+
+class Site(Base):
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    #: Normalised base URL: ``scheme://host[:port]``, no path, query or fragment.
+    url: Mapped[str] = mapped_column(String(300))
+    #: IANA time zone the reports use for days and hours.
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    #: Drop hits sent with ``DNT: 1``.
+    honor_dnt: Mapped[bool] = mapped_column(default=True)
+    #: Drop hits sent with ``Sec-GPC: 1`` (Global Privacy Control).
+    honor_gpc: Mapped[bool] = mapped_column(default=True)
+    #: Drop hits whose page URL is not on the site's host or one of its subdomains.
+    restrict_hosts: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    owner: Mapped["User"] = relationship(back_populates="sites")  # noqa: F821
+
+    @property
+    def domain(self) -> str:
+        """The host part of :attr:`url`, lower-case, without port."""
+        return urlsplit(self.url).hostname or ""
+
+    def __repr__(self) -> str:
+        return f"<Site {self.id} {self.url}>"

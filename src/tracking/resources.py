@@ -1,0 +1,142 @@
+"""The resource tree: the URL map and the permission map at once.
+
+::
+
+    Root                       /                 admins: admin
+    ├── Sites                  /sites/           any signed-in user: add-site
+    │   └── SiteResource       /sites/<id>/      its owner: view, edit, delete
+    │       └── Visits         /sites/<id>/visits/
+    │           └── VisitResource  /sites/<id>/visits/<id>
+    └── Users                  /users/           (inherits: admins only)
+        └── UserResource       /users/<id>/      that user: view, edit, delete
+
+Every resource has ``__name__`` and ``__parent__``, and each access control entry is stated
+once, on the resource that grants it; descendants inherit it through the lineage (a visit is
+readable by whoever may view its site). A name that is not a canonical positive id, or an id
+with no row, raises ``KeyError``: Pyramid answers 404.
+"""
+
+import re
+from functools import cached_property
+
+from pyramid.authorization import Allow, Authenticated
+from sqlalchemy import select
+
+from .models import Site, User, Visit
+from .security import ADMIN, Permission, user_principal
+
+#: A canonical positive id: no sign, no leading zero, fits a 64-bit integer.
+_ID = re.compile(r"[1-9][0-9]{0,18}\Z")
+_MAX_ID = 2**63 - 1
+
+
+def parse_id(name: str) -> int:
+    """The integer id in a path segment, or ``KeyError``."""
+    if not _ID.match(name):
+        raise KeyError(name)
+    value = int(name)
+    if value > _MAX_ID:
+        raise KeyError(name)
+    return value
+
+
+class Resource:
+    """A node of the tree, knowing its name, its parent and the request."""
+
+    def __init__(self, parent: "Resource | None", name: str) -> None:
+        self.__parent__ = parent
+        self.__name__ = name
+        self.request = parent.request if parent is not None else None
+
+    def __acl__(self) -> list:
+        return []
+
+
+class Root(Resource):
+    def __init__(self, request) -> None:
+        super().__init__(None, "")
+        self.request = request
+
+    def __acl__(self) -> list:
+        return [(Allow, ADMIN, Permission.ADMIN)]
+
+    def __getitem__(self, name: str) -> Resource:
+        children = {"sites": Sites, "users": Users}
+        return children[name](self, name)
+
+    @cached_property
+    def sites(self) -> "Sites":
+        return self["sites"]
+
+    @cached_property
+    def users(self) -> "Users":
+        return self["users"]
+
+
+class Sites(Resource):
+    def __acl__(self) -> list:
+        return [(Allow, Authenticated, Permission.ADD_SITE)]
+
+    def __getitem__(self, name: str) -> "SiteResource":
+        site = self.request.dbsession.get(Site, parse_id(name))
+        if site is None:
+            raise KeyError(name)
+        return SiteResource(self, name, site)
+
+    def resource_for(self, site: Site) -> "SiteResource":
+        return SiteResource(self, str(site.id), site)
+
+
+class SiteResource(Resource):
+    def __init__(self, parent: Sites, name: str, site: Site) -> None:
+        super().__init__(parent, name)
+        self.site = site
+
+    def __acl__(self) -> list:
+        return [(Allow, user_principal(self.site.owner_id), (Permission.VIEW, Permission.EDIT, Permission.DELETE))]
+
+    def __getitem__(self, name: str) -> Resource:
+        if name == "visits":
+            return Visits(self, name)
+        raise KeyError(name)
+
+
+class Visits(Resource):
+    def __getitem__(self, name: str) -> "VisitResource":
+        site = self.__parent__.site
+        visit = self.request.dbsession.scalar(
+            select(Visit).where(Visit.id == parse_id(name), Visit.site_id == site.id)
+        )
+        if visit is None:
+            raise KeyError(name)
+        return VisitResource(self, name, visit)
+
+
+class VisitResource(Resource):
+    def __init__(self, parent: Visits, name: str, visit: Visit) -> None:
+        super().__init__(parent, name)
+        self.visit = visit
+
+
+class Users(Resource):
+    def __getitem__(self, name: str) -> "UserResource":
+        user = self.request.dbsession.get(User, parse_id(name))
+        if user is None:
+            raise KeyError(name)
+        return UserResource(self, name, user)
+
+    def resource_for(self, user: User) -> "UserResource":
+        return UserResource(self, str(user.id), user)
+
+
+class UserResource(Resource):
+    def __init__(self, parent: Users, name: str, user: User) -> None:
+        super().__init__(parent, name)
+        self.user = user
+
+    def __acl__(self) -> list:
+        return [(Allow, user_principal(self.user.id), (Permission.VIEW, Permission.EDIT, Permission.DELETE))]
+
+
+def includeme(config) -> None:
+    config.set_root_factory(Root)

@@ -1,0 +1,121 @@
+"""Forms of the account pages: register, log in, change name or password, delete."""
+
+import colander
+import deform
+from sqlalchemy import exists, select
+
+from ..models import User
+from ..models.accounts import normalize_email
+from . import CSRFSchema
+
+PASSWORD_MIN = 10
+#: Longer passwords are refused by the form, so nobody can make the server hash a megabyte.
+PASSWORD_MAX = 256
+
+_password_length = colander.Length(
+    min=PASSWORD_MIN,
+    max=PASSWORD_MAX,
+    min_err=f"At least {PASSWORD_MIN} characters.",
+    max_err=f"At most {PASSWORD_MAX} characters.",
+)
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+@colander.deferred
+def _unique_email(node, kw):
+    request = kw["request"]
+
+    def validator(node, value):
+        taken = request.dbsession.scalar(select(exists().where(User.email == normalize_email(value))))
+        if taken:
+            raise colander.Invalid(node, "An account with this e-mail address already exists.")
+
+    return colander.All(colander.Email(), colander.Length(max=254), validator)
+
+
+def _name_node(**kw):
+    return colander.SchemaNode(
+        colander.String(), title="Name", preparer=_strip, validator=colander.Length(min=1, max=100), **kw
+    )
+
+
+class RegisterSchema(CSRFSchema):
+    name = _name_node()
+    email = colander.SchemaNode(
+        colander.String(),
+        title="E-mail",
+        preparer=_strip,
+        validator=_unique_email,
+        widget=deform.widget.TextInputWidget(attributes={"type": "email", "autocomplete": "email"}),
+    )
+    password = colander.SchemaNode(
+        colander.String(),
+        title="Password",
+        validator=_password_length,
+        widget=deform.widget.CheckedPasswordWidget(
+            attributes={"autocomplete": "new-password"}, mismatch="The two passwords differ."
+        ),
+        description=f"{PASSWORD_MIN} to {PASSWORD_MAX} characters.",
+    )
+
+
+class LoginSchema(CSRFSchema):
+    email = colander.SchemaNode(
+        colander.String(),
+        title="E-mail",
+        preparer=_strip,
+        validator=colander.Length(max=254),
+        widget=deform.widget.TextInputWidget(attributes={"type": "email", "autocomplete": "username"}),
+    )
+    password = colander.SchemaNode(
+        colander.String(),
+        title="Password",
+        validator=colander.Length(max=PASSWORD_MAX),
+        widget=deform.widget.PasswordWidget(attributes={"autocomplete": "current-password"}),
+    )
+    next = colander.SchemaNode(colander.String(), widget=deform.widget.HiddenWidget(), missing="")
+
+
+class NameSchema(CSRFSchema):
+    name = _name_node()
+
+
+@colander.deferred
+def _current_password(node, kw):
+    user = kw["user"]
+
+    def validator(node, value):
+        if not user.check_password(value):
+            raise colander.Invalid(node, "This is not your current password.")
+
+    return colander.All(colander.Length(max=PASSWORD_MAX), validator)
+
+
+class PasswordSchema(CSRFSchema):
+    current_password = colander.SchemaNode(
+        colander.String(),
+        title="Current password",
+        validator=_current_password,
+        widget=deform.widget.PasswordWidget(attributes={"autocomplete": "current-password"}),
+    )
+    new_password = colander.SchemaNode(
+        colander.String(),
+        title="New password",
+        validator=_password_length,
+        widget=deform.widget.CheckedPasswordWidget(
+            attributes={"autocomplete": "new-password"}, mismatch="The two passwords differ."
+        ),
+    )
+
+
+class DeleteAccountSchema(CSRFSchema):
+    current_password = colander.SchemaNode(
+        colander.String(),
+        title="Your password, to confirm",
+        validator=_current_password,
+        widget=deform.widget.PasswordWidget(attributes={"autocomplete": "current-password"}),
+        description="Your account, all your sites and all their visits are deleted for good.",
+    )

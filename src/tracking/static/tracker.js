@@ -1,0 +1,26 @@
+/* Tracking beacon: stateless, nothing stored, no identifiers. */
+!function(w,d){try{
+var s=d.currentScript,b=s.getAttribute('data-beacon'),L=location,t=w.tracking,q=t&&t.q||[],P,R,E='addEventListener',
+G=function(f){return function(a,c){try{f(a,c)}catch(e){}}},
+S=function(e,p,r){
+var o={url:L.href,event:e,width:w.innerWidth|0},n=navigator,j,k,u=[];
+if(r!=null)o.referrer=r;
+if({}.toString.call(p)=='[object Object]')for(k in p){o.props=p;break}
+j=JSON.stringify(o);
+if(b&&/^https?:$/.test(L.protocol)&&!(n.sendBeacon&&n.sendBeacon(b,j)))
+if(w.fetch)fetch(b,{method:'POST',body:j,keepalive:!0,mode:'no-cors',credentials:'omit'}).catch(G);
+else{for(k in o)u.push(k+'='+encodeURIComponent(k=='props'?JSON.stringify(p):o[k]));new Image().src=b+'?'+u.join('&')}},
+V=G(function(k){
+k=L.pathname+L.search;
+if(k!=P&&!d.prerendering&&d.visibilityState!='prerender'){S('pageview',0,R==null?d.referrer:R);P=k;R=L.href}}),
+Z=function(){P==null&&V()},
+H=history.pushState,
+O=G(function(e,a){
+a=e.button<2&&e.target.closest('a[href]');
+a&&a.host!=L.host&&/^http/.test(a.protocol)&&S('outbound',{url:a.href})});
+w.tracking=G(function(e,p){e&&''+e===e&&S(e,p)});
+history.pushState=function(){var r=H.apply(this,arguments);V();return r};
+w[E]('popstate',V);d[E]('prerenderingchange',Z);d[E]('visibilitychange',Z);
+s.hasAttribute('data-outbound-links')&&(d[E]('click',O,!0),d[E]('auxclick',O,!0));
+Z();for(var i=0;i<q.length;i++)w.tracking.apply(w,q[i])
+}catch(e){}}(window,document);

@@ -1,0 +1,59 @@
+"""Error pages: 404, 403 (or the login page, for anonymous visitors), 400 for a bad CSRF token, 500."""
+
+import logging
+from urllib.parse import urlencode
+
+from pyramid.exceptions import BadCSRFToken
+from pyramid.httpexceptions import HTTPException, HTTPSeeOther
+from pyramid.renderers import render_to_response
+from pyramid.response import Response
+from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
+
+from ..security import Permission
+
+log = logging.getLogger(__name__)
+
+
+@notfound_view_config(renderer="tracking:templates/errors/404.jinja2")
+def notfound(exc, request):
+    request.response.status = 404
+    return {}
+
+
+@forbidden_view_config()
+def forbidden(exc, request):
+    """Anonymous: log in first. Signed in: 403 for admin pages, 404 elsewhere.
+
+    A signed-in user who may not see a site or account is told it does not exist, so
+    that ids cannot be probed.
+    """
+    if request.identity is None:
+        query = {"next": request.path_qs} if request.method == "GET" else {}
+        login = request.resource_url(request.root, "login")
+        return HTTPSeeOther(login + ("?" + urlencode(query) if query else ""))
+    if getattr(exc.result, "permission", None) == Permission.ADMIN:
+        return render_to_response("tracking:templates/errors/403.jinja2", {}, request, response=_status(403))
+    return render_to_response("tracking:templates/errors/404.jinja2", {}, request, response=_status(404))
+
+
+def _status(code: int) -> Response:
+    return Response(status=code)
+
+
+@exception_view_config(HTTPException)
+def http_exception(exc, request):
+    """Other HTTP errors (405, 413, ...) answer as themselves."""
+    return exc
+
+
+@exception_view_config(BadCSRFToken, renderer="tracking:templates/errors/400.jinja2")
+def bad_csrf(exc, request):
+    request.response.status = 400
+    return {"message": "The form was out of date or not sent from this site. Reload the page and try again."}
+
+
+@exception_view_config(Exception, renderer="tracking:templates/errors/500.jinja2")
+def server_error(exc, request):
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    request.response.status = 500
+    return {}

@@ -1,0 +1,84 @@
+"""The sites list with its add form, and each site's page, settings and deletion."""
+
+from pyramid.httpexceptions import HTTPSeeOther
+from pyramid.view import view_config, view_defaults
+from sqlalchemy import select
+
+from ..forms import FormHandler
+from ..models import Site
+from ..resources import SiteResource, Sites
+from ..schemas.sites import DeleteSiteSchema, SiteSchema, SiteSettingsSchema
+from ..security import Permission
+
+SETTINGS_FIELDS = ("name", "url", "timezone", "honor_dnt", "honor_gpc", "restrict_hosts")
+
+
+@view_defaults(context=Sites)
+class SitesViews:
+    def __init__(self, context, request):
+        self.context = context
+        self.request = request
+
+    @view_config(name="", permission=Permission.ADD_SITE, renderer="tracking:templates/sites/list.jinja2")
+    def index(self):
+        request = self.request
+        user = request.identity
+        handler = FormHandler(request, SiteSchema(), formid="add-site", button="Add site")
+        if handler.posted():
+            appstruct = handler.validate()
+            if appstruct is not None:
+                site = Site(owner=user, name=appstruct["name"], url=appstruct["url"], timezone=appstruct["timezone"])
+                request.dbsession.add(site)
+                request.dbsession.flush()
+                request.session.flash(f"Site “{site.name}” added. Paste the snippet below into its pages.")
+                return HTTPSeeOther(request.resource_url(self.context.resource_for(site)))
+        sites = request.dbsession.scalars(select(Site).where(Site.owner_id == user.id).order_by(Site.name, Site.id))
+        return {
+            "sites": [(site, request.resource_url(self.context.resource_for(site))) for site in sites],
+            "form": handler.html,
+        }
+
+
+@view_defaults(context=SiteResource)
+class SiteViews:
+    def __init__(self, context, request):
+        self.context = context
+        self.request = request
+        self.site = context.site
+
+    @view_config(name="", permission=Permission.VIEW, renderer="tracking:templates/sites/show.jinja2")
+    def show(self):
+        return {"site": self.site}
+
+    @view_config(name="edit", permission=Permission.EDIT, renderer="tracking:templates/sites/edit.jinja2")
+    def edit(self):
+        request = self.request
+        site = self.site
+        handler = FormHandler(
+            request,
+            SiteSettingsSchema(),
+            formid="edit-site",
+            button="Save",
+            appstruct={field: getattr(site, field) for field in SETTINGS_FIELDS},
+        )
+        if handler.posted():
+            appstruct = handler.validate()
+            if appstruct is not None:
+                for field in SETTINGS_FIELDS:
+                    setattr(site, field, appstruct[field])
+                request.session.flash("Settings saved.")
+                return HTTPSeeOther(request.resource_url(self.context))
+        return {"site": site, "form": handler.html}
+
+    @view_config(name="delete", permission=Permission.DELETE, renderer="tracking:templates/sites/delete.jinja2")
+    def delete(self):
+        request = self.request
+        site = self.site
+        handler = FormHandler(request, DeleteSiteSchema(), formid="delete-site", button="Delete site")
+        if handler.posted():
+            appstruct = handler.validate()
+            if appstruct is not None:
+                request.dbsession.delete(site)
+                request.session.flash(f"Site “{site.name}” and its visits were deleted.")
+                return HTTPSeeOther(request.resource_url(self.context.__parent__))
+        return {"site": site, "form": handler.html}

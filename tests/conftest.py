@@ -1,0 +1,203 @@
+"""Test fixtures: one migrated database per run, one rolled-back transaction per test.
+
+``pytest`` runs on SQLite; ``pytest --database=postgresql`` runs the same suite on a throw-away
+PostgreSQL database (see ``tests/postgresql.py``).
+"""
+
+import os
+import re
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import transaction
+import webtest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+
+from tracking import main, models
+from tracking.models import User
+
+HERE = Path(__file__).parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from postgresql import throwaway_database  # noqa: E402
+
+#: Computing an argon2 hash takes ~0.15 s: users made by fixtures share one.
+PASSWORD = "correct horse battery staple"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--database", choices=("sqlite", "postgresql"), default="sqlite")
+
+
+@pytest.fixture(scope="session")
+def database(request):
+    return request.config.getoption("--database")
+
+
+@pytest.fixture(scope="session")
+def db_url(database, tmp_path_factory):
+    if database == "postgresql":
+        with throwaway_database() as url:
+            yield url
+    else:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'tracking.sqlite'}"
+
+
+@contextmanager
+def environment(**values):
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    """Run the project's migrations, the way an admin does (``alembic -c development.ini upgrade``)."""
+    with environment(TRACKING_DATABASE_URL=url):
+        config = Config(str(ROOT / "development.ini"))
+        command.upgrade(config, revision)
+
+
+@pytest.fixture(scope="session")
+def app_settings(db_url):
+    return {
+        "sqlalchemy.url": db_url,
+        "tracking.secret": "test-secret-" + "x" * 32,
+        "tracking.store_ip": "truncated",
+        "retry.attempts": "3",
+    }
+
+
+@pytest.fixture(scope="session")
+def dbengine(app_settings):
+    migrate(app_settings["sqlalchemy.url"])
+    engine = models.get_engine(app_settings)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(app_settings, dbengine):
+    return main({}, dbengine=dbengine, **app_settings)
+
+
+@pytest.fixture
+def connection(app, dbengine):
+    """One outer transaction per test; every request's commit only releases a savepoint in it."""
+    conn = dbengine.connect()
+    outer = conn.begin()
+    factory = app.registry["dbsession_factory"]
+    factory.configure(bind=conn, join_transaction_mode="create_savepoint")
+    yield conn
+    factory.configure(bind=dbengine, join_transaction_mode="conservative_savepoint")
+    outer.rollback()
+    conn.close()
+
+
+@pytest.fixture
+def tm():
+    manager = transaction.TransactionManager(explicit=True)
+    manager.begin()
+    yield manager
+    manager.abort()
+
+
+@pytest.fixture
+def dbsession(app, connection, tm):
+    """A session in the test's transaction, for arranging rows and checking results."""
+    return models.get_tm_session(app.registry["dbsession_factory"], tm)
+
+
+@pytest.fixture(scope="session")
+def password_hash():
+    user = User(name="", email="")
+    user.set_password(PASSWORD)
+    return user.password_hash
+
+
+@pytest.fixture
+def make_user(dbsession, password_hash):
+    counter = iter(range(1, 10_000))
+
+    def make(name=None, email=None, admin=False):
+        n = next(counter)
+        user = User(
+            name=name or f"User {n}",
+            email=email or f"user{n}@example.com",
+            password_hash=password_hash,
+            is_admin=admin,
+        )
+        dbsession.add(user)
+        dbsession.flush()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def make_site(dbsession):
+    def make(owner, name="Example", url="https://example.com", **kw):
+        site = models.Site(owner=owner, name=name, url=url, **kw)
+        dbsession.add(site)
+        dbsession.flush()
+        return site
+
+    return make
+
+
+class TestApp(webtest.TestApp):
+    """A WebTest app that can log in and find CSRF tokens."""
+
+    def login(self, email, password=PASSWORD, next_url=None):
+        page = self.get("/login" + (f"?next={next_url}" if next_url else ""))
+        form = page.forms["login"]
+        form["email"] = email
+        form["password"] = password
+        return form.submit("submit")
+
+    def logout(self):
+        return self.post("/logout", {"csrf_token": self.csrf_token()})
+
+    def csrf_token(self, url="/login"):
+        page = self.get(url, status="*")
+        match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text) or re.search(
+            r'value="([^"]+)"[^>]*name="csrf_token"', page.text
+        )
+        assert match, f"no CSRF token on {url}"
+        return match.group(1)
+
+
+@pytest.fixture
+def testapp(app, connection):
+    return TestApp(app, extra_environ={"HTTP_HOST": "tracking.example.org", "REMOTE_ADDR": "203.0.113.7"})
+
+
+@pytest.fixture
+def owner(make_user):
+    return make_user(name="Olivia Owner", email="owner@example.com")
+
+
+@pytest.fixture
+def other(make_user):
+    return make_user(name="Oscar Other", email="other@example.com")
+
+
+@pytest.fixture
+def admin(make_user):
+    return make_user(name="Ada Admin", email="admin@example.com", admin=True)
+
+
+@pytest.fixture
+def site(make_site, owner):
+    return make_site(owner, name="Owner's blog", url="https://blog.example.com")
