@@ -37,6 +37,7 @@ class FormHandler:
     def fail(self, message: str) -> None:
         """Show ``message`` above the form (a form-level error), keeping what was typed."""
         error = colander.Invalid(self.form.schema, message)
+        self.form.widget.handle_error(self.form, error)
         cstruct = dict(self.request.POST.items())
         for secret in ("password", "current_password", "new_password"):
             cstruct.pop(secret, None)

@@ -56,7 +56,7 @@ class RegisterSchema(CSRFSchema):
         title="Password",
         validator=_password_length,
         widget=deform.widget.CheckedPasswordWidget(
-            attributes={"autocomplete": "new-password"}, mismatch="The two passwords differ."
+            attributes={"autocomplete": "new-password"}, mismatch_message="The two passwords differ."
         ),
         description=f"{PASSWORD_MIN} to {PASSWORD_MAX} characters.",
     )
@@ -106,7 +106,7 @@ class PasswordSchema(CSRFSchema):
         title="New password",
         validator=_password_length,
         widget=deform.widget.CheckedPasswordWidget(
-            attributes={"autocomplete": "new-password"}, mismatch="The two passwords differ."
+            attributes={"autocomplete": "new-password"}, mismatch_message="The two passwords differ."
         ),
     )
 
