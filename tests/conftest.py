@@ -18,6 +18,8 @@ from alembic.config import Config
 from sqlalchemy import event
 
 from tracking import main, models
+from tracking.ingest.sites import SiteDirectory
+from tracking.ingest.store import Store
 from tracking.models import User
 
 HERE = Path(__file__).parent
@@ -76,6 +78,8 @@ def app_settings(db_url):
         "tracking.secret": "test-secret-" + "x" * 32,
         "tracking.store_ip": "truncated",
         "retry.attempts": "3",
+        # Tests write buffered hits themselves, inside the test's transaction (see ``store``).
+        "tracking.store_thread": "false",
     }
 
 
@@ -99,6 +103,9 @@ def connection(app, dbengine):
     outer = conn.begin()
     factory = app.registry["dbsession_factory"]
     factory.configure(bind=conn, join_transaction_mode="create_savepoint")
+    # Rolled-back tests reuse ids: start each test with an empty site cache.
+    app.registry["site_directory"] = SiteDirectory()
+    app.registry["ingest_store"] = Store(factory)
     yield conn
     factory.configure(bind=dbengine, join_transaction_mode="conservative_savepoint")
     outer.rollback()
@@ -201,3 +208,16 @@ def admin(make_user):
 @pytest.fixture
 def site(make_site, owner):
     return make_site(owner, name="Owner's blog", url="https://blog.example.com")
+
+
+@pytest.fixture
+def stored(app, dbsession):
+    """Write the hits the beacon buffered (as the writer thread would) and return how many."""
+
+    def write():
+        count = app.registry["ingest_store"].drain(dbsession)
+        dbsession.flush()
+        dbsession.expire_all()
+        return count
+
+    return write

@@ -10,6 +10,7 @@ def main(global_config, **settings):
         config.include(".models")
         config.include(".security")
         config.include(".resources")
+        config.include(".ingest")
         config.include(".templating")
         config.include(".views")
         config.scan()

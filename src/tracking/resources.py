@@ -19,9 +19,10 @@ with no row, raises ``KeyError``: Pyramid answers 404.
 import re
 from functools import cached_property
 
-from pyramid.authorization import Allow, Authenticated
+from pyramid.authorization import DENY_ALL, Allow, Authenticated
 from sqlalchemy import select
 
+from .ingest.sites import SiteInfo
 from .models import Site, User, Visit
 from .security import ADMIN, Permission, user_principal
 
@@ -78,22 +79,38 @@ class Sites(Resource):
         return [(Allow, Authenticated, Permission.ADD_SITE)]
 
     def __getitem__(self, name: str) -> "SiteResource":
-        site = self.request.dbsession.get(Site, parse_id(name))
-        if site is None:
+        """The site, known from the per-process site directory (the beacon's hot path)."""
+        info = self.request.registry["site_directory"].get(parse_id(name), self._load)
+        if info is None:
             raise KeyError(name)
-        return SiteResource(self, name, site)
+        return SiteResource(self, name, info)
+
+    def _load(self, site_id: int) -> SiteInfo | None:
+        site = self.request.dbsession.get(Site, site_id)
+        return None if site is None else SiteInfo.from_row(site)
 
     def resource_for(self, site: Site) -> "SiteResource":
-        return SiteResource(self, str(site.id), site)
+        resource = SiteResource(self, str(site.id), SiteInfo.from_row(site))
+        resource.site = site
+        return resource
 
 
 class SiteResource(Resource):
-    def __init__(self, parent: Sites, name: str, site: Site) -> None:
+    """A site. ``info`` is the cached summary the beacon uses; ``site`` the row, loaded on use."""
+
+    def __init__(self, parent: Sites, name: str, info: SiteInfo) -> None:
         super().__init__(parent, name)
-        self.site = site
+        self.info = info
+
+    @cached_property
+    def site(self) -> Site | None:
+        return self.request.dbsession.get(Site, self.info.id)
 
     def __acl__(self) -> list:
-        return [(Allow, user_principal(self.site.owner_id), (Permission.VIEW, Permission.EDIT, Permission.DELETE))]
+        site = self.site
+        if site is None:  # deleted by another process since the directory cached it
+            return [DENY_ALL]
+        return [(Allow, user_principal(site.owner_id), (Permission.VIEW, Permission.EDIT, Permission.DELETE))]
 
     def __getitem__(self, name: str) -> Resource:
         if name == "visits":

@@ -10,6 +10,23 @@ from ..resources import SiteResource, Sites
 from ..schemas.sites import DeleteSiteSchema, SiteSchema, SiteSettingsSchema
 from ..security import Permission
 
+def snippet(request, context) -> str:
+    """The HTML an owner pastes into their pages: the script, and a pixel for browsers without JavaScript."""
+    beacon = request.resource_url(context, "visit")
+    script = request.resource_url(request.root, "tracker.js")
+    return (
+        f'<script defer src="{script}" data-beacon="{beacon}"></script>\n'
+        f'<noscript><img src="{beacon}" alt="" width="1" height="1" '
+        f'referrerpolicy="no-referrer-when-downgrade"></noscript>'
+    )
+
+
+def _forget_after_commit(request, site_id: int) -> None:
+    """The beacon's cached view of the site is dropped once the change is committed."""
+    directory = request.registry["site_directory"]
+    request.tm.get().addAfterCommitHook(lambda committed: committed and directory.forget(site_id))
+
+
 SETTINGS_FIELDS = ("name", "url", "timezone", "honor_dnt", "honor_gpc", "restrict_hosts")
 
 
@@ -48,7 +65,7 @@ class SiteViews:
 
     @view_config(name="", permission=Permission.VIEW, renderer="tracking:templates/sites/show.jinja2")
     def show(self):
-        return {"site": self.site}
+        return {"site": self.site, "snippet": snippet(self.request, self.context)}
 
     @view_config(name="edit", permission=Permission.EDIT, renderer="tracking:templates/sites/edit.jinja2")
     def edit(self):
@@ -66,6 +83,7 @@ class SiteViews:
             if appstruct is not None:
                 for field in SETTINGS_FIELDS:
                     setattr(site, field, appstruct[field])
+                _forget_after_commit(request, site.id)
                 request.session.flash("Settings saved.")
                 return HTTPSeeOther(request.resource_url(self.context))
         return {"site": site, "form": handler.html}
@@ -79,6 +97,7 @@ class SiteViews:
             appstruct = handler.validate()
             if appstruct is not None:
                 request.dbsession.delete(site)
+                _forget_after_commit(request, site.id)
                 request.session.flash(f"Site “{site.name}” and its visits were deleted.")
                 return HTTPSeeOther(request.resource_url(self.context.__parent__))
         return {"site": site, "form": handler.html}

@@ -1,0 +1,154 @@
+"""Parse a beacon request into a :class:`RawHit`, or say precisely what is wrong with it.
+
+The beacon accepts the same fields three ways: a query string (``GET``, the no-JavaScript
+pixel), a form body, or a JSON object body (``navigator.sendBeacon`` sends it as
+``text/plain``). Everything here comes from strangers: every value is bounded, typed and
+cleaned of control characters before anything else sees it.
+
+========  =======================================================  ===========================
+field     meaning                                                  bound
+========  =======================================================  ===========================
+url       the page's address (else the ``Referer`` header)         2048 characters, http(s)
+event     ``pageview`` (default) or a custom event name            64 characters
+referrer  the page's ``document.referrer``                         2048 characters
+width     the viewport width in CSS pixels                         integer 0–100000
+props     custom properties: a JSON object of scalar values        30 keys, key ≤ 64, value ≤ 256
+========  =======================================================  ===========================
+"""
+
+import json
+from dataclasses import dataclass
+
+from .enrich import PageURL, clean_text, parse_page_url
+
+MAX_BODY = 8192
+MAX_URL = 2048
+MAX_EVENT = 64
+MAX_PROPS = 30
+MAX_PROP_KEY = 64
+MAX_PROP_VALUE = 256
+MAX_WIDTH = 100_000
+FIELDS = ("url", "event", "referrer", "width", "props")
+
+
+@dataclass(slots=True)
+class RawHit:
+    """A hit as the visitor sent it, validated and bounded, not yet enriched."""
+
+    page: PageURL
+    event: str = "pageview"
+    referrer: str = ""
+    width: int | None = None
+    props: dict[str, str] | None = None
+
+
+class BadHit(Exception):
+    """Invalid input: ``errors`` maps each field to a message."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+def decode_json_body(body: bytes) -> dict:
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise BadHit({"body": "not a JSON object"}) from None
+    if not isinstance(data, dict):
+        raise BadHit({"body": "not a JSON object"})
+    return data
+
+
+def parse(fields: dict, referer_header: str = "") -> RawHit:
+    """Validate ``fields`` (from a query string, a form or a JSON object) into a :class:`RawHit`."""
+    errors: dict[str, str] = {}
+    url = _text(fields.get("url"), "url", MAX_URL, errors)
+    if not url and "url" not in errors:
+        url = clean_text(referer_header, MAX_URL) if len(referer_header) <= MAX_URL else ""
+        if not url:
+            errors["url"] = "required (or send a Referer header)"
+    page = parse_page_url(url) if url else None
+    if url and page is None:
+        errors["url"] = "must be an absolute http(s) URL with a host"
+
+    event = _text(fields.get("event"), "event", MAX_EVENT, errors) or "pageview"
+    referrer = _text(fields.get("referrer"), "referrer", MAX_URL, errors)
+    width = _width(fields.get("width"), errors)
+    props = _props(fields.get("props"), errors)
+    if errors:
+        raise BadHit(errors)
+    return RawHit(page=page, event=event, referrer=referrer, width=width, props=props)
+
+
+def _text(value, name: str, limit: int, errors: dict) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        errors[name] = "must be a string"
+        return ""
+    if len(value) > limit:
+        errors[name] = f"longer than {limit} characters"
+        return ""
+    return clean_text(value, limit)
+
+
+def _width(value, errors: dict) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        errors["width"] = "must be an integer"
+        return None
+    if isinstance(value, str):
+        if not value.isascii() or not value.isdigit() or len(value) > 6:
+            errors["width"] = f"must be an integer from 0 to {MAX_WIDTH}"
+            return None
+        value = int(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or not 0 <= value <= MAX_WIDTH:
+        errors["width"] = f"must be an integer from 0 to {MAX_WIDTH}"
+        return None
+    return value
+
+
+def _props(value, errors: dict) -> dict[str, str] | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        if len(value) > MAX_BODY:
+            errors["props"] = "too long"
+            return None
+        try:
+            value = json.loads(value)
+        except (ValueError, RecursionError):
+            errors["props"] = "must be a JSON object"
+            return None
+    if not isinstance(value, dict):
+        errors["props"] = "must be a JSON object"
+        return None
+    if len(value) > MAX_PROPS:
+        errors["props"] = f"at most {MAX_PROPS} properties"
+        return None
+    props: dict[str, str] = {}
+    for key, item in value.items():
+        name = clean_text(key, MAX_PROP_KEY + 1)
+        if not name or len(name) > MAX_PROP_KEY:
+            errors["props"] = f"property names must have 1 to {MAX_PROP_KEY} characters"
+            return None
+        if isinstance(item, bool):
+            text = "true" if item else "false"
+        elif isinstance(item, (int, float)) or item is None:
+            text = "" if item is None else json.dumps(item)
+        elif isinstance(item, str):
+            text = item
+        else:
+            errors["props"] = f"property {name!r} must be a string, number, boolean or null"
+            return None
+        if len(text) > MAX_PROP_VALUE:
+            errors["props"] = f"property {name!r} is longer than {MAX_PROP_VALUE} characters"
+            return None
+        props[name] = clean_text(text, MAX_PROP_VALUE)
+    return props or None
+
+

@@ -1,0 +1,131 @@
+"""From a validated :class:`~.hit.RawHit` to a :class:`Hit` ready to store: filter, then enrich.
+
+Filters, in order (the first that applies wins; the beacon reports it in ``X-Tracking-Ignored``):
+
+``dnt`` / ``gpc``
+    the visitor sent ``DNT: 1`` / ``Sec-GPC: 1`` and the site honours it (the default): nothing
+    is stored.
+``foreign-host``
+    the page is not on the site's host or one of its sub-domains and the site restricts hosts
+    (the default): nothing is stored.
+``bot``
+    a crawler, a headless browser, a script: stored with its reason (the visits page shows it),
+    never counted in any report.
+
+Enrichment: page host/path/query and UTM tags, referrer host and source class, browser, OS and
+device class, country (and region/city with a city database), and the visitor key. The raw
+IP address and user agent are not kept: the visitor key is an unsalted digest of (site, IP,
+user agent) that the store turns into the day's salted visitor id, and the IP is stored only
+as ``tracking.store_ip`` allows.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from . import enrich
+from .hit import RawHit
+from .sites import SiteInfo
+
+MAX_USER_AGENT = 512
+
+
+class Ignored(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(slots=True)
+class Hit:
+    site_id: int
+    ts: datetime
+    visitor_key: bytes
+    event: str
+    host: str
+    path: str
+    query: str
+    referrer: str
+    ref_host: str
+    source: str
+    utm_source: str
+    utm_medium: str
+    utm_campaign: str
+    utm_term: str
+    utm_content: str
+    country: str
+    region: str
+    city: str
+    postal: str
+    latitude: float | None
+    longitude: float | None
+    browser: str
+    browser_version: str
+    os: str
+    device: str
+    width: int | None
+    bot: str
+    ip: str | None
+    props: dict[str, str] | None
+
+
+class Pipeline:
+    def __init__(self, geo: enrich.GeoLocator, store_ip: str = "truncated") -> None:
+        self.geo = geo
+        self.store_ip = store_ip
+
+    def process(
+        self,
+        site: SiteInfo,
+        raw: RawHit,
+        *,
+        ip: str,
+        user_agent: str,
+        dnt: bool,
+        gpc: bool,
+        now: datetime,
+    ) -> Hit:
+        """The enriched hit, or :class:`Ignored` when it must not be stored."""
+        if dnt and site.honor_dnt:
+            raise Ignored("dnt")
+        if gpc and site.honor_gpc:
+            raise Ignored("gpc")
+        page = raw.page
+        if site.restrict_hosts and not enrich.host_matches(page.host, site.domain):
+            raise Ignored("foreign-host")
+
+        user_agent = user_agent[:MAX_USER_AGENT]
+        agent = enrich.parse_agent(user_agent)
+        bot = enrich.detect_bot(user_agent) or ("crawler" if agent.device == "bot" else "")
+        ref_host, source = enrich.classify_source(raw.referrer, page.host, page.utm_source, page.utm_medium)
+        geo = self.geo.lookup(ip)
+        return Hit(
+            site_id=site.id,
+            ts=now,
+            visitor_key=enrich.visitor_key(site.id, ip, user_agent),
+            event=raw.event,
+            host=page.host,
+            path=page.path,
+            query=page.query,
+            referrer=enrich.clean_text(raw.referrer, 1024),
+            ref_host=ref_host,
+            source=source,
+            utm_source=page.utm_source,
+            utm_medium=page.utm_medium,
+            utm_campaign=page.utm_campaign,
+            utm_term=page.utm_term,
+            utm_content=page.utm_content,
+            country=geo.country,
+            region=geo.region[:128],
+            city=geo.city[:128],
+            postal=geo.postal[:16],
+            latitude=geo.latitude,
+            longitude=geo.longitude,
+            browser=agent.browser[:64],
+            browser_version=agent.browser_version[:16],
+            os=agent.os[:64],
+            device="bot" if bot else agent.device,
+            width=raw.width,
+            bot=bot,
+            ip=enrich.truncate_ip(ip, self.store_ip),
+            props=raw.props,
+        )

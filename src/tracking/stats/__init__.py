@@ -1,0 +1,1 @@
+"""Report queries: plain functions over a SQLAlchemy session, knowing nothing of views."""

@@ -1,0 +1,40 @@
+"""The raw visit log of a site: newest first, one page at a time."""
+
+from datetime import date
+
+from sqlalchemy import select
+
+from ..models import Visit
+from .periods import day_bounds
+
+KINDS = ("all", "people", "bots")
+
+
+def visit_log(
+    dbsession,
+    site_id: int,
+    timezone: str,
+    *,
+    day: date | None = None,
+    kind: str = "all",
+    before: int | None = None,
+    limit: int = 50,
+) -> tuple[list[Visit], int | None]:
+    """Up to ``limit`` visits, newest first, and the id to continue from (``None`` at the end).
+
+    Pages are keyed by id (``before``), so a page stays stable while new hits arrive.
+    """
+    query = select(Visit).where(Visit.site_id == site_id)
+    if day is not None:
+        start, end = day_bounds(day, timezone)
+        query = query.where(Visit.ts >= start, Visit.ts < end)
+    if kind == "people":
+        query = query.where(Visit.bot == "")
+    elif kind == "bots":
+        query = query.where(Visit.bot != "")
+    if before is not None:
+        query = query.where(Visit.id < before)
+    rows = list(dbsession.scalars(query.order_by(Visit.id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].id if more else None)

@@ -1,0 +1,134 @@
+"""The beacon: ``/sites/<id>/visit``, the only public write.
+
+``GET`` (query string: the no-JavaScript pixel) and ``POST`` (a JSON object, as
+``navigator.sendBeacon`` sends it with ``text/plain``, or a form) answer ``204 No Content`` with
+no cookie and ``Cache-Control: no-store``. A hit that is valid but not counted still gets
+``204`` with ``X-Tracking-Ignored: dnt | gpc | foreign-host | bot`` so an owner can see why.
+Errors are JSON ``{"errors": {field: message}}``: 400 bad input, 404 unknown site, 405 other
+methods, 413 body over 8 KB, 414 query over 8 KB, 503 buffer full (retry later).
+"""
+
+from urllib.parse import parse_qsl
+
+from pyramid.response import Response
+from pyramid.security import NO_PERMISSION_REQUIRED
+from pyramid.view import notfound_view_config, view_config, view_defaults
+
+from ..ingest.hit import FIELDS, MAX_BODY, BadHit, decode_json_body, parse
+from ..ingest.pipeline import Ignored
+from ..models.types import utcnow
+from ..resources import SiteResource
+
+MAX_QUERY = 8192
+MAX_FIELDS = 20
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "X-Tracking-Ignored",
+}
+
+
+def _answer(status: int, **headers) -> Response:
+    """An empty answer (204) with the beacon's headers."""
+    return Response(status=status, headerlist=[("Cache-Control", "no-store"), *CORS.items(), *headers.items()])
+
+
+def _error(status: int, errors: dict[str, str], **headers) -> Response:
+    response = Response(status=status, json_body={"errors": errors}, content_type="application/json", charset=None)
+    response.headers.update({"Cache-Control": "no-store", **CORS, **headers})
+    return response
+
+
+def _fields(request) -> dict:
+    """The hit's fields from the query string, a form body or a JSON body."""
+    if len(request.query_string) > MAX_QUERY:
+        raise _Refused(_error(414, {"query": f"longer than {MAX_QUERY} bytes"}))
+    query = _parse_qs(request.query_string)
+    if request.method != "POST":
+        return query
+    if (request.content_length or 0) > MAX_BODY:
+        raise _Refused(_error(413, {"body": f"larger than {MAX_BODY} bytes"}))
+    body = request.body_file.read(MAX_BODY + 1)
+    if len(body) > MAX_BODY:
+        raise _Refused(_error(413, {"body": f"larger than {MAX_BODY} bytes"}))
+    if not body.strip():
+        return query
+    content_type = request.content_type
+    if content_type == "application/x-www-form-urlencoded":
+        return _parse_qs(body.decode("latin-1"))
+    if content_type == "multipart/form-data":
+        raise BadHit({"body": "send JSON, a query string or an url-encoded form"})
+    return decode_json_body(body)
+
+
+def _parse_qs(text: str) -> dict:
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, errors="replace", max_num_fields=MAX_FIELDS)
+    except ValueError:
+        raise BadHit({"query": f"more than {MAX_FIELDS} fields"}) from None
+    fields = {}
+    for key, value in pairs:
+        if key in FIELDS:
+            fields.setdefault(key, value)
+    return fields
+
+
+class _Refused(Exception):
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+@view_defaults(context=SiteResource, name="visit", permission=NO_PERMISSION_REQUIRED, require_csrf=False)
+class Beacon:
+    def __init__(self, context, request):
+        self.context = context
+        self.request = request
+
+    @view_config(request_method=("GET", "POST"))
+    def hit(self):
+        request = self.request
+        registry = request.registry
+        try:
+            fields = _fields(request)
+            raw = parse(fields, referer_header=request.headers.get("Referer", ""))
+        except _Refused as refused:
+            return refused.response
+        except BadHit as bad:
+            return _error(400, bad.errors)
+        headers = request.headers
+        try:
+            hit = registry["ingest_pipeline"].process(
+                self.context.info,
+                raw,
+                ip=request.remote_addr or "",
+                user_agent=headers.get("User-Agent", ""),
+                dnt=headers.get("DNT") == "1",
+                gpc=headers.get("Sec-GPC") == "1",
+                now=utcnow(),
+            )
+        except Ignored as ignored:
+            return _answer(204, **{"X-Tracking-Ignored": ignored.reason})
+        if not registry["ingest_store"].submit(hit):
+            return _error(503, {"server": "too many hits waiting to be stored; retry later"}, **{"Retry-After": "10"})
+        if hit.bot:
+            return _answer(204, **{"X-Tracking-Ignored": "bot"})
+        return _answer(204)
+
+    @view_config(request_method="OPTIONS")
+    def preflight(self):
+        return _answer(
+            204,
+            **{
+                "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+                "Access-Control-Allow-Headers": "Content-Type",
+                "Access-Control-Max-Age": "86400",
+            },
+        )
+
+    @view_config()
+    def other_methods(self):
+        return _error(405, {"method": f"{self.request.method} is not allowed"}, Allow="GET, POST, OPTIONS")
+
+
+@notfound_view_config(path_info=r"^/sites/[^/]*/visit/?$")
+def unknown_site(request):
+    return _error(404, {"site": "no such site"})

@@ -1,0 +1,53 @@
+"""The visit log of a site, and the tracker script."""
+
+from datetime import date
+from pathlib import Path
+
+from pyramid.response import Response
+from pyramid.security import NO_PERMISSION_REQUIRED
+from pyramid.view import view_config
+
+from ..resources import Root, Visits
+from ..security import Permission
+from ..stats.periods import to_local
+from ..stats.visits import KINDS, visit_log
+
+TRACKER = (Path(__file__).parent.parent / "static" / "tracker.js").read_bytes()
+
+
+@view_config(context=Visits, name="", permission=Permission.VIEW, renderer="tracking:templates/sites/visits.jinja2")
+def visits(context, request):
+    site = context.__parent__.site
+    params = request.GET
+    day = _date(params.get("day"))
+    kind = params.get("kind") if params.get("kind") in KINDS else "all"
+    before = params.get("before")
+    before = int(before) if before and before.isdigit() and len(before) < 19 else None
+    rows, next_before = visit_log(request.dbsession, site.id, site.timezone, day=day, kind=kind, before=before)
+    query = {k: v for k, v in (("day", day and day.isoformat()), ("kind", kind if kind != "all" else None)) if v}
+    return {
+        "site": site,
+        "visits": [(visit, to_local(visit.ts, site.timezone)) for visit in rows],
+        "day": day,
+        "kind": kind,
+        "kinds": KINDS,
+        "next_url": request.resource_url(context, query={**query, "before": next_before}) if next_before else None,
+        "first_url": request.resource_url(context, query=query) if before else None,
+    }
+
+
+def _date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value and len(value) == 10 else None
+    except ValueError:
+        return None
+
+
+@view_config(context=Root, name="tracker.js", permission=NO_PERMISSION_REQUIRED)
+def tracker_script(request):
+    return Response(
+        body=TRACKER,
+        content_type="text/javascript",
+        charset="utf-8",
+        headers={"Cache-Control": "public, max-age=3600", "Access-Control-Allow-Origin": "*"},
+    )

@@ -1,0 +1,273 @@
+"""The public beacon: answers, what it stores, what it refuses."""
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from tracking.models import Visit, VisitSession
+
+CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Safari/537.36"
+)
+GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+
+
+@pytest.fixture
+def beacon(testapp, site):
+    url = f"/sites/{site.id}/visit"
+
+    def send(method="GET", params=None, body=None, content_type="text/plain;charset=UTF-8", headers=None, status="*"):
+        headers = {"User-Agent": CHROME, **(headers or {})}
+        if method == "GET":
+            return testapp.get(url, params=params or {}, headers=headers, status=status)
+        if body is not None:
+            if not isinstance(body, (bytes, str)):
+                body = json.dumps(body)
+            return testapp.request(url, method=method, body=body.encode() if isinstance(body, str) else body,
+                                   headers={"Content-Type": content_type, **headers}, status=status)
+        return testapp.request(url, method=method, headers=headers, status=status)
+
+    return send
+
+
+def visits(dbsession):
+    return list(dbsession.scalars(select(Visit).order_by(Visit.id)))
+
+
+def test_get_stores_an_enriched_pageview(beacon, stored, dbsession, site):
+    res = beacon(params={
+        "url": "https://blog.example.com/posts/1?utm_source=newsletter&utm_medium=email&utm_campaign=launch&x=1#top",
+        "referrer": "https://www.google.co.uk/search?q=analytics",
+        "width": "1280",
+    }, headers={"X-Forwarded-For": "8.8.8.8"})
+    assert res.status_code == 204
+    assert res.body == b""
+    assert res.headers["Cache-Control"] == "no-store"
+    assert res.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Set-Cookie" not in res.headers
+    assert "X-Tracking-Ignored" not in res.headers
+    assert stored() == 1
+    [visit] = visits(dbsession)
+    assert (visit.site_id, visit.event, visit.host, visit.path, visit.query) == (site.id, "pageview", "blog.example.com", "/posts/1", "x=1")
+    assert (visit.utm_source, visit.utm_medium, visit.utm_campaign) == ("newsletter", "email", "launch")
+    assert visit.source == "email"  # the UTM medium wins over the search referrer
+    assert visit.ref_host == "google.co.uk"
+    assert (visit.browser, visit.browser_version, visit.os, visit.device) == ("Chrome", "124", "Windows", "desktop")
+    assert visit.width == 1280 and visit.bot == ""
+    # The client address is REMOTE_ADDR (203.0.113.7 in these tests), never a forwarded header.
+    assert visit.ip == "203.0.113.0"
+    assert visit.session_id is not None
+
+
+def test_post_json_as_send_beacon_sends_it(beacon, stored, dbsession):
+    res = beacon("POST", body={"url": "https://blog.example.com/pricing", "event": "signup", "props": {"plan": "pro", "seats": 3, "trial": True}})
+    assert res.status_code == 204
+    stored()
+    [visit] = visits(dbsession)
+    assert visit.event == "signup" and visit.path == "/pricing"
+    assert visit.props == {"plan": "pro", "seats": "3", "trial": "true"}
+
+
+def test_post_form_and_referer_fallback(beacon, stored, dbsession):
+    res = beacon("POST", body="event=pageview", content_type="application/x-www-form-urlencoded",
+                 headers={"Referer": "https://blog.example.com/from-referer"})
+    assert res.status_code == 204
+    stored()
+    assert visits(dbsession)[0].path == "/from-referer"
+
+
+def test_noscript_pixel_without_parameters_uses_the_referer(beacon, stored, dbsession):
+    assert beacon(headers={"Referer": "https://blog.example.com/"}).status_code == 204
+    stored()
+    assert visits(dbsession)[0].path == "/"
+
+
+def test_beacon_never_touches_the_session(beacon, testapp, owner):
+    testapp.login(owner.email)
+    res = beacon(params={"url": "https://blog.example.com/"})
+    assert res.status_code == 204 and "Set-Cookie" not in res.headers
+
+
+def test_cors_preflight(beacon):
+    res = beacon("OPTIONS", headers={"Origin": "https://blog.example.com", "Access-Control-Request-Method": "POST"})
+    assert res.status_code == 204
+    assert res.headers["Access-Control-Allow-Origin"] == "*"
+    assert "POST" in res.headers["Access-Control-Allow-Methods"]
+    assert res.headers["Access-Control-Allow-Headers"] == "Content-Type"
+
+
+@pytest.mark.parametrize(("header", "reason"), [("DNT", "dnt"), ("Sec-GPC", "gpc")])
+def test_privacy_signals_are_honoured(beacon, stored, dbsession, header, reason):
+    res = beacon(params={"url": "https://blog.example.com/"}, headers={header: "1"})
+    assert res.status_code == 204
+    assert res.headers["X-Tracking-Ignored"] == reason
+    assert stored() == 0 and visits(dbsession) == []
+
+
+@pytest.mark.parametrize(("header", "setting"), [("DNT", "honor_dnt"), ("Sec-GPC", "honor_gpc")])
+def test_privacy_signals_can_be_switched_off_per_site(app, beacon, stored, dbsession, site, header, setting):
+    change_site(app, dbsession, site, **{setting: False})
+    res = beacon(params={"url": "https://blog.example.com/"}, headers={header: "1"})
+    assert "X-Tracking-Ignored" not in res.headers
+    assert stored() == 1
+
+
+def test_settings_page_changes_reach_the_beacon_at_once(testapp, beacon, stored, owner, site):
+    assert beacon(params={"url": "https://blog.example.com/"}, headers={"DNT": "1"}).headers["X-Tracking-Ignored"] == "dnt"
+    testapp.login(owner.email)
+    form = testapp.get(f"/sites/{site.id}/edit").forms["edit-site"]
+    form["honor_dnt"] = False
+    form.submit("submit")
+    assert "X-Tracking-Ignored" not in beacon(params={"url": "https://blog.example.com/"}, headers={"DNT": "1"}).headers
+    assert stored() == 1
+
+
+@pytest.mark.parametrize("url", ["https://evil.example/", "https://blog.example.com.evil.net/", "https://evilblog.example.com/"])
+def test_foreign_hosts_are_ignored(beacon, stored, url):
+    res = beacon(params={"url": url})
+    assert res.status_code == 204 and res.headers["X-Tracking-Ignored"] == "foreign-host"
+    assert stored() == 0
+
+
+def change_site(app, dbsession, site, **values):
+    """Change the row behind the beacon's back: the process's site cache must be told."""
+    for key, value in values.items():
+        setattr(site, key, value)
+    dbsession.flush()
+    app.registry["site_directory"].forget(site.id)
+
+
+def test_subdomains_count_and_the_check_can_be_switched_off(app, beacon, stored, dbsession, site):
+    assert "X-Tracking-Ignored" not in beacon(params={"url": "https://www.blog.example.com/x"}).headers
+    change_site(app, dbsession, site, restrict_hosts=False)
+    assert "X-Tracking-Ignored" not in beacon(params={"url": "https://elsewhere.example/"}).headers
+    assert stored() == 2
+
+
+@pytest.mark.parametrize(("ua", "reason"), [
+    (GOOGLEBOT, "crawler"),
+    ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/124.0.0.0 Safari/537.36", "headless"),
+    ("curl/8.5.0", "tool"),
+    ("", "empty-ua"),
+])
+def test_bots_are_stored_apart_with_their_reason(beacon, stored, dbsession, ua, reason):
+    res = beacon(params={"url": "https://blog.example.com/"}, headers={"User-Agent": ua})
+    assert res.status_code == 204 and res.headers["X-Tracking-Ignored"] == "bot"
+    stored()
+    [visit] = visits(dbsession)
+    assert visit.bot == reason and visit.device == "bot" and visit.session_id is None
+    assert dbsession.scalar(select(func.count(VisitSession.id))) == 0
+
+
+BAD = [
+    ({"params": {}}, "url"),
+    ({"params": {"url": "javascript:alert(1)"}}, "url"),
+    ({"params": {"url": "/relative"}}, "url"),
+    ({"params": {"url": "https://blog.example.com/" + "a" * 3000}}, "url"),
+    ({"params": {"url": "https://blog.example.com/", "event": "e" * 65}}, "event"),
+    ({"params": {"url": "https://blog.example.com/", "width": "wide"}}, "width"),
+    ({"params": {"url": "https://blog.example.com/", "width": "-5"}}, "width"),
+    ({"params": {"url": "https://blog.example.com/", "props": "[1,2]"}}, "props"),
+    ({"params": {"url": "https://blog.example.com/", "props": "{not json"}}, "props"),
+    ({"method": "POST", "body": "{not json"}, "body"),
+    ({"method": "POST", "body": "[1, 2, 3]"}, "body"),
+    ({"method": "POST", "body": b"\xff\xfe\x00garbage"}, "body"),
+    ({"method": "POST", "body": {"url": 42}}, "url"),
+    ({"method": "POST", "body": {"url": "https://blog.example.com/", "width": True}}, "width"),
+    ({"method": "POST", "body": {"url": "https://blog.example.com/", "props": {"k": {"nested": 1}}}}, "props"),
+    ({"method": "POST", "body": {"url": "https://blog.example.com/", "props": {str(i): i for i in range(31)}}}, "props"),
+    ({"method": "POST", "body": {"url": "https://blog.example.com/", "props": {"k" * 65: 1}}}, "props"),
+    ({"method": "POST", "body": {"url": "https://blog.example.com/", "props": {"k": "v" * 257}}}, "props"),
+    ({"method": "POST", "body": {"url": "https://blog.example.com/", "event": ["a"]}}, "event"),
+    ({"method": "POST", "body": "url=1&" * 30, "content_type": "application/x-www-form-urlencoded"}, "query"),
+]
+
+
+@pytest.mark.parametrize(("request_args", "field"), BAD)
+def test_bad_input_is_a_400_with_json_errors(beacon, stored, request_args, field):
+    res = beacon(**request_args)
+    assert res.status_code == 400
+    assert res.content_type == "application/json"
+    assert field in res.json["errors"]
+    assert stored() == 0
+
+
+def test_nul_bytes_and_unicode_are_cleaned_not_fatal(beacon, stored, dbsession):
+    res = beacon("POST", body={"url": "https://blog.example.com/caf\u00e9\x00/\u202e", "event": "clic\x00k \U0001f600"})
+    assert res.status_code == 204
+    stored()
+    [visit] = visits(dbsession)
+    assert "\x00" not in visit.path and "\x00" not in visit.event
+    assert visit.event == "click \U0001f600"
+
+
+@pytest.mark.parametrize("size", [8193, 10 * 1024 * 1024])
+def test_large_bodies_are_413(beacon, stored, size):
+    res = beacon("POST", body=b"{" + b" " * (size - 2) + b"}")
+    assert res.status_code == 413 and "body" in res.json["errors"]
+
+
+def test_long_query_is_414(beacon):
+    res = beacon(params={"url": "https://blog.example.com/", "pad": "x" * 9000})
+    assert res.status_code == 414
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
+def test_other_methods_are_405(beacon, method):
+    res = beacon(method)
+    assert res.status_code == 405 and "method" in res.json["errors"]
+
+
+@pytest.mark.parametrize("path", ["/sites/999999/visit", "/sites/abc/visit", "/sites/-1/visit", "/sites/99999999999999999999999/visit"])
+def test_unknown_sites_are_404_json(testapp, path):
+    res = testapp.get(path, params={"url": "https://blog.example.com/"}, status=404)
+    assert res.json == {"errors": {"site": "no such site"}}
+    assert res.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_full_buffer_answers_503_and_keeps_what_it_has(app, beacon, stored):
+    store = app.registry["ingest_store"]
+    store.max_pending = 2
+    assert beacon(params={"url": "https://blog.example.com/1"}).status_code == 204
+    assert beacon(params={"url": "https://blog.example.com/2"}).status_code == 204
+    res = beacon(params={"url": "https://blog.example.com/3"})
+    assert res.status_code == 503 and res.headers["Retry-After"] == "10"
+    assert stored() == 2
+
+
+@pytest.mark.parametrize(("mode", "expected"), [("none", None), ("truncated", "203.0.113.0"), ("full", "203.0.113.7")])
+def test_store_ip_setting(app, beacon, stored, dbsession, mode, expected):
+    pipeline = app.registry["ingest_pipeline"]
+    saved, pipeline.store_ip = pipeline.store_ip, mode
+    try:
+        beacon(params={"url": "https://blog.example.com/"})
+    finally:
+        pipeline.store_ip = saved
+    stored()
+    assert visits(dbsession)[0].ip == expected
+
+
+field_values = st.text(max_size=300) | st.integers() | st.booleans() | st.none() | st.lists(st.integers(), max_size=3) | st.dictionaries(st.text(max_size=70), st.text(max_size=300) | st.integers() | st.none(), max_size=35)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    query=st.dictionaries(st.sampled_from(["url", "event", "referrer", "width", "props", "x"]), st.text(max_size=300), max_size=6),
+    body=st.dictionaries(st.sampled_from(["url", "event", "referrer", "width", "props"]), field_values, max_size=5),
+    raw=st.binary(max_size=300),
+)
+def test_no_input_yields_a_5xx(beacon, stored, query, body, raw):
+    for res in (
+        beacon(params=query),
+        beacon("POST", body=body),
+        beacon("POST", body=raw),
+        beacon("POST", body=raw, content_type="application/x-www-form-urlencoded"),
+    ):
+        assert res.status_code < 500, res.text
+        if res.status_code >= 400:
+            assert "errors" in res.json
+    stored()
