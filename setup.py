@@ -59,6 +59,7 @@ setup(
     extras_require={"testing": tests_require},
     entry_points={
         "paste.app_factory": ["main = tracking:main"],
+        "paste.server_runner": ["waitress = tracking.server:serve"],
         "console_scripts": [
             "tracking-admin = tracking.scripts.admin:main",
         ],

@@ -10,6 +10,8 @@ TRACKING_DATABASE_URL      sqlalchemy.url              SQLAlchemy database URL
 TRACKING_SECRET            tracking.secret             signs the session cookie (≥ 32 chars)
 TRACKING_STORE_IP          tracking.store_ip           none | truncated | full
 TRACKING_GEOIP_CITY_DB     tracking.geoip_city_db      path of a MaxMind/DB-IP city ``.mmdb``
+TRACKING_SPOOL_DIR         tracking.spool_dir          where hits wait if the database is down
+                                                       at shutdown
 =========================  ==========================  ======================================
 """
 
@@ -22,6 +24,7 @@ ENVIRONMENT = {
     "TRACKING_SECRET": "tracking.secret",
     "TRACKING_STORE_IP": "tracking.store_ip",
     "TRACKING_GEOIP_CITY_DB": "tracking.geoip_city_db",
+    "TRACKING_SPOOL_DIR": "tracking.spool_dir",
 }
 
 #: The secret ``development.ini`` ships with; production refuses it.

@@ -271,3 +271,15 @@ def test_no_input_yields_a_5xx(beacon, stored, query, body, raw):
         if res.status_code >= 400:
             assert "errors" in res.json
     stored()
+
+
+def test_a_fault_on_our_side_is_json_without_a_cookie(app, beacon, monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(app.registry["ingest_pipeline"], "process", broken)
+    res = beacon(params={"url": "https://blog.example.com/"})
+    assert res.status_code == 500
+    assert res.json == {"errors": {"server": "internal error"}}
+    assert "Set-Cookie" not in res.headers
+    assert "database on fire" in caplog.text

@@ -241,13 +241,13 @@ class Store:
             key for key in keys if key not in self._sessions or earliest - self._sessions[key].last > SESSION_GAP
         ]
         if unknown:
-            for id, site_id, visitor, ended in session.execute(
+            for session_id, site_id, visitor, ended in session.execute(
                 select(VisitSession.id, VisitSession.site_id, VisitSession.visitor, VisitSession.ended_at)
                 .where(tuple_(VisitSession.site_id, VisitSession.visitor).in_(unknown))
                 .where(VisitSession.ended_at >= earliest - SESSION_GAP)
                 .order_by(VisitSession.ended_at)
             ):
-                self._sessions[(site_id, visitor)] = _Session(id, ended)
+                self._sessions[(site_id, visitor)] = _Session(session_id, ended)
 
         result: list[_Session | None] = [None] * len(batch)
         touched: dict[int, _Session] = {}
@@ -267,7 +267,7 @@ class Store:
                 current.events += 1
             current.last = max(current.last, hit.ts)
             if not current.new:
-                touched[id(current)] = current
+                touched[current.id] = current
             result[i] = current
 
         if new:

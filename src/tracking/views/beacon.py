@@ -8,16 +8,19 @@ Errors are JSON ``{"errors": {field: message}}``: 400 bad input, 404 unknown sit
 methods, 413 body over 8 KB, 414 query over 8 KB, 503 buffer full (retry later).
 """
 
+import logging
 from urllib.parse import parse_qsl
 
 from pyramid.response import Response
 from pyramid.security import NO_PERMISSION_REQUIRED
-from pyramid.view import notfound_view_config, view_config, view_defaults
+from pyramid.view import exception_view_config, notfound_view_config, view_config, view_defaults
 
 from ..ingest.hit import FIELDS, MAX_BODY, BadHit, decode_json_body, parse
 from ..ingest.pipeline import Ignored
 from ..models.types import utcnow
 from ..resources import SiteResource
+
+log = logging.getLogger(__name__)
 
 MAX_QUERY = 8192
 MAX_FIELDS = 20
@@ -129,6 +132,16 @@ class Beacon:
         return _error(405, {"method": f"{self.request.method} is not allowed"}, Allow="GET, POST, OPTIONS")
 
 
-@notfound_view_config(path_info=r"^/sites/[^/]*/visit/?$")
+BEACON_PATH = r"^/sites/[^/]*/visit(/.*)?$"
+
+
+@notfound_view_config(path_info=BEACON_PATH)
 def unknown_site(request):
     return _error(404, {"site": "no such site"})
+
+
+@exception_view_config(Exception, path_info=BEACON_PATH)
+def beacon_failure(exc, request):
+    """A fault on our side (the database, say) answers JSON too, and never opens a session."""
+    log.exception("beacon failure on %s", request.path)
+    return _error(500, {"server": "internal error"})

@@ -1,0 +1,224 @@
+"""The store: sessions, daily salts, batching, and what happens when the database is away."""
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import create_engine, event, func, insert, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import sessionmaker
+
+from tracking.ingest.enrich import GeoLocator
+from tracking.ingest.hit import parse
+from tracking.ingest.pipeline import Pipeline
+from tracking.ingest.sites import SiteInfo
+from tracking.ingest.store import Store
+from tracking.models import DailySalt, Site, User, Visit, VisitSession, get_engine
+
+from conftest import migrate
+from postgresql import throwaway_database
+
+CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
+T0 = datetime(2026, 3, 10, 12, 0, 0)
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    return Pipeline(GeoLocator())
+
+
+def make_hit(pipeline, site, *, at, path="/", event="pageview", ip="198.51.100.1", ua=CHROME):
+    info = SiteInfo(site.id, site.owner_id, "example.com", "UTC", True, True, True)
+    raw = parse({"url": f"https://example.com{path}", "event": event})
+    return pipeline.process(info, raw, ip=ip, user_agent=ua, dnt=False, gpc=False, now=at)
+
+
+@pytest.fixture
+def example(make_site, owner):
+    return make_site(owner, url="https://example.com")
+
+
+def sessions(dbsession):
+    dbsession.expire_all()
+    return list(dbsession.scalars(select(VisitSession).order_by(VisitSession.id)))
+
+
+def test_hits_within_30_minutes_form_one_session(pipeline, dbsession, example):
+    store = Store(None)
+    hits = [
+        make_hit(pipeline, example, at=T0, path="/a"),
+        make_hit(pipeline, example, at=T0 + timedelta(minutes=10), path="/b"),
+        make_hit(pipeline, example, at=T0 + timedelta(minutes=12), event="signup", path="/b"),
+        make_hit(pipeline, example, at=T0 + timedelta(minutes=35), path="/c"),
+        make_hit(pipeline, example, at=T0 + timedelta(minutes=66), path="/d"),  # 31 minutes later: new session
+    ]
+    store.write_batch(dbsession, hits)
+    first, second = sessions(dbsession)
+    assert (first.entry_path, first.exit_path, first.pageviews, first.events) == ("/a", "/c", 3, 1)
+    assert (first.started_at, first.ended_at) == (T0, T0 + timedelta(minutes=35))
+    assert first.duration == 35 * 60 and not first.is_bounce
+    assert (second.entry_path, second.exit_path, second.pageviews, second.is_bounce) == ("/d", "/d", 1, True)
+    visits = list(dbsession.scalars(select(Visit).order_by(Visit.ts)))
+    assert [v.session_id for v in visits] == [first.id] * 4 + [second.id]
+
+
+def test_sessions_continue_across_batches_and_processes(pipeline, dbsession, example):
+    Store(None).write_batch(dbsession, [make_hit(pipeline, example, at=T0, path="/a")])
+    # A later batch in another process (a new store knows nothing in memory) continues it.
+    Store(None).write_batch(dbsession, [make_hit(pipeline, example, at=T0 + timedelta(minutes=20), path="/b")])
+    [only] = sessions(dbsession)
+    assert (only.pageviews, only.entry_path, only.exit_path, only.ended_at) == (2, "/a", "/b", T0 + timedelta(minutes=20))
+
+
+def test_events_do_not_move_the_exit_page_and_visitors_are_apart(pipeline, dbsession, example):
+    store = Store(None)
+    store.write_batch(dbsession, [
+        make_hit(pipeline, example, at=T0, path="/landing"),
+        make_hit(pipeline, example, at=T0 + timedelta(minutes=1), path="/other", event="outbound"),
+        make_hit(pipeline, example, at=T0, path="/x", ip="198.51.100.2"),
+    ])
+    first, second = sessions(dbsession)
+    assert (first.exit_path, first.pageviews, first.events) == ("/landing", 1, 1)
+    assert first.visitor != second.visitor and not first.is_bounce and second.is_bounce
+
+
+def test_salts_rotate_daily_and_are_deleted_after_two_days(pipeline, dbsession, example):
+    store = Store(None)
+    day1 = make_hit(pipeline, example, at=T0)
+    day2 = make_hit(pipeline, example, at=T0 + timedelta(days=1))
+    day4 = make_hit(pipeline, example, at=T0 + timedelta(days=3))
+    store.write_batch(dbsession, [day1])
+    store.write_batch(dbsession, [day2])
+    ids = [v.visitor for v in dbsession.scalars(select(Visit).order_by(Visit.ts))]
+    assert ids[0] != ids[1], "the same visitor must get an unrelated id the next day"
+    assert sorted(dbsession.scalars(select(DailySalt.day))) == [T0.date(), T0.date() + timedelta(days=1)]
+    store.write_batch(dbsession, [day4])
+    assert sorted(dbsession.scalars(select(DailySalt.day))) == [T0.date() + timedelta(days=3)]
+
+
+def test_same_day_same_visitor_same_id_across_processes(pipeline, dbsession, example):
+    Store(None).write_batch(dbsession, [make_hit(pipeline, example, at=T0)])
+    Store(None).write_batch(dbsession, [make_hit(pipeline, example, at=T0 + timedelta(hours=5))])
+    first, second = dbsession.scalars(select(Visit.visitor).order_by(Visit.ts))
+    assert first == second
+
+
+def test_hits_for_a_deleted_site_are_dropped(pipeline, dbsession, example, make_site, owner):
+    kept = make_site(owner, name="Kept", url="https://example.com")
+    hits = [make_hit(pipeline, example, at=T0), make_hit(pipeline, kept, at=T0)]
+    dbsession.delete(example)
+    dbsession.flush()
+    Store(None).write_batch(dbsession, hits)
+    assert list(dbsession.scalars(select(Visit.site_id))) == [kept.id]
+
+
+# -- the writer thread, on a database of its own (it commits) ------------------------------
+
+
+@pytest.fixture
+def own_db(database, tmp_path):
+    if database == "postgresql":
+        with throwaway_database("tracking_store") as url:
+            migrate(url)
+            yield url
+    else:
+        url = f"sqlite:///{tmp_path}/store.sqlite"
+        migrate(url)
+        yield url
+
+
+@pytest.fixture
+def own_site(own_db):
+    engine = get_engine({"sqlalchemy.url": own_db})
+    with engine.begin() as conn:
+        user_id = conn.execute(insert(User).values(name="o", email="o@example.com", password_hash="x").returning(User.id)).scalar()
+        site_id = conn.execute(insert(Site).values(owner_id=user_id, name="s", url="https://example.com").returning(Site.id)).scalar()
+    yield engine, Site(id=site_id, owner_id=user_id)
+    engine.dispose()
+
+
+def count_visits(engine):
+    with engine.connect() as conn:
+        return conn.scalar(select(func.count(Visit.id)))
+
+
+class Outage:
+    """Makes every new transaction fail while ``down`` is true, as an unreachable server would."""
+
+    def __init__(self, engine):
+        self.down = False
+        self.refused = 0
+        event.listen(engine, "begin", self.check)
+
+    def check(self, conn):
+        if self.down:
+            self.refused += 1
+            raise OperationalError("BEGIN", {}, Exception("connection refused"))
+
+
+def test_writer_thread_waits_out_an_outage_without_losing_hits(pipeline, own_site):
+    engine, site = own_site
+    outage = Outage(engine)
+    store = Store(sessionmaker(bind=engine), interval=0.05)
+    store.start()
+    try:
+        outage.down = True
+        for i in range(50):
+            assert store.submit(make_hit(pipeline, site, at=T0 + timedelta(seconds=i)))
+        assert not store.flush(timeout=1.0)
+        assert outage.refused > 0 and store.pending == 50
+        outage.down = False
+        assert store.flush(timeout=20)
+        assert count_visits(engine) == 50
+    finally:
+        store.close()
+
+
+def test_full_buffer_refuses_instead_of_dropping(pipeline, own_site):
+    engine, site = own_site
+    outage = Outage(engine)
+    outage.down = True
+    store = Store(sessionmaker(bind=engine), max_pending=5, interval=0.05)
+    store.start()
+    try:
+        accepted = [store.submit(make_hit(pipeline, site, at=T0)) for _ in range(8)]
+        assert accepted == [True] * 5 + [False] * 3
+        outage.down = False
+        assert store.flush(timeout=20)
+        assert count_visits(engine) == 5
+    finally:
+        store.close()
+
+
+def test_shutdown_during_an_outage_spools_and_the_next_start_stores(pipeline, own_site, tmp_path):
+    engine, site = own_site
+    outage = Outage(engine)
+    outage.down = True
+    store = Store(sessionmaker(bind=engine), interval=0.05, shutdown_timeout=0.5, spool_dir=str(tmp_path / "spool"))
+    store.start()
+    for i in range(7):
+        store.submit(make_hit(pipeline, site, at=T0 + timedelta(seconds=i), path=f"/p{i}"))
+    store.close()
+    assert len(list((tmp_path / "spool").glob("hits-*.jsonl"))) == 1
+    outage.down = False
+    assert count_visits(engine) == 0
+
+    restarted = Store(sessionmaker(bind=engine), interval=0.05, spool_dir=str(tmp_path / "spool"))
+    restarted.start()
+    try:
+        assert restarted.flush(timeout=20)
+    finally:
+        restarted.close()
+    assert count_visits(engine) == 7
+    assert list((tmp_path / "spool").iterdir()) == []
+    with engine.connect() as conn:
+        assert sorted(conn.scalars(select(Visit.path))) == [f"/p{i}" for i in range(7)]
+
+
+def test_close_writes_what_is_buffered(pipeline, own_site):
+    engine, site = own_site
+    store = Store(sessionmaker(bind=engine), interval=60)  # would not flush on its own for a minute
+    store.start()
+    for i in range(30):
+        store.submit(make_hit(pipeline, site, at=T0 + timedelta(seconds=i)))
+    store.close()
+    assert count_visits(engine) == 30
