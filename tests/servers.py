@@ -39,15 +39,15 @@ class Server:
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30) -> "Server":
-        self.process = subprocess.Popen(
-            self.command, env=self.env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT, cwd=ROOT
-        )
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(self.command, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log.read_text()}")
             try:
-                urllib.request.urlopen(self.url + "/login", timeout=1).read()
+                with urllib.request.urlopen(self.url + "/login", timeout=1) as response:
+                    response.read()
                 return self
             except OSError:
                 time.sleep(0.1)
@@ -82,3 +82,17 @@ class Server:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def seed_site(engine, url: str = "https://example.com") -> tuple[int, int]:
+    """Commit a user and a site; returns (user id, site id)."""
+    from sqlalchemy import insert
+
+    from tracking.models import Site, User
+
+    with engine.begin() as conn:
+        user_id = conn.execute(
+            insert(User).values(name="Owner", email=f"owner-{time.time_ns()}@example.com", password_hash="x").returning(User.id)
+        ).scalar()
+        site_id = conn.execute(insert(Site).values(owner_id=user_id, name="Site", url=url).returning(Site.id)).scalar()
+    return user_id, site_id

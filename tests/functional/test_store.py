@@ -3,7 +3,7 @@
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine, event, func, insert, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
@@ -12,10 +12,11 @@ from tracking.ingest.hit import parse
 from tracking.ingest.pipeline import Pipeline
 from tracking.ingest.sites import SiteInfo
 from tracking.ingest.store import Store
-from tracking.models import DailySalt, Site, User, Visit, VisitSession, get_engine
+from tracking.models import DailySalt, Site, Visit, VisitSession, get_engine
 
 from conftest import migrate
 from postgresql import throwaway_database
+from servers import seed_site
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
 T0 = datetime(2026, 3, 10, 12, 0, 0)
@@ -129,9 +130,7 @@ def own_db(database, tmp_path):
 @pytest.fixture
 def own_site(own_db):
     engine = get_engine({"sqlalchemy.url": own_db})
-    with engine.begin() as conn:
-        user_id = conn.execute(insert(User).values(name="o", email="o@example.com", password_hash="x").returning(User.id)).scalar()
-        site_id = conn.execute(insert(Site).values(owner_id=user_id, name="s", url="https://example.com").returning(Site.id)).scalar()
+    user_id, site_id = seed_site(engine)
     yield engine, Site(id=site_id, owner_id=user_id)
     engine.dispose()
 

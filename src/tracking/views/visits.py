@@ -45,9 +45,6 @@ def _date(value: str | None) -> date | None:
 
 @view_config(context=Root, name="tracker.js", permission=NO_PERMISSION_REQUIRED)
 def tracker_script(request):
-    return Response(
-        body=TRACKER,
-        content_type="text/javascript",
-        charset="utf-8",
-        headers={"Cache-Control": "public, max-age=3600", "Access-Control-Allow-Origin": "*"},
-    )
+    response = Response(body=TRACKER, content_type="text/javascript", charset="utf-8")
+    response.headers.update({"Cache-Control": "public, max-age=3600", "Access-Control-Allow-Origin": "*"})
+    return response

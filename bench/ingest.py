@@ -1,0 +1,761 @@
+"""Ingest benchmark: the beacon (``/sites/<id>/visit``) under load, against a bare WSGI app.
+
+For each database (SQLite, PostgreSQL):
+
+1. a fresh database, migrated with ``alembic -c production.ini upgrade head``, one user and two
+   sites (``A`` receives the measured hits, ``B`` absorbs warm-up and end-of-run traffic);
+2. the baseline: a WSGI app answering ``204`` with an empty body, served by the ``[server:main]``
+   of production.ini (same waitress runner, same threads) and driven by the same wrk command;
+3. right after it, ``pserve production.ini`` driven by that wrk command, its peak RSS read from
+   ``/proc``; then SIGTERM (the server writes what it still buffers), and the rows of ``visits``
+   of site A are counted: they must equal the ``204`` answers wrk received for site A.
+
+How "acknowledged" is counted exactly: wrk stops with requests still in flight, and the server
+may store those hits although wrk never reads the ``204``. So during the last ``DRAIN`` seconds
+the Lua script sends crawler hits to site B instead (the same pipeline, stored flagged, answered
+``204`` with ``X-Tracking-Ignored: bot``): every hit for site A has its answer read before wrk
+stops, and the Lua ``response()`` hook counts site A's answers as the ``204`` without that
+header. The req/s figures cover the whole run, drain included, for both servers.
+
+Load: 16 connections, page paths, referrers, widths, four desktop Chrome user agents and 1000
+visitor addresses (``X-Forwarded-For``: production.ini trusts the proxy at 127.0.0.1) picked at
+random; waitress closes the connection after every ``204`` (no Content-Length), for the beacon
+and the baseline alike. All traffic goes to 127.0.0.1.
+
+``make bench`` runs it; ``.venv/bin/python bench/ingest.py --help`` lists the options.
+Exit status: 1 when stored != acknowledged (or a server failed), 0 otherwise; missed speed
+targets are reported, not fatal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import configparser
+import contextlib
+import json
+import math
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+BIN = Path(sys.executable).parent
+INI = ROOT / "production.ini"
+
+sys.path.insert(0, str(ROOT / "tests"))
+# Pyramid (imported with the models, to create the sites) still imports pkg_resources.
+warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+
+#: Targets: beacon/bare req/s ratio, p99 latency, peak RSS of the server.
+TARGET_RATIO = 0.50
+TARGET_P99_MS = 25.0
+TARGET_RSS_MB = 200.0
+#: Seconds at the end of a run during which only site B (crawler hits) is loaded.
+DRAIN = 2
+WARMUP = 3
+SITE_URL = "https://example.com"
+
+CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/129.0.0.0 Safari/537.36",
+)
+CRAWLER = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+
+
+# -- the load ------------------------------------------------------------------------------
+
+
+def load_data(seed: int = 1) -> dict:
+    """Pages, referrers, widths and visitor addresses the load picks from (deterministic)."""
+    rng = random.Random(seed)
+    sections = ("blog", "docs", "products", "news", "help")
+    pages = ["/", "/about", "/pricing", "/contact"]
+    pages += [f"/{s}/{slug}-{n}" for s in sections for n, slug in enumerate(("intro", "guide", "faq", "notes"), 1)]
+    pages += [f"/{s}/" for s in sections]
+    page_urls = [SITE_URL + p for p in pages]
+    page_urls += [SITE_URL + "/blog/intro-1?utm_source=newsletter&utm_medium=email&utm_campaign=launch"]
+    page_urls += [SITE_URL + "/products/guide-2?ref=partner&gclid=abc123"]
+    referrers = [""] * 6 + [
+        "https://www.google.com/",
+        "https://www.bing.com/search?q=analytics",
+        "https://duckduckgo.com/",
+        "https://news.ycombinator.com/item?id=1",
+        "https://t.co/abc",
+        "https://www.reddit.com/r/selfhosted/",
+        "https://blog.example.org/links",
+        SITE_URL + "/",
+        SITE_URL + "/blog/",
+    ]
+    widths = ["1920", "1536", "1440", "1366", "1280", "390", "414", "768", ""]
+    ips: list[str] = []
+    while len(ips) < 1000:  # header values only: nothing is ever sent to these addresses
+        first = rng.randint(1, 223)
+        if first in (10, 100, 127, 169, 172, 192, 198, 203):
+            continue
+        ips.append(f"{first}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}")
+    return {
+        "pages": [quote(u, safe="") for u in page_urls],
+        "referrers": [quote(r, safe="") for r in referrers],
+        "widths": widths,
+        "ips": ips,
+        "agents": list(CHROME),
+    }
+
+
+def _lua_list(values: list[str]) -> str:
+    return "{" + ", ".join(json.dumps(v) for v in values) + "}"
+
+
+LUA = r"""-- written by bench/ingest.py
+local pages = %(pages)s
+local referrers = %(referrers)s
+local widths = %(widths)s
+local ips = %(ips)s
+local agents = %(agents)s
+local crawler = %(crawler)s
+local DRAIN = %(drain)d
+local threads = {}
+
+function setup(thread)
+  threads[#threads + 1] = thread
+  thread:set("thread_id", #threads)
+end
+
+function init(args)
+  site_a, site_b, mode = args[1], args[2], args[4]
+  switch_at = os.time() + tonumber(args[3]) - DRAIN
+  math.randomseed(os.time() * 7919 + thread_id)
+  acked, flagged, other = 0, 0, 0
+  statuses = {}
+end
+
+local function pick(list)
+  return list[math.random(#list)]
+end
+
+function request()
+  local site, agent = site_a, pick(agents)
+  if mode == "warmup" then
+    site = site_b
+  elseif os.time() >= switch_at then
+    site, agent = site_b, crawler
+  end
+  local path = "/sites/" .. site .. "/visit?url=" .. pick(pages) .. "&referrer=" .. pick(referrers)
+    .. "&width=" .. pick(widths)
+  return wrk.format("GET", path, {
+    ["User-Agent"] = agent,
+    ["X-Forwarded-For"] = pick(ips),
+    ["Accept"] = "*/*",
+    ["Accept-Language"] = "en-US,en;q=0.9",
+  })
+end
+
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+  if status == 204 then
+    if headers["X-Tracking-Ignored"] == nil and headers["x-tracking-ignored"] == nil then
+      acked = acked + 1
+    else
+      flagged = flagged + 1
+    end
+  else
+    other = other + 1
+  end
+end
+
+function done(summary, latency, requests)
+  local a, f, o, counts = 0, 0, 0, {}
+  for _, thread in ipairs(threads) do
+    a = a + thread:get("acked")
+    f = f + thread:get("flagged")
+    o = o + thread:get("other")
+    for status, n in pairs(thread:get("statuses")) do
+      counts[status] = (counts[status] or 0) + n
+    end
+  end
+  io.write(string.format("BENCH acked=%%d flagged=%%d other=%%d\n", a, f, o))
+  for status, n in pairs(counts) do
+    io.write(string.format("BENCH status %%d %%d\n", status, n))
+  end
+  local e = summary.errors
+  io.write(string.format("BENCH summary requests=%%d connect=%%d read=%%d write=%%d status=%%d timeout=%%d\n",
+    summary.requests, e.connect, e.read, e.write, e.status, e.timeout))
+end
+"""
+
+
+def write_lua(path: Path) -> None:
+    data = load_data()
+    path.write_text(
+        LUA
+        % {
+            "pages": _lua_list(data["pages"]),
+            "referrers": _lua_list(data["referrers"]),
+            "widths": _lua_list(data["widths"]),
+            "ips": _lua_list(data["ips"]),
+            "agents": _lua_list(data["agents"]),
+            "crawler": json.dumps(CRAWLER),
+            "drain": DRAIN,
+        }
+    )
+
+
+@dataclass
+class Load:
+    """What one load run measured."""
+
+    rps: float = 0.0
+    p50_ms: float = math.nan
+    p99_ms: float = math.nan
+    requests: int = 0
+    acked: int = 0  # 204 for site A
+    flagged: int = 0  # 204 with X-Tracking-Ignored (site B's crawler hits)
+    other: int = 0  # any other status
+    non_2xx: int = 0
+    socket_errors: dict = field(default_factory=dict)
+    statuses: dict = field(default_factory=dict)
+    output: str = ""
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
+
+
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)([a-z]+)", text).groups()
+    return float(number) * _UNITS[unit]
+
+
+def parse_wrk(output: str) -> Load:
+    load = Load(output=output)
+    if m := re.search(r"Requests/sec:\s+([\d.]+)", output):
+        load.rps = float(m.group(1))
+    if m := re.search(r"^\s*(\d+) requests in", output, re.M):
+        load.requests = int(m.group(1))
+    for pct, attr in (("50", "p50_ms"), ("99", "p99_ms")):
+        if m := re.search(rf"^\s+{pct}%\s+([\d.]+[a-z]+)", output, re.M):
+            setattr(load, attr, _ms(m.group(1)))
+    if m := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output):
+        load.non_2xx = int(m.group(1))
+    load.socket_errors = {"connect": 0, "read": 0, "write": 0, "timeout": 0}
+    if m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output):
+        load.socket_errors = dict(zip(("connect", "read", "write", "timeout"), map(int, m.groups()), strict=True))
+    if m := re.search(r"BENCH acked=(\d+) flagged=(\d+) other=(\d+)", output):
+        load.acked, load.flagged, load.other = map(int, m.groups())
+    load.statuses = {int(s): int(n) for s, n in re.findall(r"BENCH status (\d+) (\d+)", output)}
+    return load
+
+
+def run_wrk(url: str, script: Path, site_a: int, site_b: int, duration: int, mode: str, args) -> Load:
+    command = [
+        "wrk", f"-t{args.wrk_threads}", f"-c{args.connections}", f"-d{duration}s", "--timeout", "2s", "--latency",
+        "-s", str(script), url, "--", str(site_a), str(site_b), str(duration), mode,
+    ]  # fmt: skip
+    if mode == "run":
+        args.wrk_command = " ".join(command[:-5]) + " -- <site A> <site B> <seconds> run"
+    result = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60)
+    if result.returncode != 0:
+        raise RuntimeError(f"wrk failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return parse_wrk(result.stdout + result.stderr)
+
+
+def run_python_load(url: str, site_a: int, site_b: int, duration: int, mode: str, args) -> Load:
+    """A stand-in for wrk (asyncio, one connection per request): slower, for when wrk is missing."""
+    import asyncio
+
+    data = load_data()
+    host, port = url.split("//")[1].split(":")
+    port = int(port)
+    latencies: list[float] = []
+    load = Load()
+    start = time.monotonic()
+    end = start + duration
+    switch_at = end - DRAIN
+
+    async def one(rng: random.Random) -> None:
+        site, agent = site_a, rng.choice(data["agents"])
+        if mode == "warmup":
+            site = site_b
+        elif time.monotonic() >= switch_at:
+            site, agent = site_b, CRAWLER
+        path = (
+            f"/sites/{site}/visit?url={rng.choice(data['pages'])}&referrer={rng.choice(data['referrers'])}"
+            f"&width={rng.choice(data['widths'])}"
+        )
+        request = (
+            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: {agent}\r\n"
+            f"X-Forwarded-For: {rng.choice(data['ips'])}\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+        )
+        began = time.monotonic()
+        try:
+            reader, writer = await asyncio.open_connection(host, port)
+            writer.write(request.encode())
+            answer = await asyncio.wait_for(reader.read(), 2)
+            writer.close()
+        except (OSError, asyncio.TimeoutError):
+            load.socket_errors["read"] = load.socket_errors.get("read", 0) + 1
+            return
+        latencies.append(time.monotonic() - began)
+        load.requests += 1
+        head = answer.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+        status = int(head.split(" ", 2)[1])
+        load.statuses[status] = load.statuses.get(status, 0) + 1
+        if status == 204:
+            if "x-tracking-ignored" in head.lower():
+                load.flagged += 1
+            else:
+                load.acked += 1
+        else:
+            load.other += 1
+            load.non_2xx += 1
+
+    async def worker(n: int) -> None:
+        rng = random.Random(n)
+        while time.monotonic() < end:
+            await one(rng)
+
+    asyncio.run(asyncio.wait_for(asyncio.gather(*(worker(n) for n in range(args.connections))), duration + 10))
+    elapsed = time.monotonic() - start
+    load.rps = load.requests / elapsed
+    if latencies:
+        latencies.sort()
+        load.p50_ms = latencies[len(latencies) // 2] * 1e3
+        load.p99_ms = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1e3
+    return load
+
+
+# -- servers -------------------------------------------------------------------------------
+
+
+def bare_app(environ, start_response):
+    """The baseline: an empty ``204`` with the beacon's headers, and nothing else."""
+    start_response(
+        "204 No Content",
+        [
+            ("Cache-Control", "no-store"),
+            ("Access-Control-Allow-Origin", "*"),
+            ("Access-Control-Expose-Headers", "X-Tracking-Ignored"),
+        ],
+    )
+    return []
+
+
+def serve_bare(ini: str, port: int) -> None:
+    """``--serve-bare``: the ini's ``[server:main]`` serving :func:`bare_app`, as pserve would."""
+    import plaster
+
+    loader = plaster.get_loader(ini, protocols=["wsgi"])
+    config_vars = {"http_port": str(port), "http_host": "127.0.0.1"}
+    loader.setup_logging(config_vars)
+    loader.get_wsgi_server(defaults=config_vars)(bare_app)
+
+
+class BareServer:
+    def __init__(self, ini: Path, workdir: Path) -> None:
+        from servers import free_port
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = workdir / f"bare-{self.port}.log"
+        self.command = [sys.executable, str(Path(__file__).resolve()), "--serve-bare", str(ini), "--port", str(self.port)]
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30) -> BareServer:
+        self.process = subprocess.Popen(self.command, stdout=self.log.open("ab"), stderr=subprocess.STDOUT, cwd=ROOT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"bare server exited with {self.process.returncode}:\n{self.log.read_text()}")
+            try:
+                with urllib.request.urlopen(self.url + "/sites/1/visit", timeout=1) as answer:
+                    if answer.status == 204:
+                        return self
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"bare server did not start:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+class RSSSampler(threading.Thread):
+    """Polls ``/proc/<pid>/status`` every 0.1 s; ``peak_mb`` is the larger of VmRSS samples and VmHWM."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak_mb = 0.0
+        self.samples = 0
+        self._halt = threading.Event()
+
+    def read(self) -> dict[str, float]:
+        values = {}
+        with contextlib.suppress(OSError), open(f"/proc/{self.pid}/status") as status:
+            for line in status:
+                key, _, rest = line.partition(":")
+                if key in ("VmRSS", "VmHWM"):
+                    values[key] = int(rest.split()[0]) / 1024
+        return values
+
+    def run(self) -> None:
+        while not self._halt.wait(0.1):
+            rss = self.read().get("VmRSS", 0.0)
+            self.peak_mb = max(self.peak_mb, rss)
+            self.samples += 1
+
+    def finish(self) -> float:
+        self._halt.set()
+        self.join()
+        self.peak_mb = max(self.peak_mb, self.read().get("VmHWM", 0.0))
+        return self.peak_mb
+
+
+# -- databases -----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def fresh_database(kind: str, workdir: Path):
+    if kind == "sqlite":
+        yield f"sqlite:///{workdir / 'tracking.sqlite'}"
+    else:
+        from postgresql import throwaway_database
+
+        with throwaway_database("tracking_bench") as url:
+            yield url
+
+
+def migrate(url: str) -> None:
+    """``alembic -c production.ini upgrade head``, the way an admin runs it."""
+    env = {**os.environ, "TRACKING_DATABASE_URL": url}
+    result = subprocess.run(
+        [str(BIN / "alembic"), "-c", str(INI), "upgrade", "head"], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"migration failed:\n{result.stdout}\n{result.stderr}")
+
+
+def create_sites(url: str) -> tuple[int, int]:
+    """One user owning site A (measured) and site B (warm-up and drain), both on example.com."""
+    from sqlalchemy import create_engine, insert
+
+    from tracking.models import Site, User
+
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            owner = conn.execute(
+                insert(User.__table__).values(name="Bench", email="bench@example.com", password_hash="!"),
+            ).inserted_primary_key[0]
+            ids = [
+                conn.execute(
+                    insert(Site.__table__).values(owner_id=owner, name=name, url=SITE_URL, timezone="UTC"),
+                ).inserted_primary_key[0]
+                for name in ("Bench A", "Bench B")
+            ]
+    finally:
+        engine.dispose()
+    return ids[0], ids[1]
+
+
+def count_rows(url: str, site_a: int, site_b: int) -> dict[str, int]:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {
+                "stored": conn.execute(text("SELECT count(*) FROM visits WHERE site_id = :s"), {"s": site_a}).scalar(),
+                "stored_bot": conn.execute(
+                    text("SELECT count(*) FROM visits WHERE site_id = :s AND bot <> ''"), {"s": site_a}
+                ).scalar(),
+                "stored_b": conn.execute(text("SELECT count(*) FROM visits WHERE site_id = :s"), {"s": site_b}).scalar(),
+                "sessions": conn.execute(
+                    text("SELECT count(*) FROM visit_sessions WHERE site_id = :s"), {"s": site_a}
+                ).scalar(),
+            }
+    finally:
+        engine.dispose()
+
+
+# -- one database --------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    database: str
+    beacon: Load
+    bare: Load
+    peak_rss_mb: float
+    bare_rss_mb: float
+    stored: int
+    stored_bot: int
+    stored_b: int
+    sessions: int
+    exit_status: int
+    spooled: int
+    server_warnings: list[str]
+    queue_warnings: int
+
+    @property
+    def ratio(self) -> float:
+        return self.beacon.rps / self.bare.rps if self.bare.rps else math.nan
+
+    @property
+    def correct(self) -> bool:
+        return self.stored == self.beacon.acked and self.exit_status == 0 and self.spooled == 0
+
+    def checks(self) -> list[tuple[str, bool]]:
+        return [
+            (f"ratio {self.ratio:.2f} >= {TARGET_RATIO:.2f}", self.ratio >= TARGET_RATIO),
+            (f"p99 {self.beacon.p99_ms:.1f} ms <= {TARGET_P99_MS:.0f} ms", self.beacon.p99_ms <= TARGET_P99_MS),
+            (f"peak RSS {self.peak_rss_mb:.0f} MB < {TARGET_RSS_MB:.0f} MB", self.peak_rss_mb < TARGET_RSS_MB),
+            (f"stored {self.stored} == acknowledged {self.beacon.acked}", self.correct),
+        ]
+
+
+def ini_threads() -> int:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(INI)
+    return int(parser.get("server:main", "threads", fallback="4"))
+
+
+def threads_ini(threads: int | None, workdir: Path) -> tuple[Path, int]:
+    """production.ini, or a copy of it whose ``[server:main] threads`` is ``threads``."""
+    if threads is None or threads == ini_threads():
+        return INI, ini_threads()
+    text = INI.read_text()
+    head, _, tail = text.partition("[server:main]")
+    tail = re.sub(r"^threads\s*=.*$", f"threads = {threads}", tail, count=1, flags=re.M)
+    copy = workdir / f"production-threads-{threads}.ini"
+    copy.write_text(head + "[server:main]" + tail)
+    return copy, threads
+
+
+def bench_database(kind: str, args, script: Path, load_fn) -> Result:
+    from servers import Server
+
+    with tempfile.TemporaryDirectory(prefix=f"bench-ingest-{kind}-") as tmp:
+        workdir = Path(tmp)
+        ini, _ = threads_ini(args.threads, workdir)
+        with fresh_database(kind, workdir) as url:
+            migrate(url)
+            site_a, site_b = create_sites(url)
+
+            say(f"[{kind}] bare WSGI baseline: warm-up {WARMUP} s, run {args.duration} s")
+            bare = BareServer(ini, workdir).start()
+            try:
+                load_fn(bare.url, script, site_a, site_b, WARMUP, "warmup", args)
+                sampler = RSSSampler(bare.process.pid)
+                sampler.start()
+                bare_load = load_fn(bare.url, script, site_a, site_b, args.duration, "run", args)
+                bare_rss = sampler.finish()
+            finally:
+                bare.stop()
+
+            say(f"[{kind}] beacon (pserve {ini.name}): warm-up {WARMUP} s, run {args.duration} s")
+            server = Server(str(ini), url, workdir)
+            server.start()
+            try:
+                sampler = RSSSampler(server.process.pid)
+                sampler.start()
+                load_fn(server.url, script, site_a, site_b, WARMUP, "warmup", args)
+                beacon_load = load_fn(server.url, script, site_a, site_b, args.duration, "run", args)
+                peak = sampler.finish()
+                exit_status = server.terminate()
+            finally:
+                server.stop()
+            counts = count_rows(url, site_a, site_b)
+            spool = workdir / "spool"
+            spooled = sum(1 for p in spool.glob("hits-*") for _ in p.open()) if spool.is_dir() else 0
+            log = server.log.read_text(errors="replace").splitlines()
+            queue_depth = sum(1 for line in log if "Task queue depth" in line)
+            warnings = [line for line in log if re.search(r"\b(WARNI|ERROR|CRITI)", line) and "Task queue depth" not in line]
+            if args.keep_logs:
+                for path in workdir.glob("*.log"):
+                    shutil.copy(path, Path(args.keep_logs) / f"{kind}-{path.name}")
+    return Result(
+        database=kind,
+        beacon=beacon_load,
+        bare=bare_load,
+        peak_rss_mb=peak,
+        bare_rss_mb=bare_rss,
+        exit_status=exit_status,
+        spooled=spooled,
+        server_warnings=warnings,
+        queue_warnings=queue_depth,
+        **counts,
+    )
+
+
+# -- report --------------------------------------------------------------------------------
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+HEADERS = (
+    "database", "beacon req/s", "bare req/s", "ratio", "p50 ms", "p99 ms", "peak RSS MB", "acknowledged", "stored",
+    "result",
+)  # fmt: skip
+
+
+def rows(results: list[Result]) -> list[list[str]]:
+    out = []
+    for r in results:
+        failed = [name.split()[0] for name, ok in r.checks() if not ok]
+        out.append(
+            [
+                r.database,
+                f"{r.beacon.rps:.0f}",
+                f"{r.bare.rps:.0f}",
+                f"{r.ratio:.2f}",
+                f"{r.beacon.p50_ms:.2f}",
+                f"{r.beacon.p99_ms:.2f}",
+                f"{r.peak_rss_mb:.0f}",
+                str(r.beacon.acked),
+                str(r.stored),
+                "OK" if not failed else "FAIL: " + ", ".join(failed),
+            ]
+        )
+    return out
+
+
+def text_table(results: list[Result]) -> str:
+    body = rows(results)
+    widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(HEADERS)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(HEADERS, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in body]
+    return "\n".join(lines)
+
+
+def markdown_table(results: list[Result]) -> str:
+    lines = ["| " + " | ".join(HEADERS) + " |", "|" + "|".join("---" for _ in HEADERS) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows(results)]
+    return "\n".join(lines)
+
+
+def details(r: Result) -> str:
+    b, w = r.beacon, r.bare
+    lines = [f"{r.database}:"]
+    for name, ok in r.checks():
+        lines.append(f"  {'OK  ' if ok else 'FAIL'} {name}")
+    lines.append(
+        f"  beacon: {b.requests} requests, {b.rps:.1f} req/s, p50 {b.p50_ms:.2f} ms, p99 {b.p99_ms:.2f} ms,"
+        f" statuses {b.statuses}, non-2xx {b.non_2xx}, socket errors {b.socket_errors}"
+    )
+    lines.append(
+        f"  bare:   {w.requests} requests, {w.rps:.1f} req/s, p50 {w.p50_ms:.2f} ms, p99 {w.p99_ms:.2f} ms,"
+        f" statuses {w.statuses}, non-2xx {w.non_2xx}, socket errors {w.socket_errors}, peak RSS {r.bare_rss_mb:.0f} MB"
+    )
+    lines.append(
+        f"  site A: {b.acked} acknowledged, {r.stored} stored ({r.stored_bot} flagged bot), {r.sessions} sessions;"
+        f" site B (warm-up + drain): {r.stored_b} stored; server exit status {r.exit_status}, spooled {r.spooled}"
+    )
+    if r.queue_warnings:
+        lines.append(f"  waitress logged 'Task queue depth' {r.queue_warnings} times (all its threads were busy)")
+    for line in r.server_warnings[:5]:
+        lines.append(f"  server log: {line}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--duration", type=int, default=20, help="seconds of measured load per server (default 20)")
+    parser.add_argument("--connections", type=int, default=16, help="concurrent connections (default 16)")
+    parser.add_argument("--threads", type=int, help="waitress threads (default: production.ini's)")
+    parser.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (default 1: 2 cores to share)")
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown too")
+    parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
+    parser.add_argument("--keep-logs", metavar="DIR", help="copy the servers' logs into DIR")
+    parser.add_argument("--serve-bare", metavar="INI", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.serve_bare:
+        serve_bare(args.serve_bare, args.port)
+        return 0
+    if args.duration <= DRAIN + 1:
+        parser.error(f"--duration must be more than {DRAIN + 1} seconds")
+
+    if shutil.which("wrk"):
+        load_fn = run_wrk
+    else:
+        say("wrk not found: install it with `apt-get install -y wrk` (Debian/Ubuntu) or `brew install wrk`.")
+        say("Falling back to a Python load generator: its figures are NOT comparable with wrk's.")
+        load_fn = run_python_load
+    args.wrk_command = "(python load generator)"
+
+    kinds = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
+    if "postgresql" in kinds:
+        from postgresql import ADMIN_URL, available
+
+        if not available():
+            say(f"PostgreSQL at {ADMIN_URL} is not reachable (set TRACKING_TEST_POSTGRESQL)")
+            if args.database == "both":
+                kinds.remove("postgresql")
+            else:
+                return 1
+
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+        script = Path(tmp) / "beacon.lua"
+        write_lua(script)
+        for kind in kinds:
+            results.append(bench_database(kind, args, script, load_fn))
+
+    print()
+    print(f"load: {args.wrk_command}")
+    print(f"waitress threads: {args.threads or ini_threads()}, {os.cpu_count()} CPUs")
+    print()
+    print(text_table(results))
+    print()
+    for r in results:
+        print(details(r))
+    if args.markdown:
+        print()
+        print(markdown_table(results))
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(
+                [
+                    {**{k: v for k, v in asdict(r).items() if k not in ("beacon", "bare")}, "ratio": r.ratio,
+                     "beacon": {k: v for k, v in asdict(r.beacon).items() if k != "output"},
+                     "bare": {k: v for k, v in asdict(r.bare).items() if k != "output"}}
+                    for r in results
+                ],
+                indent=2,
+            )
+        )  # fmt: skip
+    if not all(r.correct for r in results):
+        print("\nFAIL: stored != acknowledged (or the server did not stop cleanly): acknowledged hits were lost")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""The visit log: owner only, newest first, paginated, in the site's time zone, escaped."""
+
+from datetime import datetime, timedelta
+
+import pytest
+from markupsafe import escape
+
+from tracking.models import Visit
+
+XSS = [
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>',
+    "javascript:alert(1)",
+    "</td></tr><svg onload=alert(1)>",
+]
+
+
+@pytest.fixture
+def logged_in(testapp, owner):
+    testapp.login(owner.email)
+    return testapp
+
+
+def add_visits(dbsession, site, count, start=datetime(2026, 3, 29, 0, 30), step=timedelta(minutes=30), **values):
+    rows = [Visit(site_id=site.id, ts=start + i * step, visitor=i, path=f"/p{i}", **values) for i in range(count)]
+    dbsession.add_all(rows)
+    dbsession.flush()
+    return rows
+
+
+def test_visit_log_is_newest_first_and_paginated(logged_in, dbsession, site):
+    add_visits(dbsession, site, 60)
+    page = logged_in.get(f"/sites/{site.id}/visits/")
+    rows = page.html.select("#visits tbody tr")
+    assert len(rows) == 50
+    assert "/p59" in rows[0].text and "/p10" in rows[-1].text
+    older = page.click("Older visits")
+    rows = older.html.select("#visits tbody tr")
+    assert len(rows) == 10 and "/p9" in rows[0].text and "/p0" in rows[-1].text
+    assert "Older visits" not in older.text
+
+
+def test_visit_log_uses_the_site_timezone_and_filters_by_day(logged_in, dbsession, site):
+    site.timezone = "Europe/Paris"
+    dbsession.flush()
+    # 2026-03-29 is the spring DST change in Paris: local day = 22:00 UTC (28th) to 22:00 UTC (29th), 23 hours.
+    add_visits(dbsession, site, 1, start=datetime(2026, 3, 28, 22, 30))  # 23:30 local, the 28th
+    add_visits(dbsession, site, 1, start=datetime(2026, 3, 28, 23, 30))  # 00:30 local, the 29th
+    add_visits(dbsession, site, 1, start=datetime(2026, 3, 29, 21, 59))  # 23:59 CEST, the 29th
+    add_visits(dbsession, site, 1, start=datetime(2026, 3, 29, 22, 0))   # 00:00 CEST, the 30th
+    page = logged_in.get(f"/sites/{site.id}/visits/", params={"day": "2026-03-29"})
+    times = [t.text for t in page.html.select("#visits time")]
+    assert times == ["2026-03-29 23:59:00", "2026-03-29 00:30:00"]
+
+
+def test_bots_are_flagged_and_can_be_filtered(logged_in, dbsession, site):
+    dbsession.add_all([
+        Visit(site_id=site.id, ts=datetime(2026, 1, 1), visitor=1, path="/human"),
+        Visit(site_id=site.id, ts=datetime(2026, 1, 1, 1), visitor=2, path="/robot", bot="crawler", device="bot"),
+    ])
+    dbsession.flush()
+    page = logged_in.get(f"/sites/{site.id}/visits/")
+    assert "crawler" in page.text
+    bots = logged_in.get(f"/sites/{site.id}/visits/", params={"kind": "bots"})
+    assert "/robot" in bots.text and "/human" not in bots.text
+    people = logged_in.get(f"/sites/{site.id}/visits/", params={"kind": "people"})
+    assert "/human" in people.text and "/robot" not in people.text
+
+
+@pytest.mark.parametrize("payload", XSS)
+def test_visitor_strings_are_escaped(logged_in, dbsession, site, payload):
+    dbsession.add(Visit(
+        site_id=site.id, ts=datetime(2026, 1, 1), visitor=1, path="/" + payload, query=payload, event=payload,
+        ref_host=payload, utm_campaign=payload, browser=payload, os=payload, city=payload, props={payload: payload},
+    ))
+    dbsession.flush()
+    page = logged_in.get(f"/sites/{site.id}/visits/")
+    assert "<script>alert(1)" not in page.text
+    assert "<img src=x" not in page.text and "<svg onload" not in page.text
+    assert page.text.count(str(escape(payload))) >= 5  # shown, as text
+
+
+def test_beacon_to_visit_log_end_to_end_is_escaped(testapp, stored, owner, site):
+    testapp.get(f"/sites/{site.id}/visit", params={
+        "url": "https://blog.example.com/<script>alert(1)</script>",
+        "event": "<img src=x onerror=alert(1)>",
+        "referrer": "https://<svg onload=alert(1)>.example/",
+    }, headers={"User-Agent": "<script>alert('ua')</script>"})
+    stored()
+    testapp.login(owner.email)
+    page = testapp.get(f"/sites/{site.id}/visits/")
+    assert "<script>" not in page.text.split("<main", 1)[1]
+    assert "<img src=x" not in page.text
+
+
+@pytest.mark.parametrize("params", [{"day": "2026-13-45"}, {"day": "garbage"}, {"before": "-1"}, {"before": "9" * 40}, {"kind": "<x>"}])
+def test_bad_filters_are_ignored_not_fatal(logged_in, site, params):
+    assert logged_in.get(f"/sites/{site.id}/visits/", params=params).status_code == 200
+
+
+def test_snippet_on_the_site_page(logged_in, site):
+    page = logged_in.get(f"/sites/{site.id}/")
+    snippet = page.html.select_one("#snippet").text
+    assert f'data-beacon="http://tracking.example.org/sites/{site.id}/visit"' in snippet
+    assert 'src="http://tracking.example.org/tracker.js"' in snippet
+    assert f'<noscript><img src="http://tracking.example.org/sites/{site.id}/visit"' in snippet
+
+
+def test_tracker_script_is_served_publicly(testapp):
+    res = testapp.get("/tracker.js")
+    assert res.content_type == "text/javascript"
+    assert b"sendBeacon" in res.body
+    assert "Set-Cookie" not in res.headers
+
+
+@pytest.mark.parametrize(("role", "status"), [("other", 404), ("admin", 404), ("anonymous", 303)])
+def test_others_cannot_read_the_visit_log(testapp, dbsession, site, other, admin, role, status):
+    add_visits(dbsession, site, 1)
+    if role != "anonymous":
+        testapp.login({"other": other, "admin": admin}[role].email)
+    res = testapp.get(f"/sites/{site.id}/visits/", status="*")
+    assert res.status_code == status
+    assert "/p0" not in res.text
+    visit_id = dbsession.query(Visit.id).scalar()
+    assert testapp.get(f"/sites/{site.id}/visits/{visit_id}", status="*").status_code in (status, 404)

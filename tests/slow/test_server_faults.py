@@ -1,0 +1,187 @@
+"""The real server under real faults: proxies, SIGTERM under load, a database that goes away.
+
+Each test runs ``pserve production.ini`` in a subprocess on a fresh database.
+"""
+
+import http.client
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from tracking.models import Visit, get_engine
+
+from conftest import migrate
+from postgresql import ADMIN_URL, throwaway_database
+from servers import Server, seed_site
+
+pytestmark = pytest.mark.slow
+
+CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
+
+
+@pytest.fixture
+def fresh_db(database, tmp_path):
+    if database == "postgresql":
+        with throwaway_database("tracking_server") as url:
+            migrate(url)
+            yield url
+    else:
+        url = f"sqlite:///{tmp_path}/server.sqlite"
+        migrate(url)
+        yield url
+
+
+@pytest.fixture
+def seeded(fresh_db):
+    engine = get_engine({"sqlalchemy.url": fresh_db})
+    _, site_id = seed_site(engine)
+    yield fresh_db, engine, site_id
+    engine.dispose()
+
+
+def stored(engine, site_id):
+    with engine.connect() as conn:
+        return conn.scalar(select(func.count(Visit.id)).where(Visit.site_id == site_id))
+
+
+def wait_for(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()
+
+
+def hit(server, site_id, path="/", headers=None):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        conn.request("GET", f"/sites/{site_id}/visit?url=https%3A%2F%2Fexample.com{path}", headers={"User-Agent": CHROME, **(headers or {})})
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
+class Load:
+    """Threads sending hits until stopped; counts what was acknowledged (204)."""
+
+    def __init__(self, server, site_id, threads=6):
+        self.server, self.site_id = server, site_id
+        self.acknowledged = 0
+        self.failed = 0
+        self.lock = threading.Lock()
+        self.running = True
+        self.threads = [threading.Thread(target=self.run, args=(i,), daemon=True) for i in range(threads)]
+
+    def run(self, n):
+        i = 0
+        while self.running:
+            i += 1
+            try:
+                status = hit(self.server, self.site_id, path=f"/t{n}/{i}")
+            except OSError:
+                status = None
+            with self.lock:
+                if status == 204:
+                    self.acknowledged += 1
+                else:
+                    self.failed += 1
+            if status is None:
+                time.sleep(0.01)
+
+    def __enter__(self):
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.running = False
+        for thread in self.threads:
+            thread.join(15)
+
+
+@pytest.mark.parametrize(("proxy", "expected"), [("10.9.9.9", "127.0.0.1"), ("127.0.0.1", "192.0.2.44")])
+def test_forwarded_for_is_believed_only_from_the_trusted_proxy(seeded, tmp_path, proxy, expected):
+    url, engine, site_id = seeded
+    env = {"TRACKING_TRUSTED_PROXY": proxy, "TRACKING_STORE_IP": "full"}
+    with Server("production.ini", url, tmp_path, env=env) as server:
+        assert hit(server, site_id, headers={"X-Forwarded-For": "192.0.2.44"}) == 204
+        assert wait_for(lambda: stored(engine, site_id) == 1)
+    with engine.connect() as conn:
+        assert conn.scalar(select(Visit.ip)) == expected
+
+
+def test_sigterm_under_load_loses_no_acknowledged_hit(seeded, tmp_path):
+    url, engine, site_id = seeded
+    server = Server("production.ini", url, tmp_path).start()
+    try:
+        with Load(server, site_id) as load:
+            time.sleep(2.0)
+            status = server.terminate()
+            time.sleep(0.5)
+    finally:
+        server.stop()
+    assert status == 0, server.log.read_text()
+    assert load.acknowledged > 100
+    assert stored(engine, site_id) == load.acknowledged
+
+
+def test_database_outage_then_recovery_loses_no_acknowledged_hit(database, seeded, tmp_path):
+    url, engine, site_id = seeded
+    with Server("production.ini", url, tmp_path) as server:
+        assert hit(server, site_id) == 204  # the site is now cached: the beacon needs no database
+        assert wait_for(lambda: stored(engine, site_id) == 1)
+        with Load(server, site_id) as load, outage(database, url):
+            time.sleep(3.0)
+            during = stored_safely(engine, site_id)
+        acknowledged = load.acknowledged + 1
+        assert wait_for(lambda: stored(engine, site_id) == acknowledged, timeout=60)
+        # Owner pages answer again without a restart.
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        try:
+            conn.request("GET", "/login")
+            assert conn.getresponse().status == 200
+        finally:
+            conn.close()
+    assert load.acknowledged > 50
+    assert during is None or during < acknowledged
+    assert stored(engine, site_id) == acknowledged
+
+
+def stored_safely(engine, site_id):
+    try:
+        return stored(engine, site_id)
+    except Exception:
+        return None
+
+
+class outage:
+    """Make the database refuse the app: PostgreSQL stops accepting connections to it; SQLite is
+    locked by another writer."""
+
+    def __init__(self, database, url):
+        self.database, self.url = database, make_url(url)
+
+    def __enter__(self):
+        if self.database == "postgresql":
+            with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+                conn.execute(f'ALTER DATABASE "{self.url.database}" ALLOW_CONNECTIONS false')
+                conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (self.url.database,))
+        else:
+            self.lock = sqlite3.connect(Path(self.url.database), isolation_level=None)
+            self.lock.execute("BEGIN EXCLUSIVE")
+        return self
+
+    def __exit__(self, *exc):
+        if self.database == "postgresql":
+            with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+                conn.execute(f'ALTER DATABASE "{self.url.database}" ALLOW_CONNECTIONS true')
+        else:
+            self.lock.execute("COMMIT")
+            self.lock.close()
