@@ -575,7 +575,9 @@ def bench_database(kind: str, args, script: Path, load_fn) -> Result:
                 bare.stop()
 
             say(f"[{kind}] beacon (pserve {ini.name}): warm-up {WARMUP} s, run {args.duration} s")
-            server = Server(str(ini), url, workdir)
+            # A PYTHONPATH given to the benchmark reaches the server too (to measure a patched copy).
+            env = {"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {}
+            server = Server(str(ini), url, workdir, env=env)
             server.start()
             try:
                 sampler = RSSSampler(server.process.pid)
