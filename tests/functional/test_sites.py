@@ -123,11 +123,11 @@ def test_delete_site_needs_the_confirmation(logged_in, dbsession, site):
 
 
 def test_deleting_a_site_deletes_its_visits(logged_in, dbsession, site):
-    from datetime import datetime
+    from datetime import date, datetime
 
     from tracking.models import Visit
 
-    dbsession.add(Visit(site_id=site.id, ts=datetime(2026, 1, 1), visitor=1))
+    dbsession.add(Visit(site_id=site.id, ts=datetime(2026, 1, 1), day=date(2026, 1, 1), visitor=1))
     dbsession.flush()
     form = logged_in.get(f"/sites/{site.id}/delete").forms["delete-site"]
     form["confirm"] = True

@@ -1,6 +1,6 @@
 """The visit log: owner only, newest first, paginated, in the site's time zone, escaped."""
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from markupsafe import escape
@@ -22,7 +22,7 @@ def logged_in(testapp, owner):
 
 
 def add_visits(dbsession, site, count, start=datetime(2026, 3, 29, 0, 30), step=timedelta(minutes=30), **values):
-    rows = [Visit(site_id=site.id, ts=start + i * step, visitor=i, path=f"/p{i}", **values) for i in range(count)]
+    rows = [Visit(site_id=site.id, ts=start + i * step, day=(start + i * step).date(), visitor=i, path=f"/p{i}", **values) for i in range(count)]
     dbsession.add_all(rows)
     dbsession.flush()
     return rows
@@ -55,8 +55,8 @@ def test_visit_log_uses_the_site_timezone_and_filters_by_day(logged_in, dbsessio
 
 def test_bots_are_flagged_and_can_be_filtered(logged_in, dbsession, site):
     dbsession.add_all([
-        Visit(site_id=site.id, ts=datetime(2026, 1, 1), visitor=1, path="/human"),
-        Visit(site_id=site.id, ts=datetime(2026, 1, 1, 1), visitor=2, path="/robot", bot="crawler", device="bot"),
+        Visit(site_id=site.id, ts=datetime(2026, 1, 1), day=date(2026, 1, 1), visitor=1, path="/human"),
+        Visit(site_id=site.id, ts=datetime(2026, 1, 1, 1), day=date(2026, 1, 1), visitor=2, path="/robot", bot="crawler", device="bot"),
     ])
     dbsession.flush()
     page = logged_in.get(f"/sites/{site.id}/visits/")
@@ -70,7 +70,7 @@ def test_bots_are_flagged_and_can_be_filtered(logged_in, dbsession, site):
 @pytest.mark.parametrize("payload", XSS)
 def test_visitor_strings_are_escaped(logged_in, dbsession, site, payload):
     dbsession.add(Visit(
-        site_id=site.id, ts=datetime(2026, 1, 1), visitor=1, path="/" + payload, query=payload, event=payload,
+        site_id=site.id, ts=datetime(2026, 1, 1), day=date(2026, 1, 1), visitor=1, path="/" + payload, query=payload, event=payload,
         ref_host=payload, utm_campaign=payload, browser=payload, os=payload, city=payload, props={payload: payload},
     ))
     dbsession.flush()

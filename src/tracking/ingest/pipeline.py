@@ -20,7 +20,9 @@ as ``tracking.store_ip`` allows.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from . import enrich
 from .hit import RawHit
@@ -39,6 +41,8 @@ class Ignored(Exception):
 class Hit:
     site_id: int
     ts: datetime
+    #: ``ts`` as a day in the site's time zone.
+    day: date
     visitor_key: bytes
     event: str
     host: str
@@ -66,6 +70,16 @@ class Hit:
     bot: str
     ip: str | None
     props: dict[str, str] | None
+
+
+@lru_cache(maxsize=512)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def local_day(ts: datetime, timezone: str) -> date:
+    """The day of the naive-UTC ``ts`` in ``timezone``."""
+    return ts.replace(tzinfo=UTC).astimezone(_zone(timezone)).date()
 
 
 class Pipeline:
@@ -101,6 +115,7 @@ class Pipeline:
         return Hit(
             site_id=site.id,
             ts=now,
+            day=local_day(now, site.timezone),
             visitor_key=enrich.visitor_key(site.id, ip, user_agent),
             event=raw.event,
             host=page.host,

@@ -16,9 +16,10 @@ Durability contract (also in the README):
   ``interval`` seconds of traffic in normal operation.
 
 Sessions: a visitor's hits less than 30 minutes apart form one session (a "visit" in the
-reports). The writer keeps recent sessions in memory and asks the database for the others, so
-several server processes continue each other's sessions; two processes seeing a brand-new
-visitor within the same instant may each open one.
+reports). For each batch the writer reads the sessions of its visitors from the database (row
+locks on PostgreSQL), so several server processes continue each other's sessions; two processes
+seeing a brand-new visitor within the same instant may each open one. The summary tables of
+:mod:`tracking.stats.rollups` are updated in the same transaction as the hits.
 """
 
 import json
@@ -31,10 +32,12 @@ from dataclasses import asdict
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import and_, bindparam, case, delete, insert, select, tuple_
+from sqlalchemy import bindparam, case, delete, insert, select, tuple_
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from ..models import DailySalt, Site, Visit, VisitSession
+from ..stats.dimensions import SESSION_DIMENSIONS
+from ..stats.rollups import Delta, session_counts
 from .enrich import visitor_id
 from .pipeline import Hit
 
@@ -43,23 +46,6 @@ log = logging.getLogger(__name__)
 SESSION_GAP = timedelta(minutes=30)
 #: Salts are kept for today and yesterday, then deleted: a visitor id cannot be recomputed later.
 SALT_DAYS = 2
-
-
-class _Session:
-    """What the writer remembers of an open session."""
-
-    __slots__ = ("id", "last", "new", "started", "entry", "exit", "pageviews", "events", "key")
-
-    def __init__(self, id, last, new=False, started=None, entry="", exit="", key=(0, 0)):
-        self.id = id
-        self.key = key
-        self.last = last
-        self.new = new
-        self.started = started
-        self.entry = entry
-        self.exit = exit
-        self.pageviews = 0
-        self.events = 0
 
 
 class Store:
@@ -85,7 +71,6 @@ class Store:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._salts: dict[date, bytes] = {}
-        self._sessions: dict[tuple[int, int], _Session] = {}
         self.written = 0
         self.failures = 0
 
@@ -191,24 +176,28 @@ class Store:
         with self.session_factory() as session:
             with session.begin():
                 self.write_batch(session, batch)
-        self._forget_old_sessions(batch[-1].ts)
 
     def write_batch(self, session, batch: list[Hit]) -> None:
-        """Store ``batch`` in ``session``'s transaction: salts, visitor ids, sessions, rows."""
+        """Store ``batch`` in ``session``'s transaction: visitor ids, sessions, hits, summaries."""
         existing_sites = set(session.scalars(select(Site.id).where(Site.id.in_({hit.site_id for hit in batch}))))
         batch = [hit for hit in batch if hit.site_id in existing_sites]  # sites deleted meanwhile
         if not batch:
             return
         visitors = [visitor_id(self._salt(session, hit.ts.date()), hit.visitor_key) for hit in batch]
-        sessions = self._sessionize(session, batch, visitors)
+        delta = Delta()
+        sessions = _sessionize(session, batch, visitors, delta)
+        firsts = _first_hits(session, batch, visitors)
         rows = []
-        for hit, visitor, open_session in zip(batch, visitors, sessions, strict=True):
+        for hit, visitor, open_session, first in zip(batch, visitors, sessions, firsts, strict=True):
             row = asdict(hit)
             del row["visitor_key"]
             row["visitor"] = visitor
-            row["session_id"] = open_session.id if open_session else None
+            row["session_id"] = open_session
+            row["is_first"] = first
             rows.append(row)
+            delta.add_hit(hit.site_id, hit.day, hit.ts, hit.event, hit.path, hit.props, first, hit.bot)
         session.execute(insert(Visit), rows)
+        delta.apply(session)
 
     # -- salts ---------------------------------------------------------------------------
 
@@ -230,85 +219,6 @@ class Store:
         self._salts[day] = salt
         return salt
 
-    # -- sessions ------------------------------------------------------------------------
-
-    def _sessionize(self, session, batch: list[Hit], visitors: list[int]) -> list[_Session | None]:
-        """The session of each hit (``None`` for bots), creating and extending sessions."""
-        people = [(i, hit) for i, hit in enumerate(batch) if not hit.bot]
-        keys = {(hit.site_id, visitors[i]) for i, hit in people}
-        earliest = min((hit.ts for _, hit in people), default=None)
-        unknown = [
-            key for key in keys if key not in self._sessions or earliest - self._sessions[key].last > SESSION_GAP
-        ]
-        if unknown:
-            for session_id, site_id, visitor, ended in session.execute(
-                select(VisitSession.id, VisitSession.site_id, VisitSession.visitor, VisitSession.ended_at)
-                .where(tuple_(VisitSession.site_id, VisitSession.visitor).in_(unknown))
-                .where(VisitSession.ended_at >= earliest - SESSION_GAP)
-                .order_by(VisitSession.ended_at)
-            ):
-                self._sessions[(site_id, visitor)] = _Session(session_id, ended)
-
-        result: list[_Session | None] = [None] * len(batch)
-        touched: dict[int, _Session] = {}
-        new: list[_Session] = []
-        for i, hit in sorted(people, key=lambda item: item[1].ts):
-            key = (hit.site_id, visitors[i])
-            current = self._sessions.get(key)
-            if current is None or hit.ts - current.last > SESSION_GAP:
-                current = _Session(None, hit.ts, new=True, started=hit.ts, entry=hit.path, exit=hit.path, key=key)
-                self._sessions[key] = current
-                new.append(current)
-            if hit.event == "pageview":
-                current.pageviews += 1
-                if hit.ts >= current.last:
-                    current.exit = hit.path
-            else:
-                current.events += 1
-            current.last = max(current.last, hit.ts)
-            if not current.new:
-                touched[current.id] = current
-            result[i] = current
-
-        if new:
-            ids = session.scalars(
-                insert(VisitSession).returning(VisitSession.id, sort_by_parameter_order=True),
-                [
-                    {
-                        "site_id": s.key[0],
-                        "visitor": s.key[1],
-                        "started_at": s.started,
-                        "ended_at": s.last,
-                        "entry_path": s.entry,
-                        "exit_path": s.exit,
-                        "pageviews": s.pageviews,
-                        "events": s.events,
-                    }
-                    for s in new
-                ],
-            ).all()
-            for s, new_id in zip(new, ids, strict=True):
-                s.id = new_id
-        if touched:
-            session.connection().execute(
-                _EXTEND_SESSION,
-                [
-                    {"sid": s.id, "pv": s.pageviews, "ev": s.events, "last": s.last, "exit": s.exit}
-                    for s in touched.values()
-                ],
-            )
-        # What was counted is now in the database; later batches count from zero again.
-        for s in [*new, *touched.values()]:
-            s.new = False
-            s.pageviews = s.events = 0
-        return result
-
-    def _forget_old_sessions(self, now: datetime) -> None:
-        if len(self._sessions) < 50_000:
-            return
-        cutoff = now - SESSION_GAP
-        self._sessions = {key: s for key, s in self._sessions.items() if s.last >= cutoff}
-
     # -- spool ---------------------------------------------------------------------------
 
     def _spool(self, hits: list[Hit]) -> None:
@@ -321,6 +231,7 @@ class Store:
             for hit in hits:
                 row = asdict(hit)
                 row["ts"] = hit.ts.isoformat()
+                row["day"] = hit.day.isoformat()
                 row["visitor_key"] = hit.visitor_key.hex()
                 out.write(json.dumps(row) + "\n")
         log.warning("spooled %d hits to %s", len(hits), path)
@@ -338,26 +249,157 @@ class Store:
                 for line in lines:
                     row = json.loads(line)
                     row["ts"] = datetime.fromisoformat(row["ts"])
+                    row["day"] = date.fromisoformat(row["day"])
                     row["visitor_key"] = bytes.fromhex(row["visitor_key"])
                     self._queue.append(Hit(**row))
             claimed.unlink()
             log.warning("loaded spooled hits from %s", path)
 
 
-_sessions_table = VisitSession.__table__
-#: Add a batch's counts to a session that already exists; the exit page moves only forward.
-_EXTEND_SESSION = (
-    _sessions_table.update()
-    .where(_sessions_table.c.id == bindparam("sid"))
+class _State:
+    """A session as this batch leaves it, and its contribution before the batch (``before``)."""
+
+    __slots__ = ("id", "site_id", "visitor", "day", "is_first", "started", "last", "attrs", "pageviews", "events", "before")
+
+    def __init__(self, id, site_id, visitor, day, is_first, started, last, attrs, pageviews=0, events=0):
+        self.id = id
+        self.site_id = site_id
+        self.visitor = visitor
+        self.day = day
+        self.is_first = is_first
+        self.started = started
+        self.last = last
+        self.attrs = attrs
+        self.pageviews = pageviews
+        self.events = events
+        self.before = None if id is None else (dict(attrs), self.counts())
+
+    @property
+    def duration(self) -> int:
+        return int((self.last - self.started).total_seconds())
+
+    def counts(self) -> tuple[int, ...]:
+        return session_counts(self.is_first, self.pageviews, self.events, self.duration)
+
+    def row(self) -> dict:
+        row = {column: self.attrs[dim] for dim, column in SESSION_DIMENSIONS.items()}
+        row.update(
+            site_id=self.site_id, visitor=self.visitor, day=self.day, is_first=self.is_first, started_at=self.started,
+            ended_at=self.last, pageviews=self.pageviews, events=self.events, duration=self.duration,
+        )
+        return row
+
+
+def _attrs(hit: Hit) -> dict[str, str]:
+    """A new session's dimensions: those of its first hit."""
+    return {dim: hit.path if dim in ("entry", "exit") else getattr(hit, column) for dim, column in SESSION_DIMENSIONS.items()}
+
+_S = VisitSession.__table__
+_SESSION_COLUMNS = (_S.c.id, _S.c.site_id, _S.c.visitor, _S.c.day, _S.c.is_first, _S.c.started_at, _S.c.ended_at,
+                    _S.c.pageviews, _S.c.events, *(_S.c[column] for column in SESSION_DIMENSIONS.values()))
+_UPDATE_SESSION = (
+    _S.update()
+    .where(_S.c.id == bindparam("sid"))
     .values(
-        pageviews=_sessions_table.c.pageviews + bindparam("pv"),
-        events=_sessions_table.c.events + bindparam("ev"),
-        exit_path=case(
-            (and_(bindparam("pv") > 0, _sessions_table.c.ended_at <= bindparam("last")), bindparam("exit")),
-            else_=_sessions_table.c.exit_path,
-        ),
-        ended_at=case(
-            (_sessions_table.c.ended_at < bindparam("last"), bindparam("last")), else_=_sessions_table.c.ended_at
-        ),
+        ended_at=bindparam("ended_at"),
+        exit_path=bindparam("exit_path"),
+        pageviews=bindparam("pageviews"),
+        events=bindparam("events"),
+        duration=bindparam("duration"),
     )
 )
+
+
+def _sessionize(session, batch: list[Hit], visitors: list[int], delta: Delta) -> list[int | None]:
+    """The session id of each hit (``None`` for bots), opening and extending sessions.
+
+    The visitors' sessions are read from the database (locked on PostgreSQL, so that server
+    processes extending the same session take turns); visitor ids change daily, so that is
+    every session they had today, and any at all means this is not their first visit today.
+    """
+    people = [(i, hit) for i, hit in enumerate(batch) if not hit.bot]
+    result: list[int | None] = [None] * len(batch)
+    if not people:
+        return result
+    keys = {(hit.site_id, visitors[i]) for i, hit in people}
+    query = select(*_SESSION_COLUMNS).where(tuple_(_S.c.site_id, _S.c.visitor).in_(keys)).order_by(_S.c.ended_at)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    current: dict[tuple[int, int], _State] = {}
+    for row in session.execute(query):
+        attrs = {dim: row._mapping[column] for dim, column in SESSION_DIMENSIONS.items()}
+        current[(row.site_id, row.visitor)] = _State(
+            row.id, row.site_id, row.visitor, row.day, row.is_first, row.started_at, row.ended_at, attrs,
+            row.pageviews, row.events,
+        )
+    seen = set(current)
+
+    new: list[_State] = []
+    assigned: list[tuple[int, _State]] = []
+    for i, hit in sorted(people, key=lambda item: item[1].ts):
+        key = (hit.site_id, visitors[i])
+        state = current.get(key)
+        if state is None or hit.ts - state.last > SESSION_GAP:
+            state = _State(None, hit.site_id, visitors[i], hit.day, key not in seen, hit.ts, hit.ts, _attrs(hit))
+            seen.add(key)
+            current[key] = state
+            new.append(state)
+        if hit.event == "pageview":
+            state.pageviews += 1
+            if hit.ts >= state.last:
+                state.attrs["exit"] = hit.path
+        else:
+            state.events += 1
+        state.last = max(state.last, hit.ts)
+        assigned.append((i, state))
+
+    if new:
+        ids = session.scalars(
+            insert(VisitSession).returning(VisitSession.id, sort_by_parameter_order=True), [s.row() for s in new]
+        ).all()
+        for state, new_id in zip(new, ids, strict=True):
+            state.id = new_id
+            delta.add_session(state.site_id, state.day, state.attrs, state.counts(), 1)
+            delta.add_session_start(state.site_id, state.started, state.is_first)
+    extended = {state.id: state for _, state in assigned if state.before is not None}
+    if extended:
+        session.connection().execute(
+            _UPDATE_SESSION,
+            [
+                {"sid": s.id, "ended_at": s.last, "exit_path": s.attrs["exit"], "pageviews": s.pageviews,
+                 "events": s.events, "duration": s.duration}
+                for s in extended.values()
+            ],
+        )
+        for state in extended.values():
+            before_attrs, before_counts = state.before
+            delta.add_session(state.site_id, state.day, before_attrs, before_counts, -1)
+            delta.add_session(state.site_id, state.day, state.attrs, state.counts(), 1)
+    for i, state in assigned:
+        result[i] = state.id
+    return result
+
+
+def _first_hits(session, batch: list[Hit], visitors: list[int]) -> list[bool]:
+    """Whether each hit is its visitor's first page view of that path (first event of that name) today."""
+    keys = {(hit.site_id, visitors[i]) for i, hit in enumerate(batch) if not hit.bot}
+    seen: set[tuple] = set()
+    if keys:
+        v = Visit.__table__
+        what = case((v.c.event == "pageview", v.c.path), else_="")
+        seen = {
+            tuple(row)
+            for row in session.execute(
+                select(v.c.site_id, v.c.visitor, v.c.event, what).distinct().where(tuple_(v.c.site_id, v.c.visitor).in_(keys))
+            )
+        }
+    result = [False] * len(batch)
+    for i in sorted(range(len(batch)), key=lambda i: batch[i].ts):
+        hit = batch[i]
+        if hit.bot:
+            continue
+        key = (hit.site_id, visitors[i], hit.event, hit.path if hit.event == "pageview" else "")
+        if key not in seen:
+            seen.add(key)
+            result[i] = True
+    return result

@@ -8,7 +8,7 @@ the reports count "visits" as sessions.
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, LargeBinary, SmallInteger, String
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, LargeBinary, PrimaryKeyConstraint, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .meta import Base
@@ -19,6 +19,7 @@ class Visit(Base):
     __tablename__ = "visits"
     __table_args__ = (
         Index("ix_visits_site_id_ts", "site_id", "ts"),
+        Index("ix_visits_site_id_visitor", "site_id", "visitor"),
         Index("ix_visits_session_id", "session_id"),
     )
 
@@ -26,6 +27,10 @@ class Visit(Base):
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
     #: When the hit arrived (naive UTC).
     ts: Mapped[datetime]
+    #: The day of ``ts`` in the site's time zone: what the reports group by.
+    day: Mapped[date]
+    #: The visitor's first page view of this path (or first event of this name) that day.
+    is_first: Mapped[bool] = mapped_column(default=False)
     #: Keyed hash of (salt of the day, site, IP, user agent): the same within a day only.
     visitor: Mapped[int] = mapped_column(BigInteger)
     session_id: Mapped[int | None] = mapped_column(BigInteger)
@@ -70,7 +75,8 @@ class VisitSession(Base):
     __tablename__ = "visit_sessions"
     __table_args__ = (
         Index("ix_visit_sessions_site_id_visitor_ended_at", "site_id", "visitor", "ended_at"),
-        Index("ix_visit_sessions_site_id_started_at", "site_id", "started_at"),
+        Index("ix_visit_sessions_site_id_day", "site_id", "day"),
+        Index("ix_visit_sessions_site_id_ended_at", "site_id", "ended_at"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
@@ -78,14 +84,28 @@ class VisitSession(Base):
     visitor: Mapped[int] = mapped_column(BigInteger)
     started_at: Mapped[datetime]
     ended_at: Mapped[datetime]
+    #: The day the session started, in the site's time zone.
+    day: Mapped[date]
+    #: The visitor's first session that day: the one their visit is attributed to.
+    is_first: Mapped[bool] = mapped_column(default=True)
     entry_path: Mapped[str] = mapped_column(String(1024), default="/")
     exit_path: Mapped[str] = mapped_column(String(1024), default="/")
     pageviews: Mapped[int] = mapped_column(default=0)
     events: Mapped[int] = mapped_column(default=0)
-
-    @property
-    def duration(self) -> float:
-        return (self.ended_at - self.started_at).total_seconds()
+    #: Whole seconds from the first to the last hit.
+    duration: Mapped[int] = mapped_column(default=0)
+    # What the session's first hit said; the reports' session panels group by these.
+    source: Mapped[str] = mapped_column(String(16), default="direct")
+    ref_host: Mapped[str] = mapped_column(String(253), default="")
+    utm_source: Mapped[str] = mapped_column(String(128), default="")
+    utm_medium: Mapped[str] = mapped_column(String(128), default="")
+    utm_campaign: Mapped[str] = mapped_column(String(128), default="")
+    country: Mapped[str] = mapped_column(String(2), default="")
+    region: Mapped[str] = mapped_column(String(128), default="")
+    city: Mapped[str] = mapped_column(String(128), default="")
+    browser: Mapped[str] = mapped_column(String(64), default="")
+    os: Mapped[str] = mapped_column(String(64), default="")
+    device: Mapped[str] = mapped_column(String(16), default="other")
 
     @property
     def is_bounce(self) -> bool:
@@ -101,3 +121,39 @@ class DailySalt(Base):
     day: Mapped[date] = mapped_column(primary_key=True)
     salt: Mapped[bytes] = mapped_column(LargeBinary(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DailyStat(Base):
+    """One row of the reports' summary: a site's day, one dimension's value, and its counts.
+
+    ``dim`` is one of :data:`tracking.stats.dimensions.DIMENSIONS` ("" for the site totals).
+    The store keeps these rows in step with the raw tables in the same transaction as the hits;
+    :func:`tracking.stats.rollups.rebuild` recomputes them from the raw tables.
+    """
+
+    __tablename__ = "daily_stats"
+    __table_args__ = (PrimaryKeyConstraint("site_id", "dim", "day", "value"),)
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    dim: Mapped[str] = mapped_column(String(16))
+    day: Mapped[date]
+    value: Mapped[str] = mapped_column(String(1024))
+    visitors: Mapped[int] = mapped_column(BigInteger, default=0)
+    visits: Mapped[int] = mapped_column(BigInteger, default=0)
+    pageviews: Mapped[int] = mapped_column(BigInteger, default=0)
+    bounces: Mapped[int] = mapped_column(BigInteger, default=0)
+    duration: Mapped[int] = mapped_column(BigInteger, default=0)
+    events: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class HourlyStat(Base):
+    """A site's counts per UTC hour, for the time-series chart."""
+
+    __tablename__ = "hourly_stats"
+    __table_args__ = (PrimaryKeyConstraint("site_id", "hour"),)
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    hour: Mapped[datetime]
+    visitors: Mapped[int] = mapped_column(BigInteger, default=0)
+    visits: Mapped[int] = mapped_column(BigInteger, default=0)
+    pageviews: Mapped[int] = mapped_column(BigInteger, default=0)

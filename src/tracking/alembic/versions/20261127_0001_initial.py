@@ -1,8 +1,8 @@
-"""accounts, sites, visits
+"""accounts, sites, visits, sessions and summaries
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 21:40:44.817437
+Create Date: 2026-11-27 22:00:19.650656
 
 """
 from alembic import op
@@ -50,27 +50,67 @@ def upgrade():
     with op.batch_alter_table('sites', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_sites_owner_id'), ['owner_id'], unique=False)
 
+    op.create_table('daily_stats',
+    sa.Column('site_id', sa.Integer(), nullable=False),
+    sa.Column('dim', sa.String(length=16), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('value', sa.String(length=1024), nullable=False),
+    sa.Column('visitors', sa.BigInteger(), nullable=False),
+    sa.Column('visits', sa.BigInteger(), nullable=False),
+    sa.Column('pageviews', sa.BigInteger(), nullable=False),
+    sa.Column('bounces', sa.BigInteger(), nullable=False),
+    sa.Column('duration', sa.BigInteger(), nullable=False),
+    sa.Column('events', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['site_id'], ['sites.id'], name=op.f('fk_daily_stats_site_id_sites'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('site_id', 'dim', 'day', 'value', name=op.f('pk_daily_stats'))
+    )
+    op.create_table('hourly_stats',
+    sa.Column('site_id', sa.Integer(), nullable=False),
+    sa.Column('hour', sa.DateTime(), nullable=False),
+    sa.Column('visitors', sa.BigInteger(), nullable=False),
+    sa.Column('visits', sa.BigInteger(), nullable=False),
+    sa.Column('pageviews', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['site_id'], ['sites.id'], name=op.f('fk_hourly_stats_site_id_sites'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('site_id', 'hour', name=op.f('pk_hourly_stats'))
+    )
     op.create_table('visit_sessions',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('site_id', sa.Integer(), nullable=False),
     sa.Column('visitor', sa.BigInteger(), nullable=False),
     sa.Column('started_at', sa.DateTime(), nullable=False),
     sa.Column('ended_at', sa.DateTime(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('is_first', sa.Boolean(), nullable=False),
     sa.Column('entry_path', sa.String(length=1024), nullable=False),
     sa.Column('exit_path', sa.String(length=1024), nullable=False),
     sa.Column('pageviews', sa.Integer(), nullable=False),
     sa.Column('events', sa.Integer(), nullable=False),
+    sa.Column('duration', sa.Integer(), nullable=False),
+    sa.Column('source', sa.String(length=16), nullable=False),
+    sa.Column('ref_host', sa.String(length=253), nullable=False),
+    sa.Column('utm_source', sa.String(length=128), nullable=False),
+    sa.Column('utm_medium', sa.String(length=128), nullable=False),
+    sa.Column('utm_campaign', sa.String(length=128), nullable=False),
+    sa.Column('country', sa.String(length=2), nullable=False),
+    sa.Column('region', sa.String(length=128), nullable=False),
+    sa.Column('city', sa.String(length=128), nullable=False),
+    sa.Column('browser', sa.String(length=64), nullable=False),
+    sa.Column('os', sa.String(length=64), nullable=False),
+    sa.Column('device', sa.String(length=16), nullable=False),
     sa.ForeignKeyConstraint(['site_id'], ['sites.id'], name=op.f('fk_visit_sessions_site_id_sites'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_visit_sessions'))
     )
     with op.batch_alter_table('visit_sessions', schema=None) as batch_op:
-        batch_op.create_index('ix_visit_sessions_site_id_started_at', ['site_id', 'started_at'], unique=False)
+        batch_op.create_index('ix_visit_sessions_site_id_day', ['site_id', 'day'], unique=False)
+        batch_op.create_index('ix_visit_sessions_site_id_ended_at', ['site_id', 'ended_at'], unique=False)
         batch_op.create_index('ix_visit_sessions_site_id_visitor_ended_at', ['site_id', 'visitor', 'ended_at'], unique=False)
 
     op.create_table('visits',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('site_id', sa.Integer(), nullable=False),
     sa.Column('ts', sa.DateTime(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('is_first', sa.Boolean(), nullable=False),
     sa.Column('visitor', sa.BigInteger(), nullable=False),
     sa.Column('session_id', sa.BigInteger(), nullable=True),
     sa.Column('event', sa.String(length=64), nullable=False),
@@ -105,6 +145,7 @@ def upgrade():
     with op.batch_alter_table('visits', schema=None) as batch_op:
         batch_op.create_index('ix_visits_session_id', ['session_id'], unique=False)
         batch_op.create_index('ix_visits_site_id_ts', ['site_id', 'ts'], unique=False)
+        batch_op.create_index('ix_visits_site_id_visitor', ['site_id', 'visitor'], unique=False)
 
     # ### end Alembic commands ###
 
@@ -112,15 +153,19 @@ def upgrade():
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
     with op.batch_alter_table('visits', schema=None) as batch_op:
+        batch_op.drop_index('ix_visits_site_id_visitor')
         batch_op.drop_index('ix_visits_site_id_ts')
         batch_op.drop_index('ix_visits_session_id')
 
     op.drop_table('visits')
     with op.batch_alter_table('visit_sessions', schema=None) as batch_op:
         batch_op.drop_index('ix_visit_sessions_site_id_visitor_ended_at')
-        batch_op.drop_index('ix_visit_sessions_site_id_started_at')
+        batch_op.drop_index('ix_visit_sessions_site_id_ended_at')
+        batch_op.drop_index('ix_visit_sessions_site_id_day')
 
     op.drop_table('visit_sessions')
+    op.drop_table('hourly_stats')
+    op.drop_table('daily_stats')
     with op.batch_alter_table('sites', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_sites_owner_id'))
 

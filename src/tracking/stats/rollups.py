@@ -1,0 +1,203 @@
+"""Summary tables: ``daily_stats`` (per site, local day, dimension, value) and ``hourly_stats``.
+
+Every number in them is a sum of *contributions*: a session contributes its counts to the
+site total and to each of its session dimensions on the day it started; a hit contributes to
+its page, event and property rows on its own day; a bot hit to its reason. The store adds the
+change of contribution of every session and hit it writes, in the same transaction
+(:class:`Delta`), and :func:`rebuild` recomputes everything from the raw tables with the same
+definitions — the two must always agree (the test suite checks it on random data).
+
+Counts per row: ``visitors`` (first sessions of the day — a visitor is attributed to their
+first visit), ``visits`` (sessions), ``pageviews``, ``bounces`` (sessions of one page view and
+no event), ``duration`` (seconds, summed over sessions), ``events`` (custom events).
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date, datetime
+
+from sqlalchemy import case, delete, func, literal, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..models import DailyStat, HourlyStat, Visit, VisitSession
+from .dimensions import BOT, SESSION_DIMENSIONS, TOTAL, prop_value
+
+#: Indexes into a counts vector.
+VISITORS, VISITS, PAGEVIEWS, BOUNCES, DURATION, EVENTS = range(6)
+COUNT_FIELDS = ("visitors", "visits", "pageviews", "bounces", "duration", "events")
+
+
+def session_counts(is_first: bool, pageviews: int, events: int, duration: int) -> tuple[int, ...]:
+    bounce = 1 if pageviews <= 1 and events == 0 else 0
+    return (1 if is_first else 0, 1, pageviews, bounce, duration, events)
+
+
+def hour_of(ts: datetime) -> datetime:
+    return ts.replace(minute=0, second=0, microsecond=0)
+
+
+class Delta:
+    """Changes to the summary rows, accumulated over a batch, then applied in one statement each."""
+
+    def __init__(self) -> None:
+        self.daily: dict[tuple[int, str, date, str], list[int]] = defaultdict(lambda: [0] * 6)
+        self.hourly: dict[tuple[int, datetime], list[int]] = defaultdict(lambda: [0, 0, 0])
+
+    def add_session(self, site_id: int, day: date, attrs: dict[str, str], counts: tuple[int, ...], sign: int) -> None:
+        """Add (``sign`` 1) or take back (``sign`` -1) a session's contribution."""
+        daily = self.daily
+        for dim, value in ((TOTAL, ""), *attrs.items()):
+            row = daily[(site_id, dim, day, value)]
+            for i, count in enumerate(counts):
+                row[i] += sign * count
+
+    def add_session_start(self, site_id: int, started: datetime, is_first: bool) -> None:
+        row = self.hourly[(site_id, hour_of(started))]
+        row[0] += 1 if is_first else 0
+        row[1] += 1
+
+    def add_hit(self, site_id: int, day: date, ts: datetime, event: str, path: str, props, is_first: bool, bot: str) -> None:
+        daily = self.daily
+        if bot:
+            daily[(site_id, BOT, day, bot)][PAGEVIEWS] += 1
+            return
+        first = 1 if is_first else 0
+        if event == "pageview":
+            row = daily[(site_id, "page", day, path)]
+            row[PAGEVIEWS] += 1
+            row[VISITORS] += first
+            self.hourly[(site_id, hour_of(ts))][2] += 1
+        else:
+            row = daily[(site_id, "event", day, event)]
+            row[EVENTS] += 1
+            row[VISITORS] += first
+            for key, value in (props or {}).items():
+                daily[(site_id, "prop", day, prop_value(event, key, value))][EVENTS] += 1
+
+    def apply(self, session) -> None:
+        daily = [
+            {"site_id": s, "dim": d, "day": day, "value": v, **dict(zip(COUNT_FIELDS, counts))}
+            for (s, d, day, v), counts in self.daily.items()
+            if any(counts)
+        ]
+        hourly = [
+            {"site_id": s, "hour": hour, "visitors": c[0], "visits": c[1], "pageviews": c[2]}
+            for (s, hour), c in self.hourly.items()
+            if any(c)
+        ]
+        dialect = session.get_bind().dialect.name
+        if daily:
+            session.execute(_upsert(dialect, DailyStat, ("site_id", "dim", "day", "value"), COUNT_FIELDS), daily)
+        if hourly:
+            session.execute(_upsert(dialect, HourlyStat, ("site_id", "hour"), ("visitors", "visits", "pageviews")), hourly)
+
+
+def _upsert(dialect: str, model, keys: Iterable[str], fields: Iterable[str]):
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(model)
+    table = model.__table__
+    return statement.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={field: table.c[field] + statement.excluded[field] for field in fields},
+    )
+
+
+# -- from the raw tables -------------------------------------------------------------------
+
+
+def _bounce():
+    return case((((VisitSession.pageviews <= 1) & (VisitSession.events == 0)), 1), else_=0)
+
+
+def _first(column):
+    return func.sum(case((column, 1), else_=0))
+
+
+def rebuild(session, site_id: int) -> None:
+    """Recompute a site's summary rows from its sessions and hits."""
+    session.execute(delete(DailyStat).where(DailyStat.site_id == site_id))
+    session.execute(delete(HourlyStat).where(HourlyStat.site_id == site_id))
+    s = VisitSession
+    counts = (
+        _first(s.is_first),
+        func.count(),
+        func.sum(s.pageviews),
+        func.sum(_bounce()),
+        func.sum(s.duration),
+        func.sum(s.events),
+    )
+    columns = ("site_id", "dim", "day", "value", *COUNT_FIELDS)
+    for dim, column in ((TOTAL, None), *SESSION_DIMENSIONS.items()):
+        value = literal("") if column is None else getattr(s, column)
+        query = (
+            select(s.site_id, literal(dim), s.day, value, *counts)
+            .where(s.site_id == site_id)
+            .group_by(s.site_id, s.day, value)
+        )
+        session.execute(DailyStat.__table__.insert().from_select(columns, query))
+
+    v = Visit
+    people = (v.site_id == site_id) & (v.bot == "")
+    zero = literal(0)
+    for dim, where, pageviews, events in (
+        ("page", people & (v.event == "pageview"), func.count(), zero),
+        ("event", people & (v.event != "pageview"), zero, func.count()),
+    ):
+        value = v.path if dim == "page" else v.event
+        query = (
+            select(v.site_id, literal(dim), v.day, value, _first(v.is_first), zero, pageviews, zero, zero, events)
+            .where(where)
+            .group_by(v.site_id, v.day, value)
+        )
+        session.execute(DailyStat.__table__.insert().from_select(columns, query))
+    bots = (
+        select(v.site_id, literal(BOT), v.day, v.bot, zero, zero, func.count(), zero, zero, zero)
+        .where((v.site_id == site_id) & (v.bot != ""))
+        .group_by(v.site_id, v.day, v.bot)
+    )
+    session.execute(DailyStat.__table__.insert().from_select(columns, bots))
+
+    # Properties: JSON differs between databases, so they are counted here.
+    props: dict[tuple[date, str], int] = defaultdict(int)
+    for day, event, values in session.execute(
+        select(v.day, v.event, v.props).where(people & (v.event != "pageview") & v.props.is_not(None))
+    ):
+        for key, value in (values or {}).items():
+            props[(day, prop_value(event, key, value))] += 1
+    if props:
+        session.execute(
+            DailyStat.__table__.insert(),
+            [
+                {"site_id": site_id, "dim": "prop", "day": day, "value": value, "visitors": 0, "visits": 0,
+                 "pageviews": 0, "bounces": 0, "duration": 0, "events": count}
+                for (day, value), count in props.items()
+            ],
+        )
+
+    dialect = session.get_bind().dialect.name
+    one = literal(1)
+    starts = select(
+        s.site_id.label("site_id"),
+        hour_expression(dialect, s.started_at).label("hour"),
+        case((s.is_first, 1), else_=0).label("visitors"),
+        one.label("visits"),
+        zero.label("pageviews"),
+    ).where(s.site_id == site_id)
+    views = select(
+        v.site_id, hour_expression(dialect, v.ts), zero, zero, one
+    ).where(people & (v.event == "pageview"))
+    both = starts.union_all(views).subquery()
+    session.execute(
+        HourlyStat.__table__.insert().from_select(
+            ("site_id", "hour", "visitors", "visits", "pageviews"),
+            select(both.c.site_id, both.c.hour, func.sum(both.c.visitors), func.sum(both.c.visits), func.sum(both.c.pageviews))
+            .group_by(both.c.site_id, both.c.hour),
+        )
+    )
+
+
+def hour_expression(dialect: str, column):
+    """``column`` truncated to the hour, stored exactly as SQLAlchemy stores a ``datetime``."""
+    if dialect == "postgresql":
+        return func.date_trunc("hour", column)
+    return func.strftime("%Y-%m-%d %H:00:00.000000", column)
