@@ -1,7 +1,37 @@
-"""Jinja2 templates: autoescaped, with a few globals for the layout."""
+"""Jinja2 templates: autoescaped, with filters for the numbers of the reports."""
+
+FILTERS = {
+    "number": "tracking.templating:number",
+    "duration": "tracking.templating:duration",
+    "percent": "tracking.templating:percent",
+}
+
+
+def number(value) -> str:
+    """1234567 → 1,234,567; 12345.6 → 12.3k is left to the reader: counts are shown in full."""
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.1f}"
+    return f"{int(value):,}"
+
+
+def duration(seconds) -> str:
+    seconds = int(round(seconds or 0))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m {seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def percent(value) -> str:
+    return f"{value:.0f}%" if value >= 10 or value == 0 else f"{value:.1f}%"
 
 
 def includeme(config) -> None:
+    settings = config.get_settings()
+    settings.setdefault("jinja2.filters", "\n".join(f"{name} = {path}" for name, path in FILTERS.items()))
     config.include("pyramid_jinja2")
     config.add_jinja2_renderer(".jinja2")
     config.add_jinja2_search_path("tracking:templates", name=".jinja2")

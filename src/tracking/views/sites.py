@@ -63,10 +63,6 @@ class SiteViews:
         self.request = request
         self.site = context.site
 
-    @view_config(name="", permission=Permission.VIEW, renderer="tracking:templates/sites/show.jinja2")
-    def show(self):
-        return {"site": self.site, "snippet": snippet(self.request, self.context)}
-
     @view_config(name="edit", permission=Permission.EDIT, renderer="tracking:templates/sites/edit.jinja2")
     def edit(self):
         request = self.request
