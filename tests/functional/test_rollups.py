@@ -6,20 +6,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
-from tracking.ingest.enrich import GeoLocator
-from tracking.ingest.hit import parse
-from tracking.ingest.pipeline import Pipeline
-from tracking.ingest.sites import SiteInfo
 from tracking.ingest.store import Store
 from tracking.models import DailySalt, DailyStat, HourlyStat, Visit, VisitSession
 from tracking.stats.rollups import rebuild
 
-PIPELINE = Pipeline(GeoLocator())
-UAS = [
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
-    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
-]
+from hits import CHROME, GOOGLEBOT, IPHONE, make_hit
+
+UAS = [CHROME, IPHONE, GOOGLEBOT]
 START = datetime(2026, 3, 28, 20, 0)  # the night Paris moves to summer time
 
 hit_strategy = st.fixed_dictionaries({
@@ -34,18 +27,15 @@ hit_strategy = st.fixed_dictionaries({
 })
 
 
-def make_hits(site, specs, timezone):
-    info = SiteInfo(site.id, site.owner_id, "example.com", timezone, True, True, True)
+def make_hits(site, specs, start=START):
     hits = []
     for spec in sorted(specs, key=lambda s: s["minute"]):
-        url = "https://example.com" + spec["path"] + (("&" if "?" in spec["path"] else "?") + spec["utm"] if spec["utm"] else "")
-        fields = {"url": url, "event": spec["event"], "referrer": spec["referrer"]}
-        if spec["plan"] and spec["event"] != "pageview":
-            fields["props"] = f'{{"plan": "{spec["plan"]}"}}'
-        raw = parse(fields)
-        ip = f"198.51.100.{spec['visitor']}"
-        hits.append(PIPELINE.process(info, raw, ip=ip, user_agent=spec["ua"], dnt=False, gpc=False,
-                                     now=START + timedelta(minutes=spec["minute"])))
+        path = spec["path"] + (("&" if "?" in spec["path"] else "?") + spec["utm"] if spec["utm"] else "")
+        props = {"plan": spec["plan"]} if spec["plan"] and spec["event"] != "pageview" else None
+        hits.append(make_hit(
+            site, start + timedelta(minutes=spec["minute"]), path, event=spec["event"], referrer=spec["referrer"],
+            ip=f"198.51.100.{spec['visitor']}", ua=spec["ua"], props=props,
+        ))
     return hits
 
 
@@ -71,7 +61,7 @@ def snapshot(dbsession, site_id):
 )
 def test_summaries_equal_a_rebuild_from_raw_rows(dbsession, make_site, owner, specs, cuts, timezone):
     site = make_site(owner, url="https://example.com", timezone=timezone)
-    hits = make_hits(site, specs, timezone)
+    hits = make_hits(site, specs)
     # Written in several batches, each by a fresh store (as several server processes would).
     bounds = sorted({0, len(hits), *[c for c in cuts if c < len(hits)]})
     for start, end in zip(bounds, bounds[1:]):

@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, and_, case, exists, func, literal_column, select
+from sqlalchemy import Select, and_, case, exists, func, literal, literal_column, select
 
 from ..models import DailyStat, HourlyStat, Visit, VisitSession
 from .dimensions import BOT, HIT_DIMENSIONS, PROP_SEPARATOR, SESSION_DIMENSIONS, TOTAL, prop_value
@@ -70,6 +70,10 @@ class Panel:
     @property
     def metric(self) -> str:
         return sort_metric(self.dim)
+
+
+#: Column positions in the panels' queries: (value, visitors, visits, pageviews, bounces, duration, events).
+_POSITION = {"visitors": 1, "visits": 2, "pageviews": 3, "events": 6}
 
 
 def sort_metric(dim: str) -> str:
@@ -140,35 +144,34 @@ class Reports:
     ) -> Panel:
         """The top ``limit`` values of ``dim`` (for ``prop``: the properties of ``event``).
 
-        Shares are of ``totals`` (the period's totals; computed when not given)."""
+        Shares of session dimensions are of the period's ``totals`` (computed when not given):
+        every visit has one value of each. Shares of pages, events and properties are of the
+        panel's own total."""
         metric = sort_metric(dim)
-        if not filters:
-            conditions = list(self._daily(period, dim))
-            if dim == "prop" and event:
-                conditions.append(DailyStat.value.startswith(event + PROP_SEPARATOR, autoescape=True))
-            query = (
-                select(DailyStat.value, *_sums(DailyStat))
-                .where(*conditions)
-                .group_by(DailyStat.value)
-            )
-            rows = [Row(*map(int, r[1:]), value=r[0]) for r in self._top(query, metric, limit)]
-        elif dim in SESSION_DIMENSIONS:
-            s = self._sessions(period, filters)
-            column = s.c[SESSION_DIMENSIONS[dim]]
-            query = select(column, *self._session_sums(s, filters)).group_by(column)
-            rows = [Row(*map(int, r[1:]), value=r[0]) for r in self._top(query, metric, limit)]
+        if dim == "prop" and filters:
+            counts = self._prop_counts(period, filters, event)
+            rows = [Row(events=n, value=value) for value, n in counts.most_common(limit + 1)]
+            whole = sum(counts.values())
         else:
-            rows = self._hit_panel(dim, period, filters, limit, event)
+            if not filters:
+                conditions = list(self._daily(period, dim))
+                if dim == "prop" and event:
+                    conditions.append(DailyStat.value.startswith(event + PROP_SEPARATOR, autoescape=True))
+                query = select(DailyStat.value, *_sums(DailyStat)).where(*conditions).group_by(DailyStat.value)
+            elif dim in SESSION_DIMENSIONS:
+                s = self._sessions(period, filters)
+                column = s.c[SESSION_DIMENSIONS[dim]]
+                query = select(column, *self._session_sums(s, filters)).group_by(column)
+            else:
+                query = self._hit_query(dim, period, filters)
+            rows = [Row(*map(int, r[1:]), value=r[0]) for r in self._top(query, metric, limit)]
+            if dim in SESSION_DIMENSIONS:
+                whole = getattr(totals if totals is not None else self.totals(period, filters), metric)
+            else:
+                grouped = query.subquery()
+                whole = int(self.db.scalar(select(func.coalesce(func.sum(grouped.c[_POSITION[metric]]), 0))))
         more = len(rows) > limit
         rows = rows[:limit]
-        if totals is None:
-            totals = self.totals(period, filters)
-        if dim == "prop":
-            whole = sum(row.events for row in rows)
-        elif dim == "event":
-            whole = totals.events
-        else:
-            whole = getattr(totals, metric)
         for row in rows:
             row.share = 100.0 * getattr(row, metric) / whole if whole else 0.0
         return Panel(dim, rows, more)
@@ -176,34 +179,37 @@ class Reports:
     def _top(self, query: Select, metric: str, limit: int):
         """``limit + 1`` rows of a (value, visitors, visits, pageviews, bounces, duration, events)
         query, by ``metric``, then visits, then value; the extra row tells there is more."""
-        column = {"visitors": 2, "pageviews": 4, "events": 7}[metric]
+        column = _POSITION[metric] + 1
         order = (literal_column(str(column)).desc(), literal_column("3").desc(), literal_column("1").asc())
         return self.db.execute(query.order_by(*order).limit(limit + 1)).all()
 
-    def _hit_panel(self, dim: str, period: Period, filters: dict[str, str], limit: int, event: str) -> list[Row]:
+    def _hit_query(self, dim: str, period: Period, filters: dict[str, str]) -> Select:
+        """Pages or events of the matching sessions, in the panels' column layout."""
         s = self._sessions(period, filters)
         v = Visit
-        in_sessions = v.session_id.in_(select(s.c.id))
-        if dim == "prop":
-            counts: Counter[str] = Counter()
-            query = select(v.event, v.props).where(in_sessions, v.event != "pageview", v.props.is_not(None))
-            if event:
-                query = query.where(v.event == event)
-            for name, props in self.db.execute(query):
-                for key, value in (props or {}).items():
-                    counts[prop_value(name, key, value)] += 1
-            return [Row(events=n, value=value) for value, n in counts.most_common(limit + 1)]
         column = v.path if dim == "page" else v.event
         kind = v.event == "pageview" if dim == "page" else v.event != "pageview"
         first = func.coalesce(func.sum(case((v.is_first, 1), else_=0)), 0)
-        count = func.count()
-        zero = func.coalesce(func.sum(0), 0)
-        query = (
-            select(column, first, zero, count if dim == "page" else zero, zero, zero, count if dim != "page" else zero)
-            .where(in_sessions, kind)
+        count, zero = func.count(), literal(0)
+        pageviews, events = (count, zero) if dim == "page" else (zero, count)
+        return (
+            select(column.label("value"), first, zero, pageviews, zero, zero, events)
+            .where(v.session_id.in_(select(s.c.id)), kind)
             .group_by(column)
         )
-        return [Row(*map(int, r[1:]), value=r[0]) for r in self._top(query, sort_metric(dim), limit)]
+
+    def _prop_counts(self, period: Period, filters: dict[str, str], event: str) -> Counter[str]:
+        """Event properties of the matching sessions (JSON is read here: databases differ)."""
+        s = self._sessions(period, filters)
+        v = Visit
+        query = select(v.event, v.props).where(v.session_id.in_(select(s.c.id)), v.event != "pageview", v.props.is_not(None))
+        if event:
+            query = query.where(v.event == event)
+        counts: Counter[str] = Counter()
+        for name, props in self.db.execute(query):
+            for key, value in (props or {}).items():
+                counts[prop_value(name, key, value)] += 1
+        return counts
 
     # -- time series --------------------------------------------------------------------
 

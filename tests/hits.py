@@ -1,0 +1,36 @@
+"""Hits built by the real pipeline, for tests of the store and the reports."""
+
+import json
+from datetime import datetime
+
+from tracking.ingest.enrich import GeoLocator
+from tracking.ingest.hit import parse
+from tracking.ingest.pipeline import Hit, Pipeline
+from tracking.ingest.sites import SiteInfo
+
+PIPELINE = Pipeline(GeoLocator())
+CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
+IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.4 Mobile/15E148 Safari/604.1"
+)
+GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+
+
+def make_hit(
+    site,
+    at: datetime,
+    path: str = "/",
+    *,
+    event: str = "pageview",
+    ip: str = "198.51.100.1",
+    ua: str = CHROME,
+    referrer: str = "",
+    props: dict | None = None,
+) -> Hit:
+    """A hit on ``site`` (a ``Site`` row whose url is https://example.com) at naive-UTC ``at``."""
+    info = SiteInfo(site.id, site.owner_id, "example.com", site.timezone, True, True, True)
+    fields = {"url": "https://example.com" + path, "event": event, "referrer": referrer}
+    if props:
+        fields["props"] = json.dumps(props)
+    return PIPELINE.process(info, parse(fields), ip=ip, user_agent=ua, dnt=False, gpc=False, now=at)
