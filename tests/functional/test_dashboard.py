@@ -270,3 +270,32 @@ def test_dashboard_permission_matrix(testapp, owner, other, admin, paris, role, 
     assert res.status_code == status
     if status != 200:
         assert "Paris shop" not in res.text
+
+
+def test_changing_the_time_zone_moves_visits_to_their_new_days(story, testapp, dbsession, owner, paris):
+    """B's visit at 00:30 in Paris on the 29th was 23:30 on the 28th in UTC."""
+    assert story.totals(day(D28), {}).visits == 1
+    testapp.login(owner.email)
+    form = testapp.get(f"/sites/{paris.id}/edit").forms["edit-site"]
+    form["timezone"] = "UTC"
+    assert form.submit("submit").status_code == 303
+    utc = Reports(dbsession, paris.id, "UTC")
+    assert (utc.totals(day(D28), {}).visits, utc.totals(day(D29), {}).visits) == (2, 2)
+    assert {r.value: r.pageviews for r in utc.panel("page", day(D29), {}).rows} == {"/blog": 2, "/pricing": 1, "/": 1}
+    before = snapshot_rows(dbsession, paris.id)
+    from tracking.stats.rollups import rebuild
+
+    rebuild(dbsession, paris.id)
+    assert snapshot_rows(dbsession, paris.id) == before
+
+
+def snapshot_rows(dbsession, site_id):
+    from sqlalchemy import select
+
+    from tracking.models import DailyStat
+
+    dbsession.flush()
+    return sorted(
+        (r.dim, r.day, r.value, r.visitors, r.visits, r.pageviews, r.bounces, r.duration, r.events)
+        for r in dbsession.scalars(select(DailyStat).where(DailyStat.site_id == site_id))
+    )

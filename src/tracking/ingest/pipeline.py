@@ -20,12 +20,11 @@ as ``tracking.store_ip`` allows.
 """
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from functools import lru_cache
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
 from . import enrich
 from .hit import RawHit
+from ..stats.periods import local_day
 from .sites import SiteInfo
 
 MAX_USER_AGENT = 512
@@ -70,16 +69,6 @@ class Hit:
     bot: str
     ip: str | None
     props: dict[str, str] | None
-
-
-@lru_cache(maxsize=512)
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
-
-
-def local_day(ts: datetime, timezone: str) -> date:
-    """The day of the naive-UTC ``ts`` in ``timezone``."""
-    return ts.replace(tzinfo=UTC).astimezone(_zone(timezone)).date()
 
 
 class Pipeline:

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 PERIODS = {
@@ -106,9 +107,19 @@ def local_range(start: date, end: date, timezone: str) -> tuple[datetime, dateti
     )
 
 
+@lru_cache(maxsize=512)
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
 def to_local(ts: datetime, timezone: str) -> datetime:
     """A naive UTC timestamp from the database as local time in ``timezone``."""
-    return ts.replace(tzinfo=UTC).astimezone(ZoneInfo(timezone))
+    return ts.replace(tzinfo=UTC).astimezone(zone(timezone))
+
+
+def local_day(ts: datetime, timezone: str) -> date:
+    """The day of the naive-UTC ``ts`` in ``timezone``."""
+    return to_local(ts, timezone).date()
 
 
 def today(timezone: str) -> date:

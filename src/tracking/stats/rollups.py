@@ -16,11 +16,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from sqlalchemy import case, delete, func, literal, select
+from sqlalchemy import bindparam, case, delete, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..models import DailyStat, HourlyStat, Visit, VisitSession
 from .dimensions import BOT, SESSION_DIMENSIONS, TOTAL, prop_value
+from .periods import local_day
 
 #: Indexes into a counts vector.
 VISITORS, VISITS, PAGEVIEWS, BOUNCES, DURATION, EVENTS = range(6)
@@ -201,3 +202,34 @@ def hour_expression(dialect: str, column):
     if dialect == "postgresql":
         return func.date_trunc("hour", column)
     return func.strftime("%Y-%m-%d %H:00:00.000000", column)
+
+
+def change_timezone(session, site_id: int, timezone: str) -> None:
+    """Re-date a site's sessions and hits in ``timezone`` and rebuild its summaries.
+
+    Reports group by local day, stored with each row; a new time zone moves rows across days.
+    PostgreSQL converts in one statement per table; SQLite has no time zone data, so the days
+    are computed here in chunks.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        for model, column in ((VisitSession, VisitSession.started_at), (Visit, Visit.ts)):
+            local = func.timezone(timezone, func.timezone("UTC", column))
+            session.execute(
+                model.__table__.update().where(model.site_id == site_id).values(day=func.date(local))
+            )
+    else:
+        for model, column in ((VisitSession, VisitSession.started_at), (Visit, Visit.ts)):
+            table = model.__table__
+            last = 0
+            while True:
+                chunk = session.execute(
+                    select(model.id, column).where(model.site_id == site_id, model.id > last).order_by(model.id).limit(10_000)
+                ).all()
+                if not chunk:
+                    break
+                session.execute(
+                    table.update().where(table.c.id == bindparam("row_id")).values(day=bindparam("new_day")),
+                    [{"row_id": row_id, "new_day": local_day(ts, timezone)} for row_id, ts in chunk],
+                )
+                last = chunk[-1][0]
+    rebuild(session, site_id)

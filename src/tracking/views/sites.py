@@ -9,6 +9,7 @@ from ..models import Site
 from ..resources import SiteResource, Sites
 from ..schemas.sites import DeleteSiteSchema, SiteSchema, SiteSettingsSchema
 from ..security import Permission
+from ..stats.rollups import change_timezone
 
 def snippet(request, context) -> str:
     """The HTML an owner pastes into their pages: the script, and a pixel for browsers without JavaScript."""
@@ -77,8 +78,12 @@ class SiteViews:
         if handler.posted():
             appstruct = handler.validate()
             if appstruct is not None:
+                moved = appstruct["timezone"] != site.timezone
                 for field in SETTINGS_FIELDS:
                     setattr(site, field, appstruct[field])
+                if moved:
+                    request.dbsession.flush()
+                    change_timezone(request.dbsession, site.id, site.timezone)
                 _forget_after_commit(request, site.id)
                 request.session.flash("Settings saved.")
                 return HTTPSeeOther(request.resource_url(self.context))
