@@ -78,6 +78,8 @@ def app_settings(db_url):
         "tracking.secret": "test-secret-" + "x" * 32,
         "tracking.store_ip": "truncated",
         "retry.attempts": "3",
+        # A fault test restarts PostgreSQL: pooled connections must be checked before use.
+        "sqlalchemy.pool_pre_ping": "true",
         # Tests write buffered hits themselves, inside the test's transaction (see ``store``).
         "tracking.store_thread": "false",
     }

@@ -4,6 +4,8 @@ Each test runs ``pserve production.ini`` in a subprocess on a fresh database.
 """
 
 import http.client
+import shutil
+import subprocess
 import sqlite3
 import threading
 import time
@@ -185,3 +187,45 @@ class outage:
         else:
             self.lock.execute("COMMIT")
             self.lock.close()
+
+
+def restart_postgresql():
+    """Restart the machine's PostgreSQL cluster; it is always left running."""
+    version = sorted(p.name for p in Path("/etc/postgresql").iterdir())[0]
+    command = ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"]
+    try:
+        subprocess.run(command, check=True, capture_output=True, timeout=120)
+    finally:
+        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"], capture_output=True, timeout=120)
+
+
+def test_postgresql_restart_under_load(database, seeded, tmp_path):
+    if database != "postgresql":
+        pytest.skip("restarts the PostgreSQL server: run with --database=postgresql")
+    if not Path("/etc/postgresql").is_dir() or shutil.which("pg_ctlcluster") is None:
+        pytest.skip("no local PostgreSQL cluster to restart (pg_ctlcluster)")
+    url, engine, site_id = seeded
+    with Server("production.ini", url, tmp_path) as server:
+        assert hit(server, site_id) == 204
+        with Load(server, site_id) as load:
+            time.sleep(1.0)
+            restart_postgresql()
+            time.sleep(2.0)
+        acknowledged = load.acknowledged + 1
+        engine.dispose()  # the test's own pooled connections died with the server
+        assert wait_for(lambda: stored_safely(engine, site_id) == acknowledged, timeout=60)
+        # Owner pages answer again within seconds, without restarting the app.
+        assert wait_for(lambda: _status(server, "/login") == 200, timeout=10)
+    assert load.acknowledged > 50
+    assert stored(engine, site_id) == acknowledged
+
+
+def _status(server, path):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    try:
+        conn.request("GET", path)
+        return conn.getresponse().status
+    except OSError:
+        return None
+    finally:
+        conn.close()
