@@ -122,4 +122,25 @@ def test_others_cannot_read_the_visit_log(testapp, dbsession, site, other, admin
     assert res.status_code == status
     assert "/p0" not in res.text
     visit_id = dbsession.query(Visit.id).scalar()
-    assert testapp.get(f"/sites/{site.id}/visits/{visit_id}", status="*").status_code in (status, 404)
+    res = testapp.get(f"/sites/{site.id}/visits/{visit_id}", status="*")
+    assert res.status_code == status and "/p0" not in res.text
+
+
+def test_a_visit_shows_every_field_and_its_session(logged_in, testapp, stored, dbsession, site):
+    testapp.get(f"/sites/{site.id}/visit", params={"url": "https://blog.example.com/a?q=1", "event": "signup", "props": '{"plan": "<b>pro</b>"}'},
+                headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0"})
+    stored()
+    log = logged_in.get(f"/sites/{site.id}/visits/")
+    page = log.click(href=r"/visits/\d+$")
+    fields = {th.text: td.text for th, td in (tr.select("th, td") for tr in page.html.select("#fields tr"))}
+    assert fields["path"] == "/a" and fields["query"] == "q=1" and fields["browser"] == "Firefox"
+    assert fields["props"] == "plan = <b>pro</b>"  # shown as text
+    assert "<b>pro</b>" not in page.text
+    assert "Part of a visit of 0 page view(s) and 1 event(s)" in page.text
+
+
+def test_a_visit_of_another_site_is_not_found(logged_in, dbsession, site, make_site, owner):
+    mine = make_site(owner, name="Second", url="https://second.example.com")
+    [visit] = add_visits(dbsession, mine, 1)
+    logged_in.get(f"/sites/{site.id}/visits/{visit.id}", status=404)
+    assert logged_in.get(f"/sites/{mine.id}/visits/{visit.id}").status_code == 200

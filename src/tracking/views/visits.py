@@ -7,7 +7,8 @@ from pyramid.response import Response
 from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
 
-from ..resources import Root, Visits
+from ..models import Visit, VisitSession
+from ..resources import Root, VisitResource, Visits
 from ..security import Permission
 from ..stats.periods import to_local
 from ..stats.visits import KINDS, visit_log
@@ -34,6 +35,16 @@ def visits(context, request):
         "next_url": request.resource_url(context, query={**query, "before": next_before}) if next_before else None,
         "first_url": request.resource_url(context, query=query) if before else None,
     }
+
+
+@view_config(context=VisitResource, name="", permission=Permission.VIEW, renderer="tracking:templates/sites/visit.jinja2")
+def visit(context, request):
+    """One hit, every stored field, and the visit (session) it belongs to."""
+    site = context.__parent__.__parent__.site
+    hit = context.visit
+    session = request.dbsession.get(VisitSession, hit.session_id) if hit.session_id else None
+    fields = [(column.name, getattr(hit, column.key)) for column in Visit.__table__.columns if column.name not in ("site_id",)]
+    return {"site": site, "hit": hit, "local": to_local(hit.ts, site.timezone), "fields": fields, "session": session}
 
 
 def _date(value: str | None) -> date | None:
