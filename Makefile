@@ -30,7 +30,7 @@ run: $(VENV)/.installed | var
 	$(VENV)/bin/alembic -c development.ini upgrade head
 	$(VENV)/bin/pserve development.ini
 
-test: $(VENV)/.installed-testing
+test: $(VENV)/.installed-testing browser-deps
 	$(PY) -m pytest --cov=tracking --cov-report=term-missing:skip-covered --cov-fail-under=90
 	@if $(PY) tests/postgresql.py; then \
 		$(MAKE) --no-print-directory test-postgresql; \
@@ -38,6 +38,27 @@ test: $(VENV)/.installed-testing
 		echo "PostgreSQL at $$TRACKING_TEST_POSTGRESQL is not reachable, and REQUIRE_POSTGRESQL is set"; exit 1; \
 	else \
 		echo "SKIPPED the PostgreSQL leg: no server at $$TRACKING_TEST_POSTGRESQL"; \
+	fi
+
+# What the browser tests (tests/browser) need besides Python: Debian's headless Chromium and
+# axe-core. Idempotent; a step that cannot run here says so and the tests concerned skip.
+.PHONY: browser-deps
+browser-deps:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "browser-deps: installing Debian's chromium (apt-get)"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+			|| echo "browser-deps: apt-get could not install chromium: the browser tests will skip"; \
+	else \
+		echo "browser-deps: no /usr/bin/chromium and no way to install it here (needs root and apt-get): the browser tests will skip"; \
+	fi
+	@if [ -d tests/browser/node_modules/axe-core ]; then :; \
+	elif command -v npm >/dev/null 2>&1; then \
+		echo "browser-deps: installing axe-core (npm ci --prefix tests/browser)"; \
+		npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error \
+			|| echo "browser-deps: npm ci failed: the accessibility tests will skip"; \
+	else \
+		echo "browser-deps: no npm, so no axe-core: the accessibility tests will skip"; \
 	fi
 
 test-sqlite: $(VENV)/.installed-testing

@@ -34,6 +34,7 @@ requires = [
 tests_require = [
     "hypothesis>=6.100",
     "maxminddb-geolite2>=2018.703",
+    "playwright>=1.40",
     "pytest>=8",
     "pytest-cov>=5",
     "WebTest>=3.0",

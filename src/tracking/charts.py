@@ -22,15 +22,18 @@ class Chart:
     baseline: float
 
 
+TICKS = 4
+
+
+#: Gridline spacings: 1, 1.5, 2, 2.5, 3, 5, 7.5 × a power of ten, when a whole number.
+_STEPS = sorted(
+    int(m * 10**e) for m in (1, 1.5, 2, 2.5, 3, 5, 7.5) for e in range(16) if float(m * 10**e).is_integer()
+)
+
+
 def _nice_max(value: int) -> int:
-    if value <= 5:
-        return 5
-    magnitude = 10 ** (len(str(value)) - 1)
-    for step in (1, 2, 2.5, 5, 10):
-        top = int(step * magnitude)
-        if top >= value:
-            return top
-    return value
+    """The smallest top ≥ ``value`` whose gridlines fall on round whole numbers."""
+    return next(TICKS * step for step in _STEPS if TICKS * step >= value)
 
 
 def line_chart(points, previous, hourly: bool) -> Chart:
@@ -52,7 +55,7 @@ def line_chart(points, previous, hourly: bool) -> Chart:
 
     visitors = line(p.visitors for p in points)
     area = f"{x(0):.1f},{baseline:.1f} {visitors} {x(len(points) - 1):.1f},{baseline:.1f}" if points else ""
-    ticks = [(y(top * k / 4), f"{int(top * k / 4):,}") for k in range(5)]
+    ticks = [(y(top * k // TICKS), f"{top * k // TICKS:,}") for k in range(TICKS + 1)]
     step = max(1, len(points) // 6)
     fmt = "%H:%M" if hourly else "%b %d"
     labels = [(x(i), points[i].start.strftime(fmt)) for i in range(0, len(points), step)]

@@ -14,12 +14,13 @@ V=G(function(k){
 k=L.pathname+L.search;
 if(k!=P&&!d.prerendering&&d.visibilityState!='prerender'){S('pageview',0,R==null?d.referrer:R);P=k;R=L.href}}),
 Z=function(){P==null&&V()},
-H=history.pushState,
+H=history.pushState,J=history.replaceState,
 O=G(function(e,a){
 a=e.button<2&&e.target.closest('a[href]');
 a&&a.host!=L.host&&/^http/.test(a.protocol)&&S('outbound',{url:a.href})});
 w.tracking=G(function(e,p){e&&''+e===e&&S(e,p)});
 history.pushState=function(){var r=H.apply(this,arguments);V();return r};
+history.replaceState=function(){var r=J.apply(this,arguments);P=L.pathname+L.search;return r};
 w[E]('popstate',V);d[E]('prerenderingchange',Z);d[E]('visibilitychange',Z);
 s.hasAttribute('data-outbound-links')&&(d[E]('click',O,!0),d[E]('auxclick',O,!0));
 Z();for(var i=0;i<q.length;i++)w.tracking.apply(w,q[i])

@@ -79,6 +79,8 @@ _POSITION = {"visitors": 1, "visits": 2, "pageviews": 3, "events": 6}
 def sort_metric(dim: str) -> str:
     if dim == "page":
         return "pageviews"
+    if dim in ("entry", "exit"):
+        return "visits"
     if dim in ("event", "prop"):
         return "events"
     return "visitors"

@@ -1,0 +1,107 @@
+"""Accessibility of the app's pages: axe-core in headless Chromium, no serious or critical violation.
+
+axe-core (``tests/browser/node_modules``, from ``package.json``) is injected into each page as
+rendered by the real browser, with the app's own CSS, so contrast and layout rules apply too.
+"""
+
+import json
+import urllib.request
+from types import SimpleNamespace
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+BLOCKING = ("serious", "critical")
+
+
+@pytest.fixture(scope="module")
+def owned(module_app, browser, e2e, chrome_ua):
+    """An owner with a site that has a few visits (people, an event with properties, a bot), and a new site."""
+    app = module_app
+    context = browser.new_context()
+    try:
+        owner = e2e.Owner(context, app)
+        owner.register()
+        site_id = owner.add_site("Blog", "https://blog.example.com")
+        new_site_id = owner.add_site("Shop", "https://shop.example.com")
+        state = context.storage_state()
+    finally:
+        context.close()
+
+    beacon = f"{app.url}/sites/{site_id}/visit"
+    hits = [
+        ({"url": "https://blog.example.com/?utm_campaign=spring", "referrer": "https://www.google.com/", "width": 1280}, chrome_ua),
+        ({"url": "https://blog.example.com/posts/1", "referrer": "https://news.ycombinator.com/", "width": 390}, chrome_ua),
+        ({"url": "https://blog.example.com/posts/1", "event": "signup", "props": {"plan": "pro"}}, chrome_ua),
+        ({"url": "https://blog.example.com/"}, "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"),
+    ]
+    for body, agent in hits:
+        headers = {"User-Agent": agent, "Content-Type": "text/plain"}  # as navigator.sendBeacon sends it
+        request = urllib.request.Request(beacon, data=json.dumps(body).encode(), headers=headers)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 204
+    app.wait_for_visits(site_id, len(hits))
+    return SimpleNamespace(app=app, site_id=site_id, new_site_id=new_site_id, state=state, email=owner.email)
+
+
+PAGES = {
+    # name: (path, logged in)
+    "home": ("/", False),
+    "login": ("/login", False),
+    "register": ("/register", False),
+    "sites list": ("/sites/", True),
+    "site": ("/sites/{site_id}/", True),
+    "site without visits": ("/sites/{new_site_id}/", True),
+    "visit log": ("/sites/{site_id}/visits/", True),
+}
+
+
+def _violations(page, axe_script) -> list[dict]:
+    """axe-core's violations on the page (injected inline: the context must bypass the app's CSP)."""
+    page.add_script_tag(path=str(axe_script))
+    results = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return results["violations"]
+
+
+def _check(violations: list[dict], where: str) -> None:
+    """No serious or critical violation."""
+    blocking = [v for v in violations if v["impact"] in BLOCKING]
+    assert not blocking, f"{where}:\n{_describe(blocking)}"
+
+
+def _describe(violations: list[dict]) -> str:
+    lines = []
+    for violation in violations:
+        lines.append(f"{violation['id']} ({violation['impact']}): {violation['help']} <{violation['helpUrl']}>")
+        for node in violation["nodes"]:
+            lines.append(f"  {' '.join(map(str, node['target']))}: {node['html'][:200]}")
+            lines.append("    " + node["failureSummary"].replace("\n", "\n    "))
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_no_serious_violations(name, owned, new_context, axe_script):
+    path, logged_in = PAGES[name]
+    context = new_context(storage_state=owned.state if logged_in else None, bypass_csp=True)
+    page = context.new_page()
+    response = page.goto(owned.app.url + path.format(site_id=owned.site_id, new_site_id=owned.new_site_id))
+    assert response.status == 200
+    if name == "visit log":
+        assert page.locator("#visits tbody tr").count() == 4
+    _check(_violations(page, axe_script), f"{name} page ({path})")
+
+
+def test_form_errors_have_no_serious_violations(owned, new_context, axe_script):
+    """The register form sent back with errors: an address already taken, passwords that differ."""
+    page = new_context(bypass_csp=True).new_page()
+    page.goto(owned.app.url + "/register")
+    form = page.locator("form#register")
+    form.locator('input[name="name"]').fill("Someone")
+    form.locator('input[name="email"]').fill(owned.email)
+    form.locator('input[name="password"]').fill("one password")
+    form.locator('input[name="password-confirm"]').fill("another one")
+    form.locator('button[name="submit"]').click()
+    page.wait_for_load_state()
+    assert form.locator(".invalid-feedback").count() == 2
+    _check(_violations(page, axe_script), "register page with errors")

@@ -1,0 +1,232 @@
+"""Journeys in a real browser: an owner sets up tracking, visitors of the tracked site are counted.
+
+The owner registers, adds a site whose address is another origin (``shop.example.test``),
+copies the snippet from the site's page and pastes it, byte for byte, into pages served by
+a separate HTTP server; visitors then browse those pages in headless Chromium and the hits
+land in the app's database, which the tests read directly.
+"""
+
+from types import SimpleNamespace
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def _visitor(new_context, chrome_ua, **options):
+    """A visitor's page in a fresh browser context, with a normal desktop Chrome user agent."""
+    return new_context(user_agent=chrome_ua, **options).new_page()
+
+
+def test_owner_sets_up_tracking_and_sees_the_visits(app, pages, new_context, chrome_ua, browser, e2e):
+    # The owner registers and adds the shop, which lives on another origin than the app.
+    owner = e2e.Owner(new_context(), app)
+    owner.register()
+    shop = pages.origin(e2e.SHOP_HOST)
+    site_id = owner.add_site("Shop", shop)
+    assert shop in owner.page.locator("main").inner_text()
+
+    # The snippet is on the new site's page, in view, and is exactly what the README documents.
+    assert owner.page.locator("#snippet").is_visible()
+    snippet = owner.copy_snippet()
+    beacon = f"{app.url}/sites/{site_id}/visit"
+    assert snippet == (
+        f'<script defer src="{app.url}/tracker.js" data-beacon="{beacon}"></script>\n'
+        f'<noscript><img src="{beacon}" alt="" width="1" height="1" '
+        f'referrerpolicy="no-referrer-when-downgrade"></noscript>'
+    )
+
+    # The owner pastes it into the shop's pages; a news site elsewhere links to the shop.
+    pages.write("products.html", e2e.shop_page(snippet, "Products"))
+    news = pages.origin(e2e.NEWS_HOST)
+    pages.write(
+        "news.html",
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>News</title></head><body>'
+        f'<a id="shop" href="{shop}/products.html?color=red&amp;utm_campaign=launch&amp;gclid=abc#reviews">A new shop</a>'
+        f"</body></html>",
+    )
+
+    # A visitor reads the news and follows the link: one page view, from the news site.
+    page = _visitor(new_context, chrome_ua)
+    beacons = e2e.BeaconResponses(page)
+    page.goto(news + "/news.html")
+    page.click("#shop")
+    page.wait_for_url(shop + "/products.html?*")
+    referrer = page.evaluate("document.referrer")
+    assert referrer == news + "/", "Chromium sends only the origin as the referrer across origins"
+    (first,) = app.wait_for_visits(site_id, 1)
+    assert first["event"] == "pageview"
+    assert (first["host"], first["path"], first["query"]) == (e2e.SHOP_HOST, "/products.html", "color=red")
+    assert first["utm_campaign"] == "launch"
+    assert (first["referrer"], first["ref_host"], first["source"]) == (referrer, e2e.NEWS_HOST, "referral")
+    major = browser.version.split(".")[0]
+    assert (first["browser"], first["browser_version"], first["os"], first["device"]) == ("Chrome", major, "Linux", "desktop")
+    assert first["bot"] == ""
+    assert first["width"] == page.evaluate("innerWidth")
+    assert first["props"] is None
+    assert first["ip"] == "127.0.0.0", "the visitor's address is stored truncated to its /24"
+
+    # A single-page-app navigation (history.pushState) is a second page view.
+    page.click("#pricing")
+    page.wait_for_url(shop + "/pricing")
+    second = app.wait_for_visits(site_id, 2)[1]
+    assert (second["event"], second["path"], second["query"]) == ("pageview", "/pricing", "")
+    assert second["referrer"].startswith(shop + "/products.html")
+    assert (second["ref_host"], second["source"]) == ("", "direct"), "a page of the same site is no referrer"
+
+    # A custom event with a property.
+    page.click("#signup")
+    third = app.wait_for_visits(site_id, 3)[2]
+    assert (third["event"], third["path"], third["props"]) == ("signup", "/pricing", {"plan": "pro"})
+
+    # One visitor, one visit (session), and every beacon answer was a plain 204.
+    assert first["visitor"] == second["visitor"] == third["visitor"]
+    assert first["session_id"] is not None and first["session_id"] == second["session_id"] == third["session_id"]
+    answers = beacons.wait(page, 3)
+    assert [(r.status, r.headers.get("x-tracking-ignored")) for r in answers] == [(204, None)] * 3
+
+    # The owner sees the three hits in the visit log, newest first.
+    owner.page.goto(f"{app.url}/sites/{site_id}/visits/")
+    rows = owner.page.locator("#visits tbody tr")
+    assert rows.count() == 3
+    texts = [rows.nth(i).inner_text() for i in range(3)]
+    assert "signup" in texts[0] and "plan=pro" in texts[0]
+    assert f"{e2e.SHOP_HOST}/pricing" in texts[1]
+    assert f"{e2e.SHOP_HOST}/products.html?color=red" in texts[2] and e2e.NEWS_HOST in texts[2]
+    assert all("Chrome" in text and "Linux" in text for text in texts)
+    e2e.ARTIFACTS.mkdir(exist_ok=True)
+    owner.page.screenshot(path=str(e2e.ARTIFACTS / "visit-log.png"), full_page=True)
+
+    # And the site's page, with these visits (the snippet is still there, folded away).
+    owner.page.goto(f"{app.url}/sites/{site_id}/")
+    assert owner.copy_snippet() == snippet
+    owner.page.screenshot(path=str(e2e.ARTIFACTS / "site-page.png"), full_page=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Visitors with other browsers and settings, on one shop set up through the app
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shop(module_app, pages, browser, e2e):
+    """An owner registered, added the shop and copied its snippet, through the app's pages."""
+    context = browser.new_context()
+    try:
+        owner = e2e.Owner(context, module_app, name="Sam Shopkeeper", email="sam@example.org")
+        owner.register()
+        site_id = owner.add_site("Shop", pages.origin(e2e.SHOP_HOST))
+        snippet = owner.copy_snippet()
+    finally:
+        context.close()
+    return SimpleNamespace(app=module_app, site_id=site_id, snippet=snippet, url=pages.origin(e2e.SHOP_HOST))
+
+
+def test_headless_chromium_is_stored_as_a_bot(shop, pages, new_context, e2e):
+    pages.write("headless.html", e2e.shop_page(shop.snippet))
+    page = new_context().new_page()  # Playwright's default: "HeadlessChrome/<version>"
+    assert "HeadlessChrome" in page.evaluate("navigator.userAgent")
+    beacons = e2e.BeaconResponses(page)
+    page.goto(shop.url + "/headless.html")
+    (answer,) = beacons.wait(page, 1)
+    assert (answer.status, answer.headers.get("x-tracking-ignored")) == (204, "bot")
+    (row,) = shop.app.wait_for_visits(shop.site_id, 1, path="/headless.html")
+    assert (row["bot"], row["device"], row["browser"]) == ("headless", "bot", "HeadlessChrome")
+
+
+def test_do_not_track_records_nothing(shop, pages, new_context, chrome_ua, e2e):
+    pages.write("dnt.html", e2e.shop_page(shop.snippet))
+    page = _visitor(new_context, chrome_ua, extra_http_headers={"DNT": "1"})
+    beacons = e2e.BeaconResponses(page)
+    page.goto(shop.url + "/dnt.html")
+    page.click("#signup")
+    answers = beacons.wait(page, 2)
+    assert [(r.status, r.headers.get("x-tracking-ignored")) for r in answers] == [(204, "dnt")] * 2
+    assert all(r.request.headers.get("dnt") == "1" for r in answers)
+
+    # A later visitor without DNT is stored: the writer has passed the DNT hits, had they been kept.
+    pages.write("after-dnt.html", e2e.shop_page(shop.snippet))
+    _visitor(new_context, chrome_ua).goto(shop.url + "/after-dnt.html")
+    shop.app.wait_for_visits(shop.site_id, 1, path="/after-dnt.html")
+    assert shop.app.visits(shop.site_id, path="/dnt.html") == []
+
+
+def test_without_javascript_the_pixel_records_the_visit(shop, pages, new_context, chrome_ua, e2e):
+    pages.write("no-script.html", e2e.shop_page(shop.snippet))
+    page = _visitor(new_context, chrome_ua, java_script_enabled=False)
+    beacons = e2e.BeaconResponses(page)
+    page.goto(shop.url + "/no-script.html?from=pixel")
+    (answer,) = beacons.wait(page, 1)
+    assert answer.request.method == "GET"
+    assert answer.request.headers.get("referer") == shop.url + "/no-script.html?from=pixel"
+    assert (answer.status, answer.headers.get("x-tracking-ignored")) == (204, None)
+    (row,) = shop.app.wait_for_visits(shop.site_id, 1, path="/no-script.html")
+    assert (row["event"], row["host"], row["query"]) == ("pageview", e2e.SHOP_HOST, "from=pixel")
+    assert (row["browser"], row["device"], row["bot"]) == ("Chrome", "desktop", "")
+    assert row["width"] is None and row["referrer"] == ""
+
+
+def test_calls_made_before_the_script_loads_are_queued(shop, pages, new_context, chrome_ua, e2e):
+    queue = (
+        "<script>window.tracking = window.tracking || function () {(tracking.q = tracking.q || []).push(arguments)};"
+        "tracking('newsletter-shown', {position: 'footer'});</script>"
+    )
+    pages.write("queued.html", e2e.shop_page(queue + "\n" + shop.snippet))
+    page = _visitor(new_context, chrome_ua)
+    page.goto(shop.url + "/queued.html")
+    rows = shop.app.wait_for_visits(shop.site_id, 2, path="/queued.html")
+    assert [(r["event"], r["props"]) for r in rows] == [("pageview", None), ("newsletter-shown", {"position": "footer"})]
+
+
+def _sent_to_beacon(page) -> list:
+    """The beacon requests a page sends, as they are sent."""
+    sent = []
+    page.on("request", lambda request: "/visit" in request.url and sent.append(request))
+    return sent
+
+
+def test_hash_changes_and_replace_state_are_not_page_views(shop, pages, new_context, chrome_ua, e2e):
+    pages.write("spa.html", e2e.shop_page(shop.snippet))
+    page = _visitor(new_context, chrome_ua)
+    sent = _sent_to_beacon(page)
+    page.goto(shop.url + "/spa.html")
+    page.wait_for_function("typeof tracking === 'function'")
+    page.evaluate("location.hash = 'details'")  # fires popstate, then hashchange
+    page.wait_for_url("**#details")
+    page.evaluate("history.replaceState({}, '', '/spa.html?tab=2')")
+    page.evaluate("tracking('done')")
+    rows = shop.app.wait_for_visits(shop.site_id, 2, path="/spa.html")
+    assert [(r["event"], r["query"]) for r in rows] == [("pageview", ""), ("done", "tab=2")]
+    assert len(sent) == 2
+
+
+def test_a_hash_change_after_replace_state_is_not_a_page_view(shop, pages, new_context, chrome_ua, e2e):
+    pages.write("spa-replaced.html", e2e.shop_page(shop.snippet))
+    page = _visitor(new_context, chrome_ua)
+    sent = _sent_to_beacon(page)
+    page.goto(shop.url + "/spa-replaced.html")
+    page.wait_for_function("typeof tracking === 'function'")
+    page.evaluate("history.replaceState({}, '', '/spa-replaced.html?tab=2')")
+    page.evaluate("location.hash = 'details'")
+    page.wait_for_url("**#details")
+    page.evaluate("tracking('done')")
+    rows = shop.app.wait_for_visits(shop.site_id, 2, path="/spa-replaced.html")
+    page.wait_for_timeout(300)  # a third hit, if any, is on its way: it was sent before "done"
+    rows = shop.app.visits(shop.site_id, path="/spa-replaced.html")
+    assert [(r["event"], r["query"]) for r in rows] == [("pageview", ""), ("done", "tab=2")]
+    assert len(sent) == 2
+
+
+def test_outbound_link_clicks_are_events(shop, pages, new_context, chrome_ua, e2e):
+    snippet = shop.snippet.replace("<script defer ", "<script defer data-outbound-links ", 1)
+    assert snippet != shop.snippet
+    away = pages.origin(e2e.NEWS_HOST) + "/elsewhere.html"
+    pages.write("elsewhere.html", "<!doctype html><title>Elsewhere</title><p>Elsewhere</p>")
+    pages.write("outbound.html", e2e.shop_page(snippet, body=f'<p><a id="away" href="{away}">Read the review</a></p>'))
+    page = _visitor(new_context, chrome_ua)
+    page.goto(shop.url + "/outbound.html")
+    page.wait_for_function("typeof tracking === 'function'")
+    page.click("#away")
+    page.wait_for_url(away)
+    rows = shop.app.wait_for_visits(shop.site_id, 2, path="/outbound.html")
+    assert [(r["event"], r["props"]) for r in rows] == [("pageview", None), ("outbound", {"url": away})]
