@@ -97,10 +97,20 @@ def test_owner_sets_up_tracking_and_sees_the_visits(app, pages, new_context, chr
     e2e.ARTIFACTS.mkdir(exist_ok=True)
     owner.page.screenshot(path=str(e2e.ARTIFACTS / "visit-log.png"), full_page=True)
 
-    # And the site's page, with these visits (the snippet is still there, folded away).
-    owner.page.goto(f"{app.url}/sites/{site_id}/")
+    # And the dashboard, with these visits (the snippet is still there, folded away).
+    owner.page.goto(f"{app.url}/sites/{site_id}/?period=today")
+    assert owner.page.locator("#metric-visitors .metric-value").inner_text() == "1"
+    assert owner.page.locator("#metric-pageviews .metric-value").inner_text() == "2"
+    assert owner.page.locator("#realtime").inner_text() == "1"
+    pages = owner.page.locator("#panel-page tbody tr")
+    assert [pages.nth(i).locator("td").first.inner_text().strip() for i in range(2)] == ["/pricing", "/products.html"]
+    referrers = owner.page.locator("#panel-referrer").inner_text()
+    assert e2e.NEWS_HOST in referrers
+    owner.page.screenshot(path=str(e2e.ARTIFACTS / "dashboard.png"), full_page=True)
+    # Clicking a row filters the whole dashboard.
+    owner.page.locator("#panel-page a", has_text="/pricing").click()
+    assert owner.page.locator("a.filter-chip").inner_text().startswith("Page: /pricing")
     assert owner.copy_snippet() == snippet
-    owner.page.screenshot(path=str(e2e.ARTIFACTS / "site-page.png"), full_page=True)
 
 
 # --------------------------------------------------------------------------------------------

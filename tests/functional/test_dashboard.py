@@ -82,9 +82,20 @@ def test_panels_of_a_day(story):
 
 def test_events_and_their_properties(story):
     period = day(D28)
-    assert [(r.value, r.events, r.visitors) for r in story.panel("event", period, {}).rows] == [("signup", 1, 1)]
+    story.panel("page", period, {})  # a panel of another metric first: each share is of its own total
+    [signup] = story.panel("event", period, {}).rows
+    assert (signup.value, signup.events, signup.visitors, signup.share) == ("signup", 1, 1, 100.0)
     [prop] = story.panel("prop", period, {}, event="signup").rows
     assert prop.value == "signup\x1fplan\x1fpro" and prop.events == 1
+
+
+def test_an_exit_page_left_behind_is_not_listed(dbsession, paris):
+    start = datetime(2026, 5, 1, 12, 0)
+    Store(None).write_batch(dbsession, [make_hit(paris, start, "/first")])
+    Store(None).write_batch(dbsession, [make_hit(paris, start + timedelta(minutes=5), "/second")])
+    reports = Reports(dbsession, paris.id, "Europe/Paris")
+    exits = reports.panel("exit", day(date(2026, 5, 1)), {})
+    assert [(r.value, r.visits, r.share) for r in exits.rows] == [("/second", 1, 100.0)]
 
 
 def test_the_summer_time_day_has_23_hours(story):

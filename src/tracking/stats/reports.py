@@ -72,10 +72,6 @@ class Panel:
         return sort_metric(self.dim)
 
 
-#: Column positions in the panels' queries: (value, visitors, visits, pageviews, bounces, duration, events).
-_POSITION = {"visitors": 1, "visits": 2, "pageviews": 3, "events": 6}
-
-
 def sort_metric(dim: str) -> str:
     if dim == "page":
         return "pageviews"
@@ -86,15 +82,16 @@ def sort_metric(dim: str) -> str:
     return "visitors"
 
 
+COUNTS = ("visitors", "visits", "pageviews", "bounces", "duration", "events")
+
+
+def _labelled(*columns):
+    """The six counts of a panel query, named (so that queries over them pick the right one)."""
+    return tuple(column.label(name) for column, name in zip(columns, COUNTS, strict=True))
+
+
 def _sums(model):
-    return (
-        func.coalesce(func.sum(model.visitors), 0),
-        func.coalesce(func.sum(model.visits), 0),
-        func.coalesce(func.sum(model.pageviews), 0),
-        func.coalesce(func.sum(model.bounces), 0),
-        func.coalesce(func.sum(model.duration), 0),
-        func.coalesce(func.sum(model.events), 0),
-    )
+    return _labelled(*(func.coalesce(func.sum(getattr(model, name)), 0) for name in COUNTS))
 
 
 class Reports:
@@ -159,7 +156,14 @@ class Reports:
                 conditions = list(self._daily(period, dim))
                 if dim == "prop" and event:
                     conditions.append(DailyStat.value.startswith(event + PROP_SEPARATOR, autoescape=True))
-                query = select(DailyStat.value, *_sums(DailyStat)).where(*conditions).group_by(DailyStat.value)
+                d = DailyStat
+                query = (
+                    select(d.value, *_sums(d))
+                    .where(*conditions)
+                    .group_by(d.value)
+                    # A session that moved on leaves a row of zeros behind (its former exit page).
+                    .having(func.sum(d.visits) + func.sum(d.pageviews) + func.sum(d.events) > 0)
+                )
             elif dim in SESSION_DIMENSIONS:
                 s = self._sessions(period, filters)
                 column = s.c[SESSION_DIMENSIONS[dim]]
@@ -171,7 +175,7 @@ class Reports:
                 whole = getattr(totals if totals is not None else self.totals(period, filters), metric)
             else:
                 grouped = query.subquery()
-                whole = int(self.db.scalar(select(func.coalesce(func.sum(grouped.c[_POSITION[metric]]), 0))))
+                whole = int(self.db.scalar(select(func.coalesce(func.sum(grouped.c[metric]), 0))))
         more = len(rows) > limit
         rows = rows[:limit]
         for row in rows:
@@ -181,8 +185,7 @@ class Reports:
     def _top(self, query: Select, metric: str, limit: int):
         """``limit + 1`` rows of a (value, visitors, visits, pageviews, bounces, duration, events)
         query, by ``metric``, then visits, then value; the extra row tells there is more."""
-        column = _POSITION[metric] + 1
-        order = (literal_column(str(column)).desc(), literal_column("3").desc(), literal_column("1").asc())
+        order = (literal_column(metric).desc(), literal_column("visits").desc(), literal_column("1").asc())
         return self.db.execute(query.order_by(*order).limit(limit + 1)).all()
 
     def _hit_query(self, dim: str, period: Period, filters: dict[str, str]) -> Select:
@@ -195,7 +198,7 @@ class Reports:
         count, zero = func.count(), literal(0)
         pageviews, events = (count, zero) if dim == "page" else (zero, count)
         return (
-            select(column.label("value"), first, zero, pageviews, zero, zero, events)
+            select(column.label("value"), *_labelled(first, zero, pageviews, zero, zero, events))
             .where(v.session_id.in_(select(s.c.id)), kind)
             .group_by(column)
         )
@@ -283,7 +286,7 @@ class Reports:
         hit_filter = any(dim in HIT_DIMENSIONS for dim in filters)
         visitors = func.count(func.distinct(s.c.visitor)) if hit_filter else func.sum(case((s.c.is_first, 1), else_=0))
         bounce = case((and_(s.c.pageviews <= 1, s.c.events == 0), 1), else_=0)
-        return (
+        return _labelled(
             func.coalesce(visitors, 0),
             func.count(),
             func.coalesce(func.sum(s.c.pageviews), 0),
