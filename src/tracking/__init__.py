@@ -12,6 +12,8 @@ def main(global_config, **settings):
         config.include(".resources")
         config.include(".ingest")
         config.include(".templating")
+        config.include(".headers")
+        config.include(".requestlog")
         config.include(".views")
         config.scan()
     return config.make_wsgi_app()

@@ -1,0 +1,86 @@
+"""Security headers: a strict Content-Security-Policy and friends on every HTML page.
+
+Every response gets ``X-Content-Type-Options: nosniff`` (the beacon's JSON errors,
+``/tracker.js`` and the static files included). HTML responses — pages, error pages and the
+bodies of redirects — also get:
+
+``Content-Security-Policy``
+    ``default-src 'self'; script-src 'self' 'nonce-<nonce>'; style-src 'self'; img-src 'self'
+    data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'``.
+    No ``'unsafe-inline'``: an injected ``<script>`` or ``style=""`` does nothing. A template that
+    needs an inline script writes ``<script nonce="{{ request.csp_nonce }}">``. The nonce is
+    reified (one per request) and made on first use, so the beacon and other non-HTML answers
+    never pay for it; every HTML response carries one, whether a template used it or not, so
+    the header has one shape. ``img-src data:`` is there for Bootstrap's CSS, which draws the
+    select arrow and the check marks with ``data:`` SVG images.
+
+    The Deform widgets the forms use (text, password, checked password, select, checkbox,
+    hidden) render no inline ``<script>`` and no ``style`` attribute: Deform writes inline
+    scripts only for Ajax forms and masked inputs, which we do not use, and the tests check
+    every page for inline scripts and styles.
+
+``Referrer-Policy: same-origin``
+    The dashboard links to the visited pages and referrers of other people's sites; clicking
+    one must not tell that site the analytics host, site id or report it came from.
+    ``strict-origin-when-cross-origin`` would still send the origin. Same-origin requests keep
+    their full ``Referer`` (Pyramid's CSRF origin check over HTTPS relies on it).
+
+``X-Frame-Options: DENY``
+    For browsers that predate ``frame-ancestors``; costs nothing.
+
+``Strict-Transport-Security: max-age=31536000; includeSubDomains``
+    Only when ``tracking.production`` is true (production runs behind TLS; a development
+    server on http://localhost must not pin the host to HTTPS for a year).
+
+The beacon (``/sites/<id>/visit``) answers with no body or a short JSON error: it gets nosniff
+and nothing else, and this module never touches cookies or the session.
+
+A tween rather than a ``NewResponse`` subscriber: the app has no other subscriber, and the
+first one would make Pyramid look up subscribers on every request, the beacon's included.
+It sits above the exception view tween, so error pages get the headers too.
+"""
+
+import secrets
+
+from pyramid.settings import asbool
+from pyramid.tweens import EXCVIEW
+
+CSP = (
+    "default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+NOSNIFF = ("X-Content-Type-Options", "nosniff")
+HTML_HEADERS = (
+    ("Referrer-Policy", "same-origin"),
+    ("X-Frame-Options", "DENY"),
+)
+HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+
+
+def csp_nonce(request) -> str:
+    """``request.csp_nonce``: 128 random bits, base64url."""
+    return secrets.token_urlsafe(16)
+
+
+def security_headers_tween_factory(handler, registry):
+    html_headers = HTML_HEADERS
+    if asbool(registry.settings.get("tracking.production", False)):
+        html_headers += (HSTS,)
+
+    def security_headers_tween(request):
+        response = handler(request)
+        # No view sets these headers itself: appending (not replacing) keeps the beacon's cost
+        # to one list append and one Content-Type lookup.
+        headerlist = response.headerlist
+        headerlist.append(NOSNIFF)
+        if response.content_type == "text/html":
+            headerlist.append(("Content-Security-Policy", CSP.format(nonce=request.csp_nonce)))
+            headerlist.extend(html_headers)
+        return response
+
+    return security_headers_tween
+
+
+def includeme(config) -> None:
+    config.add_request_method(csp_nonce, "csp_nonce", reify=True)
+    config.add_tween("tracking.headers.security_headers_tween_factory", over=EXCVIEW)
