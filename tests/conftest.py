@@ -4,18 +4,11 @@
 PostgreSQL database (see ``tests/postgresql.py``).
 """
 
-import os
-import re
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import transaction
-import webtest
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import event
 
 from tracking import main, models
 from tracking.ingest.sites import SiteDirectory
@@ -23,13 +16,10 @@ from tracking.ingest.store import Store
 from tracking.models import User
 
 HERE = Path(__file__).parent
-ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from postgresql import throwaway_database  # noqa: E402
-
-#: Computing an argon2 hash takes ~0.15 s: users made by fixtures share one.
-PASSWORD = "correct horse battery staple"
+from support import PASSWORD, TestApp, migrate  # noqa: E402
 
 
 def pytest_addoption(parser):
@@ -50,25 +40,17 @@ def db_url(database, tmp_path_factory):
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'tracking.sqlite'}"
 
 
-@contextmanager
-def environment(**values):
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-def migrate(url: str, revision: str = "head") -> None:
-    """Run the project's migrations, the way an admin does (``alembic -c development.ini upgrade``)."""
-    with environment(TRACKING_DATABASE_URL=url):
-        config = Config(str(ROOT / "development.ini"))
-        command.upgrade(config, revision)
+@pytest.fixture
+def fresh_db(database, tmp_path):
+    """A migrated database of its own, for tests whose servers or threads commit."""
+    if database == "postgresql":
+        with throwaway_database("tracking_fresh") as url:
+            migrate(url)
+            yield url
+    else:
+        url = f"sqlite:///{tmp_path}/fresh.sqlite"
+        migrate(url)
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -163,28 +145,6 @@ def make_site(dbsession):
         return site
 
     return make
-
-
-class TestApp(webtest.TestApp):
-    """A WebTest app that can log in and find CSRF tokens."""
-
-    def login(self, email, password=PASSWORD, next_url=None):
-        page = self.get("/login" + (f"?next={next_url}" if next_url else ""))
-        form = page.forms["login"]
-        form["email"] = email
-        form["password"] = password
-        return form.submit("submit")
-
-    def logout(self):
-        return self.post("/logout", {"csrf_token": self.csrf_token()})
-
-    def csrf_token(self, url="/login"):
-        page = self.get(url, status="*")
-        match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text) or re.search(
-            r'value="([^"]+)"[^>]*name="csrf_token"', page.text
-        )
-        assert match, f"no CSRF token on {url}"
-        return match.group(1)
 
 
 @pytest.fixture

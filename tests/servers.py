@@ -2,12 +2,18 @@
 
 import os
 import signal
+import sqlite3
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+from postgresql import ADMIN_URL
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -96,3 +102,29 @@ def seed_site(engine, url: str = "https://example.com") -> tuple[int, int]:
         ).scalar()
         site_id = conn.execute(insert(Site).values(owner_id=user_id, name="Site", url=url).returning(Site.id)).scalar()
     return user_id, site_id
+
+
+class database_outage:
+    """Make the database refuse the app: PostgreSQL stops accepting connections to it; SQLite is
+    locked by another writer."""
+
+    def __init__(self, database, url):
+        self.database, self.url = database, make_url(url)
+
+    def __enter__(self):
+        if self.database == "postgresql":
+            with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+                conn.execute(f'ALTER DATABASE "{self.url.database}" ALLOW_CONNECTIONS false')
+                conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (self.url.database,))
+        else:
+            self.lock = sqlite3.connect(Path(self.url.database), isolation_level=None)
+            self.lock.execute("BEGIN EXCLUSIVE")
+        return self
+
+    def __exit__(self, *exc):
+        if self.database == "postgresql":
+            with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+                conn.execute(f'ALTER DATABASE "{self.url.database}" ALLOW_CONNECTIONS true')
+        else:
+            self.lock.execute("COMMIT")
+            self.lock.close()

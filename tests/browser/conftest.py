@@ -62,22 +62,6 @@ STORE_TIMEOUT = 10.0
 PASSWORD = "correct horse battery staple"
 
 
-def pytest_configure(config):
-    """Keep ``import conftest`` meaning ``tests/conftest.py`` for the other test modules.
-
-    ``tests/`` is not a package, so pytest imports every ``conftest.py`` as the module named
-    ``conftest``, and loading this one replaces ``tests/conftest.py`` in ``sys.modules``;
-    modules collected afterwards (``from conftest import migrate``) would get this one.
-    ``pytest_configure`` is called as soon as this file is registered: put the root one back.
-    """
-    root = TESTS / "conftest.py"
-    for plugin in config.pluginmanager.get_plugins():
-        path = getattr(plugin, "__file__", None)
-        if path and Path(path).resolve() == root:
-            sys.modules["conftest"] = plugin
-            break
-
-
 # --------------------------------------------------------------------------------------------
 # The browser
 # --------------------------------------------------------------------------------------------
@@ -386,7 +370,7 @@ class BeaconResponses:
 def e2e():
     """The helpers above, for the test modules.
 
-    (They cannot ``from conftest import ...``: that name means ``tests/conftest.py``.)
+    (A fixture keeps them in one namespace next to the fixtures they work with.)
     """
     return SimpleNamespace(
         Owner=Owner,

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from tracking.models import Site, User
 from tracking.models.accounts import password_context
 
-from conftest import PASSWORD
+from support import PASSWORD
 
 
 def register(testapp, name="Zoe", email="zoe@example.com", password="a-long-password", confirm=None):

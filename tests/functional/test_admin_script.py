@@ -1,7 +1,6 @@
 """``tracking-admin create-user``."""
 
 import io
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ from sqlalchemy.orm import Session
 from tracking.models import User
 from tracking.scripts.admin import main
 
-from conftest import environment, migrate
+from support import environment, migrate
 
 ROOT = Path(__file__).parents[2]
 

@@ -19,7 +19,7 @@ from tracking.models import LoginThrottle, User
 from tracking.requestlog import request_log_tween_factory
 from tracking.views import auth
 
-from conftest import PASSWORD, TestApp
+from support import PASSWORD, TestApp
 
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -624,3 +624,33 @@ def test_an_exception_escaping_the_tweens_is_logged_and_raised(caplog):
         r"method=POST path=/sites/ status=500 duration_ms=\d+\.\d request_id=[0-9a-f]{16} attempt=1 exception=RuntimeError",
         record.getMessage(),
     )
+
+
+def test_a_locked_sqlite_database_makes_the_request_retry(app, testapp, owner, database, monkeypatch):
+    """A write that meets "database is locked" is retried by pyramid_retry, not a 500."""
+    if database != "sqlite":
+        pytest.skip("SQLite only")
+    import sqlite3
+
+    from sqlalchemy import event
+
+    engine = app.registry["dbengine"]
+    failures = []
+
+    def lock_once(cursor, statement, parameters, context):
+        # What the driver raises when another connection committed since this one read.
+        if statement.startswith("UPDATE users") and not failures:
+            failures.append(statement)
+            raise sqlite3.OperationalError("database is locked")
+
+    testapp.login(owner.email)
+    form = testapp.get(f"/users/{owner.id}/").forms["name"]
+    form["name"] = "Renamed once"
+    event.listen(engine, "do_execute", lock_once)
+    try:
+        res = form.submit("submit")
+    finally:
+        event.remove(engine, "do_execute", lock_once)
+    assert failures, "the lock was not met"
+    assert res.status_code == 303
+    assert "Name saved." in res.follow().text

@@ -14,8 +14,6 @@ from tracking.ingest.sites import SiteInfo
 from tracking.ingest.store import Store
 from tracking.models import DailySalt, Site, Visit, VisitSession, get_engine
 
-from conftest import migrate
-from postgresql import throwaway_database
 from servers import seed_site
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
@@ -116,20 +114,8 @@ def test_hits_for_a_deleted_site_are_dropped(pipeline, dbsession, example, make_
 
 
 @pytest.fixture
-def own_db(database, tmp_path):
-    if database == "postgresql":
-        with throwaway_database("tracking_store") as url:
-            migrate(url)
-            yield url
-    else:
-        url = f"sqlite:///{tmp_path}/store.sqlite"
-        migrate(url)
-        yield url
-
-
-@pytest.fixture
-def own_site(own_db):
-    engine = get_engine({"sqlalchemy.url": own_db})
+def own_site(fresh_db):
+    engine = get_engine({"sqlalchemy.url": fresh_db})
     user_id, site_id = seed_site(engine)
     yield engine, Site(id=site_id, owner_id=user_id)
     engine.dispose()

@@ -23,8 +23,6 @@ from sqlalchemy import func, select
 
 from tracking.models import Visit, get_engine
 
-from conftest import migrate
-from postgresql import throwaway_database
 from servers import ROOT, Server, free_port, seed_site
 
 pytestmark = pytest.mark.slow
@@ -132,18 +130,6 @@ class Nginx:
             return response, response.read()
         finally:
             conn.close()
-
-
-@pytest.fixture
-def fresh_db(database, tmp_path):
-    if database == "postgresql":
-        with throwaway_database("tracking_nginx") as url:
-            migrate(url)
-            yield url
-    else:
-        url = f"sqlite:///{tmp_path}/nginx.sqlite"
-        migrate(url)
-        yield url
 
 
 def test_the_readme_shows_the_tested_file():

@@ -11,16 +11,12 @@ import re
 import time
 import urllib.parse
 
-import psycopg
 import pytest
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
 from tracking.models import LoginThrottle, get_engine
 
-from conftest import migrate
-from postgresql import ADMIN_URL, throwaway_database
-from servers import Server, seed_site
+from servers import Server, database_outage, seed_site
 
 pytestmark = pytest.mark.slow
 
@@ -32,18 +28,6 @@ CSP = re.compile(
 REQUEST_LINE = re.compile(
     r"\[tracking\.requestlog\]\[[^\]]+\] method=[A-Z]+ path=\S+ status=\d{3} duration_ms=\d+\.\d request_id=[A-Za-z0-9_.-]+$"
 )
-
-
-@pytest.fixture
-def fresh_db(database, tmp_path):
-    if database == "postgresql":
-        with throwaway_database("tracking_production") as url:
-            migrate(url)
-            yield url
-    else:
-        url = f"sqlite:///{tmp_path}/production.sqlite"
-        migrate(url)
-        yield url
 
 
 class Client:
@@ -161,7 +145,7 @@ def test_healthz_through_a_database_outage(database, fresh_db, tmp_path):
         client.get("/login")  # a session with a CSRF token, for the log-in below
         response, text = client.get("/healthz")
         assert response.status == 200 and json.loads(text)["status"] == "ok"
-        with pg_outage(fresh_db):
+        with database_outage(database, fresh_db):
             response, text = client.get("/healthz")
             assert response.status == 503
             assert json.loads(text) == {"status": "database unavailable", "pending": 0}
@@ -222,20 +206,3 @@ def wait_for(predicate, timeout=30.0):
             pass
         time.sleep(0.2)
     return predicate()
-
-
-class pg_outage:
-    """The database refuses the app: no new connections, the open ones terminated."""
-
-    def __init__(self, url):
-        self.name = make_url(url).database
-
-    def __enter__(self):
-        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS false')
-            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (self.name,))
-        return self
-
-    def __exit__(self, *exc):
-        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS true')

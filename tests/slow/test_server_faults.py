@@ -6,37 +6,20 @@ Each test runs ``pserve production.ini`` in a subprocess on a fresh database.
 import http.client
 import shutil
 import subprocess
-import sqlite3
 import threading
 import time
 from pathlib import Path
 
-import psycopg
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
 from tracking.models import Visit, get_engine
 
-from conftest import migrate
-from postgresql import ADMIN_URL, throwaway_database
-from servers import Server, seed_site
+from servers import Server, database_outage, seed_site
 
 pytestmark = pytest.mark.slow
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
-
-
-@pytest.fixture
-def fresh_db(database, tmp_path):
-    if database == "postgresql":
-        with throwaway_database("tracking_server") as url:
-            migrate(url)
-            yield url
-    else:
-        url = f"sqlite:///{tmp_path}/server.sqlite"
-        migrate(url)
-        yield url
 
 
 @pytest.fixture
@@ -97,6 +80,11 @@ class Load:
             if status is None:
                 time.sleep(0.01)
 
+    def until(self, acknowledged: int, timeout: float = 60.0) -> None:
+        """Let the load run until it has ``acknowledged`` more hits (a busy machine is slow)."""
+        target = self.acknowledged + acknowledged
+        assert wait_for(lambda: self.acknowledged >= target, timeout), f"only {self.acknowledged} hits in {timeout} s"
+
     def __enter__(self):
         for thread in self.threads:
             thread.start()
@@ -124,7 +112,7 @@ def test_sigterm_under_load_loses_no_acknowledged_hit(seeded, tmp_path):
     server = Server("production.ini", url, tmp_path).start()
     try:
         with Load(server, site_id) as load:
-            time.sleep(2.0)
+            load.until(100)
             status = server.terminate()
             time.sleep(0.5)
     finally:
@@ -139,8 +127,8 @@ def test_database_outage_then_recovery_loses_no_acknowledged_hit(database, seede
     with Server("production.ini", url, tmp_path) as server:
         assert hit(server, site_id) == 204  # the site is now cached: the beacon needs no database
         assert wait_for(lambda: stored(engine, site_id) == 1)
-        with Load(server, site_id) as load, outage(database, url):
-            time.sleep(3.0)
+        with Load(server, site_id) as load, database_outage(database, url):
+            load.until(50)
             during = stored_safely(engine, site_id)
         acknowledged = load.acknowledged + 1
         assert wait_for(lambda: stored(engine, site_id) == acknowledged, timeout=60)
@@ -163,30 +151,7 @@ def stored_safely(engine, site_id):
         return None
 
 
-class outage:
-    """Make the database refuse the app: PostgreSQL stops accepting connections to it; SQLite is
-    locked by another writer."""
 
-    def __init__(self, database, url):
-        self.database, self.url = database, make_url(url)
-
-    def __enter__(self):
-        if self.database == "postgresql":
-            with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-                conn.execute(f'ALTER DATABASE "{self.url.database}" ALLOW_CONNECTIONS false')
-                conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (self.url.database,))
-        else:
-            self.lock = sqlite3.connect(Path(self.url.database), isolation_level=None)
-            self.lock.execute("BEGIN EXCLUSIVE")
-        return self
-
-    def __exit__(self, *exc):
-        if self.database == "postgresql":
-            with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-                conn.execute(f'ALTER DATABASE "{self.url.database}" ALLOW_CONNECTIONS true')
-        else:
-            self.lock.execute("COMMIT")
-            self.lock.close()
 
 
 def restart_postgresql():
@@ -208,9 +173,9 @@ def test_postgresql_restart_under_load(database, seeded, tmp_path):
     with Server("production.ini", url, tmp_path) as server:
         assert hit(server, site_id) == 204
         with Load(server, site_id) as load:
-            time.sleep(1.0)
+            load.until(20)
             restart_postgresql()
-            time.sleep(2.0)
+            load.until(30)
         acknowledged = load.acknowledged + 1
         engine.dispose()  # the test's own pooled connections died with the server
         assert wait_for(lambda: stored_safely(engine, site_id) == acknowledged, timeout=60)

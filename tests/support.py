@@ -1,0 +1,58 @@
+"""Helpers shared by the test modules (import them from here; conftest files are not modules to import)."""
+
+import os
+import re
+from contextlib import contextmanager
+from pathlib import Path
+
+import webtest
+from alembic import command
+from alembic.config import Config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: Computing an argon2 hash takes ~0.15 s: users made by fixtures share one.
+PASSWORD = "correct horse battery staple"
+
+
+@contextmanager
+def environment(**values):
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    """Run the project's migrations, the way an admin does (``alembic -c development.ini upgrade``)."""
+    with environment(TRACKING_DATABASE_URL=url):
+        config = Config(str(ROOT / "development.ini"))
+        command.upgrade(config, revision)
+
+
+class TestApp(webtest.TestApp):
+    """A WebTest app that can log in and find CSRF tokens."""
+
+    def login(self, email, password=PASSWORD, next_url=None):
+        page = self.get("/login" + (f"?next={next_url}" if next_url else ""))
+        form = page.forms["login"]
+        form["email"] = email
+        form["password"] = password
+        return form.submit("submit")
+
+    def logout(self):
+        return self.post("/logout", {"csrf_token": self.csrf_token()})
+
+    def csrf_token(self, url="/login"):
+        page = self.get(url, status="*")
+        match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text) or re.search(
+            r'value="([^"]+)"[^>]*name="csrf_token"', page.text
+        )
+        assert match, f"no CSRF token on {url}"
+        return match.group(1)
