@@ -1,5 +1,7 @@
 """Database wiring: engine → session factory → transaction-bound session per request."""
 
+import sqlite3
+
 import pyramid_retry
 import zope.sqlalchemy
 from sqlalchemy import engine_from_config, event
@@ -35,11 +37,20 @@ def _sqlite_begin(connection) -> None:
     connection.exec_driver_sql("BEGIN")
 
 
+def _retry_when_locked(context) -> None:
+    """SQLite answers "database is locked" at once when a transaction that has read tries to
+    write after another connection committed (WAL snapshots): the request is retried."""
+    error = context.original_exception
+    if isinstance(error, sqlite3.OperationalError) and "locked" in str(error) and context.sqlalchemy_exception:
+        pyramid_retry.mark_error_retryable(context.sqlalchemy_exception)
+
+
 def get_engine(settings: dict, prefix: str = "sqlalchemy.") -> Engine:
     engine = engine_from_config(settings, prefix)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "handle_error", _retry_when_locked)
     return engine
 
 

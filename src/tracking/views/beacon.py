@@ -140,7 +140,8 @@ def unknown_site(request):
     return _error(404, {"site": "no such site"})
 
 
-@exception_view_config(Exception, path_info=BEACON_PATH)
+@exception_view_config(Exception, path_info=BEACON_PATH, retryable_error=False)
+@exception_view_config(Exception, path_info=BEACON_PATH, last_retry_attempt=True)
 def beacon_failure(exc, request):
     """A fault on our side (the database, say) answers JSON too, and never opens a session."""
     log.exception("beacon failure on %s", request.path)

@@ -52,8 +52,12 @@ def bad_csrf(exc, request):
     return {"message": "The form was out of date or not sent from this site. Reload the page and try again."}
 
 
-@exception_view_config(Exception, renderer="tracking:templates/errors/500.jinja2")
+# An error that a new attempt may not meet (a lost database race) is left to pyramid_retry,
+# unless this was the last attempt.
+@exception_view_config(Exception, retryable_error=False, renderer="tracking:templates/errors/500.jinja2")
+@exception_view_config(Exception, last_retry_attempt=True, renderer="tracking:templates/errors/500.jinja2")
 def server_error(exc, request):
     log.exception("unhandled error on %s %s", request.method, request.path)
     request.response.status = 500
-    return {}
+    # The database may be what failed: the page does not look up who is logged in.
+    return {"plain": True}
