@@ -39,7 +39,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -230,7 +229,12 @@ class Load:
     non_2xx: int = 0
     socket_errors: dict = field(default_factory=dict)
     statuses: dict = field(default_factory=dict)
+    cpu_seconds: float = 0.0  # the server process's CPU time (user + system) during the run
     output: str = ""
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return 1e3 * self.cpu_seconds / self.requests if self.requests else math.nan
 
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
@@ -274,7 +278,7 @@ def run_wrk(url: str, script: Path, site_a: int, site_b: int, duration: int, mod
     return parse_wrk(result.stdout + result.stderr)
 
 
-def run_python_load(url: str, site_a: int, site_b: int, duration: int, mode: str, args) -> Load:
+def run_python_load(url: str, script: Path, site_a: int, site_b: int, duration: int, mode: str, args) -> Load:
     """A stand-in for wrk (asyncio, one connection per request): slower, for when wrk is missing."""
     import asyncio
 
@@ -316,7 +320,7 @@ def run_python_load(url: str, site_a: int, site_b: int, duration: int, mode: str
         status = int(head.split(" ", 2)[1])
         load.statuses[status] = load.statuses.get(status, 0) + 1
         if status == 204:
-            if "x-tracking-ignored" in head.lower():
+            if re.search(r"^x-tracking-ignored:", head, re.I | re.M):
                 load.flagged += 1
             else:
                 load.acked += 1
@@ -329,7 +333,10 @@ def run_python_load(url: str, site_a: int, site_b: int, duration: int, mode: str
         while time.monotonic() < end:
             await one(rng)
 
-    asyncio.run(asyncio.wait_for(asyncio.gather(*(worker(n) for n in range(args.connections))), duration + 10))
+    async def everyone() -> None:
+        await asyncio.wait_for(asyncio.gather(*(worker(n) for n in range(args.connections))), duration + 10)
+
+    asyncio.run(everyone())
     elapsed = time.monotonic() - start
     load.rps = load.requests / elapsed
     if latencies:
@@ -398,6 +405,13 @@ class BareServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (all its threads), from ``/proc/<pid>/stat``."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class RSSSampler(threading.Thread):
@@ -569,7 +583,9 @@ def bench_database(kind: str, args, script: Path, load_fn) -> Result:
                 load_fn(bare.url, script, site_a, site_b, WARMUP, "warmup", args)
                 sampler = RSSSampler(bare.process.pid)
                 sampler.start()
+                cpu = cpu_seconds(bare.process.pid)
                 bare_load = load_fn(bare.url, script, site_a, site_b, args.duration, "run", args)
+                bare_load.cpu_seconds = cpu_seconds(bare.process.pid) - cpu
                 bare_rss = sampler.finish()
             finally:
                 bare.stop()
@@ -583,17 +599,22 @@ def bench_database(kind: str, args, script: Path, load_fn) -> Result:
                 sampler = RSSSampler(server.process.pid)
                 sampler.start()
                 load_fn(server.url, script, site_a, site_b, WARMUP, "warmup", args)
+                cpu = cpu_seconds(server.process.pid)
                 beacon_load = load_fn(server.url, script, site_a, site_b, args.duration, "run", args)
+                time.sleep(1.0)  # the writer's last batches belong to this run's cost
+                beacon_load.cpu_seconds = cpu_seconds(server.process.pid) - cpu
                 peak = sampler.finish()
                 exit_status = server.terminate()
             finally:
                 server.stop()
             counts = count_rows(url, site_a, site_b)
             spool = workdir / "spool"
-            spooled = sum(1 for p in spool.glob("hits-*") for _ in p.open()) if spool.is_dir() else 0
+            spooled = sum(p.read_text().count("\n") for p in spool.glob("hits-*")) if spool.is_dir() else 0
             log = server.log.read_text(errors="replace").splitlines()
             queue_depth = sum(1 for line in log if "Task queue depth" in line)
-            warnings = [line for line in log if re.search(r"\b(WARNI|ERROR|CRITI)", line) and "Task queue depth" not in line]
+            complaints = [
+                line for line in log if re.search(r"\b(WARNI|ERROR|CRITI)", line) and "Task queue depth" not in line
+            ]
             if args.keep_logs:
                 for path in workdir.glob("*.log"):
                     shutil.copy(path, Path(args.keep_logs) / f"{kind}-{path.name}")
@@ -605,7 +626,7 @@ def bench_database(kind: str, args, script: Path, load_fn) -> Result:
         bare_rss_mb=bare_rss,
         exit_status=exit_status,
         spooled=spooled,
-        server_warnings=warnings,
+        server_warnings=complaints,
         queue_warnings=queue_depth,
         **counts,
     )
@@ -627,7 +648,7 @@ HEADERS = (
 def rows(results: list[Result]) -> list[list[str]]:
     out = []
     for r in results:
-        failed = [name.split()[0] for name, ok in r.checks() if not ok]
+        failed = [short for (_, ok), short in zip(r.checks(), ("ratio", "p99", "RSS", "stored"), strict=True) if not ok]
         out.append(
             [
                 r.database,
@@ -667,11 +688,17 @@ def details(r: Result) -> str:
         lines.append(f"  {'OK  ' if ok else 'FAIL'} {name}")
     lines.append(
         f"  beacon: {b.requests} requests, {b.rps:.1f} req/s, p50 {b.p50_ms:.2f} ms, p99 {b.p99_ms:.2f} ms,"
-        f" statuses {b.statuses}, non-2xx {b.non_2xx}, socket errors {b.socket_errors}"
+        f" statuses {b.statuses}, non-2xx {b.non_2xx}, socket errors {b.socket_errors},"
+        f" server CPU {b.cpu_ms_per_request:.2f} ms/request"
     )
     lines.append(
         f"  bare:   {w.requests} requests, {w.rps:.1f} req/s, p50 {w.p50_ms:.2f} ms, p99 {w.p99_ms:.2f} ms,"
-        f" statuses {w.statuses}, non-2xx {w.non_2xx}, socket errors {w.socket_errors}, peak RSS {r.bare_rss_mb:.0f} MB"
+        f" statuses {w.statuses}, non-2xx {w.non_2xx}, socket errors {w.socket_errors},"
+        f" server CPU {w.cpu_ms_per_request:.2f} ms/request, peak RSS {r.bare_rss_mb:.0f} MB"
+    )
+    lines.append(
+        f"  CPU per request, bare/beacon: {w.cpu_ms_per_request / b.cpu_ms_per_request:.2f}"
+        " (server CPU time per request; less sensitive to other load on the machine than the req/s ratio)"
     )
     lines.append(
         f"  site A: {b.acked} acknowledged, {r.stored} stored ({r.stored_bot} flagged bot), {r.sessions} sessions;"
@@ -724,6 +751,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
 
     results = []
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         script = Path(tmp) / "beacon.lua"
         write_lua(script)
@@ -733,6 +761,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"load: {args.wrk_command}")
     print(f"waitress threads: {args.threads or ini_threads()}, {os.cpu_count()} CPUs")
+    load_after = os.getloadavg()
+    print(f"load average (1/5/15 min): before {' '.join(f'{x:.2f}' for x in load_before)},"
+          f" after {' '.join(f'{x:.2f}' for x in load_after)} (other work on the machine skews the figures)")
     print()
     print(text_table(results))
     print()
@@ -753,6 +784,11 @@ def main(argv: list[str] | None = None) -> int:
                 indent=2,
             )
         )  # fmt: skip
+    for r in results:
+        errors = sum(r.beacon.socket_errors.values())
+        if r.stored > r.beacon.acked and errors:
+            print(f"\n{r.database}: {errors} socket errors: a hit stored whose 204 was lost on the way counts as"
+                  " stored but not acknowledged")
     if not all(r.correct for r in results):
         print("\nFAIL: stored != acknowledged (or the server did not stop cleanly): acknowledged hits were lost")
         return 1

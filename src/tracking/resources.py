@@ -86,8 +86,10 @@ class Sites(Resource):
         return SiteResource(self, name, info)
 
     def _load(self, site_id: int) -> SiteInfo | None:
-        site = self.request.dbsession.get(Site, site_id)
-        return None if site is None else SiteInfo.from_row(site)
+        # A short session of its own: the beacon runs outside the request transaction.
+        with self.request.registry["dbsession_factory"]() as session:
+            site = session.get(Site, site_id)
+            return None if site is None else SiteInfo.from_row(site)
 
     def resource_for(self, site: Site) -> "SiteResource":
         resource = SiteResource(self, str(site.id), SiteInfo.from_row(site))

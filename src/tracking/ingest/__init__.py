@@ -10,15 +10,35 @@ Nothing here imports Pyramid; ``includeme`` only wires the parts into the regist
 """
 
 import atexit
+import re
 import signal
 import threading
 
 from pyramid.settings import asbool
 
-from .enrich import GeoLocator
+from .enrich import GeoLocator, warm_up
 from .pipeline import Pipeline
 from .sites import SiteDirectory
 from .store import Store
+
+
+#: ``/sites/<id>/visit``: the beacon's path, whatever the id.
+BEACON_PATH = re.compile(r"/sites/[^/]*/visit(?:/|\Z)")
+
+
+def is_beacon(request) -> bool:
+    return BEACON_PATH.match(request.path_info) is not None
+
+
+def tm_activate(request) -> bool:
+    """``tm.activate_hook``: no transaction for the beacon, which writes through the store."""
+    return not is_beacon(request)
+
+
+def retry_attempts(request) -> int | None:
+    """``retry.activate_hook``: one attempt for the beacon (it never meets a database race),
+    which also spares copying its body for a retry."""
+    return 1 if is_beacon(request) else None
 
 
 def _exit_on_sigterm(signum, frame):
@@ -29,6 +49,10 @@ def _exit_on_sigterm(signum, frame):
 def includeme(config) -> None:
     settings = config.get_settings()
     registry = config.registry
+    # Read when the transaction tween and the execution policy are set up, at commit.
+    settings.setdefault("tm.activate_hook", tm_activate)
+    settings.setdefault("retry.activate_hook", retry_attempts)
+    warm_up()  # the user-agent parser and crawler patterns, once, before the first hit
     registry["site_directory"] = SiteDirectory(ttl=float(settings.get("tracking.site_cache_seconds", 30)))
     registry["ingest_pipeline"] = Pipeline(
         GeoLocator(settings.get("tracking.geoip_city_db") or None), store_ip=settings["tracking.store_ip"]

@@ -5,7 +5,7 @@ import sqlite3
 import pyramid_retry
 import zope.sqlalchemy
 from sqlalchemy import engine_from_config, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
@@ -46,7 +46,12 @@ def _retry_when_locked(context) -> None:
 
 
 def get_engine(settings: dict, prefix: str = "sqlalchemy.") -> Engine:
-    engine = engine_from_config(settings, prefix)
+    options = {}
+    if make_url(settings[prefix + "url"]).get_backend_name() == "postgresql":
+        # executemany through psycopg's pipeline: SQLAlchemy's multi-row VALUES statements make
+        # the driver parse thousands of placeholders on every batch of hits.
+        options["use_insertmanyvalues"] = False
+    engine = engine_from_config(settings, prefix, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)

@@ -64,7 +64,8 @@ class Visit(Base):
     bot: Mapped[str] = mapped_column(String(32), default="")
     #: The client address as ``tracking.store_ip`` allows: none, truncated or full.
     ip: Mapped[str | None] = mapped_column(String(45))
-    props: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: Custom event properties; SQL NULL (not JSON ``null``) when there are none.
+    props: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
     @property
     def is_bot(self) -> bool:

@@ -87,16 +87,17 @@ class Delta:
             if any(c)
         ]
         dialect = session.get_bind().dialect.name
+        connection = session.connection()  # Core: plain rows, no ORM bulk machinery
         if daily:
-            session.execute(_upsert(dialect, DailyStat, ("site_id", "dim", "day", "value"), COUNT_FIELDS), daily)
+            connection.execute(_upsert(dialect, DailyStat, ("site_id", "dim", "day", "value"), COUNT_FIELDS), daily)
         if hourly:
-            session.execute(_upsert(dialect, HourlyStat, ("site_id", "hour"), ("visitors", "visits", "pageviews")), hourly)
+            connection.execute(_upsert(dialect, HourlyStat, ("site_id", "hour"), ("visitors", "visits", "pageviews")), hourly)
 
 
 def _upsert(dialect: str, model, keys: Iterable[str], fields: Iterable[str]):
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(model)
     table = model.__table__
+    statement = insert(table)
     return statement.on_conflict_do_update(
         index_elements=list(keys),
         set_={field: table.c[field] + statement.excluded[field] for field in fields},

@@ -15,6 +15,7 @@ from pyramid.response import Response
 from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import exception_view_config, notfound_view_config, view_config, view_defaults
 
+from ..ingest import BEACON_PATH as beacon_path
 from ..ingest.hit import FIELDS, MAX_BODY, BadHit, decode_json_body, parse
 from ..ingest.pipeline import Ignored
 from ..models.types import utcnow
@@ -132,7 +133,7 @@ class Beacon:
         return _error(405, {"method": f"{self.request.method} is not allowed"}, Allow="GET, POST, OPTIONS")
 
 
-BEACON_PATH = r"^/sites/[^/]*/visit(/.*)?$"
+BEACON_PATH = "^" + beacon_path.pattern
 
 
 @notfound_view_config(path_info=BEACON_PATH)
