@@ -128,3 +128,23 @@ class database_outage:
         else:
             self.lock.execute("COMMIT")
             self.lock.close()
+
+
+def stored(engine, site_id: int) -> int:
+    """How many hits of the site are in the database."""
+    from sqlalchemy import func, select
+
+    from tracking.models import Visit
+
+    with engine.connect() as conn:
+        return conn.scalar(select(func.count(Visit.id)).where(Visit.site_id == site_id))
+
+
+def wait_for(predicate, timeout: float = 30.0) -> bool:
+    """Poll ``predicate`` until it is true or ``timeout`` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()

@@ -19,11 +19,11 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from tracking.models import Visit, get_engine
 
-from servers import ROOT, Server, free_port, seed_site
+from servers import ROOT, Server, free_port, seed_site, stored, wait_for
 
 pytestmark = pytest.mark.slow
 #: Debian installs it in /usr/sbin, which a normal user's PATH may lack.
@@ -226,15 +226,3 @@ def test_nginx_in_front_of_two_processes(fresh_db, tmp_path):
     engine.dispose()
 
 
-def stored(engine, site_id):
-    with engine.connect() as conn:
-        return conn.scalar(select(func.count(Visit.id)).where(Visit.site_id == site_id))
-
-
-def wait_for(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()

@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from tracking.models import Visit, get_engine
 
-from servers import Server, database_outage, seed_site
+from servers import Server, database_outage, seed_site, stored, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -28,20 +28,6 @@ def seeded(fresh_db):
     _, site_id = seed_site(engine)
     yield fresh_db, engine, site_id
     engine.dispose()
-
-
-def stored(engine, site_id):
-    with engine.connect() as conn:
-        return conn.scalar(select(func.count(Visit.id)).where(Visit.site_id == site_id))
-
-
-def wait_for(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 def hit(server, site_id, path="/", headers=None):
@@ -149,9 +135,6 @@ def stored_safely(engine, site_id):
         return stored(engine, site_id)
     except Exception:
         return None
-
-
-
 
 
 def restart_postgresql():
