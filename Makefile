@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 TRACKING_TEST_POSTGRESQL ?= postgresql://postgres@127.0.0.1:5432/postgres
 export TRACKING_TEST_POSTGRESQL
 
-.PHONY: run install test test-sqlite test-postgresql bench clean
+.PHONY: run install test test-sqlite test-postgresql bench soak clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,11 @@ test-postgresql: $(VENV)/.installed-testing
 
 bench: $(VENV)/.installed-testing
 	$(PY) bench/ingest.py
+	$(PY) bench/dashboard.py
+
+# Ten minutes at 80 % of the beacon's peak rate: errors and memory over time.
+soak: $(VENV)/.installed-testing
+	$(PY) bench/soak.py --database sqlite
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .coverage

@@ -63,6 +63,7 @@ setup(
         "paste.server_runner": ["waitress = tracking.server:serve"],
         "console_scripts": [
             "tracking-admin = tracking.scripts.admin:main",
+            "tracking-demo = tracking.scripts.demo:main",
         ],
     },
 )

@@ -1,0 +1,437 @@
+"""Dashboard benchmark: full dashboard pages of a big site, served by ``pserve production.ini``.
+
+For each database (SQLite, PostgreSQL):
+
+1. a fresh database, migrated with ``alembic -c production.ini upgrade head``, one user and one
+   site (``tests/servers.py``), filled by ``tracking-demo``'s generator (default: 1,000,000
+   visits on SQLite, 10,000,000 on PostgreSQL, over 365 days ending today); the seed rate and
+   the rebuild of the summary tables are timed and reported. PostgreSQL's raw tables are then
+   ``VACUUM ANALYZE``d, as autovacuum would have done on a live server (the visibility map
+   decides whether index-only scans are possible);
+2. ``pserve production.ini`` (``tests/servers.py``), and the owner logs in through the real
+   form (CSRF token from ``GET /login``, session cookie kept);
+3. each scenario (``SCENARIOS``): 2 warm-up requests, then ``--requests`` timed requests, one at
+   a time on one keep-alive connection, from sending the request to the last byte of the
+   body; p50 and p95 (nearest rank) are printed;
+4. every response must be a ``200`` showing the numbers the reports compute directly from the
+   database (the headline visitors of a dashboard, the top row of a panel), and more than zero.
+
+``--keep DIR`` keeps the seeded databases (an SQLite file in DIR; a PostgreSQL database named
+after the dataset) and a note of them in DIR, so that a rerun with the same ``--visits`` and
+``--days`` skips the seeding. ``--profile`` then times every SQL statement of each scenario,
+calling the report queries directly as the views do, and shows the plan of the slowest
+statements (``EXPLAIN ANALYZE`` on PostgreSQL, ``EXPLAIN QUERY PLAN`` on SQLite).
+
+Exit status: 1 when a response is wrong (or a server failed), 0 otherwise; missed speed targets
+are reported, not fatal. ``.venv/bin/python bench/dashboard.py --help`` lists the options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from urllib.parse import urlencode
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+BIN = Path(sys.executable).parent
+INI = ROOT / "production.ini"
+
+sys.path.insert(0, str(ROOT / "tests"))
+# Pyramid (imported with the models and reports) still imports pkg_resources.
+warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+
+import psycopg  # noqa: E402
+from postgresql import ADMIN_URL, throwaway_database  # noqa: E402
+from servers import Server, seed_site  # noqa: E402
+from sqlalchemy import event, text, update  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from tracking.models import Site, User, get_engine  # noqa: E402
+from tracking.models.accounts import password_context  # noqa: E402
+from tracking.models.types import utcnow  # noqa: E402
+from tracking.scripts.demo import ProgressBar, generate  # noqa: E402
+from tracking.stats.periods import period_from, today  # noqa: E402
+from tracking.stats.reports import Reports  # noqa: E402
+from tracking.templating import number  # noqa: E402
+from tracking.views.dashboard import GROUPS, MORE_LIMIT  # noqa: E402
+
+PASSWORD = "dashboard-bench-password"
+DEFAULT_VISITS = {"sqlite": 1_000_000, "postgresql": 10_000_000}
+WARMUP = 2
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    #: ``""`` for the dashboard, ``"panel"`` for a panel's full list
+    view: str
+    params: dict[str, str]
+    #: p50 targets in milliseconds, by database
+    targets: dict[str, float]
+
+
+SCENARIOS = (
+    Scenario("30 days", "", {"period": "30d"}, {"postgresql": 250.0, "sqlite": 150.0}),
+    Scenario("12 months", "", {"period": "12mo"}, {"postgresql": 500.0}),
+    Scenario("30 days, country=DE", "", {"period": "30d", "country": "DE"}, {"postgresql": 500.0}),
+    Scenario("30 days, page=/", "", {"period": "30d", "page": "/"}, {}),
+    Scenario("panel: pages, 30 days", "panel", {"dim": "page", "period": "30d"}, {}),
+)
+
+
+@dataclass
+class Dataset:
+    """A seeded database: where it is, its site, and how long the seeding took."""
+
+    url: str
+    site_id: int
+    email: str
+    visits: int
+    days: int
+    seeded_on: str
+    seed_seconds: float
+    rebuild_seconds: float
+    #: The part of ``seed_seconds`` spent building indexes and keys and updating statistics.
+    index_seconds: float = 0.0
+
+    @property
+    def seed_rate(self) -> float:
+        return self.visits / self.seed_seconds if self.seed_seconds else 0.0
+
+
+# -- the dataset ---------------------------------------------------------------------------
+
+
+def migrate(url: str) -> None:
+    """``alembic -c production.ini upgrade head``, as an admin does."""
+    env = {**os.environ, "TRACKING_DATABASE_URL": url}
+    subprocess.run([str(BIN / "alembic"), "-c", str(INI), "upgrade", "head"], env=env, check=True, cwd=ROOT,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def seed(url: str, visits: int, days: int) -> Dataset:
+    """Migrate, create the owner (with a known password) and the site, fill it, vacuum it."""
+    migrate(url)
+    engine = get_engine({"sqlalchemy.url": url})
+    user_id, site_id = seed_site(engine)
+    with Session(engine) as session, session.begin():
+        session.execute(update(User).where(User.id == user_id).values(password_hash=password_context.hash(PASSWORD)))
+        email = session.get(User, user_id).email
+        print(f"  seeding {visits:,} visits over {days} days", flush=True)
+        result = generate(session, site_id, visits, days, seed=1, progress=ProgressBar(visits))
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE visits, visit_sessions, daily_stats, hourly_stats"))
+    engine.dispose()
+    return Dataset(url, site_id, email, visits, days, date.today().isoformat(), result.load_seconds,
+                   result.rebuild_seconds, result.index_seconds)
+
+
+def kept_postgresql_url(name: str) -> str:
+    info = psycopg.conninfo.conninfo_to_dict(ADMIN_URL)
+    return "postgresql+psycopg://{user}@{host}:{port}/{name}".format(
+        user=info.get("user", "postgres"), host=info.get("host", "127.0.0.1"), port=info.get("port", 5432), name=name
+    )
+
+
+@contextlib.contextmanager
+def dataset(database: str, visits: int, days: int, keep: Path | None) -> Iterator[Dataset]:
+    """The seeded database: made for this run (and dropped), or kept in ``keep`` between runs."""
+    if keep is None:
+        if database == "postgresql":
+            with throwaway_database("tracking_bench_dashboard") as url:
+                yield seed(url, visits, days)
+        else:
+            with tempfile.TemporaryDirectory() as workdir:
+                yield seed(f"sqlite:///{workdir}/dashboard.sqlite", visits, days)
+        return
+    keep = keep.resolve()
+    keep.mkdir(parents=True, exist_ok=True)
+    name = f"dashboard_{database}_{visits}_{days}"
+    note = keep / f"{name}.json"
+    if note.exists():
+        kept = Dataset(**json.loads(note.read_text()))
+        print(f"  reusing the database seeded on {kept.seeded_on} ({note})", flush=True)
+        yield kept
+        return
+    if database == "postgresql":
+        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "tracking_bench_{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "tracking_bench_{name}"')
+        url = kept_postgresql_url(f"tracking_bench_{name}")
+    else:
+        path = keep / f"{name}.sqlite"
+        for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            leftover.unlink(missing_ok=True)
+        url = f"sqlite:///{path}"
+    seeded = seed(url, visits, days)
+    note.write_text(json.dumps(seeded.__dict__, indent=2))
+    yield seeded
+
+
+# -- HTTP ----------------------------------------------------------------------------------
+
+
+class Browser:
+    """One keep-alive connection and the session cookie, like one person's browser tab.
+
+    production.ini marks the session cookie ``Secure``; the benchmark talks plain HTTP to
+    127.0.0.1, so it sends the cookie back itself instead of using a cookie jar.
+    """
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        self.cookie = ""
+
+    def request(self, method: str, path: str, body: dict[str, str] | None = None) -> tuple[int, str, float]:
+        """(status, body, seconds from sending the request to the last byte of the answer)."""
+        headers = {"Cookie": self.cookie} if self.cookie else {}
+        data = None
+        if body is not None:
+            data = urlencode(body)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        started = time.perf_counter()
+        self.connection.request(method, path, body=data, headers=headers)
+        response = self.connection.getresponse()
+        content = response.read()
+        elapsed = time.perf_counter() - started
+        for header, value in response.getheaders():
+            if header.lower() == "set-cookie" and value.startswith("tracking_session="):
+                self.cookie = value.split(";", 1)[0]
+        if response.getheader("Connection", "").lower() == "close":
+            self.connection.close()
+        return response.status, content.decode(), elapsed
+
+    def log_in(self, email: str) -> None:
+        status, page, _ = self.request("GET", "/login")
+        form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
+        form.update(email=email, password=PASSWORD, submit="submit")
+        status, _, _ = self.request("POST", "/login", form)
+        if status != 303:
+            raise RuntimeError(f"log-in failed with status {status}")
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(samples)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+HEADLINE_VISITORS = re.compile(r'id="metric-visitors">.*?class="[^"]*metric-value">([^<]+)<', re.S)
+FIRST_NUMBER_CELL = re.compile(r'<tbody>.*?<td class="table-num">([^<]+)</td>', re.S)
+
+
+def expected_text(data: Dataset, scenario: Scenario) -> str:
+    """What the page must show, computed by the reports straight from the database."""
+    engine = get_engine({"sqlalchemy.url": data.url})
+    try:
+        with Session(engine) as session:
+            site = session.get(Site, data.site_id)
+            reports = Reports(session, site.id, site.timezone)
+            period = period_from(scenario.params, today(site.timezone))
+            filters = {key: value for key, value in scenario.params.items() if key not in ("period", "dim")}
+            if scenario.view == "panel":
+                rows = reports.panel(scenario.params["dim"], period, filters, limit=MORE_LIMIT).rows
+                value = getattr(rows[0], "pageviews") if rows else 0
+            else:
+                value = reports.totals(period, filters).visitors
+    finally:
+        engine.dispose()
+    if not value:
+        raise RuntimeError(f"{scenario.name}: the reports find nothing to show")
+    return number(value)
+
+
+def shown_text(scenario: Scenario, page: str) -> str:
+    match = (FIRST_NUMBER_CELL if scenario.view == "panel" else HEADLINE_VISITORS).search(page)
+    return match.group(1).strip() if match else "(not found)"
+
+
+def measure(data: Dataset, database: str, requests: int, workdir: Path) -> list[tuple[Scenario, float, float, bool]]:
+    """Serve the dataset with pserve and time each scenario; (scenario, p50 ms, p95 ms, right answer)."""
+    results = []
+    with Server("production.ini", data.url, workdir) as server:
+        browser = Browser(server.port)
+        browser.log_in(data.email)
+        for scenario in SCENARIOS:
+            path = f"/sites/{data.site_id}/{scenario.view}?{urlencode(scenario.params)}"
+            expected = expected_text(data, scenario)
+            timings = []
+            right = True
+            for attempt in range(WARMUP + requests):
+                status, page, seconds = browser.request("GET", path)
+                shown = shown_text(scenario, page)
+                if status != 200 or shown != expected:
+                    print(f"  WRONG {scenario.name}: status {status}, shows {shown!r}, expected {expected!r}")
+                    right = False
+                    break
+                if attempt >= WARMUP:
+                    timings.append(seconds * 1000)
+            if not timings:
+                results.append((scenario, math.nan, math.nan, right))
+                continue
+            p50, p95 = percentile(timings, 0.5), percentile(timings, 0.95)
+            target = scenario.targets.get(database)
+            verdict = "" if target is None else (f"  target < {target:.0f} ms: " + ("met" if p50 < target else "MISSED"))
+            print(f"  {scenario.name:24s} p50 {p50:8.1f} ms   p95 {p95:8.1f} ms   (visitors/top row {expected}){verdict}",
+                  flush=True)
+            results.append((scenario, p50, p95, right))
+    return results
+
+
+# -- profile -------------------------------------------------------------------------------
+
+
+def dashboard_queries(reports: Reports, scenario: Scenario, timezone: str, call: Callable[[str], None]) -> None:
+    """The report calls the view of ``scenario`` makes, in its order (see tracking.views.dashboard);
+    ``call(name)`` is told before each."""
+    period = period_from(scenario.params, today(timezone))
+    filters = {key: value for key, value in scenario.params.items() if key not in ("period", "dim")}
+    if scenario.view == "panel":
+        call(f"panel {scenario.params['dim']} (full list)")
+        reports.panel(scenario.params["dim"], period, filters, limit=MORE_LIMIT)
+        return
+    call("totals")
+    totals = reports.totals(period, filters)
+    call("totals, previous period")
+    reports.totals(period.previous(), filters)
+    call("series")
+    reports.series(period, filters)
+    for _, dims in GROUPS:
+        for dim in dims:
+            call(f"panel {dim}")
+            reports.panel(dim, period, filters, totals=totals)
+    call("realtime")
+    reports.realtime(utcnow())
+    call("bot hits")
+    reports.bot_hits(period)
+    call("series, previous period")
+    reports.series(period.previous(), filters)
+    call("has data")
+    reports.has_data()
+
+
+@dataclass
+class Call:
+    """One report call: its time (SQL, fetching and Python) and the statements it ran."""
+
+    name: str
+    seconds: float = 0.0
+    statements: list[tuple[float, str, object]] = field(default_factory=list)
+
+
+def profile(data: Dataset, top: int = 6) -> None:
+    """Time every report call of each scenario with its statements; show the slowest's plan.
+
+    A statement's time is from sending it to the driver's first answer (PostgreSQL sends all
+    rows by then; SQLite computes them as they are fetched, so there a call's time is the
+    figure to read).
+    """
+    engine = get_engine({"sqlalchemy.url": data.url})
+    calls: list[Call] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def started(conn, cursor, statement, parameters, context, executemany):
+        conn.info["started"] = time.perf_counter()
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def finished(conn, cursor, statement, parameters, context, executemany):
+        if calls:
+            calls[-1].statements.append((time.perf_counter() - conn.info["started"], statement, parameters))
+
+    postgresql = engine.dialect.name == "postgresql"
+    for scenario in SCENARIOS:
+        with Session(engine) as session:
+            site = session.get(Site, data.site_id)
+            reports = Reports(session, site.id, site.timezone)
+            dashboard_queries(reports, scenario, site.timezone, lambda name: None)  # warm the caches
+            calls.clear()
+            clock = {"last": time.perf_counter()}
+
+            def call(name: str) -> None:
+                now = time.perf_counter()
+                if calls:
+                    calls[-1].seconds = now - clock["last"]
+                clock["last"] = now
+                calls.append(Call(name))
+
+            dashboard_queries(reports, scenario, site.timezone, call)
+            calls[-1].seconds = time.perf_counter() - clock["last"]
+            total = sum(c.seconds for c in calls)
+            sql = sum(seconds for c in calls for seconds, *_ in c.statements)
+            print(f"\n### {scenario.name}: {len(calls)} report calls, "
+                  f"{sum(len(c.statements) for c in calls)} statements, {total * 1000:.0f} ms "
+                  f"({sql * 1000:.0f} ms until the statements' first answers)")
+            slowest = sorted(calls, key=lambda c: c.seconds, reverse=True)[:top]
+            for c in slowest:
+                statement = max(c.statements, key=lambda item: item[0])[1] if c.statements else ""
+                print(f"  {c.seconds * 1000:8.1f} ms  {c.name:26s} {len(c.statements)} statement(s): "
+                      f"{' '.join(statement.split())[:140]}")
+            _, statement, parameters = max(slowest[0].statements, key=lambda item: item[0])
+            explain = "EXPLAIN (ANALYZE, BUFFERS) " if postgresql else "EXPLAIN QUERY PLAN "
+            print(f"  plan of the slowest statement of {slowest[0].name}:")
+            for row in session.connection().exec_driver_sql(explain + statement, parameters):
+                print("    " + " | ".join(str(value) for value in row))
+    engine.dispose()
+
+
+# -- main ----------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Time full dashboard pages of a big site.")
+    parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--visits", type=int, help="visits to seed (default: 1,000,000 on SQLite, 10,000,000 on PostgreSQL)")
+    parser.add_argument("--days", type=int, default=365, help="over this many days, ending today")
+    parser.add_argument("--requests", type=int, default=10, help="timed requests per scenario, after 2 warm-up ones")
+    parser.add_argument("--keep", type=Path, help="keep the seeded databases (and a note of them) in this directory")
+    parser.add_argument("--profile", action="store_true", help="time each SQL statement of each scenario and show plans")
+    args = parser.parse_args(argv)
+    if args.requests < 1:
+        parser.error("--requests must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    databases = ("sqlite", "postgresql") if args.database == "both" else (args.database,)
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), "unknown CPU")
+    print(f"dashboard benchmark: {os.cpu_count()} cores ({cpu}), {date.today().isoformat()}")
+    ok = True
+    for database in databases:
+        visits = args.visits or DEFAULT_VISITS[database]
+        print(f"\n== {database}: {visits:,} visits over {args.days} days ==", flush=True)
+        with dataset(database, visits, args.days, args.keep) as data, tempfile.TemporaryDirectory() as workdir:
+            print(f"  seeded at {data.seed_rate:,.0f} visits/s ({data.seed_seconds:.1f} s, of which indexes and "
+                  f"statistics {data.index_seconds:.1f} s), summaries rebuilt in {data.rebuild_seconds:.1f} s", flush=True)
+            try:
+                results = measure(data, database, args.requests, Path(workdir))
+            except RuntimeError as exc:
+                print(f"  FAILED: {exc}")
+                ok = False
+                continue
+            ok = ok and all(right for *_, right in results)
+            if args.profile:
+                profile(data)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
