@@ -70,7 +70,7 @@ test-postgresql: $(VENV)/.installed-testing
 
 bench: $(VENV)/.installed-testing
 	$(PY) bench/ingest.py
-	$(PY) bench/dashboard.py
+	$(PY) bench/dashboard.py --keep var/bench
 
 # Ten minutes at 80 % of the beacon's peak rate: errors and memory over time.
 soak: $(VENV)/.installed-testing
