@@ -34,3 +34,21 @@ def make_hit(
     if props:
         fields["props"] = json.dumps(props)
     return PIPELINE.process(info, parse(fields), ip=ip, user_agent=ua, dnt=False, gpc=False, now=at)
+
+
+def summaries(dbsession, site_id: int) -> tuple[dict, dict]:
+    """The site's summary rows, daily and hourly; rows that cancelled out to zero count as absent."""
+    from sqlalchemy import select
+
+    from tracking.models import DailyStat, HourlyStat
+
+    dbsession.flush()
+    daily = {
+        (r.dim, r.day, r.value): (r.visitors, r.visits, r.pageviews, r.bounces, r.duration, r.events)
+        for r in dbsession.scalars(select(DailyStat).where(DailyStat.site_id == site_id))
+    }
+    hourly = {
+        r.hour: (r.visitors, r.visits, r.pageviews)
+        for r in dbsession.scalars(select(HourlyStat).where(HourlyStat.site_id == site_id))
+    }
+    return ({k: v for k, v in daily.items() if any(v)}, {k: v for k, v in hourly.items() if any(v)})

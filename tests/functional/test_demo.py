@@ -13,14 +13,14 @@ import pytest
 from sqlalchemy import create_engine, delete, func, select, text
 from sqlalchemy.orm import Session
 
-from tracking.ingest.pipeline import local_day
 from tracking.ingest.store import SESSION_GAP
-from tracking.models import DailyStat, HourlyStat, Visit, VisitSession
+from tracking.models import DailyStat, Visit, VisitSession
 from tracking.scripts import demo
-from tracking.stats.periods import to_local
+from tracking.stats.periods import local_day, to_local
 from tracking.stats.rollups import rebuild
 
 from support import ROOT, environment, migrate
+from hits import summaries
 from servers import seed_site
 
 VISITS = 3_000
@@ -46,17 +46,6 @@ def all_visits(dbsession, site_id):
 def all_sessions(dbsession, site_id):
     return list(dbsession.scalars(select(VisitSession).where(VisitSession.site_id == site_id).order_by(VisitSession.id)))
 
-
-def summaries(dbsession, site_id):
-    daily = {
-        (r.dim, r.day, r.value): (r.visitors, r.visits, r.pageviews, r.bounces, r.duration, r.events)
-        for r in dbsession.scalars(select(DailyStat).where(DailyStat.site_id == site_id))
-    }
-    hourly = {
-        r.hour: (r.visitors, r.visits, r.pageviews)
-        for r in dbsession.scalars(select(HourlyStat).where(HourlyStat.site_id == site_id))
-    }
-    return daily, hourly
 
 
 def test_the_vocabulary():

@@ -4,13 +4,13 @@ from datetime import datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from tracking.ingest.store import Store
 from tracking.models import DailySalt, DailyStat, HourlyStat, Visit, VisitSession
 from tracking.stats.rollups import rebuild
 
-from hits import CHROME, GOOGLEBOT, IPHONE, make_hit
+from hits import CHROME, GOOGLEBOT, IPHONE, make_hit, summaries
 
 UAS = [CHROME, IPHONE, GOOGLEBOT]
 START = datetime(2026, 3, 28, 20, 0)  # the night Paris moves to summer time
@@ -39,19 +39,6 @@ def make_hits(site, specs, start=START):
     return hits
 
 
-def snapshot(dbsession, site_id):
-    dbsession.flush()
-    daily = {
-        (r.dim, r.day, r.value): (r.visitors, r.visits, r.pageviews, r.bounces, r.duration, r.events)
-        for r in dbsession.scalars(select(DailyStat).where(DailyStat.site_id == site_id))
-    }
-    hourly = {
-        r.hour: (r.visitors, r.visits, r.pageviews)
-        for r in dbsession.scalars(select(HourlyStat).where(HourlyStat.site_id == site_id))
-    }
-    # Rows that cancelled out to zero are equivalent to no row.
-    return ({k: v for k, v in daily.items() if any(v)}, {k: v for k, v in hourly.items() if any(v)})
-
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(
@@ -66,9 +53,9 @@ def test_summaries_equal_a_rebuild_from_raw_rows(dbsession, make_site, owner, sp
     bounds = sorted({0, len(hits), *[c for c in cuts if c < len(hits)]})
     for start, end in zip(bounds, bounds[1:]):
         Store(None).write_batch(dbsession, hits[start:end])
-    incremental = snapshot(dbsession, site.id)
+    incremental = summaries(dbsession, site.id)
     rebuild(dbsession, site.id)
-    assert snapshot(dbsession, site.id) == incremental
+    assert summaries(dbsession, site.id) == incremental
     for model in (DailyStat, HourlyStat, Visit, VisitSession):
         dbsession.execute(delete(model))
     dbsession.execute(delete(DailySalt))

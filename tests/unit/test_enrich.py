@@ -298,7 +298,6 @@ def test_geo_city_database(city_geo: GeoLocator) -> None:
         postal="NW10",
         latitude=51.5333,
         longitude=-0.2333,
-        asn=None,
         as_org="Andrews & Arnold Ltd",
     )
     assert city_geo.lookup("::ffff:81.2.69.142") == city_geo.lookup("81.2.69.142")

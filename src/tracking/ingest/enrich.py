@@ -399,7 +399,6 @@ class Geo:
     postal: str = ""
     latitude: float | None = None
     longitude: float | None = None
-    asn: int | None = None
     as_org: str = ""
 
 
@@ -429,7 +428,7 @@ class GeoLocator:
 
     Country and AS organisation name come from geoip2fast's bundled, offline
     data (MaxMind GeoLite2 derived, IPv4 and IPv6).  That data carries AS
-    *names* only, so :attr:`Geo.asn` stays None.
+    *names* only (no numbers).
 
     With *city_db_path* (a MaxMind GeoIP2/GeoLite2 City ``.mmdb``), region
     (first-level subdivision name, else its ISO code), city, postal code and
@@ -507,7 +506,6 @@ class GeoLocator:
             postal=clean_text(city.postal.code or "", 32),
             latitude=city.location.latitude,
             longitude=city.location.longitude,
-            asn=None,
             as_org=as_org,
         )
 

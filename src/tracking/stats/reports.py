@@ -108,7 +108,7 @@ class Reports:
         if not filters:
             row = self.db.execute(select(*_sums(DailyStat)).where(*self._daily(period, TOTAL))).one()
             return Totals(*map(int, row))
-        s = self._sessions(period, filters)
+        s = self.sessions(period, filters)
         row = self.db.execute(select(*self._session_sums(s, filters))).one()
         return Totals(*map(int, row))
 
@@ -165,7 +165,7 @@ class Reports:
                     .having(func.sum(d.visits) + func.sum(d.pageviews) + func.sum(d.events) > 0)
                 )
             elif dim in SESSION_DIMENSIONS:
-                s = self._sessions(period, filters)
+                s = self.sessions(period, filters)
                 column = s.c[SESSION_DIMENSIONS[dim]]
                 query = select(column, *self._session_sums(s, filters)).group_by(column)
             else:
@@ -190,7 +190,7 @@ class Reports:
 
     def _hit_query(self, dim: str, period: Period, filters: dict[str, str]) -> Select:
         """Pages or events of the matching sessions, in the panels' column layout."""
-        s = self._sessions(period, filters)
+        s = self.sessions(period, filters)
         v = Visit
         column = v.path if dim == "page" else v.event
         kind = v.event == "pageview" if dim == "page" else v.event != "pageview"
@@ -205,7 +205,7 @@ class Reports:
 
     def _prop_counts(self, period: Period, filters: dict[str, str], event: str) -> Counter[str]:
         """Event properties of the matching sessions (JSON is read here: databases differ)."""
-        s = self._sessions(period, filters)
+        s = self.sessions(period, filters)
         v = Visit
         query = select(v.event, v.props).where(v.session_id.in_(select(s.c.id)), v.event != "pageview", v.props.is_not(None))
         if event:
@@ -248,7 +248,7 @@ class Reports:
                     buckets[key][0] += visitors
                     buckets[key][1] += pageviews
         else:
-            s = self._sessions(period, filters)
+            s = self.sessions(period, filters)
             for started, first in self.db.execute(select(s.c.started_at, s.c.is_first)):
                 key = bucket(started)
                 if key in buckets:
@@ -268,7 +268,7 @@ class Reports:
         d = DailyStat
         return (d.site_id == self.site_id, d.dim == dim, d.day >= period.start, d.day < period.end)
 
-    def _sessions(self, period: Period, filters: dict[str, str]):
+    def sessions(self, period: Period, filters: dict[str, str]):
         """The sessions of the period that match ``filters``, as a subquery."""
         s = VisitSession
         conditions = [s.site_id == self.site_id, s.day >= period.start, s.day < period.end]

@@ -157,7 +157,7 @@ class DashboardViews:
         """Raw visits of the period and filters, read in chunks on a connection of their own
         (the response is streamed after the request's transaction has ended)."""
         start, end = query.period.bounds(self.site.timezone)
-        sessions = self.reports._sessions(query.period, query.filters) if query.filters else None
+        sessions = self.reports.sessions(query.period, query.filters) if query.filters else None
         v = Visit
         select_visits = select(*(getattr(v, column) for column in VISIT_COLUMNS[1:])).where(
             v.site_id == self.site.id, v.ts >= start, v.ts < end
