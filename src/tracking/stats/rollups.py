@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from sqlalchemy import bindparam, case, delete, func, literal, select
+from sqlalchemy import and_, bindparam, case, delete, func, literal, or_, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..models import DailyStat, HourlyStat, Visit, VisitSession
@@ -129,40 +129,62 @@ def rebuild(session, site_id: int) -> None:
         func.sum(s.events),
     )
     columns = ("site_id", "dim", "day", "value", *COUNT_FIELDS)
-    for dim, column in ((TOTAL, None), *SESSION_DIMENSIONS.items()):
-        value = literal("") if column is None else getattr(s, column)
+    dialect = session.get_bind().dialect.name
+    dims = ((TOTAL, None), *SESSION_DIMENSIONS.items())
+    if dialect == "postgresql":
+        # One pass over the sessions: a grouping per dimension (memory for its hash tables).
+        session.execute(text("SET LOCAL work_mem = '64MB'"))
+        groups = [getattr(s, column) for _, column in dims[1:]]
+        grouped = func.grouping(*groups)
+        everything = (1 << len(groups)) - 1
+        dim = case(
+            *((grouped == everything ^ (1 << (len(groups) - 1 - i)), literal(name)) for i, (name, _) in enumerate(dims[1:])),
+            else_=literal(TOTAL),
+        )
         query = (
-            select(s.site_id, literal(dim), s.day, value, *counts)
+            select(s.site_id, dim, s.day, func.coalesce(*groups, literal("")), *counts)
             .where(s.site_id == site_id)
-            .group_by(s.site_id, s.day, value)
+            .group_by(s.site_id, s.day, func.grouping_sets(*(tuple_(g) for g in groups), tuple_()))
         )
         session.execute(DailyStat.__table__.insert().from_select(columns, query))
+    else:
+        for dim, column in dims:
+            value = literal("") if column is None else getattr(s, column)
+            query = (
+                select(s.site_id, literal(dim), s.day, value, *counts)
+                .where(s.site_id == site_id)
+                .group_by(s.site_id, s.day, value)
+            )
+            session.execute(DailyStat.__table__.insert().from_select(columns, query))
 
+    # Pages, events and bot reasons: one pass over the hits.
     v = Visit
-    people = (v.site_id == site_id) & (v.bot == "")
     zero = literal(0)
-    for dim, where, pageviews, events in (
-        ("page", people & (v.event == "pageview"), func.count(), zero),
-        ("event", people & (v.event != "pageview"), zero, func.count()),
-    ):
-        value = v.path if dim == "page" else v.event
-        query = (
-            select(v.site_id, literal(dim), v.day, value, _first(v.is_first), zero, pageviews, zero, zero, events)
-            .where(where)
-            .group_by(v.site_id, v.day, value)
+    page = v.event == "pageview"
+    kind = case((v.bot != "", literal(BOT)), (page, literal("page")), else_=literal("event"))
+    value = case((v.bot != "", v.bot), (page, v.path), else_=v.event)
+    person = v.bot == ""
+    query = (
+        select(
+            v.site_id, kind, v.day, value,
+            func.sum(case((and_(person, v.is_first), 1), else_=0)),
+            zero,
+            func.sum(case((or_(page, ~person), 1), else_=0)),
+            zero,
+            zero,
+            func.sum(case((and_(person, ~page), 1), else_=0)),
         )
-        session.execute(DailyStat.__table__.insert().from_select(columns, query))
-    bots = (
-        select(v.site_id, literal(BOT), v.day, v.bot, zero, zero, func.count(), zero, zero, zero)
-        .where((v.site_id == site_id) & (v.bot != ""))
-        .group_by(v.site_id, v.day, v.bot)
+        .where(v.site_id == site_id)
+        .group_by(v.site_id, v.day, kind, value)
     )
-    session.execute(DailyStat.__table__.insert().from_select(columns, bots))
+    session.execute(DailyStat.__table__.insert().from_select(columns, query))
+    people = (v.site_id == site_id) & person
 
     # Properties: JSON differs between databases, so they are counted here.
     props: dict[tuple[date, str], int] = defaultdict(int)
     for day, event, values in session.execute(
-        select(v.day, v.event, v.props).where(people & (v.event != "pageview") & v.props.is_not(None))
+        select(v.day, v.event, v.props).where(people & (v.event != "pageview") & v.props.is_not(None)),
+        execution_options={"yield_per": 10_000},
     ):
         for key, value in (values or {}).items():
             props[(day, prop_value(event, key, value))] += 1
@@ -176,7 +198,6 @@ def rebuild(session, site_id: int) -> None:
             ],
         )
 
-    dialect = session.get_bind().dialect.name
     one = literal(1)
     starts = select(
         s.site_id.label("site_id"),
