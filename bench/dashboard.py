@@ -315,22 +315,12 @@ def dashboard_queries(reports: Reports, scenario: Scenario, timezone: str, call:
         call(f"panel {scenario.params['dim']} (full list)")
         reports.panel(scenario.params["dim"], period, filters, limit=MORE_LIMIT)
         return
-    call("totals")
-    totals = reports.totals(period, filters)
-    call("totals, previous period")
-    reports.totals(period.previous(), filters)
-    call("series")
-    reports.series(period, filters)
-    for _, dims in GROUPS:
-        for dim in dims:
-            call(f"panel {dim}")
-            reports.panel(dim, period, filters, totals=totals)
+    call("overview: totals, chart and panels of both periods")
+    reports.overview(period, filters, (dim for _, dims in GROUPS for dim in dims))
     call("realtime")
     reports.realtime(utcnow())
     call("bot hits")
     reports.bot_hits(period)
-    call("series, previous period")
-    reports.series(period.previous(), filters)
     call("has data")
     reports.has_data()
 

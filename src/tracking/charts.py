@@ -36,10 +36,12 @@ def _nice_max(value: int) -> int:
     return next(TICKS * step for step in _STEPS if TICKS * step >= value)
 
 
-def line_chart(points, previous, hourly: bool) -> Chart:
-    """Geometry of visitors (and page views) over time; ``previous`` aligned by position."""
+def line_chart(points, previous: list[int], hourly: bool) -> Chart:
+    """Geometry of visitors (and page views) over time; ``previous``: the visitors of the
+    previous period, aligned by position."""
     count = max(len(points), 1)
-    top = _nice_max(max([p.pageviews for p in points] + [p.visitors for p in previous] + [1]))
+    previous = previous[: len(points)]
+    top = _nice_max(max([p.pageviews for p in points] + previous + [1]))
     plot_w = WIDTH - PAD_LEFT - 8
     plot_h = HEIGHT - PAD_BOTTOM - PAD_TOP
     baseline = PAD_TOP + plot_h
@@ -60,6 +62,6 @@ def line_chart(points, previous, hourly: bool) -> Chart:
     fmt = "%H:%M" if hourly else "%b %d"
     labels = [(x(i), points[i].start.strftime(fmt)) for i in range(0, len(points), step)]
     return Chart(
-        WIDTH, HEIGHT, visitors, line(p.pageviews for p in points), line(p.visitors for p in previous[: len(points)]),
+        WIDTH, HEIGHT, visitors, line(p.pageviews for p in points), line(previous),
         area, ticks, labels, baseline,
     )

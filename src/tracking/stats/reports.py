@@ -2,24 +2,34 @@
 
 Without filters every number comes from the summary tables (:mod:`.rollups`): a handful of
 small indexed queries, whatever the traffic. With filters the numbers come from the raw
-sessions and hits of the period (one scan per panel): exact for any combination of filters,
-and slower on big sites — ``BENCHMARKS.md`` has the figures.
+sessions and hits of the period, exact for any combination of filters: one pass over the
+matching sessions for the totals, the chart and every session panel (``GROUPING SETS`` on
+PostgreSQL, one ``UNION ALL`` branch per panel on SQLite), and one over their hits for the
+page, event and property panels and the page views of the chart. Slower on big sites than
+the summaries — ``BENCHMARKS.md`` has the figures.
 
 Visitors: ids rotate daily, so a "visitor" is one person on one day, and visitors over several
 days are a sum of daily visitors. Each visitor is attributed to their first visit of the day:
 the visitors of all sources add up to the total. When a page or event filter is active,
 visitors are the distinct visitors whose visits match.
+
+Chart buckets are local days, or for periods of two days or less the hours of UTC shown in
+local time — the grain of the hourly summary, so that a filtered chart and an unfiltered one
+cut the day the same way.
 """
 
-from collections import Counter
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import Select, and_, case, exists, func, literal, literal_column, select
+from sqlalchemy import Text, and_, case, cast, func, literal, literal_column, null, select, text, tuple_, type_coerce, union_all
 
 from ..models import DailyStat, HourlyStat, Visit, VisitSession
 from .dimensions import BOT, HIT_DIMENSIONS, PROP_SEPARATOR, SESSION_DIMENSIONS, TOTAL, prop_value
 from .periods import Period, to_local
+from .rollups import hour_expression
 
 #: Filters that can be set from the query string: every dimension but properties.
 FILTERABLE = (*SESSION_DIMENSIONS, "page", "event")
@@ -72,6 +82,18 @@ class Panel:
         return sort_metric(self.dim)
 
 
+@dataclass
+class Overview:
+    """What the dashboard shows: the period's numbers, and the previous period's totals and
+    visitors per bucket (the chart draws those behind the period's)."""
+
+    totals: Totals
+    before: Totals
+    series: list[Point]
+    previous_visitors: list[int]
+    panels: dict[str, Panel]
+
+
 def sort_metric(dim: str) -> str:
     if dim == "page":
         return "pageviews"
@@ -102,15 +124,35 @@ class Reports:
         self.site_id = site_id
         self.timezone = timezone
 
+    @property
+    def _postgresql(self) -> bool:
+        return self.db.get_bind().dialect.name == "postgresql"
+
+    # -- the whole dashboard ------------------------------------------------------------
+
+    def overview(self, period: Period, filters: dict[str, str], dims: Iterable[str], limit: int = 10) -> Overview:
+        """Totals, chart and the top ``limit`` rows of each of ``dims``, with the previous
+        period's totals and chart: a few summary queries, or with filters two passes over the
+        raw rows of each period."""
+        dims = tuple(dims)
+        previous = period.previous()
+        if not filters:
+            totals = self.totals(period, filters)
+            panels = {dim: self.panel(dim, period, filters, limit, totals=totals) for dim in dims}
+            return Overview(totals, self.totals(previous, filters), self.series(period, filters),
+                            [point.visitors for point in self.series(previous, filters)], panels)
+        now = _Scan(self, period, filters, dims)
+        before = _Scan(self, previous, filters, (), pageviews=False)
+        return Overview(now.totals, before.totals, now.series, [point.visitors for point in before.series],
+                        {dim: now.panel(dim, limit) for dim in dims})
+
     # -- totals -------------------------------------------------------------------------
 
     def totals(self, period: Period, filters: dict[str, str]) -> Totals:
         if not filters:
             row = self.db.execute(select(*_sums(DailyStat)).where(*self._daily(period, TOTAL))).one()
             return Totals(*map(int, row))
-        s = self.sessions(period, filters)
-        row = self.db.execute(select(*self._session_sums(s, filters))).one()
-        return Totals(*map(int, row))
+        return _Scan(self, period, filters, (), series=False).totals
 
     def has_data(self) -> bool:
         """Whether the site ever received a hit (people or bots)."""
@@ -146,83 +188,53 @@ class Reports:
         Shares of session dimensions are of the period's ``totals`` (computed when not given):
         every visit has one value of each. Shares of pages, events and properties are of the
         panel's own total."""
+        if filters:
+            return _Scan(self, period, filters, (dim,), series=False, event=event).panel(dim, limit)
         metric = sort_metric(dim)
-        if dim == "prop" and filters:
-            counts = self._prop_counts(period, filters, event)
-            rows = [Row(events=n, value=value) for value, n in counts.most_common(limit + 1)]
-            whole = sum(counts.values())
-        else:
-            if not filters:
-                conditions = list(self._daily(period, dim))
-                if dim == "prop" and event:
-                    conditions.append(DailyStat.value.startswith(event + PROP_SEPARATOR, autoescape=True))
-                d = DailyStat
-                query = (
-                    select(d.value, *_sums(d))
-                    .where(*conditions)
-                    .group_by(d.value)
-                    # A session that moved on leaves a row of zeros behind (its former exit page).
-                    .having(func.sum(d.visits) + func.sum(d.pageviews) + func.sum(d.events) > 0)
-                )
-            elif dim in SESSION_DIMENSIONS:
-                s = self.sessions(period, filters)
-                column = s.c[SESSION_DIMENSIONS[dim]]
-                query = select(column, *self._session_sums(s, filters)).group_by(column)
-            else:
-                query = self._hit_query(dim, period, filters)
-            rows = [Row(*map(int, r[1:]), value=r[0]) for r in self._top(query, metric, limit)]
-            if dim in SESSION_DIMENSIONS:
-                whole = getattr(totals if totals is not None else self.totals(period, filters), metric)
-            else:
-                grouped = query.subquery()
-                whole = int(self.db.scalar(select(func.coalesce(func.sum(grouped.c[metric]), 0))))
-        more = len(rows) > limit
-        rows = rows[:limit]
-        for row in rows:
-            row.share = 100.0 * getattr(row, metric) / whole if whole else 0.0
-        return Panel(dim, rows, more)
-
-    def _top(self, query: Select, metric: str, limit: int):
-        """``limit + 1`` rows of a (value, visitors, visits, pageviews, bounces, duration, events)
-        query, by ``metric``, then visits, then value; the extra row tells there is more."""
-        order = (literal_column(metric).desc(), literal_column("visits").desc(), literal_column("1").asc())
-        return self.db.execute(query.order_by(*order).limit(limit + 1)).all()
-
-    def _hit_query(self, dim: str, period: Period, filters: dict[str, str]) -> Select:
-        """Pages or events of the matching sessions, in the panels' column layout."""
-        s = self.sessions(period, filters)
-        v = Visit
-        column = v.path if dim == "page" else v.event
-        kind = v.event == "pageview" if dim == "page" else v.event != "pageview"
-        first = func.coalesce(func.sum(case((v.is_first, 1), else_=0)), 0)
-        count, zero = func.count(), literal(0)
-        pageviews, events = (count, zero) if dim == "page" else (zero, count)
-        return (
-            select(column.label("value"), *_labelled(first, zero, pageviews, zero, zero, events))
-            .where(v.session_id.in_(select(s.c.id)), kind)
-            .group_by(column)
+        conditions = list(self._daily(period, dim))
+        if dim == "prop" and event:
+            conditions.append(DailyStat.value.startswith(event + PROP_SEPARATOR, autoescape=True))
+        d = DailyStat
+        query = (
+            select(d.value, *_sums(d))
+            .where(*conditions)
+            .group_by(d.value)
+            # A session that moved on leaves a row of zeros behind (its former exit page).
+            .having(func.sum(d.visits) + func.sum(d.pageviews) + func.sum(d.events) > 0)
         )
-
-    def _prop_counts(self, period: Period, filters: dict[str, str], event: str) -> Counter[str]:
-        """Event properties of the matching sessions (JSON is read here: databases differ)."""
-        s = self.sessions(period, filters)
-        v = Visit
-        query = select(v.event, v.props).where(v.session_id.in_(select(s.c.id)), v.event != "pageview", v.props.is_not(None))
-        if event:
-            query = query.where(v.event == event)
-        counts: Counter[str] = Counter()
-        for name, props in self.db.execute(query):
-            for key, value in (props or {}).items():
-                counts[prop_value(name, key, value)] += 1
-        return counts
+        order = (literal_column(metric).desc(), literal_column("visits").desc(), literal_column("1").asc())
+        rows = [Row(*map(int, r[1:]), value=r[0]) for r in self.db.execute(query.order_by(*order).limit(limit + 1))]
+        if dim in SESSION_DIMENSIONS:
+            whole = getattr(totals if totals is not None else self.totals(period, filters), metric)
+        else:
+            grouped = query.subquery()
+            whole = int(self.db.scalar(select(func.coalesce(func.sum(grouped.c[metric]), 0))))
+        return _panel(dim, rows, limit, whole)
 
     # -- time series --------------------------------------------------------------------
 
     def series(self, period: Period, filters: dict[str, str]) -> list[Point]:
-        """Visitors and page views per local hour (periods of two days or less) or per day."""
+        """Visitors and page views per hour (periods of two days or less) or per local day."""
+        if filters:
+            return _Scan(self, period, filters, ()).series
         start, end = period.bounds(self.timezone)
+        buckets = self._buckets(period)
+        h = HourlyStat
+        rows = self.db.execute(
+            select(h.hour, h.visitors, h.pageviews).where(h.site_id == self.site_id, h.hour >= start, h.hour < end)
+        )
+        for hour, visitors, pageviews in rows:
+            key = self._bucket(period, hour)
+            if key in buckets:
+                buckets[key][0] += visitors
+                buckets[key][1] += pageviews
+        return [Point(start, visitors, pageviews) for start, (visitors, pageviews) in buckets.items()]
+
+    def _buckets(self, period: Period) -> dict[datetime, list[int]]:
+        """The chart's buckets (local, naive), each with [visitors, page views] at zero."""
         buckets: dict[datetime, list[int]] = {}
         if period.hourly:
+            start, end = period.bounds(self.timezone)
             hour = start
             while hour < end:
                 buckets[to_local(hour, self.timezone).replace(tzinfo=None)] = [0, 0]
@@ -232,35 +244,12 @@ class Reports:
             while day < period.end:
                 buckets[datetime(day.year, day.month, day.day)] = [0, 0]
                 day += timedelta(days=1)
+        return buckets
 
-        def bucket(ts: datetime) -> datetime:
-            local = to_local(ts, self.timezone).replace(tzinfo=None)
-            return local.replace(minute=0, second=0, microsecond=0) if period.hourly else datetime(local.year, local.month, local.day)
-
-        if not filters:
-            h = HourlyStat
-            rows = self.db.execute(
-                select(h.hour, h.visitors, h.pageviews).where(h.site_id == self.site_id, h.hour >= start, h.hour < end)
-            )
-            for hour, visitors, pageviews in rows:
-                key = bucket(hour)
-                if key in buckets:
-                    buckets[key][0] += visitors
-                    buckets[key][1] += pageviews
-        else:
-            s = self.sessions(period, filters)
-            for started, first in self.db.execute(select(s.c.started_at, s.c.is_first)):
-                key = bucket(started)
-                if key in buckets:
-                    buckets[key][0] += 1 if first else 0
-            v = Visit
-            for (ts,) in self.db.execute(
-                select(v.ts).where(v.session_id.in_(select(s.c.id)), v.event == "pageview", v.ts >= start, v.ts < end)
-            ):
-                key = bucket(ts)
-                if key in buckets:
-                    buckets[key][1] += 1
-        return [Point(start, visitors, pageviews) for start, (visitors, pageviews) in buckets.items()]
+    def _bucket(self, period: Period, ts: datetime) -> datetime:
+        """The bucket of a UTC hour (hourly charts) or of a UTC instant."""
+        local = to_local(ts, self.timezone).replace(tzinfo=None)
+        return local.replace(minute=0, second=0, microsecond=0) if period.hourly else datetime(local.year, local.month, local.day)
 
     # -- building blocks ----------------------------------------------------------------
 
@@ -271,29 +260,216 @@ class Reports:
     def sessions(self, period: Period, filters: dict[str, str]):
         """The sessions of the period that match ``filters``, as a subquery."""
         s = VisitSession
+        return select(s).where(*self._matching(period, filters)).subquery()
+
+    def _matching(self, period: Period, filters: dict[str, str]) -> list:
+        """Conditions on ``visit_sessions`` for the sessions of the period that match ``filters``."""
+        s, v = VisitSession, Visit
         conditions = [s.site_id == self.site_id, s.day >= period.start, s.day < period.end]
+        # The hits of the period's sessions: from its start on (a bound the planner can use to
+        # read the site's hits of the period once, rather than probe each session's).
+        hits = (v.site_id == self.site_id, v.ts >= period.bounds(self.timezone)[0])
         for dim, value in filters.items():
             if dim in SESSION_DIMENSIONS:
                 conditions.append(getattr(s, SESSION_DIMENSIONS[dim]) == value)
             elif dim == "page":
-                conditions.append(exists().where(Visit.session_id == s.id, Visit.event == "pageview", Visit.path == value))
+                conditions.append(s.id.in_(select(v.session_id).where(*hits, v.event == "pageview", v.path == value)))
             elif dim == "event":
-                conditions.append(exists().where(Visit.session_id == s.id, Visit.event == value))
-        return select(s).where(and_(*conditions)).subquery()
+                conditions.append(s.id.in_(select(v.session_id).where(*hits, v.event == value)))
+        return conditions
 
-    @staticmethod
-    def _session_sums(s, filters: dict[str, str]):
-        hit_filter = any(dim in HIT_DIMENSIONS for dim in filters)
-        visitors = func.count(func.distinct(s.c.visitor)) if hit_filter else func.sum(case((s.c.is_first, 1), else_=0))
-        bounce = case((and_(s.c.pageviews <= 1, s.c.events == 0), 1), else_=0)
-        return _labelled(
-            func.coalesce(visitors, 0),
+
+def _panel(dim: str, rows: list[Row], limit: int, whole: int) -> Panel:
+    """A panel of ``rows`` (``limit + 1`` of them tell there is more), shares of ``whole``."""
+    metric = sort_metric(dim)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    for row in rows:
+        row.share = 100.0 * getattr(row, metric) / whole if whole else 0.0
+    return Panel(dim, rows, more)
+
+
+def _ranked(rows: Iterable[Row], metric: str, limit: int) -> list[Row]:
+    """The top ``limit + 1`` rows by ``metric``, then visits, then value (as the SQL orders them)."""
+    return sorted(rows, key=lambda row: (-getattr(row, metric), -row.visits, row.value))[: limit + 1]
+
+
+class _Scan:
+    """The numbers of one period with filters, from the raw rows of its matching sessions.
+
+    Two statements: one over the matching sessions (totals, visitors per bucket, one grouping
+    per session panel) and, when a page, event or property panel or the chart's page views
+    need them, one over those sessions' hits. Each finds the matching sessions itself, by the
+    site and day index and the filters.
+    """
+
+    def __init__(
+        self,
+        reports: Reports,
+        period: Period,
+        filters: dict[str, str],
+        dims: Iterable[str],
+        *,
+        series: bool = True,
+        pageviews: bool = True,
+        event: str = "",
+    ) -> None:
+        self.reports = reports
+        self.period = period
+        self.filters = filters
+        self.event = event
+        dims = tuple(dims)
+        session_dims = [dim for dim in dims if dim in SESSION_DIMENSIONS]
+        if reports._postgresql:
+            # Compiling these statements (PostgreSQL's JIT, on above a cost they reach) took
+            # ~100 ms each, more than running them; and with the default 4 MB the grouping
+            # sets of a few hundred thousand sessions are sorted rather than hashed (5× slower).
+            reports.db.execute(text("SET LOCAL jit = off"))
+            reports.db.execute(text("SET LOCAL work_mem = '32MB'"))
+        self.rows: dict[str, dict[str, Row]] = defaultdict(dict)
+        self.props: Counter[str] = Counter()
+        buckets = reports._buckets(period) if series else {}
+        self.totals = self._sessions(session_dims, buckets, series)
+        hit_dims = [dim for dim in dims if dim in HIT_DIMENSIONS]
+        if hit_dims or (series and pageviews):
+            self._hits(hit_dims, buckets, series and pageviews)
+        self.series = [Point(start, visitors, pageviews) for start, (visitors, pageviews) in buckets.items()]
+
+    def panel(self, dim: str, limit: int) -> Panel:
+        metric = sort_metric(dim)
+        if dim == "prop":
+            rows = [Row(events=n, value=value) for value, n in self.props.items()]
+            whole = sum(self.props.values())
+        else:
+            rows = list(self.rows[dim].values())
+            whole = getattr(self.totals, metric) if dim in SESSION_DIMENSIONS else sum(getattr(row, metric) for row in rows)
+        return _panel(dim, _ranked(rows, metric, limit), limit, whole)
+
+    # -- the two passes -----------------------------------------------------------------
+
+    def _grouped(self, source, sets: list[tuple], measures: tuple) -> list[tuple[int, tuple, tuple[int, ...]]]:
+        """``measures`` of ``source`` grouped by each of ``sets`` (tuples of distinct columns;
+        ``()`` is the grand total): rows of (index of the set, its columns' values, measures)."""
+        columns = [column for group in sets for column in group]
+        spans = []
+        position = 0
+        for group in sets:
+            spans.append(range(position, position + len(group)))
+            position += len(group)
+        if not columns:  # the grand total alone
+            found = ((0, row) for row in self.reports.db.execute(select(*measures).select_from(source)))
+        elif self.reports._postgresql:
+            query = select(func.grouping(*columns), *columns, *measures).select_from(source).group_by(
+                func.grouping_sets(*(tuple_(*group) for group in sets))
+            )
+            # GROUPING(...) has a bit set for each column the row is not grouped by.
+            masks = {
+                sum(1 << (len(columns) - 1 - i) for i in range(len(columns)) if i not in span): index
+                for index, span in enumerate(spans)
+            }
+            found = ((masks[row[0]], row[1:]) for row in self.reports.db.execute(query))
+        else:
+            branches = []
+            for index, (group, span) in enumerate(zip(sets, spans, strict=True)):
+                values = [c if i in span else type_coerce(null(), c.type) for i, c in enumerate(columns)]
+                branch = select(literal(index), *values, *measures).select_from(source)
+                branches.append(branch.group_by(*group) if group else branch)
+            found = ((row[0], row[1:]) for row in self.reports.db.execute(union_all(*branches)))
+        width = len(columns)
+        return [
+            (index, tuple(row[i] for i in spans[index]), tuple(int(n) for n in row[width:]))
+            for index, row in found
+        ]
+
+    def _sessions(self, dims: list[str], buckets: dict, series: bool) -> Totals:
+        reports = self.reports
+        s = select(VisitSession).where(*reports._matching(self.period, self.filters)).subquery("matching")
+        dialect = "postgresql" if reports._postgresql else "sqlite"
+        bucket = (hour_expression(dialect, s.c.started_at) if self.period.hourly else s.c.day).label("bucket")
+        sets: list[tuple] = [(), (bucket,)] if series else [()]
+        sets += [(s.c[SESSION_DIMENSIONS[dim]],) for dim in dims]
+        panels = dict(zip(range(len(sets) - len(dims), len(sets)), dims, strict=True))
+        totals = Totals()
+        for index, values, counts in self._grouped(s, sets, _session_sums(s, self.filters)):
+            if index == 0:
+                totals = Totals(*counts)
+            elif index in panels:
+                self.rows[panels[index]][values[0]] = Row(*counts, value=values[0])
+            else:
+                key = self._key(values[0])
+                if key in buckets:
+                    buckets[key][0] += counts[0]
+        return totals
+
+    def _hits(self, dims: list[str], buckets: dict, series: bool) -> None:
+        reports = self.reports
+        start, end = self.period.bounds(reports.timezone)
+        v = Visit
+        ids = select(VisitSession.id).where(*reports._matching(self.period, self.filters))
+        # Hits of the period's sessions come at or after the period's start: a bound that lets
+        # the planner choose between the session index and the site's range of hits.
+        hits = select(v).where(v.session_id.in_(ids), v.site_id == reports.site_id, v.ts >= start).subquery("hits")
+        is_page = hits.c.event == "pageview"
+        measures = (
+            func.coalesce(func.sum(case((hits.c.is_first, 1), else_=0)), 0),
             func.count(),
-            func.coalesce(func.sum(s.c.pageviews), 0),
-            func.coalesce(func.sum(bounce), 0),
-            func.coalesce(func.sum(s.c.duration), 0),
-            func.coalesce(func.sum(s.c.events), 0),
+            # The chart counts the page views of the period only.
+            func.coalesce(func.sum(case((and_(is_page, hits.c.ts < end), 1), else_=0)), 0),
         )
+        sets: list[tuple] = []
+        if dims:
+            value = case((is_page, hits.c.path), else_=hits.c.event).label("value")
+            group = (is_page.label("is_page"), value)
+            sets.append(group + (cast(hits.c.props, Text).label("props"),) if "prop" in dims else group)
+        if series:
+            dialect = "postgresql" if reports._postgresql else "sqlite"
+            sets.append(((hour_expression(dialect, hits.c.ts) if self.period.hourly else hits.c.day).label("bucket"),))
+        for index, values, (firsts, count, charted) in self._grouped(hits, sets, measures):
+            if dims and index == 0:
+                page, name = values[0], values[1]
+                if page:
+                    self._add("page", Row(visitors=firsts, pageviews=count, value=name))
+                    continue
+                self._add("event", Row(visitors=firsts, events=count, value=name))
+                if "prop" in dims and values[2] and (not self.event or name == self.event):
+                    for key, prop in (json.loads(values[2]) or {}).items():
+                        self.props[prop_value(name, key, prop)] += count
+            else:
+                key = self._key(values[0])
+                if key in buckets:
+                    buckets[key][1] += charted
+
+    def _key(self, value) -> datetime:
+        """The chart bucket of a grouped ``bucket`` value: a UTC hour or a local day."""
+        if self.period.hourly:
+            return self.reports._bucket(self.period, value if isinstance(value, datetime) else datetime.fromisoformat(value))
+        if isinstance(value, str):  # SQLite, through UNION ALL
+            value = date.fromisoformat(value)
+        return datetime(value.year, value.month, value.day)
+
+    def _add(self, dim: str, row: Row) -> None:
+        """Add to a page or event row (an event comes once per distinct set of properties)."""
+        known = self.rows[dim].get(row.value)
+        if known is None:
+            self.rows[dim][row.value] = row
+        else:
+            known.visitors += row.visitors
+            known.pageviews += row.pageviews
+            known.events += row.events
+
+
+def _session_sums(s, filters: dict[str, str]):
+    hit_filter = any(dim in HIT_DIMENSIONS for dim in filters)
+    visitors = func.count(func.distinct(s.c.visitor)) if hit_filter else func.sum(case((s.c.is_first, 1), else_=0))
+    bounce = case((and_(s.c.pageviews <= 1, s.c.events == 0), 1), else_=0)
+    return _labelled(
+        func.coalesce(visitors, 0),
+        func.count(),
+        func.coalesce(func.sum(s.c.pageviews), 0),
+        func.coalesce(func.sum(bounce), 0),
+        func.coalesce(func.sum(s.c.duration), 0),
+        func.coalesce(func.sum(s.c.events), 0),
+    )
 
 
 def parse_filters(params) -> dict[str, str]:

@@ -78,14 +78,9 @@ class DashboardViews:
     def dashboard(self):
         query = Query(self.request)
         period, filters = query.period, query.filters
-        previous = period.previous()
-        totals = self.reports.totals(period, filters)
-        before = self.reports.totals(previous, filters)
-        series = self.reports.series(period, filters)
-        groups = [
-            (title, [(dim, self.reports.panel(dim, period, filters, totals=totals)) for dim in dims])
-            for title, dims in GROUPS
-        ]
+        overview = self.reports.overview(period, filters, (dim for _, dims in GROUPS for dim in dims))
+        totals, before, series = overview.totals, overview.before, overview.series
+        groups = [(title, [(dim, overview.panels[dim]) for dim in dims]) for title, dims in GROUPS]
         return {
             "site": self.site,
             "query": query,
@@ -98,7 +93,7 @@ class DashboardViews:
             "realtime": self.reports.realtime(utcnow()),
             "bot_hits": self.reports.bot_hits(period),
             "series": series,
-            "chart": line_chart(series, self.reports.series(previous, filters), period.hourly),
+            "chart": line_chart(series, overview.previous_visitors, period.hourly),
             "groups": groups,
             "labels": LABELS,
             "filterable": FILTERABLE,
