@@ -1,12 +1,14 @@
 """What the reports can be broken down and filtered by.
 
 Session dimensions take the value of the session's first hit (the exit page: its last page
-view); hit dimensions are counted per hit. ``""`` is the site total, ``bot`` counts bot hits by
-reason. A ``prop`` value is ``event␟key␟value`` (``␟`` = U+001F, which the beacon strips from
+view); hit dimensions are counted per hit. ``""`` is the site total, ``hits`` the page views
+and events of the day they happened on (the chart's page views; the total counts a visit's on
+the day it began), ``bot`` counts bot hits by reason. A ``prop`` value is ``event␟key␟value`` (``␟`` = U+001F, which the beacon strips from
 visitor input, so it cannot be forged).
 """
 
 TOTAL = ""
+HITS = "hits"
 BOT = "bot"
 PROP_SEPARATOR = "\x1f"
 

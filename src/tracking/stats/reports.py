@@ -14,8 +14,8 @@ the visitors of all sources add up to the total. When a page or event filter is 
 visitors are the distinct visitors whose visits match.
 
 Chart buckets are local days, or for periods of two days or less the hours of UTC shown in
-local time — the grain of the hourly summary, so that a filtered chart and an unfiltered one
-cut the day the same way.
+local time (the grain of the hourly summary; in zones half an hour off UTC, such as India's,
+an "hour" runs from half past to half past), the same with filters or without.
 """
 
 import json
@@ -27,7 +27,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Text, and_, case, cast, func, literal, literal_column, null, select, text, tuple_, type_coerce, union_all
 
 from ..models import DailyStat, HourlyStat, Visit, VisitSession
-from .dimensions import BOT, HIT_DIMENSIONS, PROP_SEPARATOR, SESSION_DIMENSIONS, TOTAL, prop_value
+from .dimensions import BOT, HIT_DIMENSIONS, HITS, PROP_SEPARATOR, SESSION_DIMENSIONS, TOTAL, prop_value
 from .periods import Period, to_local
 from .rollups import hour_expression
 
@@ -140,7 +140,7 @@ class Reports:
             totals = self.totals(period, filters)
             panels = {dim: self.panel(dim, period, filters, limit, totals=totals) for dim in dims}
             return Overview(totals, self.totals(previous, filters), self.series(period, filters),
-                            [point.visitors for point in self.series(previous, filters)], panels)
+                            [point.visitors for point in self.series(previous, filters, pageviews=False)], panels)
         now = _Scan(self, period, filters, dims)
         before = _Scan(self, previous, filters, (), pageviews=False)
         return Overview(now.totals, before.totals, now.series, [point.visitors for point in before.series],
@@ -202,32 +202,53 @@ class Reports:
             # A session that moved on leaves a row of zeros behind (its former exit page).
             .having(func.sum(d.visits) + func.sum(d.pageviews) + func.sum(d.events) > 0)
         )
+        if dim not in SESSION_DIMENSIONS:
+            # The panel's own total, over all its values, in the same pass.
+            query = query.add_columns(func.sum(func.sum(getattr(d, metric))).over())
         order = (literal_column(metric).desc(), literal_column("visits").desc(), literal_column("1").asc())
-        rows = [Row(*map(int, r[1:]), value=r[0]) for r in self.db.execute(query.order_by(*order).limit(limit + 1))]
+        found = self.db.execute(query.order_by(*order).limit(limit + 1)).all()
+        rows = [Row(*map(int, r[1:7]), value=r[0]) for r in found]
         if dim in SESSION_DIMENSIONS:
             whole = getattr(totals if totals is not None else self.totals(period, filters), metric)
         else:
-            grouped = query.subquery()
-            whole = int(self.db.scalar(select(func.coalesce(func.sum(grouped.c[metric]), 0))))
+            whole = int(found[0][7]) if found else 0
         return _panel(dim, rows, limit, whole)
 
     # -- time series --------------------------------------------------------------------
 
-    def series(self, period: Period, filters: dict[str, str]) -> list[Point]:
-        """Visitors and page views per hour (periods of two days or less) or per local day."""
+    def series(self, period: Period, filters: dict[str, str], pageviews: bool = True) -> list[Point]:
+        """Visitors and page views (left at 0 unless ``pageviews``) per hour (periods of two
+        days or less) or per local day."""
         if filters:
-            return _Scan(self, period, filters, ()).series
-        start, end = period.bounds(self.timezone)
+            return _Scan(self, period, filters, (), pageviews=pageviews).series
         buckets = self._buckets(period)
-        h = HourlyStat
-        rows = self.db.execute(
-            select(h.hour, h.visitors, h.pageviews).where(h.site_id == self.site_id, h.hour >= start, h.hour < end)
-        )
-        for hour, visitors, pageviews in rows:
-            key = self._bucket(period, hour)
-            if key in buckets:
-                buckets[key][0] += visitors
-                buckets[key][1] += pageviews
+        if period.hourly:
+            start, end = period.bounds(self.timezone)
+            h = HourlyStat
+            rows = self.db.execute(
+                select(h.hour, h.visitors, h.pageviews).where(h.site_id == self.site_id, h.hour >= start, h.hour < end)
+            )
+            for hour, visitors, pageviews in rows:
+                key = self._bucket(period, hour)
+                if key in buckets:
+                    buckets[key][0] += visitors
+                    buckets[key][1] += pageviews
+        else:
+            # By local day, exactly (UTC hours do not fall on local midnight in every zone):
+            # visitors from the day's total, page views from the day's hits.
+            d = DailyStat
+            dims = (TOTAL, HITS) if pageviews else (TOTAL,)
+            rows = self.db.execute(
+                select(d.day, d.dim, d.visitors, d.pageviews).where(
+                    d.site_id == self.site_id, d.dim.in_(dims), d.day >= period.start, d.day < period.end
+                )
+            )
+            for day, dim, visitors, views in rows:
+                bucket = buckets[datetime(day.year, day.month, day.day)]
+                if dim == HITS:
+                    bucket[1] += views
+                else:
+                    bucket[0] += visitors
         return [Point(start, visitors, pageviews) for start, (visitors, pageviews) in buckets.items()]
 
     def _buckets(self, period: Period) -> dict[datetime, list[int]]:

@@ -2,7 +2,8 @@
 
 Every number in them is a sum of *contributions*: a session contributes its counts to the
 site total and to each of its session dimensions on the day it started; a hit contributes to
-its page, event and property rows on its own day; a bot hit to its reason. The store adds the
+its page, event and property rows and to the day's ``hits`` row on its own day; a bot hit to
+its reason. The store adds the
 change of contribution of every session and hit it writes, in the same transaction
 (:class:`Delta`), and :func:`rebuild` recomputes everything from the raw tables with the same
 definitions — the two must always agree (the test suite checks it on random data).
@@ -20,7 +21,7 @@ from sqlalchemy import and_, bindparam, case, delete, func, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..models import DailyStat, HourlyStat, Visit, VisitSession
-from .dimensions import BOT, SESSION_DIMENSIONS, TOTAL, prop_value
+from .dimensions import BOT, HITS, PROP_SEPARATOR, SESSION_DIMENSIONS, TOTAL, prop_value
 from .periods import local_day
 
 #: Indexes into a counts vector.
@@ -64,11 +65,13 @@ class Delta:
             return
         first = 1 if is_first else 0
         if event == "pageview":
+            daily[(site_id, HITS, day, "")][PAGEVIEWS] += 1
             row = daily[(site_id, "page", day, path)]
             row[PAGEVIEWS] += 1
             row[VISITORS] += first
             self.hourly[(site_id, hour_of(ts))][2] += 1
         else:
+            daily[(site_id, HITS, day, "")][EVENTS] += 1
             row = daily[(site_id, "event", day, event)]
             row[EVENTS] += 1
             row[VISITORS] += first
@@ -178,25 +181,21 @@ def rebuild(session, site_id: int) -> None:
         .group_by(v.site_id, v.day, kind, value)
     )
     session.execute(DailyStat.__table__.insert().from_select(columns, query))
+    session.execute(DailyStat.__table__.insert().from_select(columns, hits_by_day(DailyStat.site_id == site_id)))
     people = (v.site_id == site_id) & person
 
-    # Properties: JSON differs between databases, so they are counted here.
-    props: dict[tuple[date, str], int] = defaultdict(int)
-    for day, event, values in session.execute(
-        select(v.day, v.event, v.props).where(people & (v.event != "pageview") & v.props.is_not(None)),
-        execution_options={"yield_per": 10_000},
-    ):
-        for key, value in (values or {}).items():
-            props[(day, prop_value(event, key, value))] += 1
-    if props:
-        session.execute(
-            DailyStat.__table__.insert(),
-            [
-                {"site_id": site_id, "dim": "prop", "day": day, "value": value, "visitors": 0, "visits": 0,
-                 "pageviews": 0, "bounces": 0, "duration": 0, "events": count}
-                for (day, value), count in props.items()
-            ],
-        )
+    # Properties: one row per (event, key, value), from the JSON objects of the events.
+    each = (func.json_each_text if dialect == "postgresql" else func.json_each)(v.props).table_valued("key", "value")
+    separator = literal(PROP_SEPARATOR)
+    query = (
+        select(v.site_id, literal("prop"), v.day, v.event + separator + each.c.key + separator + each.c.value,
+               zero, zero, zero, zero, zero, func.count())
+        .select_from(v)
+        .join(each, literal(True))
+        .where(people & (v.event != "pageview") & v.props.is_not(None))
+        .group_by(v.site_id, v.day, v.event, each.c.key, each.c.value)
+    )
+    session.execute(DailyStat.__table__.insert().from_select(columns, query))
 
     one = literal(1)
     starts = select(
@@ -216,6 +215,17 @@ def rebuild(session, site_id: int) -> None:
             select(both.c.site_id, both.c.hour, func.sum(both.c.visitors), func.sum(both.c.visits), func.sum(both.c.pageviews))
             .group_by(both.c.site_id, both.c.hour),
         )
+    )
+
+
+def hits_by_day(where):
+    """The ``hits`` rows of the sites ``where`` selects, from their page and event rows."""
+    d = DailyStat
+    zero = literal(0)
+    return (
+        select(d.site_id, literal(HITS), d.day, literal(""), zero, zero, func.sum(d.pageviews), zero, zero, func.sum(d.events))
+        .where(where, d.dim.in_(("page", "event")))
+        .group_by(d.site_id, d.day)
     )
 
 
