@@ -16,4 +16,5 @@ def main(global_config, **settings):
         config.include(".requestlog")
         config.include(".views")
         config.scan()
+        config.include(".request")
     return config.make_wsgi_app()

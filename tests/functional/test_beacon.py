@@ -1,6 +1,7 @@
 """The public beacon: answers, what it stores, what it refuses."""
 
 import json
+import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -283,3 +284,46 @@ def test_a_fault_on_our_side_is_json_without_a_cookie(app, beacon, monkeypatch, 
     assert res.json == {"errors": {"server": "internal error"}}
     assert "Set-Cookie" not in res.headers
     assert "database on fire" in caplog.text
+
+
+_QUERY_PIECES = st.sampled_from([
+    "url", "event", "referrer", "width", "props", "%75rl", "ur%6C", "u+rl", "other", "=", "&", "+", " ", "%", "%2",
+    "%20", "%2B", "%26", "%3D", "%e2%82%ac", "%E2%82", "%AC", "%C3", "%A9", "%ff", "%zz", "a", "é", "€", ";",
+])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_QUERY_PIECES, max_size=40).map("".join))
+def test_query_fields_are_read_as_parse_qsl_reads_them(text):
+    """The beacon's query-string reader gives what the standard library would for its fields."""
+    from urllib.parse import parse_qsl
+
+    from tracking.ingest.hit import FIELDS, BadHit
+    from tracking.views.beacon import MAX_FIELDS, _parse_qs
+
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, errors="replace", max_num_fields=MAX_FIELDS)
+    except ValueError:
+        with pytest.raises(BadHit):
+            _parse_qs(text)
+        return
+    expected = {}
+    for name, value in pairs:
+        if name in FIELDS:
+            expected.setdefault(name, value)
+    assert _parse_qs(text) == expected
+
+
+def test_requests_share_one_class_with_the_request_properties(app, testapp, beacon, stored):
+    """``add_request_method`` properties live on the request factory's class, not on a class
+    Pyramid would derive for each request; requests still have them."""
+    from pyramid.interfaces import IRequestExtensions, IRequestFactory
+
+    factory = app.registry.queryUtility(IRequestFactory)
+    assert app.request_factory is factory
+    assert {"dbsession", "tm", "csp_nonce"} <= set(vars(factory))
+    assert not app.registry.queryUtility(IRequestExtensions).descriptors
+    page = testapp.get("/login")  # renders with request.csp_nonce, reads with request.dbsession
+    assert re.search(r"'nonce-[\w-]{22}'", page.headers["Content-Security-Policy"])
+    assert beacon(params={"url": "https://blog.example.com/"}).status_int == 204
+    assert stored() == 1

@@ -14,13 +14,16 @@ sending huge headers cannot make a cache hold huge strings.
 
 from __future__ import annotations
 
-import contextlib
 import functools
+import gzip
 import hashlib
+import importlib.util
 import os
+import pickle
 import re
 import socket
-from collections.abc import Iterator
+from array import array
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 from urllib.parse import SplitResult, unquote_plus, urlsplit
@@ -31,26 +34,6 @@ import ua_parser
 from crawlerdetect import CrawlerDetect
 from ua_parser.regex import Resolver as RegexResolver
 
-
-@contextlib.contextmanager
-def _preserved_environ(*names: str) -> Iterator[None]:
-    """Undo changes made to the given environment variables inside the block."""
-    saved = {name: os.environ.get(name) for name in names}
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-# Importing geoip2fast sets PYTHONWARNINGS=ignore and PYTHONIOENCODING=utf-8
-# in os.environ, which would silently change every subprocess started later.
-with _preserved_environ("PYTHONWARNINGS", "PYTHONIOENCODING"):
-    import geoip2fast
-    from geoip2fast import GeoIP2Fast
 
 __all__ = [
     "DEVICE_CLASSES",
@@ -346,6 +329,12 @@ def truncate_ip(ip: str, mode: str) -> str | None:
         raise ValueError(f"unknown IP storage mode {mode!r}, expected one of {IP_MODES}")
     if mode == "none":
         return None
+    if len(ip) > _IP_TEXT_LIMIT:  # the cache keeps bounded keys only
+        return _truncate_ip(ip, mode)
+    return _cached_truncate_ip(ip, mode)
+
+
+def _truncate_ip(ip: str, mode: str) -> str | None:
     address = _parse_ip(ip)
     if address is None:
         return None
@@ -354,6 +343,9 @@ def truncate_ip(ip: str, mode: str) -> str | None:
     if isinstance(address, IPv4Address):
         return str(IPv4Address(int(address) & 0xFFFFFF00))
     return str(IPv6Address(int(address) & _IPV6_48_MASK))
+
+
+_cached_truncate_ip = functools.lru_cache(maxsize=4096)(_truncate_ip)
 
 
 def visitor_key(site_id: int, ip: str, ua: str) -> bytes:
@@ -382,11 +374,10 @@ def visitor_id(salt: bytes, visitor_key: bytes) -> int:
 # Geolocation
 # --------------------------------------------------------------------------
 
-_GEOIP2FAST_DATA_FILE = "geoip2fast-asn-ipv6.dat.gz"
-"""geoip2fast's bundled country + AS-name data with IPv6 coverage."""
+_GEOIP2FAST_DATA_FILE = "geoip2fast-ipv6.dat.gz"
+"""geoip2fast's bundled country data, IPv4 and IPv6 (MaxMind GeoLite2 derived)."""
 _GEO_CACHE_SIZE = 4096
 _COUNTRY_CODE = re.compile(r"[A-Z]{2}")
-_NO_AS_ORG = frozenset({"", "<unknown>", "IANA.ORG"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,23 +390,83 @@ class Geo:
     postal: str = ""
     latitude: float | None = None
     longitude: float | None = None
-    as_org: str = ""
 
 
 _UNKNOWN_GEO = Geo()
 
 
-@functools.lru_cache(maxsize=1)
-def _geoip2fast() -> GeoIP2Fast:
-    """Load geoip2fast's data once per process (~0.3 s, ~100 MB).
+class CountryTable:
+    """The country of every network in a geoip2fast data file, in compact arrays.
 
-    geoip2fast keeps its tables in module globals, so every instance shares
-    whichever file was loaded last; loading exactly one file, once, keeps
-    that safe.  The file is opened by absolute path because geoip2fast looks
-    for a bare file name in the current directory first.
+    geoip2fast keeps its ~790,000 networks as Python lists of Python integers (~47 MB for the
+    country file with IPv6); the same networks in typed arrays take ~9 MB. The file is read
+    the way geoip2fast reads it (a pickle, format 120 or 121, of sorted first addresses, country
+    indexes and prefix lengths, IPv4 and IPv6 in one integer space) and looked up the way it
+    looks up: the network with the greatest first address not above the address, if the
+    address is inside it. Country indexes below 16 are its private and reserved networks.
     """
-    path = os.path.join(os.path.dirname(geoip2fast.__file__), _GEOIP2FAST_DATA_FILE)
-    return GeoIP2Fast(geoip2fast_data_file=path)
+
+    def __init__(self, path: str) -> None:
+        with gzip.open(path, "rb") as data:
+            version, _source, _total, database = pickle.load(data)  # the package's own file
+        if version not in (120, 121) or len(database) != 5:
+            raise ValueError(f"{path} is not a geoip2fast country data file")
+        _index, names, firsts, countries, prefixes = database
+        del database, _index
+        self.codes = tuple(name.partition(":")[0] for name in names)
+        self.v4_first, self.v4_country, self.v4_prefix = array("I"), array("H"), array("B")
+        self.v6_high, self.v6_low, self.v6_country, self.v6_prefix = array("Q"), array("Q"), array("H"), array("B")
+        while firsts:  # chunk by chunk, freeing geoip2fast's lists as they are copied
+            chunk, chunk_countries, chunk_prefixes = firsts.pop(0), countries.pop(0), prefixes.pop(0)
+            split = bisect_left(chunk, _IPV4_END)
+            self.v4_first.extend(chunk[:split])
+            self.v4_country.extend(chunk_countries[:split])
+            self.v4_prefix.extend(chunk_prefixes[:split])
+            self.v6_high.extend([first >> 64 for first in chunk[split:]])
+            self.v6_low.extend([first & _LOW_64 for first in chunk[split:]])
+            self.v6_country.extend(chunk_countries[split:])
+            self.v6_prefix.extend(chunk_prefixes[split:])
+
+    def country(self, address: IPv4Address | IPv6Address) -> str:
+        """The ISO country code of a network holding ``address``, or "" (unknown, private)."""
+        number = int(address)
+        if number < _IPV4_END:
+            i = bisect_right(self.v4_first, number) - 1
+            if i < 0:
+                return ""
+            first, country, size = self.v4_first[i], self.v4_country[i], 1 << (32 - self.v4_prefix[i])
+        else:
+            high, low = number >> 64, number & _LOW_64
+            end = bisect_right(self.v6_high, high)
+            i = bisect_right(self.v6_low, low, bisect_left(self.v6_high, high, 0, end), end) - 1
+            if i >= 0:
+                first = (self.v6_high[i] << 64) | self.v6_low[i]
+                country, prefix = self.v6_country[i], self.v6_prefix[i]
+            elif self.v4_first:  # below every IPv6 network: the last IPv4 one, as geoip2fast has it
+                first, country, prefix = self.v4_first[-1], self.v4_country[-1], self.v4_prefix[-1]
+            else:
+                return ""
+            size = 1 << (128 - prefix)
+        if number >= first + size or country < _PRIVATE_COUNTRIES:
+            return ""
+        code = self.codes[country]
+        return code if _COUNTRY_CODE.fullmatch(code) else ""
+
+
+_IPV4_END = 1 << 32
+_LOW_64 = (1 << 64) - 1
+_PRIVATE_COUNTRIES = 16
+
+
+@functools.lru_cache(maxsize=1)
+def _country_table() -> CountryTable:
+    """geoip2fast's country data, loaded once per process (~0.5 s, ~9 MB). Only its data file
+    is used: importing geoip2fast would change the process's environment (it sets
+    PYTHONWARNINGS and PYTHONIOENCODING) and keep the same data as Python lists."""
+    spec = importlib.util.find_spec("geoip2fast")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("the geoip2fast package (its country data file) is not installed")
+    return CountryTable(os.path.join(os.path.dirname(spec.origin), _GEOIP2FAST_DATA_FILE))
 
 
 def _is_public(address: IPv4Address | IPv6Address) -> bool:
@@ -424,11 +475,10 @@ def _is_public(address: IPv4Address | IPv6Address) -> bool:
 
 
 class GeoLocator:
-    """Look up country, AS organisation and optionally city data for an IP.
+    """Look up the country and optionally city data for an IP.
 
-    Country and AS organisation name come from geoip2fast's bundled, offline
-    data (MaxMind GeoLite2 derived, IPv4 and IPv6).  That data carries AS
-    *names* only (no numbers).
+    The country comes from geoip2fast's bundled, offline data (MaxMind
+    GeoLite2 derived, IPv4 and IPv6; see :class:`CountryTable`).
 
     With *city_db_path* (a MaxMind GeoIP2/GeoLite2 City ``.mmdb``), region
     (first-level subdivision name, else its ISO code), city, postal code and
@@ -442,7 +492,7 @@ class GeoLocator:
     """
 
     def __init__(self, city_db_path: str | None = None) -> None:
-        self._fast = _geoip2fast()
+        self._countries = _country_table()
         self._reader: geoip2.database.Reader | None = None
         if city_db_path is not None:
             reader = geoip2.database.Reader(city_db_path)
@@ -477,24 +527,17 @@ class GeoLocator:
         if address is None or not _is_public(address):
             return _UNKNOWN_GEO
         text = str(address)
-        detail = self._fast.lookup(text)
-        country = ""
-        as_org = ""
-        if not detail.is_private:
-            if _COUNTRY_CODE.fullmatch(detail.country_code or ""):
-                country = detail.country_code
-            if detail.asn_name not in _NO_AS_ORG:
-                as_org = clean_text(detail.asn_name, 128)
+        country = self._countries.country(address)
         reader = self._reader
         if reader is None:
-            return Geo(country=country, as_org=as_org)
+            return Geo(country=country)
         try:
             city = reader.city(text)
         except (geoip2.errors.AddressNotFoundError, ValueError):
-            return Geo(country=country, as_org=as_org)
+            return Geo(country=country)
         city_country = city.country.iso_code or ""
         if country and city_country and city_country != country:
-            return Geo(country=country, as_org=as_org)
+            return Geo(country=country)
         region = ""
         if city.subdivisions:
             top = city.subdivisions[0]
@@ -506,7 +549,6 @@ class GeoLocator:
             postal=clean_text(city.postal.code or "", 32),
             latitude=city.location.latitude,
             longitude=city.location.longitude,
-            as_org=as_org,
         )
 
 
@@ -614,7 +656,17 @@ def parse_page_url(url: str) -> PageURL | None:
 
     The fragment is discarded.  Only the first 4096 characters of *url* are
     considered, and control characters are removed from every field.
+    Results for URLs of up to 2048 characters are cached (1024 URLs).
     """
+    if len(url) > _CACHED_URL_LIMIT:
+        return _parse_page_url(url)
+    return _cached_parse_page_url(url)
+
+
+_CACHED_URL_LIMIT = 2048
+
+
+def _parse_page_url(url: str) -> PageURL | None:
     parts = _split_url(clean_text(url, _URL_LIMIT))
     if parts is None or parts.scheme.lower() not in ("http", "https"):
         return None
@@ -649,6 +701,9 @@ def parse_page_url(url: str) -> PageURL | None:
         utm_term=utm.get("utm_term", ""),
         utm_content=utm.get("utm_content", ""),
     )
+
+
+_cached_parse_page_url = functools.lru_cache(maxsize=1024)(_parse_page_url)
 
 
 # --------------------------------------------------------------------------

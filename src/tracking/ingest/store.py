@@ -16,8 +16,9 @@ Durability contract (also in the README):
 
 Sessions: a visitor's hits less than 30 minutes apart form one session (a "visit" in the
 reports). For each batch the writer reads the sessions of its visitors from the database (row
-locks on PostgreSQL), so several server processes continue each other's sessions; two processes
-seeing a brand-new visitor within the same instant may each open one. The summary tables of
+locks on PostgreSQL; on SQLite the database's write lock, taken at BEGIN), so several server
+processes continue each other's sessions; two processes seeing a brand-new visitor within the
+same instant may each open one. The summary tables of
 :mod:`tracking.stats.rollups` are updated in the same transaction as the hits.
 """
 
@@ -27,15 +28,16 @@ import os
 import threading
 import time
 from collections import deque
+from operator import attrgetter, methodcaller
 from dataclasses import fields
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import ARRAY, BigInteger, Integer, and_, any_, bindparam, case, delete, select, text, tuple_
+from sqlalchemy import ARRAY, BigInteger, Integer, and_, any_, bindparam, delete, func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from ..models import DailySalt, Site, Visit, VisitSession
-from ..stats.dimensions import SESSION_DIMENSIONS
+from ..stats.dimensions import SESSION_DIMENSIONS, TOTAL
 from ..stats.rollups import Delta, session_counts
 from .enrich import visitor_id
 from .pipeline import Hit
@@ -175,28 +177,35 @@ class Store:
     def _write(self, batch: list[Hit]) -> None:
         with self.session_factory() as session:
             with session.begin():
+                # On SQLite the transaction takes the database's write lock at once (BEGIN
+                # IMMEDIATE): the sessions it reads and the ids it reserves stay current until it
+                # commits, whatever other server processes write to the same file meanwhile.
+                session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
                 self.write_batch(session, batch)
 
     def write_batch(self, session, batch: list[Hit]) -> None:
         """Store ``batch`` in ``session``'s transaction: visitor ids, sessions, hits, summaries."""
-        existing_sites = set(session.scalars(select(Site.id).where(Site.id.in_({hit.site_id for hit in batch}))))
+        connection = session.connection()  # Core: plain rows, no ORM machinery on the hot path
+        existing_sites = set(connection.scalars(select(Site.id).where(Site.id.in_({hit.site_id for hit in batch}))))
         batch = [hit for hit in batch if hit.site_id in existing_sites]  # sites deleted meanwhile
         if not batch:
             return
-        visitors = [visitor_id(self._salt(session, hit.ts.date()), hit.visitor_key) for hit in batch]
+        salts: dict[date, bytes] = {}
+        visitors = []
+        for hit in batch:
+            day = hit.ts.date()
+            salt = salts.get(day)
+            if salt is None:
+                salt = salts[day] = self._salt(session, day)
+            visitors.append(visitor_id(salt, hit.visitor_key))
         delta = Delta()
-        sessions = _sessionize(session, batch, visitors, delta)
-        firsts = _first_hits(session, batch, visitors)
+        sessions = _sessionize(connection, batch, visitors, delta)
+        firsts = _first_hits(connection, batch, visitors)
         rows = []
         for hit, visitor, open_session, first in zip(batch, visitors, sessions, firsts, strict=True):
-            row = {name: getattr(hit, name) for name in _STORED_FIELDS}
-            row["visitor"] = visitor
-            row["session_id"] = open_session
-            row["is_first"] = first
-            rows.append(row)
+            rows.append((*_stored_values(hit), visitor, open_session, first))
             delta.add_hit(hit.site_id, hit.day, hit.ts, hit.event, hit.path, hit.props, first, hit.bot)
-        # Core, not the ORM's bulk insert: the rows are plain dicts and this is the hot path.
-        session.connection().execute(_VISITS.insert(), rows)
+        _INSERT_VISITS.executemany(connection, rows)
         delta.apply(session)
 
     # -- salts ---------------------------------------------------------------------------
@@ -259,13 +268,21 @@ class Store:
 _HIT_FIELDS = tuple(field.name for field in fields(Hit))
 #: The fields of a hit that are columns of ``visits`` (the visitor key becomes the visitor id).
 _STORED_FIELDS = tuple(name for name in _HIT_FIELDS if name != "visitor_key")
+_stored_values = attrgetter(*_STORED_FIELDS)
 _VISITS = Visit.__table__
+_S = VisitSession.__table__
+#: Session dimensions, in the order of their columns after ``_SESSION_COLUMNS``' first nine.
+_DIMS = tuple(SESSION_DIMENSIONS)
+_SESSION_COLUMNS = (_S.c.id, _S.c.site_id, _S.c.visitor, _S.c.day, _S.c.is_first, _S.c.started_at, _S.c.ended_at,
+                    _S.c.pageviews, _S.c.events, *(_S.c[column] for column in SESSION_DIMENSIONS.values()))
 
 
 class _State:
-    """A session as this batch leaves it, and its contribution before the batch (``before``)."""
+    """A session as this batch leaves it; for a session read from the database, also its
+    counts and exit page before the batch (``before``, ``before_exit``)."""
 
-    __slots__ = ("id", "site_id", "visitor", "day", "is_first", "started", "last", "attrs", "pageviews", "events", "before")
+    __slots__ = ("id", "site_id", "visitor", "day", "is_first", "started", "last", "attrs", "pageviews", "events",
+                 "before", "before_exit")
 
     def __init__(self, id, site_id, visitor, day, is_first, started, last, attrs, pageviews=0, events=0):
         self.id = id
@@ -278,7 +295,12 @@ class _State:
         self.attrs = attrs
         self.pageviews = pageviews
         self.events = events
-        self.before = None if id is None else (dict(attrs), self.counts())
+        self.before = None if id is None else self.counts()
+        self.before_exit = None if id is None else attrs["exit"]
+
+    @classmethod
+    def from_row(cls, row) -> "_State":
+        return cls(row[0], row[1], row[2], row[3], row[4], row[5], row[6], dict(zip(_DIMS, row[9:])), row[7], row[8])
 
     @property
     def duration(self) -> int:
@@ -287,60 +309,180 @@ class _State:
     def counts(self) -> tuple[int, ...]:
         return session_counts(self.is_first, self.pageviews, self.events, self.duration)
 
-    def row(self) -> dict:
-        row = {column: self.attrs[dim] for dim, column in SESSION_DIMENSIONS.items()}
-        row.update(
-            site_id=self.site_id, visitor=self.visitor, day=self.day, is_first=self.is_first, started_at=self.started,
-            ended_at=self.last, pageviews=self.pageviews, events=self.events, duration=self.duration,
+    def row(self) -> tuple:
+        """The values of ``_SESSION_FIELDS``."""
+        return (
+            self.id, self.site_id, self.visitor, self.day, self.is_first, self.started, self.last, self.pageviews,
+            self.events, *(self.attrs[dim] for dim in _DIMS), self.duration,
         )
-        return row
 
 
 def _attrs(hit: Hit) -> dict[str, str]:
     """A new session's dimensions: those of its first hit."""
     return {dim: hit.path if dim in ("entry", "exit") else getattr(hit, column) for dim, column in SESSION_DIMENSIONS.items()}
 
-_S = VisitSession.__table__
-_SESSION_COLUMNS = (_S.c.id, _S.c.site_id, _S.c.visitor, _S.c.day, _S.c.is_first, _S.c.started_at, _S.c.ended_at,
-                    _S.c.pageviews, _S.c.events, *(_S.c[column] for column in SESSION_DIMENSIONS.values()))
-_UPDATE_SESSION = (
-    _S.update()
-    .where(_S.c.id == bindparam("sid"))
-    .values(
-        ended_at=bindparam("ended_at"),
-        exit_path=bindparam("exit_path"),
-        pageviews=bindparam("pageviews"),
-        events=bindparam("events"),
-        duration=bindparam("duration"),
-    )
-)
+
+def _add_session(daily, site_id: int, day: date, attrs, counts) -> None:
+    """Add ``counts`` to the summary rows of a session's day, total and dimensions (``attrs``:
+    (dimension, value) pairs). Equivalent to :meth:`Delta.add_session` with sign 1, touching only
+    the counts that change: most of a continued session's changes are zero."""
+    changes = [(i, count) for i, count in enumerate(counts) if count]
+    if not changes:
+        return
+    for dim, value in ((TOTAL, ""), *attrs):
+        row = daily[(site_id, dim, day, value)]
+        for i, count in changes:
+            row[i] += count
 
 
-def _sessionize(session, batch: list[Hit], visitors: list[int], delta: Delta) -> list[int | None]:
+def _summarize(delta: Delta, new: list[_State], extended) -> None:
+    """The summary changes of this batch's sessions: a new session adds its contribution; a
+    continued one adds the difference between its contribution now and before the batch. Its
+    dimensions are those of its first hit and do not change, except the exit page."""
+    daily = delta.daily
+    for state in new:
+        _add_session(daily, state.site_id, state.day, state.attrs.items(), state.counts())
+        delta.add_session_start(state.site_id, state.started, state.is_first)
+    for state in extended:
+        counts = state.counts()
+        change = tuple(now - before for now, before in zip(counts, state.before, strict=True))
+        exit_page = state.attrs["exit"]
+        if exit_page == state.before_exit:
+            _add_session(daily, state.site_id, state.day, state.attrs.items(), change)
+            continue
+        _add_session(daily, state.site_id, state.day, [(d, v) for d, v in state.attrs.items() if d != "exit"], change)
+        old = daily[(state.site_id, "exit", state.day, state.before_exit)]
+        new_row = daily[(state.site_id, "exit", state.day, exit_page)]
+        for i, (before, now) in enumerate(zip(state.before, counts, strict=True)):
+            old[i] -= before
+            new_row[i] += now
+
+
+class _Statement:
+    """An INSERT or UPDATE of positional rows: the driver's executemany (an INSERT on
+    PostgreSQL: ``COPY``).
+
+    SQLAlchemy's executemany compiles the parameters of every row (dictionaries in, the
+    driver's format out): about a third of the writer's time per hit. Here the SQL is written
+    once per dialect and only the columns whose type needs it are converted, with the bind
+    processors SQLAlchemy would use (timestamps and JSON are stored exactly the same).
+    """
+
+    def __init__(self, table, columns: tuple[str, ...], key: str | None = None) -> None:
+        self.table = table
+        self.columns = columns  # an UPDATE sets these, in this order, where ``key`` is the last value
+        self.key = key
+        self._compiled: dict = {}
+
+    def _for(self, dialect):
+        key = (type(dialect), dialect.paramstyle)  # not the dialect: each engine has its own
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            quote = dialect.identifier_preparer.quote
+            marker = "?" if dialect.paramstyle == "qmark" else "%s"
+            table = quote(self.table.name)
+            if self.key is None:
+                names = ", ".join(quote(column) for column in self.columns)
+                sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join([marker] * len(self.columns))})"
+                typed = self.columns
+            else:
+                assignments = ", ".join(f"{quote(column)} = {marker}" for column in self.columns)
+                sql = f"UPDATE {table} SET {assignments} WHERE {quote(self.key)} = {marker}"
+                typed = (*self.columns, self.key)
+            processors = []
+            for i, column in enumerate(typed):
+                column_type = self.table.c[column].type
+                processor = column_type.dialect_impl(dialect).bind_processor(dialect)
+                if processor is not None:
+                    processors.append((i, _faster(processor, column_type)))
+            compiled = self._compiled[key] = (sql, tuple(processors))
+        return compiled
+
+    def executemany(self, connection, rows: list[tuple]) -> None:
+        if not rows:
+            return
+        sql, processors = self._for(connection.dialect)
+        if processors:
+            converted = []
+            for row in rows:
+                row = list(row)
+                for i, processor in processors:
+                    value = row[i]
+                    if value is not None:
+                        row[i] = processor(value)
+                converted.append(tuple(row))
+            rows = converted
+        if self.key is None and connection.dialect.name == "postgresql":
+            self._copy(connection, rows)
+        else:
+            connection.exec_driver_sql(sql, rows)
+
+    def _copy(self, connection, rows) -> None:
+        """Insert with ``COPY``: psycopg formats the rows in C, where its executemany spends
+        Python on every row (the writer's largest cost on PostgreSQL). Driver errors are raised
+        as SQLAlchemy's, as for any other statement."""
+        dialect = connection.dialect
+        quote = dialect.identifier_preparer.quote
+        sql = f"COPY {quote(self.table.name)} ({', '.join(quote(column) for column in self.columns)}) FROM STDIN"
+        cursor = connection.connection.cursor()
+        try:
+            with cursor.copy(sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except dialect.loaded_dbapi.Error as error:
+            invalidated = dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
+            if invalidated:
+                connection.invalidate(error)
+            raise DBAPIError.instance(
+                sql, None, error, dialect.loaded_dbapi.Error, connection_invalidated=invalidated, dialect=dialect
+            ) from error
+        finally:
+            cursor.close()
+
+
+#: C implementations of what SQLite's timestamp and date bind processors write, for values of
+#: each type, used when they write the same (SQLAlchemy's default formats: ``2026-03-01 04:05:06.000007``).
+_ISO_FORMATS = {
+    datetime: (methodcaller("isoformat", " ", "microseconds"), (datetime(2026, 3, 1, 4, 5, 6, 7), datetime(999, 1, 2))),
+    date: (date.isoformat, (date(2026, 3, 1), date(999, 1, 2))),
+}
+
+
+def _faster(processor, column_type):
+    """``processor``, or a C function that converts the column's values the same way."""
+    try:
+        faster, samples = _ISO_FORMATS[column_type.python_type]
+    except (KeyError, NotImplementedError):
+        return processor
+    return faster if all(faster(sample) == processor(sample) for sample in samples) else processor
+
+
+#: A hit's stored fields, then its visitor id, session id and whether it is the visitor's first.
+_INSERT_VISITS = _Statement(_VISITS, (*_STORED_FIELDS, "visitor", "session_id", "is_first"))
+_SESSION_FIELDS = tuple(c.name for c in _SESSION_COLUMNS) + ("duration",)
+_INSERT_SESSIONS = _Statement(_S, _SESSION_FIELDS)
+_UPDATE_SESSIONS = _Statement(_S, ("ended_at", "exit_path", "pageviews", "events", "duration"), key="id")
+
+
+def _sessionize(connection, batch: list[Hit], visitors: list[int], delta: Delta) -> list[int | None]:
     """The session id of each hit (``None`` for bots), opening and extending sessions.
 
     The visitors' sessions are read from the database (locked on PostgreSQL, so that server
-    processes extending the same session take turns); visitor ids change daily, so that is
-    every session they had today, and any at all means this is not their first visit today.
+    processes extending the same session take turns; on SQLite the writer's transaction holds
+    the database's write lock); visitor ids change daily, so that is every session they had
+    today, and any at all means this is not their first visit today.
     """
     people = [(i, hit) for i, hit in enumerate(batch) if not hit.bot]
     result: list[int | None] = [None] * len(batch)
     if not people:
         return result
     keys = {(hit.site_id, visitors[i]) for i, hit in people}
-    postgresql = session.get_bind().dialect.name == "postgresql"
-    query = select(*_SESSION_COLUMNS).where(_visitors_in(postgresql, _S, keys)).order_by(_S.c.ended_at)
-    if postgresql:
-        query = query.with_for_update()
+    postgresql = connection.dialect.name == "postgresql"
     current: dict[tuple[int, int], _State] = {}
-    for row in session.execute(query):
-        if (row.site_id, row.visitor) not in keys:
-            continue
-        attrs = {dim: row._mapping[column] for dim, column in SESSION_DIMENSIONS.items()}
-        current[(row.site_id, row.visitor)] = _State(
-            row.id, row.site_id, row.visitor, row.day, row.is_first, row.started_at, row.ended_at, attrs,
-            row.pageviews, row.events,
-        )
+    for row in connection.execute(_SESSIONS_OF[postgresql], _visitor_parameters(postgresql, keys)).all():
+        key = (row[1], row[2])  # rows come by ended_at: the last session of each visitor wins
+        if key in keys:
+            current[key] = _State.from_row(row)
     seen = set(current)
 
     new: list[_State] = []
@@ -359,72 +501,109 @@ def _sessionize(session, batch: list[Hit], visitors: list[int], delta: Delta) ->
                 state.attrs["exit"] = hit.path
         else:
             state.events += 1
-        state.last = max(state.last, hit.ts)
+        if hit.ts > state.last:
+            state.last = hit.ts
         assigned.append((i, state))
 
     if new:
-        rows = [s.row() for s in new]
-        if postgresql:
-            # Ids reserved in one round trip, then a plain executemany: cheaper than RETURNING.
-            ids = session.connection().scalars(_RESERVE_SESSION_IDS, {"n": len(new)}).all()
-            for row, new_id in zip(rows, ids, strict=True):
-                row["id"] = new_id
-            session.connection().execute(_S.insert(), rows)
-        else:
-            ids = session.connection().scalars(_S.insert().returning(_S.c.id, sort_by_parameter_order=True), rows).all()
-        for state, new_id in zip(new, ids, strict=True):
+        for state, new_id in zip(new, _reserve_session_ids(connection, postgresql, len(new)), strict=True):
             state.id = new_id
-            delta.add_session(state.site_id, state.day, state.attrs, state.counts(), 1)
-            delta.add_session_start(state.site_id, state.started, state.is_first)
-    extended = {state.id: state for _, state in assigned if state.before is not None}
-    if extended:
-        session.connection().execute(
-            _UPDATE_SESSION,
-            [
-                {"sid": s.id, "ended_at": s.last, "exit_path": s.attrs["exit"], "pageviews": s.pageviews,
-                 "events": s.events, "duration": s.duration}
-                for s in extended.values()
-            ],
-        )
-        for state in extended.values():
-            before_attrs, before_counts = state.before
-            delta.add_session(state.site_id, state.day, before_attrs, before_counts, -1)
-            delta.add_session(state.site_id, state.day, state.attrs, state.counts(), 1)
+        # Ids chosen here: a plain executemany, cheaper than RETURNING row by row.
+        _INSERT_SESSIONS.executemany(connection, [state.row() for state in new])
+    extended = list({state.id: state for _, state in assigned if state.before is not None}.values())
+    _UPDATE_SESSIONS.executemany(
+        connection, [(s.last, s.attrs["exit"], s.pageviews, s.events, s.duration, s.id) for s in extended]
+    )
+    _summarize(delta, new, extended)
     for i, state in assigned:
         result[i] = state.id
     return result
 
 
 _RESERVE_SESSION_IDS = text("SELECT nextval(pg_get_serial_sequence('visit_sessions', 'id')) FROM generate_series(1, :n)")
+_LAST_SESSION_ID = select(func.coalesce(func.max(_S.c.id), 0))
 
 
-def _visitors_in(postgresql: bool, table, keys: set[tuple[int, int]]):
-    """Rows of these (site, visitor) pairs. On PostgreSQL two array parameters (a superset the
-    caller narrows down): thousands of separate parameters make the driver's query parsing the
-    writer's main cost."""
+def _reserve_session_ids(connection, postgresql: bool, n: int) -> list[int]:
+    """``n`` unused session ids, in one round trip.
+
+    PostgreSQL: from the table's sequence. SQLite: the ids after the largest one, which is what
+    SQLite itself would assign (``INTEGER PRIMARY KEY`` without ``AUTOINCREMENT``). Safe across
+    processes because the writer's transaction holds the write lock from ``BEGIN IMMEDIATE``;
+    in a deferred transaction another process's commit after this read makes the insert fail
+    (stale snapshot, or a duplicate key) rather than reuse an id.
+    """
     if postgresql:
-        sites = sorted({site for site, _ in keys})
+        return connection.scalars(_RESERVE_SESSION_IDS, {"n": n}).all()
+    last = connection.scalar(_LAST_SESSION_ID)
+    return list(range(last + 1, last + 1 + n))
+
+
+def _json_values(name: str):
+    """The values of a JSON array parameter, as a one-column subquery (SQLite)."""
+    return select(func.json_each(bindparam(name)).table_valued("value").c.value).scalar_subquery()
+
+
+def _visitors_in(postgresql: bool, table):
+    """Rows of the (site, visitor) pairs given by :func:`_visitor_parameters`: a superset the
+    caller narrows down. Two parameters whatever the batch: thousands of separate ones make
+    compiling the statement and the driver's query parsing the writer's main cost."""
+    if postgresql:
         return and_(
-            table.c.site_id == any_(bindparam("sites", sites, type_=ARRAY(Integer))),
-            table.c.visitor == any_(bindparam("visitors", [v for _, v in keys], type_=ARRAY(BigInteger))),
+            table.c.site_id == any_(bindparam("sites", type_=ARRAY(Integer))),
+            table.c.visitor == any_(bindparam("visitors", type_=ARRAY(BigInteger))),
         )
-    return tuple_(table.c.site_id, table.c.visitor).in_(keys)
+    return and_(table.c.site_id.in_(_json_values("sites")), table.c.visitor.in_(_json_values("visitors")))
 
 
-def _first_hits(session, batch: list[Hit], visitors: list[int]) -> list[bool]:
+def _visitor_parameters(postgresql: bool, keys: set[tuple[int, int]]) -> dict:
+    sites = sorted({site for site, _ in keys})
+    visitors = [visitor for _, visitor in keys]
+    if postgresql:
+        return {"sites": sites, "visitors": visitors}
+    return {"sites": json.dumps(sites), "visitors": json.dumps(visitors)}
+
+
+#: The sessions of some visitors, by ``ended_at``; on PostgreSQL locked (keyed by ``postgresql``).
+_SESSIONS_OF = {
+    False: select(*_SESSION_COLUMNS).where(_visitors_in(False, _S)).order_by(_S.c.ended_at),
+    True: select(*_SESSION_COLUMNS).where(_visitors_in(True, _S)).order_by(_S.c.ended_at).with_for_update(),
+}
+
+#: Which of the keys (site, visitor, event, path for a page view or "" for an event) already
+#: have a hit: one row per key that does (its position in the parameters, from 1).
+_SEEN_KEYS = {
+    False: text(
+        "SELECT k.key + 1 FROM json_each(:keys) AS k WHERE EXISTS (SELECT 1 FROM visits AS v"
+        " WHERE v.site_id = k.value ->> 0 AND v.visitor = k.value ->> 1 AND v.event = k.value ->> 2"
+        " AND (v.event <> 'pageview' OR v.path = k.value ->> 3))"
+    ),
+    # A lateral subquery with LIMIT: one index probe per key, whatever the planner thinks of
+    # the array's size (as a semi-join it may scan all the hits).
+    True: text(
+        "SELECT k.n FROM unnest(CAST(:sites AS integer[]), CAST(:visitors AS bigint[]), CAST(:events AS text[]),"
+        " CAST(:paths AS text[])) WITH ORDINALITY AS k(site_id, visitor, event, path, n)"
+        " CROSS JOIN LATERAL (SELECT 1 FROM visits AS v WHERE v.site_id = k.site_id AND v.visitor = k.visitor"
+        " AND v.event = k.event AND (v.event <> 'pageview' OR v.path = k.path) LIMIT 1) AS seen"
+    ),
+}
+
+
+def _first_hits(connection, batch: list[Hit], visitors: list[int]) -> list[bool]:
     """Whether each hit is its visitor's first page view of that path (first event of that name) today."""
-    keys = {(hit.site_id, visitors[i]) for i, hit in enumerate(batch) if not hit.bot}
+    keys = list(dict.fromkeys(
+        (hit.site_id, visitors[i], hit.event, hit.path if hit.event == "pageview" else "")
+        for i, hit in enumerate(batch) if not hit.bot
+    ))
     seen: set[tuple] = set()
     if keys:
-        v = Visit.__table__
-        what = case((v.c.event == "pageview", v.c.path), else_="")
-        postgresql = session.get_bind().dialect.name == "postgresql"
-        seen = {
-            tuple(row)
-            for row in session.execute(
-                select(v.c.site_id, v.c.visitor, v.c.event, what).distinct().where(_visitors_in(postgresql, v, keys))
-            )
-        }
+        if connection.dialect.name == "postgresql":
+            sites, people, events, paths = zip(*keys, strict=True)
+            parameters = {"sites": list(sites), "visitors": list(people), "events": list(events), "paths": list(paths)}
+            found = connection.scalars(_SEEN_KEYS[True], parameters)
+        else:
+            found = connection.scalars(_SEEN_KEYS[False], {"keys": json.dumps(keys)})
+        seen = {keys[n - 1] for n in found}
     result = [False] * len(batch)
     for i in sorted(range(len(batch)), key=lambda i: batch[i].ts):
         hit = batch[i]

@@ -33,8 +33,14 @@ def _sqlite_connect(dbapi_connection, connection_record) -> None:
     cursor.close()
 
 
+#: ``BEGIN`` variants a connection may ask for with the ``sqlite_begin`` execution option.
+_SQLITE_BEGIN = {"": "BEGIN", "DEFERRED": "BEGIN DEFERRED", "IMMEDIATE": "BEGIN IMMEDIATE", "EXCLUSIVE": "BEGIN EXCLUSIVE"}
+
+
 def _sqlite_begin(connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    """``BEGIN``, or ``BEGIN IMMEDIATE`` for a transaction that must hold the write lock from its
+    start (``connection.execution_options(sqlite_begin="IMMEDIATE")``: the hit writer)."""
+    connection.exec_driver_sql(_SQLITE_BEGIN[connection.get_execution_options().get("sqlite_begin", "")])
 
 
 def _retry_when_locked(context) -> None:
