@@ -13,6 +13,8 @@ first visit), ``visits`` (sessions), ``pageviews``, ``bounces`` (sessions of one
 no event), ``duration`` (seconds, summed over sessions), ``events`` (custom events).
 """
 
+import functools
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime
@@ -79,28 +81,49 @@ class Delta:
                 daily[(site_id, "prop", day, prop_value(event, key, value))][EVENTS] += 1
 
     def apply(self, session) -> None:
-        daily = [
-            {"site_id": s, "dim": d, "day": day, "value": v, **dict(zip(COUNT_FIELDS, counts))}
-            for (s, d, day, v), counts in self.daily.items()
-            if any(counts)
-        ]
-        hourly = [
-            {"site_id": s, "hour": hour, "visitors": c[0], "visits": c[1], "pageviews": c[2]}
-            for (s, hour), c in self.hourly.items()
-            if any(c)
-        ]
-        dialect = session.get_bind().dialect.name
+        """Add the changes to the summary rows: one statement per table. Rows go in key order,
+        so that writers in several processes lock shared rows in the same order."""
+        daily = sorted((key, counts) for key, counts in self.daily.items() if any(counts))
+        hourly = sorted((key, counts) for key, counts in self.hourly.items() if any(counts))
         connection = session.connection()  # Core: plain rows, no ORM bulk machinery
-        if daily:
-            connection.execute(_upsert(dialect, DailyStat, ("site_id", "dim", "day", "value"), COUNT_FIELDS), daily)
-        if hourly:
-            connection.execute(_upsert(dialect, HourlyStat, ("site_id", "hour"), ("visitors", "visits", "pageviews")), hourly)
+        postgresql = connection.dialect.name == "postgresql"
+        for model, keys, fields, rows in (
+            (DailyStat, ("site_id", "dim", "day", "value"), COUNT_FIELDS, daily),
+            (HourlyStat, ("site_id", "hour"), ("visitors", "visits", "pageviews"), hourly),
+        ):
+            if not rows:
+                continue
+            if postgresql:
+                # Arrays, one per column, unnested by the server: the driver adapts a few lists
+                # instead of running an executemany of thousands of rows in Python.
+                columns = [list(column) for column in zip(*(key + tuple(counts) for key, counts in rows), strict=True)]
+                connection.execute(_unnest_upsert(model, keys, fields), dict(zip((*keys, *fields), columns, strict=True)))
+            else:
+                names = (*keys, *fields)
+                connection.execute(
+                    _upsert(model, keys, fields), [dict(zip(names, key + tuple(counts), strict=True)) for key, counts in rows]
+                )
 
 
-def _upsert(dialect: str, model, keys: Iterable[str], fields: Iterable[str]):
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+@functools.cache
+def _unnest_upsert(model, keys: tuple[str, ...], fields: tuple[str, ...]):
+    """PostgreSQL: add the rows given as one array per column (``INSERT … SELECT unnest``)."""
     table = model.__table__
-    statement = insert(table)
+    names = (*keys, *fields)
+    # Element types without their length: a cast to VARCHAR(n) would cut longer text silently.
+    types = {name: re.sub(r"\(.*\)", "", table.c[name].type.compile(dialect=postgresql.dialect())) for name in names}
+    arrays = ", ".join(f"CAST(:{name} AS {types[name]}[])" for name in names)
+    updates = ", ".join(f"{field} = {table.name}.{field} + excluded.{field}" for field in fields)
+    return text(
+        f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({arrays})"
+        f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+    )
+
+
+def _upsert(model, keys: Iterable[str], fields: Iterable[str]):
+    """SQLite: add the rows, one parameter set each."""
+    table = model.__table__
+    statement = sqlite.insert(table)
     return statement.on_conflict_do_update(
         index_elements=list(keys),
         set_={field: table.c[field] + statement.excluded[field] for field in fields},
