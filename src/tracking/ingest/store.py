@@ -25,6 +25,7 @@ same instant may each open one. The summary tables of
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections import deque
@@ -412,10 +413,31 @@ class _Statement:
                         row[i] = processor(value)
                 converted.append(tuple(row))
             rows = converted
-        if self.key is None and connection.dialect.name == "postgresql":
+        if connection.dialect.name != "postgresql":
+            connection.exec_driver_sql(sql, rows)
+        elif self.key is None:
             self._copy(connection, rows)
         else:
-            connection.exec_driver_sql(sql, rows)
+            self._update_from_arrays(connection, rows)
+
+    def _update_from_arrays(self, connection, rows) -> None:
+        """Update with one statement whose parameters are one array per column (``UPDATE …
+        FROM unnest``): psycopg's executemany spends Python on every row."""
+        dialect = connection.dialect
+        sql = self._compiled.get("unnest")
+        if sql is None:
+            quote = dialect.identifier_preparer.quote
+            names = (*self.columns, self.key)
+            # Element types without their length: a cast to VARCHAR(n) would cut text silently.
+            types = [re.sub(r"\(.*\)", "", self.table.c[name].type.compile(dialect=dialect)) for name in names]
+            arrays = ", ".join(f"CAST(%s AS {element}[])" for element in types)
+            assignments = ", ".join(f"{quote(column)} = u.{quote(column)}" for column in self.columns)
+            table = quote(self.table.name)
+            sql = self._compiled["unnest"] = (
+                f"UPDATE {table} SET {assignments} FROM unnest({arrays}) AS u({', '.join(quote(n) for n in names)})"
+                f" WHERE {table}.{quote(self.key)} = u.{quote(self.key)}"
+            )
+        connection.exec_driver_sql(sql, tuple(list(column) for column in zip(*rows, strict=True)))
 
     def _copy(self, connection, rows) -> None:
         """Insert with ``COPY``: psycopg formats the rows in C, where its executemany spends
