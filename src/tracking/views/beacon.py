@@ -9,7 +9,7 @@ methods, 413 body over 8 KB, 414 query over 8 KB, 503 buffer full (retry later).
 """
 
 import logging
-import re
+from urllib.parse import parse_qsl
 
 from pyramid.response import Response
 from pyramid.security import NO_PERMISSION_REQUIRED
@@ -65,39 +65,16 @@ def _fields(request) -> dict:
 
 
 def _parse_qs(text: str) -> dict:
-    """The beacon's fields in a query string (or an url-encoded form), the first of each name.
-
-    What ``urllib.parse.parse_qsl(text, keep_blank_values=True, errors="replace",
-    max_num_fields=MAX_FIELDS)`` gives for them, decoding only the values the beacon reads."""
-    if text.count("&") >= MAX_FIELDS:
-        raise BadHit({"query": f"more than {MAX_FIELDS} fields"})
+    """The beacon's fields in a query string (or an url-encoded form), the first of each name."""
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, errors="replace", max_num_fields=MAX_FIELDS)
+    except ValueError:
+        raise BadHit({"query": f"more than {MAX_FIELDS} fields"}) from None
     fields = {}
-    for pair in text.split("&"):
-        if not pair:
-            continue
-        name, _, value = pair.partition("=")
-        if "%" in name or "+" in name:
-            name = _unquote_plus(name)
+    for name, value in pairs:
         if name in FIELDS and name not in fields:
-            fields[name] = _unquote_plus(value)
+            fields[name] = value
     return fields
-
-
-_ESCAPES = re.compile("(?:%[0-9A-Fa-f]{2})+")
-
-
-def _decode_escapes(match) -> str:
-    return bytes.fromhex(match.group().replace("%", "")).decode("utf-8", "replace")
-
-
-def _unquote_plus(text: str) -> str:
-    """``urllib.parse.unquote_plus(text)`` (UTF-8, invalid bytes replaced), faster: each run
-    of escapes is decoded at once. A run ends at a character that is not an escape, which
-    would end any multi-byte sequence anyway, so the result is the same."""
-    text = text.replace("+", " ")
-    if "%" not in text:
-        return text
-    return _ESCAPES.sub(_decode_escapes, text)
 
 
 class _Refused(Exception):
