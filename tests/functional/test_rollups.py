@@ -66,6 +66,17 @@ def test_summaries_equal_a_rebuild_from_raw_rows(dbsession, make_site, owner, sp
     dbsession.flush()
 
 
+
+def test_a_visit_continued_in_a_later_batch_moves_its_exit_page(dbsession, make_site, owner):
+    site = make_site(owner, url="https://example.com", timezone="UTC")
+    Store(None).write_batch(dbsession, [make_hit(site, START, "/a", ip="198.51.100.1")])
+    Store(None).write_batch(dbsession, [make_hit(site, START + timedelta(minutes=5), "/b", ip="198.51.100.1")])
+    daily, _ = summaries(dbsession, site.id)
+    exits = {value: counts for (dim, _, value), counts in daily.items() if dim == "exit"}
+    assert exits == {"/b": (1, 1, 2, 0, 300, 0)}  # one visit of two page views, five minutes
+    rebuild(dbsession, site.id)
+    assert summaries(dbsession, site.id)[0] == daily
+
 def _numbers(overview):
     panels = {
         dim: {row.value: (row.visitors, row.visits, row.pageviews, row.bounces, row.duration, row.events) for row in panel.rows}

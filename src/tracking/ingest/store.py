@@ -25,7 +25,6 @@ same instant may each open one. The summary tables of
 import json
 import logging
 import os
-import re
 import threading
 import time
 from collections import deque
@@ -38,7 +37,8 @@ from sqlalchemy import ARRAY, BigInteger, Integer, and_, any_, bindparam, delete
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from ..models import DailySalt, Site, Visit, VisitSession
-from ..stats.dimensions import SESSION_DIMENSIONS, TOTAL
+from ..models.types import postgresql_array
+from ..stats.dimensions import SESSION_DIMENSIONS
 from ..stats.rollups import Delta, session_counts
 from .enrich import visitor_id
 from .pipeline import Hit
@@ -191,14 +191,7 @@ class Store:
         batch = [hit for hit in batch if hit.site_id in existing_sites]  # sites deleted meanwhile
         if not batch:
             return
-        salts: dict[date, bytes] = {}
-        visitors = []
-        for hit in batch:
-            day = hit.ts.date()
-            salt = salts.get(day)
-            if salt is None:
-                salt = salts[day] = self._salt(session, day)
-            visitors.append(visitor_id(salt, hit.visitor_key))
+        visitors = [visitor_id(self._salt(session, hit.ts.date()), hit.visitor_key) for hit in batch]
         delta = Delta()
         sessions = _sessionize(connection, batch, visitors, delta)
         firsts = _first_hits(connection, batch, visitors)
@@ -323,42 +316,6 @@ def _attrs(hit: Hit) -> dict[str, str]:
     return {dim: hit.path if dim in ("entry", "exit") else getattr(hit, column) for dim, column in SESSION_DIMENSIONS.items()}
 
 
-def _add_session(daily, site_id: int, day: date, attrs, counts) -> None:
-    """Add ``counts`` to the summary rows of a session's day, total and dimensions (``attrs``:
-    (dimension, value) pairs). Equivalent to :meth:`Delta.add_session` with sign 1, touching only
-    the counts that change: most of a continued session's changes are zero."""
-    changes = [(i, count) for i, count in enumerate(counts) if count]
-    if not changes:
-        return
-    for dim, value in ((TOTAL, ""), *attrs):
-        row = daily[(site_id, dim, day, value)]
-        for i, count in changes:
-            row[i] += count
-
-
-def _summarize(delta: Delta, new: list[_State], extended) -> None:
-    """The summary changes of this batch's sessions: a new session adds its contribution; a
-    continued one adds the difference between its contribution now and before the batch. Its
-    dimensions are those of its first hit and do not change, except the exit page."""
-    daily = delta.daily
-    for state in new:
-        _add_session(daily, state.site_id, state.day, state.attrs.items(), state.counts())
-        delta.add_session_start(state.site_id, state.started, state.is_first)
-    for state in extended:
-        counts = state.counts()
-        change = tuple(now - before for now, before in zip(counts, state.before, strict=True))
-        exit_page = state.attrs["exit"]
-        if exit_page == state.before_exit:
-            _add_session(daily, state.site_id, state.day, state.attrs.items(), change)
-            continue
-        _add_session(daily, state.site_id, state.day, [(d, v) for d, v in state.attrs.items() if d != "exit"], change)
-        old = daily[(state.site_id, "exit", state.day, state.before_exit)]
-        new_row = daily[(state.site_id, "exit", state.day, exit_page)]
-        for i, (before, now) in enumerate(zip(state.before, counts, strict=True)):
-            old[i] -= before
-            new_row[i] += now
-
-
 class _Statement:
     """An INSERT or UPDATE of positional rows: the driver's executemany (an INSERT on
     PostgreSQL: ``COPY``).
@@ -428,9 +385,7 @@ class _Statement:
         if sql is None:
             quote = dialect.identifier_preparer.quote
             names = (*self.columns, self.key)
-            # Element types without their length: a cast to VARCHAR(n) would cut text silently.
-            types = [re.sub(r"\(.*\)", "", self.table.c[name].type.compile(dialect=dialect)) for name in names]
-            arrays = ", ".join(f"CAST(%s AS {element}[])" for element in types)
+            arrays = ", ".join(f"CAST(%s AS {postgresql_array(self.table.c[name])})" for name in names)
             assignments = ", ".join(f"{quote(column)} = u.{quote(column)}" for column in self.columns)
             table = quote(self.table.name)
             sql = self._compiled["unnest"] = (
@@ -536,7 +491,11 @@ def _sessionize(connection, batch: list[Hit], visitors: list[int], delta: Delta)
     _UPDATE_SESSIONS.executemany(
         connection, [(s.last, s.attrs["exit"], s.pageviews, s.events, s.duration, s.id) for s in extended]
     )
-    _summarize(delta, new, extended)
+    for state in new:
+        delta.add_session(state.site_id, state.day, state.attrs, state.counts())
+        delta.add_session_start(state.site_id, state.started, state.is_first)
+    for state in extended:
+        delta.change_session(state.site_id, state.day, state.attrs, state.before, state.before_exit, state.counts())
     for i, state in assigned:
         result[i] = state.id
     return result

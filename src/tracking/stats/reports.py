@@ -404,9 +404,8 @@ class _Scan:
 
     def _sessions(self, dims: list[str], buckets: dict, series: bool) -> Totals:
         reports = self.reports
-        s = select(VisitSession).where(*reports._matching(self.period, self.filters)).subquery("matching")
-        dialect = "postgresql" if reports._postgresql else "sqlite"
-        bucket = (hour_expression(dialect, s.c.started_at) if self.period.hourly else s.c.day).label("bucket")
+        s = reports.sessions(self.period, self.filters)
+        bucket = (self._hour(s.c.started_at) if self.period.hourly else s.c.day).label("bucket")
         sets: list[tuple] = [(), (bucket,)] if series else [()]
         sets += [(s.c[SESSION_DIMENSIONS[dim]],) for dim in dims]
         panels = dict(zip(range(len(sets) - len(dims), len(sets)), dims, strict=True))
@@ -443,8 +442,7 @@ class _Scan:
             group = (is_page.label("is_page"), value)
             sets.append(group + (cast(hits.c.props, Text).label("props"),) if "prop" in dims else group)
         if series:
-            dialect = "postgresql" if reports._postgresql else "sqlite"
-            sets.append(((hour_expression(dialect, hits.c.ts) if self.period.hourly else hits.c.day).label("bucket"),))
+            sets.append(((self._hour(hits.c.ts) if self.period.hourly else hits.c.day).label("bucket"),))
         for index, values, (firsts, count, charted) in self._grouped(hits, sets, measures):
             if dims and index == 0:
                 page, name = values[0], values[1]
@@ -459,6 +457,9 @@ class _Scan:
                 key = self._key(values[0])
                 if key in buckets:
                     buckets[key][1] += charted
+
+    def _hour(self, column):
+        return hour_expression("postgresql" if self.reports._postgresql else "sqlite", column)
 
     def _key(self, value) -> datetime:
         """The chart bucket of a grouped ``bucket`` value: a UTC hour or a local day."""

@@ -14,15 +14,15 @@ no event), ``duration`` (seconds, summed over sessions), ``events`` (custom even
 """
 
 import functools
-import re
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime
 
 from sqlalchemy import and_, bindparam, case, delete, func, literal, or_, select, text, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from ..models import DailyStat, HourlyStat, Visit, VisitSession
+from ..models.types import postgresql_array
 from .dimensions import BOT, HITS, PROP_SEPARATOR, SESSION_DIMENSIONS, TOTAL, prop_value
 from .periods import local_day
 
@@ -47,13 +47,37 @@ class Delta:
         self.daily: dict[tuple[int, str, date, str], list[int]] = defaultdict(lambda: [0] * 6)
         self.hourly: dict[tuple[int, datetime], list[int]] = defaultdict(lambda: [0, 0, 0])
 
-    def add_session(self, site_id: int, day: date, attrs: dict[str, str], counts: tuple[int, ...], sign: int) -> None:
-        """Add (``sign`` 1) or take back (``sign`` -1) a session's contribution."""
+    def add_session(self, site_id: int, day: date, attrs: dict[str, str], counts: tuple[int, ...]) -> None:
+        """A new session's contribution: to the day's total and to each of its dimensions."""
+        self._add(site_id, day, ((TOTAL, ""), *attrs.items()), counts)
+
+    def change_session(
+        self, site_id: int, day: date, attrs: dict[str, str], before: tuple[int, ...], before_exit: str,
+        counts: tuple[int, ...],
+    ) -> None:
+        """A continued session's change, from its contribution ``before`` (with exit page
+        ``before_exit``) to ``counts``. Its dimensions are those of its first hit and do not
+        change, except the exit page: the former exit row loses the whole former contribution,
+        the new one gains the present one."""
+        change = tuple(now - then for now, then in zip(counts, before, strict=True))
+        if attrs["exit"] == before_exit:
+            self._add(site_id, day, ((TOTAL, ""), *attrs.items()), change)
+            return
+        self._add(site_id, day, ((TOTAL, ""), *((d, v) for d, v in attrs.items() if d != "exit")), change)
+        self._add(site_id, day, (("exit", before_exit),), tuple(-then for then in before))
+        self._add(site_id, day, (("exit", attrs["exit"]),), counts)
+
+    def _add(self, site_id: int, day: date, rows, counts: tuple[int, ...]) -> None:
+        """Add ``counts`` to the (dimension, value) ``rows`` of a day, touching only the counts
+        that change: most of a continued session's changes are zero."""
+        changes = [(i, count) for i, count in enumerate(counts) if count]
+        if not changes:
+            return
         daily = self.daily
-        for dim, value in ((TOTAL, ""), *attrs.items()):
+        for dim, value in rows:
             row = daily[(site_id, dim, day, value)]
-            for i, count in enumerate(counts):
-                row[i] += sign * count
+            for i, count in changes:
+                row[i] += count
 
     def add_session_start(self, site_id: int, started: datetime, is_first: bool) -> None:
         row = self.hourly[(site_id, hour_of(started))]
@@ -110,9 +134,7 @@ def _unnest_upsert(model, keys: tuple[str, ...], fields: tuple[str, ...]):
     """PostgreSQL: add the rows given as one array per column (``INSERT … SELECT unnest``)."""
     table = model.__table__
     names = (*keys, *fields)
-    # Element types without their length: a cast to VARCHAR(n) would cut longer text silently.
-    types = {name: re.sub(r"\(.*\)", "", table.c[name].type.compile(dialect=postgresql.dialect())) for name in names}
-    arrays = ", ".join(f"CAST(:{name} AS {types[name]}[])" for name in names)
+    arrays = ", ".join(f"CAST(:{name} AS {postgresql_array(table.c[name])})" for name in names)
     updates = ", ".join(f"{field} = {table.name}.{field} + excluded.{field}" for field in fields)
     return text(
         f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({arrays})"

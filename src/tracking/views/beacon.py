@@ -71,9 +71,9 @@ def _parse_qs(text: str) -> dict:
     except ValueError:
         raise BadHit({"query": f"more than {MAX_FIELDS} fields"}) from None
     fields = {}
-    for name, value in pairs:
-        if name in FIELDS and name not in fields:
-            fields[name] = value
+    for key, value in pairs:
+        if key in FIELDS:
+            fields.setdefault(key, value)
     return fields
 
 
