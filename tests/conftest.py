@@ -63,7 +63,7 @@ def app_settings(db_url):
         # A fault test restarts PostgreSQL: pooled connections must be checked before use.
         "sqlalchemy.pool_pre_ping": "true",
         # Tests write buffered hits themselves, inside the test's transaction (see ``store``).
-        "tracking.store_thread": "false",
+        "tracking.writer": "off",
     }
 
 

@@ -188,6 +188,7 @@ def test_shutdown_during_an_outage_spools_and_the_next_start_stores(pipeline, ow
     assert count_visits(engine) == 0
 
     restarted = Store(sessionmaker(bind=engine), interval=0.05, spool_dir=str(tmp_path / "spool"))
+    assert restarted.load_spool() == 7
     restarted.start()
     try:
         assert restarted.flush(timeout=20)

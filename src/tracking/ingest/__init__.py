@@ -3,7 +3,8 @@
 * :mod:`.hit` turns request fields into a validated :class:`~.hit.RawHit` (or a 400),
 * :mod:`.pipeline` filters (DNT, GPC, foreign hosts) and enriches it into a :class:`~.pipeline.Hit`,
   using the pure functions of :mod:`.enrich` (geo, user agent, bots, referrer, UTM),
-* :mod:`.store` buffers hits and writes them in batches from one thread per process,
+* :mod:`.store` buffers hits and writes them in batches, from a writer process of its own
+  (:mod:`.writer`, the default) or a thread of the server's,
 * :mod:`.sites` caches what the beacon needs to know about each site.
 
 Nothing here imports Pyramid; ``includeme`` only wires the parts into the registry.
@@ -14,12 +15,17 @@ import re
 import signal
 import threading
 
-from pyramid.settings import asbool
+from pyramid.exceptions import ConfigurationError
 
 from .enrich import GeoLocator, warm_up
 from .pipeline import Pipeline
 from .sites import SiteDirectory
 from .store import Store
+from .writer import WriterProcess
+
+#: ``tracking.writer``: where hits are written (see :mod:`.writer`); ``off`` leaves the buffer to
+#: its owner (tests and bulk tools call ``Store.drain``).
+WRITERS = ("process", "thread", "off")
 
 
 #: ``/sites/<id>/visit``: the beacon's path, whatever the id.
@@ -59,19 +65,28 @@ def includeme(config) -> None:
     registry["ingest_pipeline"] = Pipeline(
         GeoLocator(settings.get("tracking.geoip_city_db") or None), store_ip=settings["tracking.store_ip"]
     )
-    store = Store(
-        registry["dbsession_factory"],
-        max_pending=int(settings.get("tracking.buffer_size", 100_000)),
-        interval=float(settings.get("tracking.flush_seconds", 0.2)),
-        shutdown_timeout=float(settings.get("tracking.shutdown_seconds", 30)),
-        spool_dir=settings.get("tracking.spool_dir") or None,
-    )
+    writer = settings.get("tracking.writer", "process")
+    if writer not in WRITERS:
+        raise ConfigurationError(f"tracking.writer must be one of {', '.join(WRITERS)}, not {writer!r}")
+    if writer == "process":
+        store = WriterProcess(settings)
+    else:
+        store = Store(
+            registry["dbsession_factory"],
+            max_pending=int(settings.get("tracking.buffer_size", 100_000)),
+            interval=float(settings.get("tracking.flush_seconds", 0.2)),
+            shutdown_timeout=float(settings.get("tracking.shutdown_seconds", 30)),
+            spool_dir=settings.get("tracking.spool_dir") or None,
+        )
     registry["ingest_store"] = store
-    if asbool(settings.get("tracking.store_thread", True)):
-        store.start()
-        atexit.register(store.close)
-        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) in (
-            signal.SIG_DFL,
-            None,
-        ):
-            signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    if writer == "off":
+        return
+    if writer == "thread":
+        store.load_spool()
+    store.start()
+    atexit.register(store.close)
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) in (
+        signal.SIG_DFL,
+        None,
+    ):
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)

@@ -1,5 +1,8 @@
 """Storing hits: a bounded in-memory buffer drained by one writer thread in batches.
 
+The store runs in the writer process (:mod:`.writer`, which adds the hand-over from the server
+and restarts) or, with ``tracking.writer = thread``, in the server process itself.
+
 Durability contract (also in the README):
 
 * A ``204`` from the beacon means the hit is in this process's buffer. The writer thread
@@ -60,6 +63,7 @@ class Store:
         interval: float = 0.2,
         shutdown_timeout: float = 30.0,
         spool_dir: str | None = None,
+        on_settled=None,
     ) -> None:
         self.session_factory = session_factory
         self.max_pending = max_pending
@@ -75,6 +79,9 @@ class Store:
         self._salts: dict[date, bytes] = {}
         self.written = 0
         self.failures = 0
+        #: Called from the writer thread with the number of hits settled so far (committed, or
+        #: spooled at shutdown), in the order they were submitted.
+        self.on_settled = on_settled
 
     # -- the beacon's side ---------------------------------------------------------------
 
@@ -88,6 +95,13 @@ class Store:
                 self._cond.notify_all()
         return True
 
+    def submit_many(self, hits: list[Hit]) -> None:
+        """Buffer ``hits``, whatever the bound (the writer process: its server keeps the bound)."""
+        with self._cond:
+            self._queue.extend(hits)
+            if len(self._queue) >= self.batch_size:
+                self._cond.notify_all()
+
     @property
     def pending(self) -> int:
         return len(self._queue) + self._inflight
@@ -95,7 +109,7 @@ class Store:
     # -- life cycle ----------------------------------------------------------------------
 
     def start(self) -> None:
-        self._load_spool()
+        """Start the writer thread (after :meth:`load_spool`, to store spooled hits first)."""
         self._thread = threading.Thread(target=self._run, name="tracking-store", daemon=True)
         self._thread.start()
 
@@ -121,8 +135,11 @@ class Store:
         if self._thread is not None:
             self._thread.join(self.shutdown_timeout + 5)
         if self._queue:
-            self._spool(list(self._queue))
+            spool_hits(self.spool_dir, list(self._queue))
+            settled = self.written + len(self._queue)
             self._queue.clear()
+            if self.on_settled is not None:
+                self.on_settled(settled)
 
     def drain(self, session) -> int:
         """Write everything buffered in ``session``'s transaction, now, in this thread.
@@ -174,6 +191,8 @@ class Store:
                 self._inflight = 0
                 self.written += len(batch)
                 self._cond.notify_all()
+            if self.on_settled is not None:
+                self.on_settled(self.written)
 
     def _write(self, batch: list[Hit]) -> None:
         with self.session_factory() as session:
@@ -224,24 +243,12 @@ class Store:
 
     # -- spool ---------------------------------------------------------------------------
 
-    def _spool(self, hits: list[Hit]) -> None:
-        if self.spool_dir is None:
-            log.error("no spool directory: %d acknowledged hits are lost", len(hits))
-            return
-        self.spool_dir.mkdir(parents=True, exist_ok=True)
-        path = self.spool_dir / f"hits-{os.getpid()}-{time.time_ns()}.jsonl"
-        with path.open("w", encoding="utf-8") as out:
-            for hit in hits:
-                row = {name: getattr(hit, name) for name in _HIT_FIELDS}
-                row["ts"] = hit.ts.isoformat()
-                row["day"] = hit.day.isoformat()
-                row["visitor_key"] = hit.visitor_key.hex()
-                out.write(json.dumps(row) + "\n")
-        log.warning("spooled %d hits to %s", len(hits), path)
-
-    def _load_spool(self) -> None:
+    def load_spool(self) -> int:
+        """Queue the hits spooled by earlier runs (each file is taken by one process only);
+        returns how many."""
         if self.spool_dir is None or not self.spool_dir.is_dir():
-            return
+            return 0
+        count = 0
         for path in sorted(self.spool_dir.glob("hits-*.jsonl")):
             claimed = path.with_suffix(".loading")
             try:
@@ -255,13 +262,33 @@ class Store:
                     row["day"] = date.fromisoformat(row["day"])
                     row["visitor_key"] = bytes.fromhex(row["visitor_key"])
                     self._queue.append(Hit(**row))
+                    count += 1
             claimed.unlink()
             log.warning("loaded spooled hits from %s", path)
+        return count
 
 
-_HIT_FIELDS = tuple(field.name for field in fields(Hit))
+def spool_hits(spool_dir: str | Path | None, hits: list[Hit]) -> None:
+    """Write ``hits`` to a new file in ``spool_dir``, for the next start to store."""
+    if spool_dir is None:
+        log.error("no spool directory: %d acknowledged hits are lost", len(hits))
+        return
+    spool_dir = Path(spool_dir)
+    spool_dir.mkdir(parents=True, exist_ok=True)
+    path = spool_dir / f"hits-{os.getpid()}-{time.time_ns()}.jsonl"
+    with path.open("w", encoding="utf-8") as out:
+        for hit in hits:
+            row = {name: getattr(hit, name) for name in HIT_FIELDS}
+            row["ts"] = hit.ts.isoformat()
+            row["day"] = hit.day.isoformat()
+            row["visitor_key"] = hit.visitor_key.hex()
+            out.write(json.dumps(row) + "\n")
+    log.warning("spooled %d hits to %s", len(hits), path)
+
+
+HIT_FIELDS = tuple(field.name for field in fields(Hit))
 #: The fields of a hit that are columns of ``visits`` (the visitor key becomes the visitor id).
-_STORED_FIELDS = tuple(name for name in _HIT_FIELDS if name != "visitor_key")
+_STORED_FIELDS = tuple(name for name in HIT_FIELDS if name != "visitor_key")
 _stored_values = attrgetter(*_STORED_FIELDS)
 _VISITS = Visit.__table__
 _S = VisitSession.__table__
