@@ -4,7 +4,7 @@ import json
 import re
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
@@ -296,6 +296,41 @@ def test_query_fields_first_of_each_name_encoded_names_decoded_others_ignored():
     with pytest.raises(BadHit) as refused:
         _parse_qs("&".join(["other=1"] * (MAX_FIELDS + 1)))
     assert "query" in refused.value.errors
+
+
+_QUERY_PIECES = st.sampled_from(
+    ["=", "+", "%", "%2", "%41", "%e2%82%ac", "%ff", "%C3", "é", "x" * 300, ";", "?", "#", "\x00"]
+)
+_QUERY_NAMES = st.sampled_from(["url", "event", "referrer", "width", "props", "other", "%75rl", "wid%74h", "ev+ent", ""])
+_QUERY_PAIRS = st.tuples(
+    _QUERY_NAMES | st.text(max_size=5),
+    st.sampled_from(["=", ""]),
+    st.lists(_QUERY_PIECES | st.text(max_size=6), max_size=5).map("".join),
+).map("".join)
+
+
+@given(st.lists(_QUERY_PAIRS, max_size=24).map("&".join))
+@example("&".join(["width=1"] * 20))  # the most fields allowed
+@example("&".join(["width=1"] * 21))
+@example("%75rl=a&url=b&&event=%ff+x")
+@settings(max_examples=400, deadline=None)
+def test_query_fields_are_what_the_standard_library_reads(query):
+    from urllib.parse import parse_qsl
+
+    from tracking.ingest.hit import FIELDS, BadHit
+    from tracking.views.beacon import MAX_FIELDS, _parse_qs
+
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, errors="replace", max_num_fields=MAX_FIELDS)
+    except ValueError:
+        with pytest.raises(BadHit):
+            _parse_qs(query)
+        return
+    expected = {}
+    for name, value in pairs:
+        if name in FIELDS:
+            expected.setdefault(name, value)
+    assert _parse_qs(query) == expected
 
 
 def test_requests_share_one_class_with_the_request_properties(app, testapp, beacon, stored):
