@@ -41,6 +41,8 @@ _COUNT = struct.Struct("!Q")
 _row = attrgetter(*HIT_FIELDS)
 #: The child's program (not ``-m``: this module is imported with its package first).
 _CHILD = "from tracking.ingest.writer import main; main()"
+#: The longest wait before starting a writer again after it died young (doubling from 0.1 s).
+RESPAWN_DELAY_MAX = 5.0
 
 
 class WriterProcess:
@@ -66,6 +68,7 @@ class WriterProcess:
         self._hits_pipe = None
         self._sender: threading.Thread | None = None
         self.restarts = 0
+        self._quick_deaths = 0
 
     # -- the beacon's side ---------------------------------------------------------------
 
@@ -152,6 +155,7 @@ class WriterProcess:
 
     def _read_acks(self, child: subprocess.Popen, fd: int, generation: int) -> None:
         """Drop the hits the child reports committed; restart it if it dies while serving."""
+        started = time.monotonic()
         committed = 0
         with open(fd, "rb", buffering=0) as acks:
             while (data := _read_exactly(acks, _COUNT.size)) is not None:
@@ -162,10 +166,20 @@ class WriterProcess:
                     committed = count
                     self._cond.notify_all()
         status = child.wait()
+        lived = time.monotonic() - started
+        # A child that cannot start (a broken install, a bad setting) is retried, not spun.
+        delay = 0.0 if lived > RESPAWN_DELAY_MAX else min(RESPAWN_DELAY_MAX, 0.1 * 2**self._quick_deaths)
+        self._quick_deaths = 0 if lived > RESPAWN_DELAY_MAX else self._quick_deaths + 1
         with self._cond:
             if self._stopping or generation != self._generation:
                 return
-            log.error("the writer process exited (status %s); starting another with %d hits", status, len(self._unacked))
+            log.error(
+                "the writer process exited (status %s); starting another in %.1f s with %d hits",
+                status, delay, len(self._unacked),
+            )
+            self._cond.wait_for(lambda: self._stopping, timeout=delay)
+            if self._stopping:
+                return
             # Its hits go again, first, to the next child.
             self._queue.extendleft(reversed(self._unacked))
             self._unacked.clear()

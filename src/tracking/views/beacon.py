@@ -115,22 +115,23 @@ class Beacon:
     def hit(self):
         request = self.request
         registry = request.registry
+        # Headers straight from the environ: WebOb's header mapping costs ~1.5 µs a lookup.
+        environ = request.environ
         try:
             fields = _fields(request)
-            raw = parse(fields, referer_header=request.headers.get("Referer", ""))
+            raw = parse(fields, referer_header=environ.get("HTTP_REFERER", ""))
         except _Refused as refused:
             return refused.response
         except BadHit as bad:
             return _error(400, bad.errors)
-        headers = request.headers
         try:
             hit = registry["ingest_pipeline"].process(
                 self.context.info,
                 raw,
-                ip=request.remote_addr or "",
-                user_agent=headers.get("User-Agent", ""),
-                dnt=headers.get("DNT") == "1",
-                gpc=headers.get("Sec-GPC") == "1",
+                ip=environ.get("REMOTE_ADDR") or "",
+                user_agent=environ.get("HTTP_USER_AGENT", ""),
+                dnt=environ.get("HTTP_DNT") == "1",
+                gpc=environ.get("HTTP_SEC_GPC") == "1",
                 now=utcnow(),
             )
         except Ignored as ignored:
