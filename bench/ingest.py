@@ -6,9 +6,10 @@ For each database (SQLite, PostgreSQL):
    sites (``A`` receives the measured hits, ``B`` absorbs warm-up and end-of-run traffic);
 2. the baseline: a WSGI app answering ``204`` with an empty body, served by the ``[server:main]``
    of production.ini (same waitress runner, same threads) and driven by the same wrk command;
-3. right after it, ``pserve production.ini`` driven by that wrk command, its peak RSS read from
-   ``/proc``; then SIGTERM (the server writes what it still buffers), and the rows of ``visits``
-   of site A are counted: they must equal the ``204`` answers wrk received for site A.
+3. right after it, ``pserve production.ini`` driven by that wrk command, the peak RSS of the
+   server and of its writer process read from ``/proc``; then SIGTERM (the server writes what
+   it still buffers), and the rows of ``visits`` of site A are counted: they must equal the
+   ``204`` answers wrk received for site A.
 
 How "acknowledged" is counted exactly: wrk stops with requests still in flight, and the server
 may store those hits although wrk never reads the ``204``. So during the last ``DRAIN`` seconds
@@ -585,16 +586,20 @@ def ini_threads() -> int:
     return int(parser.get("server:main", "threads", fallback="4"))
 
 
-def threads_ini(threads: int | None, workdir: Path) -> tuple[Path, int]:
-    """production.ini, or a copy of it whose ``[server:main] threads`` is ``threads``."""
-    if threads is None or threads == ini_threads():
-        return INI, ini_threads()
-    text = INI.read_text()
-    head, _, tail = text.partition("[server:main]")
-    tail = re.sub(r"^threads\s*=.*$", f"threads = {threads}", tail, count=1, flags=re.M)
-    copy = workdir / f"production-threads-{threads}.ini"
-    copy.write_text(head + "[server:main]" + tail)
-    return copy, threads
+def server_ini(overrides: dict[str, str], workdir: Path) -> Path:
+    """production.ini, or a copy of it with some ``[server:main]`` keys set (``--threads``)."""
+    overrides = {key: value for key, value in overrides.items() if value is not None}
+    if not overrides:
+        return INI
+    head, _, tail = INI.read_text().partition("[server:main]")
+    section, separator, rest = tail.partition("\n[")
+    for key, value in overrides.items():
+        section, found = re.subn(rf"^{key}\s*=.*$", f"{key} = {value}", section, count=1, flags=re.M)
+        if not found:
+            section = section.rstrip("\n") + f"\n{key} = {value}\n"
+    copy = workdir / ("production-" + "-".join(f"{k}-{v}" for k, v in overrides.items()) + ".ini")
+    copy.write_text(head + "[server:main]" + section + separator + rest)
+    return copy
 
 
 def bench_database(kind: str, args, script: Path, load_fn) -> Result:
@@ -602,7 +607,7 @@ def bench_database(kind: str, args, script: Path, load_fn) -> Result:
 
     with tempfile.TemporaryDirectory(prefix=f"bench-ingest-{kind}-") as tmp:
         workdir = Path(tmp)
-        ini, _ = threads_ini(args.threads, workdir)
+        ini = server_ini({"threads": args.threads}, workdir)
         with fresh_database(kind, workdir) as url:
             migrate(url)
             site_a, site_b = create_sites(url)
