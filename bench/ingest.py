@@ -4,19 +4,22 @@ For each database (SQLite, PostgreSQL):
 
 1. a fresh database, migrated with ``alembic -c production.ini upgrade head``, one user and two
    sites (``A`` receives the measured hits, ``B`` absorbs warm-up and end-of-run traffic);
-2. the baseline: a WSGI app answering ``204`` with an empty body, served by the ``[server:main]``
-   of production.ini (same waitress runner, same threads) and driven by the same wrk command;
-3. right after it, ``pserve production.ini`` driven by that wrk command, the peak RSS of the
-   server and of its writer process read from ``/proc``; then SIGTERM (the server writes what
-   it still buffers), and the rows of ``visits`` of site A are counted: they must equal the
-   ``204`` answers wrk received for site A.
+2. two servers: the baseline, a WSGI app answering ``204`` with an empty body, served by the
+   ``[server:main]`` of production.ini (same waitress runner, same threads), and ``pserve
+   production.ini``; each warmed up, then driven in turns by the same wrk command: ``--rounds``
+   rounds of bare then beacon, ``--duration / --rounds`` seconds each, so that a change in the
+   machine's speed (it is shared) weighs on both alike. Each server's figures are its rounds
+   together (latency percentiles from the merged histograms); the peak RSS of the server and of
+   its writer process is read from ``/proc``;
+3. SIGTERM (the server writes what it still buffers), and the rows of ``visits`` of site A are
+   counted: they must equal the ``204`` answers wrk received for site A.
 
 How "acknowledged" is counted exactly: wrk stops with requests still in flight, and the server
 may store those hits although wrk never reads the ``204``. So during the last ``DRAIN`` seconds
-the Lua script sends crawler hits to site B instead (the same pipeline, stored flagged, answered
-``204`` with ``X-Tracking-Ignored: bot``): every hit for site A has its answer read before wrk
-stops, and the Lua ``response()`` hook counts site A's answers as the ``204`` without that
-header. The req/s figures cover the whole run, drain included, for both servers.
+of each round the Lua script sends crawler hits to site B instead (the same pipeline, stored
+flagged, answered ``204`` with ``X-Tracking-Ignored: bot``): every hit for site A has its answer
+read before wrk stops, and the Lua ``response()`` hook counts site A's answers as the ``204``
+without that header. The req/s figures cover the whole run, drain included, for both servers.
 
 Load: 16 connections, page paths, referrers, widths, four desktop Chrome user agents and 1000
 visitor addresses (``X-Forwarded-For``: production.ini trusts the proxy at 127.0.0.1) picked at
@@ -196,6 +199,11 @@ function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format("BENCH summary requests=%%d connect=%%d read=%%d write=%%d status=%%d timeout=%%d\n",
     summary.requests, e.connect, e.read, e.write, e.status, e.timeout))
+  -- Every distinct latency (µs) with its count, so that rounds can be merged exactly.
+  for i = 1, #latency do
+    local value, count = latency(i)
+    io.write(string.format("BENCH latency %%d %%d\n", value, count))
+  end
 end
 """
 
@@ -230,6 +238,9 @@ class Load:
     non_2xx: int = 0
     socket_errors: dict = field(default_factory=dict)
     statuses: dict = field(default_factory=dict)
+    seconds: float = 0.0  # how long the load ran
+    latency: dict = field(default_factory=dict)  # µs -> number of requests
+    rounds: list = field(default_factory=list)  # the loads merged into this one
     cpu_seconds: float = 0.0  # the server's CPU time (user + system, its writer process included) during the run
     writer_cpu_seconds: float = 0.0  # of which the writer process's
     output: str = ""
@@ -237,6 +248,42 @@ class Load:
     @property
     def cpu_ms_per_request(self) -> float:
         return 1e3 * self.cpu_seconds / self.requests if self.requests else math.nan
+
+    @classmethod
+    def merge(cls, rounds: list["Load"]) -> "Load":
+        """The rounds of one server as one load: sums, and percentiles of all their latencies."""
+        total = cls(output="\n".join(r.output for r in rounds))
+        for r in rounds:
+            total.seconds += r.seconds
+            total.requests += r.requests
+            total.acked += r.acked
+            total.flagged += r.flagged
+            total.other += r.other
+            total.non_2xx += r.non_2xx
+            total.cpu_seconds += r.cpu_seconds
+            total.writer_cpu_seconds += r.writer_cpu_seconds
+            for mapping, into in ((r.socket_errors, total.socket_errors), (r.statuses, total.statuses),
+                                  (r.latency, total.latency)):  # fmt: skip
+                for key, n in mapping.items():
+                    into[key] = into.get(key, 0) + n
+        total.rps = total.requests / total.seconds if total.seconds else 0.0
+        total.p50_ms, total.p99_ms = (percentile(total.latency, p) / 1e3 for p in (50, 99))
+        return total
+
+
+def percentile(counts: dict[int, int], p: float) -> float:
+    """The ``p``-th percentile of a histogram {value: count} (the smallest value with at least
+    ``p`` % of the counts at or below it, as wrk computes it); NaN when empty."""
+    total = sum(counts.values())
+    if not total:
+        return math.nan
+    wanted = math.ceil(total * p / 100)
+    seen = 0
+    for value in sorted(counts):
+        seen += counts[value]
+        if seen >= wanted:
+            return float(value)
+    return float(max(counts))
 
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
@@ -264,6 +311,7 @@ def parse_wrk(output: str) -> Load:
     if m := re.search(r"BENCH acked=(\d+) flagged=(\d+) other=(\d+)", output):
         load.acked, load.flagged, load.other = map(int, m.groups())
     load.statuses = {int(s): int(n) for s, n in re.findall(r"BENCH status (\d+) (\d+)", output)}
+    load.latency = {int(v): int(n) for v, n in re.findall(r"BENCH latency (\d+) (\d+)", output)}
     return load
 
 
@@ -274,10 +322,13 @@ def run_wrk(url: str, script: Path, site_a: int, site_b: int, duration: int, mod
     ]  # fmt: skip
     if mode == "run":
         args.wrk_command = " ".join(command[:-5]) + " -- <site A> <site B> <seconds> run"
+    start = time.monotonic()
     result = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60)
     if result.returncode != 0:
         raise RuntimeError(f"wrk failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-    return parse_wrk(result.stdout + result.stderr)
+    load = parse_wrk(result.stdout + result.stderr)
+    load.seconds = load.requests / load.rps if load.rps else time.monotonic() - start
+    return load
 
 
 def run_python_load(url: str, script: Path, site_a: int, site_b: int, duration: int, mode: str, args) -> Load:
@@ -339,12 +390,12 @@ def run_python_load(url: str, script: Path, site_a: int, site_b: int, duration: 
         await asyncio.wait_for(asyncio.gather(*(worker(n) for n in range(args.connections))), duration + 10)
 
     asyncio.run(everyone())
-    elapsed = time.monotonic() - start
-    load.rps = load.requests / elapsed
-    if latencies:
-        latencies.sort()
-        load.p50_ms = latencies[len(latencies) // 2] * 1e3
-        load.p99_ms = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1e3
+    load.seconds = time.monotonic() - start
+    load.rps = load.requests / load.seconds
+    for latency in latencies:
+        micros = round(latency * 1e6)
+        load.latency[micros] = load.latency.get(micros, 0) + 1
+    load.p50_ms, load.p99_ms = (percentile(load.latency, p) / 1e3 for p in (50, 99))
     return load
 
 
@@ -612,38 +663,40 @@ def bench_database(kind: str, args, script: Path, load_fn) -> Result:
             migrate(url)
             site_a, site_b = create_sites(url)
 
-            say(f"[{kind}] bare WSGI baseline: warm-up {WARMUP} s, run {args.duration} s")
-            bare = BareServer(ini, workdir).start()
-            try:
-                load_fn(bare.url, script, site_a, site_b, WARMUP, "warmup", args)
-                sampler = RSSSampler(bare.process.pid)
-                sampler.start()
-                cpu = cpu_seconds(bare.process.pid)
-                bare_load = load_fn(bare.url, script, site_a, site_b, args.duration, "run", args)
-                bare_load.cpu_seconds = cpu_seconds(bare.process.pid) - cpu
-                bare_rss = sampler.finish()
-            finally:
-                bare.stop()
-
-            say(f"[{kind}] beacon (pserve {ini.name}): warm-up {WARMUP} s, run {args.duration} s")
             # A PYTHONPATH given to the benchmark reaches the server too (to measure a patched copy).
             env = {"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {}
+            bare = BareServer(ini, workdir)
             server = Server(str(ini), url, workdir, env=env)
-            server.start()
             try:
-                sampler = RSSSampler(server.process.pid)
+                bare.start()
+                server.start()
+                bare_sampler, sampler = RSSSampler(bare.process.pid), RSSSampler(server.process.pid)
+                bare_sampler.start()
                 sampler.start()
+                say(f"[{kind}] warm-up {WARMUP} s each: bare WSGI app, then the beacon (pserve {ini.name})")
+                load_fn(bare.url, script, site_a, site_b, WARMUP, "warmup", args)
                 load_fn(server.url, script, site_a, site_b, WARMUP, "warmup", args)
-                server_cpu, writer_cpu = tree_cpu_seconds(server.process.pid)
-                beacon_load = load_fn(server.url, script, site_a, site_b, args.duration, "run", args)
-                time.sleep(1.0)  # the writer's last batches belong to this run's cost
-                server_after, writer_after = tree_cpu_seconds(server.process.pid)
-                beacon_load.writer_cpu_seconds = writer_after - writer_cpu
-                beacon_load.cpu_seconds = server_after - server_cpu + beacon_load.writer_cpu_seconds
+                bare_rounds, beacon_rounds = [], []
+                seconds = args.duration // args.rounds
+                for n in range(1, args.rounds + 1):
+                    say(f"[{kind}] round {n}/{args.rounds}: bare {seconds} s, then beacon {seconds} s")
+                    cpu = cpu_seconds(bare.process.pid)
+                    bare_rounds.append(load_fn(bare.url, script, site_a, site_b, seconds, "run", args))
+                    bare_rounds[-1].cpu_seconds = cpu_seconds(bare.process.pid) - cpu
+                    server_cpu, writer_cpu = tree_cpu_seconds(server.process.pid)
+                    beacon_rounds.append(load_fn(server.url, script, site_a, site_b, seconds, "run", args))
+                    time.sleep(0.5)  # the writer's last batches belong to this round's cost
+                    server_after, writer_after = tree_cpu_seconds(server.process.pid)
+                    beacon_rounds[-1].writer_cpu_seconds = writer_after - writer_cpu
+                    beacon_rounds[-1].cpu_seconds = server_after - server_cpu + beacon_rounds[-1].writer_cpu_seconds
+                bare_load, beacon_load = Load.merge(bare_rounds), Load.merge(beacon_rounds)
+                bare_load.rounds, beacon_load.rounds = bare_rounds, beacon_rounds
+                bare_rss = bare_sampler.finish()
                 peak = sampler.finish()
                 writer_peak = sampler.children_peak_mb
                 exit_status = server.terminate()
             finally:
+                bare.stop()
                 server.stop()
             counts = count_rows(url, site_a, site_b)
             spool = workdir / "spool"
@@ -679,8 +732,8 @@ def say(message: str) -> None:
 
 
 HEADERS = (
-    "database", "beacon req/s", "bare req/s", "ratio", "p50 ms", "p99 ms", "peak RSS MB", "writer RSS MB",
-    "acknowledged", "stored", "result",
+    "database", "beacon req/s", "bare req/s", "ratio", "p50 ms", "p99 ms", "bare p99 ms", "peak RSS MB",
+    "writer RSS MB", "acknowledged", "stored", "result",
 )  # fmt: skip
 
 
@@ -696,6 +749,7 @@ def rows(results: list[Result]) -> list[list[str]]:
                 f"{r.ratio:.2f}",
                 f"{r.beacon.p50_ms:.2f}",
                 f"{r.beacon.p99_ms:.2f}",
+                f"{r.bare.p99_ms:.2f}",
                 f"{r.peak_rss_mb:.0f}",
                 f"{r.writer_rss_mb:.0f}",
                 str(r.beacon.acked),
@@ -737,6 +791,12 @@ def details(r: Result) -> str:
         f" statuses {w.statuses}, non-2xx {w.non_2xx}, socket errors {w.socket_errors},"
         f" server CPU {w.cpu_ms_per_request:.2f} ms/request, peak RSS {r.bare_rss_mb:.0f} MB"
     )
+    for n, (bare_round, beacon_round) in enumerate(zip(w.rounds, b.rounds, strict=True), 1):
+        lines.append(
+            f"  round {n}: bare {bare_round.rps:.0f} req/s (p99 {bare_round.p99_ms:.1f} ms),"
+            f" beacon {beacon_round.rps:.0f} req/s (p99 {beacon_round.p99_ms:.1f} ms),"
+            f" ratio {beacon_round.rps / bare_round.rps:.2f}"
+        )
     lines.append(
         f"  CPU per request, bare/beacon: {w.cpu_ms_per_request / b.cpu_ms_per_request:.2f}"
         " (server CPU time per request; less sensitive to other load on the machine than the req/s ratio)"
@@ -752,10 +812,21 @@ def details(r: Result) -> str:
     return "\n".join(lines)
 
 
+def summary(load: Load) -> dict:
+    """A load for the JSON file: its figures, and its rounds' (no wrk output, no histogram)."""
+    figures = {k: v for k, v in asdict(load).items() if k not in ("output", "latency", "rounds")}
+    if load.rounds:
+        figures["rounds"] = [summary(r) for r in load.rounds]
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
-    parser.add_argument("--duration", type=int, default=20, help="seconds of measured load per server (default 20)")
+    parser.add_argument("--duration", type=int, default=30, help="seconds of measured load per server (default 30)")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds the duration is cut into, bare and beacon taking turns (default 3)"
+    )
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections (default 16)")
     parser.add_argument("--threads", type=int, help="waitress threads (default: production.ini's)")
     parser.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (default 1: 2 cores to share)")
@@ -769,8 +840,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve_bare:
         serve_bare(args.serve_bare, args.port)
         return 0
-    if args.duration <= DRAIN + 1:
-        parser.error(f"--duration must be more than {DRAIN + 1} seconds")
+    if args.rounds < 1 or args.duration // args.rounds <= DRAIN + 1:
+        parser.error(f"each round (--duration / --rounds) must last more than {DRAIN + 1} seconds")
 
     if shutil.which("wrk"):
         load_fn = run_wrk
@@ -818,8 +889,7 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps(
                 [
                     {**{k: v for k, v in asdict(r).items() if k not in ("beacon", "bare")}, "ratio": r.ratio,
-                     "beacon": {k: v for k, v in asdict(r.beacon).items() if k != "output"},
-                     "bare": {k: v for k, v in asdict(r.bare).items() if k != "output"}}
+                     "beacon": summary(r.beacon), "bare": summary(r.bare)}
                     for r in results
                 ],
                 indent=2,
