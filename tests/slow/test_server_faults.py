@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from tracking.models import Visit, get_engine
 
-from servers import Server, database_outage, seed_site, stored, wait_for
+from servers import ROOT, Server, database_outage, seed_site, stored, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -177,3 +177,33 @@ def _status(server, path):
         return None
     finally:
         conn.close()
+
+
+def test_a_killed_server_leaves_its_writer_to_store_what_it_handed_over(seeded, tmp_path):
+    url, engine, site_id = seeded
+    # The writer would wait 30 s before writing a small batch: the hits are handed over, not stored.
+    ini = tmp_path / "slow-writer.ini"
+    ini.write_text(
+        (ROOT / "production.ini").read_text().replace("[app:main]\n", "[app:main]\ntracking.flush_seconds = 30\n", 1)
+    )
+    server = Server(str(ini), url, tmp_path).start()
+    try:
+        for i in range(20):
+            assert hit(server, site_id, path=f"/k{i}") == 204
+        time.sleep(1.0)  # handed over every 20 ms
+        [writer] = children(server.process.pid)
+        assert stored(engine, site_id) == 0
+        server.process.kill()  # SIGKILL: no atexit, no hand-over, no goodbye
+        server.process.wait(10)
+        assert wait_for(lambda: not Path(f"/proc/{writer}").exists(), timeout=60)
+    finally:
+        server.stop()
+    assert stored(engine, site_id) == 20
+    assert "Traceback" not in server.log.read_text()
+
+
+def children(pid):
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found

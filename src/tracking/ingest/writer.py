@@ -257,7 +257,10 @@ def serve(hits_fd: int, acks_fd: int) -> None:
         def report(settled: int) -> None:
             with lock:
                 if settled > spooled:
-                    acks.write(_COUNT.pack(settled - spooled))
+                    try:
+                        acks.write(_COUNT.pack(settled - spooled))
+                    except OSError:  # the server is gone (killed): the hits are written all the same
+                        pass
 
         store = Store(
             get_session_factory(engine),
