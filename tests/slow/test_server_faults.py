@@ -4,6 +4,7 @@ Each test runs ``pserve production.ini`` in a subprocess on a fresh database.
 """
 
 import http.client
+import re
 import shutil
 import subprocess
 import threading
@@ -93,10 +94,26 @@ def test_forwarded_for_is_believed_only_from_the_trusted_proxy(seeded, tmp_path,
         assert conn.scalar(select(Visit.ip)) == expected
 
 
-def test_sigterm_under_load_loses_no_acknowledged_hit(seeded, tmp_path):
+def app_ini(tmp_path, **settings) -> str:
+    """A copy of production.ini with some ``[app:main]`` settings (``tracking_writer`` is
+    ``tracking.writer``) set or added."""
+    text = (ROOT / "production.ini").read_text()
+    for key, value in settings.items():
+        key = key.replace("_", ".", 1)
+        text, found = re.subn(rf"^{re.escape(key)} = .*$", f"{key} = {value}", text, count=1, flags=re.M)
+        if not found:
+            text = text.replace("[app:main]\n", f"[app:main]\n{key} = {value}\n", 1)
+    ini = tmp_path / "production-test.ini"
+    ini.write_text(text)
+    return str(ini)
+
+
+@pytest.mark.parametrize("writer", ["process", "thread"])
+def test_sigterm_under_load_loses_no_acknowledged_hit(seeded, tmp_path, writer):
     url, engine, site_id = seeded
-    server = Server("production.ini", url, tmp_path).start()
+    server = Server(app_ini(tmp_path, tracking_writer=writer), url, tmp_path).start()
     try:
+        assert len(children(server.process.pid)) == (1 if writer == "process" else 0)
         with Load(server, site_id) as load:
             load.until(100)
             status = server.terminate()
@@ -182,11 +199,7 @@ def _status(server, path):
 def test_a_killed_server_leaves_its_writer_to_store_what_it_handed_over(seeded, tmp_path):
     url, engine, site_id = seeded
     # The writer would wait 30 s before writing a small batch: the hits are handed over, not stored.
-    ini = tmp_path / "slow-writer.ini"
-    ini.write_text(
-        (ROOT / "production.ini").read_text().replace("[app:main]\n", "[app:main]\ntracking.flush_seconds = 30\n", 1)
-    )
-    server = Server(str(ini), url, tmp_path).start()
+    server = Server(app_ini(tmp_path, tracking_flush_seconds=30), url, tmp_path).start()
     try:
         for i in range(20):
             assert hit(server, site_id, path=f"/k{i}") == 204
