@@ -121,7 +121,7 @@ def test_sigterm_under_load_loses_no_acknowledged_hit(seeded, tmp_path, writer):
     finally:
         server.stop()
     assert status == 0, server.log.read_text()
-    assert load.acknowledged > 100
+    assert load.acknowledged >= 100  # until() waited for that many
     assert stored(engine, site_id) == load.acknowledged
 
 
@@ -142,7 +142,7 @@ def test_database_outage_then_recovery_loses_no_acknowledged_hit(database, seede
             assert conn.getresponse().status == 200
         finally:
             conn.close()
-    assert load.acknowledged > 50
+    assert load.acknowledged >= 50  # until() waited for that many; more is likely, not certain
     assert during is None or during < acknowledged
     assert stored(engine, site_id) == acknowledged
 
@@ -181,7 +181,7 @@ def test_postgresql_restart_under_load(database, seeded, tmp_path):
         assert wait_for(lambda: stored_safely(engine, site_id) == acknowledged, timeout=60)
         # Owner pages answer again within seconds, without restarting the app.
         assert wait_for(lambda: _status(server, "/login") == 200, timeout=10)
-    assert load.acknowledged > 50
+    assert load.acknowledged >= 50  # until() waited for that many; more is likely, not certain
     assert stored(engine, site_id) == acknowledged
 
 
