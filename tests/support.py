@@ -16,17 +16,24 @@ PASSWORD = "correct horse battery staple"
 
 
 @contextmanager
-def environment(**values):
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
+def preserved_environment(*names):
+    """Put the environment variables ``names`` back as they were (or unset) on the way out."""
+    saved = {name: os.environ.get(name) for name in names}
     try:
         yield
     finally:
-        for key, value in saved.items():
+        for name, value in saved.items():
             if value is None:
-                os.environ.pop(key, None)
+                os.environ.pop(name, None)
             else:
-                os.environ[key] = value
+                os.environ[name] = value
+
+
+@contextmanager
+def environment(**values):
+    with preserved_environment(*values):
+        os.environ.update(values)
+        yield
 
 
 def migrate(url: str, revision: str = "head") -> None:

@@ -37,6 +37,8 @@ from tracking.ingest.enrich import (
     warm_up,
 )
 
+from support import preserved_environment
+
 CHROME_WINDOWS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
     "(KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
@@ -268,16 +270,9 @@ def test_geo_ipv6(geo: GeoLocator) -> None:
 def test_country_table_answers_as_geoip2fast_does() -> None:
     """The compact table gives the country geoip2fast's own lookup gives for the same data
     file: random IPv4 and IPv6 addresses, and both edges of networks taken at random."""
-    saved = {name: os.environ.get(name) for name in ("PYTHONWARNINGS", "PYTHONIOENCODING")}
-    try:
-        import geoip2fast  # sets both variables: put back below
+    with preserved_environment("PYTHONWARNINGS", "PYTHONIOENCODING"):
+        import geoip2fast  # sets both variables
         import geoip2fast.geoip2fast as data
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
     reference = geoip2fast.GeoIP2Fast(
         geoip2fast_data_file=os.path.join(os.path.dirname(geoip2fast.__file__), enrich._GEOIP2FAST_DATA_FILE)
     )

@@ -20,7 +20,7 @@ from pyramid.exceptions import ConfigurationError
 from .enrich import GeoLocator, warm_up
 from .pipeline import Pipeline
 from .sites import SiteDirectory
-from .store import Store
+from .store import Store, store_options
 from .writer import WriterProcess
 
 #: ``tracking.writer``: where hits are written (see :mod:`.writer`); ``off`` leaves the buffer to
@@ -71,13 +71,7 @@ def includeme(config) -> None:
     if writer == "process":
         store = WriterProcess(settings)
     else:
-        store = Store(
-            registry["dbsession_factory"],
-            max_pending=int(settings.get("tracking.buffer_size", 100_000)),
-            interval=float(settings.get("tracking.flush_seconds", 0.2)),
-            shutdown_timeout=float(settings.get("tracking.shutdown_seconds", 30)),
-            spool_dir=settings.get("tracking.spool_dir") or None,
-        )
+        store = Store(registry["dbsession_factory"], **store_options(settings))
     registry["ingest_store"] = store
     if writer == "off":
         return

@@ -53,37 +53,20 @@ SESSION_GAP = timedelta(minutes=30)
 SALT_DAYS = 2
 
 
-class Store:
-    def __init__(
-        self,
-        session_factory,
-        *,
-        max_pending: int = 100_000,
-        batch_size: int = 2_000,
-        interval: float = 0.2,
-        shutdown_timeout: float = 30.0,
-        spool_dir: str | None = None,
-        on_settled=None,
-    ) -> None:
-        self.session_factory = session_factory
+class HitBuffer:
+    """The beacon's side of a writer: a bounded buffer of acknowledged hits.
+
+    ``pending`` counts the hits queued here and ``_inflight``, those taken by the writer and not
+    yet committed (a number for :class:`Store`, the unacknowledged hits for the writer process);
+    both count against ``max_pending``. Subclasses drain ``_queue``, holding ``_cond``.
+    """
+
+    def __init__(self, max_pending: int, batch_size: int) -> None:
         self.max_pending = max_pending
         self.batch_size = batch_size
-        self.interval = interval
-        self.shutdown_timeout = shutdown_timeout
-        self.spool_dir = Path(spool_dir) if spool_dir else None
         self._queue: deque[Hit] = deque()
-        self._inflight = 0
         self._cond = threading.Condition()
         self._stopping = False
-        self._thread: threading.Thread | None = None
-        self._salts: dict[date, bytes] = {}
-        self.written = 0
-        self.failures = 0
-        #: Called from the writer thread with the number of hits settled so far (committed, or
-        #: spooled at shutdown), in the order they were submitted.
-        self.on_settled = on_settled
-
-    # -- the beacon's side ---------------------------------------------------------------
 
     def submit(self, hit: Hit) -> bool:
         """Buffer ``hit``; ``False`` when the buffer is full (the database has been away too long)."""
@@ -95,26 +78,12 @@ class Store:
                 self._cond.notify_all()
         return True
 
-    def submit_many(self, hits: list[Hit]) -> None:
-        """Buffer ``hits``, whatever the bound (the writer process: its server keeps the bound)."""
-        with self._cond:
-            self._queue.extend(hits)
-            if len(self._queue) >= self.batch_size:
-                self._cond.notify_all()
-
     @property
     def pending(self) -> int:
         return len(self._queue) + self._inflight
 
-    # -- life cycle ----------------------------------------------------------------------
-
-    def start(self) -> None:
-        """Start the writer thread (after :meth:`load_spool`, to store spooled hits first)."""
-        self._thread = threading.Thread(target=self._run, name="tracking-store", daemon=True)
-        self._thread.start()
-
     def flush(self, timeout: float = 30.0) -> bool:
-        """Wait until everything submitted so far is written; ``False`` on time-out."""
+        """Wait until everything submitted so far is committed; ``False`` on time-out."""
         deadline = time.monotonic() + timeout
         with self._cond:
             self._cond.notify_all()
@@ -124,6 +93,57 @@ class Store:
                     return False
                 self._cond.wait(min(remaining, 0.05))
         return True
+
+
+def store_options(settings: dict) -> dict:
+    """:class:`Store`'s options from the application's settings."""
+    return {
+        "max_pending": int(settings.get("tracking.buffer_size", 100_000)),
+        "interval": float(settings.get("tracking.flush_seconds", 0.2)),
+        "shutdown_timeout": float(settings.get("tracking.shutdown_seconds", 30)),
+        "spool_dir": settings.get("tracking.spool_dir") or None,
+    }
+
+
+class Store(HitBuffer):
+    def __init__(
+        self,
+        session_factory,
+        *,
+        max_pending: int = 100_000,
+        batch_size: int = 2_000,
+        interval: float = 0.2,
+        shutdown_timeout: float = 30.0,
+        spool_dir: str | None = None,
+        on_settled=None,
+    ) -> None:
+        super().__init__(max_pending, batch_size)
+        self.session_factory = session_factory
+        self.interval = interval
+        self.shutdown_timeout = shutdown_timeout
+        self.spool_dir = Path(spool_dir) if spool_dir else None
+        self._inflight = 0
+        self._thread: threading.Thread | None = None
+        self._salts: dict[date, bytes] = {}
+        self.written = 0
+        self.failures = 0
+        #: Called from the writer thread with the number of hits settled so far (committed, or
+        #: spooled at shutdown), in the order they were submitted.
+        self.on_settled = on_settled
+
+    def submit_many(self, hits: list[Hit]) -> None:
+        """Buffer ``hits``, whatever the bound (the writer process: its server keeps the bound)."""
+        with self._cond:
+            self._queue.extend(hits)
+            if len(self._queue) >= self.batch_size:
+                self._cond.notify_all()
+
+    # -- life cycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the writer thread (after :meth:`load_spool`, to store spooled hits first)."""
+        self._thread = threading.Thread(target=self._run, name="tracking-store", daemon=True)
+        self._thread.start()
 
     def close(self) -> None:
         """Write everything still buffered (or spool it), then stop the writer thread."""
