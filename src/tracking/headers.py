@@ -70,10 +70,10 @@ def security_headers_tween_factory(handler, registry):
     def security_headers_tween(request):
         response = handler(request)
         # No view sets these headers itself: appending (not replacing) keeps the beacon's cost
-        # to one list append and one Content-Type lookup.
+        # to one list append and a status check (a 204 has no body, hence no type to look up).
         headerlist = response.headerlist
         headerlist.append(NOSNIFF)
-        if response.content_type == "text/html":
+        if response.status_code != 204 and response.content_type == "text/html":
             headerlist.append(("Content-Security-Policy", CSP.format(nonce=request.csp_nonce)))
             headerlist.extend(html_headers)
         return response

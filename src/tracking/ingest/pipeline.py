@@ -24,7 +24,7 @@ from datetime import date, datetime
 
 from . import enrich
 from .hit import RawHit
-from ..stats.periods import local_day
+from ..stats.periods import LocalDays
 from .sites import SiteInfo
 
 MAX_USER_AGENT = 512
@@ -75,6 +75,7 @@ class Pipeline:
     def __init__(self, geo: enrich.GeoLocator, store_ip: str = "truncated") -> None:
         self.geo = geo
         self.store_ip = store_ip
+        self.local_day = LocalDays()
 
     def process(
         self,
@@ -104,7 +105,7 @@ class Pipeline:
         return Hit(
             site_id=site.id,
             ts=now,
-            day=local_day(now, site.timezone),
+            day=self.local_day(now, site.timezone),
             visitor_key=enrich.visitor_key(site.id, ip, user_agent),
             event=raw.event,
             host=page.host,

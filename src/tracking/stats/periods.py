@@ -122,5 +122,23 @@ def local_day(ts: datetime, timezone: str) -> date:
     return to_local(ts, timezone).date()
 
 
+class LocalDays:
+    """:func:`local_day` for timestamps that move forward, as the beacon's do: each time zone's
+    current day is kept with its bounds in UTC, and a timestamp inside them costs two
+    comparisons instead of a conversion (3 µs)."""
+
+    def __init__(self) -> None:
+        self._days: dict[str, tuple[datetime, datetime, date]] = {}
+
+    def __call__(self, ts: datetime, timezone: str) -> date:
+        known = self._days.get(timezone)
+        if known is not None and known[0] <= ts < known[1]:
+            return known[2]
+        day = local_day(ts, timezone)
+        start, end = local_range(day, day + timedelta(days=1), timezone)
+        self._days[timezone] = (start, end, day)
+        return day
+
+
 def today(timezone: str) -> date:
     return datetime.now(ZoneInfo(timezone)).date()
