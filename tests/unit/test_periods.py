@@ -35,3 +35,15 @@ def test_any_sequence_of_timestamps_and_zones(stamps):
         assert days(ts, zone) == local_day(ts, zone)
         # the same again, now from the kept bounds
         assert days(ts, zone) == local_day(ts, zone)
+
+
+def test_now_is_naive_utc_to_the_microsecond():
+    from datetime import UTC
+
+    from tracking.models.types import utcnow
+
+    before = datetime.now(UTC).replace(tzinfo=None)
+    now = utcnow()
+    after = datetime.now(UTC).replace(tzinfo=None)
+    assert now.tzinfo is None
+    assert before <= now <= after

@@ -32,9 +32,12 @@ CORS = {
 }
 
 
+HEADERS = (("Cache-Control", "no-store"), *CORS.items())
+
+
 def _answer(status: int, **headers) -> Response:
     """An empty answer (204) with the beacon's headers."""
-    return Response(status=status, headerlist=[("Cache-Control", "no-store"), *CORS.items(), *headers.items()])
+    return Response(status=status, headerlist=[*HEADERS, *headers.items()])
 
 
 def _error(status: int, errors: dict[str, str], **headers) -> Response:
