@@ -53,6 +53,10 @@ SESSION_GAP = timedelta(minutes=30)
 SALT_DAYS = 2
 
 
+#: Hits written in one transaction at most; a writer starts as soon as this many wait.
+BATCH_SIZE = 2_000
+
+
 class HitBuffer:
     """The beacon's side of a writer: a bounded buffer of acknowledged hits.
 
@@ -61,7 +65,7 @@ class HitBuffer:
     both count against ``max_pending``. Subclasses drain ``_queue``, holding ``_cond``.
     """
 
-    def __init__(self, max_pending: int, batch_size: int) -> None:
+    def __init__(self, max_pending: int, batch_size: int = BATCH_SIZE) -> None:
         self.max_pending = max_pending
         self.batch_size = batch_size
         self._queue: deque[Hit] = deque()
@@ -94,6 +98,15 @@ class HitBuffer:
                 self._cond.wait(min(remaining, 0.05))
         return True
 
+    def _stop_accepting(self) -> bool:
+        """Refuse hits from now on and wake the writer; ``False`` if already stopping."""
+        with self._cond:
+            if self._stopping:
+                return False
+            self._stopping = True
+            self._cond.notify_all()
+        return True
+
 
 def store_options(settings: dict) -> dict:
     """:class:`Store`'s options from the application's settings."""
@@ -111,7 +124,7 @@ class Store(HitBuffer):
         session_factory,
         *,
         max_pending: int = 100_000,
-        batch_size: int = 2_000,
+        batch_size: int = BATCH_SIZE,
         interval: float = 0.2,
         shutdown_timeout: float = 30.0,
         spool_dir: str | None = None,
@@ -147,11 +160,8 @@ class Store(HitBuffer):
 
     def close(self) -> None:
         """Write everything still buffered (or spool it), then stop the writer thread."""
-        with self._cond:
-            if self._stopping:
-                return
-            self._stopping = True
-            self._cond.notify_all()
+        if not self._stop_accepting():
+            return
         if self._thread is not None:
             self._thread.join(self.shutdown_timeout + 5)
         if self._queue:

@@ -56,7 +56,7 @@ class WriterProcess(HitBuffer):
         as soon as a store's batch waits."""
         self.settings = {key: value for key, value in settings.items() if isinstance(value, str)}
         options = store_options(self.settings)
-        super().__init__(options["max_pending"], batch_size=2_000)
+        super().__init__(options["max_pending"])
         self.shutdown_timeout = options["shutdown_timeout"]
         self.spool_dir = options["spool_dir"]
         self.interval = interval
@@ -83,11 +83,8 @@ class WriterProcess(HitBuffer):
 
     def close(self) -> None:
         """Hand everything over, let the child write it (or spool it), wait for the child."""
-        with self._cond:
-            if self._stopping:
-                return
-            self._stopping = True
-            self._cond.notify_all()
+        if not self._stop_accepting():
+            return
         if self._sender is not None:
             self._sender.join(10)
         child = self._child
