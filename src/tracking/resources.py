@@ -21,8 +21,9 @@ from functools import cached_property
 
 from pyramid.authorization import DENY_ALL, Allow, Authenticated
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
-from .ingest.sites import SiteInfo
+from .ingest.sites import SiteInfo, SiteUnavailable
 from .models import Site, User, Visit
 from .security import ADMIN, Permission, user_principal
 
@@ -87,9 +88,12 @@ class Sites(Resource):
 
     def _load(self, site_id: int) -> SiteInfo | None:
         # A short session of its own: the beacon runs outside the request transaction.
-        with self.request.registry["dbsession_factory"]() as session:
-            site = session.get(Site, site_id)
-            return None if site is None else SiteInfo.from_row(site)
+        try:
+            with self.request.registry["dbsession_factory"]() as session:
+                site = session.get(Site, site_id)
+                return None if site is None else SiteInfo.from_row(site)
+        except DBAPIError as error:  # the database is unreachable (or failing): the directory decides
+            raise SiteUnavailable(str(error.orig)[:200]) from error
 
     def resource_for(self, site: Site) -> "SiteResource":
         resource = SiteResource(self, str(site.id), SiteInfo.from_row(site))

@@ -6,8 +6,10 @@ import re
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import sessionmaker
 
+from tracking.ingest.sites import SiteDirectory
 from tracking.models import Visit, VisitSession
 
 CHROME = (
@@ -223,6 +225,13 @@ def test_other_methods_are_405(beacon, method):
     assert res.status_code == 405 and "method" in res.json["errors"]
 
 
+def test_head_is_405_and_not_a_visit(beacon, stored):
+    res = beacon("HEAD", headers={"Referer": "https://blog.example.com/"})
+    assert res.status_code == 405
+    assert res.headers["Allow"] == "GET, POST, OPTIONS"
+    assert stored() == 0
+
+
 @pytest.mark.parametrize("path", ["/sites/999999/visit", "/sites/abc/visit", "/sites/-1/visit", "/sites/99999999999999999999999/visit"])
 def test_unknown_sites_are_404_json(testapp, path):
     res = testapp.get(path, params={"url": "https://blog.example.com/"}, status=404)
@@ -238,6 +247,50 @@ def test_full_buffer_answers_503_and_keeps_what_it_has(app, beacon, stored):
     res = beacon(params={"url": "https://blog.example.com/3"})
     assert res.status_code == 503 and res.headers["Retry-After"] == "10"
     assert stored() == 2
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def unreachable_database(tmp_path):
+    """A session factory whose every query fails to connect, as when the database is down."""
+    engine = create_engine(f"sqlite:///{tmp_path}/missing-directory/tracking.sqlite")
+    return sessionmaker(bind=engine), engine
+
+
+def test_an_unreachable_database_keeps_known_sites_counting_and_others_503(
+    app, testapp, beacon, stored, make_site, owner, monkeypatch, tmp_path, caplog
+):
+    clock = Clock()
+    directory = SiteDirectory(ttl=30, retry_seconds=5, clock=clock)
+    monkeypatch.setitem(app.registry, "site_directory", directory)
+    other = make_site(owner, name="Shop", url="https://shop.example.com")
+    assert beacon(params={"url": "https://blog.example.com/before"}).status_code == 204  # the site is known
+
+    broken, engine = unreachable_database(tmp_path)
+    working = app.registry["dbsession_factory"]
+    monkeypatch.setitem(app.registry, "dbsession_factory", broken)
+    clock.now += 60  # the site's entry has expired: the directory tries the database, and fails
+    res = beacon(params={"url": "https://blog.example.com/during"})
+    assert res.status_code == 204 and "X-Tracking-Ignored" not in res.headers
+    assert "sites cannot be loaded" in caplog.text
+
+    res = testapp.get(f"/sites/{other.id}/visit", params={"url": "https://shop.example.com/"}, status=503)
+    assert res.json == {"errors": {"server": "the database is unreachable; retry later"}}
+    assert res.headers["Retry-After"] == "10" and res.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Set-Cookie" not in res.headers
+
+    monkeypatch.setitem(app.registry, "dbsession_factory", working)  # the database is back
+    res = testapp.get(f"/sites/{other.id}/visit", params={"url": "https://shop.example.com/"}, status=503)
+    clock.now += 5  # loads are tried again once the retry interval has passed
+    assert testapp.get(f"/sites/{other.id}/visit", params={"url": "https://shop.example.com/"}).status_code == 204
+    assert stored() == 3
+    engine.dispose()
 
 
 @pytest.mark.parametrize(("mode", "expected"), [("none", None), ("truncated", "203.0.113.0"), ("full", "203.0.113.7")])

@@ -5,7 +5,9 @@
 no cookie and ``Cache-Control: no-store``. A hit that is valid but not counted still gets
 ``204`` with ``X-Tracking-Ignored: dnt | gpc | foreign-host | bot`` so an owner can see why.
 Errors are JSON ``{"errors": {field: message}}``: 400 bad input, 404 unknown site, 405 other
-methods, 413 body over 8 KB, 414 query over 8 KB, 503 buffer full (retry later).
+methods (``HEAD`` included: a link checker's probe is not a visit), 413 body over 8 KB, 414 query
+over 8 KB, 503 with ``Retry-After`` when the buffer is full or the database is unreachable and
+the site was not loaded before (a site loaded before keeps being counted through an outage).
 """
 
 import logging
@@ -19,6 +21,7 @@ from pyramid.view import exception_view_config, notfound_view_config, view_confi
 from ..ingest import BEACON_PATH as beacon_path
 from ..ingest.hit import FIELDS, MAX_BODY, BadHit, decode_json_body, parse
 from ..ingest.pipeline import Ignored
+from ..ingest.sites import SiteUnavailable
 from ..models.types import utcnow
 from ..resources import SiteResource
 
@@ -117,6 +120,8 @@ class Beacon:
     @view_config(request_method=("GET", "POST"))
     def hit(self):
         request = self.request
+        if request.method == "HEAD":  # Pyramid routes HEAD to GET views
+            return self.other_methods()
         registry = request.registry
         # Headers straight from the environ: WebOb's header mapping costs ~1.5 µs a lookup.
         environ = request.environ
@@ -167,6 +172,12 @@ BEACON_PATH = "^" + beacon_path.pattern
 @notfound_view_config(path_info=BEACON_PATH)
 def unknown_site(request):
     return _error(404, {"site": "no such site"})
+
+
+@exception_view_config(SiteUnavailable, path_info=BEACON_PATH)
+def site_unavailable(exc, request):
+    """The database is unreachable and the site was never loaded: it cannot be checked yet."""
+    return _error(503, {"server": "the database is unreachable; retry later"}, **{"Retry-After": "10"})
 
 
 @exception_view_config(Exception, path_info=BEACON_PATH, retryable_error=False)
