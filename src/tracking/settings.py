@@ -7,7 +7,8 @@ database URL out of files:
 variable                   setting                     meaning
 =========================  ==========================  ======================================
 TRACKING_DATABASE_URL      sqlalchemy.url              SQLAlchemy database URL
-TRACKING_SECRET            tracking.secret             signs the session cookie (≥ 32 chars)
+TRACKING_SECRET            tracking.secret             signs the session cookie, keys visitor
+                                                       keys (≥ 32 chars)
 TRACKING_STORE_IP          tracking.store_ip           none | truncated | full
 TRACKING_GEOIP_CITY_DB     tracking.geoip_city_db      path of a MaxMind/DB-IP city ``.mmdb``
 TRACKING_SPOOL_DIR         tracking.spool_dir          where hits wait if the database is down

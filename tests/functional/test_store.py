@@ -1,5 +1,7 @@
 """The store: sessions, daily salts, batching, and what happens when the database is away."""
 
+import hashlib
+import json
 from datetime import datetime, timedelta
 
 import pytest
@@ -7,11 +9,11 @@ from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
-from tracking.ingest.enrich import GeoLocator
+from tracking.ingest.enrich import GeoLocator, VisitorKeys
 from tracking.ingest.hit import parse
 from tracking.ingest.pipeline import Pipeline
 from tracking.ingest.sites import SiteInfo
-from tracking.ingest.store import Store
+from tracking.ingest.store import Store, spool_hits
 from tracking.models import DailySalt, Site, Visit, VisitSession, get_engine
 
 from servers import seed_site
@@ -108,6 +110,21 @@ def test_hits_for_a_deleted_site_are_dropped(pipeline, dbsession, example, make_
     dbsession.flush()
     Store(None).write_batch(dbsession, hits)
     assert list(dbsession.scalars(select(Visit.site_id))) == [kept.id]
+
+
+def test_spooled_visitor_keys_are_keyed_with_the_server_secret(app, app_settings, tmp_path):
+    """A spool file keeps of a visitor only a digest keyed with the server's secret: not the
+    plain digest of (site, ip, user agent), which trying every IPv4 address would reverse."""
+    site = Site(id=3, owner_id=1)
+    hit = make_hit(app.registry["ingest_pipeline"], site, at=T0, ip="203.0.113.7")
+    spool_hits(tmp_path, [hit])
+    [path] = tmp_path.glob("hits-*.jsonl")
+    [row] = [json.loads(line) for line in path.read_text().splitlines()]
+    spooled = bytes.fromhex(row["visitor_key"])
+    assert spooled == VisitorKeys(app_settings["tracking.secret"])(3, "203.0.113.7", CHROME)
+    assert spooled != hashlib.blake2b(f"3\x00203.0.113.7\x00{CHROME}".encode(), digest_size=16).digest()
+    assert spooled != VisitorKeys("another-secret-" + "y" * 32)(3, "203.0.113.7", CHROME)
+    assert row["ip"] == "203.0.113.0" and CHROME not in path.read_text()  # tracking.store_ip = truncated
 
 
 # -- the writer thread, on a database of its own (it commits) ------------------------------

@@ -25,6 +25,7 @@ from tracking.ingest.enrich import (
     Geo,
     GeoLocator,
     PageURL,
+    VisitorKeys,
     classify_source,
     clean_text,
     detect_bot,
@@ -32,7 +33,6 @@ from tracking.ingest.enrich import (
     parse_agent,
     parse_page_url,
     truncate_ip,
-    visitor_key,
     visitor_id,
     warm_up,
 )
@@ -111,8 +111,12 @@ CITY_DB = geolite2_database()
 UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
+SECRET = "test-secret-" + "k" * 32
+KEYS = VisitorKeys(SECRET)
+
+
 def visitor_hash(salt: bytes, site_id: int, ip: str, ua: str) -> int:
-    return visitor_id(salt, visitor_key(site_id, ip, ua))
+    return visitor_id(salt, KEYS(site_id, ip, ua))
 
 
 # --------------------------------------------------------------------------
@@ -680,11 +684,29 @@ def test_visitor_hash_fields_are_separated() -> None:
     assert visitor_hash(SALT, 1, "1", "2") != visitor_hash(SALT, 11, "", "2")
 
 
-def test_visitor_hash_is_keyed_blake2b_of_the_unsalted_key() -> None:
-    key = hashlib.blake2b(b"1\x00ip\x00ua", digest_size=16).digest()
-    assert visitor_key(1, "ip", "ua") == key
-    digest = hashlib.blake2b(key, key=SALT, digest_size=8).digest()
+def test_visitor_key_is_blake2b_keyed_with_a_key_derived_from_the_secret() -> None:
+    key = hashlib.blake2b(b"tracking visitor key\x00" + SECRET.encode(), digest_size=32).digest()
+    assert KEYS(1, "ip", "ua") == hashlib.blake2b(b"1\x00ip\x00ua", key=key, digest_size=16).digest()
+    digest = hashlib.blake2b(KEYS(1, "ip", "ua"), key=SALT, digest_size=8).digest()
     assert visitor_hash(SALT, 1, "ip", "ua") == int.from_bytes(digest, "big", signed=True)
+
+
+def test_visitor_key_cannot_be_recomputed_without_the_secret() -> None:
+    """What a spool file keeps of an address is no plain digest that trying every IPv4
+    address would reverse: it is not the unkeyed digest, nor one keyed with the bare secret,
+    and another secret gives another key for the same (site, ip, ua)."""
+    ip = "203.0.113.7"
+    key = KEYS(1, ip, CHROME_WINDOWS)
+    message = f"1\x00{ip}\x00{CHROME_WINDOWS}".encode()
+    assert key != hashlib.blake2b(message, digest_size=16).digest()
+    assert key != hashlib.blake2b(message, key=SECRET.encode()[:64], digest_size=16).digest()
+    assert VisitorKeys(SECRET + "2")(1, ip, CHROME_WINDOWS) != key
+    assert VisitorKeys(SECRET)(1, ip, CHROME_WINDOWS) == key  # the same secret, in another process
+    assert len(key) == 16
+
+
+def test_visitor_key_takes_any_text() -> None:
+    assert len(KEYS(1, "\ud800", "\x00" * 10_000)) == 16
 
 
 def test_visitor_id_salts_a_precomputed_key() -> None:

@@ -17,7 +17,7 @@ import threading
 
 from pyramid.exceptions import ConfigurationError
 
-from .enrich import GeoLocator, warm_up
+from .enrich import GeoLocator, VisitorKeys, warm_up
 from .pipeline import Pipeline
 from .sites import SiteDirectory
 from .store import Store, store_options
@@ -63,7 +63,10 @@ def includeme(config) -> None:
     warm_up()  # the user-agent parser and crawler patterns, once, before the first hit
     registry["site_directory"] = SiteDirectory(ttl=float(settings.get("tracking.site_cache_seconds", 30)))
     registry["ingest_pipeline"] = Pipeline(
-        GeoLocator(settings.get("tracking.geoip_city_db") or None), store_ip=settings["tracking.store_ip"]
+        GeoLocator(settings.get("tracking.geoip_city_db") or None),
+        store_ip=settings["tracking.store_ip"],
+        # Keyed with the server secret: a spooled visitor key cannot be traced back to an address.
+        visitor_keys=VisitorKeys(settings["tracking.secret"]),
     )
     writer = settings.get("tracking.writer", "process")
     if writer not in WRITERS:

@@ -43,6 +43,7 @@ __all__ = [
     "Geo",
     "GeoLocator",
     "PageURL",
+    "VisitorKeys",
     "classify_source",
     "clean_text",
     "detect_bot",
@@ -50,7 +51,6 @@ __all__ = [
     "parse_agent",
     "parse_page_url",
     "truncate_ip",
-    "visitor_key",
     "visitor_id",
     "warm_up",
 ]
@@ -348,18 +348,39 @@ def _truncate_ip(ip: str, mode: str) -> str | None:
 _cached_truncate_ip = functools.lru_cache(maxsize=4096)(_truncate_ip)
 
 
-def visitor_key(site_id: int, ip: str, ua: str) -> bytes:
-    """Unsalted digest of site, IP and User-Agent, computed when the hit arrives.
+#: What the key of :class:`VisitorKeys` is for: the same server secret keys other things too.
+_VISITOR_KEY_PURPOSE = b"tracking visitor key\x00"
 
-    Only this digest travels on from the beacon (the raw IP and User-Agent do not);
-    :func:`visitor_id` salts it with the day's salt when the hit is stored. Lone
+
+class VisitorKeys:
+    """Visitor keys under one server secret: ``keys(site_id, ip, ua)`` is a keyed BLAKE2b digest
+    of site, IP address and User-Agent, computed when the hit arrives.
+
+    Only this digest travels on from the beacon -- through the hand-over to the writer process
+    and into spool files -- while the raw IP and User-Agent do not; :func:`visitor_id` salts it
+    with the day's salt when the hit is stored. The key is derived from *secret* (the server's
+    ``tracking.secret``) and a purpose string, so a digest cannot be recomputed -- an IPv4
+    address cannot be found by trying them all -- without the secret. Changing the secret
+    changes every key: the day's returning visitors then count as new visitors once.
+
+    The key is derived once; a call copies a keyed hasher (as cheap as an unkeyed digest). Lone
     surrogates are hashed as-is (``surrogatepass``) rather than rejected.
     """
-    return hashlib.blake2b(f"{site_id}\x00{ip}\x00{ua}".encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+    __slots__ = ("_hasher",)
+
+    def __init__(self, secret: str) -> None:
+        key = hashlib.blake2b(_VISITOR_KEY_PURPOSE + secret.encode("utf-8", "surrogatepass"), digest_size=32).digest()
+        self._hasher = hashlib.blake2b(key=key, digest_size=16)
+
+    def __call__(self, site_id: int, ip: str, ua: str) -> bytes:
+        hasher = self._hasher.copy()
+        hasher.update(f"{site_id}\x00{ip}\x00{ua}".encode("utf-8", "surrogatepass"))
+        return hasher.digest()
 
 
 def visitor_id(salt: bytes, visitor_key: bytes) -> int:
-    """Pseudonymous visitor id: keyed BLAKE2b of :func:`visitor_key` with the day's salt.
+    """Pseudonymous visitor id: keyed BLAKE2b of a visitor key (:class:`VisitorKeys`) with the day's salt.
 
     The *salt* is the BLAKE2b key (at most 64 bytes); it rotates daily and is deleted
     after two days, so the same visitor gets a new, unlinkable id every day and a stored

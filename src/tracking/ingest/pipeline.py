@@ -14,11 +14,13 @@ Filters, in order (the first that applies wins; the beacon reports it in ``X-Tra
 
 Enrichment: page host/path/query and UTM tags, referrer host and source class, browser, OS and
 device class, country (and region/city with a city database), and the visitor key. The raw
-IP address and user agent are not kept: the visitor key is an unsalted digest of (site, IP,
-user agent) that the store turns into the day's salted visitor id, and the IP is stored only
-as ``tracking.store_ip`` allows.
+IP address and user agent are not kept: the visitor key is a digest of (site, IP, user agent)
+keyed with a key derived from the server secret (:class:`~.enrich.VisitorKeys`), the only trace
+of them that reaches the writer process or a spool file; the store turns it into the day's
+salted visitor id. The IP is stored only as ``tracking.store_ip`` allows.
 """
 
+import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -72,9 +74,14 @@ class Hit:
 
 
 class Pipeline:
-    def __init__(self, geo: enrich.GeoLocator, store_ip: str = "truncated") -> None:
+    def __init__(
+        self, geo: enrich.GeoLocator, store_ip: str = "truncated", visitor_keys: enrich.VisitorKeys | None = None
+    ) -> None:
+        """``visitor_keys``: the server's (see :func:`tracking.ingest.includeme`); without them
+        (tests, tools), keys under a random secret of this pipeline, which agree with no other's."""
         self.geo = geo
         self.store_ip = store_ip
+        self.visitor_key = visitor_keys or enrich.VisitorKeys(secrets.token_urlsafe(32))
         self.local_day = LocalDays()
 
     def process(
@@ -106,7 +113,7 @@ class Pipeline:
             site_id=site.id,
             ts=now,
             day=self.local_day(now, site.timezone),
-            visitor_key=enrich.visitor_key(site.id, ip, user_agent),
+            visitor_key=self.visitor_key(site.id, ip, user_agent),
             event=raw.event,
             host=page.host,
             path=page.path,
