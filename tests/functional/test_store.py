@@ -2,6 +2,8 @@
 
 import hashlib
 import json
+import os
+import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -16,7 +18,7 @@ from tracking.ingest.sites import SiteInfo
 from tracking.ingest.store import Store, spool_hits
 from tracking.models import DailySalt, Site, Visit, VisitSession, get_engine
 
-from servers import seed_site
+from servers import seed_site, wait_for
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
 T0 = datetime(2026, 3, 10, 12, 0, 0)
@@ -215,6 +217,66 @@ def test_shutdown_during_an_outage_spools_and_the_next_start_stores(pipeline, ow
     assert list((tmp_path / "spool").iterdir()) == []
     with engine.connect() as conn:
         assert sorted(conn.scalars(select(Visit.path))) == [f"/p{i}" for i in range(7)]
+
+
+class Clock:
+    """A naive-UTC clock that moves only when told to."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def salt_days(engine):
+    with engine.connect() as conn:
+        return sorted(conn.scalars(select(DailySalt.day)))
+
+
+def test_salts_expire_by_the_clock_without_any_hit(own_site):
+    """The salt of day D is deleted once the writer's clock reaches D+2, though no hit comes:
+    a quiet site's salts do not outlive their two days."""
+    engine, _ = own_site
+    day = T0.date()
+    with engine.begin() as conn:
+        for d in (day - timedelta(days=1), day):
+            conn.execute(DailySalt.__table__.insert().values(day=d, salt=os.urandom(32), created_at=T0))
+    clock = Clock(datetime.combine(day, datetime.max.time()))  # the last instant of day D
+    store = Store(sessionmaker(bind=engine), interval=0.02, clock=clock)
+    store.start()
+    try:
+        time.sleep(0.3)  # several idle rounds: both salts are within their two days
+        assert salt_days(engine) == [day - timedelta(days=1), day]
+        clock.now = datetime.combine(day + timedelta(days=1), datetime.min.time())
+        assert wait_for(lambda: salt_days(engine) == [day], timeout=5)
+        time.sleep(0.3)
+        assert salt_days(engine) == [day]
+        clock.now = datetime.combine(day + timedelta(days=2), datetime.min.time())
+        assert wait_for(lambda: salt_days(engine) == [], timeout=5)
+        assert store.written == 0
+    finally:
+        store.close()
+
+
+def test_spooled_hits_of_an_expired_day_leave_no_salt_behind(pipeline, own_site, tmp_path):
+    """Hits spooled days ago are stored, but the salt their day needs is deleted again with
+    each batch: none older than yesterday is left, whichever batch created it."""
+    engine, site = own_site
+    old = T0 - timedelta(days=5)
+    spool_hits(tmp_path, [make_hit(pipeline, site, at=old + timedelta(minutes=i), path=f"/{i}") for i in range(5)])
+    store = Store(sessionmaker(bind=engine), interval=0.02, batch_size=2, spool_dir=str(tmp_path), clock=Clock(T0))
+    assert store.load_spool() == 5
+    store.start()
+    try:
+        assert store.flush(timeout=20)
+        assert count_visits(engine) == 5
+        assert salt_days(engine) == []  # three batches; the first one's deletion was due anyway
+        assert store.submit(make_hit(pipeline, site, at=T0))
+        assert store.flush(timeout=20)
+        assert salt_days(engine) == [T0.date()]
+    finally:
+        store.close()
 
 
 def test_close_writes_what_is_buffered(pipeline, own_site):

@@ -17,6 +17,13 @@ Durability contract (also in the README):
 * A hard kill (SIGKILL, power loss) loses the hits still in the buffer: at most about
   ``interval`` seconds of traffic in normal operation.
 
+Salts: visitor ids are salted with a random salt per UTC day (:class:`~tracking.models.DailySalt`),
+kept for that day and the next (``SALT_DAYS``), then deleted. The writer thread deletes the
+expired ones by its clock, whether hits come or not: when it starts, whenever the UTC day
+changes, and at least every ``SALT_PRUNE_SECONDS``. A batch that needed the salt of an expired
+day (spooled hits stored days later) deletes it again in its own transaction: such hits get a
+fresh salt that lives only for their batch, so their visitor counts as new in each batch.
+
 Sessions: a visitor's hits less than 30 minutes apart form one session (a "visit" in the
 reports). For each batch the writer reads the sessions of its visitors from the database (row
 locks on PostgreSQL; on SQLite the database's write lock, taken at BEGIN), so several server
@@ -40,7 +47,7 @@ from sqlalchemy import ARRAY, BigInteger, Integer, and_, any_, bindparam, delete
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from ..models import DailySalt, Site, Visit, VisitSession
-from ..models.types import postgresql_array
+from ..models.types import postgresql_array, utcnow
 from ..stats.dimensions import SESSION_DIMENSIONS
 from ..stats.rollups import Delta, session_counts
 from .enrich import visitor_id
@@ -51,6 +58,10 @@ log = logging.getLogger(__name__)
 SESSION_GAP = timedelta(minutes=30)
 #: Salts are kept for today and yesterday, then deleted: a visitor id cannot be recomputed later.
 SALT_DAYS = 2
+#: The writer thread deletes expired salts at least this often, and whenever the UTC day changes.
+SALT_PRUNE_SECONDS = 60.0
+#: After a failed attempt (the database away), the next one is this much later.
+SALT_RETRY_SECONDS = 5.0
 
 
 #: Hits written in one transaction at most; a writer starts as soon as this many wait.
@@ -129,7 +140,9 @@ class Store(HitBuffer):
         shutdown_timeout: float = 30.0,
         spool_dir: str | None = None,
         on_settled=None,
+        clock=utcnow,
     ) -> None:
+        """``clock``: naive UTC now, for the salts' days (see the module's docstring)."""
         super().__init__(max_pending, batch_size)
         self.session_factory = session_factory
         self.interval = interval
@@ -138,6 +151,9 @@ class Store(HitBuffer):
         self._inflight = 0
         self._thread: threading.Thread | None = None
         self._salts: dict[date, bytes] = {}
+        self.clock = clock
+        self._salts_pruned_on: date | None = None  # the clock's day at the last deletion of salts
+        self._salts_due = 0.0  # time.monotonic() of the next one
         self.written = 0
         self.failures = 0
         #: Called from the writer thread with the number of hits settled so far (committed, or
@@ -196,9 +212,14 @@ class Store(HitBuffer):
                 if not self._queue:
                     if self._stopping:
                         return
-                    continue
-                batch = [self._queue.popleft() for _ in range(min(self.batch_size, len(self._queue)))]
-                self._inflight = len(batch)
+                    batch = None
+                else:
+                    batch = [self._queue.popleft() for _ in range(min(self.batch_size, len(self._queue)))]
+                    self._inflight = len(batch)
+            if batch is None:  # idle: salts still expire
+                if self._expired_salts() is not None:
+                    self._delete_expired_salts_alone()
+                continue
             try:
                 self._write(batch)
             except (DBAPIError, SQLAlchemyError, OSError) as exc:
@@ -232,6 +253,12 @@ class Store(HitBuffer):
                 # commits, whatever other server processes write to the same file meanwhile.
                 session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
                 self.write_batch(session, batch)
+                # Due, or the batch needed an expired day's salt (spooled hits): delete it now.
+                today = self._expired_salts()
+                if today is not None:
+                    self._delete_expired_salts(session, today)
+        if today is not None:
+            self._salts_deleted(today, SALT_PRUNE_SECONDS)
 
     def write_batch(self, session, batch: list[Hit]) -> None:
         """Store ``batch`` in ``session``'s transaction: visitor ids, sessions, hits, summaries."""
@@ -265,11 +292,45 @@ class Store(HitBuffer):
             except IntegrityError:
                 pass  # another process created it first: use theirs
             salt = session.scalar(select(DailySalt.salt).where(DailySalt.day == day))
+        # The day a hit brings in rotates the salts too (a store without its writer thread:
+        # tests, bulk tools); the writer thread also deletes them by its clock.
         oldest = day - timedelta(days=SALT_DAYS - 1)
         session.execute(delete(DailySalt).where(DailySalt.day < oldest))
         self._salts = {d: s for d, s in self._salts.items() if d >= oldest}
         self._salts[day] = salt
         return salt
+
+    def _expired_salts(self) -> date | None:
+        """The clock's UTC day when expired salts are to be deleted now, else ``None``: at the
+        first call, on a new day, every ``SALT_PRUNE_SECONDS``, or when an expired day's salt is
+        in memory (a batch of old spooled hits needed it)."""
+        today = self.clock().date()
+        oldest = today - timedelta(days=SALT_DAYS - 1)
+        if today != self._salts_pruned_on or time.monotonic() >= self._salts_due or any(d < oldest for d in self._salts):
+            return today
+        return None
+
+    def _delete_expired_salts(self, session, today: date) -> None:
+        """Delete, in ``session``'s transaction, the salts of the days before yesterday."""
+        oldest = today - timedelta(days=SALT_DAYS - 1)
+        self._salts = {d: s for d, s in self._salts.items() if d >= oldest}
+        session.execute(delete(DailySalt).where(DailySalt.day < oldest))
+
+    def _delete_expired_salts_alone(self) -> None:
+        today = self.clock().date()
+        try:
+            with self.session_factory() as session:
+                with session.begin():
+                    self._delete_expired_salts(session, today)
+        except (DBAPIError, SQLAlchemyError, OSError) as exc:
+            log.warning("could not delete expired salts (%s); retrying in %.0f s", exc.__class__.__name__, SALT_RETRY_SECONDS)
+            self._salts_deleted(today, SALT_RETRY_SECONDS)
+            return
+        self._salts_deleted(today, SALT_PRUNE_SECONDS)
+
+    def _salts_deleted(self, today: date, again_in: float) -> None:
+        self._salts_pruned_on = today
+        self._salts_due = time.monotonic() + again_in
 
     # -- spool ---------------------------------------------------------------------------
 
