@@ -15,7 +15,7 @@ from tracking.ingest.enrich import GeoLocator, VisitorKeys
 from tracking.ingest.hit import parse
 from tracking.ingest.pipeline import Pipeline
 from tracking.ingest.sites import SiteInfo
-from tracking.ingest.store import Store, spool_hits
+from tracking.ingest.store import Store, spool_hits, store_options
 from tracking.models import DailySalt, Site, Visit, VisitSession, get_engine
 
 from servers import seed_site, wait_for
@@ -277,6 +277,33 @@ def test_spooled_hits_of_an_expired_day_leave_no_salt_behind(pipeline, own_site,
         assert salt_days(engine) == [T0.date()]
     finally:
         store.close()
+
+
+def test_without_a_spool_setting_hits_are_spooled_under_the_working_directory(pipeline, own_site, tmp_path, monkeypatch):
+    """No ``tracking.spool_dir``: a shutdown during an outage still keeps the hits, in
+    ``var/spool`` under the working directory (created then), and the next start stores them."""
+    engine, site = own_site
+    monkeypatch.chdir(tmp_path)
+    options = store_options({"tracking.shutdown_seconds": "0.5", "tracking.flush_seconds": "0.05"})
+    assert options["spool_dir"] == str(tmp_path / "var" / "spool")
+    outage = Outage(engine)
+    outage.down = True
+    store = Store(sessionmaker(bind=engine), **options)
+    store.start()
+    for i in range(3):
+        assert store.submit(make_hit(pipeline, site, at=T0 + timedelta(seconds=i)))
+    store.close()
+    assert len(list((tmp_path / "var" / "spool").glob("hits-*.jsonl"))) == 1
+    outage.down = False
+    monkeypatch.chdir("/")  # the path was made absolute when the settings were read
+    restarted = Store(sessionmaker(bind=engine), **options)
+    assert restarted.load_spool() == 3
+    restarted.start()
+    try:
+        assert restarted.flush(timeout=20)
+    finally:
+        restarted.close()
+    assert count_visits(engine) == 3
 
 
 def test_close_writes_what_is_buffered(pipeline, own_site):

@@ -152,6 +152,16 @@ def test_an_unreachable_database_at_shutdown_is_spooled_once_then_stored(pipelin
     assert list((tmp_path / "spool").iterdir()) == []
 
 
+def test_the_child_is_given_an_absolute_spool_directory(tmp_path, monkeypatch):
+    """Without ``tracking.spool_dir`` the writer process spools to ``var/spool`` under the
+    server's working directory, the one its child is told (not a relative path of its own)."""
+    monkeypatch.chdir(tmp_path)
+    store = WriterProcess({"sqlalchemy.url": "sqlite://"})
+    assert store.spool_dir == store.settings["tracking.spool_dir"] == str(tmp_path / "var" / "spool")
+    relative = WriterProcess({"sqlalchemy.url": "sqlite://", "tracking.spool_dir": "spooled"})
+    assert relative.settings["tracking.spool_dir"] == str(tmp_path / "spooled")
+
+
 def test_an_unknown_writer_setting_stops_the_start(app_settings):
     from pyramid.exceptions import ConfigurationError
 

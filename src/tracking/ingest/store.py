@@ -119,13 +119,19 @@ class HitBuffer:
         return True
 
 
+#: ``tracking.spool_dir`` when it is not set, under the working directory: hits are never lost
+#: at shutdown for want of a setting.
+DEFAULT_SPOOL_DIR = os.path.join("var", "spool")
+
+
 def store_options(settings: dict) -> dict:
-    """:class:`Store`'s options from the application's settings."""
+    """:class:`Store`'s options from the application's settings. The spool directory is made
+    absolute (a relative one is taken from the working directory) and created when needed."""
     return {
         "max_pending": int(settings.get("tracking.buffer_size", 100_000)),
         "interval": float(settings.get("tracking.flush_seconds", 0.2)),
         "shutdown_timeout": float(settings.get("tracking.shutdown_seconds", 30)),
-        "spool_dir": settings.get("tracking.spool_dir") or None,
+        "spool_dir": os.path.abspath(settings.get("tracking.spool_dir") or DEFAULT_SPOOL_DIR),
     }
 
 

@@ -56,6 +56,7 @@ class WriterProcess(HitBuffer):
         as soon as a store's batch waits."""
         self.settings = {key: value for key, value in settings.items() if isinstance(value, str)}
         options = store_options(self.settings)
+        self.settings["tracking.spool_dir"] = options["spool_dir"]  # absolute: the child's is the same
         super().__init__(options["max_pending"])
         self.shutdown_timeout = options["shutdown_timeout"]
         self.spool_dir = options["spool_dir"]
