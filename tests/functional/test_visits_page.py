@@ -1,9 +1,12 @@
-"""The visit log: owner only, newest first, paginated, in the site's time zone, escaped."""
+"""The visit log and a visit's page: owner only, newest first, paginated, in the site's time zone,
+visitors' strings shown escaped."""
 
+import json
 from datetime import date, datetime, timedelta
 
 import pytest
 from markupsafe import escape
+from sqlalchemy import select
 
 from tracking.models import Visit
 
@@ -12,7 +15,32 @@ XSS = [
     '"><img src=x onerror=alert(1)>',
     "javascript:alert(1)",
     "</td></tr><svg onload=alert(1)>",
+    "<svg onload=alert(1)>",
+    '"><script>alert(1)</script>',
 ]
+
+
+def active_markup(page) -> list[str]:
+    """What a browser would run in ``page``: scripts without the page's nonce or a src, elements
+    that load or draw active content (<svg>, <img>, <iframe>...), ``on*`` attributes,
+    ``javascript:`` links."""
+    found = []
+    for tag in page.html.find_all(True):
+        if tag.name == "script" and not (tag.get("src") or tag.get("nonce")):
+            found.append(str(tag))
+        if tag.name in ("svg", "img", "iframe", "object", "embed"):
+            found.append(str(tag))
+        for name, value in tag.attrs.items():
+            if name.startswith("on"):
+                found.append(f"<{tag.name} {name}=...>")
+            if name in ("href", "src", "action") and str(value).strip().lower().startswith("javascript:"):
+                found.append(f"<{tag.name} {name}={value}>")
+    return found
+
+
+SVG = "<svg onload=alert(1)>"
+BREAKOUT = '"><script>alert(2)</script>'
+JS_URL = "javascript:alert(3)"
 
 
 @pytest.fixture
@@ -75,22 +103,65 @@ def test_visitor_strings_are_escaped(logged_in, dbsession, site, payload):
     ))
     dbsession.flush()
     page = logged_in.get(f"/sites/{site.id}/visits/")
-    assert "<script>alert(1)" not in page.text
-    assert "<img src=x" not in page.text and "<svg onload" not in page.text
+    detail = page.click(href=r"/visits/\d+$")
+    for shown in (page, detail):
+        assert "<script>alert(1)" not in shown.text
+        assert "<img src=x" not in shown.text and "<svg onload" not in shown.text
+        assert active_markup(shown) == []
     assert page.text.count(str(escape(payload))) >= 5  # shown, as text
+    # path, query, event, ref_host, utm_campaign, browser, os, city, the property's name and value
+    assert detail.text.count(str(escape(payload))) >= 10
 
 
-def test_beacon_to_visit_log_end_to_end_is_escaped(testapp, stored, owner, site):
-    testapp.get(f"/sites/{site.id}/visit", params={
-        "url": "https://blog.example.com/<script>alert(1)</script>",
-        "event": "<img src=x onerror=alert(1)>",
-        "referrer": "https://<svg onload=alert(1)>.example/",
-    }, headers={"User-Agent": "<script>alert('ua')</script>"})
-    stored()
+def test_beacon_to_visit_pages_end_to_end_is_escaped(testapp, stored, dbsession, owner, site):
+    """Strings from a stranger's hit reach the owner's pages as text: stored as sent, shown
+    escaped in the visit log and on the visit's own page, never as markup."""
+    url = (
+        f"https://blog.example.com/{SVG}/{BREAKOUT}?q={BREAKOUT}&next={JS_URL}"
+        f"&utm_source={BREAKOUT}&utm_medium={SVG}&utm_campaign={JS_URL}&utm_term={BREAKOUT}&utm_content={SVG}#{SVG}"
+    )
+    res = testapp.get(f"/sites/{site.id}/visit", params={
+        "url": url,
+        "event": SVG,
+        "referrer": f"{JS_URL}//{BREAKOUT}",
+        "props": json.dumps({SVG: BREAKOUT, "link": JS_URL, BREAKOUT: SVG}),
+    }, headers={"User-Agent": f"Mozilla/5.0 {BREAKOUT} {SVG}"})
+    assert res.status_code == 204 and "X-Tracking-Ignored" not in res.headers
+    assert stored() == 1
+    [visit] = dbsession.scalars(select(Visit).where(Visit.site_id == site.id)).all()
+    shown = {
+        "path": f"/{SVG}/{BREAKOUT}",
+        "query": f"q={BREAKOUT}&next={JS_URL}",
+        "event": SVG,
+        "referrer": f"{JS_URL}//{BREAKOUT}",
+        "utm_source": BREAKOUT,
+        "utm_medium": SVG,
+        "utm_campaign": JS_URL,
+        "utm_term": BREAKOUT,
+        "utm_content": SVG,
+    }
+    assert {name: getattr(visit, name) for name in shown} == shown  # stored as sent
+    assert visit.props == {SVG: BREAKOUT, "link": JS_URL, BREAKOUT: SVG}
+
     testapp.login(owner.email)
-    page = testapp.get(f"/sites/{site.id}/visits/")
-    assert "<script>" not in page.text.split("<main", 1)[1]
-    assert "<img src=x" not in page.text
+    log = testapp.get(f"/sites/{site.id}/visits/")
+    detail = testapp.get(f"/sites/{site.id}/visits/{visit.id}")
+    for page in (log, detail):
+        assert active_markup(page) == [], page.request.path
+        assert "<script>alert" not in page.text and "<svg" not in page.text
+    # The log shows the page, the event and its properties, the campaign: escaped, as text.
+    row = log.html.select_one("#visits tbody tr")
+    for value in (shown["path"], shown["query"], SVG, JS_URL, BREAKOUT):
+        assert str(escape(value)) in log.text
+        assert value in row.text
+    assert f"{SVG}={BREAKOUT}" in row.text and f"campaign: {JS_URL}" in row.text
+    # The visit's page shows every stored string: each field's cell holds the value as text.
+    fields = {th.text: td for th, td in (tr.select("th, td") for tr in detail.html.select("#fields tr"))}
+    for name, value in shown.items():
+        assert fields[name].text == value, name
+        assert f"<td class=\"text-break\">{escape(value)}</td>" in detail.text, name
+    assert fields["props"].text == f"{SVG} = {BREAKOUT}; link = {JS_URL}; {BREAKOUT} = {SVG}"
+    assert f"{escape(SVG)} = {escape(BREAKOUT)}" in detail.text
 
 
 @pytest.mark.parametrize("params", [{"day": "2026-13-45"}, {"day": "garbage"}, {"before": "-1"}, {"before": "9" * 40}, {"kind": "<x>"}])
