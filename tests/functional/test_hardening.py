@@ -8,14 +8,15 @@ from datetime import datetime, timedelta
 from html.parser import HTMLParser
 
 import pytest
+from pyramid.interfaces import ISecurityPolicy, ISessionFactory
 from pyramid.scripting import prepare
 from pyramid.response import Response
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, event, func, select
 from sqlalchemy.orm import sessionmaker
 
 from tracking import models, throttle
 from tracking.headers import security_headers_tween_factory
-from tracking.models import LoginThrottle, User
+from tracking.models import LoginThrottle, User, Visit
 from tracking.requestlog import request_log_tween_factory
 from tracking.views import auth
 
@@ -183,6 +184,48 @@ def test_the_beacon_stays_minimal(testapp, site):
         for header in ("Content-Security-Policy", "Referrer-Policy", "X-Frame-Options", "Set-Cookie"):
             assert header not in res.headers, (header, res.status)
     assert testapp.cookies == {}
+
+
+def test_a_signed_in_visitor_s_hit_opens_no_session_and_loads_no_user(app, testapp, owner, site, stored, dbsession, monkeypatch):
+    """An owner browsing their own site sends hits with their session cookie: the beacon neither
+    reads the cookie's session nor loads the user (no query on users), and sets no cookie."""
+    testapp.login(owner.email)
+    assert testapp.get("/sites/").status_code == 200  # signed in
+    cookie = testapp.cookies["tracking_session"]
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the beacon asked for the session or the user")
+
+    policy = app.registry.queryUtility(ISecurityPolicy)
+    for name in ("identity", "authenticated_userid", "effective_principals", "permits", "remember", "forget"):
+        monkeypatch.setattr(policy, name, refuse)
+    session_factory = app.registry.queryUtility(ISessionFactory)
+    statements = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    engine = app.registry["dbengine"]
+    app.registry.registerUtility(refuse, ISessionFactory)
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        url = f"/sites/{site.id}/visit"
+        answers = [
+            testapp.get(url, params={"url": "https://blog.example.com/a"}, headers={"User-Agent": CHROME}, status="*"),
+            testapp.post(url, json.dumps({"url": "https://blog.example.com/b", "event": "signup"}),
+                         headers={"User-Agent": CHROME, "Content-Type": "text/plain;charset=UTF-8"}, status="*"),
+        ]
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+        app.registry.registerUtility(session_factory, ISessionFactory)
+    for res in answers:
+        assert res.status_code == 204, res.text
+        assert "Set-Cookie" not in res.headers
+    assert any(re.search(r"\bsites\b", statement) for statement in statements)  # the listener saw the beacon's query
+    assert not [statement for statement in statements if re.search(r"\busers\b", statement)]
+    assert testapp.cookies == {"tracking_session": cookie}
+    assert stored() == 2
+    assert sorted(dbsession.scalars(select(Visit.path).where(Visit.site_id == site.id))) == ["/a", "/b"]
 
 
 def test_tracker_script_and_static_files_are_nosniff(testapp):
