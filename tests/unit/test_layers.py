@@ -1,0 +1,44 @@
+"""The domain modules (the ingest pipeline, the stats queries, the charts) know nothing of the
+web framework: they take plain values and return plain values, so that a command-line tool, a
+WSGI middleware or another framework can use them as they are. Only each package's
+``includeme`` (its ``__init__``) wires them into Pyramid."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import tracking
+
+PACKAGE = Path(tracking.__file__).parent
+DOMAIN = sorted(
+    [*(PACKAGE / "ingest").glob("*.py"), *(PACKAGE / "stats").glob("*.py"), PACKAGE / "charts.py"],
+)
+DOMAIN = [path for path in DOMAIN if path.name != "__init__.py" or path.parent.name == "stats"]
+WEB = ("pyramid", "pyramid_tm", "pyramid_retry", "pyramid_jinja2", "webob", "deform", "zope", "transaction")
+
+
+def imported_packages(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.partition(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.partition(".")[0])
+    return names
+
+
+def test_the_domain_modules_are_found():
+    names = {f"{path.parent.name}/{path.name}" for path in DOMAIN}
+    assert {"ingest/pipeline.py", "ingest/enrich.py", "ingest/store.py", "stats/reports.py"} <= names
+
+
+@pytest.mark.parametrize("path", DOMAIN, ids=lambda path: f"{path.parent.name}/{path.name}")
+def test_domain_modules_import_no_web_framework(path):
+    assert not imported_packages(path) & set(WEB)
+
+
+def test_the_check_sees_an_import_of_the_framework(tmp_path):
+    module = tmp_path / "module.py"
+    module.write_text("import os\nfrom pyramid.response import Response\nimport webob.request as r\n")
+    assert imported_packages(module) & set(WEB) == {"pyramid", "webob"}
