@@ -129,6 +129,40 @@ def test_spooled_visitor_keys_are_keyed_with_the_server_secret(app, app_settings
     assert row["ip"] == "203.0.113.0" and CHROME not in path.read_text()  # tracking.store_ip = truncated
 
 
+def test_the_as_organisation_is_stored_and_shown_escaped(pipeline, dbsession, example, owner, testapp):
+    """A public address's AS organisation (from the bundled data) is stored with the hit, a
+    private one's is empty; the visit log and a visit's page show it, escaped."""
+    Store(None).write_batch(dbsession, [
+        make_hit(pipeline, example, at=T0, path="/google", ip="8.8.8.8"),
+        make_hit(pipeline, example, at=T0, path="/v6", ip="2606:4700:4700::1111"),
+        make_hit(pipeline, example, at=T0, path="/lan", ip="10.1.2.3"),
+    ])
+    dbsession.add(Visit(site_id=example.id, ts=T0, day=T0.date(), visitor=1, path="/evil", as_org="<b>AS</b> & co"))
+    dbsession.flush()
+    stored = dict(dbsession.execute(select(Visit.path, Visit.as_org)).all())
+    assert stored == {"/google": "GOOGLE", "/v6": "CLOUDFLARENET", "/lan": "", "/evil": "<b>AS</b> & co"}
+    testapp.login(owner.email)
+    log = testapp.get(f"/sites/{example.id}/visits/")
+    assert [cell.text for cell in log.html.select("#visits .as-org")] == ["<b>AS</b> & co", "CLOUDFLARENET", "GOOGLE"]
+    assert "&lt;b&gt;AS&lt;/b&gt; &amp; co" in log.text and "<b>AS</b>" not in log.text
+    evil = dbsession.scalar(select(Visit.id).where(Visit.path == "/evil"))
+    page = testapp.get(f"/sites/{example.id}/visits/{evil}")
+    assert page.html.find("th", string="as_org").find_next("td").text == "<b>AS</b> & co"
+    assert "<b>AS</b>" not in page.text
+
+
+def test_spool_files_of_earlier_versions_load_without_the_as_organisation(pipeline, example, tmp_path):
+    spool_hits(tmp_path, [make_hit(pipeline, example, at=T0, ip="8.8.8.8")])
+    [path] = tmp_path.glob("hits-*.jsonl")
+    row = json.loads(path.read_text())
+    del row["as_org"]
+    path.write_text(json.dumps(row) + "\n")
+    store = Store(None, spool_dir=str(tmp_path))
+    assert store.load_spool() == 1
+    [hit] = store._queue
+    assert hit.as_org == "" and hit.path == "/" and hit.ts == T0
+
+
 # -- the writer thread, on a database of its own (it commits) ------------------------------
 
 

@@ -6,8 +6,11 @@ import hashlib
 import os
 import random
 import re
+import subprocess
+import sys
+from array import array
 from collections.abc import Iterator
-from ipaddress import IPv4Address, IPv6Address
+from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 from types import SimpleNamespace
 
 import geoip2.database
@@ -260,15 +263,16 @@ def city_geo() -> Iterator[GeoLocator]:
 
 
 def test_geo_ipv4(geo: GeoLocator) -> None:
-    assert geo.lookup("8.8.8.8") == Geo(country="US")
-    assert geo.lookup("1.1.1.1") == Geo(country="AU")
-    assert geo.lookup(" 81.2.69.142 ").country == "GB"
+    assert geo.lookup("8.8.8.8") == Geo(country="US", as_org="GOOGLE")
+    assert geo.lookup("1.1.1.1") == Geo(country="AU", as_org="CLOUDFLARENET")
+    assert geo.lookup(" 81.2.69.142 ") == Geo(country="GB", as_org="Andrews & Arnold Ltd")
 
 
 def test_geo_ipv6(geo: GeoLocator) -> None:
-    assert geo.lookup("2001:4860:4860::8888") == Geo(country="US")
+    assert geo.lookup("2001:4860:4860::8888") == Geo(country="US", as_org="GOOGLE")
+    assert geo.lookup("2606:4700:4700::1111").as_org == "CLOUDFLARENET"
     assert geo.lookup("2001:67c:2e8:22::c100:68b").country == "NL"  # RIPE NCC, Amsterdam
-    assert geo.lookup("2001:4860:4860:0000:0000:0000:0000:8888").country == "US"
+    assert geo.lookup("2001:4860:4860:0000:0000:0000:0000:8888") == Geo(country="US", as_org="GOOGLE")
 
 
 def test_country_table_answers_as_geoip2fast_does() -> None:
@@ -308,10 +312,104 @@ def test_country_table_answers_as_geoip2fast_does() -> None:
 
 def test_country_table_is_compact() -> None:
     table = enrich._country_table()
-    arrays = (table.v4_first, table.v4_country, table.v4_prefix, table.v6_high, table.v6_low, table.v6_country,
-              table.v6_prefix)
     assert len(table.v4_first) > 100_000 and len(table.v6_high) > 100_000
-    assert sum(a.itemsize * len(a) for a in arrays) < 12_000_000
+    assert all(isinstance(a, array) for a in table.arrays())
+    assert sum(a.itemsize * len(a) for a in table.arrays()) < 12_000_000
+
+
+def reference_as_org(reference, address) -> str:
+    """geoip2fast's own answer, when the address is inside the network it names (for an IPv4
+    address in a gap between networks it gives the previous one's name)."""
+    detail = reference.lookup(str(address))
+    if not detail.asn_cidr or address not in ip_network(detail.asn_cidr, strict=False):
+        return ""
+    return "" if detail.asn_name in ("<unknown>", "IANA.ORG") else detail.asn_name
+
+
+def test_as_table_answers_as_geoip2fast_does() -> None:
+    """The compact AS table names the organisation geoip2fast names for the same data file:
+    random IPv4 and IPv6 addresses, and both edges of networks taken at random."""
+    with preserved_environment("PYTHONWARNINGS", "PYTHONIOENCODING"):
+        import geoip2fast  # sets both variables
+        import geoip2fast.geoip2fast as data
+    reference = geoip2fast.GeoIP2Fast(
+        geoip2fast_data_file=os.path.join(os.path.dirname(geoip2fast.__file__), enrich._GEOIP2FAST_DATA_FILE)
+    )
+    assert reference.asn
+    _, systems = enrich._geoip2fast_tables()
+    rng = random.Random(11)
+    addresses = [IPv4Address(rng.getrandbits(32)) for _ in range(5000)]
+    addresses += [IPv6Address((2 << 124) | rng.getrandbits(125)) for _ in range(5000)]  # 2000::/3
+    networks = [
+        (first, prefix)
+        for firsts, prefixes in zip(data.mainListFirstIPASN, data.mainListNetlengthASN, strict=True)
+        for first, prefix in zip(firsts, prefixes, strict=True)
+    ]
+    for first, prefix in rng.sample(networks, 2000):
+        size = 1 << ((32 if first < 1 << 32 else 128) - prefix)
+        for number in (first - 1, first, first + size - 1, first + size):
+            if 0 <= number < 1 << 32:
+                addresses.append(IPv4Address(number))
+            elif 1 << 32 <= number < 1 << 128:
+                addresses.append(IPv6Address(number))
+    assert [systems.organisation(a) for a in addresses] == [reference_as_org(reference, a) for a in addresses]
+    assert sum(1 for a in addresses if systems.organisation(a)) > len(addresses) // 2
+
+
+def test_as_table_is_compact() -> None:
+    _, systems = enrich._geoip2fast_tables()
+    assert len(systems.v4_first) > 100_000 and len(systems.v6_high) > 100_000
+    assert all(isinstance(a, array) for a in (*systems.arrays(), systems.offsets))
+    assert isinstance(systems.names, bytes) and len(systems.offsets) > 70_000
+    size = sum(a.itemsize * len(a) for a in (*systems.arrays(), systems.offsets)) + len(systems.names)
+    assert size < 14_000_000
+
+
+@pytest.mark.parametrize("ip", ["10.0.0.1", "192.168.1.1", "127.0.0.1", "::1", "fe80::1", "0.0.0.0"])
+def test_as_table_has_no_organisation_for_reserved_networks(ip: str) -> None:
+    """geoip2fast fills reserved networks in with "IANA.ORG", no autonomous system."""
+    _, systems = enrich._geoip2fast_tables()
+    assert systems.organisation(ip_address(ip)) == ""
+
+
+def test_as_org_is_clean_and_bounded() -> None:
+    """Whatever a data file holds, an organisation comes out without control characters and
+    at most AS_ORG_LIMIT characters long."""
+    systems = enrich._geoip2fast_tables()[1]
+    google = systems.find(int(IPv4Address("8.8.8.8")))
+    assert google > 0
+    name = ("\x00Evil\x85\x1b[31m " + "x" * 500).encode()
+    table = enrich.AsTable.from_state({**systems.state(), "names": name, "offsets": array("I", [0] * (google + 1) + [len(name)])})
+    as_org = table.organisation(IPv4Address("8.8.8.8"))
+    assert as_org.startswith("Evil[31m x") and len(as_org) == enrich.AS_ORG_LIMIT and not UNSAFE.search(as_org)
+
+
+def test_geoip2fast_tables_read_in_a_child_equal_those_read_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tables come from a child process (the server never holds geoip2fast's lists); when
+    the child cannot run, the file is read in the process itself, to the same tables."""
+    countries, systems = enrich._geoip2fast_tables()
+    monkeypatch.setattr(enrich.sys, "executable", "/nonexistent/python")
+    here_countries, here_systems = enrich._geoip2fast_tables.__wrapped__()
+    assert here_countries.state() == countries.state()
+    assert here_systems.state() == systems.state()
+
+
+def test_loading_the_geo_data_keeps_the_process_small() -> None:
+    """Loading the country and AS data grows a process by its arrays (~19 MB), not by the
+    ~90 MB of Python integers that unpickling geoip2fast's file takes for a moment."""
+    script = (
+        "def status():\n"
+        "    fields = dict(line.split(':', 1) for line in open('/proc/self/status'))\n"
+        "    return int(fields['VmRSS'].split()[0]), int(fields['VmHWM'].split()[0])\n"
+        "from tracking.ingest import enrich\n"
+        "rss, hwm = status()\n"
+        "enrich.GeoLocator()\n"
+        "after, peak = status()\n"
+        "print(after - rss, peak - hwm)\n"
+    )
+    done = subprocess.run([sys.executable, "-W", "ignore", "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    grown, peak = map(int, done.stdout.split())
+    assert grown < 30_000 and peak < 80_000, (grown, peak)  # KiB
 
 
 def test_geo_ipv4_mapped_ipv6_is_looked_up_as_ipv4(geo: GeoLocator) -> None:
@@ -352,6 +450,7 @@ def test_geo_city_database(city_geo: GeoLocator) -> None:
         postal="NW10",
         latitude=51.5333,
         longitude=-0.2333,
+        as_org="Andrews & Arnold Ltd",
     )
     assert city_geo.lookup("::ffff:81.2.69.142") == city_geo.lookup("81.2.69.142")
 
@@ -370,13 +469,13 @@ def test_geo_city_database_country_only_record(city_geo: GeoLocator) -> None:
 
 def test_geo_city_database_disagreeing_country_is_ignored(city_geo: GeoLocator) -> None:
     # geoip2fast (2024) says US, the 2018 city database says FR.
-    assert city_geo.lookup("9.9.9.9") == Geo(country="US")
+    assert city_geo.lookup("9.9.9.9") == Geo(country="US", as_org="QUAD9-AS-1")
 
 
 def test_geo_close_falls_back_to_country_data() -> None:
     with GeoLocator(CITY_DB) as locator:
         assert locator.lookup("81.2.69.142").city == "Willesden"
-    assert locator.lookup("81.2.69.142") == Geo(country="GB")
+    assert locator.lookup("81.2.69.142") == Geo(country="GB", as_org="Andrews & Arnold Ltd")
 
 
 def test_geo_rejects_non_city_database(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,8 @@ Filters, in order (the first that applies wins; the beacon reports it in ``X-Tra
     never counted in any report.
 
 Enrichment: page host/path/query and UTM tags, referrer host and source class, browser, OS and
-device class, country (and region/city with a city database), and the visitor key. The raw
+device class, country and autonomous system organisation (and region/city with a city
+database), and the visitor key. The raw
 IP address and user agent are not kept: the visitor key is a digest of (site, IP, user agent)
 keyed with a key derived from the server secret (:class:`~.enrich.VisitorKeys`), the only trace
 of them that reaches the writer process or a spool file; the store turns it into the day's
@@ -63,6 +64,7 @@ class Hit:
     postal: str
     latitude: float | None
     longitude: float | None
+    as_org: str
     browser: str
     browser_version: str
     os: str
@@ -132,6 +134,7 @@ class Pipeline:
             postal=geo.postal[:16],
             latitude=geo.latitude,
             longitude=geo.longitude,
+            as_org=geo.as_org[:96],
             browser=agent.browser[:64],
             browser_version=agent.browser_version[:16],
             os=agent.os[:64],

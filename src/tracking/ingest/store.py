@@ -358,7 +358,7 @@ class Store(HitBuffer):
                     row["ts"] = datetime.fromisoformat(row["ts"])
                     row["day"] = date.fromisoformat(row["day"])
                     row["visitor_key"] = bytes.fromhex(row["visitor_key"])
-                    self._queue.append(Hit(**row))
+                    self._queue.append(Hit(**{**SPOOL_DEFAULTS, **row}))
                     count += 1
             claimed.unlink()
             log.warning("loaded spooled hits from %s", path)
@@ -384,6 +384,8 @@ def spool_hits(spool_dir: str | Path | None, hits: list[Hit]) -> None:
 
 
 HIT_FIELDS = tuple(field.name for field in fields(Hit))
+#: Fields of a hit that spool files written by earlier versions lack, with their value then.
+SPOOL_DEFAULTS = {"as_org": ""}
 #: The fields of a hit that are columns of ``visits`` (the visitor key becomes the visitor id).
 _STORED_FIELDS = tuple(name for name in HIT_FIELDS if name != "visitor_key")
 _stored_values = attrgetter(*_STORED_FIELDS)

@@ -54,6 +54,8 @@ class Visit(Base):
     postal: Mapped[str] = mapped_column(String(16), default="")
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
+    #: The organisation of the autonomous system announcing the address (an ISP, a host).
+    as_org: Mapped[str] = mapped_column(String(96), default="", server_default="")
     browser: Mapped[str] = mapped_column(String(64), default="")
     browser_version: Mapped[str] = mapped_column(String(16), default="")
     os: Mapped[str] = mapped_column(String(64), default="")
