@@ -12,7 +12,8 @@ TRACKING_SECRET            tracking.secret             signs the session cookie,
 TRACKING_STORE_IP          tracking.store_ip           none | truncated | full
 TRACKING_GEOIP_CITY_DB     tracking.geoip_city_db      path of a MaxMind/DB-IP city ``.mmdb``
 TRACKING_SPOOL_DIR         tracking.spool_dir          where hits wait if the database is down
-                                                       at shutdown
+                                                       at shutdown (unset: var/spool under the
+                                                       working directory)
 =========================  ==========================  ======================================
 """
 
