@@ -251,7 +251,8 @@ def test_panel_csv_neutralises_formulas(testapp, dbsession, owner, paris):
 
 def test_visits_csv_streams_every_visit(testapp, dbsession, owner, paris):
     now = datetime.now().replace(microsecond=0) - timedelta(hours=2)
-    hits = [make_hit(paris, now + timedelta(seconds=i), f"/p{i % 50}", ip=f"10.0.{i // 250}.{i % 250}") for i in range(3000)]
+    hits = [make_hit(paris, now + timedelta(seconds=i), f"/p{i % 50}", ip=f"10.0.{i // 250}.{i % 250}") for i in range(2999)]
+    hits.append(make_hit(paris, now + timedelta(seconds=3000), "/from-google", ip="8.8.8.8"))
     Store(None).write_batch(dbsession, hits)
     dbsession.flush()
     testapp.login(owner.email)
@@ -260,6 +261,9 @@ def test_visits_csv_streams_every_visit(testapp, dbsession, owner, paris):
     assert lines[0].startswith("local_time,ts,event,host,path")
     assert len(lines) == 3001
     assert lines[1].split(",")[0].endswith(("+01:00", "+02:00"))  # local time of the site
+    table = list(csv.DictReader(io.StringIO(res.text)))
+    assert table[-1]["path"] == "/from-google" and table[-1]["country"] == "US" and table[-1]["as_org"] == "GOOGLE"
+    assert table[0]["as_org"] == ""  # a private address has no autonomous system
 
 
 def test_csv_is_produced_line_by_line():

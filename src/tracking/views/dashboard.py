@@ -173,7 +173,7 @@ class DashboardViews:
 
 VISIT_COLUMNS = (
     "local_time", "ts", "event", "host", "path", "query", "referrer", "ref_host", "source", "utm_source",
-    "utm_medium", "utm_campaign", "utm_term", "utm_content", "country", "region", "city", "browser",
+    "utm_medium", "utm_campaign", "utm_term", "utm_content", "country", "region", "city", "as_org", "browser",
     "browser_version", "os", "device", "bot", "props",
 )
 
