@@ -84,6 +84,9 @@ def test_owner_sets_up_tracking_and_sees_the_visits(app, pages, new_context, chr
     assert first["session_id"] is not None and first["session_id"] == second["session_id"] == third["session_id"]
     answers = beacons.wait(page, 3)
     assert [(r.status, r.headers.get("x-tracking-ignored")) for r in answers] == [(204, None)] * 3
+    # Counted without leaving anything in the visitor's browser: no cookie on any origin, no storage.
+    assert page.context.cookies() == []
+    assert page.evaluate("[document.cookie, localStorage.length, sessionStorage.length]") == ["", 0, 0]
 
     # The owner sees the three hits in the visit log, newest first.
     owner.page.goto(f"{app.url}/sites/{site_id}/visits/")

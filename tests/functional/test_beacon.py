@@ -11,6 +11,7 @@ from sqlalchemy.orm import sessionmaker
 
 from tracking.ingest.sites import SiteDirectory
 from tracking.models import Visit, VisitSession
+from tracking.models.meta import Base
 
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -291,6 +292,25 @@ def test_an_unreachable_database_keeps_known_sites_counting_and_others_503(
     assert testapp.get(f"/sites/{other.id}/visit", params={"url": "https://shop.example.com/"}).status_code == 204
     assert stored() == 3
     engine.dispose()
+
+
+def test_neither_the_user_agent_nor_the_address_is_stored(app, beacon, stored, dbsession, connection, monkeypatch):
+    """With ``store_ip = none``, no column of any table holds the visitor's address or user agent
+    (or any recognisable part of them): only their parsed classes and the day's visitor id."""
+    monkeypatch.setattr(app.registry["ingest_pipeline"], "store_ip", "none")
+    agent = CHROME + " Marker/7.7.7"
+    res = beacon(params={"url": "https://blog.example.com/p"}, headers={"User-Agent": agent})
+    assert res.status_code == 204 and stored() == 1
+    [visit] = visits(dbsession)
+    assert visit.browser == "Chrome" and visit.ip is None
+    needles = ("203.0.113.7", "203.0.113", "Marker/7.7.7", "Mozilla/5.0")
+    found = []
+    for table in Base.metadata.sorted_tables:
+        for row in connection.execute(table.select()):
+            for column, value in row._mapping.items():
+                text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+                found += [(table.name, column, needle) for needle in needles if needle in text]
+    assert found == []
 
 
 @pytest.mark.parametrize(("mode", "expected"), [("none", None), ("truncated", "203.0.113.0"), ("full", "203.0.113.7")])
