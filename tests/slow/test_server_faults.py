@@ -4,6 +4,7 @@ Each test runs ``pserve production.ini`` in a subprocess on a fresh database.
 """
 
 import http.client
+import json
 import re
 import shutil
 import subprocess
@@ -231,3 +232,20 @@ def children(pid):
     for task in Path(f"/proc/{pid}/task").iterdir():
         found += [int(child) for child in (task / "children").read_text().split()]
     return found
+
+
+def test_a_10_mb_body_through_the_real_server_is_a_json_413(seeded, tmp_path):
+    url, engine, site_id = seeded
+    with Server("production.ini", url, tmp_path) as server:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        try:
+            body = b'{"url": "https://example.com/", "props": "' + b"x" * (10 * 1024 * 1024) + b'"}'
+            conn.request("POST", f"/sites/{site_id}/visit", body=body, headers={"Content-Type": "text/plain", "User-Agent": CHROME})
+            answer = conn.getresponse()
+            assert answer.status == 413
+            assert answer.getheader("Content-Type") == "application/json"
+            assert json.loads(answer.read()) == {"errors": {"body": "larger than 8192 bytes"}}
+        finally:
+            conn.close()
+        assert hit(server, site_id) == 204  # and the server goes on
+        assert wait_for(lambda: stored(engine, site_id) == 1)
