@@ -537,17 +537,12 @@ _LOW_64 = (1 << 64) - 1
 _PRIVATE_COUNTRIES = 16
 
 
-def read_geoip2fast(path: str) -> tuple[CountryTable, AsTable | None]:
-    """The tables of a geoip2fast data file (a pickle, format 120 or 121): countries, and
-    autonomous systems when the file has them (``None`` for a country-only file)."""
+def read_geoip2fast(path: str) -> tuple[CountryTable, AsTable]:
+    """The tables of a geoip2fast country and AS data file (a pickle, format 120 or 121)."""
     with gzip.open(path, "rb") as data:
         version, _source, _total, database = pickle.load(data)  # the package's own file
-    if version not in (120, 121) or len(database) not in (5, 10):
-        raise ValueError(f"{path} is not a geoip2fast country data file")
-    if len(database) == 5:
-        _index, names, firsts, countries, prefixes = database
-        del database, _index
-        return CountryTable(names, firsts, countries, prefixes), None
+    if version not in (120, 121) or len(database) != 10:
+        raise ValueError(f"{path} is not a geoip2fast country and AS data file")
     _index, _as_index, names, as_names, firsts, as_firsts, countries, systems, prefixes, as_prefixes = database
     del database, _index, _as_index
     countries_table = CountryTable(names, firsts, countries, prefixes)
@@ -555,7 +550,7 @@ def read_geoip2fast(path: str) -> tuple[CountryTable, AsTable | None]:
 
 
 @functools.lru_cache(maxsize=1)
-def _geoip2fast_tables() -> tuple[CountryTable, AsTable | None]:
+def _geoip2fast_tables() -> tuple[CountryTable, AsTable]:
     """geoip2fast's country and AS data, loaded once per process (~0.7 s, ~19 MB of arrays).
 
     Only its data file is used: importing geoip2fast would change the process's environment (it
@@ -576,7 +571,7 @@ def _geoip2fast_tables() -> tuple[CountryTable, AsTable | None]:
     return read_geoip2fast(path)
 
 
-def _read_in_child(path: str) -> tuple[CountryTable, AsTable | None]:
+def _read_in_child(path: str) -> tuple[CountryTable, AsTable]:
     done = subprocess.run(
         [sys.executable, "-I", os.path.abspath(__file__), path], capture_output=True, timeout=120, check=False
     )
@@ -584,11 +579,7 @@ def _read_in_child(path: str) -> tuple[CountryTable, AsTable | None]:
         lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
         raise ValueError(lines[-1] if lines else f"exit status {done.returncode}")
     countries, systems = pickle.loads(done.stdout)  # our own child's answer
-    return CountryTable.from_state(countries), AsTable.from_state(systems) if systems is not None else None
-
-
-def _country_table() -> CountryTable:
-    return _geoip2fast_tables()[0]
+    return CountryTable.from_state(countries), AsTable.from_state(systems)
 
 
 def _is_public(address: IPv4Address | IPv6Address) -> bool:
@@ -650,7 +641,7 @@ class GeoLocator:
         if address is None or not _is_public(address):
             return _UNKNOWN_GEO
         country = self._countries.country(address)
-        as_org = self._systems.organisation(address) if self._systems is not None else ""
+        as_org = self._systems.organisation(address)
         reader = self._reader
         if reader is None:
             return Geo(country=country, as_org=as_org)
@@ -1012,5 +1003,5 @@ def _classify_source(
 if __name__ == "__main__":  # the child of _geoip2fast_tables: a data file's tables, pickled, on stdout
     _countries, _systems = read_geoip2fast(sys.argv[1])
     sys.stdout.buffer.write(
-        pickle.dumps((_countries.state(), _systems.state() if _systems is not None else None), pickle.HIGHEST_PROTOCOL)
+        pickle.dumps((_countries.state(), _systems.state()), pickle.HIGHEST_PROTOCOL)
     )

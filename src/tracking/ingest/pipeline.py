@@ -134,7 +134,7 @@ class Pipeline:
             postal=geo.postal[:16],
             latitude=geo.latitude,
             longitude=geo.longitude,
-            as_org=geo.as_org[:96],
+            as_org=geo.as_org,  # bounded by the locator (enrich.AS_ORG_LIMIT)
             browser=agent.browser[:64],
             browser_version=agent.browser_version[:16],
             os=agent.os[:64],

@@ -300,9 +300,7 @@ class Store(HitBuffer):
             salt = session.scalar(select(DailySalt.salt).where(DailySalt.day == day))
         # The day a hit brings in rotates the salts too (a store without its writer thread:
         # tests, bulk tools); the writer thread also deletes them by its clock.
-        oldest = day - timedelta(days=SALT_DAYS - 1)
-        session.execute(delete(DailySalt).where(DailySalt.day < oldest))
-        self._salts = {d: s for d, s in self._salts.items() if d >= oldest}
+        self._delete_expired_salts(session, day)
         self._salts[day] = salt
         return salt
 
@@ -317,7 +315,8 @@ class Store(HitBuffer):
         return None
 
     def _delete_expired_salts(self, session, today: date) -> None:
-        """Delete, in ``session``'s transaction, the salts of the days before yesterday."""
+        """Delete, in ``session``'s transaction (and from memory), the salts of the days before
+        the day before ``today``."""
         oldest = today - timedelta(days=SALT_DAYS - 1)
         self._salts = {d: s for d, s in self._salts.items() if d >= oldest}
         session.execute(delete(DailySalt).where(DailySalt.day < oldest))

@@ -106,6 +106,10 @@ def _unquote(text: str) -> str:
     return _unquote_cached(text)
 
 
+def _retry_later(message: str) -> Response:
+    return _error(503, {"server": message}, **{"Retry-After": "10"})
+
+
 class _Refused(Exception):
     def __init__(self, response: Response) -> None:
         self.response = response
@@ -145,7 +149,7 @@ class Beacon:
         except Ignored as ignored:
             return _answer(204, **{"X-Tracking-Ignored": ignored.reason})
         if not registry["ingest_store"].submit(hit):
-            return _error(503, {"server": "too many hits waiting to be stored; retry later"}, **{"Retry-After": "10"})
+            return _retry_later("too many hits waiting to be stored; retry later")
         if hit.bot:
             return _answer(204, **{"X-Tracking-Ignored": "bot"})
         return _answer(204)
@@ -177,7 +181,7 @@ def unknown_site(request):
 @exception_view_config(SiteUnavailable, path_info=BEACON_PATH)
 def site_unavailable(exc, request):
     """The database is unreachable and the site was never loaded: it cannot be checked yet."""
-    return _error(503, {"server": "the database is unreachable; retry later"}, **{"Retry-After": "10"})
+    return _retry_later("the database is unreachable; retry later")
 
 
 @exception_view_config(Exception, path_info=BEACON_PATH, retryable_error=False)
