@@ -19,7 +19,7 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
 from postgresql import throwaway_database  # noqa: E402
-from support import PASSWORD, TestApp, migrate  # noqa: E402
+from support import PASSWORD, TestApp, migrate, store_buffered  # noqa: E402
 
 
 def pytest_addoption(parser):
@@ -175,11 +175,4 @@ def site(make_site, owner):
 @pytest.fixture
 def stored(app, dbsession):
     """Write the hits the beacon buffered (as the writer thread would) and return how many."""
-
-    def write():
-        count = app.registry["ingest_store"].drain(dbsession)
-        dbsession.flush()
-        dbsession.expire_all()
-        return count
-
-    return write
+    return lambda: store_buffered(app, dbsession)

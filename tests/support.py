@@ -36,6 +36,15 @@ def environment(**values):
         yield
 
 
+def store_buffered(app, dbsession) -> int:
+    """Write the hits ``app``'s beacon buffered, in ``dbsession``'s transaction (as its writer
+    would), and return how many."""
+    count = app.registry["ingest_store"].drain(dbsession)
+    dbsession.flush()
+    dbsession.expire_all()
+    return count
+
+
 def migrate(url: str, revision: str = "head") -> None:
     """Run the project's migrations, the way an admin does (``alembic -c development.ini upgrade``)."""
     with environment(TRACKING_DATABASE_URL=url):

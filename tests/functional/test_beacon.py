@@ -313,18 +313,6 @@ def test_neither_the_user_agent_nor_the_address_is_stored(app, beacon, stored, d
     assert found == []
 
 
-@pytest.mark.parametrize(("mode", "expected"), [("none", None), ("truncated", "203.0.113.0"), ("full", "203.0.113.7")])
-def test_store_ip_setting(app, beacon, stored, dbsession, mode, expected):
-    pipeline = app.registry["ingest_pipeline"]
-    saved, pipeline.store_ip = pipeline.store_ip, mode
-    try:
-        beacon(params={"url": "https://blog.example.com/"})
-    finally:
-        pipeline.store_ip = saved
-    stored()
-    assert visits(dbsession)[0].ip == expected
-
-
 field_values = st.text(max_size=300) | st.integers() | st.booleans() | st.none() | st.lists(st.integers(), max_size=3) | st.dictionaries(st.text(max_size=70), st.text(max_size=300) | st.integers() | st.none(), max_size=35)
 
 

@@ -19,7 +19,7 @@ from tracking import main
 from tracking.models import Visit, VisitSession
 from tracking.settings import ENVIRONMENT
 
-from support import TestApp
+from support import TestApp, store_buffered
 
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -149,14 +149,7 @@ def app_with(app_settings, dbengine, connection, dbsession, monkeypatch):
         wsgi.registry["dbsession_factory"].configure(bind=connection, join_transaction_mode="create_savepoint")
         built.append(wsgi)
         client = TestApp(wsgi, extra_environ={"HTTP_HOST": "tracking.example.org"})
-
-        def store():
-            count = wsgi.registry["ingest_store"].drain(dbsession)
-            dbsession.flush()
-            dbsession.expire_all()
-            return count
-
-        return client, store
+        return client, lambda: store_buffered(wsgi, dbsession)
 
     yield build
     for wsgi in built:

@@ -227,6 +227,19 @@ def test_full_buffer_refuses_instead_of_dropping(pipeline, own_site):
         store.close()
 
 
+def restart_and_store(engine, **options) -> int:
+    """A new store, as the next start makes it: it loads the spool and writes it; returns how many
+    hits the spool held (the store must have written them all)."""
+    restarted = Store(sessionmaker(bind=engine), **options)
+    loaded = restarted.load_spool()
+    restarted.start()
+    try:
+        assert restarted.flush(timeout=20)
+    finally:
+        restarted.close()
+    return loaded
+
+
 def test_shutdown_during_an_outage_spools_and_the_next_start_stores(pipeline, own_site, tmp_path):
     engine, site = own_site
     outage = Outage(engine)
@@ -240,13 +253,7 @@ def test_shutdown_during_an_outage_spools_and_the_next_start_stores(pipeline, ow
     outage.down = False
     assert count_visits(engine) == 0
 
-    restarted = Store(sessionmaker(bind=engine), interval=0.05, spool_dir=str(tmp_path / "spool"))
-    assert restarted.load_spool() == 7
-    restarted.start()
-    try:
-        assert restarted.flush(timeout=20)
-    finally:
-        restarted.close()
+    assert restart_and_store(engine, interval=0.05, spool_dir=str(tmp_path / "spool")) == 7
     assert count_visits(engine) == 7
     assert list((tmp_path / "spool").iterdir()) == []
     with engine.connect() as conn:
@@ -330,13 +337,7 @@ def test_without_a_spool_setting_hits_are_spooled_under_the_working_directory(pi
     assert len(list((tmp_path / "var" / "spool").glob("hits-*.jsonl"))) == 1
     outage.down = False
     monkeypatch.chdir("/")  # the path was made absolute when the settings were read
-    restarted = Store(sessionmaker(bind=engine), **options)
-    assert restarted.load_spool() == 3
-    restarted.start()
-    try:
-        assert restarted.flush(timeout=20)
-    finally:
-        restarted.close()
+    assert restart_and_store(engine, **options) == 3
     assert count_visits(engine) == 3
 
 

@@ -275,29 +275,26 @@ def test_geo_ipv6(geo: GeoLocator) -> None:
     assert geo.lookup("2001:4860:4860:0000:0000:0000:0000:8888") == Geo(country="US", as_org="GOOGLE")
 
 
-def test_country_table_answers_as_geoip2fast_does() -> None:
-    """The compact table gives the country geoip2fast's own lookup gives for the same data
-    file: random IPv4 and IPv6 addresses, and both edges of networks taken at random."""
+@pytest.fixture(scope="module")
+def reference():
+    """geoip2fast's own lookup over the data file the tables are read from."""
     with preserved_environment("PYTHONWARNINGS", "PYTHONIOENCODING"):
         import geoip2fast  # sets both variables
-        import geoip2fast.geoip2fast as data
-    reference = geoip2fast.GeoIP2Fast(
+    return geoip2fast.GeoIP2Fast(
         geoip2fast_data_file=os.path.join(os.path.dirname(geoip2fast.__file__), enrich._GEOIP2FAST_DATA_FILE)
     )
-    table = enrich._country_table()
 
-    def expected(address) -> str:
-        detail = reference.lookup(str(address))
-        code = detail.country_code or ""
-        return code if not detail.is_private and re.fullmatch("[A-Z]{2}", code) else ""
 
-    rng = random.Random(7)
+def sample_addresses(seed: int, firsts: list[list[int]], prefixes: list[list[int]]) -> list:
+    """Random IPv4 and IPv6 (2000::/3) addresses, and both edges of 2000 networks taken at random
+    from geoip2fast's lists (first addresses and prefix lengths, by chunk)."""
+    rng = random.Random(seed)
     addresses = [IPv4Address(rng.getrandbits(32)) for _ in range(5000)]
-    addresses += [IPv6Address((2 << 124) | rng.getrandbits(125)) for _ in range(5000)]  # 2000::/3
+    addresses += [IPv6Address((2 << 124) | rng.getrandbits(125)) for _ in range(5000)]
     networks = [
         (first, prefix)
-        for firsts, prefixes in zip(data.mainListFirstIP, data.mainListNetlength, strict=True)
-        for first, prefix in zip(firsts, prefixes, strict=True)
+        for chunk_firsts, chunk_prefixes in zip(firsts, prefixes, strict=True)
+        for first, prefix in zip(chunk_firsts, chunk_prefixes, strict=True)
     ]
     for first, prefix in rng.sample(networks, 2000):
         size = 1 << ((32 if first < 1 << 32 else 128) - prefix)
@@ -306,12 +303,28 @@ def test_country_table_answers_as_geoip2fast_does() -> None:
                 addresses.append(IPv4Address(number))
             elif 1 << 32 <= number < 1 << 128:
                 addresses.append(IPv6Address(number))
+    return addresses
+
+
+def test_country_table_answers_as_geoip2fast_does(reference) -> None:
+    """The compact table gives the country geoip2fast's own lookup gives for the same data
+    file: random IPv4 and IPv6 addresses, and both edges of networks taken at random."""
+    import geoip2fast.geoip2fast as data
+
+    table = enrich._geoip2fast_tables()[0]
+
+    def expected(address) -> str:
+        detail = reference.lookup(str(address))
+        code = detail.country_code or ""
+        return code if not detail.is_private and re.fullmatch("[A-Z]{2}", code) else ""
+
+    addresses = sample_addresses(7, data.mainListFirstIP, data.mainListNetlength)
     assert [table.country(a) for a in addresses] == [expected(a) for a in addresses]
     assert sum(1 for a in addresses if table.country(a)) > len(addresses) // 2
 
 
 def test_country_table_is_compact() -> None:
-    table = enrich._country_table()
+    table = enrich._geoip2fast_tables()[0]
     assert len(table.v4_first) > 100_000 and len(table.v6_high) > 100_000
     assert all(isinstance(a, array) for a in table.arrays())
     assert sum(a.itemsize * len(a) for a in table.arrays()) < 12_000_000
@@ -326,32 +339,14 @@ def reference_as_org(reference, address) -> str:
     return "" if detail.asn_name in ("<unknown>", "IANA.ORG") else detail.asn_name
 
 
-def test_as_table_answers_as_geoip2fast_does() -> None:
+def test_as_table_answers_as_geoip2fast_does(reference) -> None:
     """The compact AS table names the organisation geoip2fast names for the same data file:
     random IPv4 and IPv6 addresses, and both edges of networks taken at random."""
-    with preserved_environment("PYTHONWARNINGS", "PYTHONIOENCODING"):
-        import geoip2fast  # sets both variables
-        import geoip2fast.geoip2fast as data
-    reference = geoip2fast.GeoIP2Fast(
-        geoip2fast_data_file=os.path.join(os.path.dirname(geoip2fast.__file__), enrich._GEOIP2FAST_DATA_FILE)
-    )
+    import geoip2fast.geoip2fast as data
+
     assert reference.asn
     _, systems = enrich._geoip2fast_tables()
-    rng = random.Random(11)
-    addresses = [IPv4Address(rng.getrandbits(32)) for _ in range(5000)]
-    addresses += [IPv6Address((2 << 124) | rng.getrandbits(125)) for _ in range(5000)]  # 2000::/3
-    networks = [
-        (first, prefix)
-        for firsts, prefixes in zip(data.mainListFirstIPASN, data.mainListNetlengthASN, strict=True)
-        for first, prefix in zip(firsts, prefixes, strict=True)
-    ]
-    for first, prefix in rng.sample(networks, 2000):
-        size = 1 << ((32 if first < 1 << 32 else 128) - prefix)
-        for number in (first - 1, first, first + size - 1, first + size):
-            if 0 <= number < 1 << 32:
-                addresses.append(IPv4Address(number))
-            elif 1 << 32 <= number < 1 << 128:
-                addresses.append(IPv6Address(number))
+    addresses = sample_addresses(11, data.mainListFirstIPASN, data.mainListNetlengthASN)
     assert [systems.organisation(a) for a in addresses] == [reference_as_org(reference, a) for a in addresses]
     assert sum(1 for a in addresses if systems.organisation(a)) > len(addresses) // 2
 
