@@ -5,7 +5,8 @@
   using the pure functions of :mod:`.enrich` (geo, user agent, bots, referrer, UTM),
 * :mod:`.store` buffers hits and writes them in batches, from a writer process of its own
   (:mod:`.writer`, the default) or a thread of the server's,
-* :mod:`.sites` caches what the beacon needs to know about each site.
+* :mod:`.sites` caches what the beacon needs to know about each site,
+* :mod:`.limits` limits the hits of one client to one site (the beacon answers ``429`` beyond).
 
 Nothing here imports Pyramid; ``includeme`` only wires the parts into the registry.
 """
@@ -17,6 +18,7 @@ import threading
 
 from pyramid.exceptions import ConfigurationError
 
+from . import limits
 from .enrich import GeoLocator, VisitorKeys, warm_up
 from .pipeline import Pipeline
 from .sites import SiteDirectory
@@ -61,6 +63,11 @@ def includeme(config) -> None:
     settings.setdefault("tm.activate_hook", tm_activate)
     settings.setdefault("retry.activate_hook", retry_attempts)
     warm_up()  # the user-agent parser and crawler patterns, once, before the first hit
+    try:
+        # ``None`` when ``tracking.beacon_rate`` or ``tracking.beacon_burst`` is 0: no limit.
+        registry["beacon_limiter"] = limits.from_settings(settings)
+    except ValueError as error:
+        raise ConfigurationError(str(error)) from None
     registry["site_directory"] = SiteDirectory(ttl=float(settings.get("tracking.site_cache_seconds", 30)))
     registry["ingest_pipeline"] = Pipeline(
         GeoLocator(settings.get("tracking.geoip_city_db") or None),

@@ -6,10 +6,14 @@ no cookie and ``Cache-Control: no-store``. A hit that is valid but not counted s
 ``204`` with ``X-Tracking-Ignored: dnt | gpc | foreign-host | bot`` so an owner can see why.
 Errors are JSON ``{"errors": {field: message}}``: 400 bad input, 404 unknown site, 405 other
 methods (``HEAD`` included: a link checker's probe is not a visit), 413 body over 8 KB, 414 query
-over 8 KB, 503 with ``Retry-After`` when the buffer is full or the database is unreachable and
-the site was not loaded before (a site loaded before keeps being counted through an outage).
+over 8 KB, 429 with ``Retry-After`` when one client sends a site more hits than
+:mod:`~tracking.ingest.limits` allows (checked first: a refused hit is neither parsed
+nor stored; ``OPTIONS`` preflights are not limited), 503 with ``Retry-After`` when the buffer is full
+or the database is unreachable and the site was not loaded before (a site loaded before keeps
+being counted through an outage).
 """
 
+import json
 import logging
 from functools import lru_cache
 from urllib.parse import unquote_plus
@@ -20,6 +24,7 @@ from pyramid.view import exception_view_config, notfound_view_config, view_confi
 
 from ..ingest import BEACON_PATH as beacon_path
 from ..ingest.hit import FIELDS, MAX_BODY, BadHit, decode_json_body, parse
+from ..ingest.limits import RateLimiter
 from ..ingest.pipeline import Ignored
 from ..ingest.sites import SiteUnavailable
 from ..models.types import utcnow
@@ -110,6 +115,22 @@ def _retry_later(message: str) -> Response:
     return _error(503, {"server": message}, **{"Retry-After": "10"})
 
 
+#: The 429's body: the same for every refused hit; it names no address and no limit.
+TOO_MANY = json.dumps({"errors": {"rate": "too many hits; retry later"}}).encode()
+
+
+def _too_many(wait: float) -> Response:
+    return Response(
+        status=429,
+        body=TOO_MANY,
+        headerlist=[
+            ("Content-Type", "application/json"),
+            *HEADERS,
+            ("Retry-After", str(RateLimiter.retry_after(wait))),
+        ],
+    )
+
+
 class _Refused(Exception):
     def __init__(self, response: Response) -> None:
         self.response = response
@@ -129,6 +150,12 @@ class Beacon:
         registry = request.registry
         # Headers straight from the environ: WebOb's header mapping costs ~1.5 µs a lookup.
         environ = request.environ
+        address = environ.get("REMOTE_ADDR") or ""
+        limiter = registry["beacon_limiter"]
+        if limiter is not None:
+            wait = limiter.check(address, self.context.info.id)
+            if wait:
+                return _too_many(wait)
         try:
             fields = _fields(request)
             raw = parse(fields, referer_header=environ.get("HTTP_REFERER", ""))
@@ -140,7 +167,7 @@ class Beacon:
             hit = registry["ingest_pipeline"].process(
                 self.context.info,
                 raw,
-                ip=environ.get("REMOTE_ADDR") or "",
+                ip=address,
                 user_agent=environ.get("HTTP_USER_AGENT", ""),
                 dnt=environ.get("HTTP_DNT") == "1",
                 gpc=environ.get("HTTP_SEC_GPC") == "1",
