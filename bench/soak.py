@@ -4,6 +4,8 @@
 2. ``pserve production.ini``; its peak rate measured with wrk at full speed (``--peak-seconds``).
 3. wrk again, each connection pausing between requests (wrk's Lua ``delay()``) so that the
    rate is about ``--fraction`` of that peak, for ``--minutes``.
+   The hits come from the 1000 visitor addresses of ``ingest.py`` (``X-Forwarded-For``,
+   trusted from 127.0.0.1): from one address they would meet the per-client limit.
 4. Reported: the rate reached, errors (non-2xx answers and socket errors: the target is 0),
    the server's RSS after the first minute and at the end (the target: within 10 %), and after
    SIGTERM, the stored hits against the ``204`` answers wrk read (never fewer).
@@ -24,7 +26,7 @@ import threading
 import time
 from pathlib import Path
 
-from ingest import CHROME, SITE_URL, count_rows, create_sites, fresh_database, migrate, parse_wrk
+from ingest import CHROME, SITE_URL, count_rows, create_sites, fresh_database, load_data, migrate, parse_wrk
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from servers import Server  # noqa: E402
@@ -33,6 +35,7 @@ LUA = """
 local site, interval = 0, 0
 local pages = {"/", "/pricing", "/blog/a", "/blog/b", "/docs", "/about"}
 local agents = {%(agents)s}
+local ips = {%(ips)s}
 local ok, other = 0, 0
 
 function init(args)
@@ -44,7 +47,10 @@ end
 function request()
   local page = pages[math.random(#pages)]
   local path = "/sites/" .. site .. "/visit?url=" .. "%(site)s" .. page
-  return wrk.format("GET", path, {["User-Agent"] = agents[math.random(#agents)]})
+  return wrk.format("GET", path, {
+    ["User-Agent"] = agents[math.random(#agents)],
+    ["X-Forwarded-For"] = ips[math.random(#ips)],
+  })
 end
 
 function delay()
@@ -92,7 +98,8 @@ def main(argv=None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="bench-soak-"))
     script = workdir / "soak.lua"
     agents = ", ".join(f'"{agent}"' for agent in CHROME)
-    script.write_text(LUA % {"agents": agents, "site": SITE_URL.replace(":", "%3A").replace("/", "%2F")})
+    ips = ", ".join(f'"{ip}"' for ip in load_data()["ips"])
+    script.write_text(LUA % {"agents": agents, "ips": ips, "site": SITE_URL.replace(":", "%3A").replace("/", "%2F")})
     with fresh_database(args.database, workdir) as url:
         migrate(url)
         site, _ = create_sites(url)
