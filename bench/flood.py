@@ -20,14 +20,15 @@ Reported: the flood's answers (its share of 429s; its 204s against what the limi
 ``burst + rate x seconds``), each visitor stream's share of 204s and its latency (p50, p99,
 max) in the quiet phase and under the flood, and the stored rows against the 204s: a refused
 hit must not be stored. ``--compare`` runs it all again with the limit off
-(``tracking.beacon_rate = 0``), to show what the flood does then; the buffer holds every hit
-until the writer has committed it (batches every 0.2 s), so ``--buffer-size 300`` shows in
-seconds what a flood does to 100,000 while the database is slow or away: it fills, and every
-site gets 503.
+(``tracking.beacon_rate = 0``), to show what the flood does then. With ``--outage`` the
+database refuses the server for the flood's time (SQLite locked, PostgreSQL closed to new
+connections), so hits pile up in the buffer as they would while the database is slow or
+away; with ``--buffer-size 5000`` that shows in 10 s what a flood does to production's 100,000
+in a minute: without the limit it fills the buffer, and every site gets 503.
 
     .venv/bin/python bench/flood.py                      # SQLite, 10 s of flood
     .venv/bin/python bench/flood.py --compare --json var/flood.json
-    .venv/bin/python bench/flood.py --compare --buffer-size 300
+    .venv/bin/python bench/flood.py --compare --outage --buffer-size 5000
 
 Not a test (tests/slow/test_beacon_flood.py is the bounded one). Figures go to BENCHMARKS.md.
 All traffic goes to 127.0.0.1. Exit status 1 when a visitor hit was not answered 204, when
@@ -37,6 +38,7 @@ the flood got more 204s than the limit allows, or when a refused hit was stored.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import math
@@ -55,7 +57,7 @@ from pathlib import Path
 from ingest import CHROME, INI, SITE_URL, count_rows, create_sites, fresh_database, migrate, percentile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from servers import Server  # noqa: E402
+from servers import Server, database_outage  # noqa: E402
 
 from tracking.ingest.limits import DEFAULT_BURST, DEFAULT_RATE  # noqa: E402
 
@@ -171,15 +173,14 @@ class Run:
         visitors_ok = all(s.ok == s.hits for s in (*self.quiet, *self.flooded))
         checks = [("every visitor hit answered 204", visitors_ok)]
         if self.limited:
-            checks.append((f"flood 204s {self.flood.statuses[204]} <= {self.allowed} allowed", self.flood.statuses[204] <= self.allowed))
+            ok = self.flood.statuses[204]
+            checks.append((f"flood 204s {ok} <= {self.allowed} allowed", ok <= self.allowed))
         for site in ("A", "B"):
             # The flood stops with requests in flight: their hits may be stored, unread.
             slack = connections if site == "A" else 0
-            extra = self.stored[site] - self.acknowledged(site)
-            checks.append(
-                (f"site {site}: stored {self.stored[site]} = 204s read {self.acknowledged(site)} (+{extra}, at most {slack} in flight)",
-                 0 <= extra <= slack),
-            )  # fmt: skip
+            stored, read = self.stored[site], self.acknowledged(site)
+            name = f"site {site}: stored {stored} = 204s read {read} (+{stored - read}, at most {slack} in flight)"
+            checks.append((name, 0 <= stored - read <= slack))
         checks.append((f"server exit status {self.exit_status}", self.exit_status == 0))
         return checks
 
@@ -303,13 +304,16 @@ def run(database: str, args, limited: bool) -> Run:
                 quiet = paced_streams(server.url, sites, args.quiet, args.visitor_rate)
                 say(f"[{database}, limit {'on' if limited else 'off'}] flood: {FLOODER} floods site A for {args.duration} s")
                 box: dict = {}
-                flooder = threading.Thread(
-                    target=lambda: box.setdefault("flood", args.load_fn(server.url, site_a, args.duration, args.connections, script))
-                )
-                flooder.start()
-                time.sleep(0.2)  # the flood is under way
-                flooded = paced_streams(server.url, sites, args.duration - 0.5, args.visitor_rate)
-                flooder.join(args.duration + 90)
+
+                def flood() -> None:
+                    box["flood"] = args.load_fn(server.url, site_a, args.duration, args.connections, script)
+
+                flooder = threading.Thread(target=flood)
+                with database_outage(database, url) if args.outage else contextlib.nullcontext():
+                    flooder.start()
+                    time.sleep(0.2)  # the flood is under way
+                    flooded = paced_streams(server.url, sites, args.duration - 0.5, args.visitor_rate)
+                    flooder.join(args.duration + 90)
                 exit_status = server.terminate()
             finally:
                 server.stop()
@@ -337,12 +341,12 @@ def report(r: Run, args) -> str:
     share = lambda n: f"{100 * n / f.requests:.1f} %" if f.requests else "-"  # noqa: E731
     lines = [
         f"limit {'on: ' + f'{r.rate:g} hits/s, burst {r.burst}' if r.limited else 'off (tracking.beacon_rate = 0)'}"
-        f"; buffer {args.buffer_size or 100_000} hits",
+        f"; buffer {args.buffer_size or 100_000} hits" + ("; the database away during the flood" if args.outage else ""),
         f"  flood ({FLOODER} -> site A, {args.load_name}, {f.seconds:.1f} s): {f.requests} requests,"
-        f" {f.requests / f.seconds:.0f} req/s; 204: {f.statuses[204]} ({share(f.statuses[204])}),"
-        f" 429: {f.statuses[429]} ({share(f.statuses[429])}),"
-        f" other: {f.requests - f.statuses[204] - f.statuses[429]}, socket errors: {f.errors}"
-        + (f"; the limit allows at most {r.allowed}" if r.limited else ""),
+        f" {f.requests / f.seconds:.0f} req/s; "
+        + ", ".join(f"{status}: {n} ({share(n)})" for status, n in sorted(f.statuses.items()))
+        + f"; socket errors: {f.errors}"
+        + (f"; the limit allows at most {r.allowed} 204s" if r.limited else ""),
         "  | visitors (one hit per connection) | phase | hits | 204 | p50 ms | p99 ms | max ms |",
         "  |---|---|---|---|---|---|---|",
     ]
@@ -355,6 +359,11 @@ def report(r: Run, args) -> str:
             )
     for name, ok in r.checks(args.connections):
         lines.append(f"  {'OK  ' if ok else 'FAIL'} {name}")
+    others = Counter()
+    for s in r.flooded:
+        others.update({k: v for k, v in s.statuses.items() if k != 204})
+    if others:
+        lines.append(f"  visitors' other answers under the flood: {dict(others)}")
     return "\n".join(lines)
 
 
@@ -367,8 +376,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=16, help="the flood's connections (default 16)")
     parser.add_argument("--load", choices=("wrk", "python"), help="the flood's load generator (default: wrk if installed)")
     parser.add_argument("--compare", action="store_true", help="run again with the limit off")
+    parser.add_argument("--buffer-size", type=int, help="tracking.buffer_size (default: production's 100,000)")
     parser.add_argument(
-        "--buffer-size", type=int, help="tracking.buffer_size (default production's 100,000): a small one shows the flood fill it"
+        "--outage", action="store_true", help="the database refuses the server during the flood: hits pile up in the buffer"
     )
     parser.add_argument("--json", metavar="PATH", help="write the figures as JSON")
     args = parser.parse_args(argv)

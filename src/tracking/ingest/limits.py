@@ -16,12 +16,12 @@ on another site.
 **The numbers** (``tracking.beacon_rate`` hits per second, ``tracking.beacon_burst`` hits at
 once; :data:`DEFAULT_RATE` and :data:`DEFAULT_BURST`). Many people share one address: an
 office, a school, a mobile carrier's NAT. A sustained 50 hits a second from one address to
-one site is 180,000 hits an hour: a company of 5,000 people, every one of them reading the same
-site and loading a page every two seconds, all day. The burst of 500 lets a whole floor open
+one site is 180,000 hits an hour: 3,000 people behind one address, every one of them loading
+a page of that site every minute, all day. The burst of 500 lets a whole floor open
 the intranet in the same second. A visitor's browser sends one hit per page view (plus the
 site's custom events); nobody reading pages comes near either number. A flood does: at
 50 hits a second a single client needs more than half an hour to put 100,000 hits into the
-buffer, which the writer empties thousands of times faster. ``0`` (either setting) turns the
+buffer, which the writer empties at thousands of hits a second. ``0`` (either setting) turns the
 limit off.
 
 **Per process.** Each server process keeps its own buckets: behind nginx with two processes,
@@ -46,9 +46,10 @@ visitors it cannot tell apart. (A client that commands that many addresses - a b
 IPv6 /48 with its 65,536 /64s - gets one allowance per address anyway: a per-client limit
 cannot stop it.)
 
-**Privacy.** Buckets are keyed by Python's ``hash`` of (client network, site id), which is
-keyed per process (SipHash with a random key, ``PYTHONHASHSEED``): no address is kept, and
-nothing is written anywhere. Two clients share a bucket only if their 64-bit hashes collide.
+**Privacy.** Buckets are keyed by Python's ``hash`` of (client network, site id), which hashes
+strings and bytes with SipHash under a random key of the process (unless ``PYTHONHASHSEED`` is
+set): no address is kept, and nothing is written anywhere. Two clients share a bucket only if
+their 64-bit hashes collide.
 
 **Threads.** waitress serves with several threads. Each shard has its own lock, held for one
 dictionary update (or, rarely, one sweep of that shard's share): a check costs about a
