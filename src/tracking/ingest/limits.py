@@ -71,6 +71,8 @@ MAX_CLIENTS = 65_536
 SHARDS = 16
 
 _V4_MAPPED = b"\x00" * 10 + b"\xff\xff"
+_AF_INET6 = socket.AF_INET6
+_inet_pton = socket.inet_pton
 
 
 def client_network(address: str) -> str | bytes:
@@ -80,13 +82,13 @@ def client_network(address: str) -> str | bytes:
     if ":" not in address:
         return address
     try:
-        packed = socket.inet_pton(socket.AF_INET6, address)
+        packed = _inet_pton(_AF_INET6, address)
     except OSError:  # a zone index ("fe80::1%eth0") or not an address
         scoped, percent, _ = address.partition("%")
         if not percent:
             return address
         return client_network(scoped)
-    if packed[:12] == _V4_MAPPED:
+    if packed.startswith(_V4_MAPPED):
         return socket.inet_ntop(socket.AF_INET, packed[12:])
     return packed[:8]
 
