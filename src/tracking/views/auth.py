@@ -13,7 +13,7 @@ from ..models.accounts import dummy_verify, normalize_email
 from ..models.types import utcnow
 from ..resources import Root
 from ..schemas.accounts import LoginSchema, RegisterSchema
-from .redirects import safe_next
+from .redirects import next_param, safe_next
 
 
 def _start_session(request, user: User) -> list:
@@ -51,9 +51,8 @@ class AuthViews:
     @view_config(name="login", renderer="tracking:templates/auth/login.jinja2")
     def login(self):
         request = self.request
-        next_url = safe_next(request.params.get("next"))
         handler = FormHandler(
-            request, LoginSchema(), formid="login", button="Log in", appstruct={"next": next_url or ""}
+            request, LoginSchema(), formid="login", button="Log in", appstruct={"next": next_param(request) or ""}
         )
         if handler.posted():
             appstruct = handler.validate()
