@@ -296,7 +296,7 @@ def fail(dbsession, key, times, start, step=timedelta(0)):
     now = start
     for _ in range(times):
         now = max(now, now + throttle.wait(dbsession, [key], now))
-        count = throttle.record_failure(dbsession, [key], now)[key]
+        count = throttle.attempt(dbsession, [key], now).counts[key]
         now += step
     return count, now - step
 
@@ -304,13 +304,13 @@ def fail(dbsession, key, times, start, step=timedelta(0)):
 def test_five_free_failures_then_exponential_back_off(dbsession):
     key = "account:test"
     for n in range(1, 5):
-        assert throttle.record_failure(dbsession, [key], T0) == {key: n}
+        assert throttle.attempt(dbsession, [key], T0).counts == {key: n}
         assert throttle.wait(dbsession, [key], T0) == timedelta(0)
-    throttle.record_failure(dbsession, [key], T0)
+    throttle.attempt(dbsession, [key], T0)
     assert throttle.wait(dbsession, [key], T0) == timedelta(seconds=1)
     assert throttle.wait(dbsession, [key], T0 + timedelta(milliseconds=999)) == timedelta(milliseconds=1)
     assert throttle.wait(dbsession, [key], T0 + timedelta(seconds=1)) == timedelta(0)
-    throttle.record_failure(dbsession, [key], T0 + timedelta(seconds=1))
+    throttle.attempt(dbsession, [key], T0 + timedelta(seconds=1))
     assert throttle.wait(dbsession, [key], T0 + timedelta(seconds=1)) == timedelta(seconds=2)
 
 
@@ -318,9 +318,9 @@ def test_free_failures_lapse_fifteen_minutes_after_the_first(dbsession):
     key = "account:test"
     fail(dbsession, key, 4, T0, step=timedelta(minutes=3))  # at 0, 3, 6, 9 minutes
     # the fifth, 15 minutes after the first: the count started again
-    assert throttle.record_failure(dbsession, [key], T0 + timedelta(minutes=15)) == {key: 1}
+    assert throttle.attempt(dbsession, [key], T0 + timedelta(minutes=15)).counts == {key: 1}
     fail(dbsession, key, 4, T0 + timedelta(minutes=16), step=timedelta(minutes=3))
-    assert throttle.record_failure(dbsession, [key], T0 + timedelta(minutes=29)) == {key: 6}  # 1 + 4 + 1, within 15 minutes of the 1st
+    assert throttle.attempt(dbsession, [key], T0 + timedelta(minutes=29)).counts == {key: 6}  # 1 + 4 + 1, within 15 minutes of the 1st
     assert throttle.wait(dbsession, [key], T0 + timedelta(minutes=29)) == timedelta(seconds=2)
 
 
@@ -332,7 +332,7 @@ def test_twenty_failures_lock_the_key_for_fifteen_minutes(dbsession):
     assert throttle.wait(dbsession, [key], last + timedelta(minutes=14, seconds=59)) == timedelta(seconds=1)
     assert throttle.wait(dbsession, [key], last + timedelta(minutes=15)) == timedelta(0)
     # The next failure locks it again: the count goes on while the key is throttled.
-    assert throttle.record_failure(dbsession, [key], last + timedelta(minutes=15)) == {key: 21}
+    assert throttle.attempt(dbsession, [key], last + timedelta(minutes=15)).counts == {key: 21}
     assert throttle.wait(dbsession, [key], last + timedelta(minutes=15)) == timedelta(minutes=15)
 
 
@@ -340,17 +340,17 @@ def test_a_throttled_key_is_forgotten_after_a_quiet_window(dbsession):
     key = "account:test"
     count, last = fail(dbsession, key, 8, T0)
     retry_at = last + throttle.delay(8)
-    assert throttle.record_failure(dbsession, [key], retry_at + timedelta(minutes=14)) == {key: 9}
+    assert throttle.attempt(dbsession, [key], retry_at + timedelta(minutes=14)).counts == {key: 9}
     retry_at = retry_at + timedelta(minutes=14) + throttle.delay(9)
     assert throttle.wait(dbsession, [key], retry_at + timedelta(minutes=15)) == timedelta(0)
-    assert throttle.record_failure(dbsession, [key], retry_at + timedelta(minutes=15)) == {key: 1}
+    assert throttle.attempt(dbsession, [key], retry_at + timedelta(minutes=15)).counts == {key: 1}
 
 
 def test_an_attempt_waits_for_the_most_throttled_of_its_keys(dbsession):
     fail(dbsession, "account:a", 6, T0)
     fail(dbsession, "client:b", 5, T0)
     assert throttle.wait(dbsession, ["account:a", "client:b", "client:unknown"], T0 + timedelta(seconds=1)) == timedelta(seconds=2)
-    assert throttle.record_failure(dbsession, ["client:b", "account:c"], T0 + timedelta(seconds=2)) == {"client:b": 6, "account:c": 1}
+    assert throttle.attempt(dbsession, ["client:b", "account:c"], T0 + timedelta(seconds=2)).counts == {"client:b": 6, "account:c": 1}
 
 
 def test_reset_forgets_the_keys(dbsession):
@@ -358,15 +358,15 @@ def test_reset_forgets_the_keys(dbsession):
     fail(dbsession, "client:b", 7, T0)
     throttle.reset(dbsession, ["account:a"])
     assert throttle.wait(dbsession, ["account:a"], T0) == timedelta(0)
-    assert throttle.record_failure(dbsession, ["account:a"], T0) == {"account:a": 1}
+    assert throttle.attempt(dbsession, ["account:a"], T0).counts == {"account:a": 1}
     assert throttle.wait(dbsession, ["client:b"], T0) > timedelta(0)
 
 
 def test_lapsed_rows_are_deleted(dbsession):
     for n in range(10):
-        throttle.record_failure(dbsession, [f"account:{n}"], T0)
+        throttle.attempt(dbsession, [f"account:{n}"], T0)
     fail(dbsession, "account:locked", 20, T0)
-    throttle.record_failure(dbsession, ["account:new"], T0 + timedelta(minutes=16))
+    throttle.attempt(dbsession, ["account:new"], T0 + timedelta(minutes=16))
     rows = {row.key: row for row in dbsession.scalars(select(LoginThrottle))}
     assert rows.keys() == {"account:new", "account:locked"}
     assert repr(rows["account:locked"]) == "<LoginThrottle account:locked 20>"  # the locked key is still within its lock + window
@@ -387,7 +387,7 @@ def test_keys_hide_addresses_and_group_ipv6_by_64():
 
 
 def test_nothing_to_count(dbsession):
-    assert throttle.record_failure(dbsession, [], T0) == {}
+    assert throttle.attempt(dbsession, [], T0).counts == {}
     assert throttle.wait(dbsession, [], T0) == timedelta(0)
 
 
@@ -399,16 +399,18 @@ def test_message(seconds, text):
     assert throttle.message(timedelta(seconds=seconds)) == f"Too many failed attempts. Try again in {text}."
 
 
-def test_concurrent_failures_are_all_counted(dbengine):
-    """Failures from many connections at once (as from several server processes) all count."""
+def test_concurrent_attempts_are_counted_one_after_another(dbengine):
+    """Attempts from many connections at the same instant (as from several server processes):
+    each is counted seeing the ones before it, so exactly the five free ones go ahead."""
     factory = sessionmaker(bind=dbengine)
-    key = "account:concurrent-test"
-    errors = []
+    keys = ["account:concurrent-test", "client:concurrent-test"]
+    errors, allowed = [], []
 
     def attempt():
         try:
             with factory.begin() as session:
-                throttle.record_failure(session, [key, "client:concurrent-test"], T0)
+                if not throttle.attempt(session, keys, T0).wait:
+                    allowed.append(1)
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -424,7 +426,8 @@ def test_concurrent_failures_are_all_counted(dbengine):
         with factory.begin() as session:
             session.execute(delete(LoginThrottle))
     assert errors == []
-    assert counts == {key: 16, "client:concurrent-test": 16}
+    assert len(allowed) == 5
+    assert counts == {key: 5 for key in keys}
 
 
 # -- log-in throttling through the form ------------------------------------------------------------
@@ -510,16 +513,19 @@ def test_unknown_addresses_are_throttled_like_known_ones(app, owner, clock):
     assert answers == {owner.email: (429, True), "nobody@example.com": (429, True)}
 
 
-def test_a_successful_login_resets_the_account_and_the_client(testapp, dbsession, owner, clock):
+def test_a_successful_login_clears_the_account_but_not_the_client(testapp, dbsession, owner, clock):
+    """A correct password proves nothing about the client's other attempts: the account's count
+    is cleared, the client's failures stay (the success itself is not counted)."""
+    account, client = throttle.login_keys(SECRET, owner.email, "203.0.113.7")
     for _ in range(4):
         testapp.login(owner.email, password="wrong password!")
-    assert dbsession.scalar(select(func.max(LoginThrottle.failures))) == 4
+    counts = lambda: dict(dbsession.execute(select(LoginThrottle.key, LoginThrottle.failures)).all())  # noqa: E731
+    assert counts() == {account: 4, client: 4}
     assert testapp.login(owner.email).status_code == 303
-    assert dbsession.scalar(select(func.count()).select_from(LoginThrottle)) == 0
+    assert counts() == {client: 4}
     testapp.logout()
-    for _ in range(5):
-        testapp.login(owner.email, password="wrong password!")
-    assert dbsession.scalar(select(func.max(LoginThrottle.failures))) == 5
+    testapp.login(owner.email, password="wrong password!")
+    assert counts() == {account: 1, client: 5}
 
 
 def test_counters_hold_no_addresses(testapp, dbsession, owner):

@@ -1,4 +1,4 @@
-"""Failed log-in attempts, counted per key and shared by every server process.
+"""Password attempts (and account creations), counted per key and shared by every server process.
 
 A key is an opaque keyed hash (see :mod:`tracking.throttle`): the table holds neither e-mail
 addresses nor IP addresses. The rules live in :mod:`tracking.throttle`; this is only the row.
@@ -15,9 +15,9 @@ from .meta import Base
 class LoginThrottle(Base):
     __tablename__ = "login_throttle"
 
-    #: ``account:<hash>`` or ``client:<hash>``.
+    #: ``account:<hash>``, ``client:<hash>`` or ``signup:<hash>``.
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    #: Failed attempts since ``window_start``.
+    #: Failed attempts since ``window_start`` (for a ``signup:`` key: accounts created).
     failures: Mapped[int]
     #: The first failure counted: before the back-off starts, the count lapses a window after it.
     window_start: Mapped[datetime]

@@ -20,6 +20,11 @@ _password_length = colander.Length(
 )
 
 
+#: The registration form's answer for an address that has an account: it tells the address
+#: exists, so the view counts it against the client's throttle (see tracking.throttle).
+EMAIL_TAKEN = "An account with this e-mail address already exists."
+
+
 def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
@@ -31,7 +36,7 @@ def _unique_email(node, kw):
     def validator(node, value):
         taken = request.dbsession.scalar(select(exists().where(User.email == normalize_email(value))))
         if taken:
-            raise colander.Invalid(node, "An account with this e-mail address already exists.")
+            raise colander.Invalid(node, EMAIL_TAKEN)
 
     return colander.All(colander.Email(), colander.Length(max=254), validator)
 
@@ -85,13 +90,17 @@ class NameSchema(CSRFSchema):
 
 @colander.deferred
 def _current_password(node, kw):
-    user = kw["user"]
+    """Checks the current password with ``kw["check_password"]`` (the view's throttled check,
+    which may raise ``tracking.throttle.Throttled``); an over-long value is not checked."""
+    check_password = kw["check_password"]
 
     def validator(node, value):
-        if not user.check_password(value):
+        if len(value) > PASSWORD_MAX:
+            raise colander.Invalid(node, f"At most {PASSWORD_MAX} characters.")
+        if not check_password(value):
             raise colander.Invalid(node, "This is not your current password.")
 
-    return colander.All(colander.Length(max=PASSWORD_MAX), validator)
+    return validator
 
 
 class PasswordSchema(CSRFSchema):

@@ -1,4 +1,9 @@
-"""Home, register, log in, log out: views on the root."""
+"""Home, register, log in, log out: views on the root.
+
+Every password check goes through :func:`checked_password`: the throttle of the account and
+the client counts the attempt before the password is looked at (see :mod:`tracking.throttle`),
+in the request's own transaction.
+"""
 
 from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.security import NO_PERMISSION_REQUIRED, forget, remember
@@ -12,28 +17,32 @@ from ..models import User
 from ..models.accounts import dummy_verify, normalize_email
 from ..models.types import utcnow
 from ..resources import Root
-from ..schemas.accounts import LoginSchema, RegisterSchema
+from ..schemas.accounts import EMAIL_TAKEN, LoginSchema, RegisterSchema
 from .redirects import next_param, safe_next
+
+
+def checked_password(request, email: str, check) -> bool:
+    """``check()`` (a password verification for the account of ``email``) behind the throttle
+    of that account and this client. Raises :class:`throttle.Throttled`, without calling
+    ``check``, while either is throttled."""
+    keys = throttle.login_keys(request.registry.settings["tracking.secret"], email, request.remote_addr)
+    # The counters are Core statements, which the transaction manager does not see: without
+    # this a failure would be rolled back with the request's read-only transaction.
+    mark_changed(request.dbsession, transaction_manager=request.tm)
+    return throttle.checked(request.dbsession, keys, utcnow(), check)
+
+
+def refuse(request, handler: FormHandler, wait, reason: str = throttle.FAILED) -> None:
+    """Answer a throttled form: 429, ``Retry-After``, the reason above the form."""
+    handler.fail(throttle.message(wait, reason))
+    request.response.status = 429
+    request.response.headers["Retry-After"] = str(throttle.seconds(wait))
 
 
 def _start_session(request, user: User) -> list:
     """A fresh session for the new identity: no fixation, a new CSRF token."""
     request.session.invalidate()
     return remember(request, user.id)
-
-
-def _write_counters(request, write, *args) -> None:
-    """Write the log-in throttle's counters in a short transaction of their own.
-
-    Committed at once, for the other processes; and on SQLite never an upgrade of this request's
-    read transaction, which fails ("database is locked") when the hit writer committed during
-    the password check, and would let a failure go uncounted. The request's transaction is then
-    committed rather than rolled back as read-only: where both share one connection (the test
-    suite's savepoints), a rollback of the outer one would drop the counters.
-    """
-    with request.registry["dbsession_factory"].begin() as session:
-        write(session, *args)
-    mark_changed(request.dbsession)
 
 
 @view_defaults(context=Root, permission=NO_PERMISSION_REQUIRED)
@@ -58,25 +67,27 @@ class AuthViews:
             appstruct = handler.validate()
             if appstruct is not None:
                 email = normalize_email(appstruct["email"])
-                # Failed attempts are counted per account and per client (see tracking.throttle);
-                # a throttled attempt is refused before its password is checked.
-                keys = throttle.login_keys(request.registry.settings["tracking.secret"], email, request.remote_addr)
-                now = utcnow()
-                wait = throttle.wait(request.dbsession, keys, now)
-                if wait:
-                    handler.fail(throttle.message(wait))
-                    request.response.status = 429
-                    request.response.headers["Retry-After"] = str(throttle.seconds(wait))
+                user = None
+
+                def check() -> bool:
+                    # After the attempt is counted: the request's first statement is the
+                    # throttle's write, never a write after a read (see tracking.throttle).
+                    nonlocal user
+                    user = request.dbsession.scalar(select(User).where(User.email == email))
+                    if user is None:
+                        dummy_verify()
+                        return False
+                    return user.check_password(appstruct["password"])
+
+                try:
+                    ok = checked_password(request, email, check)
+                except throttle.Throttled as refused:
+                    refuse(request, handler, refused.wait)
                     return {"form": handler.html}
-                user = request.dbsession.scalar(select(User).where(User.email == email))
-                if user is None:
-                    dummy_verify()
-                elif user.check_password(appstruct["password"]):
-                    _write_counters(request, throttle.reset, keys)
+                if ok:
                     headers = _start_session(request, user)
                     target = safe_next(appstruct["next"]) or request.resource_url(self.context, "sites", "")
                     return HTTPSeeOther(target, headers=headers)
-                _write_counters(request, throttle.record_failure, keys, now)
                 handler.fail("Unknown e-mail address or wrong password.")
         return {"form": handler.html}
 
@@ -85,17 +96,33 @@ class AuthViews:
         request = self.request
         handler = FormHandler(request, RegisterSchema(), formid="register", button="Create account")
         if handler.posted():
+            secret, ip, now = request.registry.settings["tracking.secret"], request.remote_addr, utcnow()
+            # Counted like a failed log-in before the form is checked; given back unless the
+            # answer is "this address has an account" (see tracking.throttle).
+            counted = throttle.attempt(request.dbsession, [throttle.client_key(secret, ip)] if ip else [], now)
+            mark_changed(request.dbsession, transaction_manager=request.tm)
+            if counted.wait:
+                refuse(request, handler, counted.wait)
+                return {"form": handler.html}
             appstruct = handler.validate()
-            if appstruct is not None:
-                user = User(name=appstruct["name"], email=normalize_email(appstruct["email"]))
-                user.set_password(appstruct["password"])
-                request.dbsession.add(user)
-                # A concurrent sign-up with the same address fails here; the request is retried
-                # and the retry's validator reports the duplicate.
-                request.dbsession.flush()
-                headers = _start_session(request, user)
-                request.session.flash("Welcome! Add your first site below.")
-                return HTTPSeeOther(request.resource_url(self.context, "sites", ""), headers=headers)
+            if appstruct is None:
+                if not any(EMAIL_TAKEN in message for message in handler.failure.error.asdict().values()):
+                    throttle.give_back(request.dbsession, counted)
+                return {"form": handler.html}
+            throttle.give_back(request.dbsession, counted)
+            user = User(name=appstruct["name"], email=normalize_email(appstruct["email"]))
+            user.set_password(appstruct["password"])
+            wait = throttle.count_signup(request.dbsession, throttle.signup_key(secret, ip), now) if ip else None
+            if wait:
+                refuse(request, handler, wait, throttle.SIGNED_UP)
+                return {"form": handler.html}
+            request.dbsession.add(user)
+            # A concurrent sign-up with the same address fails here; the request is retried
+            # and the retry's validator reports the duplicate.
+            request.dbsession.flush()
+            headers = _start_session(request, user)
+            request.session.flash("Welcome! Add your first site below.")
+            return HTTPSeeOther(request.resource_url(self.context, "sites", ""), headers=headers)
         return {"form": handler.html}
 
     @view_config(name="logout", request_method="POST")

@@ -1,15 +1,22 @@
-"""Account pages (each user their own) and the user list (admins)."""
+"""Account pages (each user their own) and the user list (admins).
+
+The current password asked by the change-password and delete-account forms is checked behind
+the log-in throttle (:func:`tracking.views.auth.checked_password`): the same counters, the same
+429.
+"""
 
 from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.security import forget
 from pyramid.view import view_config, view_defaults
 from sqlalchemy import func, select
 
+from .. import throttle
 from ..forms import FormHandler
 from ..models import Site, User
 from ..resources import UserResource, Users
 from ..schemas.accounts import DeleteAccountSchema, NameSchema, PasswordSchema
 from ..security import Permission
+from .auth import checked_password, refuse
 
 
 @view_config(context=Users, name="", permission=Permission.ADMIN, renderer="tracking:templates/users/list.jinja2")
@@ -27,12 +34,17 @@ class AccountViews:
         self.request = request
         self.user = context.user
 
+    def _check_password(self, password: str) -> bool:
+        return checked_password(self.request, self.user.email, lambda: self.user.check_password(password))
+
     @view_config(name="", permission=Permission.VIEW, renderer="tracking:templates/users/account.jinja2")
     def account(self):
         request = self.request
         user = self.user
         name_form = FormHandler(request, NameSchema(), formid="name", button="Save name", appstruct={"name": user.name})
-        password_form = FormHandler(request, PasswordSchema(), formid="password", button="Change password", user=user)
+        password_form = FormHandler(
+            request, PasswordSchema(), formid="password", button="Change password", check_password=self._check_password
+        )
         if name_form.posted() and request.has_permission(Permission.EDIT):
             appstruct = name_form.validate()
             if appstruct is not None:
@@ -40,7 +52,11 @@ class AccountViews:
                 request.session.flash("Name saved.")
                 return HTTPSeeOther(request.resource_url(self.context))
         elif password_form.posted() and request.has_permission(Permission.EDIT):
-            appstruct = password_form.validate()
+            try:
+                appstruct = password_form.validate()
+            except throttle.Throttled as refused:
+                refuse(request, password_form, refused.wait)
+                appstruct = None
             if appstruct is not None:
                 user.set_password(appstruct["new_password"])
                 request.session.flash("Password changed.")
@@ -50,9 +66,15 @@ class AccountViews:
     @view_config(name="delete", permission=Permission.DELETE, renderer="tracking:templates/users/delete.jinja2")
     def delete(self):
         request = self.request
-        handler = FormHandler(request, DeleteAccountSchema(), formid="delete-account", button="Delete my account", user=self.user)
+        handler = FormHandler(
+            request, DeleteAccountSchema(), formid="delete-account", button="Delete my account", check_password=self._check_password
+        )
         if handler.posted():
-            appstruct = handler.validate()
+            try:
+                appstruct = handler.validate()
+            except throttle.Throttled as refused:
+                refuse(request, handler, refused.wait)
+                appstruct = None
             if appstruct is not None:
                 request.dbsession.delete(self.user)
                 headers = forget(request)
