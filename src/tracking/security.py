@@ -1,24 +1,41 @@
 """Who is asking, and what may they do.
 
-One security policy: the identity comes from the signed session cookie (loaded at most once
-per request), and permissions come from the ``__acl__`` of the resource tree
-(:mod:`tracking.resources`) through :class:`pyramid.authorization.ACLHelper`.
+One security policy: the identity is the user of the request's signed-in session
+(:mod:`tracking.user_sessions`), resolved at most once per request, and permissions come from the
+``__acl__`` of the resource tree (:mod:`tracking.resources`) through
+:class:`pyramid.authorization.ACLHelper`.
+
+The browser holds one cookie, ``tracking_session``: Pyramid's signed cookie session
+(:class:`~pyramid.session.SignedCookieSessionFactory`), which keeps the flash messages, the CSRF
+token and the token of the signed-in session. The cookie never decides who is signed in on its
+own: its token must match a live row of ``user_sessions`` (one query joining the user), so
+logging out, a password change, deleting the account, ending a session from the account page
+and the session's expiry all take effect on the server, whatever copies of the cookie exist.
+The beacon never reads the cookie.
 
 Principals: ``system.Everyone``, ``system.Authenticated``, ``user:<id>`` and ``role:admin``.
 """
 
+import logging
 from enum import StrEnum
+from functools import partial
 
-from pyramid.authentication import SessionAuthenticationHelper
 from pyramid.authorization import ACLHelper, Authenticated, Everyone
 from pyramid.csrf import LegacySessionCSRFStoragePolicy
+from pyramid.interfaces import ISecurityPolicy
 from pyramid.request import RequestLocalCache
 from pyramid.session import SignedCookieSessionFactory
 from pyramid.settings import asbool
+from sqlalchemy.exc import DBAPIError
 
-from .models import User
+from . import user_sessions
+from .models import User, UserSession
 
 ADMIN = "role:admin"
+#: Where the session cookie keeps the token of the signed-in session.
+TOKEN_KEY = "auth.token"
+
+log = logging.getLogger(__name__)
 
 
 class Permission(StrEnum):
@@ -35,18 +52,29 @@ def user_principal(user_id: int) -> str:
 
 class SecurityPolicy:
     def __init__(self) -> None:
-        self.helper = SessionAuthenticationHelper()
         self.acl = ACLHelper()
-        self.identity_cache = RequestLocalCache(self.load_identity)
+        self.session_cache = RequestLocalCache(self.load_session)
 
-    def load_identity(self, request) -> User | None:
-        user_id = self.helper.authenticated_userid(request)
-        if user_id is None:
+    def load_session(self, request) -> UserSession | None:
+        token = request.session.get(TOKEN_KEY)
+        if token is None:
             return None
-        return request.dbsession.get(User, user_id)
+        now = user_sessions.now()
+        row = user_sessions.resolve(request.dbsession, token, now)
+        if row is None:
+            # Ended or expired: the browser forgets the token (no query for it next time).
+            del request.session[TOKEN_KEY]
+            return None
+        if user_sessions.needs_touch(row, now):
+            request.add_finished_callback(partial(_touch, row.id, row.created_at, now))
+        return row
+
+    def session(self, request) -> UserSession | None:
+        return self.session_cache.get_or_create(request)
 
     def identity(self, request) -> User | None:
-        return self.identity_cache.get_or_create(request)
+        row = self.session(request)
+        return None if row is None else row.user
 
     def authenticated_userid(self, request) -> int | None:
         user = self.identity(request)
@@ -65,12 +93,42 @@ class SecurityPolicy:
         return self.acl.permits(context, self.effective_principals(request), permission)
 
     def remember(self, request, userid, **kw):
-        self.identity_cache.clear(request)
-        return self.helper.remember(request, userid, **kw)
+        """Start a signed-in session for ``userid`` in this browser (a new row, its token in the
+        cookie). Callers end the browser's previous session first (see ``views.auth``)."""
+        device = user_sessions.device_label(request.user_agent)
+        request.session[TOKEN_KEY] = user_sessions.start(request.dbsession, userid, device, user_sessions.now())
+        self.session_cache.clear(request)
+        return []
 
     def forget(self, request, **kw):
-        self.identity_cache.clear(request)
-        return self.helper.forget(request, **kw)
+        """End this browser's signed-in session, on the server as well."""
+        user_sessions.end_token(request.dbsession, request.session.pop(TOKEN_KEY, None))
+        self.session_cache.clear(request)
+        return []
+
+    def renew(self, request) -> None:
+        """Give this browser's session a new token (after a password change)."""
+        row = self.session(request)
+        if row is not None:
+            request.session[TOKEN_KEY] = user_sessions.renew(row)
+
+
+def _touch(session_id, created_at, now, request) -> None:
+    """After the request: record that the session was used (see ``user_sessions.touch``)."""
+    try:
+        with request.registry["dbsession_factory"].begin() as dbsession:
+            user_sessions.touch(dbsession, session_id, created_at, now)
+    except DBAPIError as error:  # the database is away: the next request tries again
+        log.warning("could not record a session's last request (%s)", type(error).__name__)
+
+
+def current_session(request) -> UserSession | None:
+    """The request's signed-in session (its row), if any."""
+    return request.registry.getUtility(ISecurityPolicy).session(request)
+
+
+def renew_session(request) -> None:
+    request.registry.getUtility(ISecurityPolicy).renew(request)
 
 
 def includeme(config) -> None:
@@ -83,8 +141,9 @@ def includeme(config) -> None:
             httponly=True,
             samesite="Lax",
             secure=production,
-            # Sessions end after two weeks without a visit.
-            timeout=14 * 24 * 3600,
+            # The cookie lapses after two weeks without a visit (the signed-in session it
+            # carries has its own, server-side deadlines).
+            timeout=user_sessions.IDLE.total_seconds(),
             reissue_time=3600,
         )
     )

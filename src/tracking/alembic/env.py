@@ -24,9 +24,21 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     engine = get_engine(settings)
     with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite changes a table by rebuilding it (batch mode): a new table, the rows copied,
+            # the old one dropped. With foreign keys on, that drop would first delete the old
+            # rows and cascade to every row referring to them. SQLite's own procedure for such
+            # changes: foreign keys off (only possible outside a transaction), then every
+            # reference checked before the commit.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
             context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if broken:
+                    raise RuntimeError(f"the migration left rows referring to missing rows: {broken[:10]}")
     engine.dispose()
 
 

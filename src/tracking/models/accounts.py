@@ -20,6 +20,9 @@ def normalize_email(email: str) -> str:
 
 class User(Base):
     __tablename__ = "users"
+    # Ids are never reused: SQLite would otherwise give the next account the id of a deleted
+    # highest one (PostgreSQL's sequences never go back).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))

@@ -12,6 +12,8 @@ from .types import utcnow
 
 class Site(Base):
     __tablename__ = "sites"
+    # Ids are never reused (see User): a new site never inherits a deleted one's id.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

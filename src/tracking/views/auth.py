@@ -40,7 +40,9 @@ def refuse(request, handler: FormHandler, wait, reason: str = throttle.FAILED) -
 
 
 def _start_session(request, user: User) -> list:
-    """A fresh session for the new identity: no fixation, a new CSRF token."""
+    """A fresh session for the new identity: the browser's previous one ends, no fixation, a new
+    CSRF token."""
+    forget(request)
     request.session.invalidate()
     return remember(request, user.id)
 

@@ -2,20 +2,21 @@
 
 The current password asked by the change-password and delete-account forms is checked behind
 the log-in throttle (:func:`tracking.views.auth.checked_password`): the same counters, the same
-429.
+429. A password change ends every other session of the account and renews the current one's
+token; the sessions form ends one session, or all but the current one.
 """
 
-from pyramid.httpexceptions import HTTPSeeOther
+from pyramid.httpexceptions import HTTPBadRequest, HTTPSeeOther
 from pyramid.security import forget
 from pyramid.view import view_config, view_defaults
 from sqlalchemy import func, select
 
-from .. import throttle
+from .. import throttle, user_sessions
 from ..forms import FormHandler
 from ..models import Site, User
-from ..resources import UserResource, Users
+from ..resources import UserResource, Users, parse_id
 from ..schemas.accounts import DeleteAccountSchema, NameSchema, PasswordSchema
-from ..security import Permission
+from ..security import Permission, current_session, renew_session
 from .auth import checked_password, refuse
 
 
@@ -59,9 +60,44 @@ class AccountViews:
                 appstruct = None
             if appstruct is not None:
                 user.set_password(appstruct["new_password"])
-                request.session.flash("Password changed.")
+                current = current_session(request)
+                ended = user_sessions.end_others(request.dbsession, user.id, keep=current.id if current else None)
+                renew_session(request)
+                request.session.flash("Password changed." + (f" {_sessions(ended)} ended." if ended else ""))
                 return HTTPSeeOther(request.resource_url(self.context))
-        return {"user": self.user, "name_form": name_form.html, "password_form": password_form.html}
+        return self._page(name_form.html, password_form.html)
+
+    def _page(self, name_form, password_form) -> dict:
+        current = current_session(self.request)
+        return {
+            "user": self.user,
+            "name_form": name_form,
+            "password_form": password_form,
+            "sessions": user_sessions.active(self.request.dbsession, self.user.id, user_sessions.now()),
+            "current_session": current.id if current else None,
+        }
+
+    @view_config(name="sessions", request_method="POST", permission=Permission.EDIT)
+    def end_sessions(self):
+        """The sessions form: ``end`` is a session's id, or ``others`` for all but this one."""
+        request = self.request
+        current = current_session(request)
+        choice = request.POST.get("end", "")
+        if choice == "others":
+            ended = user_sessions.end_others(request.dbsession, self.user.id, keep=current.id if current else None)
+            request.session.flash(f"{_sessions(ended)} ended." if ended else "No other session was open.")
+            return HTTPSeeOther(request.resource_url(self.context))
+        try:
+            session_id = parse_id(choice)
+        except KeyError:
+            raise HTTPBadRequest("No such session.") from None
+        ended = user_sessions.end(request.dbsession, self.user.id, session_id)
+        if current is not None and session_id == current.id:
+            headers = forget(request)
+            request.session.invalidate()
+            return HTTPSeeOther(request.resource_url(request.root), headers=headers)
+        request.session.flash("Session ended." if ended else "That session had already ended.")
+        return HTTPSeeOther(request.resource_url(self.context))
 
     @view_config(name="delete", permission=Permission.DELETE, renderer="tracking:templates/users/delete.jinja2")
     def delete(self):
@@ -76,9 +112,14 @@ class AccountViews:
                 refuse(request, handler, refused.wait)
                 appstruct = None
             if appstruct is not None:
+                # Its sessions, everywhere, go with it (ON DELETE CASCADE).
                 request.dbsession.delete(self.user)
                 headers = forget(request)
                 request.session.invalidate()
                 request.session.flash("Your account and all its data were deleted.")
                 return HTTPSeeOther(request.resource_url(request.root), headers=headers)
         return {"user": self.user, "form": handler.html}
+
+
+def _sessions(count: int) -> str:
+    return f"{count} other session{'s' if count != 1 else ''}"
