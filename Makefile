@@ -11,7 +11,7 @@ export TRACKING_TEST_POSTGRESQL
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip "setuptools<81" wheel
+	$(PIP) install --quiet --upgrade pip "setuptools>=78.1.1,<80.9" wheel
 
 $(VENV)/.installed: $(VENV)/bin/activate setup.py
 	$(PIP) install --quiet -e .

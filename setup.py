@@ -1,6 +1,6 @@
 import os
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 here = os.path.abspath(os.path.dirname(__file__))
 with open(os.path.join(here, "README.md"), encoding="utf-8") as f:
@@ -23,7 +23,7 @@ requires = [
     "pyramid_retry>=2.1",
     "pyramid_tm>=2.5",
     # Pyramid 2.x and Deform 3.0 still import pkg_resources.
-    "setuptools<81",
+    "setuptools>=78.1.1,<80.9",  # 80.9+: a UserWarning on every command (README, "Deploying")
     "SQLAlchemy>=2.0.30,<2.1",
     "transaction>=4",
     "ua-parser[regex]>=1.0",
@@ -53,7 +53,9 @@ setup(
     ],
     python_requires=">=3.11",
     package_dir={"": "src"},
-    packages=find_packages("src"),
+    # Namespace discovery: the folders of templates, static files and migrations are packages of
+    # data (no __init__.py), shipped with their files (MANIFEST.in) like the code.
+    packages=find_namespace_packages("src", include=["tracking", "tracking.*"], exclude=["*.__pycache__"]),
     include_package_data=True,
     zip_safe=False,
     install_requires=requires,

@@ -18,12 +18,35 @@ from tracking.models import User
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
-from postgresql import throwaway_database  # noqa: E402
+from postgresql import postmaster_start_time, throwaway_database  # noqa: E402
 from support import PASSWORD, TestApp, migrate, store_buffered  # noqa: E402
 
 
 def pytest_addoption(parser):
     parser.addoption("--database", choices=("sqlite", "postgresql"), default="sqlite")
+
+
+_POSTMASTER = pytest.StashKey()
+
+
+def pytest_sessionstart(session):
+    session.config.stash[_POSTMASTER] = postmaster_start_time()
+
+
+def pytest_sessionfinish(session):
+    """Fail the run if the machine's shared PostgreSQL was restarted or stopped meanwhile: tests
+    that need a database server to go away start their own (``tests/pgcluster.py``)."""
+    before = session.config.stash.get(_POSTMASTER, None)
+    after = postmaster_start_time() if before is not None else None
+    if before is not None and after != before:
+        now = "is down" if after is None else f"was restarted at {after}"
+        message = f"the shared PostgreSQL server started at {before} {now}: a test must use its own (tests/pgcluster.py)"
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_sep("!", message, red=True)
+        else:
+            print(message, file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,8 @@
-"""Throw-away PostgreSQL databases for the test suite.
+"""Throw-away PostgreSQL databases for the test suite, on the machine's shared server.
 
 ``python tests/postgresql.py`` exits 0 when the server in ``TRACKING_TEST_POSTGRESQL`` answers.
+Tests create and drop databases there and never stop or restart that server: a test whose
+database must go away runs its own (``tests/pgcluster.py``).
 """
 
 import os
@@ -19,6 +21,16 @@ def available() -> bool:
             return True
     except psycopg.Error:
         return False
+
+
+def postmaster_start_time(url: str = ADMIN_URL):
+    """When the server at ``url`` started (``pg_postmaster_start_time()``), ``None`` if it does
+    not answer: a restart changes it."""
+    try:
+        with psycopg.connect(url, connect_timeout=3) as conn:
+            return conn.execute("SELECT pg_postmaster_start_time()").fetchone()[0]
+    except psycopg.Error:
+        return None
 
 
 @contextmanager

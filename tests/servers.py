@@ -1,6 +1,7 @@
 """Real servers for tests and benchmarks: ``pserve`` in a subprocess on a free port."""
 
 import os
+import re
 import signal
 import sqlite3
 import socket
@@ -88,6 +89,28 @@ class Server:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def app_ini(directory: Path, **settings) -> str:
+    """A copy of production.ini in ``directory`` with some ``[app:main]`` settings set or added
+    (``tracking_writer`` is ``tracking.writer``)."""
+    text = (ROOT / "production.ini").read_text()
+    for key, value in settings.items():
+        key = key.replace("_", ".", 1)
+        text, found = re.subn(rf"^{re.escape(key)} = .*$", f"{key} = {value}", text, count=1, flags=re.M)
+        if not found:
+            text = text.replace("[app:main]\n", f"[app:main]\n{key} = {value}\n", 1)
+    ini = directory / "production-test.ini"
+    ini.write_text(text)
+    return str(ini)
+
+
+def children(pid: int) -> list[int]:
+    """The process ids of ``pid``'s children (a server's writer process)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
 
 
 def seed_site(engine, url: str = "https://example.com") -> tuple[int, int]:

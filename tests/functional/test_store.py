@@ -161,6 +161,8 @@ def test_spool_files_of_earlier_versions_load_without_the_as_organisation(pipeli
     assert store.load_spool() == 1
     [hit] = store._queue
     assert hit.as_org == "" and hit.path == "/" and hit.ts == T0
+    store.close()  # lets go of the file, not stored
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
 
 
 # -- the writer thread, on a database of its own (it commits) ------------------------------

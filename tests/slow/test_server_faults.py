@@ -1,13 +1,12 @@
 """The real server under real faults: proxies, SIGTERM under load, a database that goes away.
 
-Each test runs ``pserve production.ini`` in a subprocess on a fresh database.
+Each test runs ``pserve production.ini`` in a subprocess on a fresh database. A test whose
+database server restarts uses a PostgreSQL cluster of its own (``private_db``), never the
+machine's.
 """
 
 import http.client
 import json
-import re
-import shutil
-import subprocess
 import threading
 import time
 from collections import Counter
@@ -18,7 +17,7 @@ from sqlalchemy import select
 
 from tracking.models import Visit, get_engine
 
-from servers import ROOT, Server, database_outage, seed_site, stored, wait_for
+from servers import Server, app_ini, children, database_outage, seed_site, stored, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -98,20 +97,6 @@ def test_forwarded_for_is_believed_only_from_the_trusted_proxy(seeded, tmp_path,
         assert conn.scalar(select(Visit.ip)) == expected
 
 
-def app_ini(tmp_path, **settings) -> str:
-    """A copy of production.ini with some ``[app:main]`` settings (``tracking_writer`` is
-    ``tracking.writer``) set or added."""
-    text = (ROOT / "production.ini").read_text()
-    for key, value in settings.items():
-        key = key.replace("_", ".", 1)
-        text, found = re.subn(rf"^{re.escape(key)} = .*$", f"{key} = {value}", text, count=1, flags=re.M)
-        if not found:
-            text = text.replace("[app:main]\n", f"[app:main]\n{key} = {value}\n", 1)
-    ini = tmp_path / "production-test.ini"
-    ini.write_text(text)
-    return str(ini)
-
-
 @pytest.mark.parametrize("writer", ["process", "thread"])
 def test_sigterm_under_load_loses_no_acknowledged_hit(seeded, tmp_path, writer):
     url, engine, site_id = seeded
@@ -167,35 +152,26 @@ def stored_safely(engine, site_id):
         return None
 
 
-def restart_postgresql():
-    """Restart the machine's PostgreSQL cluster; it is always left running."""
-    version = sorted(p.name for p in Path("/etc/postgresql").iterdir())[0]
-    command = ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"]
+def test_postgresql_restart_under_load(private_db, pg_cluster, tmp_path):
+    """The database server restarts (the tests' own cluster, not the machine's) while hits come."""
+    engine = get_engine({"sqlalchemy.url": private_db})
+    _, site_id = seed_site(engine)
     try:
-        subprocess.run(command, check=True, capture_output=True, timeout=120)
+        with Server("production.ini", private_db, tmp_path) as server:
+            assert hit(server, site_id) == 204
+            with Load(server, site_id) as load:
+                load.until(20)
+                pg_cluster.restart()
+                load.until(30)
+            acknowledged = load.acknowledged + 1
+            engine.dispose()  # the test's own pooled connections died with the server
+            assert wait_for(lambda: stored_safely(engine, site_id) == acknowledged, timeout=60)
+            # Owner pages answer again within seconds, without restarting the app.
+            assert wait_for(lambda: _status(server, "/login") == 200, timeout=10)
+        assert load.acknowledged >= 50  # until() waited for that many; more is likely, not certain
+        assert stored(engine, site_id) == acknowledged
     finally:
-        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"], capture_output=True, timeout=120)
-
-
-def test_postgresql_restart_under_load(database, seeded, tmp_path):
-    if database != "postgresql":
-        pytest.skip("restarts the PostgreSQL server: run with --database=postgresql")
-    if not Path("/etc/postgresql").is_dir() or shutil.which("pg_ctlcluster") is None:
-        pytest.skip("no local PostgreSQL cluster to restart (pg_ctlcluster)")
-    url, engine, site_id = seeded
-    with Server("production.ini", url, tmp_path) as server:
-        assert hit(server, site_id) == 204
-        with Load(server, site_id) as load:
-            load.until(20)
-            restart_postgresql()
-            load.until(30)
-        acknowledged = load.acknowledged + 1
-        engine.dispose()  # the test's own pooled connections died with the server
-        assert wait_for(lambda: stored_safely(engine, site_id) == acknowledged, timeout=60)
-        # Owner pages answer again within seconds, without restarting the app.
-        assert wait_for(lambda: _status(server, "/login") == 200, timeout=10)
-    assert load.acknowledged >= 50  # until() waited for that many; more is likely, not certain
-    assert stored(engine, site_id) == acknowledged
+        engine.dispose()
 
 
 def _status(server, path):
@@ -226,13 +202,6 @@ def test_a_killed_server_leaves_its_writer_to_store_what_it_handed_over(seeded, 
         server.stop()
     assert stored(engine, site_id) == 20
     assert "Traceback" not in server.log.read_text()
-
-
-def children(pid):
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(child) for child in (task / "children").read_text().split()]
-    return found
 
 
 def test_a_10_mb_body_through_the_real_server_is_a_json_413(seeded, tmp_path):

@@ -13,7 +13,12 @@ Durability contract (also in the README):
   which the beacon answers ``503`` (the hit was not accepted, the client may retry).
 * On a clean shutdown (SIGTERM, SIGINT, interpreter exit) the buffer is written before the
   process exits. If the database stays unreachable for ``shutdown_timeout`` seconds, the
-  remaining hits are written to a spool file in ``spool_dir`` and stored by the next start.
+  remaining hits are written to a spool file in ``spool_dir``.
+* Spool files are claimed by a writer (:mod:`.spool`): at the next start, or within
+  ``SCAN_SECONDS`` by a running one sharing the directory. Their hits are queued with the others,
+  count as ``pending`` (``spooled`` of them) but not against ``max_pending``, and a file is
+  deleted only once all its hits are committed. A writer that dies lets go of its files (the
+  kernel drops its lock): the next one claims them again.
 * A hard kill (SIGKILL, power loss) loses the hits still in the buffer: at most about
   ``interval`` seconds of traffic in normal operation.
 
@@ -39,7 +44,6 @@ import threading
 import time
 from collections import deque
 from operator import attrgetter, methodcaller
-from dataclasses import fields
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -52,6 +56,7 @@ from ..stats.dimensions import SESSION_DIMENSIONS
 from ..stats.rollups import Delta, session_counts
 from .enrich import visitor_id
 from .pipeline import Hit
+from .spool import HIT_FIELDS, SCAN_SECONDS, SpoolFile, claim, spool_hits
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +76,16 @@ BATCH_SIZE = 2_000
 class HitBuffer:
     """The beacon's side of a writer: a bounded buffer of acknowledged hits.
 
-    ``pending`` counts the hits queued here and ``_inflight``, those taken by the writer and not
-    yet committed (a number for :class:`Store`, the unacknowledged hits for the writer process);
-    both count against ``max_pending``. Subclasses drain ``_queue``, holding ``_cond``.
+    The hits queued here and ``_inflight``, those taken by the writer and not yet committed (a
+    number for :class:`Store`, the unacknowledged hits for the writer process), count against
+    ``max_pending``. ``spooled`` counts the hits read from spool files (:mod:`.spool`) and not
+    yet committed: they do not take the beacon's room, ``_spool_queued`` of them being in
+    ``_queue`` or ``_inflight`` here (a :class:`Store`'s) or all in the writer process.
+    ``pending`` is every hit not yet in the database. Subclasses drain ``_queue``, holding ``_cond``.
     """
+
+    spooled = 0
+    _spool_queued = 0
 
     def __init__(self, max_pending: int, batch_size: int = BATCH_SIZE) -> None:
         self.max_pending = max_pending
@@ -86,7 +97,7 @@ class HitBuffer:
     def submit(self, hit: Hit) -> bool:
         """Buffer ``hit``; ``False`` when the buffer is full (the database has been away too long)."""
         with self._cond:
-            if len(self._queue) + self._inflight >= self.max_pending or self._stopping:
+            if len(self._queue) + self._inflight - self._spool_queued >= self.max_pending or self._stopping:
                 return False
             self._queue.append(hit)
             if len(self._queue) >= self.batch_size:
@@ -95,7 +106,8 @@ class HitBuffer:
 
     @property
     def pending(self) -> int:
-        return len(self._queue) + self._inflight
+        """Hits acknowledged (by this server, or spooled by any) and not yet committed."""
+        return len(self._queue) + self._inflight - self._spool_queued + self.spooled
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until everything submitted so far is committed; ``False`` on time-out."""
@@ -145,10 +157,12 @@ class Store(HitBuffer):
         interval: float = 0.2,
         shutdown_timeout: float = 30.0,
         spool_dir: str | None = None,
-        on_settled=None,
+        on_progress=None,
         clock=utcnow,
     ) -> None:
-        """``clock``: naive UTC now, for the salts' days (see the module's docstring)."""
+        """``spool_dir``: where hits are spooled at shutdown, and where spool files are claimed
+        from (see :mod:`.spool`). ``clock``: naive UTC now, for the salts' days (see the module's
+        docstring)."""
         super().__init__(max_pending, batch_size)
         self.session_factory = session_factory
         self.interval = interval
@@ -160,11 +174,16 @@ class Store(HitBuffer):
         self.clock = clock
         self._salts_pruned_on: date | None = None  # the clock's day at the last deletion of salts
         self._salts_due = 0.0  # time.monotonic() of the next one
-        self.written = 0
+        self.written = 0  # hits committed, in the order they were queued
         self.failures = 0
-        #: Called from the writer thread with the number of hits settled so far (committed, or
-        #: spooled at shutdown), in the order they were submitted.
-        self.on_settled = on_settled
+        # The claimed spool files, in the order their hits were queued.
+        self._claims: deque[_Claim] = deque()
+        self._spool_committed = 0  # hits of spool files committed
+        self._spool_scan_due = 0.0  # time.monotonic() of the next look for unclaimed spool files
+        #: Called as ``on_progress(settled, spooled)`` whenever either changes: how many of the
+        #: hits submitted are settled (committed, or spooled at shutdown; they settle in the order
+        #: they were submitted), and how many hits read from spool files wait (``spooled``).
+        self.on_progress = on_progress
 
     def submit_many(self, hits: list[Hit]) -> None:
         """Buffer ``hits``, whatever the bound (the writer process: its server keeps the bound)."""
@@ -176,28 +195,45 @@ class Store(HitBuffer):
     # -- life cycle ----------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the writer thread (after :meth:`load_spool`, to store spooled hits first)."""
+        """Start the writer thread (after :meth:`load_spool`, to store spooled hits first). It
+        also claims the spool files of other processes as it finds them (see :mod:`.spool`)."""
         self._thread = threading.Thread(target=self._run, name="tracking-store", daemon=True)
         self._thread.start()
 
     def close(self) -> None:
-        """Write everything still buffered (or spool it), then stop the writer thread."""
+        """Write everything still buffered, then stop the writer thread. If the database stays
+        away for ``shutdown_timeout``, the hits submitted here are spooled to a new file, and the
+        claimed spool files are let go of as they are (their progress in their names)."""
         if not self._stop_accepting():
             return
         if self._thread is not None:
             self._thread.join(self.shutdown_timeout + 5)
-        if self._queue:
-            spool_hits(self.spool_dir, list(self._queue))
-            settled = self.written + len(self._queue)
+        with self._cond:
+            first = self.written + self._inflight  # the sequence number of the queue's first hit
+            left = list(self._queue)
             self._queue.clear()
-            if self.on_settled is not None:
-                self.on_settled(settled)
+            claims = list(self._claims)
+            self._claims.clear()
+            self._spool_queued = self.spooled = 0
+        from_spool = [False] * len(left)
+        for claim in claims:
+            for i in range(max(claim.start - first, 0), max(claim.end - first, 0)):
+                from_spool[i] = True
+            claim.file.release()
+        own = [hit for hit, spooled in zip(left, from_spool, strict=True) if not spooled]
+        if own:
+            spool_hits(self.spool_dir, own)
+        if left or claims:
+            self._progress(settled=self.written - self._spool_committed + len(own))
 
     def drain(self, session) -> int:
         """Write everything buffered in ``session``'s transaction, now, in this thread.
 
-        For callers that own the transaction (tests, bulk tools) while no writer thread runs.
+        For callers that own the transaction (tests, bulk tools) while no writer thread runs, and
+        no spool file is claimed (they are let go of only once committed: the writer thread's work).
         """
+        if self._claims:
+            raise RuntimeError("a store that claimed spool files writes them from its writer thread")
         with self._cond:
             batch = list(self._queue)
             self._queue.clear()
@@ -211,6 +247,8 @@ class Store(HitBuffer):
         backoff = 0.0
         deadline = None
         while True:
+            if self.spool_dir is not None and not self._stopping and time.monotonic() >= self._spool_scan_due:
+                self._claim_spool()  # another process's spool, or one whose writer died
             with self._cond:
                 # Let a batch fill for up to ``interval``: each batch has a fixed cost.
                 if len(self._queue) < self.batch_size and not self._stopping:
@@ -237,7 +275,10 @@ class Store(HitBuffer):
                 if stopping:
                     deadline = deadline or time.monotonic() + self.shutdown_timeout
                     if time.monotonic() >= deadline:
-                        log.error("database unreachable at shutdown; spooling %d hits", len(self._queue))
+                        log.error(
+                            "database unreachable at shutdown; spooling %d hits, leaving %d in their spool files",
+                            len(self._queue) - self.spooled, self.spooled,
+                        )
                         return
                 backoff = min(max(backoff * 2, 0.1), 2.0)
                 log.warning("could not store %d hits (%s); retrying in %.1f s", len(batch), exc.__class__.__name__, backoff)
@@ -247,9 +288,11 @@ class Store(HitBuffer):
             with self._cond:
                 self._inflight = 0
                 self.written += len(batch)
+                advanced = self._spool_advanced()
                 self._cond.notify_all()
-            if self.on_settled is not None:
-                self.on_settled(self.written)
+            for claim, count in advanced:  # a file is deleted only now, its hits all committed
+                claim.file.committed(count)
+            self._progress()
 
     def _write(self, batch: list[Hit]) -> None:
         with self.session_factory() as session:
@@ -340,51 +383,68 @@ class Store(HitBuffer):
     # -- spool ---------------------------------------------------------------------------
 
     def load_spool(self) -> int:
-        """Queue the hits spooled by earlier runs (each file is taken by one process only);
-        returns how many."""
-        if self.spool_dir is None or not self.spool_dir.is_dir():
-            return 0
-        count = 0
-        for path in sorted(self.spool_dir.glob("hits-*.jsonl")):
-            claimed = path.with_suffix(".loading")
-            try:
-                path.rename(claimed)  # only one process takes each file
-            except OSError:
-                continue
-            with claimed.open(encoding="utf-8") as lines:
-                for line in lines:
-                    row = json.loads(line)
-                    row["ts"] = datetime.fromisoformat(row["ts"])
-                    row["day"] = date.fromisoformat(row["day"])
-                    row["visitor_key"] = bytes.fromhex(row["visitor_key"])
-                    self._queue.append(Hit(**{**SPOOL_DEFAULTS, **row}))
-                    count += 1
-            claimed.unlink()
-            log.warning("loaded spooled hits from %s", path)
+        """Claim the spool files nobody holds and queue their hits (see :mod:`.spool`); returns
+        how many. Called before :meth:`start`, so that they are stored first; the writer thread
+        then claims those it finds later."""
+        count = self._claim_spool()
+        self._progress()
         return count
 
+    def _claim_spool(self) -> int:
+        self._spool_scan_due = time.monotonic() + SCAN_SECONDS
+        claimed = claim(self.spool_dir)
+        if not claimed:
+            return 0
+        count = 0
+        with self._cond:
+            for file, hits in claimed:
+                start = self.written + self._inflight + len(self._queue)
+                self._claims.append(_Claim(file, start, start + len(hits)))
+                self._queue.extend(hits)
+                count += len(hits)
+            self.spooled += count
+            self._spool_queued += count
+            self._cond.notify_all()
+        self._progress()
+        return count
 
-def spool_hits(spool_dir: str | Path | None, hits: list[Hit]) -> None:
-    """Write ``hits`` to a new file in ``spool_dir``, for the next start to store."""
-    if spool_dir is None:
-        log.error("no spool directory: %d acknowledged hits are lost", len(hits))
-        return
-    spool_dir = Path(spool_dir)
-    spool_dir.mkdir(parents=True, exist_ok=True)
-    path = spool_dir / f"hits-{os.getpid()}-{time.time_ns()}.jsonl"
-    with path.open("w", encoding="utf-8") as out:
-        for hit in hits:
-            row = {name: getattr(hit, name) for name in HIT_FIELDS}
-            row["ts"] = hit.ts.isoformat()
-            row["day"] = hit.day.isoformat()
-            row["visitor_key"] = hit.visitor_key.hex()
-            out.write(json.dumps(row) + "\n")
-    log.warning("spooled %d hits to %s", len(hits), path)
+    def _spool_advanced(self) -> list[tuple["_Claim", int]]:
+        """After a commit (``_cond`` held): each claimed file that has more of its hits committed,
+        with how many more; forgets the files whose hits are all committed."""
+        advanced = []
+        for claim in self._claims:
+            if claim.start >= self.written:
+                break
+            count = min(self.written, claim.end) - claim.start - claim.committed
+            if count:
+                claim.committed += count
+                advanced.append((claim, count))
+        while self._claims and self._claims[0].end <= self.written:
+            self._claims.popleft()
+        stored = sum(count for _, count in advanced)
+        self._spool_committed += stored
+        self.spooled -= stored
+        self._spool_queued -= stored
+        return advanced
+
+    def _progress(self, settled: int | None = None) -> None:
+        if self.on_progress is not None:
+            self.on_progress(self.written - self._spool_committed if settled is None else settled, self.spooled)
 
 
-HIT_FIELDS = tuple(field.name for field in fields(Hit))
-#: Fields of a hit that spool files written by earlier versions lack, with their value then.
-SPOOL_DEFAULTS = {"as_org": ""}
+class _Claim:
+    """A claimed spool file and its hits' sequence numbers in a store's queue: ``start`` to
+    ``end`` (the order hits are queued and committed in), ``committed`` of them stored."""
+
+    __slots__ = ("file", "start", "end", "committed")
+
+    def __init__(self, file: SpoolFile, start: int, end: int) -> None:
+        self.file = file
+        self.start = start
+        self.end = end
+        self.committed = 0
+
+
 #: The fields of a hit that are columns of ``visits`` (the visitor key becomes the visitor id).
 _STORED_FIELDS = tuple(name for name in HIT_FIELDS if name != "visitor_key")
 _stored_values = attrgetter(*_STORED_FIELDS)

@@ -4,10 +4,14 @@ The server process (:class:`WriterProcess`, the beacon's side) keeps the bounded
 hits over, a batch at a time, through a pipe to a child process (:func:`main`) that runs a
 :class:`~.store.Store`: sessions, hits and summaries are written there, with the store's
 batching, retries and spool. The child reports through a second pipe how many of the hits it
-received are committed (or spooled); the server keeps every hit until then, so:
+received are committed (or spooled), and how many hits of the spool files it claimed wait; the
+server keeps every hit until then, so:
 
-* ``pending`` (the buffer's fill, ``/healthz``'s figure, the 503 bound) counts every hit that
-  is acknowledged and not yet committed, wherever it is;
+* the buffer's fill (the 503 bound) counts every hit this server acknowledged and has not seen
+  committed, wherever it is; ``pending`` (``/healthz``'s figure) adds the spooled hits the child
+  holds (and, until the child first reports, those in spool files nobody holds);
+* a child killed while it holds spool files leaves them on disk, as they were before the last
+  commit: the kernel lets go of its locks and the next child claims them again (see :mod:`.spool`);
 * a writer process that dies (a crash, the OOM killer) is started again and given every hit it
   had not committed (a batch committed in the instant before the crash may then be written
   twice: at least once, never lost);
@@ -33,12 +37,15 @@ from collections import deque
 from operator import attrgetter
 
 from .pipeline import Hit
-from .store import HIT_FIELDS, HitBuffer, Store, spool_hits, store_options
+from .spool import HIT_FIELDS, count_unclaimed, spool_hits
+from .store import HitBuffer, Store, store_options
 
 log = logging.getLogger(__name__)
 
 _LENGTH = struct.Struct("!I")
-_COUNT = struct.Struct("!Q")
+#: The child's reports: how many of the hits its server sent are settled, and how many hits read
+#: from spool files it holds, not yet committed.
+_PROGRESS = struct.Struct("!QQ")
 _row = attrgetter(*HIT_FIELDS)
 #: The child's program (not ``-m``: this module is imported with its package first).
 _CHILD = "from tracking.ingest.writer import main; main()"
@@ -77,6 +84,8 @@ class WriterProcess(HitBuffer):
     # -- life cycle ----------------------------------------------------------------------
 
     def start(self) -> None:
+        # Until the child reports the spool files it claimed: the hits in those nobody holds.
+        self.spooled = count_unclaimed(self.spool_dir)
         with self._cond:
             self._spawn()
         self._sender = threading.Thread(target=self._send_loop, name="tracking-hand-over", daemon=True)
@@ -128,16 +137,20 @@ class WriterProcess(HitBuffer):
         reader.start()
 
     def _read_acks(self, child: subprocess.Popen, fd: int, generation: int) -> None:
-        """Drop the hits the child reports committed; restart it if it dies while serving."""
+        """Drop the hits the child reports committed; restart it if it dies while serving.
+
+        A dead child's spool files are let go of by the kernel; its last ``spooled`` figure
+        stands until the next child reports the files it claimed again."""
         started = time.monotonic()
         committed = 0
         with open(fd, "rb", buffering=0) as acks:
-            while (data := _read_exactly(acks, _COUNT.size)) is not None:
-                (count,) = _COUNT.unpack(data)
+            while (data := _read_exactly(acks, _PROGRESS.size)) is not None:
+                count, spooled = _PROGRESS.unpack(data)
                 with self._cond:
                     for _ in range(count - committed):
                         self._unacked.popleft()
-                    committed = count
+                    committed = max(committed, count)
+                    self.spooled = spooled
                     self._cond.notify_all()
         status = child.wait()
         lived = time.monotonic() - started
@@ -148,8 +161,9 @@ class WriterProcess(HitBuffer):
             if self._stopping or generation != self._generation:
                 return
             log.error(
-                "the writer process exited (status %s); starting another in %.1f s with %d hits",
-                status, delay, len(self._unacked),
+                "the writer process exited (status %s); starting another in %.1f s with %d hits"
+                " (and %d hits in spool files for it to claim again)",
+                status, delay, len(self._unacked), self.spooled,
             )
             self._cond.wait_for(lambda: self._stopping, timeout=delay)
             if self._stopping:
@@ -226,19 +240,17 @@ def serve(hits_fd: int, acks_fd: int) -> None:
         settings = _read_frame(hits)
         engine = get_engine(settings)
         lock = threading.Lock()
-        spooled = 0  # hits from the spool, stored before anything this parent sent
 
-        def report(settled: int) -> None:
+        def report(settled: int, spooled: int) -> None:
             with lock:
-                if settled > spooled:
-                    try:
-                        acks.write(_COUNT.pack(settled - spooled))
-                    except OSError:  # the server is gone (killed): the hits are written all the same
-                        pass
+                try:
+                    acks.write(_PROGRESS.pack(settled, spooled))
+                except OSError:  # the server is gone (killed): the hits are written all the same
+                    pass
 
         options = {**store_options(settings), "max_pending": sys.maxsize}  # the server bounds the buffer
-        store = Store(get_session_factory(engine), **options, on_settled=report)
-        spooled = store.load_spool()
+        store = Store(get_session_factory(engine), **options, on_progress=report)
+        store.load_spool()  # reports how many hits its claimed files hold, even none
         store.start()
         while (rows := _read_frame(hits)) is not None:
             store.submit_many([Hit(*row) for row in rows])

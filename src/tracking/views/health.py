@@ -2,9 +2,11 @@
 
 ``200 {"status": "ok", "pending": N}`` when the database answers ``SELECT 1``;
 ``503 {"status": "database unavailable", "pending": N}`` when it does not. ``pending`` is the
-number of beacon hits this process holds in memory, waiting to be written: it grows while the
-database is away, and a monitor can alert on it before the buffer fills up (the beacon answers
-503 at ``tracking.buffer_size``).
+number of acknowledged hits this process is responsible for that are not yet in the database:
+those its beacon buffered or handed to its writer, and those its writer read from spool files
+(see :mod:`tracking.ingest.spool`; before the writer process has claimed them, the spool files
+nobody holds). It grows while the database is away, and a monitor can alert on it before the
+buffer fills up (the beacon answers 503 when its own hits reach ``tracking.buffer_size``).
 
 Public and cheap: one round trip to the database, no session, no cookie, no template, and no
 traceback (the error's class goes to the log, once per failed check, at WARNING).
