@@ -12,34 +12,48 @@
 
 Every resource has ``__name__`` and ``__parent__``, and each access control entry is stated
 once, on the resource that grants it; descendants inherit it through the lineage (a visit is
-readable by whoever may view its site). A name that is not a canonical positive id, or an id
-with no row, raises ``KeyError``: Pyramid answers 404.
+readable by whoever may view its site). A name that is not a canonical positive id, an id beyond
+the range of its column's type (32 bits for users and sites, 64 for visits: PostgreSQL refuses to
+compare a larger number with an ``INTEGER`` column), or an id with no row, raises ``KeyError``:
+Pyramid answers 404.
 """
 
 import re
 from functools import cached_property
 
 from pyramid.authorization import DENY_ALL, Allow, Authenticated
-from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import BigInteger, select
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from .ingest.sites import SiteInfo, SiteUnavailable
 from .models import Site, User, Visit
 from .security import ADMIN, Permission, user_principal
 
-#: A canonical positive id: no sign, no leading zero, fits a 64-bit integer.
+#: A canonical positive id: no sign, no leading zero, at most 19 digits.
 _ID = re.compile(r"[1-9][0-9]{0,18}\Z")
-_MAX_ID = 2**63 - 1
 
 
-def parse_id(name: str) -> int:
-    """The integer id in a path segment, or ``KeyError``."""
+def largest_id(model) -> int:
+    """The largest value the id column of ``model`` holds on every database: 64-bit for a
+    ``BigInteger`` (visits), 32-bit for an ``Integer`` (users, sites)."""
+    return 2**63 - 1 if isinstance(model.__table__.c.id.type, BigInteger) else 2**31 - 1
+
+
+def parse_id(name: str, model) -> int:
+    """The id of a ``model`` row named by a path segment, or ``KeyError``: a number its column
+    cannot hold names no row, and must not reach the database (where it is an error)."""
     if not _ID.match(name):
         raise KeyError(name)
     value = int(name)
-    if value > _MAX_ID:
+    if value > largest_id(model):
         raise KeyError(name)
     return value
+
+
+def is_disconnect(error: DBAPIError) -> bool:
+    """Whether ``error`` says the database cannot be reached (refused or lost connection, a
+    missing SQLite file), rather than that this query was wrong: only the first is an outage."""
+    return error.connection_invalidated or isinstance(error, (OperationalError, InterfaceError))
 
 
 class Resource:
@@ -81,7 +95,7 @@ class Sites(Resource):
 
     def __getitem__(self, name: str) -> "SiteResource":
         """The site, known from the per-process site directory (the beacon's hot path)."""
-        info = self.request.registry["site_directory"].get(parse_id(name), self._load)
+        info = self.request.registry["site_directory"].get(parse_id(name, Site), self._load)
         if info is None:
             raise KeyError(name)
         return SiteResource(self, name, info)
@@ -92,7 +106,9 @@ class Sites(Resource):
             with self.request.registry["dbsession_factory"]() as session:
                 site = session.get(Site, site_id)
                 return None if site is None else SiteInfo.from_row(site)
-        except DBAPIError as error:  # the database is unreachable (or failing): the directory decides
+        except DBAPIError as error:
+            if not is_disconnect(error):
+                raise  # a fault of this query, not an outage: it must not mark the database away
             raise SiteUnavailable(str(error.orig)[:200]) from error
 
     def resource_for(self, site: Site) -> "SiteResource":
@@ -128,7 +144,7 @@ class Visits(Resource):
     def __getitem__(self, name: str) -> "VisitResource":
         site = self.__parent__.site
         visit = self.request.dbsession.scalar(
-            select(Visit).where(Visit.id == parse_id(name), Visit.site_id == site.id)
+            select(Visit).where(Visit.id == parse_id(name, Visit), Visit.site_id == site.id)
         )
         if visit is None:
             raise KeyError(name)
@@ -143,7 +159,7 @@ class VisitResource(Resource):
 
 class Users(Resource):
     def __getitem__(self, name: str) -> "UserResource":
-        user = self.request.dbsession.get(User, parse_id(name))
+        user = self.request.dbsession.get(User, parse_id(name, User))
         if user is None:
             raise KeyError(name)
         return UserResource(self, name, user)
