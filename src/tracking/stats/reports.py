@@ -19,6 +19,7 @@ an "hour" runs from half past to half past), the same with filters or without.
 """
 
 import json
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -27,13 +28,19 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Text, and_, case, cast, func, literal, literal_column, null, select, text, tuple_, type_coerce, union_all
 
 from ..models import DailyStat, HourlyStat, Visit, VisitSession
-from .dimensions import BOT, HIT_DIMENSIONS, HITS, PROP_SEPARATOR, SESSION_DIMENSIONS, TOTAL, prop_value
+from .dimensions import BOT, HIT_DIMENSIONS, HITS, LABELS, PROP_SEPARATOR, SESSION_DIMENSIONS, TOTAL, prop_value
 from .periods import Period, to_local
 from .rollups import hour_expression
 
 #: Filters that can be set from the query string: every dimension but properties.
 FILTERABLE = (*SESSION_DIMENSIONS, "page", "event")
+#: The longest stored value of any dimension (a page's path): a longer filter cannot match.
+MAX_FILTER = 1024
 REALTIME_MINUTES = 30
+
+
+class InvalidQuery(ValueError):
+    """A query string the reports cannot answer; the message tells a person why."""
 
 
 @dataclass
@@ -494,12 +501,24 @@ def _session_sums(s, filters: dict[str, str]):
     )
 
 
+#: What no stored value holds (the beacon removes control characters and lone surrogates).
+_UNSTORABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 def parse_filters(params) -> dict[str, str]:
-    """Filters from the query string: ``?country=DE&page=/pricing``; unknown keys are ignored."""
+    """Filters from the query string: ``?country=DE&page=/pricing``; unknown keys are ignored.
+
+    A value no visit can have — longer than any stored value, or with a control character
+    (which PostgreSQL would refuse outright, for a NUL) — raises :class:`InvalidQuery`."""
     filters = {}
     for dim in FILTERABLE:
         value = params.get(dim)
-        if value is not None and len(value) <= 1024:
-            filters[dim] = value
+        if value is None:
+            continue
+        if len(value) > MAX_FILTER:
+            raise InvalidQuery(f"The {LABELS[dim].lower()} filter is longer than {MAX_FILTER} characters.")
+        if _UNSTORABLE.search(value):
+            raise InvalidQuery(f"The {LABELS[dim].lower()} filter contains a control character.")
+        filters[dim] = value
     return filters
 

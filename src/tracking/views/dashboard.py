@@ -1,4 +1,9 @@
-"""A site's dashboard, the full list behind each panel, and CSV exports."""
+"""A site's dashboard, the full list behind each panel, and CSV exports.
+
+The query string is checked before anything is read or streamed: an unusable period falls back
+to the default one and says so (``Period.corrected``); a filter no visit can match, or a query
+string that is not UTF-8, is a 400 page (:class:`~tracking.stats.reports.InvalidQuery`).
+"""
 
 import csv
 import io
@@ -17,7 +22,7 @@ from ..resources import SiteResource
 from ..security import Permission
 from ..stats.dimensions import DIMENSIONS, LABELS, PROP_SEPARATOR, split_prop
 from ..stats.periods import PERIODS, period_from, to_local, today
-from ..stats.reports import FILTERABLE, Reports, parse_filters
+from ..stats.reports import FILTERABLE, InvalidQuery, Reports, parse_filters
 from .sites import snippet
 
 #: The panels of the dashboard, in groups shown side by side.
@@ -45,7 +50,7 @@ class Query:
 
     def __init__(self, request) -> None:
         self.request = request
-        params = request.GET
+        params = query_params(request)
         self.period = period_from(params, today(request.context.site.timezone))
         self.filters = parse_filters(params)
         self.base = {"period": self.period.key}
@@ -64,6 +69,14 @@ class Query:
 
     def url(self, name: str = "", **changes) -> str:
         return self.request.resource_url(self.request.context, name, query=self.params(**changes))
+
+
+def query_params(request):
+    """``request.GET``; a query string that is not UTF-8 is an :class:`InvalidQuery`."""
+    try:
+        return request.GET
+    except UnicodeDecodeError:
+        raise InvalidQuery("The address is not valid: its query string is not UTF-8.") from None
 
 
 @view_defaults(context=SiteResource, permission=Permission.VIEW)
@@ -105,7 +118,7 @@ class DashboardViews:
 
     @view_config(name="panel", renderer="tracking:templates/sites/panel.jinja2")
     def panel(self):
-        dim = self.request.GET.get("dim", "")
+        dim = query_params(self.request).get("dim", "")
         if dim not in DIMENSIONS:
             raise HTTPNotFound()
         query = Query(self.request)
@@ -122,7 +135,7 @@ class DashboardViews:
 
     @view_config(name="export.csv")
     def export(self):
-        dim = self.request.GET.get("dim", "")
+        dim = query_params(self.request).get("dim", "")
         query = Query(self.request)
         if dim == "visits":
             rows = self._visit_rows(query)

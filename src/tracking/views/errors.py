@@ -1,4 +1,5 @@
-"""Error pages: 404, 403 (or the login page, for anonymous visitors), 400 for a bad CSRF token, 500."""
+"""Error pages: 404, 403 (or the login page, for anonymous visitors), 400 for a bad CSRF token or
+a report's query string that cannot be answered, 500."""
 
 import logging
 from urllib.parse import urlencode
@@ -10,6 +11,7 @@ from pyramid.response import Response
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
 
 from ..security import Permission
+from ..stats.reports import InvalidQuery
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,13 @@ def http_exception(exc, request):
 def bad_csrf(exc, request):
     request.response.status = 400
     return {"message": "The form was out of date or not sent from this site. Reload the page and try again."}
+
+
+@exception_view_config(InvalidQuery, renderer="tracking:templates/errors/400.jinja2")
+def invalid_query(exc, request):
+    """A report asked with a query string no data can answer (a NUL in a filter, say)."""
+    request.response.status = 400
+    return {"message": str(exc)}
 
 
 # An error that a new attempt may not meet (a lost database race) is left to pyramid_retry,
