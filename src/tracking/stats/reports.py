@@ -16,6 +16,24 @@ visitors are the distinct visitors whose visits match.
 Chart buckets are local days, or for periods of two days or less the hours of UTC shown in
 local time (the grain of the hourly summary; in zones half an hour off UTC, such as India's,
 an "hour" runs from half past to half past), the same with filters or without.
+
+The full list behind a panel (its details, and its CSV export: ``panel(..., full=True)``) shows
+the metrics that have a meaning for its dimension (:data:`DETAILS`):
+
+* a **session dimension** (source, country, entry page...): its visits — the visitors
+  attributed to them, the visits, their page views, bounce rate, average duration and custom
+  events;
+* a **page**: the visitors who viewed it, the visits that viewed it and its page views, and —
+  as entry-page figures, since a page view has no bounce or duration of its own — the visits
+  that began on it (*entries*), their bounce rate and their average duration. Without filters
+  these count the hits of the period by their own day, like the page's views in the
+  summaries; with filters, the hits of the matching visits;
+* an **event**: the visitors who sent it, the visits that sent it, and the events;
+* a **property**: the events that carried it.
+
+Visitors of a page or an event in the details are distinct visitor ids, so one person on one
+day; the details' visitors and visits of pages and events come from the raw hits (one
+statement grouped by page or event, read only for the details, never for the dashboard).
 """
 
 import json
@@ -37,6 +55,24 @@ FILTERABLE = (*SESSION_DIMENSIONS, "page", "event")
 #: The longest stored value of any dimension (a page's path): a longer filter cannot match.
 MAX_FILTER = 1024
 REALTIME_MINUTES = 30
+
+#: The metrics of each dimension's full list (details and CSV export), in order.
+SESSION_METRICS = ("visitors", "visits", "pageviews", "bounce_rate", "average_duration", "events")
+DETAILS: dict[str, tuple[str, ...]] = {
+    **{dim: SESSION_METRICS for dim in SESSION_DIMENSIONS},
+    "page": ("visitors", "visits", "pageviews", "entries", "bounce_rate", "average_duration"),
+    "event": ("visitors", "visits", "events"),
+    "prop": ("events",),
+}
+METRIC_LABELS = {
+    "visitors": "Visitors",
+    "visits": "Visits",
+    "pageviews": "Page views",
+    "entries": "Entries",
+    "bounce_rate": "Bounce rate",
+    "average_duration": "Visit duration",
+    "events": "Events",
+}
 
 
 class InvalidQuery(ValueError):
@@ -69,6 +105,20 @@ class Totals:
 class Row(Totals):
     value: str = ""
     share: float = 0.0
+    #: Pages (full lists only): the visits that began on the page. The row's ``bounces`` and
+    #: ``duration`` are theirs, and so are its bounce rate and average duration.
+    entries: int | None = None
+
+    def _sessions(self) -> int:
+        return self.visits if self.entries is None else self.entries
+
+    @property
+    def bounce_rate(self) -> float:
+        return 100.0 * self.bounces / self._sessions() if self._sessions() else 0.0
+
+    @property
+    def average_duration(self) -> float:
+        return self.duration / self._sessions() if self._sessions() else 0.0
 
 
 @dataclass
@@ -87,6 +137,15 @@ class Panel:
     @property
     def metric(self) -> str:
         return sort_metric(self.dim)
+
+    @property
+    def metric_label(self) -> str:
+        return METRIC_LABELS[self.metric]
+
+    @property
+    def columns(self) -> list[tuple[str, str]]:
+        """The metrics of the full list, as (attribute of a row, heading)."""
+        return [(name, METRIC_LABELS[name]) for name in DETAILS[self.dim]]
 
 
 @dataclass
@@ -189,12 +248,27 @@ class Reports:
         limit: int = 10,
         event: str = "",
         totals: Totals | None = None,
+        full: bool = False,
     ) -> Panel:
         """The top ``limit`` values of ``dim`` (for ``prop``: the properties of ``event``).
 
         Shares of session dimensions are of the period's ``totals`` (computed when not given):
         every visit has one value of each. Shares of pages, events and properties are of the
-        panel's own total."""
+        panel's own total. ``full``: every metric of :data:`DETAILS` is right, not only the
+        one the panel is sorted by (a few more statements for pages and events)."""
+        panel = self._panel(dim, period, filters, limit, event, totals)
+        if full and dim in ("page", "event"):
+            people = self._people(dim, period, filters)
+            for row in panel.rows:
+                row.visitors, row.visits = people.get(row.value, (0, 0))
+        if full and dim == "page":
+            entries = self._entries(period, filters)
+            for row in panel.rows:
+                entry = entries.get(row.value)
+                row.entries, row.bounces, row.duration = (entry.visits, entry.bounces, entry.duration) if entry else (0, 0, 0)
+        return panel
+
+    def _panel(self, dim: str, period: Period, filters: dict[str, str], limit: int, event: str, totals: Totals | None) -> Panel:
         if filters:
             return _Scan(self, period, filters, (dim,), series=False, event=event).panel(dim, limit)
         metric = sort_metric(dim)
@@ -220,6 +294,31 @@ class Reports:
         else:
             whole = int(found[0][7]) if found else 0
         return _panel(dim, rows, limit, whole)
+
+    def _people(self, dim: str, period: Period, filters: dict[str, str]) -> dict[str, tuple[int, int]]:
+        """Pages or events: the distinct visitors and visits of each, among the hits of the
+        period (by their own day) or, with filters, the hits of the matching visits."""
+        v = Visit
+        if filters:
+            start = period.bounds(self.timezone)[0]
+            ids = select(VisitSession.id).where(*self._matching(period, filters))
+            where = (v.session_id.in_(ids), v.site_id == self.site_id, v.ts >= start)
+        else:
+            start, end = period.bounds(self.timezone)
+            where = (v.site_id == self.site_id, v.ts >= start, v.ts < end, v.bot == "")
+        column, kind = (v.path, v.event == "pageview") if dim == "page" else (v.event, v.event != "pageview")
+        query = select(column, func.count(func.distinct(v.visitor)), func.count(func.distinct(v.session_id)))
+        return {value: (int(visitors), int(visits)) for value, visitors, visits in self.db.execute(
+            query.where(*where, kind).group_by(column)
+        )}
+
+    def _entries(self, period: Period, filters: dict[str, str]) -> dict[str, Row]:
+        """The visits that began on each page: their number, bounces and duration."""
+        if filters:
+            return _Scan(self, period, filters, ("entry",), series=False).rows["entry"]
+        d = DailyStat
+        query = select(d.value, *_sums(d)).where(*self._daily(period, "entry")).group_by(d.value)
+        return {row[0]: Row(*map(int, row[1:]), value=row[0]) for row in self.db.execute(query)}
 
     # -- time series --------------------------------------------------------------------
 

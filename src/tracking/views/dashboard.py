@@ -22,7 +22,7 @@ from ..resources import SiteResource
 from ..security import Permission
 from ..stats.dimensions import DIMENSIONS, LABELS, PROP_SEPARATOR, split_prop
 from ..stats.periods import PERIODS, period_from, to_local, today
-from ..stats.reports import FILTERABLE, InvalidQuery, Reports, parse_filters
+from ..stats.reports import DETAILS, FILTERABLE, InvalidQuery, Reports, parse_filters
 from .sites import snippet
 
 #: The panels of the dashboard, in groups shown side by side.
@@ -122,7 +122,7 @@ class DashboardViews:
         if dim not in DIMENSIONS:
             raise HTTPNotFound()
         query = Query(self.request)
-        panel = self.reports.panel(dim, query.period, query.filters, limit=MORE_LIMIT)
+        panel = self.reports.panel(dim, query.period, query.filters, limit=MORE_LIMIT, full=True)
         return {
             "site": self.site,
             "query": query,
@@ -135,6 +135,7 @@ class DashboardViews:
 
     @view_config(name="export.csv")
     def export(self):
+        """A panel's full list (the columns of its details) or the raw visits, as CSV."""
         dim = query_params(self.request).get("dim", "")
         query = Query(self.request)
         if dim == "visits":
@@ -142,13 +143,13 @@ class DashboardViews:
             header = VISIT_COLUMNS
             name = "visits"
         elif dim in DIMENSIONS:
-            panel = self.reports.panel(dim, query.period, query.filters, limit=EXPORT_LIMIT)
-            header = (LABELS[dim], "visitors", "visits", "pageviews", "bounce_rate", "average_duration", "events", "share")
+            panel = self.reports.panel(dim, query.period, query.filters, limit=EXPORT_LIMIT, full=True)
+            header = (LABELS[dim], *DETAILS[dim], "share")
             rows = (
                 (
                     " · ".join(split_prop(row.value)) if dim == "prop" else row.value,
-                    row.visitors, row.visits, row.pageviews, round(row.bounce_rate, 1), round(row.average_duration),
-                    row.events, round(row.share, 2),
+                    *(_csv_number(metric, getattr(row, metric)) for metric in DETAILS[dim]),
+                    round(row.share, 2),
                 )
                 for row in panel.rows
             )
@@ -189,6 +190,15 @@ VISIT_COLUMNS = (
     "utm_medium", "utm_campaign", "utm_term", "utm_content", "country", "region", "city", "as_org", "browser",
     "browser_version", "os", "device", "bot", "props",
 )
+
+
+def _csv_number(name: str, value: float) -> float:
+    """Rates to a tenth of a percent, durations to the second, counts as they are."""
+    if name == "bounce_rate":
+        return round(value, 1)
+    if name == "average_duration":
+        return round(value)
+    return value
 
 
 def _change(now: float, before: float) -> float | None:

@@ -1,0 +1,265 @@
+"""The full list behind each panel (its details page and its CSV export): every column shown is
+the number computed plainly, in Python, from the raw hits — with filters and without.
+
+What each dimension shows (``tracking.stats.reports.DETAILS``): a session dimension the visits
+that have the value (visitors, visits, page views, bounce rate, duration, events); a page the
+visitors and visits that viewed it, its page views, and the visits that began on it (entries)
+with their bounce rate and duration; an event the visitors and visits that sent it and the
+events; a property the events.
+"""
+
+import csv
+import io
+from collections import Counter, defaultdict
+from datetime import date, datetime, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, select
+
+from tracking.ingest.store import Store
+from tracking.models import DailySalt, DailyStat, HourlyStat, Visit, VisitSession
+from tracking.stats.dimensions import LABELS, SESSION_DIMENSIONS, prop_value
+from tracking.stats.periods import Period
+from tracking.stats.reports import Reports
+from tracking.templating import duration, number, percent
+
+from hits import GOOGLEBOT, IPHONE, make_hit
+
+DAY = date(2026, 6, 2)
+PERIOD = Period("custom", DAY, DAY + timedelta(days=2))
+PARAMS = {"period": "custom", "from": "2026-06-02", "to": "2026-06-03"}
+A, B, C, D = (f"198.51.100.{n}" for n in range(1, 5))
+
+
+# -- the reference: the raw rows, counted plainly -------------------------------------------
+
+
+def reference(dbsession, site_id: int, period: Period, filters: dict[str, str], dim: str) -> dict[str, dict[str, float]]:
+    """``dim``'s rows for the period's visits that match ``filters``: value → metric → number.
+
+    A visit is a stored session, read through its hits alone: its first hit gives its source,
+    location, device and entry page, its last page view its exit page; its page views, events
+    and duration are counted from its hits. A visitor is attributed to their first visit (the
+    earliest session of their id); with a page or event filter, visitors are distinct ids."""
+    hits = defaultdict(list)
+    for hit in dbsession.scalars(select(Visit).where(Visit.site_id == site_id, Visit.bot == "").order_by(Visit.ts, Visit.id)):
+        hits[hit.session_id].append(hit)
+    sessions = dbsession.scalars(select(VisitSession).where(VisitSession.site_id == site_id)).all()
+    first_of_visitor = {}
+    for session in sorted(sessions, key=lambda s: s.started_at):
+        first_of_visitor.setdefault(session.visitor, session.id)
+
+    def value_of(session, name):
+        own = hits[session.id]
+        if name == "entry":
+            return own[0].path
+        if name == "exit":  # the last page view's page (the first hit's, in a visit of events only)
+            return [own[0], *(hit for hit in own if hit.event == "pageview")][-1].path
+        return getattr(own[0], {"referrer": "ref_host"}.get(name, name))
+
+    def matches(session):
+        for name, value in filters.items():
+            if name == "page" and not any(h.event == "pageview" and h.path == value for h in hits[session.id]):
+                return False
+            if name == "event" and not any(h.event == value for h in hits[session.id]):
+                return False
+            if name in SESSION_DIMENSIONS and value_of(session, name) != value:
+                return False
+        return True
+
+    visits = [s for s in sessions if period.start <= s.day < period.end and matches(s)]
+    by_hit_filter = "page" in filters or "event" in filters
+
+    def visit_numbers(group):
+        views = [sum(h.event == "pageview" for h in hits[s.id]) for s in group]
+        events = [sum(h.event != "pageview" for h in hits[s.id]) for s in group]
+        lengths = [int((hits[s.id][-1].ts - hits[s.id][0].ts).total_seconds()) for s in group]
+        bounces = sum(1 for v, e in zip(views, events, strict=True) if v == 1 and e == 0)
+        visitors = len({s.visitor for s in group}) if by_hit_filter else sum(first_of_visitor[s.visitor] == s.id for s in group)
+        return {
+            "visitors": visitors, "visits": len(group), "pageviews": sum(views), "events": sum(events),
+            "bounce_rate": 100 * bounces / len(group), "average_duration": sum(lengths) / len(group),
+        }
+
+    rows = {}
+    if dim in SESSION_DIMENSIONS:
+        groups = defaultdict(list)
+        for session in visits:
+            groups[value_of(session, dim)].append(session)
+        return {value: visit_numbers(group) for value, group in groups.items()}
+    their_hits = [hit for session in visits for hit in hits[session.id]]
+    if dim == "page":
+        for path in {h.path for h in their_hits if h.event == "pageview"}:
+            views = [h for h in their_hits if h.event == "pageview" and h.path == path]
+            entered = [s for s in visits if value_of(s, "entry") == path]
+            numbers = visit_numbers(entered) if entered else {"bounce_rate": 0, "average_duration": 0}
+            rows[path] = {
+                "visitors": len({h.visitor for h in views}), "visits": len({h.session_id for h in views}),
+                "pageviews": len(views), "entries": len(entered),
+                "bounce_rate": numbers["bounce_rate"], "average_duration": numbers["average_duration"],
+            }
+    elif dim == "event":
+        for name in {h.event for h in their_hits if h.event != "pageview"}:
+            sent = [h for h in their_hits if h.event == name]
+            rows[name] = {"visitors": len({h.visitor for h in sent}), "visits": len({h.session_id for h in sent}), "events": len(sent)}
+    else:  # prop
+        counts = Counter(prop_value(h.event, k, v) for h in their_hits if h.event != "pageview" for k, v in (h.props or {}).items())
+        rows = {value: {"events": n} for value, n in counts.items()}
+    return rows
+
+
+def shown(panel) -> dict[str, dict[str, float]]:
+    return {row.value: {name: getattr(row, name) for name, _ in panel.columns} for row in panel.rows}
+
+
+def assert_same(found: dict, expected: dict) -> None:
+    assert found.keys() == expected.keys()
+    for value, numbers in expected.items():
+        assert found[value] == pytest.approx(numbers), value
+
+
+# -- worked by hand ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def story(dbsession, make_site, owner):
+    """Five visits over two days (UTC), and a bot."""
+    site = make_site(owner, name="Shop", url="https://example.com", timezone="UTC")
+    t = datetime(2026, 6, 2, 10, 0)
+    hits = [
+        # A, from Google: /, /pricing, a sign-up there, / again: 10 minutes.
+        make_hit(site, t, "/", ip=A, referrer="https://www.google.com/"),
+        make_hit(site, t + timedelta(minutes=2), "/pricing", ip=A),
+        make_hit(site, t + timedelta(minutes=3), "/pricing", ip=A, event="signup", props={"plan": "pro"}),
+        make_hit(site, t + timedelta(minutes=10), "/", ip=A),
+        # B, on a phone: / alone (a bounce).
+        make_hit(site, t + timedelta(hours=1), "/", ip=B, ua=IPHONE),
+        # C, from Twitter: /blog, /, /pricing, then a link out: 21 minutes.
+        make_hit(site, t + timedelta(hours=2), "/blog", ip=C, referrer="https://t.co/x"),
+        make_hit(site, t + timedelta(hours=2, minutes=5), "/", ip=C),
+        make_hit(site, t + timedelta(hours=2, minutes=20), "/pricing", ip=C),
+        make_hit(site, t + timedelta(hours=2, minutes=21), "/pricing", ip=C, event="outbound", props={"url": "https://x.org/"}),
+        # A again in the afternoon, straight to /pricing: a second visit, a bounce.
+        make_hit(site, t + timedelta(hours=5), "/pricing", ip=A),
+        # D, the next day: /pricing and a sign-up a minute later.
+        make_hit(site, t + timedelta(days=1), "/pricing", ip=D),
+        make_hit(site, t + timedelta(days=1, minutes=1), "/pricing", ip=D, event="signup", props={"plan": "free"}),
+        # A crawler.
+        make_hit(site, t + timedelta(hours=3), "/", ip="192.0.2.1", ua=GOOGLEBOT),
+    ]
+    Store(None).write_batch(dbsession, hits[:6])
+    Store(None).write_batch(dbsession, hits[6:])
+    dbsession.flush()
+    return site
+
+
+PAGES_BY_HAND = {
+    # visitors, visits that viewed it, page views, entries, their bounce rate and average duration
+    "/": {"visitors": 3, "visits": 3, "pageviews": 4, "entries": 2, "bounce_rate": 50.0, "average_duration": 300.0},
+    "/pricing": {"visitors": 3, "visits": 4, "pageviews": 4, "entries": 2, "bounce_rate": 50.0, "average_duration": 30.0},
+    "/blog": {"visitors": 1, "visits": 1, "pageviews": 1, "entries": 1, "bounce_rate": 0.0, "average_duration": 1260.0},
+}
+PAGES_OF_DIRECT_VISITS = {  # A's second visit, B's, D's
+    "/pricing": {"visitors": 2, "visits": 2, "pageviews": 2, "entries": 2, "bounce_rate": 50.0, "average_duration": 30.0},
+    "/": {"visitors": 1, "visits": 1, "pageviews": 1, "entries": 1, "bounce_rate": 100.0, "average_duration": 0.0},
+}
+
+
+def test_the_pages_by_hand(dbsession, story):
+    reports = Reports(dbsession, story.id, "UTC")
+    assert shown(reports.panel("page", PERIOD, {}, limit=100, full=True)) == PAGES_BY_HAND
+    assert shown(reports.panel("page", PERIOD, {"source": "direct"}, limit=100, full=True)) == PAGES_OF_DIRECT_VISITS
+    # The reference agrees with the hand-worked numbers.
+    assert reference(dbsession, story.id, PERIOD, {}, "page") == PAGES_BY_HAND
+    assert reference(dbsession, story.id, PERIOD, {"source": "direct"}, "page") == PAGES_OF_DIRECT_VISITS
+
+
+def test_the_events_by_hand(dbsession, story):
+    reports = Reports(dbsession, story.id, "UTC")
+    assert shown(reports.panel("event", PERIOD, {}, limit=100, full=True)) == {
+        "signup": {"visitors": 2, "visits": 2, "events": 2}, "outbound": {"visitors": 1, "visits": 1, "events": 1},
+    }
+
+
+FILTERS = [{}, {"source": "direct"}, {"page": "/pricing"}, {"event": "signup"}, {"device": "desktop", "page": "/"}]
+
+
+def csv_table(res) -> tuple[list[str], dict[str, list[str]]]:
+    table = list(csv.reader(io.StringIO(res.text)))
+    return table[0], {row[0]: row[1:] for row in table[1:]}
+
+
+def formatted(name: str, value: float) -> str:
+    return {"bounce_rate": percent, "average_duration": duration}.get(name, number)(value)
+
+
+@pytest.mark.parametrize("filters", FILTERS, ids=lambda filters: "&".join(f"{k}={v}" for k, v in filters.items()) or "none")
+def test_every_column_of_every_details_page_and_csv_is_right(testapp, dbsession, owner, story, filters):
+    from tracking.stats.dimensions import DIMENSIONS, split_prop
+    from tracking.stats.reports import DETAILS, METRIC_LABELS
+
+    testapp.login(owner.email)
+    for dim in DIMENSIONS:
+        expected = reference(dbsession, story.id, PERIOD, filters, dim)
+        metrics = DETAILS[dim]
+        params = {**PARAMS, **filters, "dim": dim}
+
+        page = testapp.get(f"/sites/{story.id}/panel", params=params)
+        headings = [th.text.strip() for th in page.html.select("table thead th")]
+        assert headings == [LABELS[dim], *(METRIC_LABELS[name] for name in metrics), "Share"], dim
+        assert len(set(headings)) == len(headings)
+        cells = {}
+        for tr in page.html.select("table tbody tr"):
+            tds = [td.text.strip() for td in tr.select("td")]
+            if len(tds) > 1:
+                cells[tds[0]] = tds[1:-1]
+        label = (lambda value: "{} · {}: {}".format(*split_prop(value))) if dim == "prop" else (lambda value: value or "(none)")
+        assert cells == {
+            label(value): [formatted(name, numbers[name]) for name in metrics] for value, numbers in expected.items()
+        }, dim
+
+        header, rows = csv_table(testapp.get(f"/sites/{story.id}/export.csv", params=params))
+        assert header == [LABELS[dim], *metrics, "share"], dim
+        key = (lambda value: " · ".join(split_prop(value))) if dim == "prop" else (lambda value: value)
+        assert {value: [float(cell) for cell in row[:-1]] for value, row in rows.items()} == {
+            key(value): [pytest.approx(numbers[name], abs=0.051 if name == "bounce_rate" else 0.5) for name in metrics]
+            for value, numbers in expected.items()
+        }, dim
+
+
+# -- on random traffic -------------------------------------------------------------------------
+
+hit_strategy = st.fixed_dictionaries({
+    "minute": st.integers(0, 60 * 40),
+    "visitor": st.integers(1, 5),
+    "ua": st.sampled_from([None, IPHONE, GOOGLEBOT]),
+    "path": st.sampled_from(["/", "/a", "/b"]),
+    "event": st.sampled_from(["pageview", "pageview", "pageview", "signup", "outbound"]),
+    "referrer": st.sampled_from(["", "https://www.google.com/", "https://t.co/x"]),
+    "plan": st.sampled_from([None, "pro", "free"]),
+})
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(specs=st.lists(hit_strategy, min_size=1, max_size=30), filters=st.sampled_from(FILTERS + [{"country": ""}, {"page": "/a"}]))
+def test_every_details_row_equals_the_raw_rows(dbsession, make_site, owner, specs, filters):
+    site = make_site(owner, url="https://example.com", timezone="UTC")
+    start = datetime(2026, 6, 2, 0, 0)
+    hits = []
+    for spec in sorted(specs, key=lambda spec: spec["minute"]):
+        extra = {"ua": spec["ua"]} if spec["ua"] else {}
+        props = {"plan": spec["plan"]} if spec["plan"] and spec["event"] != "pageview" else None
+        hits.append(make_hit(site, start + timedelta(minutes=spec["minute"]), spec["path"], event=spec["event"],
+                             ip=f"198.51.100.{spec['visitor']}", referrer=spec["referrer"], props=props, **extra))
+    Store(None).write_batch(dbsession, hits)
+    reports = Reports(dbsession, site.id, "UTC")
+    period = Period("custom", date(2026, 6, 1), date(2026, 6, 5))  # every hit is inside
+    for dim in ("page", "event", "prop", "entry", "exit", "source", "device"):
+        assert_same(shown(reports.panel(dim, period, filters, limit=1000, full=True)), reference(dbsession, site.id, period, filters, dim))
+    for model in (DailyStat, HourlyStat, Visit, VisitSession):
+        dbsession.execute(delete(model))
+    dbsession.execute(delete(DailySalt))
+    dbsession.delete(site)
+    dbsession.flush()
