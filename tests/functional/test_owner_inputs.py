@@ -8,7 +8,7 @@ values it compares them with (``period=custom``, ``dim=page``...) — are record
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from urllib.parse import quote, quote_from_bytes
 
 import pytest
@@ -21,6 +21,7 @@ from webob.multidict import MultiDict
 
 from tracking.ingest.store import Store
 from tracking.models import Visit
+from tracking.models.types import utcnow
 from tracking.resources import Root
 from tracking.security import Permission
 
@@ -32,7 +33,7 @@ OWNER_PERMISSIONS = {Permission.VIEW, Permission.EDIT, Permission.DELETE, Permis
 @pytest.fixture
 def data(dbsession, site):
     """A day of traffic on the site: pages, an event with properties, a phone, a bot."""
-    now = datetime.now().replace(microsecond=0) - timedelta(hours=3)
+    now = utcnow().replace(microsecond=0) - timedelta(hours=3)
     hits = [
         make_hit(site, now, "/", referrer="https://www.google.com/"),
         make_hit(site, now + timedelta(minutes=2), "/pricing?utm_source=news&utm_medium=email&utm_campaign=may"),
@@ -261,9 +262,21 @@ def spread(page: Page, value: str) -> str:
     )
 
 
+def each_compared_value(page: Page) -> list[str]:
+    """Each value a parameter is compared with, once (``dim`` of every panel and ``visits``,
+    every period...), the others at their longest-path value and the free ones left out, so
+    that the period's rows are shown."""
+    queries = []
+    for name, compared in page.vocabulary.items():
+        for value in compared:
+            chosen = {**{other: page.base[other] for other, values in page.vocabulary.items() if values}, name: value}
+            queries.append("&".join(f"{quote(key)}={quote(chosen[key], safe='')}" for key in chosen))
+    return queries
+
+
 def test_no_query_string_makes_an_owner_page_fail(logged_in, pages):
-    """Each edge value spread over a page's parameters (explicit examples, always run), then
-    queries drawn by hypothesis."""
+    """Explicit examples, always run: each edge value spread over a page's parameters, and
+    each value a parameter is compared with; then queries drawn by hypothesis."""
     for page in pages:
 
         @settings(max_examples=80 if page.vocabulary else 5, deadline=None, database=None,
@@ -274,8 +287,8 @@ def test_no_query_string_makes_an_owner_page_fail(logged_in, pages):
             assert res.status_code < 500, res.text[-500:]  # a CSV cut short raises while WebTest reads it
 
         if page.vocabulary:
-            for value in EDGES:
-                never_a_5xx = example(query=spread(page, value))(never_a_5xx)
+            for query in [spread(page, value) for value in EDGES] + each_compared_value(page):
+                never_a_5xx = example(query=query)(never_a_5xx)
         never_a_5xx()
 
 

@@ -20,9 +20,9 @@ from sqlalchemy import delete, select
 
 from tracking.ingest.store import Store
 from tracking.models import DailySalt, DailyStat, HourlyStat, Visit, VisitSession
-from tracking.stats.dimensions import LABELS, SESSION_DIMENSIONS, prop_value
+from tracking.stats.dimensions import DIMENSIONS, LABELS, SESSION_DIMENSIONS, prop_value, split_prop
 from tracking.stats.periods import Period
-from tracking.stats.reports import Reports
+from tracking.stats.reports import DETAILS, METRIC_LABELS, Reports
 from tracking.templating import duration, number, percent
 
 from hits import GOOGLEBOT, IPHONE, make_hit
@@ -197,9 +197,6 @@ def formatted(name: str, value: float) -> str:
 
 @pytest.mark.parametrize("filters", FILTERS, ids=lambda filters: "&".join(f"{k}={v}" for k, v in filters.items()) or "none")
 def test_every_column_of_every_details_page_and_csv_is_right(testapp, dbsession, owner, story, filters):
-    from tracking.stats.dimensions import DIMENSIONS, split_prop
-    from tracking.stats.reports import DETAILS, METRIC_LABELS
-
     testapp.login(owner.email)
     for dim in DIMENSIONS:
         expected = reference(dbsession, story.id, PERIOD, filters, dim)
