@@ -31,9 +31,10 @@ the metrics that have a meaning for its dimension (:data:`DETAILS`):
 * an **event**: the visitors who sent it, the visits that sent it, and the events;
 * a **property**: the events that carried it.
 
-Visitors of a page or an event in the details are distinct visitor ids, so one person on one
-day; the details' visitors and visits of pages and events come from the raw hits (one
-statement grouped by page or event, read only for the details, never for the dashboard).
+A page's or an event's visitors are, as in the summaries, each visitor counted on the day of
+their first view of it (first sending of it); with filters, the distinct visitors of the
+matching visits that viewed it (sent it). Their visits come from the raw hits: one statement
+over the period's hits, for the details only, never for the dashboard.
 """
 
 import json
@@ -260,7 +261,9 @@ class Reports:
         if full and dim in ("page", "event"):
             people = self._people(dim, period, filters)
             for row in panel.rows:
-                row.visitors, row.visits = people.get(row.value, (0, 0))
+                visitors, row.visits = people.get(row.value, (0, 0))
+                if filters:
+                    row.visitors = visitors
         if full and dim == "page":
             entries = self._entries(period, filters)
             for row in panel.rows:
@@ -296,21 +299,31 @@ class Reports:
         return _panel(dim, rows, limit, whole)
 
     def _people(self, dim: str, period: Period, filters: dict[str, str]) -> dict[str, tuple[int, int]]:
-        """Pages or events: the distinct visitors and visits of each, among the hits of the
-        period (by their own day) or, with filters, the hits of the matching visits."""
+        """Pages or events: the visitors and visits of each, from the raw hits.
+
+        With filters, the distinct visitors and visits among the hits of the matching visits.
+        Without, the visits among the hits of the period (by their own day, as the summaries
+        count the page views), and no visitors: the summaries' are right (a visitor counted on
+        the day of their first view), and the one raw statement stays a hashed count of
+        (value, visit) pairs, with no sort of the values."""
         v = Visit
+        column, kind = (v.path, v.event == "pageview") if dim == "page" else (v.event, v.event != "pageview")
+        if self._postgresql:  # as for _Scan: no JIT compilation, and room to hash the pairs
+            self.db.execute(text("SET LOCAL jit = off"))
+            self.db.execute(text("SET LOCAL work_mem = '32MB'"))
         if filters:
             start = period.bounds(self.timezone)[0]
             ids = select(VisitSession.id).where(*self._matching(period, filters))
-            where = (v.session_id.in_(ids), v.site_id == self.site_id, v.ts >= start)
+            query = select(column, func.count(func.distinct(v.visitor)), func.count(func.distinct(v.session_id))).where(
+                v.session_id.in_(ids), v.site_id == self.site_id, v.ts >= start, kind
+            ).group_by(column)
         else:
             start, end = period.bounds(self.timezone)
-            where = (v.site_id == self.site_id, v.ts >= start, v.ts < end, v.bot == "")
-        column, kind = (v.path, v.event == "pageview") if dim == "page" else (v.event, v.event != "pageview")
-        query = select(column, func.count(func.distinct(v.visitor)), func.count(func.distinct(v.session_id)))
-        return {value: (int(visitors), int(visits)) for value, visitors, visits in self.db.execute(
-            query.where(*where, kind).group_by(column)
-        )}
+            pairs = select(column.label("value"), v.session_id).where(
+                v.site_id == self.site_id, v.ts >= start, v.ts < end, v.bot == "", kind
+            ).distinct().subquery()
+            query = select(pairs.c.value, literal(0), func.count()).group_by(pairs.c.value)
+        return {value: (int(visitors), int(visits)) for value, visitors, visits in self.db.execute(query)}
 
     def _entries(self, period: Period, filters: dict[str, str]) -> dict[str, Row]:
         """The visits that began on each page: their number, bounces and duration."""
