@@ -42,7 +42,9 @@ def reference(dbsession, site_id: int, period: Period, filters: dict[str, str], 
     A visit is a stored session, read through its hits alone: its first hit gives its source,
     location, device and entry page, its last page view its exit page; its page views, events
     and duration are counted from its hits. A visitor is attributed to their first visit (the
-    earliest session of their id); with a page or event filter, visitors are distinct ids."""
+    earliest session of their id); with a page or event filter, visitors are distinct ids, as
+    are a page's or an event's visitors (the sites here are in UTC, so that a period's days are
+    the days of visitor ids: a visitor's first view of a page that day is in the period)."""
     hits = defaultdict(list)
     for hit in dbsession.scalars(select(Visit).where(Visit.site_id == site_id, Visit.bot == "").order_by(Visit.ts, Visit.id)):
         hits[hit.session_id].append(hit)
