@@ -39,13 +39,14 @@ def largest_id(model) -> int:
     return 2**63 - 1 if isinstance(model.__table__.c.id.type, BigInteger) else 2**31 - 1
 
 
-def parse_id(name: str, model) -> int:
-    """The id of a ``model`` row named by a path segment, or ``KeyError``: a number its column
-    cannot hold names no row, and must not reach the database (where it is an error)."""
+def parse_id(name: str, model=None) -> int:
+    """The id of a ``model`` row (without a model: any 64-bit id) named by a path segment or a
+    form, or ``KeyError``: a number its column cannot hold names no row, and must not reach the
+    database (where it is an error)."""
     if not _ID.match(name):
         raise KeyError(name)
     value = int(name)
-    if value > largest_id(model):
+    if value > (2**63 - 1 if model is None else largest_id(model)):
         raise KeyError(name)
     return value
 
