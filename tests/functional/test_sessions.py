@@ -382,3 +382,14 @@ def test_a_page_view_resolves_the_session_in_one_query(app, owner, clock):
     about_users = [s for s in statements if re.search(r"\b(users|user_sessions)\b", s)]
     assert len(about_users) == 1
     assert re.search(r"FROM user_sessions JOIN users\b", about_users[0])
+
+
+@pytest.mark.parametrize("value", ["3000000000", "9223372036854775808", "0", "-1", "x"])
+def test_ending_a_session_that_cannot_exist_is_a_400(app, dbsession, owner, value):
+    """An id no session column can hold is refused before it reaches the database."""
+    client = browser(app)
+    client.login(owner.email)
+    token = client.csrf_token(f"/users/{owner.id}/")
+    res = client.post(f"/users/{owner.id}/sessions", {"end": value, "csrf_token": token}, status="*")
+    assert res.status_code == 400
+    assert signed_in(client)

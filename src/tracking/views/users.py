@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from .. import throttle, user_sessions
 from ..forms import FormHandler
-from ..models import Site, User
+from ..models import Site, User, UserSession
 from ..resources import UserResource, Users, parse_id
 from ..schemas.accounts import DeleteAccountSchema, NameSchema, PasswordSchema
 from ..security import Permission, current_session, renew_session
@@ -88,7 +88,7 @@ class AccountViews:
             request.session.flash(f"{_sessions(ended)} ended." if ended else "No other session was open.")
             return HTTPSeeOther(request.resource_url(self.context))
         try:
-            session_id = parse_id(choice)
+            session_id = parse_id(choice, UserSession)
         except KeyError:
             raise HTTPBadRequest("No such session.") from None
         ended = user_sessions.end(request.dbsession, self.user.id, session_id)
