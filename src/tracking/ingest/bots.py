@@ -371,12 +371,15 @@ def read_patterns() -> Patterns:
             reason = "crawler"
         broad.append((entry["pattern"], reason, "{}"))
 
-    named = []
-    for path, entry in matomo("client/browsers.yml", "client/mobile_apps.yml", "client/mediaplayers.yml", "client/pim.yml"):
+    # Matomo's clients in Matomo's order (apps before browsers, each list's own names before the
+    # common ones), so that the first match names the client.
+    clients = []
+    for path, entry in matomo("client/mobile_apps.yml", "client/mediaplayers.yml", "client/pim.yml", "client/browsers.yml"):
         if path != "client/browsers.yml":
-            named.append((entry["regex"], "app", _MATOMO_PREFIX))
-        elif entry.get("name") not in _COMMON_BROWSERS:
-            named.append((entry["regex"], "browser", _MATOMO_PREFIX))
+            kind = "app"
+        else:
+            kind = "common browser" if entry.get("name") in _COMMON_BROWSERS else "browser"
+        clients.append((entry["regex"], kind, _MATOMO_PREFIX))
 
     return {
         "known": known,
@@ -384,10 +387,9 @@ def read_patterns() -> Patterns:
         "crawlerdetect": [(pattern, "crawler", "{}") for pattern in crawlerdetect_patterns if not _CATCH_ALL.match(pattern)],
         "crawlerdetect exclusions": [(pattern, "", "{}") for pattern in crawlerdetect_exclusions],
         "signs": [(_URL, "url-in-agent", "{}"), (_EMAIL, "email-in-agent", "{}")],
-        "named": named,
-        "browsing": [
-            (entry["regex"], "browsing", _MATOMO_PREFIX)
-            for _, entry in matomo("client/browsers.yml", "client/browser_engine.yml", "oss.yml")
+        "clients": clients,
+        "engines and systems": [
+            (entry["regex"], "platform", _MATOMO_PREFIX) for _, entry in matomo("client/browser_engine.yml", "oss.yml")
         ],
     }
 
@@ -420,8 +422,8 @@ class _Lists:
             "|".join(pattern for pattern, _, _ in patterns["crawlerdetect exclusions"]), re.IGNORECASE
         )
         self.signs = _PatternList(patterns["signs"], ignore_case=True)
-        self.named = _PatternList(patterns["named"], ignore_case=True)
-        self.browsing = _PatternList(patterns["browsing"], ignore_case=True)
+        self.clients = _PatternList(patterns["clients"], ignore_case=True)
+        self.engines_and_systems = _PatternList(patterns["engines and systems"], ignore_case=True)
 
 
 @functools.lru_cache(maxsize=1)
@@ -453,7 +455,7 @@ def classify(text: str, platforms: ua_parser.Parser) -> str | None:
         lists.known.first(text)
         or _broad_lists(lists, text, platforms)
         or lists.signs.first(text)
-        or (None if lists.browsing.first(text) is not None or _platform(platforms, text) else "no-browser")
+        or (None if _names_browser_or_platform(lists, text, platforms) else "no-browser")
     )
 
 
@@ -471,14 +473,24 @@ def _broad_lists(lists: _Lists, text: str, platforms: ua_parser.Parser) -> str |
         reason = lists.crawlerdetect.first(rest) if rest else None
     if reason is None:
         return None
-    named = lists.named.first(text)
-    if named == "browser" or (named == "app" and _platform(platforms, text)):
+    client = lists.clients.first(text)
+    if client == "browser" or (client == "app" and _platform(platforms, text)):
         return None
     return reason
 
 
 def _without_android_model(text: str) -> str:
     return _BUILD.sub("", _ANDROID_MODEL.sub(r"\1", text, count=1))
+
+
+def _names_browser_or_platform(lists: _Lists, text: str, platforms: ua_parser.Parser) -> bool:
+    """True when Matomo finds a browser, a browser engine or an operating system in *text*, or
+    uap-core an operating system or a device."""
+    return (
+        lists.clients.first(text) in ("browser", "common browser")
+        or lists.engines_and_systems.first(text) is not None
+        or _platform(platforms, text)
+    )
 
 
 def _platform(platforms: ua_parser.Parser, text: str) -> bool:
