@@ -40,7 +40,8 @@ A user agent counts as flagged when the beacon would store it as a bot hit: ``de
 Cost: each list's distinct user agents, with the caches emptied first, through ``parse_agent``
 (which the beacon asks first), then ``detect_bot`` (uncached: a user agent seen for the first
 time), then ``detect_bot`` again (cached); best of ``--repeat`` rounds, in microseconds per
-call; and the time ``warm_up`` takes (the UA parser and the bot lists). The script also runs
+call; and the time and resident memory ``warm_up`` takes in a fresh process (the UA parser and
+the bot lists). The script also runs
 against an older checkout (``PYTHONPATH=<checkout>/src``): it asks only ``detect_bot``,
 ``parse_agent``, ``warm_up`` and their caches.
 
@@ -52,7 +53,6 @@ is 0; missed targets are reported, not fatal.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import re
@@ -63,7 +63,7 @@ import tarfile
 import time
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
