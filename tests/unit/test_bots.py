@@ -179,3 +179,13 @@ def test_a_browser_ua_parser_takes_for_a_spider_is_counted_as_its_device() -> No
     assert "Banca Caboto" in ua
     assert (detect_bot(ua), parse_agent(ua).device) == (None, "desktop")
     assert parse_agent("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)").device == "bot"
+
+
+def test_a_list_entry_no_engine_runs_is_left_out_and_said(caplog: pytest.LogCaptureFixture) -> None:
+    """An upstream list may gain a regex that the Rust engine refuses (an atomic group: :mod:`re`
+    runs it) or that neither runs: the others still work, and the log says which."""
+    listed = bots._PatternList(
+        [("(?>Alpha)bot", "crawler", "{}"), (r"(?<!a+)Beta", "monitor", "{}"), ("Gamma", "tool", "{}")], ignore_case=False
+    )
+    assert [listed.first(text) for text in ("Alphabot/1", "Beta/2", "Gamma/3", "Delta/4")] == ["crawler", None, "tool", None]
+    assert "(?<!a+)Beta" in caplog.text and "(?>Alpha)bot" not in caplog.text
