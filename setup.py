@@ -10,8 +10,11 @@ requires = [
     "alembic>=1.13",
     "argon2-cffi>=23",
     "colander>=2.0",
+    # crawler-user-agents and device-detector: lists of bots read from their files (bots.py).
+    "crawler-user-agents>=1.67,<2",
     "crawlerdetect>=0.4",
     "deform>=3.0",
+    "device-detector>=6.5,<7",
     "geoip2>=4.8",
     "geoip2fast>=1.2",
     "libpass>=1.9",
@@ -28,6 +31,8 @@ requires = [
     "transaction>=4",
     "ua-parser[regex]>=1.0",
     "waitress>=3.0",
+    # Reads device-detector's YAML lists (it depends on it too).
+    "yaml-rs>=0.1",
     "zope.sqlalchemy>=3.1",
 ]
 

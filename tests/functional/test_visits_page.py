@@ -125,7 +125,7 @@ def test_beacon_to_visit_pages_end_to_end_is_escaped(testapp, stored, dbsession,
         "event": SVG,
         "referrer": f"{JS_URL}//{BREAKOUT}",
         "props": json.dumps({SVG: BREAKOUT, "link": JS_URL, BREAKOUT: SVG}),
-    }, headers={"User-Agent": f"Mozilla/5.0 {BREAKOUT} {SVG}"})
+    }, headers={"User-Agent": f'Mozilla/5.0 (X11; Linux x86_64) "> {SVG}'})  # a browser's platform, no "script": no bot
     assert res.status_code == 204 and "X-Tracking-Ignored" not in res.headers
     assert stored() == 1
     [visit] = dbsession.scalars(select(Visit).where(Visit.site_id == site.id)).all()

@@ -34,7 +34,6 @@ from urllib.parse import SplitResult, unquote_plus, urlsplit
 import geoip2.database
 import geoip2.errors
 import ua_parser
-from crawlerdetect import CrawlerDetect
 from ua_parser.regex import Resolver as RegexResolver
 
 log = logging.getLogger(__name__)
@@ -189,8 +188,12 @@ def _device_class(ua: str, os_family: str, device_family: str, device_brand: str
     Order matters: spiders first (they often mimic phones), then TVs and
     consoles, then tablets (an Android UA without "Mobile" is a tablet, per
     Google's own guidance), then phones, then desktop operating systems.
+    A spider is ua-parser's "Spider" device that :func:`detect_bot` also
+    calls a bot: ua-parser's patterns alone take real browsers for bots
+    ("Banca Caboto" has "bot", so has "turbotabbee"), and a hit is a bot hit
+    exactly when ``detect_bot`` says so.
     """
-    if device_family == "Spider":
+    if device_family == "Spider" and detect_bot(ua) is not None:
         return "bot"
     if _TV_OR_CONSOLE.search(ua):
         return "other"
@@ -215,77 +218,42 @@ def _device_class(ua: str, os_family: str, device_family: str, device_brand: str
 # Bot detection
 # --------------------------------------------------------------------------
 
-# Automation and lab-testing markers; none appears in a real browser's UA.
-_HEADLESS = re.compile(
-    r"headless|phantomjs|slimerjs|lighthouse|\bptst/|puppeteer|playwright"
-    r"|selenium|webdriver|cypress/|jsdom/|htmlunit",
-    re.IGNORECASE,
-)
-# HTTP libraries and command-line clients, which put their name first.
-_TOOL = re.compile(
-    r"(?:curl|wget|python-requests|python-urllib|python-httpx|python|aiohttp"
-    r"|go-http-client|okhttp|java|apache-httpclient|node-fetch|node|axios|undici"
-    r"|got|deno|bun|httpie|postmanruntime|insomnia|libwww-perl|lwp-\w+"
-    r"|guzzlehttp|ruby|faraday|dart|rest-client|php|scrapy|powershell)"
-    r"(?:[/ ;(]|$)",
-    re.IGNORECASE,
-)
-
-
-@functools.lru_cache(maxsize=1)
-def _crawler_detect() -> CrawlerDetect:
-    """The shared CrawlerDetect instance (its big regex compiles on first use)."""
-    return CrawlerDetect()
-
-
 def detect_bot(ua: str) -> str | None:
-    """Return why a User-Agent is not a human browser, or None if it looks human.
+    """Return why a User-Agent is not a person's browser, or None if it looks like one.
 
-    Reasons, checked in this order:
+    The reasons (one of :data:`tracking.ingest.bots.REASONS`: ``empty-ua``, ``headless``,
+    ``tool``, ``monitor``, ``crawler``, ``url-in-agent``, ``email-in-agent``, ``no-browser``)
+    and the maintained lists behind them are described in :mod:`tracking.ingest.bots`.
 
-    * ``"empty-ua"`` -- nothing left after removing control characters and
-      whitespace;
-    * ``"headless"`` -- headless browsers and automation/lab tools
-      (HeadlessChrome, PhantomJS, Lighthouse, WebPageTest, Puppeteer,
-      Playwright, Selenium, ...);
-    * ``"tool"`` -- HTTP libraries and CLI clients (curl, wget,
-      python-requests, Go-http-client, ...).  This cheap anchored check runs
-      before crawlerdetect, which also knows most of them, so that these get
-      the more precise reason and skip the expensive regex;
-    * ``"crawler"`` -- anything else on crawlerdetect's list.  ua-parser's
-      "Spider" device class (see :func:`parse_agent`) is deliberately not
-      used here: its patterns are broad enough to catch real in-app browsers
-      (e.g. "DaumApps" matches "Daum").
-
-    Only the first 512 characters are inspected.  Results are cached (8192
-    distinct UAs): crawlerdetect's case-insensitive 1,400-pattern regex costs
-    a few hundred microseconds per new browser UA.
+    Only the first 512 characters are inspected, without control characters. Results are
+    cached (8192 distinct UAs), so a repeated UA costs a dictionary look-up; a new one costs
+    tens of microseconds (see BENCHMARKS.md, "Bot detection").
     """
     return _detect_bot(ua[:_UA_LIMIT])
 
 
 @functools.lru_cache(maxsize=8192)
 def _detect_bot(ua: str) -> str | None:
-    text = clean_text(ua, _UA_LIMIT)
-    if not text:
-        return "empty-ua"
-    if _HEADLESS.search(text):
-        return "headless"
-    if _TOOL.match(text):
-        return "tool"
-    if _crawler_detect().is_crawler(text):
-        return "crawler"
-    return None
+    return _bots().classify(clean_text(ua, _UA_LIMIT), _ua_parser())
+
+
+def _bots():  # noqa: ANN202 - the module
+    """:mod:`tracking.ingest.bots`, imported on first use: this module also runs as a script (the
+    child of :func:`_geoip2fast_tables`), which has no package to import from and no use for the
+    bot lists."""
+    from . import bots
+
+    return bots
 
 
 def warm_up() -> None:
-    """Build the UA parser and compile the crawler regex ahead of the first hit.
+    """Build the UA parser and the bot lists ahead of the first hit.
 
-    Both are built lazily (together ~0.3 s); call this at application start
-    to keep that cost off the first beacon request.
+    Both are built lazily (together about a second); call this at application start to keep
+    that cost off the first beacon request.
     """
     _ua_parser().parse("Mozilla/5.0")
-    _crawler_detect().is_crawler("Mozilla/5.0")
+    _bots().warm_up()
 
 
 # --------------------------------------------------------------------------
