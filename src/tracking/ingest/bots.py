@@ -6,21 +6,62 @@ this order (the first that applies wins):
 
 ``empty-ua``
     nothing is left of the User-Agent once control characters and spaces are removed.
+``probe``
+    the User-Agent carries an attack payload (:data:`_PROBE`): markup (``<script``, ``<svg``,
+    ``<?php``), a quote that closes a string and goes on in code (``'+(select``, ``') OR``,
+    ``"><``), SQL (``UNION SELECT``, ``pg_sleep(``), template, expression and shell syntax
+    (``${``, ``$(``, ``{{``, ``#{``, the Shellshock ``() {``), a path traversal or a system
+    file, or the host of an out-of-band testing service (Burp Collaborator, ProjectDiscovery's
+    interactsh). A User-Agent is product tokens and versions, which cannot hold a double quote
+    or an angle bracket, and comments about the platform (RFC 9110, section 10.1.5); no
+    browser, app or device writes code there. Scanners do, hoping that a server which logs,
+    stores or shows the header runs it. Quotes alone are no sign: vendors write screen sizes in
+    inches into device names (``Bush Spira B1 10.1"``, ``5''``), and some logs end a User-Agent
+    with a stray quote; a quote counts only when code follows it, and not after a digit. A
+    payload wins over whatever else the User-Agent claims to be.
 ``headless``
     headless browsers and automation or lab tools: HeadlessChrome, PhantomJS, Lighthouse,
-    WebPageTest, Puppeteer, Playwright, Selenium, ...
+    WebPageTest, Puppeteer, Playwright, Selenium, ..., and Splash, a "lightweight browser with
+    an HTTP API" that renders pages for scrapers (Zyte's Splash, splash.readthedocs.io; Scrapy
+    drives it through scrapy-splash). Its User-Agent is Qt WebKit's default, which carries the
+    application's name, ``... (KHTML, like Gecko) splash Version/10.0 Safari/602.1``. The lists
+    disagree on it: crawler-user-agents tags it ``browser-automation``, Matomo names it a
+    browser, and a browser Matomo names overrules the broad lists (see below). It is both, and
+    what it is for decides.
 ``tool``
     HTTP libraries and command-line clients: curl, wget, python-requests, Go-http-client, ...
 ``monitor``
-    uptime and performance monitors: Pingdom, UptimeRobot, Site24x7, ...
+    uptime and performance monitors: Pingdom, UptimeRobot, Site24x7, ..., and any agent that
+    calls itself *synthetic*: synthetic monitoring (scripted visits run on a schedule from a
+    vendor's machines) is what the word means in a User-Agent, and its vendors put it there so
+    that analytics can leave their visits out: Datadog's browser tests end theirs with
+    ``DatadogSynthetics`` and its API tests send ``Datadog/Synthetics`` (Datadog's guide
+    "Identify Synthetic Bots"), Splunk's send ``Splunk Synthetics``; the maintained lists name
+    a few such agents one by one (``RuxitSynthetic``, ``DynatraceSynthetic``,
+    ``Elastic/Synthetics``, ``NewRelicSynthetics``, ``synthetic-monitoring-agent``), always with
+    the vendor's capitals, and so miss the same agents written otherwise
+    (``splunk synthetics``) and the vendors they do not list. No browser, app or device
+    name in the browser lists holds the word.
 ``crawler``
     any other program a bot list knows: search engines, SEO and AI crawlers, link previewers,
-    feed fetchers and feed readers, security scanners.
+    feed fetchers and feed readers, security scanners; and Google Web Light
+    (``googleweblight``), see :data:`_TRANSCODER`.
 ``url-in-agent``
     the User-Agent carries a web address (``http://``, ``https://``, ``www.``): programs name
     their maker's page so that site owners can look them up; browsers do not.
 ``email-in-agent``
     the User-Agent carries an e-mail address, for the same reason.
+``joined-agents``
+    the User-Agent is two User-Agents joined by a comma or a bar (``Thumbor/6.7.5, Mozilla/5.0
+    ...``, ``Anonymous, Mozilla/5.0 ...``, ``iphone|Mozilla/5.0 ...``). A User-Agent is a list
+    of products and comments separated by spaces (RFC 9110, section 10.1.5), and a comma has
+    no place between them: it is how two values get joined. HTTP joins repeated header lines
+    with a comma (section 5.3), and programs that fetch on their own account and pass on the
+    User-Agent of the request that set them going put their own name before it, after a comma
+    or a bar (an image resizer such as Thumbor fetching an original image; relays calling
+    themselves "Anonymous"). A proxy that merely forwards a browser's request names itself in
+    ``Via`` (section 7.6.3) and leaves the User-Agent alone: the browser named after the comma
+    did not send this request as it is.
 ``no-browser``
     the User-Agent names no browser, no browser engine and no operating system or device at
     all: a bare program name (``Discourse/2.6``, ``MyLib/1.1 (Java)``, ``Mozilla/5.0
@@ -83,12 +124,14 @@ __all__ = ["REASONS", "classify", "warm_up"]
 
 REASONS = (
     "empty-ua",
+    "probe",
     "headless",
     "tool",
     "monitor",
     "crawler",
     "url-in-agent",
     "email-in-agent",
+    "joined-agents",
     "no-browser",
 )
 """Every reason :func:`classify` gives, in the order they are checked."""
@@ -96,7 +139,7 @@ REASONS = (
 # Automation and lab-testing markers; none appears in a real browser's UA.
 _HEADLESS = (
     r"headless|phantomjs|slimerjs|lighthouse|\bptst/|puppeteer|playwright"
-    r"|selenium|webdriver|cypress/|jsdom/|htmlunit"
+    r"|selenium|webdriver|cypress/|jsdom/|htmlunit|\bsplash version/"
 )
 # HTTP libraries and command-line clients, which put their name first.
 _TOOL = (
@@ -105,6 +148,37 @@ _TOOL = (
     r"|got|deno|bun|httpie|postmanruntime|insomnia|libwww-perl|lwp-\w+"
     r"|guzzlehttp|ruby|faraday|dart|rest-client|php|scrapy|powershell)"
     r"(?:[/ ;(]|$)"
+)
+# Synthetic monitoring names itself so (see "monitor" above): the word anywhere, in any case.
+_SYNTHETIC = r"synthetic"
+# Google Web Light, the transcoding proxy of Google Search on slow connections (2015-2022):
+# Google listed its "googleweblight" token among its own crawlers, as a fetcher that a person's
+# click sets going and that ignores robots.txt. It fetched the page on Google's servers and
+# sent the person a transcoded copy without the page's scripts (Google Analytics alone was
+# kept, run by Google): a hit with this token is the transcoder fetching, for instance, the
+# noscript pixel, not the person's browser; the person's own browser never sends the token.
+# Google retired the service in December 2022, so the token is now only seen from replays and
+# impersonators. A bot hit, "crawler", as Google's own list had it.
+_TRANSCODER = r"googleweblight"
+# A second user agent after a comma or a bar (see "joined-agents" above).
+_JOINED = r"[^\s,|][,|]\s*Mozilla/\d"
+# Attack payloads (see "probe" above). A quote counts when code follows it and no digit (an
+# inch mark) or quote comes before it.
+_PROBE = (
+    # markup that runs or loads something, PHP and ASP openings, a javascript: address
+    r"<\s*/?\s*(?:script|iframe|frame|svg|img|image|object|embed|applet|body|style|link|meta|base"
+    r"|form|input|marquee|details|video|audio|math)\b|<[?%!]|\bjavascript:"
+    # a quote that closes a string and goes on in code
+    r"|(?:^|[^\d'\"])['\"]\s*(?:[)<>;+]|--|/\*|(?:or|and|union)\b)"
+    # SQL
+    r"|\bunion\s+(?:all\s+)?select\b|\bselect\b.{1,80}\bfrom\b|\b(?:pg_)?sleep\s*\(|\bbenchmark\s*\("
+    r"|\bwaitfor\s+delay\b"
+    # template, expression and shell syntax (Log4Shell's ${jndi:, Shellshock's "() {")
+    r"|\$\{|\$\(|\{\{|#\{|\(\)\s*\{"
+    # path traversal and system files
+    r"|\.\./|/etc/passwd|\bcmd\.exe\b|/bin/(?:ba)?sh\b"
+    # out-of-band testing services: Burp Collaborator's hosts, interactsh's public servers
+    r"|\bburpcollaborator\.net|\boastify\.com|\binteract\.sh\b|\boast\.(?:pro|live|site|online|fun|me)\b"
 )
 # A web address: a scheme, or "www." and a dotted name.
 _URL = r"https?://|\bwww\.[a-z0-9-]+\.[a-z]"
@@ -350,7 +424,12 @@ def read_patterns() -> Patterns:
                 for entry in yaml_rs.loads(file.read()):
                     yield path, entry
 
-    known = [(_HEADLESS, "headless", "{}"), (_TOOL, "tool", "{}")]
+    known = [
+        (_HEADLESS, "headless", "{}"),
+        (_TOOL, "tool", "{}"),
+        (_SYNTHETIC, "monitor", "{}"),
+        (_TRANSCODER, "crawler", "{}"),
+    ]
     for path, entry in matomo("bots.yml", "client/libraries.yml", "client/feed_readers.yml"):
         if path == "client/libraries.yml":
             reason = "tool"
@@ -382,11 +461,12 @@ def read_patterns() -> Patterns:
         clients.append((entry["regex"], kind, _MATOMO_PREFIX))
 
     return {
+        "probe": [(_PROBE, "probe", "{}")],
         "known": known,
         "broad": broad,
         "crawlerdetect": [(pattern, "crawler", "{}") for pattern in crawlerdetect_patterns if not _CATCH_ALL.match(pattern)],
         "crawlerdetect exclusions": [(pattern, "", "{}") for pattern in crawlerdetect_exclusions],
-        "signs": [(_URL, "url-in-agent", "{}"), (_EMAIL, "email-in-agent", "{}")],
+        "signs": [(_URL, "url-in-agent", "{}"), (_EMAIL, "email-in-agent", "{}"), (_JOINED, "joined-agents", "{}")],
         "clients": clients,
         "engines and systems": [
             (entry["regex"], "platform", _MATOMO_PREFIX) for _, entry in matomo("client/browser_engine.yml", "oss.yml")
@@ -415,6 +495,7 @@ class _Lists:
     """The lists, compiled."""
 
     def __init__(self, patterns: Patterns) -> None:
+        self.probe = _PatternList(patterns["probe"], ignore_case=True)
         self.known = _PatternList(patterns["known"], ignore_case=True)
         self.broad = _PatternList(patterns["broad"], ignore_case=False)
         self.crawlerdetect = _PatternList(patterns["crawlerdetect"], ignore_case=True)
@@ -452,7 +533,8 @@ def classify(text: str, platforms: ua_parser.Parser) -> str | None:
         return "empty-ua"
     lists = _lists()
     return (
-        lists.known.first(text)
+        lists.probe.first(text)
+        or lists.known.first(text)
         or _broad_lists(lists, text, platforms)
         or lists.signs.first(text)
         or (None if _names_browser_or_platform(lists, text, platforms) else "no-browser")

@@ -221,9 +221,10 @@ def _device_class(ua: str, os_family: str, device_family: str, device_brand: str
 def detect_bot(ua: str) -> str | None:
     """Return why a User-Agent is not a person's browser, or None if it looks like one.
 
-    The reasons (one of :data:`tracking.ingest.bots.REASONS`: ``empty-ua``, ``headless``,
-    ``tool``, ``monitor``, ``crawler``, ``url-in-agent``, ``email-in-agent``, ``no-browser``)
-    and the maintained lists behind them are described in :mod:`tracking.ingest.bots`.
+    The reasons (one of :data:`tracking.ingest.bots.REASONS`: ``empty-ua``, ``probe``,
+    ``headless``, ``tool``, ``monitor``, ``crawler``, ``url-in-agent``, ``email-in-agent``,
+    ``joined-agents``, ``no-browser``), the maintained lists and the rules behind them are
+    described in :mod:`tracking.ingest.bots`.
 
     Only the first 512 characters are inspected, without control characters. Results are
     cached (8192 distinct UAs), so a repeated UA costs a dictionary look-up; a new one costs
