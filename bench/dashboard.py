@@ -4,7 +4,7 @@ For each database (SQLite, PostgreSQL):
 
 1. a fresh database, migrated with ``alembic -c production.ini upgrade head``, one user and one
    site (``tests/servers.py``), filled by ``tracking-demo``'s generator (default: 1,000,000
-   visits on SQLite, 10,000,000 on PostgreSQL, over 365 days ending today); the seed rate and
+   hits on SQLite, 10,000,000 on PostgreSQL, over 365 days ending today); the seed rate and
    the rebuild of the summary tables are timed and reported. PostgreSQL's raw tables are then
    ``VACUUM ANALYZE``d, as autovacuum would have done on a live server (the visibility map
    decides whether index-only scans are possible);
@@ -17,8 +17,8 @@ For each database (SQLite, PostgreSQL):
    database (the headline visitors of a dashboard, the top row of a panel), and more than zero.
 
 ``--keep DIR`` keeps the seeded databases (an SQLite file in DIR; a PostgreSQL database named
-after the dataset) and a note of them in DIR, so that a rerun with the same ``--visits`` and
-``--days`` skips the seeding. ``--profile`` then times each report call of each scenario and
+after the dataset) and a note of them in DIR, so that a rerun with the same ``--hits`` and
+``--days`` skips the seeding (a kept database is migrated to the code's schema first). ``--profile`` then times each report call of each scenario and
 its SQL statements, calling the reports directly as the views do, and shows the plan of the
 slowest statement (``EXPLAIN ANALYZE`` on PostgreSQL, ``EXPLAIN QUERY PLAN`` on SQLite).
 
@@ -71,7 +71,7 @@ from tracking.templating import number  # noqa: E402
 from tracking.views.dashboard import GROUPS, MORE_LIMIT  # noqa: E402
 
 PASSWORD = "dashboard-bench-password"
-DEFAULT_VISITS = {"sqlite": 1_000_000, "postgresql": 10_000_000}
+DEFAULT_HITS = {"sqlite": 1_000_000, "postgresql": 10_000_000}
 WARMUP = 2
 
 
@@ -101,7 +101,7 @@ class Dataset:
     url: str
     site_id: int
     email: str
-    visits: int
+    hits: int
     days: int
     seeded_on: str
     seed_seconds: float
@@ -113,7 +113,7 @@ class Dataset:
 
     @property
     def seed_rate(self) -> float:
-        return self.visits / self.seed_seconds if self.seed_seconds else 0.0
+        return self.hits / self.seed_seconds if self.seed_seconds else 0.0
 
 
 # -- the dataset ---------------------------------------------------------------------------
@@ -126,7 +126,7 @@ def migrate(url: str) -> None:
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def seed(url: str, visits: int, days: int) -> Dataset:
+def seed(url: str, hits: int, days: int) -> Dataset:
     """Migrate, create the owner (with a known password) and the site, fill it, vacuum it."""
     migrate(url)
     engine = get_engine({"sqlalchemy.url": url})
@@ -134,13 +134,13 @@ def seed(url: str, visits: int, days: int) -> Dataset:
     with Session(engine) as session, session.begin():
         session.execute(update(User).where(User.id == user_id).values(password_hash=password_context.hash(PASSWORD)))
         email = session.get(User, user_id).email
-        print(f"  seeding {visits:,} visits over {days} days", flush=True)
-        result = generate(session, site_id, visits, days, seed=1, progress=ProgressBar(visits))
+        print(f"  seeding {hits:,} hits over {days} days", flush=True)
+        result = generate(session, site_id, hits, days, seed=1, progress=ProgressBar(hits))
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM ANALYZE visits, visit_sessions, daily_stats, hourly_stats"))
+            conn.execute(text("VACUUM ANALYZE hits, visits, daily_stats, hourly_stats"))
     engine.dispose()
-    return Dataset(url, site_id, email, visits, days, date.today().isoformat(), result.load_seconds,
+    return Dataset(url, site_id, email, hits, days, date.today().isoformat(), result.load_seconds,
                    result.rebuild_seconds, result.index_seconds)
 
 
@@ -152,23 +152,27 @@ def kept_postgresql_url(name: str) -> str:
 
 
 @contextlib.contextmanager
-def dataset(database: str, visits: int, days: int, keep: Path | None) -> Iterator[Dataset]:
+def dataset(database: str, hits: int, days: int, keep: Path | None) -> Iterator[Dataset]:
     """The seeded database: made for this run (and dropped), or kept in ``keep`` between runs."""
     if keep is None:
         if database == "postgresql":
             with throwaway_database("tracking_bench_dashboard") as url:
-                yield seed(url, visits, days)
+                yield seed(url, hits, days)
         else:
             with tempfile.TemporaryDirectory() as workdir:
-                yield seed(f"sqlite:///{workdir}/dashboard.sqlite", visits, days)
+                yield seed(f"sqlite:///{workdir}/dashboard.sqlite", hits, days)
         return
     keep = keep.resolve()
     keep.mkdir(parents=True, exist_ok=True)
-    name = f"dashboard_{database}_{visits}_{days}"
+    name = f"dashboard_{database}_{hits}_{days}"
     note = keep / f"{name}.json"
     if note.exists():
-        kept = Dataset(**json.loads(note.read_text()))
+        noted = json.loads(note.read_text())
+        if "visits" in noted:  # a note written when hits were called visits
+            noted["hits"] = noted.pop("visits")
+        kept = Dataset(**noted)
         print(f"  reusing the database seeded on {kept.seeded_on} ({note})", flush=True)
+        migrate(kept.url)
         yield kept
         return
     if database == "postgresql":
@@ -181,7 +185,7 @@ def dataset(database: str, visits: int, days: int, keep: Path | None) -> Iterato
         for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
             leftover.unlink(missing_ok=True)
         url = f"sqlite:///{path}"
-    seeded = seed(url, visits, days)
+    seeded = seed(url, hits, days)
     note.write_text(json.dumps(seeded.__dict__, indent=2))
     yield seeded
 
@@ -395,7 +399,7 @@ def profile(data: Dataset, top: int = 6) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Time full dashboard pages of a big site.")
     parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
-    parser.add_argument("--visits", type=int, help="visits to seed (default: 1,000,000 on SQLite, 10,000,000 on PostgreSQL)")
+    parser.add_argument("--hits", type=int, help="hits to seed (default: 1,000,000 on SQLite, 10,000,000 on PostgreSQL)")
     parser.add_argument("--days", type=int, default=365, help="over this many days, ending today")
     parser.add_argument("--requests", type=int, default=10, help="timed requests per scenario, after 2 warm-up ones")
     parser.add_argument("--keep", type=Path, help="keep the seeded databases (and a note of them) in this directory")
@@ -414,10 +418,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"dashboard benchmark: {os.cpu_count()} cores ({cpu}), {date.today().isoformat()}")
     ok = True
     for database in databases:
-        visits = args.visits or DEFAULT_VISITS[database]
-        print(f"\n== {database}: {visits:,} visits over {args.days} days ==", flush=True)
-        with dataset(database, visits, args.days, args.keep) as data, tempfile.TemporaryDirectory() as workdir:
-            print(f"  seeded at {data.seed_rate:,.0f} visits/s ({data.seed_seconds:.1f} s, of which indexes and "
+        hits = args.hits or DEFAULT_HITS[database]
+        print(f"\n== {database}: {hits:,} hits over {args.days} days ==", flush=True)
+        with dataset(database, hits, args.days, args.keep) as data, tempfile.TemporaryDirectory() as workdir:
+            print(f"  seeded at {data.seed_rate:,.0f} hits/s ({data.seed_seconds:.1f} s, of which indexes and "
                   f"statistics {data.index_seconds:.1f} s), summaries rebuilt in {data.rebuild_seconds:.1f} s", flush=True)
             try:
                 results = measure(data, database, args.requests, Path(workdir))

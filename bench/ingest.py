@@ -11,7 +11,7 @@ For each database (SQLite, PostgreSQL):
    machine's speed (it is shared) weighs on both alike. Each server's figures are its rounds
    together (latency percentiles from the merged histograms); the peak RSS of the server and of
    its writer process is read from ``/proc``;
-3. SIGTERM (the server writes what it still buffers), and the rows of ``visits`` of site A are
+3. SIGTERM (the server writes what it still buffers), and the rows of ``hits`` of site A are
    counted: they must equal the ``204`` answers wrk received for site A.
 
 How "acknowledged" is counted exactly: wrk stops with requests still in flight, and the server
@@ -578,13 +578,13 @@ def count_rows(url: str, site_a: int, site_b: int) -> dict[str, int]:
     try:
         with engine.connect() as conn:
             return {
-                "stored": conn.execute(text("SELECT count(*) FROM visits WHERE site_id = :s"), {"s": site_a}).scalar(),
+                "stored": conn.execute(text("SELECT count(*) FROM hits WHERE site_id = :s"), {"s": site_a}).scalar(),
                 "stored_bot": conn.execute(
-                    text("SELECT count(*) FROM visits WHERE site_id = :s AND bot <> ''"), {"s": site_a}
+                    text("SELECT count(*) FROM hits WHERE site_id = :s AND bot <> ''"), {"s": site_a}
                 ).scalar(),
-                "stored_b": conn.execute(text("SELECT count(*) FROM visits WHERE site_id = :s"), {"s": site_b}).scalar(),
-                "sessions": conn.execute(
-                    text("SELECT count(*) FROM visit_sessions WHERE site_id = :s"), {"s": site_a}
+                "stored_b": conn.execute(text("SELECT count(*) FROM hits WHERE site_id = :s"), {"s": site_b}).scalar(),
+                "visits": conn.execute(
+                    text("SELECT count(*) FROM visits WHERE site_id = :s"), {"s": site_a}
                 ).scalar(),
             }
     finally:
@@ -605,7 +605,7 @@ class Result:
     stored: int
     stored_bot: int
     stored_b: int
-    sessions: int
+    visits: int
     exit_status: int
     spooled: int
     server_warnings: list[str]
@@ -802,7 +802,7 @@ def details(r: Result) -> str:
         " (server CPU time per request; less sensitive to other load on the machine than the req/s ratio)"
     )
     lines.append(
-        f"  site A: {b.acked} acknowledged, {r.stored} stored ({r.stored_bot} flagged bot), {r.sessions} sessions;"
+        f"  site A: {b.acked} acknowledged, {r.stored} stored ({r.stored_bot} flagged bot), {r.visits} visits;"
         f" site B (warm-up + drain): {r.stored_b} stored; server exit status {r.exit_status}, spooled {r.spooled}"
     )
     if r.queue_warnings:

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from tracking.ingest.enrich import GeoLocator
 from tracking.ingest.hit import parse
-from tracking.ingest.pipeline import Hit, Pipeline
+from tracking.ingest.pipeline import EnrichedHit, Pipeline
 from tracking.ingest.sites import SiteInfo
 
 PIPELINE = Pipeline(GeoLocator())
@@ -27,7 +27,7 @@ def make_hit(
     ua: str = CHROME,
     referrer: str = "",
     props: dict | None = None,
-) -> Hit:
+) -> EnrichedHit:
     """A hit on ``site`` (a ``Site`` row whose url is https://example.com) at naive-UTC ``at``."""
     info = SiteInfo(site.id, site.owner_id, "example.com", site.timezone, True, True, True)
     fields = {"url": "https://example.com" + path, "event": event, "referrer": referrer}

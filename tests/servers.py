@@ -157,10 +157,10 @@ def stored(engine, site_id: int) -> int:
     """How many hits of the site are in the database."""
     from sqlalchemy import func, select
 
-    from tracking.models import Visit
+    from tracking.models import Hit
 
     with engine.connect() as conn:
-        return conn.scalar(select(func.count(Visit.id)).where(Visit.site_id == site_id))
+        return conn.scalar(select(func.count(Hit.id)).where(Hit.site_id == site_id))
 
 
 def wait_for(predicate, timeout: float = 30.0) -> bool:

@@ -26,7 +26,7 @@ from sqlalchemy import BigInteger, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from .ingest.sites import SiteInfo, SiteUnavailable
-from .models import Site, User, Visit
+from .models import Hit, Site, User
 from .security import ADMIN, Permission, user_principal
 
 #: A canonical positive id: no sign, no leading zero, at most 19 digits.
@@ -145,7 +145,7 @@ class Visits(Resource):
     def __getitem__(self, name: str) -> "VisitResource":
         site = self.__parent__.site
         visit = self.request.dbsession.scalar(
-            select(Visit).where(Visit.id == parse_id(name, Visit), Visit.site_id == site.id)
+            select(Hit).where(Hit.id == parse_id(name, Hit), Hit.site_id == site.id)
         )
         if visit is None:
             raise KeyError(name)
@@ -153,7 +153,7 @@ class Visits(Resource):
 
 
 class VisitResource(Resource):
-    def __init__(self, parent: Visits, name: str, visit: Visit) -> None:
+    def __init__(self, parent: Visits, name: str, visit: Hit) -> None:
         super().__init__(parent, name)
         self.visit = visit
 

@@ -38,7 +38,7 @@ if str(TESTS) not in sys.path:
 from postgresql import throwaway_database  # noqa: E402
 from servers import Server, free_port  # noqa: E402
 
-from tracking.models import Visit, get_engine  # noqa: E402
+from tracking.models import Hit, get_engine  # noqa: E402
 
 CHROMIUM = Path(os.environ.get("TRACKING_TEST_CHROMIUM", "/usr/bin/chromium"))
 AXE = HERE / "node_modules" / "axe-core" / "axe.min.js"
@@ -161,20 +161,20 @@ class App:
     def url(self) -> str:
         return self.server.url
 
-    def visits(self, site_id: int, **where) -> list[dict]:
-        """The stored hits of a site, oldest first, as dicts of the ``visits`` columns."""
-        table = Visit.__table__
+    def hits(self, site_id: int, **where) -> list[dict]:
+        """The stored hits of a site, oldest first, as dicts of the ``hits`` columns."""
+        table = Hit.__table__
         query = select(table).where(table.c.site_id == site_id).order_by(table.c.id)
         for column, value in where.items():
             query = query.where(table.c[column] == value)
         with self.engine.connect() as conn:
             return [dict(row) for row in conn.execute(query).mappings()]
 
-    def wait_for_visits(self, site_id: int, count: int, timeout: float = STORE_TIMEOUT, **where) -> list[dict]:
+    def wait_for_hits(self, site_id: int, count: int, timeout: float = STORE_TIMEOUT, **where) -> list[dict]:
         """Poll the database until the site has at least ``count`` matching hits; returns them."""
         deadline = time.monotonic() + timeout
         while True:
-            rows = self.visits(site_id, **where)
+            rows = self.hits(site_id, **where)
             if len(rows) >= count or time.monotonic() > deadline:
                 break
             time.sleep(0.05)

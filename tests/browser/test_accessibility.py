@@ -41,7 +41,7 @@ def owned(module_app, browser, e2e, chrome_ua):
         request = urllib.request.Request(beacon, data=json.dumps(body).encode(), headers=headers)
         with urllib.request.urlopen(request, timeout=10) as response:
             assert response.status == 204
-    app.wait_for_visits(site_id, len(hits))
+    app.wait_for_hits(site_id, len(hits))
     return SimpleNamespace(app=app, site_id=site_id, new_site_id=new_site_id, state=state, email=owner.email)
 
 

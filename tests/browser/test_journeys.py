@@ -54,7 +54,7 @@ def test_owner_sets_up_tracking_and_sees_the_visits(app, pages, new_context, chr
     page.wait_for_url(shop + "/products.html?*")
     referrer = page.evaluate("document.referrer")
     assert referrer == news + "/", "Chromium sends only the origin as the referrer across origins"
-    (first,) = app.wait_for_visits(site_id, 1)
+    (first,) = app.wait_for_hits(site_id, 1)
     assert first["event"] == "pageview"
     assert (first["host"], first["path"], first["query"]) == (e2e.SHOP_HOST, "/products.html", "color=red")
     assert first["utm_campaign"] == "launch"
@@ -69,19 +69,19 @@ def test_owner_sets_up_tracking_and_sees_the_visits(app, pages, new_context, chr
     # A single-page-app navigation (history.pushState) is a second page view.
     page.click("#pricing")
     page.wait_for_url(shop + "/pricing")
-    second = app.wait_for_visits(site_id, 2)[1]
+    second = app.wait_for_hits(site_id, 2)[1]
     assert (second["event"], second["path"], second["query"]) == ("pageview", "/pricing", "")
     assert second["referrer"].startswith(shop + "/products.html")
     assert (second["ref_host"], second["source"]) == ("", "direct"), "a page of the same site is no referrer"
 
     # A custom event with a property.
     page.click("#signup")
-    third = app.wait_for_visits(site_id, 3)[2]
+    third = app.wait_for_hits(site_id, 3)[2]
     assert (third["event"], third["path"], third["props"]) == ("signup", "/pricing", {"plan": "pro"})
 
     # One visitor, one visit (session), and every beacon answer was a plain 204.
     assert first["visitor"] == second["visitor"] == third["visitor"]
-    assert first["session_id"] is not None and first["session_id"] == second["session_id"] == third["session_id"]
+    assert first["visit_id"] is not None and first["visit_id"] == second["visit_id"] == third["visit_id"]
     answers = beacons.wait(page, 3)
     assert [(r.status, r.headers.get("x-tracking-ignored")) for r in answers] == [(204, None)] * 3
     # Counted without leaving anything in the visitor's browser: no cookie on any origin, no storage.
@@ -143,7 +143,7 @@ def test_headless_chromium_is_stored_as_a_bot(shop, pages, new_context, e2e):
     page.goto(shop.url + "/headless.html")
     (answer,) = beacons.wait(page, 1)
     assert (answer.status, answer.headers.get("x-tracking-ignored")) == (204, "bot")
-    (row,) = shop.app.wait_for_visits(shop.site_id, 1, path="/headless.html")
+    (row,) = shop.app.wait_for_hits(shop.site_id, 1, path="/headless.html")
     assert (row["bot"], row["device"], row["browser"]) == ("headless", "bot", "HeadlessChrome")
 
 
@@ -160,8 +160,8 @@ def test_do_not_track_records_nothing(shop, pages, new_context, chrome_ua, e2e):
     # A later visitor without DNT is stored: the writer has passed the DNT hits, had they been kept.
     pages.write("after-dnt.html", e2e.shop_page(shop.snippet))
     _visitor(new_context, chrome_ua).goto(shop.url + "/after-dnt.html")
-    shop.app.wait_for_visits(shop.site_id, 1, path="/after-dnt.html")
-    assert shop.app.visits(shop.site_id, path="/dnt.html") == []
+    shop.app.wait_for_hits(shop.site_id, 1, path="/after-dnt.html")
+    assert shop.app.hits(shop.site_id, path="/dnt.html") == []
 
 
 def test_without_javascript_the_pixel_records_the_visit(shop, pages, new_context, chrome_ua, e2e):
@@ -173,7 +173,7 @@ def test_without_javascript_the_pixel_records_the_visit(shop, pages, new_context
     assert answer.request.method == "GET"
     assert answer.request.headers.get("referer") == shop.url + "/no-script.html?from=pixel"
     assert (answer.status, answer.headers.get("x-tracking-ignored")) == (204, None)
-    (row,) = shop.app.wait_for_visits(shop.site_id, 1, path="/no-script.html")
+    (row,) = shop.app.wait_for_hits(shop.site_id, 1, path="/no-script.html")
     assert (row["event"], row["host"], row["query"]) == ("pageview", e2e.SHOP_HOST, "from=pixel")
     assert (row["browser"], row["device"], row["bot"]) == ("Chrome", "desktop", "")
     assert row["width"] is None and row["referrer"] == ""
@@ -187,7 +187,7 @@ def test_calls_made_before_the_script_loads_are_queued(shop, pages, new_context,
     pages.write("queued.html", e2e.shop_page(queue + "\n" + shop.snippet))
     page = _visitor(new_context, chrome_ua)
     page.goto(shop.url + "/queued.html")
-    rows = shop.app.wait_for_visits(shop.site_id, 2, path="/queued.html")
+    rows = shop.app.wait_for_hits(shop.site_id, 2, path="/queued.html")
     # Both beacons leave at once: the server may store them in either order.
     events = sorted((r["event"], r["props"] or {}) for r in rows)
     assert events == [("newsletter-shown", {"position": "footer"}), ("pageview", {})]
@@ -210,7 +210,7 @@ def test_hash_changes_and_replace_state_are_not_page_views(shop, pages, new_cont
     page.wait_for_url("**#details")
     page.evaluate("history.replaceState({}, '', '/spa.html?tab=2')")
     page.evaluate("tracking('done')")
-    rows = shop.app.wait_for_visits(shop.site_id, 2, path="/spa.html")
+    rows = shop.app.wait_for_hits(shop.site_id, 2, path="/spa.html")
     assert sorted((r["event"], r["query"]) for r in rows) == [("done", "tab=2"), ("pageview", "")]
     assert len(sent) == 2
 
@@ -225,9 +225,9 @@ def test_a_hash_change_after_replace_state_is_not_a_page_view(shop, pages, new_c
     page.evaluate("location.hash = 'details'")
     page.wait_for_url("**#details")
     page.evaluate("tracking('done')")
-    rows = shop.app.wait_for_visits(shop.site_id, 2, path="/spa-replaced.html")
+    rows = shop.app.wait_for_hits(shop.site_id, 2, path="/spa-replaced.html")
     page.wait_for_timeout(300)  # a third hit, if any, is on its way: it was sent before "done"
-    rows = shop.app.visits(shop.site_id, path="/spa-replaced.html")
+    rows = shop.app.hits(shop.site_id, path="/spa-replaced.html")
     assert sorted((r["event"], r["query"]) for r in rows) == [("done", "tab=2"), ("pageview", "")]
     assert len(sent) == 2
 
@@ -243,5 +243,5 @@ def test_outbound_link_clicks_are_events(shop, pages, new_context, chrome_ua, e2
     page.wait_for_function("typeof tracking === 'function'")
     page.click("#away")
     page.wait_for_url(away)
-    rows = shop.app.wait_for_visits(shop.site_id, 2, path="/outbound.html")
+    rows = shop.app.wait_for_hits(shop.site_id, 2, path="/outbound.html")
     assert sorted((r["event"], r["props"] or {}) for r in rows) == [("outbound", {"url": away}), ("pageview", {})]

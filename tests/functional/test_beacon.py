@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import sessionmaker
 
 from tracking.ingest.sites import SiteDirectory
-from tracking.models import Visit, VisitSession
+from tracking.models import Hit, Visit
 from tracking.models.meta import Base
 
 CHROME = (
@@ -38,8 +38,8 @@ def beacon(testapp, site):
     return send
 
 
-def visits(dbsession):
-    return list(dbsession.scalars(select(Visit).order_by(Visit.id)))
+def stored_hits(dbsession):
+    return list(dbsession.scalars(select(Hit).order_by(Hit.id)))
 
 
 def test_get_stores_an_enriched_pageview(beacon, stored, dbsession, site):
@@ -55,25 +55,25 @@ def test_get_stores_an_enriched_pageview(beacon, stored, dbsession, site):
     assert "Set-Cookie" not in res.headers
     assert "X-Tracking-Ignored" not in res.headers
     assert stored() == 1
-    [visit] = visits(dbsession)
-    assert (visit.site_id, visit.event, visit.host, visit.path, visit.query) == (site.id, "pageview", "blog.example.com", "/posts/1", "x=1")
-    assert (visit.utm_source, visit.utm_medium, visit.utm_campaign) == ("newsletter", "email", "launch")
-    assert visit.source == "email"  # the UTM medium wins over the search referrer
-    assert visit.ref_host == "google.co.uk"
-    assert (visit.browser, visit.browser_version, visit.os, visit.device) == ("Chrome", "124", "Windows", "desktop")
-    assert visit.width == 1280 and visit.bot == ""
+    [hit] = stored_hits(dbsession)
+    assert (hit.site_id, hit.event, hit.host, hit.path, hit.query) == (site.id, "pageview", "blog.example.com", "/posts/1", "x=1")
+    assert (hit.utm_source, hit.utm_medium, hit.utm_campaign) == ("newsletter", "email", "launch")
+    assert hit.source == "email"  # the UTM medium wins over the search referrer
+    assert hit.ref_host == "google.co.uk"
+    assert (hit.browser, hit.browser_version, hit.os, hit.device) == ("Chrome", "124", "Windows", "desktop")
+    assert hit.width == 1280 and hit.bot == ""
     # The client address is REMOTE_ADDR (203.0.113.7 in these tests), never a forwarded header.
-    assert visit.ip == "203.0.113.0"
-    assert visit.session_id is not None
+    assert hit.ip == "203.0.113.0"
+    assert hit.visit_id is not None
 
 
 def test_post_json_as_send_beacon_sends_it(beacon, stored, dbsession):
     res = beacon("POST", body={"url": "https://blog.example.com/pricing", "event": "signup", "props": {"plan": "pro", "seats": 3, "trial": True}})
     assert res.status_code == 204
     stored()
-    [visit] = visits(dbsession)
-    assert visit.event == "signup" and visit.path == "/pricing"
-    assert visit.props == {"plan": "pro", "seats": "3", "trial": "true"}
+    [hit] = stored_hits(dbsession)
+    assert hit.event == "signup" and hit.path == "/pricing"
+    assert hit.props == {"plan": "pro", "seats": "3", "trial": "true"}
 
 
 def test_post_form_and_referer_fallback(beacon, stored, dbsession):
@@ -81,13 +81,13 @@ def test_post_form_and_referer_fallback(beacon, stored, dbsession):
                  headers={"Referer": "https://blog.example.com/from-referer"})
     assert res.status_code == 204
     stored()
-    assert visits(dbsession)[0].path == "/from-referer"
+    assert stored_hits(dbsession)[0].path == "/from-referer"
 
 
 def test_noscript_pixel_without_parameters_uses_the_referer(beacon, stored, dbsession):
     assert beacon(headers={"Referer": "https://blog.example.com/"}).status_code == 204
     stored()
-    assert visits(dbsession)[0].path == "/"
+    assert stored_hits(dbsession)[0].path == "/"
 
 
 def test_beacon_never_touches_the_session(beacon, testapp, owner):
@@ -109,7 +109,7 @@ def test_privacy_signals_are_honoured(beacon, stored, dbsession, header, reason)
     res = beacon(params={"url": "https://blog.example.com/"}, headers={header: "1"})
     assert res.status_code == 204
     assert res.headers["X-Tracking-Ignored"] == reason
-    assert stored() == 0 and visits(dbsession) == []
+    assert stored() == 0 and stored_hits(dbsession) == []
 
 
 @pytest.mark.parametrize(("header", "setting"), [("DNT", "honor_dnt"), ("Sec-GPC", "honor_gpc")])
@@ -162,9 +162,9 @@ def test_bots_are_stored_apart_with_their_reason(beacon, stored, dbsession, ua, 
     res = beacon(params={"url": "https://blog.example.com/"}, headers={"User-Agent": ua})
     assert res.status_code == 204 and res.headers["X-Tracking-Ignored"] == "bot"
     stored()
-    [visit] = visits(dbsession)
-    assert visit.bot == reason and visit.device == "bot" and visit.session_id is None
-    assert dbsession.scalar(select(func.count(VisitSession.id))) == 0
+    [hit] = stored_hits(dbsession)
+    assert hit.bot == reason and hit.device == "bot" and hit.visit_id is None
+    assert dbsession.scalar(select(func.count(Visit.id))) == 0
 
 
 BAD = [
@@ -204,9 +204,9 @@ def test_nul_bytes_and_unicode_are_cleaned_not_fatal(beacon, stored, dbsession):
     res = beacon("POST", body={"url": "https://blog.example.com/caf\u00e9\x00/\u202e", "event": "clic\x00k \U0001f600"})
     assert res.status_code == 204
     stored()
-    [visit] = visits(dbsession)
-    assert "\x00" not in visit.path and "\x00" not in visit.event
-    assert visit.event == "click \U0001f600"
+    [hit] = stored_hits(dbsession)
+    assert "\x00" not in hit.path and "\x00" not in hit.event
+    assert hit.event == "click \U0001f600"
 
 
 @pytest.mark.parametrize("size", [8193, 10 * 1024 * 1024])
@@ -301,8 +301,8 @@ def test_neither_the_user_agent_nor_the_address_is_stored(app, beacon, stored, d
     agent = CHROME + " Marker/7.7.7"
     res = beacon(params={"url": "https://blog.example.com/p"}, headers={"User-Agent": agent})
     assert res.status_code == 204 and stored() == 1
-    [visit] = visits(dbsession)
-    assert visit.browser == "Chrome" and visit.ip is None
+    [hit] = stored_hits(dbsession)
+    assert hit.browser == "Chrome" and hit.ip is None
     needles = ("203.0.113.7", "203.0.113", "Marker/7.7.7", "Mozilla/5.0")
     found = []
     for table in Base.metadata.sorted_tables:

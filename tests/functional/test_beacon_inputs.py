@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from tracking import main
-from tracking.models import Visit, VisitSession
+from tracking.models import Hit, Visit
 from tracking.settings import ENVIRONMENT
 
 from support import TestApp, store_buffered
@@ -165,8 +165,8 @@ def hit_from(client, site, ip, path="/"):
     return res
 
 
-def visit_at(dbsession, site, path):
-    return dbsession.scalars(select(Visit).where(Visit.site_id == site.id, Visit.path == path)).one()
+def hit_at(dbsession, site, path):
+    return dbsession.scalars(select(Hit).where(Hit.site_id == site.id, Hit.path == path)).one()
 
 
 @pytest.mark.parametrize("ip", ["81.2.69.142", "2001:4860:4860::8888", "::ffff:81.2.69.142"])
@@ -185,18 +185,18 @@ def test_a_city_database_locates_hits(app_with, dbsession, site, ip):
     client, store = app_with(**{"tracking.geoip_city_db": CITY_DB})
     hit_from(client, site, ip, "/located")
     assert store() == 1
-    visit = visit_at(dbsession, site, "/located")
-    assert {name: getattr(visit, name) for name in expected} == expected
-    session = dbsession.get(VisitSession, visit.session_id)
-    assert (session.country, session.region, session.city) == (expected["country"], expected["region"], expected["city"])
+    hit = hit_at(dbsession, site, "/located")
+    assert {name: getattr(hit, name) for name in expected} == expected
+    visit = dbsession.get(Visit, hit.visit_id)
+    assert (visit.country, visit.region, visit.city) == (expected["country"], expected["region"], expected["city"])
 
 
 def test_without_a_city_database_only_the_country_is_known(app_with, dbsession, site):
     client, store = app_with()
     hit_from(client, site, "81.2.69.142", "/country")
     assert store() == 1
-    visit = visit_at(dbsession, site, "/country")
-    assert (visit.country, visit.region, visit.city, visit.postal, visit.latitude, visit.longitude) == ("GB", "", "", "", None, None)
+    hit = hit_at(dbsession, site, "/country")
+    assert (hit.country, hit.region, hit.city, hit.postal, hit.latitude, hit.longitude) == ("GB", "", "", "", None, None)
 
 
 STORE_IP = [
@@ -216,11 +216,11 @@ def test_store_ip_setting_decides_the_stored_address(app_with, dbsession, site, 
     client, store = app_with(**{"tracking.store_ip": mode})
     hit_from(client, site, ip, "/address")
     assert store() == 1
-    assert visit_at(dbsession, site, "/address").ip == expected
+    assert hit_at(dbsession, site, "/address").ip == expected
 
 
 def test_the_environment_overrides_the_store_ip_setting(app_with, dbsession, site):
     client, store = app_with(environ={"TRACKING_STORE_IP": "none"}, **{"tracking.store_ip": "full"})
     hit_from(client, site, "203.0.113.7", "/address")
     assert store() == 1
-    assert visit_at(dbsession, site, "/address").ip is None
+    assert hit_at(dbsession, site, "/address").ip is None

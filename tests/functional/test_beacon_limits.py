@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from tracking import main
 from tracking.ingest.limits import DEFAULT_BURST, RateLimiter
-from tracking.models import Visit
+from tracking.models import Hit
 from tracking.settings import ENVIRONMENT
 
 from support import TestApp, store_buffered
@@ -94,7 +94,7 @@ def test_one_flooding_client_leaves_other_clients_and_other_sites_at_204(testapp
     assert statuses(testapp, site, 5, ip="203.0.113.8") == [204] * 5
     assert statuses(testapp, site, 5, ip="2001:db8:1:2::7") == [204] * 5
     assert stored() == 20
-    counts = dict(dbsession.execute(select(Visit.site_id, func.count()).group_by(Visit.site_id)).all())
+    counts = dict(dbsession.execute(select(Hit.site_id, func.count()).group_by(Hit.site_id)).all())
     assert counts == {site.id: 15, shop.id: 5}
 
 

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from tracking.ingest.store import Store
-from tracking.models import VisitSession
+from tracking.models import Visit
 from tracking.stats.periods import Period
 from tracking.stats.reports import Reports
 from tracking.stats.rollups import rebuild
@@ -53,10 +53,10 @@ EXPECTED = (3, 1, 33.3, {"/": (2, 0), "/blog": (1, 1)})
 
 
 def test_each_visit_is_a_bounce_or_not_by_hand(dbsession, three_visits):
-    sessions = dbsession.scalars(
-        select(VisitSession).where(VisitSession.site_id == three_visits.id).order_by(VisitSession.started_at)
+    visits = dbsession.scalars(
+        select(Visit).where(Visit.site_id == three_visits.id).order_by(Visit.started_at)
     ).all()
-    assert [(s.pageviews, s.events, s.is_bounce) for s in sessions] == [(2, 0, False), (1, 1, False), (1, 0, True)]
+    assert [(v.pageviews, v.events, v.is_bounce) for v in visits] == [(2, 0, False), (1, 1, False), (1, 0, True)]
 
 
 def test_the_summaries_count_one_bounce_in_three_visits(dbsession, three_visits):

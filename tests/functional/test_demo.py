@@ -1,6 +1,6 @@
 """``tracking-demo``: synthetic traffic that obeys every rule of the live writer.
 
-The rows are checked against the raw-data definitions (sessions, ``is_first`` flags, local
+The rows are checked against the raw-data definitions (visits, ``is_first`` flags, local
 days, visitor ids) recomputed here in Python, and the summary tables against a fresh rebuild.
 """
 
@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import create_engine, delete, func, select, text
 from sqlalchemy.orm import Session
 
-from tracking.ingest.store import SESSION_GAP
-from tracking.models import DailyStat, Visit, VisitSession
+from tracking.ingest.store import VISIT_GAP
+from tracking.models import DailyStat, Hit, Visit
 from tracking.scripts import demo
 from tracking.stats.periods import local_day, to_local
 from tracking.stats.rollups import rebuild
@@ -23,7 +23,7 @@ from support import ROOT, environment, migrate
 from hits import summaries
 from servers import seed_site
 
-VISITS = 3_000
+HITS = 3_000
 DAYS = 10
 # Ten days in Paris around the switch to summer time (29 March 2026: a 23-hour day).
 END = date(2026, 4, 2)
@@ -34,17 +34,17 @@ TIMEZONE = "Europe/Paris"
 @pytest.fixture
 def filled(dbsession, make_site, owner):
     site = make_site(owner, url="https://www.example.com", timezone=TIMEZONE)
-    result = demo.generate(dbsession, site.id, VISITS, DAYS, seed=42, end=END, now=NOW)
+    result = demo.generate(dbsession, site.id, HITS, DAYS, seed=42, end=END, now=NOW)
     dbsession.expire_all()
     return site, result
 
 
+def all_hits(dbsession, site_id):
+    return list(dbsession.scalars(select(Hit).where(Hit.site_id == site_id).order_by(Hit.ts, Hit.id)))
+
+
 def all_visits(dbsession, site_id):
-    return list(dbsession.scalars(select(Visit).where(Visit.site_id == site_id).order_by(Visit.ts, Visit.id)))
-
-
-def all_sessions(dbsession, site_id):
-    return list(dbsession.scalars(select(VisitSession).where(VisitSession.site_id == site_id).order_by(VisitSession.id)))
+    return list(dbsession.scalars(select(Visit).where(Visit.site_id == site_id).order_by(Visit.id)))
 
 
 
@@ -56,85 +56,84 @@ def test_the_vocabulary():
     demo.check_copy_safe()
 
 
-def test_exactly_the_visits_asked_for(dbsession, filled):
+def test_exactly_the_hits_asked_for(dbsession, filled):
     site, result = filled
-    assert result.visits == VISITS
-    assert dbsession.scalar(select(func.count()).select_from(Visit).where(Visit.site_id == site.id)) == VISITS
-    assert dbsession.scalar(select(func.count()).select_from(VisitSession).where(VisitSession.site_id == site.id)) == result.sessions
-    days = {visit.day for visit in all_visits(dbsession, site.id)}
+    assert result.hits == HITS
+    assert dbsession.scalar(select(func.count()).select_from(Hit).where(Hit.site_id == site.id)) == HITS
+    assert dbsession.scalar(select(func.count()).select_from(Visit).where(Visit.site_id == site.id)) == result.visits
+    days = {hit.day for hit in all_hits(dbsession, site.id)}
     assert days == {END - timedelta(days=n) for n in range(DAYS)}
 
 
-def test_days_visitors_and_sessions_follow_the_live_rules(dbsession, filled):
+def test_days_visitors_and_visits_follow_the_live_rules(dbsession, filled):
     site, _ = filled
-    visits = all_visits(dbsession, site.id)
-    sessions = {s.id: s for s in all_sessions(dbsession, site.id)}
-    for visit in visits:
-        assert visit.day == local_day(visit.ts, TIMEZONE)
-        assert -(2**63) <= visit.visitor < 2**63
-        assert visit.host == "www.example.com"
+    all_of_them = all_hits(dbsession, site.id)
+    visits = {v.id: v for v in all_visits(dbsession, site.id)}
+    for hit in all_of_them:
+        assert hit.day == local_day(hit.ts, TIMEZONE)
+        assert -(2**63) <= hit.visitor < 2**63
+        assert hit.host == "www.example.com"
     # Visitor ids change every day.
     days_of = defaultdict(set)
-    for visit in visits:
-        days_of[visit.visitor].add(visit.day)
+    for hit in all_of_them:
+        days_of[hit.visitor].add(hit.day)
     assert all(len(days) == 1 for days in days_of.values())
-    assert any(v.visitor < 0 for v in visits) and any(v.visitor > 0 for v in visits)
+    assert any(h.visitor < 0 for h in all_of_them) and any(h.visitor > 0 for h in all_of_them)
 
-    # Sessions are exactly the runs of a visitor's hits less than 30 minutes apart.
+    # Visits are exactly the runs of a visitor's hits less than 30 minutes apart.
     people = defaultdict(list)
-    for visit in visits:
-        if not visit.bot:
-            people[visit.visitor].append(visit)
+    for hit in all_of_them:
+        if not hit.bot:
+            people[hit.visitor].append(hit)
     expected_groups = set()
     for hits in people.values():
         group = [hits[0].id]
         for before, hit in zip(hits, hits[1:]):
-            if hit.ts - before.ts > SESSION_GAP:
+            if hit.ts - before.ts > VISIT_GAP:
                 expected_groups.add(tuple(group))
                 group = []
             group.append(hit.id)
         expected_groups.add(tuple(group))
-    by_session = defaultdict(list)
-    for visit in visits:
-        if visit.session_id is not None:
-            by_session[visit.session_id].append(visit)
-    assert {tuple(v.id for v in hits) for hits in by_session.values()} == expected_groups
-    assert set(by_session) == set(sessions)
+    by_visit = defaultdict(list)
+    for hit in all_of_them:
+        if hit.visit_id is not None:
+            by_visit[hit.visit_id].append(hit)
+    assert {tuple(h.id for h in hits) for hits in by_visit.values()} == expected_groups
+    assert set(by_visit) == set(visits)
 
-    for session_id, hits in by_session.items():
-        session = sessions[session_id]
+    for visit_id, hits in by_visit.items():
+        visit = visits[visit_id]
         views = [hit for hit in hits if hit.event == "pageview"]
         first = hits[0]
-        assert session.visitor == first.visitor
-        assert (session.started_at, session.ended_at) == (first.ts, hits[-1].ts)
-        assert session.day == first.day == local_day(session.started_at, TIMEZONE)
-        assert session.entry_path == views[0].path == first.path
-        assert session.exit_path == views[-1].path
-        assert (session.pageviews, session.events) == (len(views), len(hits) - len(views))
-        assert session.duration == int((session.ended_at - session.started_at).total_seconds())
+        assert visit.visitor == first.visitor
+        assert (visit.started_at, visit.ended_at) == (first.ts, hits[-1].ts)
+        assert visit.day == first.day == local_day(visit.started_at, TIMEZONE)
+        assert visit.entry_path == views[0].path == first.path
+        assert visit.exit_path == views[-1].path
+        assert (visit.pageviews, visit.events) == (len(views), len(hits) - len(views))
+        assert visit.duration == int((visit.ended_at - visit.started_at).total_seconds())
         attributes = ("source", "ref_host", "utm_source", "utm_medium", "utm_campaign", "country", "region", "city",
                       "browser", "os", "device")
-        assert [getattr(session, name) for name in attributes] == [getattr(first, name) for name in attributes]
+        assert [getattr(visit, name) for name in attributes] == [getattr(first, name) for name in attributes]
         # Only the landing page view carries the referrer; later views come from the site itself.
         assert all(hit.ref_host == "" and hit.source == "direct" for hit in views[1:])
 
 
 def test_is_first_flags_match_the_raw_rows(dbsession, filled):
     site, _ = filled
-    visits = all_visits(dbsession, site.id)
     seen = set()
-    for visit in visits:
-        if visit.bot:
-            assert not visit.is_first
+    for hit in all_hits(dbsession, site.id):
+        if hit.bot:
+            assert not hit.is_first
             continue
-        key = (visit.visitor, visit.event, visit.path if visit.event == "pageview" else "")
-        assert visit.is_first == (key not in seen), visit.id
+        key = (hit.visitor, hit.event, hit.path if hit.event == "pageview" else "")
+        assert hit.is_first == (key not in seen), hit.id
         seen.add(key)
     visitors_seen = set()
-    for session in sorted(all_sessions(dbsession, site.id), key=lambda s: s.started_at):
-        assert session.is_first == (session.visitor not in visitors_seen)
-        visitors_seen.add(session.visitor)
-    assert len(visitors_seen) < sum(1 for _ in all_sessions(dbsession, site.id))  # some come back the same day
+    for visit in sorted(all_visits(dbsession, site.id), key=lambda v: v.started_at):
+        assert visit.is_first == (visit.visitor not in visitors_seen)
+        visitors_seen.add(visit.visitor)
+    assert len(visitors_seen) < sum(1 for _ in all_visits(dbsession, site.id))  # some come back the same day
 
 
 def test_summaries_are_what_a_rebuild_computes(dbsession, filled):
@@ -145,7 +144,7 @@ def test_summaries_are_what_a_rebuild_computes(dbsession, filled):
     assert summaries(dbsession, site.id) == loaded
     daily, hourly = loaded
     totals = [counts for (dim, _, _), counts in daily.items() if dim == ""]
-    assert sum(counts[1] for counts in totals) == result.sessions
+    assert sum(counts[1] for counts in totals) == result.visits
     assert sum(counts[2] for counts in totals) == sum(counts[2] for counts in hourly.values())
     assert sum(counts[0] for (dim, _, _), counts in daily.items() if dim == "bot") == 0
     assert sum(counts[2] for (dim, _, _), counts in daily.items() if dim == "bot") == result.bots
@@ -153,47 +152,47 @@ def test_summaries_are_what_a_rebuild_computes(dbsession, filled):
 
 def test_the_traffic_looks_real(dbsession, filled):
     site, result = filled
+    hits = all_hits(dbsession, site.id)
     visits = all_visits(dbsession, site.id)
-    sessions = all_sessions(dbsession, site.id)
 
-    per_day = Counter(visit.day for visit in visits)
+    per_day = Counter(hit.day for hit in hits)
     weekdays = [count for day, count in per_day.items() if day.weekday() < 5]
     weekend = [count for day, count in per_day.items() if day.weekday() >= 5]
     assert mean(weekdays) > 1.3 * mean(weekend)
 
-    bots = [visit for visit in visits if visit.bot]
-    assert 0.025 <= len(bots) / VISITS <= 0.035
+    bots = [hit for hit in hits if hit.bot]
+    assert 0.025 <= len(bots) / HITS <= 0.035
     assert len(bots) == result.bots
     assert all(
-        (v.bot, v.device, v.session_id, v.is_first, v.ref_host) == ("crawler", "bot", None, False, "") for v in bots
+        (h.bot, h.device, h.visit_id, h.is_first, h.ref_host) == ("crawler", "bot", None, False, "") for h in bots
     )
 
-    bounces = sum(1 for s in sessions if s.is_bounce)
-    assert 0.38 <= bounces / len(sessions) <= 0.52
-    assert max(s.pageviews for s in sessions) <= 8
-    sources = Counter(s.source for s in sessions)
-    assert 0.33 <= sources["direct"] / len(sessions) <= 0.5
+    bounces = sum(1 for v in visits if v.is_bounce)
+    assert 0.38 <= bounces / len(visits) <= 0.52
+    assert max(v.pageviews for v in visits) <= 8
+    sources = Counter(v.source for v in visits)
+    assert 0.33 <= sources["direct"] / len(visits) <= 0.5
     assert {"search", "social", "email", "referral"} <= set(sources)
-    assert any(s.utm_campaign.startswith("weekly-") and s.utm_medium == "email" for s in sessions)
-    assert len({s.country for s in sessions}) >= 15
-    assert {s.device for s in sessions} == {"desktop", "mobile", "tablet"}
+    assert any(v.utm_campaign.startswith("weekly-") and v.utm_medium == "email" for v in visits)
+    assert len({v.country for v in visits}) >= 15
+    assert {v.device for v in visits} == {"desktop", "mobile", "tablet"}
 
-    pages = Counter(v.path for v in visits if v.event == "pageview" and not v.bot)
+    pages = Counter(h.path for h in hits if h.event == "pageview" and not h.bot)
     assert pages.most_common(1)[0][0] == "/"
     assert len(pages) > 100
 
-    events = Counter(v.event for v in visits if v.event != "pageview")
+    events = Counter(h.event for h in hits if h.event != "pageview")
     assert {"signup", "outbound", "download"} <= set(events)
-    for visit in visits:
-        if visit.event == "signup":
-            assert visit.props in ({"plan": "pro"}, {"plan": "free"})
-        elif visit.event == "outbound":
-            assert visit.props["url"].startswith("https://")
-        elif visit.event == "download":
-            assert visit.props is None
+    for hit in hits:
+        if hit.event == "signup":
+            assert hit.props in ({"plan": "pro"}, {"plan": "free"})
+        elif hit.event == "outbound":
+            assert hit.props["url"].startswith("https://")
+        elif hit.event == "download":
+            assert hit.props is None
 
     # A daily curve: more visits in the afternoon than at night (local time).
-    starts = Counter(to_local(s.started_at, TIMEZONE).hour for s in sessions)
+    starts = Counter(to_local(v.started_at, TIMEZONE).hour for v in visits)
     assert sum(starts[h] for h in range(13, 17)) > 3 * sum(starts[h] for h in range(1, 5))
 
 
@@ -201,7 +200,7 @@ def test_the_same_seed_gives_the_same_traffic(dbsession, make_site, owner):
     def traffic():
         site = make_site(owner, timezone="UTC")
         demo.generate(dbsession, site.id, 400, 3, seed=7, end=END, now=NOW)
-        return [(v.ts, v.event, v.path, v.country, v.is_first) for v in all_visits(dbsession, site.id)]
+        return [(h.ts, h.event, h.path, h.country, h.is_first) for h in all_hits(dbsession, site.id)]
 
     assert traffic() == traffic()
 
@@ -210,13 +209,13 @@ def test_today_is_filled_only_up_to_now(dbsession, make_site, owner):
     site = make_site(owner, timezone="UTC")
     now = datetime(2026, 4, 3, 9, 30)
     demo.generate(dbsession, site.id, 2_000, 2, seed=1, now=now)
-    visits = all_visits(dbsession, site.id)
-    assert len(visits) == 2_000
-    assert max(v.ts for v in visits) < now
-    assert {v.day for v in visits} == {date(2026, 4, 2), date(2026, 4, 3)}
+    hits = all_hits(dbsession, site.id)
+    assert len(hits) == 2_000
+    assert max(h.ts for h in hits) < now
+    assert {h.day for h in hits} == {date(2026, 4, 2), date(2026, 4, 3)}
     # Nine and a half hours of the quiet end of the curve: far less than a whole day.
-    today = sum(1 for v in visits if v.day == date(2026, 4, 3))
-    assert 0 < today < 0.4 * len(visits)
+    today = sum(1 for h in hits if h.day == date(2026, 4, 3))
+    assert 0 < today < 0.4 * len(hits)
 
 
 def test_no_site_no_future(dbsession, make_site, owner):
@@ -235,14 +234,14 @@ def test_the_console_script(tmp_path, capsys):
     stderr = io.StringIO()
     ini = str(ROOT / "development.ini")
     with environment(TRACKING_DATABASE_URL=url):
-        assert demo.main([ini, "--site", str(site_id), "--visits", "1000", "--days", "5", "--seed", "3"], stderr=stderr) == 0
+        assert demo.main([ini, "--site", str(site_id), "--hits", "1000", "--days", "5", "--seed", "3"], stderr=stderr) == 0
         out = capsys.readouterr().out
-        assert f"site {site_id}: 1,000 visits" in out and "seed 3" in out and "visits/s" in out
-        assert "100.0% 1,000/1,000 visits" in stderr.getvalue()
-        assert demo.main([ini, "--site", "999", "--visits", "10", "--days", "1"], stderr=stderr) == 2
+        assert f"site {site_id}: 1,000 hits" in out and "seed 3" in out and "hits/s" in out
+        assert "100.0% 1,000/1,000 hits" in stderr.getvalue()
+        assert demo.main([ini, "--site", "999", "--hits", "10", "--days", "1"], stderr=stderr) == 2
         assert "tracking-demo: error: no site with id 999" in stderr.getvalue()
     with Session(engine) as session:
-        assert session.scalar(select(func.count()).select_from(Visit).where(Visit.site_id == site_id)) == 1000
+        assert session.scalar(select(func.count()).select_from(Hit).where(Hit.site_id == site_id)) == 1000
         assert session.scalar(select(func.sum(DailyStat.visits)).where(DailyStat.site_id == site_id, DailyStat.dim == "")) > 0
     engine.dispose()
 
@@ -251,32 +250,32 @@ def schema_of_raw_tables(dbsession):
     """Every index and constraint of the raw tables, as the database describes them."""
     if dbsession.get_bind().dialect.name == "postgresql":
         indexes = dbsession.execute(text(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN ('visits', 'visit_sessions')"
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN ('hits', 'visits')"
         )).all()
         constraints = dbsession.execute(text(
             "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
-            " WHERE conrelid IN (CAST('visits' AS regclass), CAST('visit_sessions' AS regclass))"
+            " WHERE conrelid IN (CAST('hits' AS regclass), CAST('visits' AS regclass))"
         )).all()
         return sorted(indexes), sorted(constraints)
     return sorted(dbsession.execute(text(
-        "SELECT name, sql FROM sqlite_master WHERE tbl_name IN ('visits', 'visit_sessions')"
+        "SELECT name, sql FROM sqlite_master WHERE tbl_name IN ('hits', 'visits')"
     )).all())
 
 
 def test_a_bulk_load_into_empty_tables_leaves_the_same_indexes_and_keys(dbsession, make_site, owner):
     # Empty within this test's transaction, whatever other tests left behind.
+    dbsession.execute(delete(Hit))
     dbsession.execute(delete(Visit))
-    dbsession.execute(delete(VisitSession))
     before = schema_of_raw_tables(dbsession)
     first, second = make_site(owner), make_site(owner, name="Second")
     demo.generate(dbsession, first.id, 500, 2, seed=1, end=END, now=NOW)  # empty tables: indexes built afterwards
     assert schema_of_raw_tables(dbsession) == before
     demo.generate(dbsession, second.id, 500, 2, seed=2, end=END, now=NOW)  # rows already there: indexes kept
     assert schema_of_raw_tables(dbsession) == before
-    assert dbsession.scalar(select(func.count()).select_from(Visit)) == 1000
-    # Session ids continue from the first load (the sequence was moved past them on PostgreSQL).
-    ids = list(dbsession.scalars(select(VisitSession.id).order_by(VisitSession.id)))
+    assert dbsession.scalar(select(func.count()).select_from(Hit)) == 1000
+    # Visit ids continue from the first load (the sequence was moved past them on PostgreSQL).
+    ids = list(dbsession.scalars(select(Visit.id).order_by(Visit.id)))
     assert len(ids) == len(set(ids))
-    dbsession.add(VisitSession(site_id=first.id, visitor=1, started_at=NOW, ended_at=NOW, day=END))
+    dbsession.add(Visit(site_id=first.id, visitor=1, started_at=NOW, ended_at=NOW, day=END))
     dbsession.flush()
-    assert max(dbsession.scalars(select(VisitSession.id))) > ids[-1]
+    assert max(dbsession.scalars(select(Visit.id))) > ids[-1]

@@ -16,7 +16,7 @@ from sqlalchemy.orm import sessionmaker
 
 from tracking import models, throttle
 from tracking.headers import security_headers_tween_factory
-from tracking.models import LoginThrottle, User, Visit
+from tracking.models import LoginThrottle, User, Hit
 from tracking.requestlog import request_log_tween_factory
 from tracking.views import auth
 
@@ -225,7 +225,7 @@ def test_a_signed_in_visitor_s_hit_opens_no_session_and_loads_no_user(app, testa
     assert not [statement for statement in statements if re.search(r"\b(users|user_sessions)\b", statement)]
     assert testapp.cookies == {"tracking_session": cookie}
     assert stored() == 2
-    assert sorted(dbsession.scalars(select(Visit.path).where(Visit.site_id == site.id))) == ["/a", "/b"]
+    assert sorted(dbsession.scalars(select(Hit.path).where(Hit.site_id == site.id))) == ["/a", "/b"]
 
 
 def test_tracker_script_and_static_files_are_nosniff(testapp):

@@ -10,7 +10,9 @@ from sqlalchemy import Boolean, Date, DateTime, Integer, MetaData, String, Table
 from support import ROOT, environment, migrate
 from tracking.models import get_engine
 
-COUNTED = ("users", "sites", "visits", "daily_stats")
+#: The tables counted, by revision: the hits' table is ``visits`` before 0007, ``hits`` after.
+COUNTED = ("users", "sites", "hits", "daily_stats")
+BEFORE_0007 = {"hits": "visits"}
 
 
 def downgrade(url, revision):
@@ -19,7 +21,8 @@ def downgrade(url, revision):
 
 
 def fill(engine) -> dict:
-    """Three accounts, the last one with a site, a visit and a summary row; returns its ids."""
+    """Three accounts, the last one with a site, a hit and a summary row (at revision 0005, when
+    the hits' table is ``visits``); returns its ids."""
     visits = Table("visits", MetaData(), autoload_with=engine)
     by_type = ((Boolean, False), (DateTime, datetime(2026, 5, 1, 12)), (Date, date(2026, 5, 1)), (String, ""), (Integer, 1))
     with engine.begin() as connection:
@@ -47,9 +50,14 @@ def fill(engine) -> dict:
     return {"user": users[-1], "site": site}
 
 
-def counts(engine) -> dict:
+def counts(engine, names: dict | None = None) -> dict:
+    """Rows per table of :data:`COUNTED`; ``names``: the tables' names at this revision."""
+    names = names or {}
     with engine.connect() as connection:
-        return {table: connection.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar() for table in COUNTED}
+        return {
+            table: connection.execute(text(f"SELECT COUNT(*) FROM {names.get(table, table)}")).scalar()
+            for table in COUNTED
+        }
 
 
 def test_the_upgrade_keeps_every_row_and_ids_are_not_reused_after_it(fresh_db):
@@ -59,10 +67,10 @@ def test_the_upgrade_keeps_every_row_and_ids_are_not_reused_after_it(fresh_db):
         newest = fill(engine)
         engine.dispose()
         migrate(fresh_db)
-        assert counts(engine) == {"users": 3, "sites": 1, "visits": 1, "daily_stats": 1}
+        assert counts(engine) == {"users": 3, "sites": 1, "hits": 1, "daily_stats": 1}
         assert "user_sessions" in inspect(engine).get_table_names()
         with engine.begin() as connection:
-            connection.execute(text("DELETE FROM users WHERE id = :id"), {"id": newest["user"]})  # its site and visits go too
+            connection.execute(text("DELETE FROM users WHERE id = :id"), {"id": newest["user"]})  # its site and hits go too
             user = connection.execute(text(
                 "INSERT INTO users (name, email, password_hash, is_admin, created_at)"
                 " VALUES ('d', 'd@example.com', 'x', false, '2026-01-02') RETURNING id"
@@ -72,7 +80,7 @@ def test_the_upgrade_keeps_every_row_and_ids_are_not_reused_after_it(fresh_db):
                 " VALUES (:owner, 's', 'https://example.com', 'UTC', true, true, true, '2026-01-02') RETURNING id"
             ), {"owner": user}).scalar()
         assert user > newest["user"] and site > newest["site"]
-        assert counts(engine) == {"users": 3, "sites": 1, "visits": 0, "daily_stats": 0}
+        assert counts(engine) == {"users": 3, "sites": 1, "hits": 0, "daily_stats": 0}
     finally:
         engine.dispose()
 
@@ -85,10 +93,10 @@ def test_the_downgrade_keeps_every_row(fresh_db):
         engine.dispose()
         migrate(fresh_db)
         downgrade(fresh_db, "0005")
-        assert counts(engine) == {"users": 3, "sites": 1, "visits": 1, "daily_stats": 1}
+        assert counts(engine, BEFORE_0007) == {"users": 3, "sites": 1, "hits": 1, "daily_stats": 1}
         assert "user_sessions" not in inspect(engine).get_table_names()
         engine.dispose()
         migrate(fresh_db)
-        assert counts(engine) == {"users": 3, "sites": 1, "visits": 1, "daily_stats": 1}
+        assert counts(engine) == {"users": 3, "sites": 1, "hits": 1, "daily_stats": 1}
     finally:
         engine.dispose()

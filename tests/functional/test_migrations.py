@@ -1,11 +1,13 @@
 """The migrations build exactly the schema the models describe, and can be undone."""
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
+from postgresql import throwaway_database
 from support import ROOT, environment, migrate
 from tracking.models import get_engine
 from tracking.models.meta import Base
@@ -21,21 +23,82 @@ def test_migrated_database_matches_the_models(fresh_db):
     assert differences == []
 
 
-def test_sessions_by_country_index_comes_and_goes_with_its_migration(fresh_db):
+def schema_names(url: str) -> dict:
+    """Every name in a database's schema that the naming convention decides, by table: the
+    columns, the primary key, the foreign keys, the unique constraints, the indexes (with their
+    columns) and, on PostgreSQL, the sequence of the id column. ``compare_metadata`` looks at
+    none of the constraints' names."""
+    engine = get_engine({"sqlalchemy.url": url})
+    try:
+        inspector = inspect(engine)
+        names = {}
+        for table in sorted(set(inspector.get_table_names()) - {"alembic_version"}):
+            columns = [column["name"] for column in inspector.get_columns(table)]
+            names[table] = {
+                "columns": sorted(columns),
+                "primary key": inspector.get_pk_constraint(table)["name"],
+                "foreign keys": sorted(
+                    (key["name"], tuple(key["constrained_columns"]), key["referred_table"])
+                    for key in inspector.get_foreign_keys(table)
+                ),
+                "unique": sorted(unique["name"] for unique in inspector.get_unique_constraints(table)),
+                "indexes": sorted((index["name"], tuple(index["column_names"])) for index in inspector.get_indexes(table)),
+            }
+            if engine.dialect.name == "postgresql" and "id" in columns:
+                with engine.connect() as connection:
+                    names[table]["sequence"] = connection.scalar(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table})
+        if engine.dialect.name == "postgresql":
+            with engine.connect() as connection:
+                names["(sequences)"] = sorted(connection.scalars(text("SELECT relname FROM pg_class WHERE relkind = 'S'")))
+        return names
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def created_db(database, tmp_path):
+    """A database built from the models alone (``create_all``), not by the migrations."""
+    if database == "postgresql":
+        with throwaway_database("tracking_created") as url:
+            engine = get_engine({"sqlalchemy.url": url})
+            Base.metadata.create_all(engine)
+            engine.dispose()
+            yield url
+    else:
+        url = f"sqlite:///{tmp_path}/created.sqlite"
+        engine = get_engine({"sqlalchemy.url": url})
+        Base.metadata.create_all(engine)
+        engine.dispose()
+        yield url
+
+
+def test_migrated_database_names_everything_as_the_models_do(fresh_db, created_db):
+    """Tables, columns, keys, indexes and sequences are named alike in a migrated database and
+    one built from the models: ``hits`` and ``visits``, ``pk_hits``, ``ix_hits_visit_id``,
+    ``visits_id_seq``..., nothing left of ``visit_sessions`` or ``session_id``."""
+    migrated = schema_names(fresh_db)
+    assert migrated == schema_names(created_db)
+    assert {"hits", "visits"} <= set(migrated) and "visit_sessions" not in migrated
+    assert "visit_id" in migrated["hits"]["columns"] and "session_id" not in migrated["hits"]["columns"]
+    assert migrated["hits"]["primary key"] == "pk_hits" and migrated["visits"]["primary key"] == "pk_visits"
+
+
+def test_visits_by_country_index_comes_and_goes_with_its_migration(fresh_db):
+    """0003 adds the index (to ``visit_sessions``, the visits' table until 0007)."""
     engine = get_engine({"sqlalchemy.url": fresh_db})
     try:
-        def indexes():
-            return {index["name"] for index in inspect(engine).get_indexes("visit_sessions")}
+        def indexes(table):
+            return {index["name"] for index in inspect(engine).get_indexes(table)}
 
-        assert "ix_visit_sessions_site_id_country_day" in indexes()
+        assert "ix_visits_site_id_country_day" in indexes("visits")
         with environment(TRACKING_DATABASE_URL=fresh_db):
             command.downgrade(Config(str(ROOT / "development.ini")), "0002")
         engine.dispose()
-        assert "ix_visit_sessions_site_id_country_day" not in indexes()
-        assert "ix_visit_sessions_site_id_day" in indexes()
+        assert "ix_visit_sessions_site_id_country_day" not in indexes("visit_sessions")
+        assert "ix_visit_sessions_site_id_day" in indexes("visit_sessions")
         migrate(fresh_db)
         engine.dispose()
-        assert "ix_visit_sessions_site_id_country_day" in indexes()
+        assert "ix_visits_site_id_country_day" in indexes("visits")
     finally:
         engine.dispose()
 
@@ -72,9 +135,9 @@ def test_daily_hits_are_built_from_the_page_and_event_rows_of_each_site(fresh_db
     assert [tuple(row) for row in hits] == [(1, "2026-05-01", 5, 4), (1, "2026-05-02", 1, 0), (2, "2026-05-01", 0, 1)]
 
 
-def test_visits_stored_before_the_as_organisation_get_an_empty_one(fresh_db):
-    """0005 adds ``visits.as_org`` to a table that already has hits: theirs is "" (no AS known);
-    its downgrade takes the column away again."""
+def test_hits_stored_before_the_as_organisation_get_an_empty_one(fresh_db):
+    """0005 adds ``as_org`` to the hits' table (``visits`` until 0007) when it already has hits:
+    theirs is "" (no AS known); its downgrade takes the column away again."""
     from datetime import date, datetime
 
     from sqlalchemy import Boolean, Date, DateTime, Integer, MetaData, String, Table
@@ -101,7 +164,7 @@ def test_visits_stored_before_the_as_organisation_get_an_empty_one(fresh_db):
         engine.dispose()
         migrate(fresh_db)
         with engine.connect() as connection:
-            assert connection.execute(text("SELECT site_id, as_org FROM visits")).all() == [(1, "")]
+            assert connection.execute(text("SELECT site_id, as_org FROM hits")).all() == [(1, "")]
         engine.dispose()
         with environment(TRACKING_DATABASE_URL=fresh_db):
             command.downgrade(Config(str(ROOT / "development.ini")), "0004")

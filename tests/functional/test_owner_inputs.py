@@ -20,7 +20,7 @@ from sqlalchemy import select
 from webob.multidict import MultiDict
 
 from tracking.ingest.store import Store
-from tracking.models import Visit
+from tracking.models import Hit
 from tracking.models.types import utcnow
 from tracking.resources import Root
 from tracking.security import Permission
@@ -43,7 +43,7 @@ def data(dbsession, site):
     ]
     Store(None).write_batch(dbsession, hits)
     dbsession.flush()
-    return dbsession.scalars(select(Visit).where(Visit.site_id == site.id).order_by(Visit.id)).first()
+    return dbsession.scalars(select(Hit).where(Hit.site_id == site.id).order_by(Hit.id)).first()
 
 
 @pytest.fixture

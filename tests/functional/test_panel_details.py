@@ -1,7 +1,7 @@
 """The full list behind each panel (its details page and its CSV export): every column shown is
 the number computed plainly, in Python, from the raw hits — with filters and without.
 
-What each dimension shows (``tracking.stats.reports.DETAILS``): a session dimension the visits
+What each dimension shows (``tracking.stats.reports.DETAILS``): a visit dimension the visits
 that have the value (visitors, visits, page views, bounce rate, duration, events); a page the
 visitors and visits that viewed it, its page views, and the visits that began on it (entries)
 with their bounce rate and duration; an event the visitors and visits that sent it and the
@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
 from tracking.ingest.store import Store
-from tracking.models import DailySalt, DailyStat, HourlyStat, Visit, VisitSession
-from tracking.stats.dimensions import DIMENSIONS, LABELS, SESSION_DIMENSIONS, prop_value, split_prop
+from tracking.models import DailySalt, DailyStat, Hit, HourlyStat, Visit
+from tracking.stats.dimensions import DIMENSIONS, LABELS, VISIT_DIMENSIONS, prop_value, split_prop
 from tracking.stats.periods import Period
 from tracking.stats.reports import DETAILS, METRIC_LABELS, Reports
 from tracking.templating import duration, number, percent
@@ -39,39 +39,39 @@ A, B, C, D = (f"198.51.100.{n}" for n in range(1, 5))
 def reference(dbsession, site_id: int, period: Period, filters: dict[str, str], dim: str) -> dict[str, dict[str, float]]:
     """``dim``'s rows for the period's visits that match ``filters``: value → metric → number.
 
-    A visit is a stored session, read through its hits alone: its first hit gives its source,
+    A visit is a stored ``Visit`` row, read through its hits alone: its first hit gives its source,
     location, device and entry page, its last page view its exit page; its page views, events
     and duration are counted from its hits. A visitor is attributed to their first visit (the
-    earliest session of their id); with a page or event filter, visitors are distinct ids, as
+    earliest visit of their id); with a page or event filter, visitors are distinct ids, as
     are a page's or an event's visitors (the sites here are in UTC, so that a period's days are
     the days of visitor ids: a visitor's first view of a page that day is in the period)."""
     hits = defaultdict(list)
-    for hit in dbsession.scalars(select(Visit).where(Visit.site_id == site_id, Visit.bot == "").order_by(Visit.ts, Visit.id)):
-        hits[hit.session_id].append(hit)
-    sessions = dbsession.scalars(select(VisitSession).where(VisitSession.site_id == site_id)).all()
+    for hit in dbsession.scalars(select(Hit).where(Hit.site_id == site_id, Hit.bot == "").order_by(Hit.ts, Hit.id)):
+        hits[hit.visit_id].append(hit)
+    stored = dbsession.scalars(select(Visit).where(Visit.site_id == site_id)).all()
     first_of_visitor = {}
-    for session in sorted(sessions, key=lambda s: s.started_at):
-        first_of_visitor.setdefault(session.visitor, session.id)
+    for visit in sorted(stored, key=lambda v: v.started_at):
+        first_of_visitor.setdefault(visit.visitor, visit.id)
 
-    def value_of(session, name):
-        own = hits[session.id]
+    def value_of(visit, name):
+        own = hits[visit.id]
         if name == "entry":
             return own[0].path
         if name == "exit":  # the last page view's page (the first hit's, in a visit of events only)
             return [own[0], *(hit for hit in own if hit.event == "pageview")][-1].path
         return getattr(own[0], {"referrer": "ref_host"}.get(name, name))
 
-    def matches(session):
+    def matches(visit):
         for name, value in filters.items():
-            if name == "page" and not any(h.event == "pageview" and h.path == value for h in hits[session.id]):
+            if name == "page" and not any(h.event == "pageview" and h.path == value for h in hits[visit.id]):
                 return False
-            if name == "event" and not any(h.event == value for h in hits[session.id]):
+            if name == "event" and not any(h.event == value for h in hits[visit.id]):
                 return False
-            if name in SESSION_DIMENSIONS and value_of(session, name) != value:
+            if name in VISIT_DIMENSIONS and value_of(visit, name) != value:
                 return False
         return True
 
-    visits = [s for s in sessions if period.start <= s.day < period.end and matches(s)]
+    visits = [v for v in stored if period.start <= v.day < period.end and matches(v)]
     by_hit_filter = "page" in filters or "event" in filters
 
     def visit_numbers(group):
@@ -86,26 +86,26 @@ def reference(dbsession, site_id: int, period: Period, filters: dict[str, str], 
         }
 
     rows = {}
-    if dim in SESSION_DIMENSIONS:
+    if dim in VISIT_DIMENSIONS:
         groups = defaultdict(list)
-        for session in visits:
-            groups[value_of(session, dim)].append(session)
+        for visit in visits:
+            groups[value_of(visit, dim)].append(visit)
         return {value: visit_numbers(group) for value, group in groups.items()}
-    their_hits = [hit for session in visits for hit in hits[session.id]]
+    their_hits = [hit for visit in visits for hit in hits[visit.id]]
     if dim == "page":
         for path in {h.path for h in their_hits if h.event == "pageview"}:
             views = [h for h in their_hits if h.event == "pageview" and h.path == path]
             entered = [s for s in visits if value_of(s, "entry") == path]
             numbers = visit_numbers(entered) if entered else {"bounce_rate": 0, "average_duration": 0}
             rows[path] = {
-                "visitors": len({h.visitor for h in views}), "visits": len({h.session_id for h in views}),
+                "visitors": len({h.visitor for h in views}), "visits": len({h.visit_id for h in views}),
                 "pageviews": len(views), "entries": len(entered),
                 "bounce_rate": numbers["bounce_rate"], "average_duration": numbers["average_duration"],
             }
     elif dim == "event":
         for name in {h.event for h in their_hits if h.event != "pageview"}:
             sent = [h for h in their_hits if h.event == name]
-            rows[name] = {"visitors": len({h.visitor for h in sent}), "visits": len({h.session_id for h in sent}), "events": len(sent)}
+            rows[name] = {"visitors": len({h.visitor for h in sent}), "visits": len({h.visit_id for h in sent}), "events": len(sent)}
     else:  # prop
         counts = Counter(prop_value(h.event, k, v) for h in their_hits if h.event != "pageview" for k, v in (h.props or {}).items())
         rows = {value: {"events": n} for value, n in counts.items()}
@@ -257,7 +257,7 @@ def test_every_details_row_equals_the_raw_rows(dbsession, make_site, owner, spec
     period = Period("custom", date(2026, 6, 1), date(2026, 6, 5))  # every hit is inside
     for dim in ("page", "event", "prop", "entry", "exit", "source", "device"):
         assert_same(shown(reports.panel(dim, period, filters, limit=1000, full=True)), reference(dbsession, site.id, period, filters, dim))
-    for model in (DailyStat, HourlyStat, Visit, VisitSession):
+    for model in (DailyStat, HourlyStat, Hit, Visit):
         dbsession.execute(delete(model))
     dbsession.execute(delete(DailySalt))
     dbsession.delete(site)

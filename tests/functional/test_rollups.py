@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
 from tracking.ingest.store import Store
-from tracking.models import DailySalt, DailyStat, HourlyStat, Visit, VisitSession
-from tracking.stats.dimensions import HIT_DIMENSIONS, SESSION_DIMENSIONS
+from tracking.models import DailySalt, DailyStat, Hit, HourlyStat, Visit
+from tracking.stats.dimensions import HIT_DIMENSIONS, VISIT_DIMENSIONS
 from tracking.stats.periods import Period, local_day
 from tracking.stats.reports import Reports
 from tracking.stats.rollups import rebuild
@@ -59,7 +59,7 @@ def test_summaries_equal_a_rebuild_from_raw_rows(dbsession, make_site, owner, sp
     incremental = summaries(dbsession, site.id)
     rebuild(dbsession, site.id)
     assert summaries(dbsession, site.id) == incremental
-    for model in (DailyStat, HourlyStat, Visit, VisitSession):
+    for model in (DailyStat, HourlyStat, Hit, Visit):
         dbsession.execute(delete(model))
     dbsession.execute(delete(DailySalt))
     dbsession.delete(site)
@@ -97,18 +97,18 @@ def test_a_filter_every_visit_matches_changes_no_number(dbsession, make_site, ow
     site = make_site(owner, url="https://example.com", timezone=timezone)
     Store(None).write_batch(dbsession, make_hits(site, specs))
     reports = Reports(dbsession, site.id, timezone)
-    countries = {country for (country,) in dbsession.execute(select(VisitSession.country).where(VisitSession.site_id == site.id))}
-    dims = (*SESSION_DIMENSIONS, *HIT_DIMENSIONS)
+    countries = {country for (country,) in dbsession.execute(select(Visit.country).where(Visit.site_id == site.id))}
+    dims = (*VISIT_DIMENSIONS, *HIT_DIMENSIONS)
     first = local_day(START, timezone)
     for period in (Period("custom", first - timedelta(days=3), first + timedelta(days=4)),  # by day
                    Period("custom", first, first + timedelta(days=2))):  # by hour: when every hit is in it
         if period.hourly and any(local_day(hit.ts, timezone) >= period.end for hit in make_hits(site, specs)):
-            continue  # a session crossing the end counts its later hits in panels, not in the chart
+            continue  # a visit crossing the end counts its later hits in panels, not in the chart
         for country in countries:
             assert _numbers(reports.overview(period, {"country": country}, dims, limit=100)) == _numbers(
                 reports.overview(period, {}, dims, limit=100)
             )
-    for model in (DailyStat, HourlyStat, Visit, VisitSession):
+    for model in (DailyStat, HourlyStat, Hit, Visit):
         dbsession.execute(delete(model))
     dbsession.execute(delete(DailySalt))
     dbsession.delete(site)

@@ -125,11 +125,11 @@ def test_delete_site_needs_the_confirmation(logged_in, dbsession, site):
 def test_deleting_a_site_deletes_its_visits(logged_in, dbsession, site):
     from datetime import date, datetime
 
-    from tracking.models import Visit
+    from tracking.models import Hit
 
-    dbsession.add(Visit(site_id=site.id, ts=datetime(2026, 1, 1), day=date(2026, 1, 1), visitor=1))
+    dbsession.add(Hit(site_id=site.id, ts=datetime(2026, 1, 1), day=date(2026, 1, 1), visitor=1))
     dbsession.flush()
     form = logged_in.get(f"/sites/{site.id}/delete").forms["delete-site"]
     form["confirm"] = True
     form.submit("submit")
-    assert dbsession.scalar(select(func.count(Visit.id))) == 0
+    assert dbsession.scalar(select(func.count(Hit.id))) == 0

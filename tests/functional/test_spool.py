@@ -24,7 +24,7 @@ from tracking.ingest.sites import SiteInfo
 from tracking.ingest.spool import claim, count_unclaimed, spool_hits
 from tracking.ingest.store import Store
 from tracking.ingest.writer import WriterProcess
-from tracking.models import Visit, get_engine
+from tracking.models import Hit, get_engine
 
 from servers import seed_site, wait_for
 from support import migrate
@@ -59,7 +59,7 @@ def own_site(fresh_db):
 
 def stored_paths(engine):
     with engine.connect() as conn:
-        return sorted(conn.scalars(select(Visit.path)))
+        return sorted(conn.scalars(select(Hit.path)))
 
 
 def spool_files(directory):
@@ -250,7 +250,7 @@ def test_a_killed_writer_process_leaves_the_spool_to_its_replacement(pipeline, t
             assert wait_for(lambda: store.pending == 0, timeout=10)
             assert stored_paths(engine) == sorted(f"/p{i}" for i in range(30))  # each once
             with engine.connect() as conn:
-                assert conn.scalar(select(func.count(func.distinct(Visit.path)))) == 30
+                assert conn.scalar(select(func.count(func.distinct(Hit.path)))) == 30
         finally:
             engine.dispose()
         assert spool_files(spool) == []

@@ -1,4 +1,4 @@
-"""The store: sessions, daily salts, batching, and what happens when the database is away."""
+"""The store: visits, daily salts, batching, and what happens when the database is away."""
 
 import hashlib
 import json
@@ -16,7 +16,7 @@ from tracking.ingest.hit import parse
 from tracking.ingest.pipeline import Pipeline
 from tracking.ingest.sites import SiteInfo
 from tracking.ingest.store import Store, spool_hits, store_options
-from tracking.models import DailySalt, Site, Visit, VisitSession, get_engine
+from tracking.models import DailySalt, Hit, Site, Visit, get_engine
 
 from servers import seed_site, wait_for
 
@@ -40,35 +40,35 @@ def example(make_site, owner):
     return make_site(owner, url="https://example.com")
 
 
-def sessions(dbsession):
+def stored_visits(dbsession):
     dbsession.expire_all()
-    return list(dbsession.scalars(select(VisitSession).order_by(VisitSession.id)))
+    return list(dbsession.scalars(select(Visit).order_by(Visit.id)))
 
 
-def test_hits_within_30_minutes_form_one_session(pipeline, dbsession, example):
+def test_hits_within_30_minutes_form_one_visit(pipeline, dbsession, example):
     store = Store(None)
     hits = [
         make_hit(pipeline, example, at=T0, path="/a"),
         make_hit(pipeline, example, at=T0 + timedelta(minutes=10), path="/b"),
         make_hit(pipeline, example, at=T0 + timedelta(minutes=12), event="signup", path="/b"),
         make_hit(pipeline, example, at=T0 + timedelta(minutes=35), path="/c"),
-        make_hit(pipeline, example, at=T0 + timedelta(minutes=66), path="/d"),  # 31 minutes later: new session
+        make_hit(pipeline, example, at=T0 + timedelta(minutes=66), path="/d"),  # 31 minutes later: a new visit
     ]
     store.write_batch(dbsession, hits)
-    first, second = sessions(dbsession)
+    first, second = stored_visits(dbsession)
     assert (first.entry_path, first.exit_path, first.pageviews, first.events) == ("/a", "/c", 3, 1)
     assert (first.started_at, first.ended_at) == (T0, T0 + timedelta(minutes=35))
     assert first.duration == 35 * 60 and not first.is_bounce
     assert (second.entry_path, second.exit_path, second.pageviews, second.is_bounce) == ("/d", "/d", 1, True)
-    visits = list(dbsession.scalars(select(Visit).order_by(Visit.ts)))
-    assert [v.session_id for v in visits] == [first.id] * 4 + [second.id]
+    hits = list(dbsession.scalars(select(Hit).order_by(Hit.ts)))
+    assert [h.visit_id for h in hits] == [first.id] * 4 + [second.id]
 
 
-def test_sessions_continue_across_batches_and_processes(pipeline, dbsession, example):
+def test_visits_continue_across_batches_and_processes(pipeline, dbsession, example):
     Store(None).write_batch(dbsession, [make_hit(pipeline, example, at=T0, path="/a")])
     # A later batch in another process (a new store knows nothing in memory) continues it.
     Store(None).write_batch(dbsession, [make_hit(pipeline, example, at=T0 + timedelta(minutes=20), path="/b")])
-    [only] = sessions(dbsession)
+    [only] = stored_visits(dbsession)
     assert (only.pageviews, only.entry_path, only.exit_path, only.ended_at) == (2, "/a", "/b", T0 + timedelta(minutes=20))
 
 
@@ -79,7 +79,7 @@ def test_events_do_not_move_the_exit_page_and_visitors_are_apart(pipeline, dbses
         make_hit(pipeline, example, at=T0 + timedelta(minutes=1), path="/other", event="outbound"),
         make_hit(pipeline, example, at=T0, path="/x", ip="198.51.100.2"),
     ])
-    first, second = sessions(dbsession)
+    first, second = stored_visits(dbsession)
     assert (first.exit_path, first.pageviews, first.events) == ("/landing", 1, 1)
     assert first.visitor != second.visitor and not first.is_bounce and second.is_bounce
 
@@ -91,7 +91,7 @@ def test_salts_rotate_daily_and_are_deleted_after_two_days(pipeline, dbsession, 
     day4 = make_hit(pipeline, example, at=T0 + timedelta(days=3))
     store.write_batch(dbsession, [day1])
     store.write_batch(dbsession, [day2])
-    ids = [v.visitor for v in dbsession.scalars(select(Visit).order_by(Visit.ts))]
+    ids = [v.visitor for v in dbsession.scalars(select(Hit).order_by(Hit.ts))]
     assert ids[0] != ids[1], "the same visitor must get an unrelated id the next day"
     assert sorted(dbsession.scalars(select(DailySalt.day))) == [T0.date(), T0.date() + timedelta(days=1)]
     store.write_batch(dbsession, [day4])
@@ -101,7 +101,7 @@ def test_salts_rotate_daily_and_are_deleted_after_two_days(pipeline, dbsession, 
 def test_same_day_same_visitor_same_id_across_processes(pipeline, dbsession, example):
     Store(None).write_batch(dbsession, [make_hit(pipeline, example, at=T0)])
     Store(None).write_batch(dbsession, [make_hit(pipeline, example, at=T0 + timedelta(hours=5))])
-    first, second = dbsession.scalars(select(Visit.visitor).order_by(Visit.ts))
+    first, second = dbsession.scalars(select(Hit.visitor).order_by(Hit.ts))
     assert first == second
 
 
@@ -111,7 +111,7 @@ def test_hits_for_a_deleted_site_are_dropped(pipeline, dbsession, example, make_
     dbsession.delete(example)
     dbsession.flush()
     Store(None).write_batch(dbsession, hits)
-    assert list(dbsession.scalars(select(Visit.site_id))) == [kept.id]
+    assert list(dbsession.scalars(select(Hit.site_id))) == [kept.id]
 
 
 def test_spooled_visitor_keys_are_keyed_with_the_server_secret(app, app_settings, tmp_path):
@@ -137,15 +137,15 @@ def test_the_as_organisation_is_stored_and_shown_escaped(pipeline, dbsession, ex
         make_hit(pipeline, example, at=T0, path="/v6", ip="2606:4700:4700::1111"),
         make_hit(pipeline, example, at=T0, path="/lan", ip="10.1.2.3"),
     ])
-    dbsession.add(Visit(site_id=example.id, ts=T0, day=T0.date(), visitor=1, path="/evil", as_org="<b>AS</b> & co"))
+    dbsession.add(Hit(site_id=example.id, ts=T0, day=T0.date(), visitor=1, path="/evil", as_org="<b>AS</b> & co"))
     dbsession.flush()
-    stored = dict(dbsession.execute(select(Visit.path, Visit.as_org)).all())
+    stored = dict(dbsession.execute(select(Hit.path, Hit.as_org)).all())
     assert stored == {"/google": "GOOGLE", "/v6": "CLOUDFLARENET", "/lan": "", "/evil": "<b>AS</b> & co"}
     testapp.login(owner.email)
     log = testapp.get(f"/sites/{example.id}/visits/")
     assert [cell.text for cell in log.html.select("#visits .as-org")] == ["<b>AS</b> & co", "CLOUDFLARENET", "GOOGLE"]
     assert "&lt;b&gt;AS&lt;/b&gt; &amp; co" in log.text and "<b>AS</b>" not in log.text
-    evil = dbsession.scalar(select(Visit.id).where(Visit.path == "/evil"))
+    evil = dbsession.scalar(select(Hit.id).where(Hit.path == "/evil"))
     page = testapp.get(f"/sites/{example.id}/visits/{evil}")
     assert page.html.find("th", string="as_org").find_next("td").text == "<b>AS</b> & co"
     assert "<b>AS</b>" not in page.text
@@ -176,9 +176,9 @@ def own_site(fresh_db):
     engine.dispose()
 
 
-def count_visits(engine):
+def count_hits(engine):
     with engine.connect() as conn:
-        return conn.scalar(select(func.count(Visit.id)))
+        return conn.scalar(select(func.count(Hit.id)))
 
 
 class Outage:
@@ -208,7 +208,7 @@ def test_writer_thread_waits_out_an_outage_without_losing_hits(pipeline, own_sit
         assert outage.refused > 0 and store.pending == 50
         outage.down = False
         assert store.flush(timeout=20)
-        assert count_visits(engine) == 50
+        assert count_hits(engine) == 50
     finally:
         store.close()
 
@@ -224,7 +224,7 @@ def test_full_buffer_refuses_instead_of_dropping(pipeline, own_site):
         assert accepted == [True] * 5 + [False] * 3
         outage.down = False
         assert store.flush(timeout=20)
-        assert count_visits(engine) == 5
+        assert count_hits(engine) == 5
     finally:
         store.close()
 
@@ -253,13 +253,13 @@ def test_shutdown_during_an_outage_spools_and_the_next_start_stores(pipeline, ow
     store.close()
     assert len(list((tmp_path / "spool").glob("hits-*.jsonl"))) == 1
     outage.down = False
-    assert count_visits(engine) == 0
+    assert count_hits(engine) == 0
 
     assert restart_and_store(engine, interval=0.05, spool_dir=str(tmp_path / "spool")) == 7
-    assert count_visits(engine) == 7
+    assert count_hits(engine) == 7
     assert list((tmp_path / "spool").iterdir()) == []
     with engine.connect() as conn:
-        assert sorted(conn.scalars(select(Visit.path))) == [f"/p{i}" for i in range(7)]
+        assert sorted(conn.scalars(select(Hit.path))) == [f"/p{i}" for i in range(7)]
 
 
 class Clock:
@@ -313,7 +313,7 @@ def test_spooled_hits_of_an_expired_day_leave_no_salt_behind(pipeline, own_site,
     store.start()
     try:
         assert store.flush(timeout=20)
-        assert count_visits(engine) == 5
+        assert count_hits(engine) == 5
         assert salt_days(engine) == []  # three batches; the first one's deletion was due anyway
         assert store.submit(make_hit(pipeline, site, at=T0))
         assert store.flush(timeout=20)
@@ -340,7 +340,7 @@ def test_without_a_spool_setting_hits_are_spooled_under_the_working_directory(pi
     outage.down = False
     monkeypatch.chdir("/")  # the path was made absolute when the settings were read
     assert restart_and_store(engine, **options) == 3
-    assert count_visits(engine) == 3
+    assert count_hits(engine) == 3
 
 
 def test_close_writes_what_is_buffered(pipeline, own_site):
@@ -350,13 +350,13 @@ def test_close_writes_what_is_buffered(pipeline, own_site):
     for i in range(30):
         store.submit(make_hit(pipeline, site, at=T0 + timedelta(seconds=i)))
     store.close()
-    assert count_visits(engine) == 30
+    assert count_hits(engine) == 30
 
 
-def test_two_writers_on_one_sqlite_file_reserve_distinct_session_ids(pipeline, fresh_db, database):
-    """Two server processes writing the same SQLite file: each writer reserves session ids
-    under the write lock it takes at BEGIN, so their sessions never share an id and every hit
-    belongs to a session of its own visitor."""
+def test_two_writers_on_one_sqlite_file_reserve_distinct_visit_ids(pipeline, fresh_db, database):
+    """Two server processes writing the same SQLite file: each writer reserves visit ids
+    under the write lock it takes at BEGIN, so their visits never share an id and every hit
+    belongs to a visit of its own visitor."""
     if database != "sqlite":
         pytest.skip("SQLite's write lock")
     from tracking.stats.rollups import rebuild
@@ -382,12 +382,12 @@ def test_two_writers_on_one_sqlite_file_reserve_distinct_session_ids(pipeline, f
     assert sum(store.failures for store in stores) == 0  # they took turns instead of failing
     engine = engines[0]
     with engine.connect() as conn:
-        assert count_visits(engine) == 400
-        sessions = {row.id: row.visitor for row in conn.execute(select(VisitSession.id, VisitSession.visitor))}
-        hits = conn.execute(select(Visit.session_id, Visit.visitor)).all()
-    assert len(sessions) >= 40
-    assert all(sessions[session_id] == visitor for session_id, visitor in hits)
-    # Sessions opened by both processes for the same visitor are possible (a brand-new visitor
+        assert count_hits(engine) == 400
+        visits = {row.id: row.visitor for row in conn.execute(select(Visit.id, Visit.visitor))}
+        hits = conn.execute(select(Hit.visit_id, Hit.visitor)).all()
+    assert len(visits) >= 40
+    assert all(visits[visit_id] == visitor for visit_id, visitor in hits)
+    # Visits opened by both processes for the same visitor are possible (a brand-new visitor
     # seen by both in the same instant); the summaries still agree with the raw rows.
     with sessionmaker(bind=engine)() as session, session.begin():
         incremental = summaries(session, site_id)

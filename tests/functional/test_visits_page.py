@@ -8,7 +8,7 @@ import pytest
 from markupsafe import escape
 from sqlalchemy import select
 
-from tracking.models import Visit
+from tracking.models import Hit
 
 XSS = [
     "<script>alert(1)</script>",
@@ -50,7 +50,7 @@ def logged_in(testapp, owner):
 
 
 def add_visits(dbsession, site, count, start=datetime(2026, 3, 29, 0, 30), step=timedelta(minutes=30), **values):
-    rows = [Visit(site_id=site.id, ts=start + i * step, day=(start + i * step).date(), visitor=i, path=f"/p{i}", **values) for i in range(count)]
+    rows = [Hit(site_id=site.id, ts=start + i * step, day=(start + i * step).date(), visitor=i, path=f"/p{i}", **values) for i in range(count)]
     dbsession.add_all(rows)
     dbsession.flush()
     return rows
@@ -83,8 +83,8 @@ def test_visit_log_uses_the_site_timezone_and_filters_by_day(logged_in, dbsessio
 
 def test_bots_are_flagged_and_can_be_filtered(logged_in, dbsession, site):
     dbsession.add_all([
-        Visit(site_id=site.id, ts=datetime(2026, 1, 1), day=date(2026, 1, 1), visitor=1, path="/human"),
-        Visit(site_id=site.id, ts=datetime(2026, 1, 1, 1), day=date(2026, 1, 1), visitor=2, path="/robot", bot="crawler", device="bot"),
+        Hit(site_id=site.id, ts=datetime(2026, 1, 1), day=date(2026, 1, 1), visitor=1, path="/human"),
+        Hit(site_id=site.id, ts=datetime(2026, 1, 1, 1), day=date(2026, 1, 1), visitor=2, path="/robot", bot="crawler", device="bot"),
     ])
     dbsession.flush()
     page = logged_in.get(f"/sites/{site.id}/visits/")
@@ -97,7 +97,7 @@ def test_bots_are_flagged_and_can_be_filtered(logged_in, dbsession, site):
 
 @pytest.mark.parametrize("payload", XSS)
 def test_visitor_strings_are_escaped(logged_in, dbsession, site, payload):
-    dbsession.add(Visit(
+    dbsession.add(Hit(
         site_id=site.id, ts=datetime(2026, 1, 1), day=date(2026, 1, 1), visitor=1, path="/" + payload, query=payload, event=payload,
         ref_host=payload, utm_campaign=payload, browser=payload, os=payload, city=payload, props={payload: payload},
     ))
@@ -129,7 +129,7 @@ def test_beacon_to_visit_pages_end_to_end_is_escaped(testapp, stored, dbsession,
     # markup in a user agent is a scanner's probe: a bot hit, stored and shown like any other
     assert res.status_code == 204 and res.headers["X-Tracking-Ignored"] == "bot"
     assert stored() == 1
-    [visit] = dbsession.scalars(select(Visit).where(Visit.site_id == site.id)).all()
+    [visit] = dbsession.scalars(select(Hit).where(Hit.site_id == site.id)).all()
     shown = {
         "path": f"/{SVG}/{BREAKOUT}",
         "query": f"q={BREAKOUT}&next={JS_URL}",
@@ -193,12 +193,12 @@ def test_others_cannot_read_the_visit_log(testapp, dbsession, site, other, admin
     res = testapp.get(f"/sites/{site.id}/visits/", status="*")
     assert res.status_code == status
     assert "/p0" not in res.text
-    visit_id = dbsession.query(Visit.id).scalar()
+    visit_id = dbsession.query(Hit.id).scalar()
     res = testapp.get(f"/sites/{site.id}/visits/{visit_id}", status="*")
     assert res.status_code == status and "/p0" not in res.text
 
 
-def test_a_visit_shows_every_field_and_its_session(logged_in, testapp, stored, dbsession, site):
+def test_a_hit_shows_every_field_and_its_visit(logged_in, testapp, stored, dbsession, site):
     testapp.get(f"/sites/{site.id}/visit", params={"url": "https://blog.example.com/a?q=1", "event": "signup", "props": '{"plan": "<b>pro</b>"}'},
                 headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0"})
     stored()

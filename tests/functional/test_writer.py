@@ -16,7 +16,7 @@ from tracking.ingest.hit import parse
 from tracking.ingest.pipeline import Pipeline
 from tracking.ingest.sites import SiteInfo
 from tracking.ingest.writer import WriterProcess
-from tracking.models import Visit, VisitSession, get_engine
+from tracking.models import Hit, Visit, get_engine
 
 from servers import seed_site, wait_for
 
@@ -55,7 +55,7 @@ def hits(pipeline, site_id, n, start=0):
 
 def stored_paths(engine):
     with engine.connect() as conn:
-        return sorted(conn.scalars(select(Visit.path)))
+        return sorted(conn.scalars(select(Hit.path)))
 
 
 def writer(url, tmp_path, **settings):
@@ -81,9 +81,9 @@ def test_hits_are_written_by_the_child_with_every_field(pipeline, site, tmp_path
         store.close()
     assert stored_paths(engine) == sorted(f"/p{i}" for i in range(40))
     with engine.connect() as conn:
-        visit = conn.execute(select(Visit).where(Visit.path == "/p7")).one()
+        visit = conn.execute(select(Hit).where(Hit.path == "/p7")).one()
         assert (visit.ts, visit.browser, visit.props, visit.ip) == (T0 + timedelta(seconds=7), "Chrome", {"n": "7"}, "198.51.100.0")
-        assert conn.scalar(select(func.count(VisitSession.id))) > 0
+        assert conn.scalar(select(func.count(Visit.id))) > 0
 
 
 def test_a_killed_child_is_replaced_and_gets_what_it_had_not_committed(pipeline, site, tmp_path):

@@ -106,7 +106,7 @@ def test_the_commands_print_no_warning(admin_env, tmp_path):
         _, site_id = seed_site(engine)
     finally:
         engine.dispose()
-    quiet(run([str(BIN / "tracking-demo"), ini, "--site", str(site_id), "--visits", "50", "--days", "2", "--seed", "1"], env=admin_env))
+    quiet(run([str(BIN / "tracking-demo"), ini, "--site", str(site_id), "--hits", "50", "--days", "2", "--seed", "1"], env=admin_env))
 
     server = Server("production.ini", admin_env["TRACKING_DATABASE_URL"], tmp_path, env=admin_env)
     with server:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tracking.models import Visit, get_engine
+from tracking.models import Hit, get_engine
 
 from servers import ROOT, Server, free_port, seed_site, stored, wait_for
 
@@ -204,7 +204,7 @@ def test_nginx_in_front_of_two_processes(fresh_db, tmp_path):
             # Every acknowledged hit is stored, with the address nginx saw, not the claimed one.
             assert wait_for(lambda: stored(engine, site_id) == total)
         with engine.connect() as conn:
-            assert set(conn.scalars(select(Visit.ip).distinct())) == {"127.0.0.1"}
+            assert set(conn.scalars(select(Hit.ip).distinct())) == {"127.0.0.1"}
 
     # Both processes served: their own logs show the pages, nginx's log the hits.
     logs = [server.log.read_text() for server in (first, second)]

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tracking.models import Visit, get_engine
+from tracking.models import Hit, get_engine
 
 from servers import Server, app_ini, children, database_outage, seed_site, stored, wait_for
 
@@ -94,7 +94,7 @@ def test_forwarded_for_is_believed_only_from_the_trusted_proxy(seeded, tmp_path,
         assert hit(server, site_id, headers={"X-Forwarded-For": "192.0.2.44"}) == 204
         assert wait_for(lambda: stored(engine, site_id) == 1)
     with engine.connect() as conn:
-        assert conn.scalar(select(Visit.ip)) == expected
+        assert conn.scalar(select(Hit.ip)) == expected
 
 
 @pytest.mark.parametrize("writer", ["process", "thread"])

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from tracking.models import Visit, get_engine
+from tracking.models import Hit, get_engine
 
 from servers import Server, app_ini, children, seed_site, stored, wait_for
 
@@ -102,7 +102,7 @@ def test_spooled_hits_outlive_a_killed_writer_while_the_database_is_down(private
             restarted.stop()
         assert "Traceback" not in restarted.log.read_text()
         with engine.connect() as conn:
-            paths = conn.execute(select(Visit.path, func.count()).where(Visit.site_id == site_id).group_by(Visit.path)).all()
+            paths = conn.execute(select(Hit.path, func.count()).where(Hit.site_id == site_id).group_by(Hit.path)).all()
         assert sorted(paths) == sorted([("/first", 1)] + [(f"/p{i}", 1) for i in range(SPOOLED)])  # each exactly once
     finally:
         engine.dispose()

@@ -1,8 +1,9 @@
 """The beacon pipeline: parse → filter → enrich → store.
 
 * :mod:`.hit` turns request fields into a validated :class:`~.hit.RawHit` (or a 400),
-* :mod:`.pipeline` filters (DNT, GPC, foreign hosts) and enriches it into a :class:`~.pipeline.Hit`,
-  using the pure functions of :mod:`.enrich` (geo, user agent, bots, referrer, UTM),
+* :mod:`.pipeline` filters (DNT, GPC, foreign hosts) and enriches it into an
+  :class:`~.pipeline.EnrichedHit`, using the pure functions of :mod:`.enrich` (geo, user agent,
+  bots, referrer, UTM),
 * :mod:`.store` buffers hits and writes them in batches, from a writer process of its own
   (:mod:`.writer`, the default) or a thread of the server's,
 * :mod:`.sites` caches what the beacon needs to know about each site,

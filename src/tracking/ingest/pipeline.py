@@ -1,4 +1,4 @@
-"""From a validated :class:`~.hit.RawHit` to a :class:`Hit` ready to store: filter, then enrich.
+"""From a validated :class:`~.hit.RawHit` to an :class:`EnrichedHit` ready to store: filter, then enrich.
 
 Filters, in order (the first that applies wins; the beacon reports it in ``X-Tracking-Ignored``):
 
@@ -9,7 +9,7 @@ Filters, in order (the first that applies wins; the beacon reports it in ``X-Tra
     the page is not on the site's host or one of its sub-domains and the site restricts hosts
     (the default): nothing is stored.
 ``bot``
-    a crawler, a headless browser, a script: stored with its reason (the visits page shows it),
+    a crawler, a headless browser, a script: stored with its reason (the bots page lists it),
     never counted in any report.
 
 Enrichment: page host/path/query and UTM tags, referrer host and source class, browser, OS and
@@ -40,7 +40,10 @@ class Ignored(Exception):
 
 
 @dataclass(slots=True)
-class Hit:
+class EnrichedHit:
+    """A hit as the beacon hands it to the store: filtered and enriched, its visitor still a key
+    (the store salts it into the day's visitor id and finds the hit's visit)."""
+
     site_id: int
     ts: datetime
     #: ``ts`` as a day in the site's time zone.
@@ -96,7 +99,7 @@ class Pipeline:
         dnt: bool,
         gpc: bool,
         now: datetime,
-    ) -> Hit:
+    ) -> EnrichedHit:
         """The enriched hit, or :class:`Ignored` when it must not be stored."""
         if dnt and site.honor_dnt:
             raise Ignored("dnt")
@@ -111,7 +114,7 @@ class Pipeline:
         bot = enrich.detect_bot(user_agent) or ("crawler" if agent.device == "bot" else "")
         ref_host, source = enrich.classify_source(raw.referrer, page.host, page.utm_source, page.utm_medium)
         geo = self.geo.lookup(ip)
-        return Hit(
+        return EnrichedHit(
             site_id=site.id,
             ts=now,
             day=self.local_day(now, site.timezone),

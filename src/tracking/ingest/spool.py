@@ -35,14 +35,14 @@ from dataclasses import fields
 from datetime import date, datetime
 from pathlib import Path
 
-from .pipeline import Hit
+from .pipeline import EnrichedHit
 
 log = logging.getLogger(__name__)
 
 #: A running writer looks for spool files nobody holds this often.
 SCAN_SECONDS = 5.0
 
-HIT_FIELDS = tuple(field.name for field in fields(Hit))
+HIT_FIELDS = tuple(field.name for field in fields(EnrichedHit))
 #: Fields of a hit that spool files written by earlier versions lack, with their value then.
 SPOOL_DEFAULTS = {"as_org": ""}
 #: A spool file: its id (``<pid>-<ns>`` of the process and instant that wrote it) and how many of
@@ -50,7 +50,7 @@ SPOOL_DEFAULTS = {"as_org": ""}
 _NAME = re.compile(r"hits-(?P<id>[0-9]+-(?P<ns>[0-9]+))(?:\+(?P<stored>[0-9]+))?\.(?:jsonl|loading)")
 
 
-def spool_hits(spool_dir: str | Path | None, hits: list[Hit]) -> None:
+def spool_hits(spool_dir: str | Path | None, hits: list[EnrichedHit]) -> None:
     """Write ``hits`` to a new spool file in ``spool_dir``, for a writer to claim and store."""
     if spool_dir is None:
         log.error("no spool directory: %d acknowledged hits are lost", len(hits))
@@ -108,7 +108,7 @@ class SpoolFile:
         return f"<SpoolFile {self.path.name} {self.stored}/{self.total}>"
 
 
-def claim(spool_dir: str | Path | None) -> list[tuple[SpoolFile, list[Hit]]]:
+def claim(spool_dir: str | Path | None) -> list[tuple[SpoolFile, list[EnrichedHit]]]:
     """Claim the spool files no living process holds: each with its hits not yet stored, oldest
     file first. A file with none left is deleted."""
     claimed = []
@@ -181,7 +181,7 @@ def _lock(path: Path, operation: int):
     return None
 
 
-def _read(file, path: Path) -> list[Hit]:
+def _read(file, path: Path) -> list[EnrichedHit]:
     """The hits of a spool file; ``ValueError`` if a line is not one. A last line cut short (a
     crash while earlier versions wrote the file in place) is skipped."""
     hits = []
@@ -191,7 +191,7 @@ def _read(file, path: Path) -> list[Hit]:
             row["ts"] = datetime.fromisoformat(row["ts"])
             row["day"] = date.fromisoformat(row["day"])
             row["visitor_key"] = bytes.fromhex(row["visitor_key"])
-            hits.append(Hit(**{**SPOOL_DEFAULTS, **row}))
+            hits.append(EnrichedHit(**{**SPOOL_DEFAULTS, **row}))
         except (ValueError, TypeError, KeyError) as exc:
             if line.endswith(b"\n"):
                 raise ValueError(f"line {number} is not a hit: {exc}") from exc

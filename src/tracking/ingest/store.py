@@ -29,12 +29,12 @@ changes, and at least every ``SALT_PRUNE_SECONDS``. A batch that needed the salt
 day (spooled hits stored days later) deletes it again in its own transaction: such hits get a
 fresh salt that lives only for their batch, so their visitor counts as new in each batch.
 
-Sessions: a visitor's hits less than 30 minutes apart form one session (a "visit" in the
-reports). For each batch the writer reads the sessions of its visitors from the database (row
-locks on PostgreSQL; on SQLite the database's write lock, taken at BEGIN), so several server
-processes continue each other's sessions; two processes seeing a brand-new visitor within the
-same instant may each open one. The summary tables of
-:mod:`tracking.stats.rollups` are updated in the same transaction as the hits.
+Visits: a visitor's hits less than 30 minutes apart form one visit. For each batch the writer
+reads the visits of its visitors from the database (row locks on PostgreSQL; on SQLite the
+database's write lock, taken at BEGIN), so several server processes continue each other's
+visits; two processes seeing a brand-new visitor within the same instant may each open one.
+The summary tables of :mod:`tracking.stats.rollups` are updated in the same transaction as the
+hits.
 """
 
 import json
@@ -50,17 +50,17 @@ from pathlib import Path
 from sqlalchemy import ARRAY, BigInteger, Integer, and_, any_, bindparam, delete, func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
-from ..models import DailySalt, Site, Visit, VisitSession
+from ..models import DailySalt, Hit, Site, Visit
 from ..models.types import postgresql_array, utcnow
-from ..stats.dimensions import SESSION_DIMENSIONS
-from ..stats.rollups import Delta, session_counts
+from ..stats.dimensions import VISIT_DIMENSIONS
+from ..stats.rollups import Delta, visit_counts
 from .enrich import visitor_id
-from .pipeline import Hit
+from .pipeline import EnrichedHit
 from .spool import HIT_FIELDS, SCAN_SECONDS, SpoolFile, claim, spool_hits
 
 log = logging.getLogger(__name__)
 
-SESSION_GAP = timedelta(minutes=30)
+VISIT_GAP = timedelta(minutes=30)
 #: Salts are kept for today and yesterday, then deleted: a visitor id cannot be recomputed later.
 SALT_DAYS = 2
 #: The writer thread deletes expired salts at least this often, and whenever the UTC day changes.
@@ -90,11 +90,11 @@ class HitBuffer:
     def __init__(self, max_pending: int, batch_size: int = BATCH_SIZE) -> None:
         self.max_pending = max_pending
         self.batch_size = batch_size
-        self._queue: deque[Hit] = deque()
+        self._queue: deque[EnrichedHit] = deque()
         self._cond = threading.Condition()
         self._stopping = False
 
-    def submit(self, hit: Hit) -> bool:
+    def submit(self, hit: EnrichedHit) -> bool:
         """Buffer ``hit``; ``False`` when the buffer is full (the database has been away too long)."""
         with self._cond:
             if len(self._queue) + self._inflight - self._spool_queued >= self.max_pending or self._stopping:
@@ -185,7 +185,7 @@ class Store(HitBuffer):
         #: they were submitted), and how many hits read from spool files wait (``spooled``).
         self.on_progress = on_progress
 
-    def submit_many(self, hits: list[Hit]) -> None:
+    def submit_many(self, hits: list[EnrichedHit]) -> None:
         """Buffer ``hits``, whatever the bound (the writer process: its server keeps the bound)."""
         with self._cond:
             self._queue.extend(hits)
@@ -294,11 +294,11 @@ class Store(HitBuffer):
                 claim.file.committed(count)
             self._progress()
 
-    def _write(self, batch: list[Hit]) -> None:
+    def _write(self, batch: list[EnrichedHit]) -> None:
         with self.session_factory() as session:
             with session.begin():
                 # On SQLite the transaction takes the database's write lock at once (BEGIN
-                # IMMEDIATE): the sessions it reads and the ids it reserves stay current until it
+                # IMMEDIATE): the visits it reads and the ids it reserves stay current until it
                 # commits, whatever other server processes write to the same file meanwhile.
                 session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
                 self.write_batch(session, batch)
@@ -309,8 +309,8 @@ class Store(HitBuffer):
         if today is not None:
             self._salts_deleted(today, SALT_PRUNE_SECONDS)
 
-    def write_batch(self, session, batch: list[Hit]) -> None:
-        """Store ``batch`` in ``session``'s transaction: visitor ids, sessions, hits, summaries."""
+    def write_batch(self, session, batch: list[EnrichedHit]) -> None:
+        """Store ``batch`` in ``session``'s transaction: visitor ids, visits, hits, summaries."""
         connection = session.connection()  # Core: plain rows, no ORM machinery on the hot path
         existing_sites = set(connection.scalars(select(Site.id).where(Site.id.in_({hit.site_id for hit in batch}))))
         batch = [hit for hit in batch if hit.site_id in existing_sites]  # sites deleted meanwhile
@@ -318,13 +318,13 @@ class Store(HitBuffer):
             return
         visitors = [visitor_id(self._salt(session, hit.ts.date()), hit.visitor_key) for hit in batch]
         delta = Delta()
-        sessions = _sessionize(connection, batch, visitors, delta)
+        visit_ids = _assign_visits(connection, batch, visitors, delta)
         firsts = _first_hits(connection, batch, visitors)
         rows = []
-        for hit, visitor, open_session, first in zip(batch, visitors, sessions, firsts, strict=True):
-            rows.append((*_stored_values(hit), visitor, open_session, first))
+        for hit, visitor, visit_id, first in zip(batch, visitors, visit_ids, firsts, strict=True):
+            rows.append((*_stored_values(hit), visitor, visit_id, first))
             delta.add_hit(hit.site_id, hit.day, hit.ts, hit.event, hit.path, hit.props, first, hit.bot)
-        _INSERT_VISITS.executemany(connection, rows)
+        _INSERT_HITS.executemany(connection, rows)
         delta.apply(session)
 
     # -- salts ---------------------------------------------------------------------------
@@ -445,19 +445,19 @@ class _Claim:
         self.committed = 0
 
 
-#: The fields of a hit that are columns of ``visits`` (the visitor key becomes the visitor id).
+#: The fields of a hit that are columns of ``hits`` (the visitor key becomes the visitor id).
 _STORED_FIELDS = tuple(name for name in HIT_FIELDS if name != "visitor_key")
 _stored_values = attrgetter(*_STORED_FIELDS)
-_VISITS = Visit.__table__
-_S = VisitSession.__table__
-#: Session dimensions, in the order of their columns after ``_SESSION_COLUMNS``' first nine.
-_DIMS = tuple(SESSION_DIMENSIONS)
-_SESSION_COLUMNS = (_S.c.id, _S.c.site_id, _S.c.visitor, _S.c.day, _S.c.is_first, _S.c.started_at, _S.c.ended_at,
-                    _S.c.pageviews, _S.c.events, *(_S.c[column] for column in SESSION_DIMENSIONS.values()))
+_HITS = Hit.__table__
+_V = Visit.__table__
+#: Visit dimensions, in the order of their columns after ``_VISIT_COLUMNS``' first nine.
+_DIMS = tuple(VISIT_DIMENSIONS)
+_VISIT_COLUMNS = (_V.c.id, _V.c.site_id, _V.c.visitor, _V.c.day, _V.c.is_first, _V.c.started_at, _V.c.ended_at,
+                  _V.c.pageviews, _V.c.events, *(_V.c[column] for column in VISIT_DIMENSIONS.values()))
 
 
 class _State:
-    """A session as this batch leaves it; for a session read from the database, also its
+    """A visit as this batch leaves it; for a visit read from the database, also its
     counts and exit page before the batch (``before``, ``before_exit``)."""
 
     __slots__ = ("id", "site_id", "visitor", "day", "is_first", "started", "last", "attrs", "pageviews", "events",
@@ -486,19 +486,19 @@ class _State:
         return int((self.last - self.started).total_seconds())
 
     def counts(self) -> tuple[int, ...]:
-        return session_counts(self.is_first, self.pageviews, self.events, self.duration)
+        return visit_counts(self.is_first, self.pageviews, self.events, self.duration)
 
     def row(self) -> tuple:
-        """The values of ``_SESSION_FIELDS``."""
+        """The values of ``_VISIT_FIELDS``."""
         return (
             self.id, self.site_id, self.visitor, self.day, self.is_first, self.started, self.last, self.pageviews,
             self.events, *(self.attrs[dim] for dim in _DIMS), self.duration,
         )
 
 
-def _attrs(hit: Hit) -> dict[str, str]:
-    """A new session's dimensions: those of its first hit."""
-    return {dim: hit.path if dim in ("entry", "exit") else getattr(hit, column) for dim, column in SESSION_DIMENSIONS.items()}
+def _attrs(hit: EnrichedHit) -> dict[str, str]:
+    """A new visit's dimensions: those of its first hit."""
+    return {dim: hit.path if dim in ("entry", "exit") else getattr(hit, column) for dim, column in VISIT_DIMENSIONS.items()}
 
 
 class _Statement:
@@ -619,19 +619,19 @@ def _faster(processor, column_type):
     return faster if all(faster(sample) == processor(sample) for sample in samples) else processor
 
 
-#: A hit's stored fields, then its visitor id, session id and whether it is the visitor's first.
-_INSERT_VISITS = _Statement(_VISITS, (*_STORED_FIELDS, "visitor", "session_id", "is_first"))
-_SESSION_FIELDS = tuple(c.name for c in _SESSION_COLUMNS) + ("duration",)
-_INSERT_SESSIONS = _Statement(_S, _SESSION_FIELDS)
-_UPDATE_SESSIONS = _Statement(_S, ("ended_at", "exit_path", "pageviews", "events", "duration"), key="id")
+#: A hit's stored fields, then its visitor id, visit id and whether it is the visitor's first.
+_INSERT_HITS = _Statement(_HITS, (*_STORED_FIELDS, "visitor", "visit_id", "is_first"))
+_VISIT_FIELDS = tuple(c.name for c in _VISIT_COLUMNS) + ("duration",)
+_INSERT_VISITS = _Statement(_V, _VISIT_FIELDS)
+_UPDATE_VISITS = _Statement(_V, ("ended_at", "exit_path", "pageviews", "events", "duration"), key="id")
 
 
-def _sessionize(connection, batch: list[Hit], visitors: list[int], delta: Delta) -> list[int | None]:
-    """The session id of each hit (``None`` for bots), opening and extending sessions.
+def _assign_visits(connection, batch: list[EnrichedHit], visitors: list[int], delta: Delta) -> list[int | None]:
+    """The visit id of each hit (``None`` for bots), opening and extending visits.
 
-    The visitors' sessions are read from the database (locked on PostgreSQL, so that server
-    processes extending the same session take turns; on SQLite the writer's transaction holds
-    the database's write lock); visitor ids change daily, so that is every session they had
+    The visitors' visits are read from the database (locked on PostgreSQL, so that server
+    processes extending the same visit take turns; on SQLite the writer's transaction holds
+    the database's write lock); visitor ids change daily, so that is every visit they had
     today, and any at all means this is not their first visit today.
     """
     people = [(i, hit) for i, hit in enumerate(batch) if not hit.bot]
@@ -641,8 +641,8 @@ def _sessionize(connection, batch: list[Hit], visitors: list[int], delta: Delta)
     keys = {(hit.site_id, visitors[i]) for i, hit in people}
     postgresql = connection.dialect.name == "postgresql"
     current: dict[tuple[int, int], _State] = {}
-    for row in connection.execute(_SESSIONS_OF[postgresql], _visitor_parameters(postgresql, keys)).all():
-        key = (row[1], row[2])  # rows come by ended_at: the last session of each visitor wins
+    for row in connection.execute(_VISITS_OF[postgresql], _visitor_parameters(postgresql, keys)).all():
+        key = (row[1], row[2])  # rows come by ended_at: the last visit of each visitor wins
         if key in keys:
             current[key] = _State.from_row(row)
     seen = set(current)
@@ -652,7 +652,7 @@ def _sessionize(connection, batch: list[Hit], visitors: list[int], delta: Delta)
     for i, hit in sorted(people, key=lambda item: item[1].ts):
         key = (hit.site_id, visitors[i])
         state = current.get(key)
-        if state is None or hit.ts - state.last > SESSION_GAP:
+        if state is None or hit.ts - state.last > VISIT_GAP:
             state = _State(None, hit.site_id, visitors[i], hit.day, key not in seen, hit.ts, hit.ts, _attrs(hit))
             seen.add(key)
             current[key] = state
@@ -668,30 +668,30 @@ def _sessionize(connection, batch: list[Hit], visitors: list[int], delta: Delta)
         assigned.append((i, state))
 
     if new:
-        for state, new_id in zip(new, _reserve_session_ids(connection, postgresql, len(new)), strict=True):
+        for state, new_id in zip(new, _reserve_visit_ids(connection, postgresql, len(new)), strict=True):
             state.id = new_id
         # Ids chosen here: a plain executemany, cheaper than RETURNING row by row.
-        _INSERT_SESSIONS.executemany(connection, [state.row() for state in new])
+        _INSERT_VISITS.executemany(connection, [state.row() for state in new])
     extended = list({state.id: state for _, state in assigned if state.before is not None}.values())
-    _UPDATE_SESSIONS.executemany(
+    _UPDATE_VISITS.executemany(
         connection, [(s.last, s.attrs["exit"], s.pageviews, s.events, s.duration, s.id) for s in extended]
     )
     for state in new:
-        delta.add_session(state.site_id, state.day, state.attrs, state.counts())
-        delta.add_session_start(state.site_id, state.started, state.is_first)
+        delta.add_visit(state.site_id, state.day, state.attrs, state.counts())
+        delta.add_visit_start(state.site_id, state.started, state.is_first)
     for state in extended:
-        delta.change_session(state.site_id, state.day, state.attrs, state.before, state.before_exit, state.counts())
+        delta.change_visit(state.site_id, state.day, state.attrs, state.before, state.before_exit, state.counts())
     for i, state in assigned:
         result[i] = state.id
     return result
 
 
-_RESERVE_SESSION_IDS = text("SELECT nextval(pg_get_serial_sequence('visit_sessions', 'id')) FROM generate_series(1, :n)")
-_LAST_SESSION_ID = select(func.coalesce(func.max(_S.c.id), 0))
+_RESERVE_VISIT_IDS = text("SELECT nextval(pg_get_serial_sequence('visits', 'id')) FROM generate_series(1, :n)")
+_LAST_VISIT_ID = select(func.coalesce(func.max(_V.c.id), 0))
 
 
-def _reserve_session_ids(connection, postgresql: bool, n: int) -> list[int]:
-    """``n`` unused session ids, in one round trip.
+def _reserve_visit_ids(connection, postgresql: bool, n: int) -> list[int]:
+    """``n`` unused visit ids, in one round trip.
 
     PostgreSQL: from the table's sequence. SQLite: the ids after the largest one, which is what
     SQLite itself would assign (``INTEGER PRIMARY KEY`` without ``AUTOINCREMENT``). Safe across
@@ -700,8 +700,8 @@ def _reserve_session_ids(connection, postgresql: bool, n: int) -> list[int]:
     (stale snapshot, or a duplicate key) rather than reuse an id.
     """
     if postgresql:
-        return connection.scalars(_RESERVE_SESSION_IDS, {"n": n}).all()
-    last = connection.scalar(_LAST_SESSION_ID)
+        return connection.scalars(_RESERVE_VISIT_IDS, {"n": n}).all()
+    last = connection.scalar(_LAST_VISIT_ID)
     return list(range(last + 1, last + 1 + n))
 
 
@@ -730,32 +730,32 @@ def _visitor_parameters(postgresql: bool, keys: set[tuple[int, int]]) -> dict:
     return {"sites": json.dumps(sites), "visitors": json.dumps(visitors)}
 
 
-#: The sessions of some visitors, by ``ended_at``; on PostgreSQL locked (keyed by ``postgresql``).
-_SESSIONS_OF = {
-    False: select(*_SESSION_COLUMNS).where(_visitors_in(False, _S)).order_by(_S.c.ended_at),
-    True: select(*_SESSION_COLUMNS).where(_visitors_in(True, _S)).order_by(_S.c.ended_at).with_for_update(),
+#: The visits of some visitors, by ``ended_at``; on PostgreSQL locked (keyed by ``postgresql``).
+_VISITS_OF = {
+    False: select(*_VISIT_COLUMNS).where(_visitors_in(False, _V)).order_by(_V.c.ended_at),
+    True: select(*_VISIT_COLUMNS).where(_visitors_in(True, _V)).order_by(_V.c.ended_at).with_for_update(),
 }
 
 #: Which of the keys (site, visitor, event, path for a page view or "" for an event) already
 #: have a hit: one row per key that does (its position in the parameters, from 1).
 _SEEN_KEYS = {
     False: text(
-        "SELECT k.key + 1 FROM json_each(:keys) AS k WHERE EXISTS (SELECT 1 FROM visits AS v"
-        " WHERE v.site_id = k.value ->> 0 AND v.visitor = k.value ->> 1 AND v.event = k.value ->> 2"
-        " AND (v.event <> 'pageview' OR v.path = k.value ->> 3))"
+        "SELECT k.key + 1 FROM json_each(:keys) AS k WHERE EXISTS (SELECT 1 FROM hits AS h"
+        " WHERE h.site_id = k.value ->> 0 AND h.visitor = k.value ->> 1 AND h.event = k.value ->> 2"
+        " AND (h.event <> 'pageview' OR h.path = k.value ->> 3))"
     ),
     # A lateral subquery with LIMIT: one index probe per key, whatever the planner thinks of
     # the array's size (as a semi-join it may scan all the hits).
     True: text(
         "SELECT k.n FROM unnest(CAST(:sites AS integer[]), CAST(:visitors AS bigint[]), CAST(:events AS text[]),"
         " CAST(:paths AS text[])) WITH ORDINALITY AS k(site_id, visitor, event, path, n)"
-        " CROSS JOIN LATERAL (SELECT 1 FROM visits AS v WHERE v.site_id = k.site_id AND v.visitor = k.visitor"
-        " AND v.event = k.event AND (v.event <> 'pageview' OR v.path = k.path) LIMIT 1) AS seen"
+        " CROSS JOIN LATERAL (SELECT 1 FROM hits AS h WHERE h.site_id = k.site_id AND h.visitor = k.visitor"
+        " AND h.event = k.event AND (h.event <> 'pageview' OR h.path = k.path) LIMIT 1) AS seen"
     ),
 }
 
 
-def _first_hits(connection, batch: list[Hit], visitors: list[int]) -> list[bool]:
+def _first_hits(connection, batch: list[EnrichedHit], visitors: list[int]) -> list[bool]:
     """Whether each hit is its visitor's first page view of that path (first event of that name) today."""
     keys = list(dict.fromkeys(
         (hit.site_id, visitors[i], hit.event, hit.path if hit.event == "pageview" else "")

@@ -2,7 +2,7 @@
 
 The server process (:class:`WriterProcess`, the beacon's side) keeps the bounded buffer and hands
 hits over, a batch at a time, through a pipe to a child process (:func:`main`) that runs a
-:class:`~.store.Store`: sessions, hits and summaries are written there, with the store's
+:class:`~.store.Store`: visits, hits and summaries are written there, with the store's
 batching, retries and spool. The child reports through a second pipe how many of the hits it
 received are committed (or spooled), and how many hits of the spool files it claimed wait; the
 server keeps every hit until then, so:
@@ -36,7 +36,7 @@ import time
 from collections import deque
 from operator import attrgetter
 
-from .pipeline import Hit
+from .pipeline import EnrichedHit
 from .spool import HIT_FIELDS, count_unclaimed, spool_hits
 from .store import HitBuffer, Store, store_options
 
@@ -69,7 +69,7 @@ class WriterProcess(HitBuffer):
         self.spool_dir = options["spool_dir"]
         self.interval = interval
         # ``_queue``: acknowledged, not yet handed over.
-        self._unacked: deque[Hit] = deque()  # handed over, not yet committed
+        self._unacked: deque[EnrichedHit] = deque()  # handed over, not yet committed
         self._generation = 0  # bumped at each (re)start of the child
         self._child: subprocess.Popen | None = None
         self._hits_pipe = None
@@ -253,7 +253,7 @@ def serve(hits_fd: int, acks_fd: int) -> None:
         store.load_spool()  # reports how many hits its claimed files hold, even none
         store.start()
         while (rows := _read_frame(hits)) is not None:
-            store.submit_many([Hit(*row) for row in rows])
+            store.submit_many([EnrichedHit(*row) for row in rows])
         store.close()
         engine.dispose()
 

@@ -10,11 +10,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
 from .accounts import User  # noqa: F401
+from .hits import DailySalt, Hit, Visit  # noqa: F401
 from .meta import Base  # noqa: F401
 from .sites import Site  # noqa: F401
+from .summaries import DailyStat, HourlyStat  # noqa: F401
 from .throttle import LoginThrottle  # noqa: F401
 from .user_sessions import UserSession  # noqa: F401
-from .visits import DailySalt, DailyStat, HourlyStat, Visit, VisitSession  # noqa: F401
 
 configure_mappers()
 

@@ -1,28 +1,28 @@
 """``tracking-demo``: fill a site with realistic synthetic traffic, for demos and benchmarks.
 
-    tracking-demo production.ini --site 1 --visits 1000000 --days 365 [--seed 7] [--end 2026-11-27]
+    tracking-demo production.ini --site 1 --hits 1000000 --days 365 [--seed 7] [--end 2026-11-27]
 
-``--visits`` counts rows of ``visits`` (hits: page views, custom events and ~3 % bot hits),
+``--hits`` counts rows of ``hits`` (page views, custom events and ~3 % bot hits),
 spread over the ``--days`` local days that end with ``--end`` (default: today in the site's
 time zone; today only up to now, so nothing lies in the future). The rows are what the live
 writer (:mod:`tracking.ingest.store`) would have stored for such traffic, and the summary tables
 are recomputed at the end with :func:`tracking.stats.rollups.rebuild`, so every report agrees
 with the raw rows. Everything happens in one transaction: the site gets all of it or nothing.
 
-The traffic: ~200 pages of Zipf-like popularity; sessions of 1–8 page views (~45 % bounces)
+The traffic: ~200 pages of Zipf-like popularity; visits of 1–8 page views (~45 % bounces)
 whose entry and exit pages follow the sequence of views; referrers from search engines, social
 sites, newsletters (UTM-tagged) and other sites, ~40 % direct; 25 countries, with regions and
 cities for the big ones; browsers, systems and devices in realistic shares; busier weekdays and
-a daily curve; some people back for a 2nd or 3rd session the same day; ``signup``,
-``outbound`` and ``download`` events; and crawler hits, which have no session.
+a daily curve; some people back for a 2nd or 3rd visit the same day; ``signup``,
+``outbound`` and ``download`` events; and crawler hits, which have no visit.
 
 Like the live writer, visitor ids are random-looking signed 64-bit integers that change every
 day: a person coming back another day is another visitor. They change at local midnight here
-(sessions never cross it), where the live salts change at UTC midnight; for a site in UTC the
+(visits never cross it), where the live salts change at UTC midnight; for a site in UTC the
 two are the same, and every flag is defined per visitor id either way.
 
 Speed: rows are made in batches of :data:`CHUNK_HITS` hits, each loaded by a thread of its own
-while the next is made (:class:`Loader`), so memory stays flat whatever ``--visits`` is.
+while the next is made (:class:`Loader`), so memory stays flat whatever ``--hits`` is.
 PostgreSQL loads them with ``COPY`` (text format), SQLite with ``executemany``; the columns
 many rows share are formatted once (:class:`Rows`). Into empty tables (a new database), the
 indexes are built after the load rather than row by row (:func:`deferred_indexes`).
@@ -50,8 +50,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from ..ingest.enrich import classify_source, detect_bot, parse_agent
-from ..ingest.store import SESSION_GAP
-from ..models import Site, VisitSession, get_engine
+from ..ingest.store import VISIT_GAP
+from ..models import Site, Visit, get_engine
 from ..models.types import utcnow
 from ..settings import apply_environment
 from ..stats.periods import day_bounds, to_local
@@ -146,10 +146,10 @@ def _pages() -> tuple[str, ...]:
 PAGES = _pages()
 #: Page popularity: the page of rank ``r`` (1-based) weighs ``1 / r ** 1.05``.
 PAGE_TABLE = Weighted([(i, 1.0 / (rank ** 1.05)) for i, rank in enumerate(range(1, len(PAGES) + 1))], size=65536)
-#: Page views per session, 1 to 8 (about 47 % single page views).
+#: Page views per visit, 1 to 8 (about 47 % single page views).
 PAGEVIEW_COUNTS = Weighted([(1, 47), (2, 17), (3, 11), (4, 8), (5, 6), (6, 4.5), (7, 3.5), (8, 3)])
-#: Sessions of one person in one day.
-SESSIONS_PER_DAY = Weighted([(1, 89), (2, 8), (3, 3)])
+#: Visits of one person in one day.
+VISITS_PER_DAY = Weighted([(1, 89), (2, 8), (3, 3)])
 #: Local hour of a day's first visit: quiet nights, a working-day plateau, an evening bump.
 HOUR_CURVE = (1.6, 1.0, 0.7, 0.5, 0.5, 0.7, 1.4, 2.8, 4.6, 6.0, 6.8, 7.0, 6.6, 6.9, 7.0, 6.7, 6.2, 5.4, 4.9,
               5.1, 5.4, 5.0, 3.8, 2.5)
@@ -162,7 +162,7 @@ def _gap_quantiles(size: int = 4096) -> list[int]:
     """Seconds between two page views: log-normal (median 38 s), 2 s to 20 min.
 
     Laid out as the distribution's quantiles, so a draw is one lookup; the cap keeps every
-    gap well inside the 30-minute session rule.
+    gap well inside the 30-minute visit rule.
     """
     normal = [math.sqrt(2) * _erfinv(2 * (i + 0.5) / size - 1) for i in range(size)]
     return [min(1200, max(2, round(math.exp(math.log(38) + 1.05 * z)))) for z in normal]
@@ -181,7 +181,7 @@ def _erfinv(y: float) -> float:
 
 GAPS = _gap_quantiles()
 
-#: How a session arrives: (referrer, utm_source, utm_medium, utm_campaign, weight). A campaign
+#: How a visit arrives: (referrer, utm_source, utm_medium, utm_campaign, weight). A campaign
 #: of ``"weekly"`` becomes ``weekly-<year>-w<week>``: one newsletter issue a week.
 LANDINGS: tuple[tuple[str, str, str, str, float], ...] = (
     ("", "", "", "", 34.0),
@@ -214,7 +214,7 @@ LANDINGS: tuple[tuple[str, str, str, str, float], ...] = (
     ("https://partner.example.net/", "partner", "referral", "partner-program", 0.5),
 )
 LANDING_TABLE = Weighted(list(enumerate(w for *_, w in LANDINGS)))
-#: A person's 2nd or 3rd session of the day mostly comes back directly.
+#: A person's 2nd or 3rd visit of the day mostly comes back directly.
 RETURN_TABLE = Weighted([(0, 40.0), *((i, w * 0.3) for i, (*_, w) in enumerate(LANDINGS) if i)])
 
 
@@ -329,7 +329,7 @@ OUTBOUND_URLS = (
 )
 OUTBOUND_PROPS = tuple(json.dumps({"url": url}) for url in OUTBOUND_URLS)
 SIGNUP_PROPS = Weighted([(json.dumps({"plan": "free"}), 72.0), (json.dumps({"plan": "pro"}), 28.0)])
-#: Chance of each event after a page view (the outbound click ends the session).
+#: Chance of each event after a page view (the outbound click ends the visit).
 OUTBOUND_CHANCE = 0.04
 SIGNUP_CHANCE = {"/signup": 0.35, "/pricing": 0.06}
 DOWNLOAD_CHANCE = {"/download": 0.3, "/docs/getting-started/installation": 0.08}
@@ -343,24 +343,24 @@ EVENT_THRESHOLDS = tuple(
 
 # -- rows ---------------------------------------------------------------------------------
 
-#: Columns of ``visits`` in the order rows are written, in groups: what varies from hit to hit;
+#: Columns of ``hits`` in the order rows are written, in groups: what varies from hit to hit;
 #: the event (name and properties); the page (shared by a page view and its events); the
-#: session (its day, visitor, id and address); the person's place and software (shared by many
+#: visit (its day, visitor, id and address); the person's place and software (shared by many
 #: people). ``id`` is left to the database.
-HIT_COLUMNS = ("ts", "is_first")
+HIT_OWN_COLUMNS = ("ts", "is_first")
 EVENT_COLUMNS = ("event", "props")
 PAGE_COLUMNS = ("path", "query", "referrer", "ref_host", "source", "utm_source", "utm_medium", "utm_campaign",
                 "utm_term", "utm_content")
-PERSON_COLUMNS = ("day", "visitor", "session_id", "ip")
+PERSON_COLUMNS = ("day", "visitor", "visit_id", "ip")
 PROFILE_COLUMNS = ("site_id", "host", "country", "region", "city", "postal", "latitude", "longitude", "browser",
                    "browser_version", "os", "device", "width", "bot")
-VISIT_COLUMNS = (*HIT_COLUMNS, *EVENT_COLUMNS, *PAGE_COLUMNS, *PERSON_COLUMNS, *PROFILE_COLUMNS)
-#: Columns of ``visit_sessions``: the session's own; its arrival; its person's place and software.
-SESSION_OWN_COLUMNS = ("id", "visitor", "started_at", "ended_at", "day", "is_first", "entry_path", "exit_path",
+HIT_COLUMNS = (*HIT_OWN_COLUMNS, *EVENT_COLUMNS, *PAGE_COLUMNS, *PERSON_COLUMNS, *PROFILE_COLUMNS)
+#: Columns of ``visits``: the visit's own; its arrival; its person's place and software.
+VISIT_OWN_COLUMNS = ("id", "visitor", "started_at", "ended_at", "day", "is_first", "entry_path", "exit_path",
                        "pageviews", "events", "duration")
 ARRIVAL_COLUMNS = ("source", "ref_host", "utm_source", "utm_medium", "utm_campaign")
-SESSION_PROFILE_COLUMNS = ("site_id", "country", "region", "city", "browser", "os", "device")
-SESSION_COLUMNS = (*SESSION_OWN_COLUMNS, *ARRIVAL_COLUMNS, *SESSION_PROFILE_COLUMNS)
+VISIT_PROFILE_COLUMNS = ("site_id", "country", "region", "city", "browser", "os", "device")
+VISIT_COLUMNS = (*VISIT_OWN_COLUMNS, *ARRIVAL_COLUMNS, *VISIT_PROFILE_COLUMNS)
 NULL = "\\N"
 
 
@@ -376,13 +376,13 @@ class Rows(ABC):
     clock: list[str]
 
     def __init__(self) -> None:
+        self.hits: list[Any] = []
         self.visits: list[Any] = []
-        self.sessions: list[Any] = []
 
     def take(self) -> tuple[list[Any], list[Any]]:
-        """The buffered (sessions, visits), leaving the buffers empty."""
-        batch = (self.sessions, self.visits)
-        self.sessions, self.visits = [], []
+        """The buffered (visits, hits), leaving the buffers empty."""
+        batch = (self.visits, self.hits)
+        self.visits, self.hits = [], []
         return batch
 
     @abstractmethod
@@ -390,23 +390,23 @@ class Rows(ABC):
         """Consecutive columns, formatted."""
 
     @abstractmethod
-    def person(self, day: str, visitor: int, session_id: int | None, ip: str, profile: Any) -> Any:
-        """The columns all hits of a session share: :data:`PERSON_COLUMNS` and a profile part."""
+    def person(self, day: str, visitor: int, visit_id: int | None, ip: str, profile: Any) -> Any:
+        """The columns all hits of a visit share: :data:`PERSON_COLUMNS` and a profile part."""
 
     @abstractmethod
     def tail(self, page: Any, person: Any) -> Any:
         """The columns a page view shares with the events sent from its page."""
 
     @abstractmethod
-    def visit(self, ts: str, first: bool, event: Any, tail: Any) -> None:
+    def hit(self, ts: str, first: bool, event: Any, tail: Any) -> None:
         """Buffer a hit: its timestamp, ``is_first``, event part and tail."""
 
     @abstractmethod
-    def session(self, own: tuple, arrival: Any, profile: Any) -> None:
-        """Buffer a session: its :data:`SESSION_OWN_COLUMNS` (timestamps as text), arrival and profile parts."""
+    def visit(self, own: tuple, arrival: Any, profile: Any) -> None:
+        """Buffer a visit: its :data:`VISIT_OWN_COLUMNS` (timestamps as text), arrival and profile parts."""
 
     @abstractmethod
-    def load(self, connection: Any, sessions: list[Any], visits: list[Any]) -> None:
+    def load(self, connection: Any, visits: list[Any], hits: list[Any]) -> None:
         """Write taken rows through ``connection`` (the driver's, in the caller's transaction)."""
 
 
@@ -421,8 +421,8 @@ class CopyRows(Rows):
     value contains (:func:`check_copy_safe` checks the vocabulary once).
     """
 
+    HITS = f"COPY hits ({', '.join(HIT_COLUMNS)}) FROM STDIN"
     VISITS = f"COPY visits ({', '.join(VISIT_COLUMNS)}) FROM STDIN"
-    SESSIONS = f"COPY visit_sessions ({', '.join(SESSION_COLUMNS)}) FROM STDIN"
     clock = _clock("")
 
     @staticmethod
@@ -438,25 +438,25 @@ class CopyRows(Rows):
     def part(self, values: tuple) -> str:
         return "\t".join(map(self._text, values))
 
-    def person(self, day: str, visitor: int, session_id: int | None, ip: str, profile: str) -> str:
-        return f"{day}\t{visitor}\t{NULL if session_id is None else session_id}\t{ip}\t{profile}\n"
+    def person(self, day: str, visitor: int, visit_id: int | None, ip: str, profile: str) -> str:
+        return f"{day}\t{visitor}\t{NULL if visit_id is None else visit_id}\t{ip}\t{profile}\n"
 
     def tail(self, page: str, person: str) -> str:
         return f"{page}\t{person}"
 
-    def visit(self, ts: str, first: bool, event: str, tail: str) -> None:
-        self.visits.append(f"{ts}\t{'t' if first else 'f'}\t{event}\t{tail}")
+    def hit(self, ts: str, first: bool, event: str, tail: str) -> None:
+        self.hits.append(f"{ts}\t{'t' if first else 'f'}\t{event}\t{tail}")
 
-    def session(self, own: tuple, arrival: str, profile: str) -> None:
+    def visit(self, own: tuple, arrival: str, profile: str) -> None:
         id, visitor, started, ended, day, first, entry, exit, pageviews, events, duration = own
-        self.sessions.append(
+        self.visits.append(
             f"{id}\t{visitor}\t{started}\t{ended}\t{day}\t{'t' if first else 'f'}\t{entry}\t{exit}\t{pageviews}\t"
             f"{events}\t{duration}\t{arrival}\t{profile}\n"
         )
 
-    def load(self, connection: Any, sessions: list[str], visits: list[str]) -> None:
+    def load(self, connection: Any, visits: list[str], hits: list[str]) -> None:
         with connection.cursor() as cursor:
-            for statement, lines in ((self.SESSIONS, sessions), (self.VISITS, visits)):
+            for statement, lines in ((self.VISITS, visits), (self.HITS, hits)):
                 if lines:
                     with cursor.copy(statement) as copy:
                         copy.write("".join(lines).encode())
@@ -465,30 +465,30 @@ class CopyRows(Rows):
 class ParameterRows(Rows):
     """SQLite: parameter tuples for ``executemany``, values stored as SQLAlchemy stores them."""
 
+    HITS = f"INSERT INTO hits ({', '.join(HIT_COLUMNS)}) VALUES ({', '.join('?' * len(HIT_COLUMNS))})"
     VISITS = f"INSERT INTO visits ({', '.join(VISIT_COLUMNS)}) VALUES ({', '.join('?' * len(VISIT_COLUMNS))})"
-    SESSIONS = f"INSERT INTO visit_sessions ({', '.join(SESSION_COLUMNS)}) VALUES ({', '.join('?' * len(SESSION_COLUMNS))})"
     clock = _clock(".000000")
 
     def part(self, values: tuple) -> tuple:
         return values
 
-    def person(self, day: str, visitor: int, session_id: int | None, ip: str, profile: tuple) -> tuple:
-        return (day, visitor, session_id, ip, *profile)
+    def person(self, day: str, visitor: int, visit_id: int | None, ip: str, profile: tuple) -> tuple:
+        return (day, visitor, visit_id, ip, *profile)
 
     def tail(self, page: tuple, person: tuple) -> tuple:
         return page + person
 
-    def visit(self, ts: str, first: bool, event: tuple, tail: tuple) -> None:
-        self.visits.append((ts, first, *event, *tail))
+    def hit(self, ts: str, first: bool, event: tuple, tail: tuple) -> None:
+        self.hits.append((ts, first, *event, *tail))
 
-    def session(self, own: tuple, arrival: tuple, profile: tuple) -> None:
-        self.sessions.append(own + arrival + profile)
+    def visit(self, own: tuple, arrival: tuple, profile: tuple) -> None:
+        self.visits.append(own + arrival + profile)
 
-    def load(self, connection: Any, sessions: list[tuple], visits: list[tuple]) -> None:
-        if sessions:
-            connection.executemany(self.SESSIONS, sessions)
+    def load(self, connection: Any, visits: list[tuple], hits: list[tuple]) -> None:
         if visits:
             connection.executemany(self.VISITS, visits)
+        if hits:
+            connection.executemany(self.HITS, hits)
 
 
 def check_copy_safe() -> None:
@@ -515,14 +515,14 @@ class Loader:
         self.loaded = 0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracking-demo")
         self._pending: Future[None] | None = None
-        self._pending_visits = 0
+        self._pending_hits = 0
 
     def send(self) -> None:
         """Load the rows buffered so far (after the batch still loading, if any)."""
-        sessions, visits = self.rows.take()
+        visits, hits = self.rows.take()
         self.wait()
-        self._pending = self._executor.submit(self.rows.load, self.connection, sessions, visits)
-        self._pending_visits = len(visits)
+        self._pending = self._executor.submit(self.rows.load, self.connection, visits, hits)
+        self._pending_hits = len(hits)
 
     def wait(self) -> None:
         """Wait for the batch still loading; its errors are raised here."""
@@ -530,7 +530,7 @@ class Loader:
             return
         pending, self._pending = self._pending, None
         pending.result()
-        self.loaded += self._pending_visits
+        self.loaded += self._pending_hits
         if self.progress:
             self.progress(self.loaded)
 
@@ -548,8 +548,8 @@ class Loader:
 class Result:
     """What a run added, and where its time went."""
 
+    hits: int = 0
     visits: int = 0
-    sessions: int = 0
     bots: int = 0
     #: Making and loading the rows, indexes and statistics included.
     load_seconds: float = 0.0
@@ -631,7 +631,7 @@ class Generator:
         self.rows = rows
         self.rng = random.Random(seed)
         self.next_visitor = _visitor_ids(self.rng)
-        self.next_session_id = 1
+        self.next_visit_id = 1
         self.people = Weighted([(_agent(ua, widths), weight) for ua, widths, weight in USER_AGENTS])
         self.crawlers = Weighted([(_agent(ua, (None,)), weight) for ua, weight in CRAWLERS])
         #: Truncated addresses (as ``tracking.store_ip = truncated`` stores them).
@@ -660,7 +660,7 @@ class Generator:
         return part
 
     def _landing_page(self, landing: int, page: int, campaign: str) -> Any:
-        """The page part of a session's first view: where the visitor came from."""
+        """The page part of a visit's first view: where the visitor came from."""
         key = (landing, page, campaign)
         part = self._landing_pages.get(key)
         if part is None:
@@ -680,7 +680,7 @@ class Generator:
         return part
 
     def _arrival(self, landing: int, campaign: str) -> Any:
-        """A session's arrival columns (its first hit's source and UTM tags)."""
+        """A visit's arrival columns (its first hit's source and UTM tags)."""
         key = (landing, campaign)
         part = self._arrivals.get(key)
         if part is None:
@@ -690,7 +690,7 @@ class Generator:
         return part
 
     def _profile(self, place: Place, agent: Agent, width: int | None) -> tuple[Any, Any]:
-        """The place and software columns of a person's hits, and of their sessions."""
+        """The place and software columns of a person's hits, and of their visits."""
         key = (place, agent, width)
         parts = self._profiles.get(key)
         if parts is None:
@@ -706,7 +706,7 @@ class Generator:
     # -- days -------------------------------------------------------------------------------
 
     def day(self, day: Day, budget: int, flush: Callable[[], None]) -> None:
-        """``budget`` hits on ``day``: people's sessions, then crawler hits.
+        """``budget`` hits on ``day``: people's visits, then crawler hits.
 
         ``flush`` is called whenever :data:`CHUNK_HITS` hits are buffered (a day may hold many).
         """
@@ -715,7 +715,7 @@ class Generator:
         rows = self.rows
         while people > 0:
             people -= self._person(day, people)
-            if len(rows.visits) >= CHUNK_HITS:
+            if len(rows.hits) >= CHUNK_HITS:
                 flush()
         self._crawlers(day, bots)
 
@@ -728,31 +728,31 @@ class Generator:
         return offset
 
     def _person(self, day: Day, limit: int) -> int:
-        """One person's sessions of the day, at most ``limit`` hits; returns the hits written.
+        """One person's visits of the day, at most ``limit`` hits; returns the hits written.
 
-        ``is_first``: the person's first session of the day, and each hit that is their first
+        ``is_first``: the person's first visit of the day, and each hit that is their first
         view of its page (first event of its name) that day — the visitor id is theirs for the
         day only.
         """
         rows = self.rows
-        visit = rows.visit
+        add_hit = rows.hit
         clock = rows.clock
         dates, midnight = day.utc_dates, day.utc_second
         rnd = self.rng.random
         agent = self.people.draw(rnd())
         width = agent.widths[int(rnd() * len(agent.widths))]
-        profile, session_profile = self._profile(PLACES.draw(rnd()), agent, width)
+        profile, visit_profile = self._profile(PLACES.draw(rnd()), agent, width)
         visitor = self.next_visitor()
         ip = self.addresses[int(rnd() * len(self.addresses))]
         seen: set[object] = set()
         written = 0
         start = self._start(day)
-        for number in range(SESSIONS_PER_DAY.draw(rnd())):
+        for number in range(VISITS_PER_DAY.draw(rnd())):
             if written >= limit:
                 break
-            hits = self._session_hits(limit - written)
+            hits = self._visit_hits(limit - written)
             if number == 0:
-                # A session never crosses midnight (nor now): cut it to the day, then move it
+                # A visit never crosses midnight (nor now): cut it to the day, then move it
                 # early enough to end within it.
                 if hits[-1][0] >= day.seconds:
                     hits = [hit for hit in hits if hit[0] < day.seconds]
@@ -763,9 +763,9 @@ class Generator:
             campaign = LANDINGS[landing][3]
             if campaign == "weekly":
                 campaign = day.newsletter
-            session_id = self.next_session_id
-            self.next_session_id += 1
-            person = rows.person(day.text, visitor, session_id, ip, profile)
+            visit_id = self.next_visit_id
+            self.next_visit_id += 1
+            person = rows.person(day.text, visitor, visit_id, ip, profile)
             tail = None
             previous = -1
             pageviews = 0
@@ -783,26 +783,26 @@ class Generator:
                 if first:
                     seen.add(key)
                 second = midnight + start + offset
-                visit(dates[second // 86400] + clock[second % 86400], first, event, tail)
+                add_hit(dates[second // 86400] + clock[second % 86400], first, event, tail)
             span = hits[-1][0]
             first_second, last_second = midnight + start, midnight + start + span
-            own = (session_id, visitor, dates[first_second // 86400] + clock[first_second % 86400],
+            own = (visit_id, visitor, dates[first_second // 86400] + clock[first_second % 86400],
                    dates[last_second // 86400] + clock[last_second % 86400], day.text, number == 0, PAGES[hits[0][1]],
                    PAGES[previous], pageviews, len(hits) - pageviews, span)
-            rows.session(own, self._arrival(landing, campaign), session_profile)
+            rows.visit(own, self._arrival(landing, campaign), visit_profile)
             written += len(hits)
-            self.result.sessions += 1
-            # The next session starts after the 30-minute gap, up to ~6 hours later.
-            start += span + int(SESSION_GAP.total_seconds()) + 60 + int(rnd() * 6 * 3600)
-        self.result.visits += written
+            self.result.visits += 1
+            # The next visit starts after the 30-minute gap, up to ~6 hours later.
+            start += span + int(VISIT_GAP.total_seconds()) + 60 + int(rnd() * 6 * 3600)
+        self.result.hits += written
         return written
 
-    def _session_hits(self, limit: int) -> list[tuple[int, int, Any]]:
+    def _visit_hits(self, limit: int) -> list[tuple[int, int, Any]]:
         """(seconds from the start, page index, event part or ``None`` for a page view) of a
-        session's hits, at most ``limit``.
+        visit's hits, at most ``limit``.
 
         The first hit is a page view; an event follows its page view by a few seconds; an
-        outbound click ends the session.
+        outbound click ends the visit.
         """
         rnd = self.rng.random
         pages, size = PAGE_TABLE.table, PAGE_TABLE.size
@@ -830,7 +830,7 @@ class Generator:
         return hits if len(hits) <= limit else hits[:limit]
 
     def _crawlers(self, day: Day, count: int) -> None:
-        """``count`` crawler hits spread over ``day``: no referrer, no session, never first.
+        """``count`` crawler hits spread over ``day``: no referrer, no visit, never first.
 
         Each crawler has one visitor id a day and comes from one address.
         """
@@ -852,8 +852,8 @@ class Generator:
             if part is None:
                 part = self._crawled_pages[page] = rows.part((PAGES[page], "", "", "", "direct", "", "", "", "", ""))
             second = day.utc_second + int(rnd() * day.seconds)
-            rows.visit(day.utc_dates[second // 86400] + clock[second % 86400], False, self._pageview, rows.tail(part, person))
-        self.result.visits += count
+            rows.hit(day.utc_dates[second // 86400] + clock[second % 86400], False, self._pageview, rows.tail(part, person))
+        self.result.hits += count
         self.result.bots += count
 
 
@@ -871,7 +871,7 @@ def days_ending(end: date, count: int, timezone: str, now: datetime) -> list[Day
     return days
 
 
-RAW_TABLES = ("visit_sessions", "visits")
+RAW_TABLES = ("visits", "hits")
 
 
 @contextmanager
@@ -903,7 +903,7 @@ def deferred_indexes(session: Session) -> Iterator[None]:
     else:
         indexes = session.execute(text(
             "SELECT '\"' || name || '\"', sql FROM sqlite_master"
-            " WHERE type = 'index' AND tbl_name IN ('visit_sessions', 'visits') AND sql IS NOT NULL"
+            " WHERE type = 'index' AND tbl_name IN ('visits', 'hits') AND sql IS NOT NULL"
         )).all()
         keys = []
     for table, name, _ in reversed(keys):
@@ -926,7 +926,7 @@ def deferred_indexes(session: Session) -> Iterator[None]:
 def generate(
     session: Session,
     site_id: int,
-    visits: int,
+    hits: int,
     days: int,
     *,
     seed: int = 0,
@@ -934,9 +934,9 @@ def generate(
     now: datetime | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Result:
-    """Add ``visits`` hits of synthetic traffic to a site over ``days`` days, then rebuild its summaries.
+    """Add ``hits`` hits of synthetic traffic to a site over ``days`` days, then rebuild its summaries.
 
-    Runs in ``session``'s transaction (the caller commits). Session ids are given here, so
+    Runs in ``session``'s transaction (the caller commits). Visit ids are given here, so
     that hits can name theirs: on PostgreSQL they are taken from the sequence while the two
     raw tables are locked against other writers (against readers too while their indexes are
     rebuilt, for a load into empty tables); on SQLite they follow the highest id, and a
@@ -956,26 +956,26 @@ def generate(
     generator = Generator(site, rows, seed)
 
     started = time.perf_counter()
-    sequence = "pg_get_serial_sequence('visit_sessions', 'id')"
+    sequence = "pg_get_serial_sequence('visits', 'id')"
     if postgresql:
         session.execute(text(f"LOCK TABLE {', '.join(RAW_TABLES)} IN SHARE ROW EXCLUSIVE MODE"))
-        generator.next_session_id = session.scalar(text(f"SELECT nextval({sequence})"))
+        generator.next_visit_id = session.scalar(text(f"SELECT nextval({sequence})"))
     else:
-        generator.next_session_id = (session.scalar(select(func.max(VisitSession.id))) or 0) + 1
+        generator.next_visit_id = (session.scalar(select(func.max(Visit.id))) or 0) + 1
     empty = all(session.scalar(text(f"SELECT 1 FROM {table} LIMIT 1")) is None for table in RAW_TABLES)
     with deferred_indexes(session) if empty else nullcontext():
         with Loader(rows, session.connection().connection.driver_connection, progress) as loader:
-            for day, budget in zip(calendar, daily_budgets(visits, calendar, generator.rng), strict=True):
+            for day, budget in zip(calendar, daily_budgets(hits, calendar, generator.rng), strict=True):
                 generator.day(day, budget, loader.send)
             loader.send()
             loader.wait()
         loaded = time.perf_counter()
     if postgresql:
-        if generator.result.sessions:
-            session.execute(text(f"SELECT setval({sequence}, :last)"), {"last": generator.next_session_id - 1})
+        if generator.result.visits:
+            session.execute(text(f"SELECT setval({sequence}, :last)"), {"last": generator.next_visit_id - 1})
         # The planner knows nothing yet of the rows just loaded; the rebuild scans them all.
-        session.execute(text("ANALYZE visit_sessions"))
         session.execute(text("ANALYZE visits"))
+        session.execute(text("ANALYZE hits"))
     result = generator.result
     result.load_seconds = time.perf_counter() - started
     result.index_seconds = time.perf_counter() - loaded
@@ -1008,7 +1008,7 @@ class ProgressBar:
         filled = int(fraction * self.width)
         rate = done / (now - self.started) if now > self.started else 0.0
         bar = "#" * filled + "." * (self.width - filled)
-        self.stream.write(f"\r[{bar}] {fraction:6.1%} {done:,}/{self.total:,} visits, {rate:,.0f}/s")
+        self.stream.write(f"\r[{bar}] {fraction:6.1%} {done:,}/{self.total:,} hits, {rate:,.0f}/s")
         if done >= self.total:
             self.stream.write("\n")
         self.stream.flush()
@@ -1018,13 +1018,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="tracking-demo", description="Fill a site with realistic synthetic traffic.")
     parser.add_argument("config_uri", help="the ini file, e.g. production.ini")
     parser.add_argument("--site", type=int, required=True, help="id of the site to fill")
-    parser.add_argument("--visits", type=int, required=True, help="rows of visits to add (hits: page views and events)")
+    parser.add_argument("--hits", type=int, required=True, help="hits to add (page views, events and ~3 %% bot hits)")
     parser.add_argument("--days", type=int, required=True, help="over this many days, ending with --end")
     parser.add_argument("--seed", type=int, help="for the same data again (default: random)")
     parser.add_argument("--end", type=date.fromisoformat, help="last day, YYYY-MM-DD (default: today, site-local)")
     args = parser.parse_args(argv)
-    if args.visits < 0 or args.days < 1:
-        parser.error("--visits must be ≥ 0 and --days ≥ 1")
+    if args.hits < 0 or args.days < 1:
+        parser.error("--hits must be ≥ 0 and --days ≥ 1")
     return args
 
 
@@ -1037,17 +1037,17 @@ def main(argv: Sequence[str] | None = None, stderr: TextIO = sys.stderr) -> int:
     try:
         with Session(engine) as session, session.begin():
             result = generate(
-                session, args.site, args.visits, args.days, seed=seed, end=args.end, progress=ProgressBar(args.visits, stderr)
+                session, args.site, args.hits, args.days, seed=seed, end=args.end, progress=ProgressBar(args.hits, stderr)
             )
     except (LookupError, ValueError) as exc:
         print(f"tracking-demo: error: {exc}", file=stderr)
         return 2
     finally:
         engine.dispose()
-    rate = result.visits / result.load_seconds if result.load_seconds else 0.0
+    rate = result.hits / result.load_seconds if result.load_seconds else 0.0
     print(
-        f"site {args.site}: {result.visits:,} visits ({result.bots:,} bot hits) in {result.sessions:,} sessions, "
-        f"seed {seed}; generated and loaded in {result.load_seconds:.1f} s ({rate:,.0f} visits/s; indexes and "
+        f"site {args.site}: {result.hits:,} hits ({result.bots:,} from bots), {result.visits:,} visits, "
+        f"seed {seed}; generated and loaded in {result.load_seconds:.1f} s ({rate:,.0f} hits/s; indexes and "
         f"statistics {result.index_seconds:.1f} s of it), summaries rebuilt in {result.rebuild_seconds:.1f} s"
     )
     return 0

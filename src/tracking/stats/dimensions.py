@@ -1,7 +1,7 @@
 """What the reports can be broken down and filtered by.
 
-Session dimensions take the value of the session's first hit (the exit page: its last page
-view); hit dimensions are counted per hit. ``""`` is the site total, ``hits`` the page views
+Visit dimensions take the value of the visit's first hit (the exit page: its last page view);
+hit dimensions are counted per hit. ``""`` is the site total, ``hits`` the page views
 and events of the day they happened on (the chart's page views; the total counts a visit's on
 the day it began), ``bot`` counts bot hits by reason. A ``prop`` value is ``event␟key␟value`` (``␟`` = U+001F, which the beacon strips from
 visitor input, so it cannot be forged).
@@ -12,8 +12,8 @@ HITS = "hits"
 BOT = "bot"
 PROP_SEPARATOR = "\x1f"
 
-#: dimension → column of ``visit_sessions``
-SESSION_DIMENSIONS: dict[str, str] = {
+#: dimension → column of ``visits``
+VISIT_DIMENSIONS: dict[str, str] = {
     "source": "source",
     "referrer": "ref_host",
     "utm_source": "utm_source",
@@ -29,10 +29,10 @@ SESSION_DIMENSIONS: dict[str, str] = {
     "exit": "exit_path",
 }
 
-#: dimension → column of ``visits`` (``prop`` is computed from ``event`` and ``props``)
+#: dimension → column of ``hits`` (``prop`` is computed from ``event`` and ``props``)
 HIT_DIMENSIONS: dict[str, str] = {"page": "path", "event": "event", "prop": "props"}
 
-DIMENSIONS = (*SESSION_DIMENSIONS, *HIT_DIMENSIONS)
+DIMENSIONS = (*VISIT_DIMENSIONS, *HIT_DIMENSIONS)
 
 LABELS: dict[str, str] = {
     "source": "Source",

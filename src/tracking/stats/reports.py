@@ -2,8 +2,8 @@
 
 Without filters every number comes from the summary tables (:mod:`.rollups`): a handful of
 small indexed queries, whatever the traffic. With filters the numbers come from the raw
-sessions and hits of the period, exact for any combination of filters: one pass over the
-matching sessions for the totals, the chart and every session panel (``GROUPING SETS`` on
+visits and hits of the period, exact for any combination of filters: one pass over the
+matching visits for the totals, the chart and every visit panel (``GROUPING SETS`` on
 PostgreSQL, one ``UNION ALL`` branch per panel on SQLite), and one over their hits for the
 page, event and property panels and the page views of the chart. Slower on big sites than
 the summaries — ``BENCHMARKS.md`` has the figures.
@@ -20,7 +20,7 @@ an "hour" runs from half past to half past), the same with filters or without.
 The full list behind a panel (its details, and its CSV export: ``panel(..., full=True)``) shows
 the metrics that have a meaning for its dimension (:data:`DETAILS`):
 
-* a **session dimension** (source, country, entry page...): its visits — the visitors
+* a **visit dimension** (source, country, entry page...): its visits — the visitors
   attributed to them, the visits, their page views, bounce rate, average duration and custom
   events;
 * a **page**: the visitors who viewed it, the visits that viewed it and its page views, and —
@@ -46,21 +46,21 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import Text, and_, case, cast, func, literal, literal_column, null, select, text, tuple_, type_coerce, union_all
 
-from ..models import DailyStat, HourlyStat, Visit, VisitSession
-from .dimensions import BOT, HIT_DIMENSIONS, HITS, LABELS, PROP_SEPARATOR, SESSION_DIMENSIONS, TOTAL, prop_value
+from ..models import DailyStat, Hit, HourlyStat, Visit
+from .dimensions import BOT, HIT_DIMENSIONS, HITS, LABELS, PROP_SEPARATOR, TOTAL, VISIT_DIMENSIONS, prop_value
 from .periods import Period, to_local
 from .rollups import hour_expression
 
 #: Filters that can be set from the query string: every dimension but properties.
-FILTERABLE = (*SESSION_DIMENSIONS, "page", "event")
+FILTERABLE = (*VISIT_DIMENSIONS, "page", "event")
 #: The longest stored value of any dimension (a page's path): a longer filter cannot match.
 MAX_FILTER = 1024
 REALTIME_MINUTES = 30
 
 #: The metrics of each dimension's full list (details and CSV export), in order.
-SESSION_METRICS = ("visitors", "visits", "pageviews", "bounce_rate", "average_duration", "events")
+VISIT_METRICS = ("visitors", "visits", "pageviews", "bounce_rate", "average_duration", "events")
 DETAILS: dict[str, tuple[str, ...]] = {
-    **{dim: SESSION_METRICS for dim in SESSION_DIMENSIONS},
+    **{dim: VISIT_METRICS for dim in VISIT_DIMENSIONS},
     "page": ("visitors", "visits", "pageviews", "entries", "bounce_rate", "average_duration"),
     "event": ("visitors", "visits", "events"),
     "prop": ("events",),
@@ -110,16 +110,16 @@ class Row(Totals):
     #: ``duration`` are theirs, and so are its bounce rate and average duration.
     entries: int | None = None
 
-    def _sessions(self) -> int:
+    def _rate_base(self) -> int:
         return self.visits if self.entries is None else self.entries
 
     @property
     def bounce_rate(self) -> float:
-        return 100.0 * self.bounces / self._sessions() if self._sessions() else 0.0
+        return 100.0 * self.bounces / self._rate_base() if self._rate_base() else 0.0
 
     @property
     def average_duration(self) -> float:
-        return self.duration / self._sessions() if self._sessions() else 0.0
+        return self.duration / self._rate_base() if self._rate_base() else 0.0
 
 
 @dataclass
@@ -230,11 +230,11 @@ class Reports:
 
     def realtime(self, now: datetime) -> int:
         """Visitors with a hit in the last 30 minutes."""
-        s = VisitSession
+        v = Visit
         return int(
             self.db.scalar(
-                select(func.count(func.distinct(s.visitor))).where(
-                    s.site_id == self.site_id, s.ended_at >= now - timedelta(minutes=REALTIME_MINUTES)
+                select(func.count(func.distinct(v.visitor))).where(
+                    v.site_id == self.site_id, v.ended_at >= now - timedelta(minutes=REALTIME_MINUTES)
                 )
             )
         )
@@ -253,7 +253,7 @@ class Reports:
     ) -> Panel:
         """The top ``limit`` values of ``dim`` (for ``prop``: the properties of ``event``).
 
-        Shares of session dimensions are of the period's ``totals`` (computed when not given):
+        Shares of visit dimensions are of the period's ``totals`` (computed when not given):
         every visit has one value of each. Shares of pages, events and properties are of the
         panel's own total. ``full``: every metric of :data:`DETAILS` is right, not only the
         one the panel is sorted by (a few more statements for pages and events)."""
@@ -283,16 +283,16 @@ class Reports:
             select(d.value, *_sums(d))
             .where(*conditions)
             .group_by(d.value)
-            # A session that moved on leaves a row of zeros behind (its former exit page).
+            # A visit that moved on leaves a row of zeros behind (its former exit page).
             .having(func.sum(d.visits) + func.sum(d.pageviews) + func.sum(d.events) > 0)
         )
-        if dim not in SESSION_DIMENSIONS:
+        if dim not in VISIT_DIMENSIONS:
             # The panel's own total, over all its values, in the same pass.
             query = query.add_columns(func.sum(func.sum(getattr(d, metric))).over())
         order = (literal_column(metric).desc(), literal_column("visits").desc(), literal_column("1").asc())
         found = self.db.execute(query.order_by(*order).limit(limit + 1)).all()
         rows = [Row(*map(int, r[1:7]), value=r[0]) for r in found]
-        if dim in SESSION_DIMENSIONS:
+        if dim in VISIT_DIMENSIONS:
             whole = getattr(totals if totals is not None else self.totals(period, filters), metric)
         else:
             whole = int(found[0][7]) if found else 0
@@ -306,21 +306,21 @@ class Reports:
         count the page views), and no visitors: the summaries' are right (a visitor counted on
         the day of their first view), and the one raw statement stays a hashed count of
         (value, visit) pairs, with no sort of the values."""
-        v = Visit
-        column, kind = (v.path, v.event == "pageview") if dim == "page" else (v.event, v.event != "pageview")
+        h = Hit
+        column, kind = (h.path, h.event == "pageview") if dim == "page" else (h.event, h.event != "pageview")
         if self._postgresql:  # as for _Scan: no JIT compilation, and room to hash the pairs
             self.db.execute(text("SET LOCAL jit = off"))
             self.db.execute(text("SET LOCAL work_mem = '32MB'"))
         if filters:
             start = period.bounds(self.timezone)[0]
-            ids = select(VisitSession.id).where(*self._matching(period, filters))
-            query = select(column, func.count(func.distinct(v.visitor)), func.count(func.distinct(v.session_id))).where(
-                v.session_id.in_(ids), v.site_id == self.site_id, v.ts >= start, kind
+            ids = select(Visit.id).where(*self._matching(period, filters))
+            query = select(column, func.count(func.distinct(h.visitor)), func.count(func.distinct(h.visit_id))).where(
+                h.visit_id.in_(ids), h.site_id == self.site_id, h.ts >= start, kind
             ).group_by(column)
         else:
             start, end = period.bounds(self.timezone)
-            pairs = select(column.label("value"), v.session_id).where(
-                v.site_id == self.site_id, v.ts >= start, v.ts < end, v.bot == "", kind
+            pairs = select(column.label("value"), h.visit_id).where(
+                h.site_id == self.site_id, h.ts >= start, h.ts < end, h.bot == "", kind
             ).distinct().subquery()
             query = select(pairs.c.value, literal(0), func.count()).group_by(pairs.c.value)
         return {value: (int(visitors), int(visits)) for value, visitors, visits in self.db.execute(query)}
@@ -397,25 +397,25 @@ class Reports:
         d = DailyStat
         return (d.site_id == self.site_id, d.dim == dim, d.day >= period.start, d.day < period.end)
 
-    def sessions(self, period: Period, filters: dict[str, str]):
-        """The sessions of the period that match ``filters``, as a subquery."""
-        s = VisitSession
-        return select(s).where(*self._matching(period, filters)).subquery()
+    def visits(self, period: Period, filters: dict[str, str]):
+        """The visits of the period that match ``filters``, as a subquery."""
+        v = Visit
+        return select(v).where(*self._matching(period, filters)).subquery()
 
     def _matching(self, period: Period, filters: dict[str, str]) -> list:
-        """Conditions on ``visit_sessions`` for the sessions of the period that match ``filters``."""
-        s, v = VisitSession, Visit
-        conditions = [s.site_id == self.site_id, s.day >= period.start, s.day < period.end]
-        # The hits of the period's sessions: from its start on (a bound the planner can use to
-        # read the site's hits of the period once, rather than probe each session's).
-        hits = (v.site_id == self.site_id, v.ts >= period.bounds(self.timezone)[0])
+        """Conditions on ``visits`` for the visits of the period that match ``filters``."""
+        v, h = Visit, Hit
+        conditions = [v.site_id == self.site_id, v.day >= period.start, v.day < period.end]
+        # The hits of the period's visits: from its start on (a bound the planner can use to
+        # read the site's hits of the period once, rather than probe each visit's).
+        hits = (h.site_id == self.site_id, h.ts >= period.bounds(self.timezone)[0])
         for dim, value in filters.items():
-            if dim in SESSION_DIMENSIONS:
-                conditions.append(getattr(s, SESSION_DIMENSIONS[dim]) == value)
+            if dim in VISIT_DIMENSIONS:
+                conditions.append(getattr(v, VISIT_DIMENSIONS[dim]) == value)
             elif dim == "page":
-                conditions.append(s.id.in_(select(v.session_id).where(*hits, v.event == "pageview", v.path == value)))
+                conditions.append(v.id.in_(select(h.visit_id).where(*hits, h.event == "pageview", h.path == value)))
             elif dim == "event":
-                conditions.append(s.id.in_(select(v.session_id).where(*hits, v.event == value)))
+                conditions.append(v.id.in_(select(h.visit_id).where(*hits, h.event == value)))
         return conditions
 
 
@@ -435,11 +435,11 @@ def _ranked(rows: Iterable[Row], metric: str, limit: int) -> list[Row]:
 
 
 class _Scan:
-    """The numbers of one period with filters, from the raw rows of its matching sessions.
+    """The numbers of one period with filters, from the raw rows of its matching visits.
 
-    Two statements: one over the matching sessions (totals, visitors per bucket, one grouping
-    per session panel) and, when a page, event or property panel or the chart's page views
-    need them, one over those sessions' hits. Each finds the matching sessions itself, by the
+    Two statements: one over the matching visits (totals, visitors per bucket, one grouping
+    per visit panel) and, when a page, event or property panel or the chart's page views
+    need them, one over those visits' hits. Each finds the matching visits itself, by the
     site and day index and the filters.
     """
 
@@ -459,17 +459,17 @@ class _Scan:
         self.filters = filters
         self.event = event
         dims = tuple(dims)
-        session_dims = [dim for dim in dims if dim in SESSION_DIMENSIONS]
+        visit_dims = [dim for dim in dims if dim in VISIT_DIMENSIONS]
         if reports._postgresql:
             # Compiling these statements (PostgreSQL's JIT, on above a cost they reach) took
             # ~100 ms each, more than running them; and with the default 4 MB the grouping
-            # sets of a few hundred thousand sessions are sorted rather than hashed (5× slower).
+            # sets of a few hundred thousand visits are sorted rather than hashed (5× slower).
             reports.db.execute(text("SET LOCAL jit = off"))
             reports.db.execute(text("SET LOCAL work_mem = '32MB'"))
         self.rows: dict[str, dict[str, Row]] = defaultdict(dict)
         self.props: Counter[str] = Counter()
         buckets = reports._buckets(period) if series else {}
-        self.totals = self._sessions(session_dims, buckets, series)
+        self.totals = self._visits(visit_dims, buckets, series)
         hit_dims = [dim for dim in dims if dim in HIT_DIMENSIONS]
         if hit_dims or (series and pageviews):
             self._hits(hit_dims, buckets, series and pageviews)
@@ -482,7 +482,7 @@ class _Scan:
             whole = sum(self.props.values())
         else:
             rows = list(self.rows[dim].values())
-            whole = getattr(self.totals, metric) if dim in SESSION_DIMENSIONS else sum(getattr(row, metric) for row in rows)
+            whole = getattr(self.totals, metric) if dim in VISIT_DIMENSIONS else sum(getattr(row, metric) for row in rows)
         return _panel(dim, _ranked(rows, metric, limit), limit, whole)
 
     # -- the two passes -----------------------------------------------------------------
@@ -521,15 +521,15 @@ class _Scan:
             for index, row in found
         ]
 
-    def _sessions(self, dims: list[str], buckets: dict, series: bool) -> Totals:
+    def _visits(self, dims: list[str], buckets: dict, series: bool) -> Totals:
         reports = self.reports
-        s = reports.sessions(self.period, self.filters)
-        bucket = (self._hour(s.c.started_at) if self.period.hourly else s.c.day).label("bucket")
+        v = reports.visits(self.period, self.filters)
+        bucket = (self._hour(v.c.started_at) if self.period.hourly else v.c.day).label("bucket")
         sets: list[tuple] = [(), (bucket,)] if series else [()]
-        sets += [(s.c[SESSION_DIMENSIONS[dim]],) for dim in dims]
+        sets += [(v.c[VISIT_DIMENSIONS[dim]],) for dim in dims]
         panels = dict(zip(range(len(sets) - len(dims), len(sets)), dims, strict=True))
         totals = Totals()
-        for index, values, counts in self._grouped(s, sets, _session_sums(s, self.filters)):
+        for index, values, counts in self._grouped(v, sets, _visit_sums(v, self.filters)):
             if index == 0:
                 totals = Totals(*counts)
             elif index in panels:
@@ -543,11 +543,11 @@ class _Scan:
     def _hits(self, dims: list[str], buckets: dict, series: bool) -> None:
         reports = self.reports
         start, end = self.period.bounds(reports.timezone)
-        v = Visit
-        ids = select(VisitSession.id).where(*reports._matching(self.period, self.filters))
-        # Hits of the period's sessions come at or after the period's start: a bound that lets
-        # the planner choose between the session index and the site's range of hits.
-        hits = select(v).where(v.session_id.in_(ids), v.site_id == reports.site_id, v.ts >= start).subquery("hits")
+        h = Hit
+        ids = select(Visit.id).where(*reports._matching(self.period, self.filters))
+        # Hits of the period's visits come at or after the period's start: a bound that lets
+        # the planner choose between the visit index and the site's range of hits.
+        hits = select(h).where(h.visit_id.in_(ids), h.site_id == reports.site_id, h.ts >= start).subquery("period_hits")
         is_page = hits.c.event == "pageview"
         measures = (
             func.coalesce(func.sum(case((hits.c.is_first, 1), else_=0)), 0),
@@ -599,17 +599,17 @@ class _Scan:
             known.events += row.events
 
 
-def _session_sums(s, filters: dict[str, str]):
+def _visit_sums(v, filters: dict[str, str]):
     hit_filter = any(dim in HIT_DIMENSIONS for dim in filters)
-    visitors = func.count(func.distinct(s.c.visitor)) if hit_filter else func.sum(case((s.c.is_first, 1), else_=0))
-    bounce = case((and_(s.c.pageviews <= 1, s.c.events == 0), 1), else_=0)
+    visitors = func.count(func.distinct(v.c.visitor)) if hit_filter else func.sum(case((v.c.is_first, 1), else_=0))
+    bounce = case((and_(v.c.pageviews <= 1, v.c.events == 0), 1), else_=0)
     return _labelled(
         func.coalesce(visitors, 0),
         func.count(),
-        func.coalesce(func.sum(s.c.pageviews), 0),
+        func.coalesce(func.sum(v.c.pageviews), 0),
         func.coalesce(func.sum(bounce), 0),
-        func.coalesce(func.sum(s.c.duration), 0),
-        func.coalesce(func.sum(s.c.events), 0),
+        func.coalesce(func.sum(v.c.duration), 0),
+        func.coalesce(func.sum(v.c.events), 0),
     )
 
 

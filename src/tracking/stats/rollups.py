@@ -1,16 +1,15 @@
 """Summary tables: ``daily_stats`` (per site, local day, dimension, value) and ``hourly_stats``.
 
-Every number in them is a sum of *contributions*: a session contributes its counts to the
-site total and to each of its session dimensions on the day it started; a hit contributes to
-its page, event and property rows and to the day's ``hits`` row on its own day; a bot hit to
-its reason. The store adds the
-change of contribution of every session and hit it writes, in the same transaction
-(:class:`Delta`), and :func:`rebuild` recomputes everything from the raw tables with the same
-definitions — the two must always agree (the test suite checks it on random data).
+Every number in them is a sum of *contributions*: a visit contributes its counts to the site
+total and to each of its visit dimensions on the day it started; a hit contributes to its page,
+event and property rows and to the day's ``hits`` row on its own day; a bot hit to its reason.
+The store adds the change of contribution of every visit and hit it writes, in the same
+transaction (:class:`Delta`), and :func:`rebuild` recomputes everything from the raw tables with
+the same definitions — the two must always agree (the test suite checks it on random data).
 
-Counts per row: ``visitors`` (first sessions of the day — a visitor is attributed to their
-first visit), ``visits`` (sessions), ``pageviews``, ``bounces`` (sessions of one page view and
-no event), ``duration`` (seconds, summed over sessions), ``events`` (custom events).
+Counts per row: ``visitors`` (first visits of the day — a visitor is attributed to their first
+visit), ``visits``, ``pageviews``, ``bounces`` (visits of one page view and no event),
+``duration`` (seconds, summed over visits), ``events`` (custom events).
 """
 
 import functools
@@ -21,9 +20,9 @@ from datetime import date, datetime
 from sqlalchemy import and_, bindparam, case, delete, func, literal, or_, select, text, tuple_
 from sqlalchemy.dialects import sqlite
 
-from ..models import DailyStat, HourlyStat, Visit, VisitSession
+from ..models import DailyStat, Hit, HourlyStat, Visit
 from ..models.types import postgresql_array
-from .dimensions import BOT, HITS, PROP_SEPARATOR, SESSION_DIMENSIONS, TOTAL, prop_value
+from .dimensions import BOT, HITS, PROP_SEPARATOR, TOTAL, VISIT_DIMENSIONS, prop_value
 from .periods import local_day
 
 #: Indexes into a counts vector.
@@ -31,7 +30,7 @@ VISITORS, VISITS, PAGEVIEWS, BOUNCES, DURATION, EVENTS = range(6)
 COUNT_FIELDS = ("visitors", "visits", "pageviews", "bounces", "duration", "events")
 
 
-def session_counts(is_first: bool, pageviews: int, events: int, duration: int) -> tuple[int, ...]:
+def visit_counts(is_first: bool, pageviews: int, events: int, duration: int) -> tuple[int, ...]:
     bounce = 1 if pageviews <= 1 and events == 0 else 0
     return (1 if is_first else 0, 1, pageviews, bounce, duration, events)
 
@@ -47,15 +46,15 @@ class Delta:
         self.daily: dict[tuple[int, str, date, str], list[int]] = defaultdict(lambda: [0] * 6)
         self.hourly: dict[tuple[int, datetime], list[int]] = defaultdict(lambda: [0, 0, 0])
 
-    def add_session(self, site_id: int, day: date, attrs: dict[str, str], counts: tuple[int, ...]) -> None:
-        """A new session's contribution: to the day's total and to each of its dimensions."""
+    def add_visit(self, site_id: int, day: date, attrs: dict[str, str], counts: tuple[int, ...]) -> None:
+        """A new visit's contribution: to the day's total and to each of its dimensions."""
         self._add(site_id, day, ((TOTAL, ""), *attrs.items()), counts)
 
-    def change_session(
+    def change_visit(
         self, site_id: int, day: date, attrs: dict[str, str], before: tuple[int, ...], before_exit: str,
         counts: tuple[int, ...],
     ) -> None:
-        """A continued session's change, from its contribution ``before`` (with exit page
+        """A continued visit's change, from its contribution ``before`` (with exit page
         ``before_exit``) to ``counts``. Its dimensions are those of its first hit and do not
         change, except the exit page: the former exit row loses the whole former contribution,
         the new one gains the present one."""
@@ -69,7 +68,7 @@ class Delta:
 
     def _add(self, site_id: int, day: date, rows, counts: tuple[int, ...]) -> None:
         """Add ``counts`` to the (dimension, value) ``rows`` of a day, touching only the counts
-        that change: most of a continued session's changes are zero."""
+        that change: most of a continued visit's changes are zero."""
         changes = [(i, count) for i, count in enumerate(counts) if count]
         if not changes:
             return
@@ -79,7 +78,7 @@ class Delta:
             for i, count in changes:
                 row[i] += count
 
-    def add_session_start(self, site_id: int, started: datetime, is_first: bool) -> None:
+    def add_visit_start(self, site_id: int, started: datetime, is_first: bool) -> None:
         row = self.hourly[(site_id, hour_of(started))]
         row[0] += 1 if is_first else 0
         row[1] += 1
@@ -156,7 +155,7 @@ def _upsert(model, keys: Iterable[str], fields: Iterable[str]):
 
 
 def _bounce():
-    return case((((VisitSession.pageviews <= 1) & (VisitSession.events == 0)), 1), else_=0)
+    return case((((Visit.pageviews <= 1) & (Visit.events == 0)), 1), else_=0)
 
 
 def _first(column):
@@ -164,25 +163,25 @@ def _first(column):
 
 
 def rebuild(session, site_id: int) -> None:
-    """Recompute a site's summary rows from its sessions and hits."""
+    """Recompute a site's summary rows from its visits and hits."""
     session.execute(delete(DailyStat).where(DailyStat.site_id == site_id))
     session.execute(delete(HourlyStat).where(HourlyStat.site_id == site_id))
-    s = VisitSession
+    v = Visit
     counts = (
-        _first(s.is_first),
+        _first(v.is_first),
         func.count(),
-        func.sum(s.pageviews),
+        func.sum(v.pageviews),
         func.sum(_bounce()),
-        func.sum(s.duration),
-        func.sum(s.events),
+        func.sum(v.duration),
+        func.sum(v.events),
     )
     columns = ("site_id", "dim", "day", "value", *COUNT_FIELDS)
     dialect = session.get_bind().dialect.name
-    dims = ((TOTAL, None), *SESSION_DIMENSIONS.items())
+    dims = ((TOTAL, None), *VISIT_DIMENSIONS.items())
     if dialect == "postgresql":
-        # One pass over the sessions: a grouping per dimension (memory for its hash tables).
+        # One pass over the visits: a grouping per dimension (memory for its hash tables).
         session.execute(text("SET LOCAL work_mem = '64MB'"))
-        groups = [getattr(s, column) for _, column in dims[1:]]
+        groups = [getattr(v, column) for _, column in dims[1:]]
         grouped = func.grouping(*groups)
         everything = (1 << len(groups)) - 1
         dim = case(
@@ -190,69 +189,69 @@ def rebuild(session, site_id: int) -> None:
             else_=literal(TOTAL),
         )
         query = (
-            select(s.site_id, dim, s.day, func.coalesce(*groups, literal("")), *counts)
-            .where(s.site_id == site_id)
-            .group_by(s.site_id, s.day, func.grouping_sets(*(tuple_(g) for g in groups), tuple_()))
+            select(v.site_id, dim, v.day, func.coalesce(*groups, literal("")), *counts)
+            .where(v.site_id == site_id)
+            .group_by(v.site_id, v.day, func.grouping_sets(*(tuple_(g) for g in groups), tuple_()))
         )
         session.execute(DailyStat.__table__.insert().from_select(columns, query))
     else:
         for dim, column in dims:
-            value = literal("") if column is None else getattr(s, column)
+            value = literal("") if column is None else getattr(v, column)
             query = (
-                select(s.site_id, literal(dim), s.day, value, *counts)
-                .where(s.site_id == site_id)
-                .group_by(s.site_id, s.day, value)
+                select(v.site_id, literal(dim), v.day, value, *counts)
+                .where(v.site_id == site_id)
+                .group_by(v.site_id, v.day, value)
             )
             session.execute(DailyStat.__table__.insert().from_select(columns, query))
 
     # Pages, events and bot reasons: one pass over the hits.
-    v = Visit
+    h = Hit
     zero = literal(0)
-    page = v.event == "pageview"
-    kind = case((v.bot != "", literal(BOT)), (page, literal("page")), else_=literal("event"))
-    value = case((v.bot != "", v.bot), (page, v.path), else_=v.event)
-    person = v.bot == ""
+    page = h.event == "pageview"
+    kind = case((h.bot != "", literal(BOT)), (page, literal("page")), else_=literal("event"))
+    value = case((h.bot != "", h.bot), (page, h.path), else_=h.event)
+    person = h.bot == ""
     query = (
         select(
-            v.site_id, kind, v.day, value,
-            func.sum(case((and_(person, v.is_first), 1), else_=0)),
+            h.site_id, kind, h.day, value,
+            func.sum(case((and_(person, h.is_first), 1), else_=0)),
             zero,
             func.sum(case((or_(page, ~person), 1), else_=0)),
             zero,
             zero,
             func.sum(case((and_(person, ~page), 1), else_=0)),
         )
-        .where(v.site_id == site_id)
-        .group_by(v.site_id, v.day, kind, value)
+        .where(h.site_id == site_id)
+        .group_by(h.site_id, h.day, kind, value)
     )
     session.execute(DailyStat.__table__.insert().from_select(columns, query))
     session.execute(DailyStat.__table__.insert().from_select(columns, hits_by_day(DailyStat.site_id == site_id)))
-    people = (v.site_id == site_id) & person
+    people = (h.site_id == site_id) & person
 
     # Properties: one row per (event, key, value), from the JSON objects of the events.
-    each = (func.json_each_text if dialect == "postgresql" else func.json_each)(v.props).table_valued("key", "value")
+    each = (func.json_each_text if dialect == "postgresql" else func.json_each)(h.props).table_valued("key", "value")
     separator = literal(PROP_SEPARATOR)
     query = (
-        select(v.site_id, literal("prop"), v.day, v.event + separator + each.c.key + separator + each.c.value,
+        select(h.site_id, literal("prop"), h.day, h.event + separator + each.c.key + separator + each.c.value,
                zero, zero, zero, zero, zero, func.count())
-        .select_from(v)
+        .select_from(h)
         .join(each, literal(True))
-        .where(people & (v.event != "pageview") & v.props.is_not(None))
-        .group_by(v.site_id, v.day, v.event, each.c.key, each.c.value)
+        .where(people & (h.event != "pageview") & h.props.is_not(None))
+        .group_by(h.site_id, h.day, h.event, each.c.key, each.c.value)
     )
     session.execute(DailyStat.__table__.insert().from_select(columns, query))
 
     one = literal(1)
     starts = select(
-        s.site_id.label("site_id"),
-        hour_expression(dialect, s.started_at).label("hour"),
-        case((s.is_first, 1), else_=0).label("visitors"),
+        v.site_id.label("site_id"),
+        hour_expression(dialect, v.started_at).label("hour"),
+        case((v.is_first, 1), else_=0).label("visitors"),
         one.label("visits"),
         zero.label("pageviews"),
-    ).where(s.site_id == site_id)
+    ).where(v.site_id == site_id)
     views = select(
-        v.site_id, hour_expression(dialect, v.ts), zero, zero, one
-    ).where(people & (v.event == "pageview"))
+        h.site_id, hour_expression(dialect, h.ts), zero, zero, one
+    ).where(people & (h.event == "pageview"))
     both = starts.union_all(views).subquery()
     session.execute(
         HourlyStat.__table__.insert().from_select(
@@ -282,20 +281,20 @@ def hour_expression(dialect: str, column):
 
 
 def change_timezone(session, site_id: int, timezone: str) -> None:
-    """Re-date a site's sessions and hits in ``timezone`` and rebuild its summaries.
+    """Re-date a site's visits and hits in ``timezone`` and rebuild its summaries.
 
     Reports group by local day, stored with each row; a new time zone moves rows across days.
     PostgreSQL converts in one statement per table; SQLite has no time zone data, so the days
     are computed here in chunks.
     """
     if session.get_bind().dialect.name == "postgresql":
-        for model, column in ((VisitSession, VisitSession.started_at), (Visit, Visit.ts)):
+        for model, column in ((Visit, Visit.started_at), (Hit, Hit.ts)):
             local = func.timezone(timezone, func.timezone("UTC", column))
             session.execute(
                 model.__table__.update().where(model.site_id == site_id).values(day=func.date(local))
             )
     else:
-        for model, column in ((VisitSession, VisitSession.started_at), (Visit, Visit.ts)):
+        for model, column in ((Visit, Visit.started_at), (Hit, Hit.ts)):
             table = model.__table__
             last = 0
             while True:

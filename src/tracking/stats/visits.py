@@ -4,7 +4,7 @@ from datetime import date
 
 from sqlalchemy import select
 
-from ..models import Visit
+from ..models import Hit
 from .periods import day_bounds
 
 KINDS = ("all", "people", "bots")
@@ -19,22 +19,22 @@ def visit_log(
     kind: str = "all",
     before: int | None = None,
     limit: int = 50,
-) -> tuple[list[Visit], int | None]:
+) -> tuple[list[Hit], int | None]:
     """Up to ``limit`` visits, newest first, and the id to continue from (``None`` at the end).
 
     Pages are keyed by id (``before``), so a page stays stable while new hits arrive.
     """
-    query = select(Visit).where(Visit.site_id == site_id)
+    query = select(Hit).where(Hit.site_id == site_id)
     if day is not None:
         start, end = day_bounds(day, timezone)
-        query = query.where(Visit.ts >= start, Visit.ts < end)
+        query = query.where(Hit.ts >= start, Hit.ts < end)
     if kind == "people":
-        query = query.where(Visit.bot == "")
+        query = query.where(Hit.bot == "")
     elif kind == "bots":
-        query = query.where(Visit.bot != "")
+        query = query.where(Hit.bot != "")
     if before is not None:
-        query = query.where(Visit.id < before)
-    rows = list(dbsession.scalars(query.order_by(Visit.id.desc()).limit(limit + 1)))
+        query = query.where(Hit.id < before)
+    rows = list(dbsession.scalars(query.order_by(Hit.id.desc()).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1].id if more else None)

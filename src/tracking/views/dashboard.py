@@ -16,7 +16,7 @@ from pyramid.view import view_config, view_defaults
 from sqlalchemy import select
 
 from ..charts import line_chart
-from ..models import Visit
+from ..models import Hit
 from ..models.types import utcnow
 from ..resources import SiteResource
 from ..security import Permission
@@ -139,8 +139,8 @@ class DashboardViews:
         dim = query_params(self.request).get("dim", "")
         query = Query(self.request)
         if dim == "visits":
-            rows = self._visit_rows(query)
-            header = VISIT_COLUMNS
+            rows = self._hit_rows(query)
+            header = HIT_COLUMNS
             name = "visits"
         elif dim in DIMENSIONS:
             panel = self.reports.panel(dim, query.period, query.filters, limit=EXPORT_LIMIT, full=True)
@@ -162,30 +162,30 @@ class DashboardViews:
         response.app_iter = csv_lines(header, rows)
         return response
 
-    def _visit_rows(self, query):
-        """Raw visits of the period and filters, read in chunks on a connection of their own
+    def _hit_rows(self, query):
+        """Raw hits of the period and filters, read in chunks on a connection of their own
         (the response is streamed after the request's transaction has ended)."""
         start, end = query.period.bounds(self.site.timezone)
-        sessions = self.reports.sessions(query.period, query.filters) if query.filters else None
-        v = Visit
-        select_visits = select(*(getattr(v, column) for column in VISIT_COLUMNS[1:])).where(
-            v.site_id == self.site.id, v.ts >= start, v.ts < end
+        visits = self.reports.visits(query.period, query.filters) if query.filters else None
+        h = Hit
+        select_hits = select(*(getattr(h, column) for column in HIT_COLUMNS[1:])).where(
+            h.site_id == self.site.id, h.ts >= start, h.ts < end
         )
-        if sessions is not None:
-            select_visits = select_visits.where(v.session_id.in_(select(sessions.c.id)))
-        select_visits = select_visits.order_by(v.ts)
+        if visits is not None:
+            select_hits = select_hits.where(h.visit_id.in_(select(visits.c.id)))
+        select_hits = select_hits.order_by(h.ts)
         session_factory = self.request.registry["dbsession_factory"]
         timezone = self.site.timezone
 
         def rows():
             with session_factory() as session:
-                for row in session.execute(select_visits, execution_options={"yield_per": 2000}):
+                for row in session.execute(select_hits, execution_options={"yield_per": 2000}):
                     yield (to_local(row[0], timezone).isoformat(), *row)
 
         return rows()
 
 
-VISIT_COLUMNS = (
+HIT_COLUMNS = (
     "local_time", "ts", "event", "host", "path", "query", "referrer", "ref_host", "source", "utm_source",
     "utm_medium", "utm_campaign", "utm_term", "utm_content", "country", "region", "city", "as_org", "browser",
     "browser_version", "os", "device", "bot", "props",

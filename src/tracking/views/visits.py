@@ -7,7 +7,7 @@ from pyramid.response import Response
 from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
 
-from ..models import Visit, VisitSession
+from ..models import Hit, Visit
 from ..resources import Root, VisitResource, Visits
 from ..security import Permission
 from ..stats.periods import day_from, to_local
@@ -45,12 +45,12 @@ def visits(context, request):
 
 @view_config(context=VisitResource, name="", permission=Permission.VIEW, renderer="tracking:templates/sites/visit.jinja2")
 def visit(context, request):
-    """One hit, every stored field, and the visit (session) it belongs to."""
+    """One hit, every stored field, and the visit it belongs to."""
     site = context.__parent__.__parent__.site
     hit = context.visit
-    session = request.dbsession.get(VisitSession, hit.session_id) if hit.session_id else None
-    fields = [(column.name, getattr(hit, column.key)) for column in Visit.__table__.columns if column.name not in ("site_id",)]
-    return {"site": site, "hit": hit, "local": to_local(hit.ts, site.timezone), "fields": fields, "session": session}
+    visit = request.dbsession.get(Visit, hit.visit_id) if hit.visit_id else None
+    fields = [(column.name, getattr(hit, column.key)) for column in Hit.__table__.columns if column.name not in ("site_id",)]
+    return {"site": site, "hit": hit, "local": to_local(hit.ts, site.timezone), "fields": fields, "visit": visit}
 
 
 @view_config(context=Root, name="tracker.js", permission=NO_PERMISSION_REQUIRED)

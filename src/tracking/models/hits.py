@@ -1,26 +1,28 @@
-"""What the beacon stores: hits (``Visit``), the sessions they form, and the daily salts.
+"""What the beacon stores: hits, the visits they form, and the daily salts.
 
-A ``Visit`` is one hit: a page view or a custom event, as in the original tracking app.
-A ``VisitSession`` groups the hits of one visitor that are less than 30 minutes apart;
-the reports count "visits" as sessions.
+A :class:`Hit` is one page view or custom event sent to the beacon. A :class:`Visit` is a
+visitor's hits less than 30 minutes apart (``hits.visit_id``); bot hits belong to no visit.
+A visitor is one person on one day: the daily salted id in ``visitor``.
 """
 
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, LargeBinary, PrimaryKeyConstraint, SmallInteger, String
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, LargeBinary, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .meta import Base
 from .types import BigIntPK, utcnow
 
 
-class Visit(Base):
-    __tablename__ = "visits"
+class Hit(Base):
+    """One page view or custom event."""
+
+    __tablename__ = "hits"
     __table_args__ = (
-        Index("ix_visits_site_id_ts", "site_id", "ts"),
-        Index("ix_visits_site_id_visitor", "site_id", "visitor"),
-        Index("ix_visits_session_id", "session_id"),
+        Index("ix_hits_site_id_ts", "site_id", "ts"),
+        Index("ix_hits_site_id_visitor", "site_id", "visitor"),
+        Index("ix_hits_visit_id", "visit_id"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
@@ -33,7 +35,8 @@ class Visit(Base):
     is_first: Mapped[bool] = mapped_column(default=False)
     #: Keyed hash of (salt of the day, site, IP, user agent): the same within a day only.
     visitor: Mapped[int] = mapped_column(BigInteger)
-    session_id: Mapped[int | None] = mapped_column(BigInteger)
+    #: The visit the hit belongs to (``visits.id``); ``None`` for bots.
+    visit_id: Mapped[int | None] = mapped_column(BigInteger)
     #: ``pageview`` or a custom event name.
     event: Mapped[str] = mapped_column(String(64), default="pageview")
     host: Mapped[str] = mapped_column(String(253), default="")
@@ -74,15 +77,17 @@ class Visit(Base):
         return bool(self.bot)
 
 
-class VisitSession(Base):
-    __tablename__ = "visit_sessions"
+class Visit(Base):
+    """A visitor's hits less than 30 minutes apart: when, where from, entry and exit, counts."""
+
+    __tablename__ = "visits"
     __table_args__ = (
-        Index("ix_visit_sessions_site_id_visitor_ended_at", "site_id", "visitor", "ended_at"),
-        Index("ix_visit_sessions_site_id_day", "site_id", "day"),
-        # Filtered dashboards read the matching sessions of a period: by country, the most
-        # common filter, through this index rather than every session of the period.
-        Index("ix_visit_sessions_site_id_country_day", "site_id", "country", "day"),
-        Index("ix_visit_sessions_site_id_ended_at", "site_id", "ended_at"),
+        Index("ix_visits_site_id_visitor_ended_at", "site_id", "visitor", "ended_at"),
+        Index("ix_visits_site_id_day", "site_id", "day"),
+        # Filtered dashboards read the matching visits of a period: by country, the most
+        # common filter, through this index rather than every visit of the period.
+        Index("ix_visits_site_id_country_day", "site_id", "country", "day"),
+        Index("ix_visits_site_id_ended_at", "site_id", "ended_at"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
@@ -90,9 +95,9 @@ class VisitSession(Base):
     visitor: Mapped[int] = mapped_column(BigInteger)
     started_at: Mapped[datetime]
     ended_at: Mapped[datetime]
-    #: The day the session started, in the site's time zone.
+    #: The day the visit started, in the site's time zone.
     day: Mapped[date]
-    #: The visitor's first session that day: the one their visit is attributed to.
+    #: The visitor's first visit that day: the one the visitor is attributed to.
     is_first: Mapped[bool] = mapped_column(default=True)
     entry_path: Mapped[str] = mapped_column(String(1024), default="/")
     exit_path: Mapped[str] = mapped_column(String(1024), default="/")
@@ -100,7 +105,7 @@ class VisitSession(Base):
     events: Mapped[int] = mapped_column(default=0)
     #: Whole seconds from the first to the last hit.
     duration: Mapped[int] = mapped_column(default=0)
-    # What the session's first hit said; the reports' session panels group by these.
+    # What the visit's first hit said; the reports' visit panels group by these.
     source: Mapped[str] = mapped_column(String(16), default="direct")
     ref_host: Mapped[str] = mapped_column(String(253), default="")
     utm_source: Mapped[str] = mapped_column(String(128), default="")
@@ -127,39 +132,3 @@ class DailySalt(Base):
     day: Mapped[date] = mapped_column(primary_key=True)
     salt: Mapped[bytes] = mapped_column(LargeBinary(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class DailyStat(Base):
-    """One row of the reports' summary: a site's day, one dimension's value, and its counts.
-
-    ``dim`` is one of :data:`tracking.stats.dimensions.DIMENSIONS` ("" for the site totals).
-    The store keeps these rows in step with the raw tables in the same transaction as the hits;
-    :func:`tracking.stats.rollups.rebuild` recomputes them from the raw tables.
-    """
-
-    __tablename__ = "daily_stats"
-    __table_args__ = (PrimaryKeyConstraint("site_id", "dim", "day", "value"),)
-
-    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
-    dim: Mapped[str] = mapped_column(String(16))
-    day: Mapped[date]
-    value: Mapped[str] = mapped_column(String(1024))
-    visitors: Mapped[int] = mapped_column(BigInteger, default=0)
-    visits: Mapped[int] = mapped_column(BigInteger, default=0)
-    pageviews: Mapped[int] = mapped_column(BigInteger, default=0)
-    bounces: Mapped[int] = mapped_column(BigInteger, default=0)
-    duration: Mapped[int] = mapped_column(BigInteger, default=0)
-    events: Mapped[int] = mapped_column(BigInteger, default=0)
-
-
-class HourlyStat(Base):
-    """A site's counts per UTC hour, for the time-series chart."""
-
-    __tablename__ = "hourly_stats"
-    __table_args__ = (PrimaryKeyConstraint("site_id", "hour"),)
-
-    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
-    hour: Mapped[datetime]
-    visitors: Mapped[int] = mapped_column(BigInteger, default=0)
-    visits: Mapped[int] = mapped_column(BigInteger, default=0)
-    pageviews: Mapped[int] = mapped_column(BigInteger, default=0)
