@@ -5,8 +5,9 @@
     Root                       /                 admins: admin
     ├── Sites                  /sites/           any signed-in user: add-site
     │   └── SiteResource       /sites/<id>/      its owner: view, edit, delete
-    │       └── Visits         /sites/<id>/visits/
-    │           └── VisitResource  /sites/<id>/visits/<id>
+    │       ├── Visits         /sites/<id>/visits/        the site's visits
+    │       │   └── VisitResource  /sites/<id>/visits/<id>   one visit's timeline
+    │       └── Bots           /sites/<id>/bots/          the site's bot hits
     └── Users                  /users/           (inherits: admins only)
         └── UserResource       /users/<id>/      that user: view, edit, delete
 
@@ -26,7 +27,7 @@ from sqlalchemy import BigInteger, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from .ingest.sites import SiteInfo, SiteUnavailable
-from .models import Hit, Site, User
+from .models import Site, User, Visit
 from .security import ADMIN, Permission, user_principal
 
 #: A canonical positive id: no sign, no leading zero, at most 19 digits.
@@ -35,7 +36,7 @@ _ID = re.compile(r"[1-9][0-9]{0,18}\Z")
 
 def largest_id(model) -> int:
     """The largest value the id column of ``model`` holds on every database: 64-bit for a
-    ``BigInteger`` (visits), 32-bit for an ``Integer`` (users, sites)."""
+    ``BigInteger`` (visits, hits), 32-bit for an ``Integer`` (users, sites)."""
     return 2**63 - 1 if isinstance(model.__table__.c.id.type, BigInteger) else 2**31 - 1
 
 
@@ -136,16 +137,17 @@ class SiteResource(Resource):
         return [(Allow, user_principal(site.owner_id), (Permission.VIEW, Permission.EDIT, Permission.DELETE))]
 
     def __getitem__(self, name: str) -> Resource:
-        if name == "visits":
-            return Visits(self, name)
-        raise KeyError(name)
+        children = {"visits": Visits, "bots": Bots}
+        return children[name](self, name)
 
 
 class Visits(Resource):
+    """The visits of a site."""
+
     def __getitem__(self, name: str) -> "VisitResource":
         site = self.__parent__.site
         visit = self.request.dbsession.scalar(
-            select(Hit).where(Hit.id == parse_id(name, Hit), Hit.site_id == site.id)
+            select(Visit).where(Visit.id == parse_id(name, Visit), Visit.site_id == site.id)
         )
         if visit is None:
             raise KeyError(name)
@@ -153,9 +155,18 @@ class Visits(Resource):
 
 
 class VisitResource(Resource):
-    def __init__(self, parent: Visits, name: str, visit: Hit) -> None:
+    """One visit of a site (its timeline)."""
+
+    def __init__(self, parent: Visits, name: str, visit: Visit) -> None:
         super().__init__(parent, name)
         self.visit = visit
+
+
+class Bots(Resource):
+    """The bot hits of a site: they belong to no visit. A list only; no child."""
+
+    def __getitem__(self, name: str) -> Resource:
+        raise KeyError(name)
 
 
 class Users(Resource):

@@ -4,6 +4,7 @@ FILTERS = {
     "number": "tracking.templating:number",
     "duration": "tracking.templating:duration",
     "percent": "tracking.templating:percent",
+    "offset": "tracking.templating:offset",
 }
 
 
@@ -23,6 +24,14 @@ def duration(seconds) -> str:
         return f"{minutes}m {seconds:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h {minutes:02d}m"
+
+
+def offset(delta) -> str:
+    """The time since a visit began: +0:00, +2:05, +1:02:03 (whole seconds)."""
+    seconds = max(int(delta.total_seconds()), 0)
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"+{hours}:{minutes:02d}:{seconds:02d}" if hours else f"+{minutes}:{seconds:02d}"
 
 
 def percent(value) -> str:

@@ -17,7 +17,7 @@ BLOCKING = ("serious", "critical")
 
 @pytest.fixture(scope="module")
 def owned(module_app, browser, e2e, chrome_ua):
-    """An owner with a site that has a few visits (people, an event with properties, a bot), and a new site."""
+    """An owner with a site that has a few hits (a person's visit with an event and its properties, a bot's), and a new site."""
     app = module_app
     context = browser.new_context()
     try:
@@ -41,8 +41,9 @@ def owned(module_app, browser, e2e, chrome_ua):
         request = urllib.request.Request(beacon, data=json.dumps(body).encode(), headers=headers)
         with urllib.request.urlopen(request, timeout=10) as response:
             assert response.status == 204
-    app.wait_for_hits(site_id, len(hits))
-    return SimpleNamespace(app=app, site_id=site_id, new_site_id=new_site_id, state=state, email=owner.email)
+    stored = app.wait_for_hits(site_id, len(hits))
+    visit_id = stored[0]["visit_id"]
+    return SimpleNamespace(app=app, site_id=site_id, new_site_id=new_site_id, visit_id=visit_id, state=state, email=owner.email)
 
 
 PAGES = {
@@ -53,8 +54,12 @@ PAGES = {
     "sites list": ("/sites/", True),
     "site": ("/sites/{site_id}/", True),
     "site without visits": ("/sites/{new_site_id}/", True),
-    "visit log": ("/sites/{site_id}/visits/", True),
+    "visits": ("/sites/{site_id}/visits/", True),
+    "visit": ("/sites/{site_id}/visits/{visit_id}", True),
+    "bot hits": ("/sites/{site_id}/bots/", True),
 }
+#: What each list shows of the hits above: one visit of three hits, and one bot hit.
+ROWS = {"visits": ("#visits tbody tr", 1), "visit": ("#hits tbody tr", 3), "bot hits": ("#bots tbody tr", 1)}
 
 
 def _violations(page, axe_script) -> list[dict]:
@@ -85,10 +90,11 @@ def test_no_serious_violations(name, owned, new_context, axe_script):
     path, logged_in = PAGES[name]
     context = new_context(storage_state=owned.state if logged_in else None, bypass_csp=True)
     page = context.new_page()
-    response = page.goto(owned.app.url + path.format(site_id=owned.site_id, new_site_id=owned.new_site_id))
+    response = page.goto(owned.app.url + path.format(site_id=owned.site_id, new_site_id=owned.new_site_id, visit_id=owned.visit_id))
     assert response.status == 200
-    if name == "visit log":
-        assert page.locator("#visits tbody tr").count() == 4
+    if name in ROWS:
+        selector, count = ROWS[name]
+        assert page.locator(selector).count() == count
     _check(_violations(page, axe_script), f"{name} page ({path})")
 
 

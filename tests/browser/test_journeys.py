@@ -79,7 +79,7 @@ def test_owner_sets_up_tracking_and_sees_the_visits(app, pages, new_context, chr
     third = app.wait_for_hits(site_id, 3)[2]
     assert (third["event"], third["path"], third["props"]) == ("signup", "/pricing", {"plan": "pro"})
 
-    # One visitor, one visit (session), and every beacon answer was a plain 204.
+    # One visitor, one visit, and every beacon answer was a plain 204.
     assert first["visitor"] == second["visitor"] == third["visitor"]
     assert first["visit_id"] is not None and first["visit_id"] == second["visit_id"] == third["visit_id"]
     answers = beacons.wait(page, 3)
@@ -88,17 +88,25 @@ def test_owner_sets_up_tracking_and_sees_the_visits(app, pages, new_context, chr
     assert page.context.cookies() == []
     assert page.evaluate("[document.cookie, localStorage.length, sessionStorage.length]") == ["", 0, 0]
 
-    # The owner sees the three hits in the visit log, newest first.
+    # The owner sees the visit among the site's visits, and its three hits in order on its timeline.
     owner.page.goto(f"{app.url}/sites/{site_id}/visits/")
     rows = owner.page.locator("#visits tbody tr")
-    assert rows.count() == 3
-    texts = [rows.nth(i).inner_text() for i in range(3)]
-    assert "signup" in texts[0] and "plan=pro" in texts[0]
-    assert f"{e2e.SHOP_HOST}/pricing" in texts[1]
-    assert f"{e2e.SHOP_HOST}/products.html?color=red" in texts[2] and e2e.NEWS_HOST in texts[2]
-    assert all("Chrome" in text and "Linux" in text for text in texts)
+    assert rows.count() == 1
+    text = rows.first.inner_text()
+    assert "/products.html" in text and "exit: /pricing" in text and e2e.NEWS_HOST in text
+    assert "Chrome" in text and "Linux" in text
     e2e.ARTIFACTS.mkdir(exist_ok=True)
-    owner.page.screenshot(path=str(e2e.ARTIFACTS / "visit-log.png"), full_page=True)
+    owner.page.screenshot(path=str(e2e.ARTIFACTS / "visits.png"), full_page=True)
+    rows.first.locator("a").click()
+    owner.page.wait_for_url(f"{app.url}/sites/{site_id}/visits/{first['visit_id']}")
+    hits = owner.page.locator("#hits tbody tr")
+    texts = [hits.nth(i).inner_text() for i in range(hits.count())]
+    assert len(texts) == 3
+    assert "Page view" in texts[0] and f"{e2e.SHOP_HOST}/products.html?color=red" in texts[0] and "+0:00" in texts[0]
+    assert "Page view" in texts[1] and f"{e2e.SHOP_HOST}/pricing" in texts[1]
+    assert "signup" in texts[2] and "plan = pro" in texts[2]
+    assert e2e.NEWS_HOST in owner.page.locator("#summary").inner_text()
+    owner.page.screenshot(path=str(e2e.ARTIFACTS / "visit.png"), full_page=True)
 
     # And the dashboard, with these visits (the snippet is still there, folded away).
     owner.page.goto(f"{app.url}/sites/{site_id}/?period=today")

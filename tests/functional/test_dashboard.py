@@ -249,16 +249,17 @@ def test_panel_csv_neutralises_formulas(testapp, dbsession, owner, paris):
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in table[1:] for cell in row[:1])
 
 
-def test_visits_csv_streams_every_visit(testapp, dbsession, owner, paris):
+def test_hits_csv_streams_every_hit(testapp, dbsession, owner, paris):
     now = datetime.now().replace(microsecond=0) - timedelta(hours=2)
     hits = [make_hit(paris, now + timedelta(seconds=i), f"/p{i % 50}", ip=f"10.0.{i // 250}.{i % 250}") for i in range(2999)]
     hits.append(make_hit(paris, now + timedelta(seconds=3000), "/from-google", ip="8.8.8.8"))
     Store(None).write_batch(dbsession, hits)
     dbsession.flush()
     testapp.login(owner.email)
-    res = testapp.get(f"/sites/{paris.id}/export.csv", params={"dim": "visits", "period": "7d"})
+    res = testapp.get(f"/sites/{paris.id}/export.csv", params={"dim": "hits", "period": "7d"})
+    assert "-hits-" in res.headers["Content-Disposition"]
     lines = res.text.splitlines()
-    assert lines[0].startswith("local_time,ts,event,host,path")
+    assert lines[0].startswith("local_time,ts,visit_id,event,host,path")
     assert len(lines) == 3001
     assert lines[1].split(",")[0].endswith(("+01:00", "+02:00"))  # local time of the site
     table = list(csv.DictReader(io.StringIO(res.text)))
@@ -277,7 +278,7 @@ def test_csv_is_produced_line_by_line():
 
 
 @pytest.mark.parametrize(("role", "status"), [("anonymous", 303), ("other", 404), ("admin", 404), ("owner", 200)])
-@pytest.mark.parametrize("path", ["", "panel?dim=page", "export.csv?dim=page", "export.csv?dim=visits"])
+@pytest.mark.parametrize("path", ["", "panel?dim=page", "export.csv?dim=page", "export.csv?dim=hits", "export.csv?dim=visits"])
 def test_dashboard_permission_matrix(testapp, owner, other, admin, paris, role, status, path):
     if role != "anonymous":
         testapp.login({"owner": owner, "other": other, "admin": admin}[role].email)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import sessionmaker
 
 from tracking import models, throttle
 from tracking.headers import security_headers_tween_factory
-from tracking.models import LoginThrottle, User, Hit
+from tracking.models import Hit, LoginThrottle, User, Visit
 from tracking.requestlog import request_log_tween_factory
 from tracking.views import auth
 
@@ -77,9 +77,16 @@ def assert_html_headers(res):
 
 
 @pytest.fixture
-def pages(testapp, owner, admin, site, monkeypatch):
+def pages(testapp, owner, admin, site, dbsession, monkeypatch):
     """Every kind of page, signed in as the owner (an admin for the admin page), with the forms in
     their first state and after a validation failure."""
+    now = datetime(2026, 3, 1, 12)
+    visit_row = Visit(site_id=site.id, visitor=1, started_at=now, ended_at=now, day=now.date())
+    dbsession.add(visit_row)
+    dbsession.flush()
+    dbsession.add(Hit(site_id=site.id, ts=now, day=now.date(), visitor=1, visit_id=visit_row.id, event="signup", props={"a": "b"}))
+    dbsession.add(Hit(site_id=site.id, ts=now, day=now.date(), visitor=2, bot="crawler", device="bot"))
+    dbsession.flush()
 
     def visit():
         seen = {}
@@ -101,6 +108,8 @@ def pages(testapp, owner, admin, site, monkeypatch):
         seen["site settings, failed"] = form.submit("submit")
         seen["delete site"] = testapp.get(f"/sites/{site.id}/delete")
         seen["visits"] = testapp.get(f"/sites/{site.id}/visits/")
+        seen["visit"] = testapp.get(f"/sites/{site.id}/visits/{visit_row.id}")
+        seen["bots"] = testapp.get(f"/sites/{site.id}/bots/")
         seen["account"] = testapp.get(f"/users/{owner.id}/")
         form = seen["account"].forms["password"]
         form["current_password"] = "not my password"

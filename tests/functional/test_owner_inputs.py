@@ -20,7 +20,7 @@ from sqlalchemy import select
 from webob.multidict import MultiDict
 
 from tracking.ingest.store import Store
-from tracking.models import Hit
+from tracking.models import Visit
 from tracking.models.types import utcnow
 from tracking.resources import Root
 from tracking.security import Permission
@@ -43,7 +43,7 @@ def data(dbsession, site):
     ]
     Store(None).write_batch(dbsession, hits)
     dbsession.flush()
-    return dbsession.scalars(select(Hit).where(Hit.site_id == site.id).order_by(Hit.id)).first()
+    return dbsession.scalars(select(Visit).where(Visit.site_id == site.id).order_by(Visit.id)).first()
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ def owner_paths(app, dbsession, owner, site, visit) -> list[str]:
     root = Root(request)
     site_resource = root["sites"][str(site.id)]
     visits = site_resource["visits"]
-    resources = [root["sites"], site_resource, visits, visits[str(visit.id)], root["users"][str(owner.id)]]
+    resources = [root["sites"], site_resource, visits, visits[str(visit.id)], site_resource["bots"], root["users"][str(owner.id)]]
     by_context = {type(resource): resource for resource in resources}
     paths = []
     for context, name in owner_views(app.registry):
@@ -88,7 +88,7 @@ def test_the_owner_pages_are_found(app, dbsession, owner, site, data):
     paths = owner_paths(app, dbsession, owner, site, data)
     s = f"/sites/{site.id}/"
     assert set(paths) >= {"/sites/", s, s + "panel", s + "export.csv", s + "edit", s + "delete", s + "visits/",
-                          f"{s}visits/{data.id}/", f"/users/{owner.id}/", f"/users/{owner.id}/delete"}
+                          f"{s}visits/{data.id}/", s + "bots/", f"/users/{owner.id}/", f"/users/{owner.id}/delete"}
 
 
 # -- their query parameters, recorded as they are read --------------------------------------
@@ -204,12 +204,13 @@ def pages(app, logged_in, dbsession, owner, site, data, monkeypatch, database) -
 def test_the_parameters_of_the_reports_are_found(pages, site):
     by_path = {page.path.removeprefix(f"/sites/{site.id}/"): page for page in pages}
     filters = {"page", "event", "source", "referrer", "country", "browser", "entry", "utm_campaign"}
-    dashboard, panel, export, log = by_path[""], by_path["panel"], by_path["export.csv"], by_path["visits/"]
+    dashboard, panel, export = by_path[""], by_path["panel"], by_path["export.csv"]
+    visits, bots = by_path["visits/"], by_path["bots/"]
     assert {"period", "from", "to"} | filters <= dashboard.base.keys() and dashboard.base["period"] == "custom"
     assert {"dim", "period", "from", "to"} | filters <= panel.base.keys() and panel.base.keys() <= export.base.keys()
     assert {"custom", "12mo", "today"} <= set(panel.vocabulary["period"])
-    assert {"page", "prop", "entry"} <= set(panel.vocabulary["dim"]) and "visits" in export.vocabulary["dim"]
-    assert {"day", "kind", "before"} <= log.base.keys() and set(log.vocabulary["kind"]) >= {"people", "bots"}
+    assert {"page", "prop", "entry"} <= set(panel.vocabulary["dim"]) and {"hits", "visits"} <= set(export.vocabulary["dim"])
+    assert {"day", "before"} <= visits.base.keys() and {"day", "before"} <= bots.base.keys()
 
 
 # -- never a 5xx ---------------------------------------------------------------------------
@@ -263,7 +264,7 @@ def spread(page: Page, value: str) -> str:
 
 
 def each_compared_value(page: Page) -> list[str]:
-    """Each value a parameter is compared with, once (``dim`` of every panel and ``visits``,
+    """Each value a parameter is compared with, once (``dim`` of every panel, ``hits`` and ``visits``,
     every period...), the others at their longest-path value and the free ones left out, so
     that the period's rows are shown."""
     queries = []
@@ -295,7 +296,7 @@ def test_no_query_string_makes_an_owner_page_fail(logged_in, pages):
 # -- what a person sees ----------------------------------------------------------------------
 
 
-REPORTS = ["", "panel?dim=page", "panel?dim=entry", "export.csv?dim=page", "export.csv?dim=visits"]
+REPORTS = ["", "panel?dim=page", "panel?dim=entry", "export.csv?dim=page", "export.csv?dim=hits", "export.csv?dim=visits"]
 
 
 def report_url(site, name: str, query: str) -> str:
@@ -346,18 +347,24 @@ def test_a_usable_range_has_no_note_and_the_last_days_can_be_shown(logged_in, si
         assert res.status_code == 200 and "period-corrected" not in res.text, name
 
 
-def test_a_visit_log_day_out_of_range_shows_every_day_and_says_so(logged_in, site):
+#: The lists of raw rows, and how many rows the data has in each: two visits, one bot hit.
+LISTS = [("visits/", "visits", 2), ("bots/", "bots", 1)]
+
+
+@pytest.mark.parametrize(("path", "table", "count"), LISTS)
+def test_a_list_day_out_of_range_shows_every_day_and_says_so(logged_in, site, path, table, count):
     for day in ("9999-12-31", "0001-01-01", "2026-13-45", "garbage"):
-        res = logged_in.get(f"/sites/{site.id}/visits/", params={"day": day})
+        res = logged_in.get(f"/sites/{site.id}/{path}", params={"day": day})
         assert res.html.select_one("#day-corrected").text == (
             "A day is a date (YYYY-MM-DD) between 1970-01-01 and 9999-12-30: showing every day instead."
         )
-        assert len(res.html.select("#visits tbody tr")) == 5  # every visit, bots included
-    assert "day-corrected" not in logged_in.get(f"/sites/{site.id}/visits/", params={"day": "9999-12-30"}).text
+        assert len(res.html.select(f"#{table} tbody tr")) == count  # every day's
+    assert "day-corrected" not in logged_in.get(f"/sites/{site.id}/{path}", params={"day": "9999-12-30"}).text
 
 
-def test_a_visit_log_position_that_is_not_an_id_starts_from_the_newest(logged_in, site):
+@pytest.mark.parametrize(("path", "table", "count"), LISTS)
+def test_a_list_position_that_is_not_an_id_starts_from_the_newest(logged_in, site, path, table, count):
     for before in ("²", "١٢", "9" * 19, "-1", "1e3"):
-        res = logged_in.get(f"/sites/{site.id}/visits/", params={"before": before})
-        assert len(res.html.select("#visits tbody tr")) == 5, before
+        res = logged_in.get(f"/sites/{site.id}/{path}", params={"before": before})
+        assert len(res.html.select(f"#{table} tbody tr")) == count, before
 

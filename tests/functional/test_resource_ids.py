@@ -10,7 +10,7 @@ from hits import CHROME
 
 UA = {"User-Agent": CHROME}
 BEYOND_32_BITS = 2**31  # users.id and sites.id are INTEGER on PostgreSQL
-BEYOND_64_BITS = 2**63  # visits.id is BIGINT
+BEYOND_64_BITS = 2**63  # visits.id (and hits.id) is BIGINT
 
 
 @pytest.mark.parametrize(
@@ -18,7 +18,9 @@ BEYOND_64_BITS = 2**63  # visits.id is BIGINT
     [
         f"/sites/{BEYOND_32_BITS}/",
         f"/sites/{BEYOND_32_BITS}/visits/",
+        f"/sites/{BEYOND_32_BITS}/bots/",
         f"/sites/{BEYOND_32_BITS}/export.csv?dim=visits",
+        f"/sites/{BEYOND_32_BITS}/export.csv?dim=hits",
         "/users/3000000000/",
         f"/users/{BEYOND_32_BITS}/delete",
         "/users/2147483647/",  # the largest id the column holds, with no row: an ordinary 404

@@ -131,24 +131,25 @@ def test_spooled_visitor_keys_are_keyed_with_the_server_secret(app, app_settings
 
 def test_the_as_organisation_is_stored_and_shown_escaped(pipeline, dbsession, example, owner, testapp):
     """A public address's AS organisation (from the bundled data) is stored with the hit, a
-    private one's is empty; the visit log and a visit's page show it, escaped."""
+    private one's is empty; a visit's timeline and the bot hits show it, escaped."""
     Store(None).write_batch(dbsession, [
         make_hit(pipeline, example, at=T0, path="/google", ip="8.8.8.8"),
         make_hit(pipeline, example, at=T0, path="/v6", ip="2606:4700:4700::1111"),
         make_hit(pipeline, example, at=T0, path="/lan", ip="10.1.2.3"),
     ])
-    dbsession.add(Hit(site_id=example.id, ts=T0, day=T0.date(), visitor=1, path="/evil", as_org="<b>AS</b> & co"))
+    dbsession.add(Hit(site_id=example.id, ts=T0, day=T0.date(), visitor=1, path="/evil", as_org="<b>AS</b> & co",
+                      bot="crawler", device="bot"))
     dbsession.flush()
     stored = dict(dbsession.execute(select(Hit.path, Hit.as_org)).all())
     assert stored == {"/google": "GOOGLE", "/v6": "CLOUDFLARENET", "/lan": "", "/evil": "<b>AS</b> & co"}
     testapp.login(owner.email)
-    log = testapp.get(f"/sites/{example.id}/visits/")
-    assert [cell.text for cell in log.html.select("#visits .as-org")] == ["<b>AS</b> & co", "CLOUDFLARENET", "GOOGLE"]
-    assert "&lt;b&gt;AS&lt;/b&gt; &amp; co" in log.text and "<b>AS</b>" not in log.text
-    evil = dbsession.scalar(select(Hit.id).where(Hit.path == "/evil"))
-    page = testapp.get(f"/sites/{example.id}/visits/{evil}")
-    assert page.html.find("th", string="as_org").find_next("td").text == "<b>AS</b> & co"
-    assert "<b>AS</b>" not in page.text
+    bots = testapp.get(f"/sites/{example.id}/bots/")
+    assert [cell.text for cell in bots.html.select("#bots .as-org")] == ["<b>AS</b> & co"]
+    assert "&lt;b&gt;AS&lt;/b&gt; &amp; co" in bots.text and "<b>AS</b>" not in bots.text
+    for path, network in (("/google", "network: GOOGLE"), ("/v6", "network: CLOUDFLARENET"), ("/lan", None)):
+        visit = dbsession.scalar(select(Hit.visit_id).where(Hit.path == path))
+        shown = testapp.get(f"/sites/{example.id}/visits/{visit}").html.select_one("#summary .as-org")
+        assert (shown and shown.text) == network
 
 
 def test_spool_files_of_earlier_versions_load_without_the_as_organisation(pipeline, example, tmp_path):

@@ -88,6 +88,8 @@ class Visit(Base):
         # common filter, through this index rather than every visit of the period.
         Index("ix_visits_site_id_country_day", "site_id", "country", "day"),
         Index("ix_visits_site_id_ended_at", "site_id", "ended_at"),
+        # The visits page lists a site's visits newest first.
+        Index("ix_visits_site_id_started_at", "site_id", "started_at"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)

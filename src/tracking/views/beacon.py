@@ -16,6 +16,7 @@ being counted through an outage).
 import json
 import logging
 from functools import lru_cache
+from pathlib import Path
 from urllib.parse import unquote_plus
 
 from pyramid.response import Response
@@ -28,7 +29,7 @@ from ..ingest.limits import RateLimiter
 from ..ingest.pipeline import Ignored
 from ..ingest.sites import SiteUnavailable
 from ..models.types import utcnow
-from ..resources import SiteResource
+from ..resources import Root, SiteResource
 
 log = logging.getLogger(__name__)
 
@@ -217,3 +218,14 @@ def beacon_failure(exc, request):
     """A fault on our side (the database, say) answers JSON too, and never opens a session."""
     log.exception("beacon failure on %s", request.path)
     return _error(500, {"server": "internal error"})
+
+
+TRACKER = (Path(__file__).parent.parent / "static" / "tracker.js").read_bytes()
+
+
+@view_config(context=Root, name="tracker.js", permission=NO_PERMISSION_REQUIRED)
+def tracker_script(request):
+    """The script the snippet loads: the same for every site and visitor, cached an hour."""
+    response = Response(body=TRACKER, content_type="text/javascript", charset="utf-8")
+    response.headers.update({"Cache-Control": "public, max-age=3600", "Access-Control-Allow-Origin": "*"})
+    return response

@@ -1,4 +1,5 @@
-"""A site's dashboard, the full list behind each panel, and CSV exports.
+"""A site's dashboard, the full list behind each panel, and CSV exports (of a panel's list, of
+the raw hits, of the visits).
 
 The query string is checked before anything is read or streamed: an unusable period falls back
 to the default one and says so (``Period.corrected``); a filter no visit can match, or a query
@@ -13,16 +14,15 @@ from urllib.parse import quote, urlencode
 from pyramid.httpexceptions import HTTPNotFound
 from pyramid.response import Response
 from pyramid.view import view_config, view_defaults
-from sqlalchemy import select
 
 from ..charts import line_chart
-from ..models import Hit
 from ..models.types import utcnow
 from ..resources import SiteResource
 from ..security import Permission
 from ..stats.dimensions import DIMENSIONS, LABELS, PROP_SEPARATOR, split_prop
 from ..stats.periods import PERIODS, period_from, to_local, today
 from ..stats.reports import DETAILS, FILTERABLE, InvalidQuery, Reports, parse_filters
+from ..stats.visits import HIT_COLUMNS, VISIT_COLUMNS, hits_export, visits_export
 from .sites import snippet
 
 #: The panels of the dashboard, in groups shown side by side.
@@ -135,12 +135,17 @@ class DashboardViews:
 
     @view_config(name="export.csv")
     def export(self):
-        """A panel's full list (the columns of its details) or the raw visits, as CSV."""
+        """A panel's full list (the columns of its details), the raw hits (``dim=hits``) or the
+        visits (``dim=visits``, one row each) of the period and filters, as CSV."""
         dim = query_params(self.request).get("dim", "")
         query = Query(self.request)
-        if dim == "visits":
-            rows = self._hit_rows(query)
+        if dim == "hits":
+            rows = self._stream(hits_export(self.reports, query.period, query.filters), "ts")
             header = HIT_COLUMNS
+            name = "hits"
+        elif dim == "visits":
+            rows = self._stream(visits_export(self.reports, query.period, query.filters), "started_at")
+            header = VISIT_COLUMNS
             name = "visits"
         elif dim in DIMENSIONS:
             panel = self.reports.panel(dim, query.period, query.filters, limit=EXPORT_LIMIT, full=True)
@@ -162,34 +167,19 @@ class DashboardViews:
         response.app_iter = csv_lines(header, rows)
         return response
 
-    def _hit_rows(self, query):
-        """Raw hits of the period and filters, read in chunks on a connection of their own
-        (the response is streamed after the request's transaction has ended)."""
-        start, end = query.period.bounds(self.site.timezone)
-        visits = self.reports.visits(query.period, query.filters) if query.filters else None
-        h = Hit
-        select_hits = select(*(getattr(h, column) for column in HIT_COLUMNS[1:])).where(
-            h.site_id == self.site.id, h.ts >= start, h.ts < end
-        )
-        if visits is not None:
-            select_hits = select_hits.where(h.visit_id.in_(select(visits.c.id)))
-        select_hits = select_hits.order_by(h.ts)
+    def _stream(self, statement, time_column: str):
+        """The rows of ``statement``, read in chunks on a connection of their own (the response
+        is streamed after the request's transaction has ended), each after the local time of
+        its ``time_column``."""
         session_factory = self.request.registry["dbsession_factory"]
         timezone = self.site.timezone
 
         def rows():
             with session_factory() as session:
-                for row in session.execute(select_hits, execution_options={"yield_per": 2000}):
-                    yield (to_local(row[0], timezone).isoformat(), *row)
+                for row in session.execute(statement, execution_options={"yield_per": 2000}):
+                    yield (to_local(row._mapping[time_column], timezone).isoformat(), *row)
 
         return rows()
-
-
-HIT_COLUMNS = (
-    "local_time", "ts", "event", "host", "path", "query", "referrer", "ref_host", "source", "utm_source",
-    "utm_medium", "utm_campaign", "utm_term", "utm_content", "country", "region", "city", "as_org", "browser",
-    "browser_version", "os", "device", "bot", "props",
-)
 
 
 def _csv_number(name: str, value: float) -> float:

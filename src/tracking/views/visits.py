@@ -1,60 +1,74 @@
-"""The visit log of a site, and the tracker script."""
+"""A site's visits, one visit's timeline, and the site's bot hits."""
 
 import re
-from pathlib import Path
 
-from pyramid.response import Response
-from pyramid.security import NO_PERMISSION_REQUIRED
+from pyramid.httpexceptions import HTTPMovedPermanently
 from pyramid.view import view_config
 
-from ..models import Hit, Visit
-from ..resources import Root, VisitResource, Visits
+from ..resources import Bots, VisitResource, Visits
 from ..security import Permission
 from ..stats.periods import day_from, to_local
-from ..stats.visits import KINDS, visit_log
+from ..stats.visits import bot_list, timeline, visit_list
 from .dashboard import query_params
 
-TRACKER = (Path(__file__).parent.parent / "static" / "tracker.js").read_bytes()
-#: A visit id to continue from: ASCII digits, at most 18 (below 2**63).
+#: A row id to continue from: ASCII digits, at most 18 (below 2**63).
 _BEFORE = re.compile(r"[0-9]{1,18}")
 
 
-@view_config(context=Visits, name="", permission=Permission.VIEW, renderer="tracking:templates/sites/visits.jinja2")
-def visits(context, request):
-    """The visits of a site, newest first. A day that is not a usable date shows every day and
-    says so; an unknown ``kind`` or a ``before`` that is not an id is ignored."""
-    site = context.__parent__.site
+def _list_params(request) -> tuple:
+    """``day`` (a usable date, or every day with a note saying why) and ``before`` (an id, or
+    the newest: anything else is ignored) of a list page's query string."""
     params = query_params(request)
     day, corrected = day_from(params.get("day"))
-    kind = params.get("kind") if params.get("kind") in KINDS else "all"
     before = params.get("before")
     before = int(before) if before and _BEFORE.fullmatch(before) else None
-    rows, next_before = visit_log(request.dbsession, site.id, site.timezone, day=day, kind=kind, before=before)
-    query = {k: v for k, v in (("day", day and day.isoformat()), ("kind", kind if kind != "all" else None)) if v}
+    return day, corrected, before
+
+
+def _links(request, context, day, before, next_before) -> dict:
+    query = {"day": day.isoformat()} if day else {}
     return {
-        "site": site,
-        "visits": [(visit, to_local(visit.ts, site.timezone)) for visit in rows],
-        "day": day,
-        "corrected": corrected,
-        "kind": kind,
-        "kinds": KINDS,
         "next_url": request.resource_url(context, query={**query, "before": next_before}) if next_before else None,
         "first_url": request.resource_url(context, query=query) if before else None,
     }
 
 
+@view_config(context=Visits, name="", permission=Permission.VIEW, renderer="tracking:templates/sites/visits.jinja2")
+def visits(context, request):
+    """The visits of a site, newest first, 50 a page; by day, in the site's time zone."""
+    site = context.__parent__.site
+    if query_params(request).get("kind") == "bots":  # the bot view was this list's "kind=bots"
+        day = query_params(request).get("day")
+        bots = request.resource_url(context.__parent__, "bots", "", query={"day": day} if day else {})
+        raise HTTPMovedPermanently(location=bots)
+    day, corrected, before = _list_params(request)
+    page = visit_list(request.dbsession, site.id, day=day, before=before)
+    return {
+        "site": site,
+        "visits": [(visit, to_local(visit.started_at, site.timezone)) for visit in page.rows],
+        "day": day,
+        "corrected": corrected,
+        **_links(request, context, day, before, page.next_before),
+    }
+
+
 @view_config(context=VisitResource, name="", permission=Permission.VIEW, renderer="tracking:templates/sites/visit.jinja2")
 def visit(context, request):
-    """One hit, every stored field, and the visit it belongs to."""
+    """One visit: when, how long, from where, on what, and its hits in order."""
     site = context.__parent__.__parent__.site
-    hit = context.visit
-    visit = request.dbsession.get(Visit, hit.visit_id) if hit.visit_id else None
-    fields = [(column.name, getattr(hit, column.key)) for column in Hit.__table__.columns if column.name not in ("site_id",)]
-    return {"site": site, "hit": hit, "local": to_local(hit.ts, site.timezone), "fields": fields, "visit": visit}
+    return {"site": site, "timeline": timeline(request.dbsession, context.visit, site.timezone)}
 
 
-@view_config(context=Root, name="tracker.js", permission=NO_PERMISSION_REQUIRED)
-def tracker_script(request):
-    response = Response(body=TRACKER, content_type="text/javascript", charset="utf-8")
-    response.headers.update({"Cache-Control": "public, max-age=3600", "Access-Control-Allow-Origin": "*"})
-    return response
+@view_config(context=Bots, name="", permission=Permission.VIEW, renderer="tracking:templates/sites/bots.jinja2")
+def bots(context, request):
+    """The bot hits of a site, newest first, 50 a page, with why each is a bot; by day."""
+    site = context.__parent__.site
+    day, corrected, before = _list_params(request)
+    page = bot_list(request.dbsession, site.id, site.timezone, day=day, before=before)
+    return {
+        "site": site,
+        "hits": [(hit, to_local(hit.ts, site.timezone)) for hit in page.rows],
+        "day": day,
+        "corrected": corrected,
+        **_links(request, context, day, before, page.next_before),
+    }

@@ -11,7 +11,9 @@ apart. The table of hits was called ``visits`` and the table of visits ``visit_s
 * ``visit_sessions`` becomes ``visits``;
 * every index, primary key, foreign key and (PostgreSQL) sequence of the two tables takes the
   name the models give it now (``pk_hits``, ``fk_hits_site_id_sites``, ``ix_hits_visit_id``,
-  ``hits_id_seq``, ``pk_visits``, ``ix_visits_site_id_day``, ``visits_id_seq``...).
+  ``hits_id_seq``, ``pk_visits``, ``ix_visits_site_id_day``, ``visits_id_seq``...);
+* the visits get an index by site and start (``ix_visits_site_id_started_at``), for the visits
+  page, which lists them newest first.
 
 Every row and id is kept. The hits' table is renamed first: its old name is the visits' new one
 (PostgreSQL index and sequence names share one namespace, so those go first too).
@@ -186,6 +188,10 @@ def _rebuild_sqlite(names: dict, columns: list) -> None:
         op.create_index(index, new, [renamed.get(column, column) for column in indexed], unique=False)
 
 
+#: The index of the visits page.
+BY_START = ("ix_visits_site_id_started_at", "visits", ["site_id", "started_at"])
+
+
 def upgrade():
     if op.get_bind().dialect.name == "sqlite":
         _rebuild_sqlite(HITS, _hit_columns("visit_id"))
@@ -193,9 +199,11 @@ def upgrade():
     else:
         _rename_postgresql(HITS)
         _rename_postgresql(VISITS)
+    op.create_index(*BY_START, unique=False)
 
 
 def downgrade():
+    op.drop_index(BY_START[0], table_name=BY_START[1])
     if op.get_bind().dialect.name == "sqlite":
         _rebuild_sqlite(_reverse(VISITS, OLD_SEQUENCES["visits"]), _visit_columns())
         _rebuild_sqlite(_reverse(HITS, OLD_SEQUENCES["hits"]), _hit_columns("session_id"))
