@@ -77,7 +77,7 @@ function setup(thread)
 end
 
 function init(args)
-  path = "/sites/" .. args[1] .. "/visit?url=%(page)s%%2Fflood"
+  path = "/sites/" .. args[1] .. "/hit?url=%(page)s%%2Fflood"
   address = args[2]
   statuses = {}
 end
@@ -199,7 +199,7 @@ def paced_streams(server_url: str, sites: dict[str, int], seconds: float, rate: 
         if delay > 0:
             time.sleep(delay)
         stream = streams[n % len(streams)]
-        path = f"/sites/{sites[stream.site]}/visit?url={PAGE}%2Fvisitor%2F{n}"
+        path = f"/sites/{sites[stream.site]}/hit?url={PAGE}%2Fvisitor%2F{n}"
         began = time.monotonic()
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -238,7 +238,7 @@ def python_flood(server_url: str, site: int, seconds: int, connections: int, scr
     flood = Flood()
     lock = threading.Lock()
     end = time.monotonic() + seconds
-    path = f"/sites/{site}/visit?url={PAGE}%2Fflood"
+    path = f"/sites/{site}/hit?url={PAGE}%2Fflood"
 
     def run() -> None:
         statuses: Counter = Counter()

@@ -1,4 +1,4 @@
-"""Ingest benchmark: the beacon (``/sites/<id>/visit``) under load, against a bare WSGI app.
+"""Ingest benchmark: the beacon (``/sites/<id>/hit``) under load, against a bare WSGI app.
 
 For each database (SQLite, PostgreSQL):
 
@@ -159,7 +159,7 @@ function request()
   elseif os.time() >= switch_at then
     site, agent = site_b, crawler
   end
-  local path = "/sites/" .. site .. "/visit?url=" .. pick(pages) .. "&referrer=" .. pick(referrers)
+  local path = "/sites/" .. site .. "/hit?url=" .. pick(pages) .. "&referrer=" .. pick(referrers)
     .. "&width=" .. pick(widths)
   return wrk.format("GET", path, {
     ["User-Agent"] = agent,
@@ -351,7 +351,7 @@ def run_python_load(url: str, script: Path, site_a: int, site_b: int, duration: 
         elif time.monotonic() >= switch_at:
             site, agent = site_b, CRAWLER
         path = (
-            f"/sites/{site}/visit?url={rng.choice(data['pages'])}&referrer={rng.choice(data['referrers'])}"
+            f"/sites/{site}/hit?url={rng.choice(data['pages'])}&referrer={rng.choice(data['referrers'])}"
             f"&width={rng.choice(data['widths'])}"
         )
         request = (
@@ -442,7 +442,7 @@ class BareServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"bare server exited with {self.process.returncode}:\n{self.log.read_text()}")
             try:
-                with urllib.request.urlopen(self.url + "/sites/1/visit", timeout=1) as answer:
+                with urllib.request.urlopen(self.url + "/sites/1/hit", timeout=1) as answer:
                     if answer.status == 204:
                         return self
             except OSError:

@@ -46,7 +46,7 @@ end
 
 function request()
   local page = pages[math.random(#pages)]
-  local path = "/sites/" .. site .. "/visit?url=" .. "%(site)s" .. page
+  local path = "/sites/" .. site .. "/hit?url=" .. "%(site)s" .. page
   return wrk.format("GET", path, {
     ["User-Agent"] = agents[math.random(#agents)],
     ["X-Forwarded-For"] = ips[math.random(#ips)],

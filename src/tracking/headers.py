@@ -32,8 +32,9 @@ bodies of redirects — also get:
     Only when ``tracking.production`` is true (production runs behind TLS; a development
     server on http://localhost must not pin the host to HTTPS for a year).
 
-The beacon (``/sites/<id>/visit``) answers with no body or a short JSON error: it gets nosniff
-and nothing else, and this module never touches cookies or the session.
+The beacon (``/sites/<id>/hit``, and its old path ``/visit``) answers with no body or a short
+JSON error: it gets nosniff and nothing else, and this module never touches cookies or the
+session.
 
 A tween rather than a ``NewResponse`` subscriber: the app has no other subscriber, and the
 first one would make Pyramid look up subscribers on every request, the beacon's included.

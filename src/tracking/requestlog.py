@@ -14,10 +14,10 @@
   fields.
 * A response with status 500 or more is logged at WARNING, others at INFO; a request retried
   after a transient database conflict says ``attempt=N``.
-* The beacon (``/sites/<id>/visit``, the hot path) and ``/healthz`` (polled by monitors) are
-  logged at DEBUG only. When DEBUG is off for this logger, the tween hands such requests on
-  after one regular-expression match and one logger-level check (cached by :mod:`logging`): no
-  id, no header, no clock. An unavailable database is reported by the health check itself.
+* The beacon (``/sites/<id>/hit``, and its old path ``/visit``: the hot path) and ``/healthz``
+  (polled by monitors) are logged at DEBUG only. When DEBUG is off for this logger, the tween
+  hands such requests on after one regular-expression match and one logger-level check (cached
+  by :mod:`logging`): no id, no header, no clock. An unavailable database is reported by the health check itself.
 
 The tween sits just under ``INGRESS``: it is the outermost, so the duration includes the
 transaction's commit and the status is the final one (exception views included). An exception
@@ -31,9 +31,11 @@ import time
 
 from pyramid.tweens import INGRESS
 
+from .ingest import BEACON_PATH
+
 log = logging.getLogger(__name__)
 
-_QUIET = re.compile(r"/sites/[^/]*/visit(?:/|\Z)|/healthz\Z")
+_QUIET = re.compile(BEACON_PATH.pattern + r"|/healthz\Z")
 _SANE_ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}\Z")
 _METHOD = re.compile(r"[A-Z]{1,16}\Z")
 MAX_PATH = 512

@@ -355,7 +355,7 @@ class BeaconResponses:
         page.on("response", self._seen)
 
     def _seen(self, response):
-        if re.search(r"/sites/\d+/visit(\?|$)", response.url):
+        if re.search(r"/sites/\d+/hit(\?|$)", response.url):
             self.responses.append(response)
 
     def wait(self, page, count: int = 1, timeout: float = STORE_TIMEOUT) -> list:

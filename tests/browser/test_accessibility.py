@@ -29,7 +29,7 @@ def owned(module_app, browser, e2e, chrome_ua):
     finally:
         context.close()
 
-    beacon = f"{app.url}/sites/{site_id}/visit"
+    beacon = f"{app.url}/sites/{site_id}/hit"
     hits = [
         ({"url": "https://blog.example.com/?utm_campaign=spring", "referrer": "https://www.google.com/", "width": 1280}, chrome_ua),
         ({"url": "https://blog.example.com/posts/1", "referrer": "https://news.ycombinator.com/", "width": 390}, chrome_ua),

@@ -29,7 +29,7 @@ def test_owner_sets_up_tracking_and_sees_the_visits(app, pages, new_context, chr
     # The snippet is on the new site's page, in view, and is exactly what the README documents.
     assert owner.page.locator("#snippet").is_visible()
     snippet = owner.copy_snippet()
-    beacon = f"{app.url}/sites/{site_id}/visit"
+    beacon = f"{app.url}/sites/{site_id}/hit"
     assert snippet == (
         f'<script defer src="{app.url}/tracker.js" data-beacon="{beacon}"></script>\n'
         f'<noscript><img src="{beacon}" alt="" width="1" height="1" '
@@ -204,7 +204,7 @@ def test_calls_made_before_the_script_loads_are_queued(shop, pages, new_context,
 def _sent_to_beacon(page) -> list:
     """The beacon requests a page sends, as they are sent."""
     sent = []
-    page.on("request", lambda request: "/visit" in request.url and sent.append(request))
+    page.on("request", lambda request: "/hit" in request.url and sent.append(request))
     return sent
 
 

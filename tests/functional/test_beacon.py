@@ -22,7 +22,7 @@ GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.
 
 @pytest.fixture
 def beacon(testapp, site):
-    url = f"/sites/{site.id}/visit"
+    url = f"/sites/{site.id}/hit"
 
     def send(method="GET", params=None, body=None, content_type="text/plain;charset=UTF-8", headers=None, status="*"):
         headers = {"User-Agent": CHROME, **(headers or {})}
@@ -233,7 +233,7 @@ def test_head_is_405_and_not_a_visit(beacon, stored):
     assert stored() == 0
 
 
-@pytest.mark.parametrize("path", ["/sites/999999/visit", "/sites/abc/visit", "/sites/-1/visit", "/sites/99999999999999999999999/visit"])
+@pytest.mark.parametrize("path", ["/sites/999999/hit", "/sites/abc/hit", "/sites/-1/hit", "/sites/99999999999999999999999/hit"])
 def test_unknown_sites_are_404_json(testapp, path):
     res = testapp.get(path, params={"url": "https://blog.example.com/"}, status=404)
     assert res.json == {"errors": {"site": "no such site"}}
@@ -281,15 +281,15 @@ def test_an_unreachable_database_keeps_known_sites_counting_and_others_503(
     assert res.status_code == 204 and "X-Tracking-Ignored" not in res.headers
     assert "sites cannot be loaded" in caplog.text
 
-    res = testapp.get(f"/sites/{other.id}/visit", params={"url": "https://shop.example.com/"}, status=503)
+    res = testapp.get(f"/sites/{other.id}/hit", params={"url": "https://shop.example.com/"}, status=503)
     assert res.json == {"errors": {"server": "the database is unreachable; retry later"}}
     assert res.headers["Retry-After"] == "10" and res.headers["Access-Control-Allow-Origin"] == "*"
     assert "Set-Cookie" not in res.headers
 
     monkeypatch.setitem(app.registry, "dbsession_factory", working)  # the database is back
-    res = testapp.get(f"/sites/{other.id}/visit", params={"url": "https://shop.example.com/"}, status=503)
+    res = testapp.get(f"/sites/{other.id}/hit", params={"url": "https://shop.example.com/"}, status=503)
     clock.now += 5  # loads are tried again once the retry interval has passed
-    assert testapp.get(f"/sites/{other.id}/visit", params={"url": "https://shop.example.com/"}).status_code == 204
+    assert testapp.get(f"/sites/{other.id}/hit", params={"url": "https://shop.example.com/"}).status_code == 204
     assert stored() == 3
     engine.dispose()
 

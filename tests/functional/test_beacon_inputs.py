@@ -107,7 +107,7 @@ def counted(res):
 @example(query="", headers={"Referer": "https://blog.example.com/from", "User-Agent": CHROME})
 @example(query="url=" + "%ff" * 3000, headers={})
 def test_raw_query_strings_and_headers(testapp, site, stored, query, headers):
-    res = testapp.get(f"/sites/{site.id}/visit?{query}", headers=headers, expect_errors=True)
+    res = testapp.get(f"/sites/{site.id}/hit?{query}", headers=headers, expect_errors=True)
     check_answer(res)
     check_privacy_signals(res, headers)
     assert stored() == int(counted(res))
@@ -122,7 +122,7 @@ def test_raw_query_strings_and_headers(testapp, site, stored, query, headers):
 @example(body=b"{" + b" " * 9000 + b"}", content_type="text/plain", query="", headers={})
 def test_raw_bodies_of_any_content_type(testapp, site, stored, body, content_type, query, headers):
     res = testapp.request(
-        f"/sites/{site.id}/visit?{query}", method="POST", body=body,
+        f"/sites/{site.id}/hit?{query}", method="POST", body=body,
         headers={**headers, "Content-Type": content_type}, expect_errors=True,
     )
     check_answer(res)
@@ -158,7 +158,7 @@ def app_with(app_settings, dbengine, connection, dbsession, monkeypatch):
 
 def hit_from(client, site, ip, path="/"):
     res = client.get(
-        f"/sites/{site.id}/visit", params={"url": f"https://blog.example.com{path}"},
+        f"/sites/{site.id}/hit", params={"url": f"https://blog.example.com{path}"},
         headers={"User-Agent": CHROME}, extra_environ={"REMOTE_ADDR": ip},
     )
     assert res.status_code == 204 and "X-Tracking-Ignored" not in res.headers

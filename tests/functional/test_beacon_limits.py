@@ -57,7 +57,7 @@ def shop(make_site, owner):
 def hit(client, site, ip=None, method="GET", status="*"):
     host = "shop.example.com" if site.name == "Shop" else "blog.example.com"
     extra = {"REMOTE_ADDR": ip} if ip else {}
-    url = f"/sites/{site.id}/visit"
+    url = f"/sites/{site.id}/hit"
     params = {"url": f"https://{host}/"}
     if method == "POST":
         return client.post_json(url, params, headers={"User-Agent": CHROME}, extra_environ=extra, status=status)
@@ -111,12 +111,12 @@ def test_preflights_are_not_limited_and_take_nothing(testapp, site, limit):
     limit(rate=1, burst=2)
     for _ in range(10):
         res = testapp.options(
-            f"/sites/{site.id}/visit",
+            f"/sites/{site.id}/hit",
             headers={"Origin": "https://blog.example.com", "Access-Control-Request-Method": "POST"},
         )
         assert res.status_code == 204
     assert statuses(testapp, site, 3) == [204, 204, 429]
-    res = testapp.options(f"/sites/{site.id}/visit", headers={"Origin": "https://blog.example.com"})
+    res = testapp.options(f"/sites/{site.id}/hit", headers={"Origin": "https://blog.example.com"})
     assert res.status_code == 204 and "POST" in res.headers["Access-Control-Allow-Methods"]
 
 
@@ -134,7 +134,7 @@ def test_bad_hits_count_too(testapp, site, limit):
     """A flood of garbage is a flood: every hit takes a token, answered 400 or not."""
     limit(rate=1, burst=3)
     for _ in range(3):
-        assert testapp.get(f"/sites/{site.id}/visit", params={"width": "wide"}, status=400).json["errors"]
+        assert testapp.get(f"/sites/{site.id}/hit", params={"width": "wide"}, status=400).json["errors"]
     assert hit(testapp, site).status_code == 429
 
 

@@ -182,11 +182,11 @@ def test_hsts_only_in_production_and_only_on_pages(app, production):
 
 
 def test_the_beacon_stays_minimal(testapp, site):
-    url = f"/sites/{site.id}/visit"
+    url = f"/sites/{site.id}/hit"
     for res in (
         testapp.get(url, params={"url": "https://blog.example.com/"}, headers={"User-Agent": CHROME}, status=204),
         testapp.get(url, params={"width": "wide"}, headers={"User-Agent": CHROME}, status=400),
-        testapp.get("/sites/999999/visit", headers={"User-Agent": CHROME}, status=404),
+        testapp.get("/sites/999999/hit", headers={"User-Agent": CHROME}, status=404),
         testapp.request(url, method="OPTIONS", status=204),
     ):
         assert res.headers["X-Content-Type-Options"] == "nosniff"
@@ -218,7 +218,7 @@ def test_a_signed_in_visitor_s_hit_opens_no_session_and_loads_no_user(app, testa
     app.registry.registerUtility(refuse, ISessionFactory)
     event.listen(engine, "before_cursor_execute", record)
     try:
-        url = f"/sites/{site.id}/visit"
+        url = f"/sites/{site.id}/hit"
         answers = [
             testapp.get(url, params={"url": "https://blog.example.com/a"}, headers={"User-Agent": CHROME}, status="*"),
             testapp.post(url, json.dumps({"url": "https://blog.example.com/b", "event": "signup"}),
@@ -259,7 +259,7 @@ def test_healthz_says_ok_without_a_cookie(testapp):
 
 def test_healthz_reports_the_hits_waiting_to_be_written(testapp, site, stored):
     for _ in range(3):
-        testapp.get(f"/sites/{site.id}/visit", params={"url": "https://blog.example.com/"}, headers={"User-Agent": CHROME}, status=204)
+        testapp.get(f"/sites/{site.id}/hit", params={"url": "https://blog.example.com/"}, headers={"User-Agent": CHROME}, status=204)
     assert testapp.get("/healthz").json["pending"] == 3
     stored()
     assert testapp.get("/healthz").json["pending"] == 0
@@ -636,7 +636,7 @@ def test_server_errors_are_warnings(testapp, owner, monkeypatch, caplog):
 
 
 def test_the_beacon_and_healthz_are_logged_at_debug_only(testapp, site, caplog):
-    beacon = f"/sites/{site.id}/visit"
+    beacon = f"/sites/{site.id}/hit"
     params = {"url": "https://blog.example.com/private-page?token=visitor-secret"}
     caplog.set_level(logging.INFO, "tracking.requestlog")
     res = testapp.get(beacon, params=params, headers={"User-Agent": CHROME}, status=204)

@@ -43,10 +43,10 @@ def test_the_beacon_of_an_id_beyond_the_column_is_a_404_and_not_an_outage(testap
     """A hit for site 2147483648 once made PostgreSQL refuse the query; the refusal was taken for
     an outage, and for 5 s every site the process had not loaded yet answered 503."""
     shop = make_site(owner, name="Shop", url="https://shop.example.com")
-    res = testapp.get(f"/sites/{BEYOND_32_BITS}/visit", params={"url": "https://blog.example.com/"}, headers=UA, status="*")
+    res = testapp.get(f"/sites/{BEYOND_32_BITS}/hit", params={"url": "https://blog.example.com/"}, headers=UA, status="*")
     assert (res.status_code, res.json) == (404, {"errors": {"site": "no such site"}})
     # Neither site was loaded by this process before: both are read from the database now.
-    assert testapp.get(f"/sites/{shop.id}/visit", params={"url": "https://shop.example.com/"}, headers=UA).status_code == 204
+    assert testapp.get(f"/sites/{shop.id}/hit", params={"url": "https://shop.example.com/"}, headers=UA).status_code == 204
     testapp.login(owner.email)
     assert testapp.get(f"/sites/{site.id}/").status_code == 200
 
@@ -74,11 +74,11 @@ def test_a_failing_query_is_not_an_outage(app, testapp, owner, site, monkeypatch
     refused = DataError("SELECT sites ...", {}, Exception("integer out of range"))
     working = app.registry["dbsession_factory"]
     monkeypatch.setitem(app.registry, "dbsession_factory", lambda: _FailingSession(refused))
-    res = testapp.get(f"/sites/{site.id}/visit", params=shop_url, headers=UA, status="*")
+    res = testapp.get(f"/sites/{site.id}/hit", params=shop_url, headers=UA, status="*")
     assert (res.status_code, res.json) == (500, {"errors": {"server": "internal error"}})
     assert "sites cannot be loaded" not in caplog.text
     monkeypatch.setitem(app.registry, "dbsession_factory", working)
-    assert testapp.get(f"/sites/{site.id}/visit", params=shop_url, headers=UA).status_code == 204
+    assert testapp.get(f"/sites/{site.id}/hit", params=shop_url, headers=UA).status_code == 204
     testapp.login(owner.email)
     assert testapp.get(f"/sites/{site.id}/").status_code == 200
 
@@ -90,10 +90,10 @@ def test_an_unreachable_database_is_still_an_outage(app, testapp, site, monkeypa
     working = app.registry["dbsession_factory"]
     monkeypatch.setitem(app.registry, "dbsession_factory", sessionmaker(bind=engine))
     params = {"url": "https://blog.example.com/"}
-    res = testapp.get(f"/sites/{site.id}/visit", params=params, headers=UA, status="*")
+    res = testapp.get(f"/sites/{site.id}/hit", params=params, headers=UA, status="*")
     assert (res.status_code, res.json) == (503, {"errors": {"server": "the database is unreachable; retry later"}})
     assert "sites cannot be loaded" in caplog.text
     monkeypatch.setitem(app.registry, "dbsession_factory", working)
     # Within the retry interval the database is not asked again.
-    assert testapp.get(f"/sites/{site.id}/visit", params=params, headers=UA, status="*").status_code == 503
+    assert testapp.get(f"/sites/{site.id}/hit", params=params, headers=UA, status="*").status_code == 503
     engine.dispose()

@@ -295,10 +295,10 @@ def test_beacon_to_visit_pages_end_to_end_is_escaped(testapp, stored, dbsession,
         "referrer": f"{JS_URL}//{BREAKOUT}",
         "props": json.dumps({SVG: BREAKOUT, "link": JS_URL, BREAKOUT: SVG}),
     }
-    res = testapp.get(f"/sites/{site.id}/visit", params=fields, headers={"User-Agent": CHROME})
+    res = testapp.get(f"/sites/{site.id}/hit", params=fields, headers={"User-Agent": CHROME})
     assert res.status_code == 204 and "X-Tracking-Ignored" not in res.headers
     # Markup in a user agent is a scanner's probe: a bot hit, stored and shown like any other.
-    res = testapp.get(f"/sites/{site.id}/visit", params=fields, headers={"User-Agent": f'Mozilla/5.0 (X11; Linux x86_64) "> {SVG}'})
+    res = testapp.get(f"/sites/{site.id}/hit", params=fields, headers={"User-Agent": f'Mozilla/5.0 (X11; Linux x86_64) "> {SVG}'})
     assert res.status_code == 204 and res.headers["X-Tracking-Ignored"] == "bot"
     assert stored() == 2
     hit, bot = dbsession.scalars(select(Hit).where(Hit.site_id == site.id).order_by(Hit.id)).all()

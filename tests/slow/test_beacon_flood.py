@@ -30,7 +30,7 @@ FLOODER = "198.51.100.66"
 def send(conn, site_id, address, path):
     conn.request(
         "GET",
-        f"/sites/{site_id}/visit?url=https%3A%2F%2Fexample.com{path}",
+        f"/sites/{site_id}/hit?url=https%3A%2F%2Fexample.com{path}",
         headers={"User-Agent": CHROME, "X-Forwarded-For": address},
     )
     answer = conn.getresponse()

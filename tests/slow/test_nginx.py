@@ -146,17 +146,19 @@ def test_nginx_in_front_of_two_processes(fresh_db, tmp_path):
     env = {"TRACKING_STORE_IP": "full"}
     with Server("production.ini", fresh_db, tmp_path, env=env) as first, Server("production.ini", fresh_db, tmp_path, env=env) as second:
         with Nginx(tmp_path, (first.port, second.port)) as nginx:
-            # Hits from four clients at once, each claiming to be someone else.
+            # Hits from four clients at once, each claiming to be someone else; one of them with
+            # a snippet of earlier versions (the beacon's old path).
             acknowledged = []
 
             def send(n):
+                name = "visit" if n == 3 else "hit"
                 context = ssl.create_default_context(cafile=str(nginx.cert))
                 conn = http.client.HTTPSConnection("127.0.0.1", nginx.https_port, timeout=30, context=context)
                 ok = 0
                 for i in range(40):
                     conn.request(
                         "GET",
-                        f"/sites/{site_id}/visit?url=https%3A%2F%2Fexample.com%2Fc{n}%2F{i}",
+                        f"/sites/{site_id}/{name}?url=https%3A%2F%2Fexample.com%2Fc{n}%2F{i}",
                         headers={"Host": HOST, "User-Agent": CHROME, "X-Forwarded-For": SPOOFED},
                     )
                     response = conn.getresponse()
@@ -213,8 +215,8 @@ def test_nginx_in_front_of_two_processes(fresh_db, tmp_path):
     for rid in ids:
         assert sum(f"request_id={rid}" in log for log in logs) == 1
     access = (tmp_path / "access.log").read_text()
-    beacon_lines = [line for line in access.splitlines() if f"/sites/{site_id}/visit" in line]
-    assert len(beacon_lines) == 160
+    beacon_lines = [line for line in access.splitlines() if re.search(rf"/sites/{site_id}/(hit|visit) ", line)]
+    assert len(beacon_lines) == 160 and sum(f"/sites/{site_id}/visit " in line for line in beacon_lines) == 40
     assert {re.search(r"upstream=(\S+)", line).group(1) for line in beacon_lines} == {
         f"127.0.0.1:{first.port}",
         f"127.0.0.1:{second.port}",

@@ -115,13 +115,14 @@ def test_production_server_headers_health_and_logs(fresh_db, tmp_path):
         assert response.headers["Content-Type"] == "application/json"
         assert response.headers.get("Set-Cookie") is None and fresh.cookies == {}
 
-        # The beacon: minimal, cookie-free, and not in the log at INFO.
-        response, text = fresh.get(
-            f"/sites/{site_id}/visit?url=https%3A%2F%2Fexample.com%2Fvisitor-page-marker", proxied=False
-        )
-        assert response.status == 204 and response.headers.get("Set-Cookie") is None
-        assert response.headers["X-Content-Type-Options"] == "nosniff"
-        assert response.headers.get("Content-Security-Policy") is None and response.headers.get("X-Request-Id") is None
+        # The beacon, on its path and on the old one: minimal, cookie-free, and not in the log at INFO.
+        for name in ("hit", "visit"):
+            response, text = fresh.get(
+                f"/sites/{site_id}/{name}?url=https%3A%2F%2Fexample.com%2Fvisitor-page-marker", proxied=False
+            )
+            assert response.status == 204 and response.headers.get("Set-Cookie") is None
+            assert response.headers["X-Content-Type-Options"] == "nosniff"
+            assert response.headers.get("Content-Security-Policy") is None and response.headers.get("X-Request-Id") is None
         response, _ = fresh.get("/tracker.js", proxied=False)
         assert response.headers["X-Content-Type-Options"] == "nosniff"
 
@@ -131,7 +132,7 @@ def test_production_server_headers_health_and_logs(fresh_db, tmp_path):
     assert any("method=GET path=/login status=200 " in line and line.endswith("request_id=prod-check-1") for line in lines)
     assert any("method=POST path=/login status=200 " in line for line in lines)
     assert any("path=/no/such/page status=404 " in line for line in lines)
-    assert not any("/visit" in line or "/healthz" in line for line in lines)  # DEBUG only
+    assert not any(f"/sites/{site_id}/" in line or "/healthz" in line for line in lines)  # the beacon's: DEBUG only
     for secret in ("secret-next-marker", "hunter2-password-marker", "visitor-page-marker", "192.0.2.33", "tracking_session=", "server-test-secret"):
         assert secret not in log, secret
     assert "Traceback" not in log

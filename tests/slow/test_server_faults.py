@@ -35,7 +35,7 @@ def seeded(fresh_db):
 def hit(server, site_id, path="/", headers=None):
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     try:
-        conn.request("GET", f"/sites/{site_id}/visit?url=https%3A%2F%2Fexample.com{path}", headers={"User-Agent": CHROME, **(headers or {})})
+        conn.request("GET", f"/sites/{site_id}/hit?url=https%3A%2F%2Fexample.com{path}", headers={"User-Agent": CHROME, **(headers or {})})
         return conn.getresponse().status
     finally:
         conn.close()
@@ -210,7 +210,7 @@ def test_a_10_mb_body_through_the_real_server_is_a_json_413(seeded, tmp_path):
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
         try:
             body = b'{"url": "https://example.com/", "props": "' + b"x" * (10 * 1024 * 1024) + b'"}'
-            conn.request("POST", f"/sites/{site_id}/visit", body=body, headers={"Content-Type": "text/plain", "User-Agent": CHROME})
+            conn.request("POST", f"/sites/{site_id}/hit", body=body, headers={"Content-Type": "text/plain", "User-Agent": CHROME})
             answer = conn.getresponse()
             assert answer.status == 413
             assert answer.getheader("Content-Type") == "application/json"

@@ -29,7 +29,7 @@ SPOOLED = 2_500
 def send(server, site_id, path):
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
     try:
-        conn.request("GET", f"/sites/{site_id}/visit?url=https%3A%2F%2Fexample.com{path}", headers={"User-Agent": CHROME})
+        conn.request("GET", f"/sites/{site_id}/hit?url=https%3A%2F%2Fexample.com{path}", headers={"User-Agent": CHROME})
         return conn.getresponse().status
     finally:
         conn.close()

@@ -21,7 +21,7 @@ const src = fs.readFileSync(process.env.TRACKER_JS, 'utf8');
 function page(opts = {}) {
   const hits = [], on = {}, loc = new URL(opts.url || 'https://site.test/a?x=1');
   const add = (type, fn) => (on[type] = on[type] || []).push(fn);
-  const attrs = Object.assign({'data-beacon': 'https://stats.test/sites/42/visit'}, opts.attrs);
+  const attrs = Object.assign({'data-beacon': 'https://stats.test/sites/42/hit'}, opts.attrs);
   const ctx = {
     innerWidth: 1280,
     addEventListener: add,
@@ -129,7 +129,7 @@ def hits():
     return json.loads(result.stdout)
 
 
-BEACON = "https://stats.test/sites/42/visit"
+BEACON = "https://stats.test/sites/42/hit"
 PAGE = "https://site.test/a?x=1"
 
 

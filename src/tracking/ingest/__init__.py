@@ -31,8 +31,12 @@ from .writer import WriterProcess
 WRITERS = ("process", "thread", "off")
 
 
-#: ``/sites/<id>/visit``: the beacon's path, whatever the id.
-BEACON_PATH = re.compile(r"/sites/[^/]*/visit(?:/|\Z)")
+#: The beacon's view names under a site: ``hit`` (``/sites/<id>/hit``, the path the snippet
+#: gives), and ``visit``, the path of the snippets of earlier versions: they are on customers'
+#: pages, so it stays for good, served by the same view.
+BEACON_NAMES = ("hit", "visit")
+#: ``/sites/<id>/hit`` or ``/sites/<id>/visit``: the beacon's paths, whatever the id.
+BEACON_PATH = re.compile(r"/sites/[^/]*/(?:hit|visit)(?:/|\Z)")
 
 
 def is_beacon(request) -> bool:

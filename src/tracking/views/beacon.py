@@ -1,4 +1,9 @@
-"""The beacon: ``/sites/<id>/visit``, the only public write.
+"""The beacon: ``/sites/<id>/hit``, the only public write.
+
+``/sites/<id>/visit`` is the same view under the path of earlier snippets, which are on
+customers' pages: a permanent alias that answers exactly as ``hit`` does (every status, header
+and error below; the log and the transaction hooks treat both alike, see
+:data:`tracking.ingest.BEACON_PATH`).
 
 ``GET`` (query string: the no-JavaScript pixel) and ``POST`` (a JSON object, as
 ``navigator.sendBeacon`` sends it with ``text/plain``, or a form) answer ``204 No Content`` with
@@ -23,6 +28,7 @@ from pyramid.response import Response
 from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import exception_view_config, notfound_view_config, view_config, view_defaults
 
+from ..ingest import BEACON_NAMES
 from ..ingest import BEACON_PATH as beacon_path
 from ..ingest.hit import FIELDS, MAX_BODY, BadHit, decode_json_body, parse
 from ..ingest.limits import RateLimiter
@@ -137,13 +143,25 @@ class _Refused(Exception):
         self.response = response
 
 
-@view_defaults(context=SiteResource, name="visit", permission=NO_PERMISSION_REQUIRED, require_csrf=False)
+def beacon_view(**settings):
+    """``view_config`` for each of the beacon's names (:data:`~tracking.ingest.BEACON_NAMES`)."""
+
+    def register(wrapped):
+        for name in BEACON_NAMES:
+            # One frame below the class body: venusian must see the class (``_depth``).
+            wrapped = view_config(name=name, _depth=1, **settings)(wrapped)
+        return wrapped
+
+    return register
+
+
+@view_defaults(context=SiteResource, permission=NO_PERMISSION_REQUIRED, require_csrf=False)
 class Beacon:
     def __init__(self, context, request):
         self.context = context
         self.request = request
 
-    @view_config(request_method=("GET", "POST"))
+    @beacon_view(request_method=("GET", "POST"))
     def hit(self):
         request = self.request
         if request.method == "HEAD":  # Pyramid routes HEAD to GET views
@@ -182,7 +200,7 @@ class Beacon:
             return _answer(204, **{"X-Tracking-Ignored": "bot"})
         return _answer(204)
 
-    @view_config(request_method="OPTIONS")
+    @beacon_view(request_method="OPTIONS")
     def preflight(self):
         return _answer(
             204,
@@ -193,7 +211,7 @@ class Beacon:
             },
         )
 
-    @view_config()
+    @beacon_view()
     def other_methods(self):
         return _error(405, {"method": f"{self.request.method} is not allowed"}, Allow="GET, POST, OPTIONS")
 

@@ -5,6 +5,7 @@ from pyramid.view import view_config, view_defaults
 from sqlalchemy import select
 
 from ..forms import FormHandler
+from ..ingest import BEACON_NAMES
 from ..models import Site
 from ..resources import SiteResource, Sites
 from ..schemas.sites import DeleteSiteSchema, SiteSchema, SiteSettingsSchema
@@ -13,7 +14,7 @@ from ..stats.rollups import change_timezone
 
 def snippet(request, context) -> str:
     """The HTML an owner pastes into their pages: the script, and a pixel for browsers without JavaScript."""
-    beacon = request.resource_url(context, "visit")
+    beacon = request.resource_url(context, BEACON_NAMES[0])
     script = request.resource_url(request.root, "tracker.js")
     return (
         f'<script defer src="{script}" data-beacon="{beacon}"></script>\n'
