@@ -44,8 +44,9 @@ DEFAULT_PERIOD = "30d"
 HOURLY_DAYS = 2
 #: The longest custom range, in days.
 MAX_DAYS = 3 * 366
-#: The first and last day a custom range (or the visit log's day) may name: no web analytics
-#: before the Unix epoch, and the last date whose following day is still a date.
+#: The first and last day a custom range (or the day of the visits and bot hits pages) may
+#: name: no web analytics before the Unix epoch, and the last date whose following day is still
+#: a date.
 FIRST_DAY = date(1970, 1, 1)
 LAST_DAY = date(9999, 12, 30)
 

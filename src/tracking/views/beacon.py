@@ -10,7 +10,7 @@ and error below; the log and the transaction hooks treat both alike, see
 no cookie and ``Cache-Control: no-store``. A hit that is valid but not counted still gets
 ``204`` with ``X-Tracking-Ignored: dnt | gpc | foreign-host | bot`` so an owner can see why.
 Errors are JSON ``{"errors": {field: message}}``: 400 bad input, 404 unknown site, 405 other
-methods (``HEAD`` included: a link checker's probe is not a visit), 413 body over 8 KB, 414 query
+methods (``HEAD`` included: a link checker's probe is not a hit), 413 body over 8 KB, 414 query
 over 8 KB, 429 with ``Retry-After`` when one client sends a site more hits than
 :mod:`~tracking.ingest.limits` allows (checked first: a refused hit is neither parsed
 nor stored; ``OPTIONS`` preflights are not limited), 503 with ``Retry-After`` when the buffer is full
