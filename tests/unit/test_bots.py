@@ -108,7 +108,7 @@ def test_people_s_browsers_are_no_bots(ua: str) -> None:
 
 
 # --------------------------------------------------------------------------
-# Programs: a bot hit, with the reason the visit log shows
+# Programs: a bot hit, with the reason the list of bot hits shows
 # --------------------------------------------------------------------------
 
 
@@ -234,7 +234,7 @@ def test_google_web_light_is_google_s_fetcher() -> None:
 
 
 def test_every_reason_fits_the_visits_column() -> None:
-    assert all(0 < len(reason) <= 32 for reason in bots.REASONS)  # visits.bot is String(32)
+    assert all(0 < len(reason) <= 32 for reason in bots.REASONS)  # hits.bot is String(32)
 
 
 def test_only_the_first_512_characters_are_read() -> None:

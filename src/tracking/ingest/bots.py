@@ -1,7 +1,7 @@
 """Is a User-Agent a person's browser, or a program? The reason a hit is a bot hit.
 
 A beacon hit is a bot hit when :func:`tracking.ingest.enrich.detect_bot` names a reason; the
-reason is stored in ``visits.bot`` and shown in the visit log's bot view. Reasons, checked in
+reason is stored in ``hits.bot`` and shown in the site's list of bot hits. Reasons, checked in
 this order (the first that applies wins):
 
 ``empty-ua``
