@@ -30,7 +30,7 @@ run: $(VENV)/.installed | var
 	$(VENV)/bin/alembic -c development.ini upgrade head
 	$(VENV)/bin/pserve development.ini
 
-test: $(VENV)/.installed-testing browser-deps
+test: $(VENV)/.installed-testing browser-deps nginx-deps
 	$(PY) -m pytest --cov=tracking --cov-report=term-missing:skip-covered --cov-fail-under=90
 	@if $(PY) tests/postgresql.py; then \
 		$(MAKE) --no-print-directory test-postgresql; \
@@ -59,6 +59,19 @@ browser-deps:
 			|| echo "browser-deps: npm ci failed: the accessibility tests will skip"; \
 	else \
 		echo "browser-deps: no npm, so no axe-core: the accessibility tests will skip"; \
+	fi
+
+# nginx, for tests/slow/test_nginx.py (deploy/nginx.conf in front of two real processes).
+# Idempotent; where it cannot be installed the test skips, saying so (or fails with REQUIRE_NGINX).
+.PHONY: nginx-deps
+nginx-deps:
+	@if [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "nginx-deps: installing Debian's nginx-light (apt-get)"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; } \
+			|| echo "nginx-deps: apt-get could not install nginx: the nginx test will skip"; \
+	else \
+		echo "nginx-deps: no nginx and no way to install it here (needs root and apt-get): the nginx test will skip"; \
 	fi
 
 test-sqlite: $(VENV)/.installed-testing

@@ -29,6 +29,8 @@ pytestmark = pytest.mark.slow
 #: Debian installs it in /usr/sbin, which a normal user's PATH may lack.
 NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/local/sbin:/usr/sbin:/sbin")
 OPENSSL = shutil.which("openssl")
+if NGINX is None and os.environ.get("REQUIRE_NGINX"):
+    raise RuntimeError("REQUIRE_NGINX is set, but nginx is not installed: deploy/nginx.conf would go untested")
 needs_nginx = pytest.mark.skipif(
     NGINX is None, reason="nginx is not installed (Debian: apt-get install nginx): deploy/nginx.conf is not tested"
 )
