@@ -335,8 +335,10 @@ def timed(enrich, agents: Iterable[str], repeat: int) -> tuple[float, float, flo
     agents = list(dict.fromkeys(agents))[:8000]  # within both caches
     best = [float("inf")] * 3
     for _ in range(repeat):
-        enrich._detect_bot.cache_clear()
-        enrich._parse_agent.cache_clear()
+        # The result caches: in the modules of the enrich package, or in the module itself (an
+        # older checkout, where enrich was one module).
+        getattr(enrich, "bots", enrich)._detect_bot.cache_clear()
+        getattr(enrich, "agents", enrich)._parse_agent.cache_clear()
         if hasattr(enrich, "_crawler_detect"):  # an older checkout: CrawlerDetect caches too
             enrich._crawler_detect()._cached_check.cache_clear()
         marks = [time.perf_counter()]

@@ -1,4 +1,4 @@
-"""Bot detection (tracking.ingest.bots, through enrich.detect_bot) on representative user agents.
+"""Bot detection (tracking.ingest.enrich.bots: detect_bot) on representative user agents.
 
 The strings come from public test data (Matomo Device Detector's and isbot's fixtures,
 crawler-user-agents' instances) or are the well-known user agents of common tools; those of the
@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from tracking.ingest import bots
-from tracking.ingest.enrich import detect_bot, parse_agent
+from tracking.ingest.enrich import bot_lists, bots, detect_bot, parse_agent, pattern_lists
 
 # --------------------------------------------------------------------------
 # People's browsers, the hard ones included: never a bot hit
@@ -243,17 +242,17 @@ def test_only_the_first_512_characters_are_read() -> None:
 
 
 def test_the_lists_are_read_in_a_child_process_or_else_here(monkeypatch: pytest.MonkeyPatch) -> None:
-    from_child = bots._patterns()
-    monkeypatch.setattr(bots.sys, "executable", "")
-    assert bots._patterns() == from_child == bots.read_patterns()
+    from_child = bot_lists._patterns()
+    monkeypatch.setattr(bot_lists.sys, "executable", "")
+    assert bot_lists._patterns() == from_child == bot_lists.read_patterns()
     assert {name: len(patterns) > 0 for name, patterns in from_child.items()} == dict.fromkeys(from_child, True)
 
 
 def test_a_look_behind_of_alternatives_runs_as_upstream_meant() -> None:
     """Matomo's catch-all looks for "bot" at a word's start, but not after "cu" (Cubot phones):
     its look-behind of alternatives is rewritten for ``re``, and its relaxed form gates it."""
-    listed = bots._PatternList(
-        [(r"[a-z0-9_-]*(?:(?<!cu|power[ _])bot)(?:[^a-z]|$)", "crawler", bots._MATOMO_PREFIX)], ignore_case=True
+    listed = pattern_lists._PatternList(
+        [(r"[a-z0-9_-]*(?:(?<!cu|power[ _])bot)(?:[^a-z]|$)", "crawler", bot_lists._MATOMO_PREFIX)], ignore_case=True
     )
     assert listed.first("Examplebot/1.0") == "crawler"
     assert listed.first("Mozilla/5.0 (Linux; Android 10; CUBOT J9)") is None
@@ -272,7 +271,7 @@ def test_a_browser_ua_parser_takes_for_a_spider_is_counted_as_its_device() -> No
 def test_a_list_entry_no_engine_runs_is_left_out_and_said(caplog: pytest.LogCaptureFixture) -> None:
     """An upstream list may gain a regex that the Rust engine refuses (an atomic group: :mod:`re`
     runs it) or that neither runs: the others still work, and the log says which."""
-    listed = bots._PatternList(
+    listed = pattern_lists._PatternList(
         [("(?>Alpha)bot", "crawler", "{}"), (r"(?<!a+)Beta", "monitor", "{}"), ("Gamma", "tool", "{}")], ignore_case=False
     )
     assert [listed.first(text) for text in ("Alphabot/1", "Beta/2", "Gamma/3", "Delta/4")] == ["crawler", None, "tool", None]

@@ -12,9 +12,9 @@ import tracking
 
 PACKAGE = Path(tracking.__file__).parent
 DOMAIN = sorted(
-    [*(PACKAGE / "ingest").glob("*.py"), *(PACKAGE / "stats").glob("*.py"), PACKAGE / "charts.py"],
+    [*(PACKAGE / "ingest").glob("**/*.py"), *(PACKAGE / "stats").glob("*.py"), PACKAGE / "charts.py"],
 )
-DOMAIN = [path for path in DOMAIN if path.name != "__init__.py" or path.parent.name == "stats"]
+DOMAIN = [path for path in DOMAIN if path.name != "__init__.py" or path.parent.name in ("stats", "enrich")]
 WEB = ("pyramid", "pyramid_tm", "pyramid_retry", "pyramid_jinja2", "webob", "deform", "zope", "transaction")
 
 
@@ -30,7 +30,7 @@ def imported_packages(path: Path) -> set[str]:
 
 def test_the_domain_modules_are_found():
     names = {f"{path.parent.name}/{path.name}" for path in DOMAIN}
-    assert {"ingest/pipeline.py", "ingest/enrich.py", "ingest/store.py", "stats/reports.py"} <= names
+    assert {"ingest/pipeline.py", "enrich/__init__.py", "enrich/geo.py", "ingest/store.py", "stats/reports.py"} <= names
 
 
 @pytest.mark.parametrize("path", DOMAIN, ids=lambda path: f"{path.parent.name}/{path.name}")
