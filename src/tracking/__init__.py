@@ -15,6 +15,8 @@ def main(global_config, **settings):
         config.include(".headers")
         config.include(".requestlog")
         config.include(".views")
-        config.scan()
+        # The console scripts (tracking-admin, tracking-demo and its generator) hold no views: a
+        # server never imports them.
+        config.scan(ignore=".scripts")
         config.include(".request")
     return config.make_wsgi_app()
