@@ -24,7 +24,8 @@ def notfound(exc, request):
 
 @forbidden_view_config()
 def forbidden(exc, request):
-    """Anonymous: log in first. Signed in: 403 for admin pages, 404 elsewhere.
+    """Anonymous: log in first. Signed in: 403 for admin pages, and for what may be seen but not
+    done (a form posted on a page its sender may only view); 404 elsewhere.
 
     A signed-in user who may not see a site or account is told it does not exist, so
     that ids cannot be probed.
@@ -35,6 +36,9 @@ def forbidden(exc, request):
         return HTTPSeeOther(login + ("?" + urlencode(query) if query else ""))
     if getattr(exc.result, "permission", None) == Permission.ADMIN:
         return render_to_response("tracking:templates/errors/403.jinja2", {}, request, response=_status(403))
+    if request.has_permission(Permission.VIEW, request.context):
+        message = "You may see this page, but not change it."
+        return render_to_response("tracking:templates/errors/403.jinja2", {"message": message}, request, response=_status(403))
     return render_to_response("tracking:templates/errors/404.jinja2", {}, request, response=_status(404))
 
 

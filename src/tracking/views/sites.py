@@ -32,26 +32,37 @@ def _forget_after_commit(request, site_id: int) -> None:
 SETTINGS_FIELDS = ("name", "url", "timezone", "honor_dnt", "honor_gpc", "restrict_hosts")
 
 
-@view_defaults(context=Sites)
+@view_defaults(context=Sites, renderer="tracking:templates/sites/list.jinja2")
 class SitesViews:
     def __init__(self, context, request):
         self.context = context
         self.request = request
 
-    @view_config(name="", permission=Permission.ADD_SITE, renderer="tracking:templates/sites/list.jinja2")
+    # The list and the add form: the form is posted to a view of its own, with its permission.
+
+    def _form(self) -> FormHandler:
+        return FormHandler(self.request, SiteSchema(), formid="add-site", button="Add site")
+
+    @view_config(name="", request_method="GET", permission=Permission.ADD_SITE)
     def index(self):
+        return self._page(self._form())
+
+    @view_config(name="", request_method="POST", request_param="__formid__=add-site", permission=Permission.ADD_SITE)
+    def add(self):
         request = self.request
-        user = request.identity
-        handler = FormHandler(request, SiteSchema(), formid="add-site", button="Add site")
-        if handler.posted():
-            appstruct = handler.validate()
-            if appstruct is not None:
-                site = Site(owner=user, name=appstruct["name"], url=appstruct["url"], timezone=appstruct["timezone"])
-                request.dbsession.add(site)
-                request.dbsession.flush()
-                request.session.flash(f"Site “{site.name}” added. Paste the snippet below into its pages.")
-                return HTTPSeeOther(request.resource_url(self.context.resource_for(site)))
-        sites = request.dbsession.scalars(select(Site).where(Site.owner_id == user.id).order_by(Site.name, Site.id))
+        handler = self._form()
+        appstruct = handler.validate()
+        if appstruct is None:
+            return self._page(handler)
+        site = Site(owner=request.identity, name=appstruct["name"], url=appstruct["url"], timezone=appstruct["timezone"])
+        request.dbsession.add(site)
+        request.dbsession.flush()
+        request.session.flash(f"Site “{site.name}” added. Paste the snippet below into its pages.")
+        return HTTPSeeOther(request.resource_url(self.context.resource_for(site)))
+
+    def _page(self, handler: FormHandler) -> dict:
+        request = self.request
+        sites = request.dbsession.scalars(select(Site).where(Site.owner_id == request.identity.id).order_by(Site.name, Site.id))
         return {
             "sites": [(site, request.resource_url(self.context.resource_for(site))) for site in sites],
             "form": handler.html,

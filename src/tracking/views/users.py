@@ -19,6 +19,8 @@ from ..schemas.accounts import DeleteAccountSchema, NameSchema, PasswordSchema
 from ..security import Permission, current_session, renew_session
 from .auth import checked_password, refuse
 
+ACCOUNT = "tracking:templates/users/account.jinja2"
+
 
 @view_config(context=Users, name="", permission=Permission.ADMIN, renderer="tracking:templates/users/list.jinja2")
 def user_list(context, request):
@@ -38,34 +40,50 @@ class AccountViews:
     def _check_password(self, password: str) -> bool:
         return checked_password(self.request, self.user.email, lambda: self.user.check_password(password))
 
-    @view_config(name="", permission=Permission.VIEW, renderer="tracking:templates/users/account.jinja2")
+    # The account page holds two forms, each posted to a view of its own with its own permission:
+    # a POST that may not change the account is refused (403), never shown the page instead.
+
+    def _name_form(self) -> FormHandler:
+        return FormHandler(self.request, NameSchema(), formid="name", button="Save name", appstruct={"name": self.user.name})
+
+    def _password_form(self) -> FormHandler:
+        return FormHandler(
+            self.request, PasswordSchema(), formid="password", button="Change password", check_password=self._check_password
+        )
+
+    @view_config(name="", request_method="GET", permission=Permission.VIEW, renderer=ACCOUNT)
     def account(self):
+        return self._page(self._name_form().html, self._password_form().html)
+
+    @view_config(name="", request_method="POST", request_param="__formid__=name", permission=Permission.EDIT, renderer=ACCOUNT)
+    def change_name(self):
+        request = self.request
+        name_form = self._name_form()
+        appstruct = name_form.validate()
+        if appstruct is None:
+            return self._page(name_form.html, self._password_form().html)
+        self.user.name = appstruct["name"]
+        request.session.flash("Name saved.")
+        return HTTPSeeOther(request.resource_url(self.context))
+
+    @view_config(name="", request_method="POST", request_param="__formid__=password", permission=Permission.EDIT, renderer=ACCOUNT)
+    def change_password(self):
         request = self.request
         user = self.user
-        name_form = FormHandler(request, NameSchema(), formid="name", button="Save name", appstruct={"name": user.name})
-        password_form = FormHandler(
-            request, PasswordSchema(), formid="password", button="Change password", check_password=self._check_password
-        )
-        if name_form.posted() and request.has_permission(Permission.EDIT):
-            appstruct = name_form.validate()
-            if appstruct is not None:
-                user.name = appstruct["name"]
-                request.session.flash("Name saved.")
-                return HTTPSeeOther(request.resource_url(self.context))
-        elif password_form.posted() and request.has_permission(Permission.EDIT):
-            try:
-                appstruct = password_form.validate()
-            except throttle.Throttled as refused:
-                refuse(request, password_form, refused.wait)
-                appstruct = None
-            if appstruct is not None:
-                user.set_password(appstruct["new_password"])
-                current = current_session(request)
-                ended = user_sessions.end_others(request.dbsession, user.id, keep=current.id if current else None)
-                renew_session(request)
-                request.session.flash("Password changed." + (f" {_sessions(ended)} ended." if ended else ""))
-                return HTTPSeeOther(request.resource_url(self.context))
-        return self._page(name_form.html, password_form.html)
+        password_form = self._password_form()
+        try:
+            appstruct = password_form.validate()
+        except throttle.Throttled as refused:
+            refuse(request, password_form, refused.wait)
+            appstruct = None
+        if appstruct is None:
+            return self._page(self._name_form().html, password_form.html)
+        user.set_password(appstruct["new_password"])
+        current = current_session(request)
+        ended = user_sessions.end_others(request.dbsession, user.id, keep=current.id if current else None)
+        renew_session(request)
+        request.session.flash("Password changed." + (f" {_sessions(ended)} ended." if ended else ""))
+        return HTTPSeeOther(request.resource_url(self.context))
 
     def _page(self, name_form, password_form) -> dict:
         current = current_session(self.request)
