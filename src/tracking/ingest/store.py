@@ -33,8 +33,7 @@ Visits: a visitor's hits less than 30 minutes apart form one visit. For each bat
 reads the visits of its visitors from the database (row locks on PostgreSQL; on SQLite the
 database's write lock, taken at BEGIN), so several server processes continue each other's
 visits; two processes seeing a brand-new visitor within the same instant may each open one.
-The summary tables of :mod:`tracking.stats.rollups` are updated in the same transaction as the
-hits.
+The summary tables are updated in the same transaction as the hits (:mod:`tracking.summaries.delta`).
 """
 
 import json
@@ -52,8 +51,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from ..models import DailySalt, Hit, Site, Visit
 from ..models.types import postgresql_array, utcnow
-from ..stats.dimensions import VISIT_DIMENSIONS
-from ..stats.rollups import Delta, visit_counts
+from ..summaries.delta import Delta, visit_counts
+from ..summaries.dimensions import VISIT_DIMENSIONS
 from .enrich import visitor_id
 from .pipeline import EnrichedHit
 from .spool import HIT_FIELDS, SCAN_SECONDS, SpoolFile, claim, spool_hits

@@ -10,7 +10,7 @@ from ..models import Site
 from ..resources import SiteResource, Sites
 from ..schemas.sites import DeleteSiteSchema, SiteSchema, SiteSettingsSchema
 from ..security import Permission
-from ..stats.rollups import change_timezone
+from ..summaries.rebuild import change_timezone
 
 def snippet(request, context) -> str:
     """The HTML an owner pastes into their pages: the script, and a pixel for browsers without JavaScript."""
