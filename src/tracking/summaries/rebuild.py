@@ -3,8 +3,9 @@
 
 Both rewrite every summary row of the site in one transaction, with the definitions of
 :mod:`.delta` (the test suite checks on random data that a rebuild equals what the store kept
-batch by batch). They are heavy on a big site: seconds per million hits, holding SQLite's write
-lock.
+batch by batch). They are heavy on a big site — seconds per million hits, holding SQLite's write
+lock — so they run where hits are written: as a job of the writer (:mod:`.jobs`), from
+``tracking-admin rebuild``, or in bulk tools (``tracking-demo``), never inside a web request.
 """
 
 from sqlalchemy import Table, and_, bindparam, case, delete, func, literal, or_, select, text, tuple_

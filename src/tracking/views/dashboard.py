@@ -7,6 +7,9 @@ of the query string) and hands it to the read API (:mod:`tracking.reports.api`) 
 streamed: an unusable period falls back to the default one and says so (``Period.corrected``);
 a filter no visit can match, or a query string that is not UTF-8, is a 400 page
 (:class:`~tracking.reports.query.InvalidQuery`).
+
+While the site's data is being rebuilt for a new time zone (a job: :mod:`tracking.summaries.jobs`),
+the pages say so, and that their numbers still count the days of the previous time zone.
 """
 
 from datetime import timedelta
@@ -25,7 +28,7 @@ from ..resources import SiteResource
 from ..security import Permission
 from ..summaries.dimensions import DIMENSIONS, LABELS, PROP_SEPARATOR, split_prop
 from ..timezones import today
-from .sites import snippet
+from .sites import job_notice, snippet
 
 #: The panels of the dashboard, in groups shown side by side.
 GROUPS = (
@@ -121,6 +124,7 @@ class DashboardViews:
             "empty": not overview.has_data,
             "split_prop": split_prop,
             "separator": PROP_SEPARATOR,
+            **job_notice(self.request, self.site),
         }
 
     @view_config(name="panel", renderer="tracking:templates/sites/panel.jinja2")
@@ -137,6 +141,7 @@ class DashboardViews:
             "labels": LABELS,
             "filterable": FILTERABLE,
             "split_prop": split_prop,
+            **job_notice(self.request, self.site),
         }
 
     @view_config(name="export.csv")
