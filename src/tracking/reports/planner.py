@@ -14,9 +14,10 @@ The rules:
 2. **With any filter, the raw rows answer**: each summary row holds one dimension's value, so it
    cannot say how many visits from Germany viewed ``/pricing``. Totals, chart and breakdowns
    come from the matching visits and their hits, in one scan per period (two statements).
-3. **The visitors and visits of each page or event come from the raw hits** (a breakdown's
-   details metrics beyond its ranking metric): the summaries count a page's views and first
-   views per day, not which visits viewed it.
+3. **The visits of each page or event come from the raw hits**, when a breakdown asks for
+   them (its details): the summaries count a page's views and first views per day, not which
+   visits viewed it. So do their visitors when filtered (the distinct visitors of the matching
+   visits); unfiltered, a page's visitors are the summaries' (those who first viewed it that day).
 4. **Realtime comes from the raw visits**: the summaries go down to the hour, not to the last
    30 minutes.
 5. **Bot hits come from the summaries**, filters or not: bots have no visit, so no visit filter
@@ -58,9 +59,6 @@ class Plan:
     entries: Source | None
     bots: Source
     realtime: Source
-
-    def breakdown(self, dim: str) -> Source:
-        return dict(self.breakdowns)[dim]
 
     def raw_dimensions(self) -> tuple[str, ...]:
         return tuple(dim for dim, source in self.breakdowns if source is Source.RAW)

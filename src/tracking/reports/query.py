@@ -136,10 +136,6 @@ class StatsQuery:
         """The chart's interval: the one asked for, or the period's own."""
         return self.interval or ("hour" if self.period.hourly else "day")
 
-    @property
-    def filtered(self) -> bool:
-        return bool(self.filters)
-
     def previous(self) -> "StatsQuery":
         """The same question about the period before (same interval)."""
         return StatsQuery(self.site, self.period.previous(), self.filters, self.dimensions, self.metrics,
