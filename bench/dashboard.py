@@ -65,9 +65,11 @@ from tracking.models import Site, User, get_engine  # noqa: E402
 from tracking.models.accounts import password_context  # noqa: E402
 from tracking.models.types import utcnow  # noqa: E402
 from tracking.scripts.demo import ProgressBar, generate  # noqa: E402
-from tracking.stats.periods import period_from, today  # noqa: E402
-from tracking.stats.reports import Reports  # noqa: E402
+from tracking.reports import api  # noqa: E402
+from tracking.reports.periods import period_from  # noqa: E402
+from tracking.reports.query import DETAILS, SiteRef, StatsQuery, filters_from  # noqa: E402
 from tracking.templating import number  # noqa: E402
+from tracking.timezones import today  # noqa: E402
 from tracking.views.dashboard import GROUPS, MORE_LIMIT  # noqa: E402
 
 PASSWORD = "dashboard-bench-password"
@@ -249,14 +251,15 @@ def expected_text(data: Dataset, scenario: Scenario, day: date) -> str:
     try:
         with Session(engine) as session:
             site = session.get(Site, data.site_id)
-            reports = Reports(session, site.id, site.timezone)
-            period = period_from(scenario.params, day)
-            filters = {key: value for key, value in scenario.params.items() if key not in ("period", "dim")}
+            query = StatsQuery(SiteRef(site.id, site.timezone), period_from(scenario.params, day),
+                               filters_from(scenario.params))
             if scenario.view == "panel":
-                rows = reports.panel(scenario.params["dim"], period, filters, limit=MORE_LIMIT).rows
+                dim = scenario.params["dim"]
+                rows = api.breakdown(session, StatsQuery(query.site, query.period, query.filters, (dim,),
+                                                         limit=MORE_LIMIT)).rows
                 value = rows[0].pageviews if rows else 0
             else:
-                value = reports.totals(period, filters).visitors
+                value = api.aggregate(session, query).totals.visitors
     finally:
         engine.dispose()
     if not value:
@@ -310,23 +313,22 @@ def measure(data: Dataset, database: str, requests: int, workdir: Path) -> list[
 # -- profile -------------------------------------------------------------------------------
 
 
-def dashboard_queries(reports: Reports, scenario: Scenario, timezone: str, call: Callable[[str], None]) -> None:
+def dashboard_queries(session: Session, site: Site, scenario: Scenario, call: Callable[[str], None]) -> None:
     """The report calls the view of ``scenario`` makes, in its order (see tracking.views.dashboard);
     ``call(name)`` is told before each."""
-    period = period_from(scenario.params, today(timezone))
-    filters = {key: value for key, value in scenario.params.items() if key not in ("period", "dim")}
+    where = SiteRef(site.id, site.timezone)
+    period = period_from(scenario.params, today(site.timezone))
+    filters = filters_from(scenario.params)
     if scenario.view == "panel":
-        call(f"panel {scenario.params['dim']} (full list)")
-        reports.panel(scenario.params["dim"], period, filters, limit=MORE_LIMIT)
+        dim = scenario.params["dim"]
+        call(f"panel {dim} (full list)")
+        api.breakdown(session, StatsQuery(where, period, filters, (dim,), DETAILS[dim], limit=MORE_LIMIT))
         return
-    call("overview: totals, chart and panels of both periods")
-    reports.overview(period, filters, (dim for _, dims in GROUPS for dim in dims))
+    query = StatsQuery(where, period, filters, tuple(dim for _, dims in GROUPS for dim in dims), compare=True)
+    call("overview: totals, chart and panels of both periods, bot hits, has data")
+    api.overview(session, query)
     call("realtime")
-    reports.realtime(utcnow())
-    call("bot hits")
-    reports.bot_hits(period)
-    call("has data")
-    reports.has_data()
+    api.realtime(session, query, utcnow())
 
 
 @dataclass
@@ -361,8 +363,7 @@ def profile(data: Dataset, top: int = 6) -> None:
     for scenario in SCENARIOS:
         with Session(engine) as session:
             site = session.get(Site, data.site_id)
-            reports = Reports(session, site.id, site.timezone)
-            dashboard_queries(reports, scenario, site.timezone, lambda name: None)  # warm the caches
+            dashboard_queries(session, site, scenario, lambda name: None)  # warm the caches
             calls.clear()
             clock = {"last": time.perf_counter()}
 
@@ -373,7 +374,7 @@ def profile(data: Dataset, top: int = 6) -> None:
                 clock["last"] = now
                 calls.append(Call(name))
 
-            dashboard_queries(reports, scenario, site.timezone, call)
+            dashboard_queries(session, site, scenario, call)
             calls[-1].seconds = time.perf_counter() - clock["last"]
             total = sum(c.seconds for c in calls)
             sql = sum(seconds for c in calls for seconds, *_ in c.statements)

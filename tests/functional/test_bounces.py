@@ -13,11 +13,11 @@ from sqlalchemy import select
 
 from tracking.ingest.store import Store
 from tracking.models import Visit
-from tracking.stats.periods import Period
-from tracking.stats.reports import Reports
-from tracking.stats.rollups import rebuild
+from tracking.reports.periods import Period
+from tracking.summaries.rebuild import rebuild
 
 from hits import make_hit, summaries
+from reading import SiteReports
 
 DAY = date(2026, 6, 2)
 PERIOD = Period("custom", DAY, DAY + timedelta(days=1))
@@ -60,18 +60,18 @@ def test_each_visit_is_a_bounce_or_not_by_hand(dbsession, three_visits):
 
 
 def test_the_summaries_count_one_bounce_in_three_visits(dbsession, three_visits):
-    assert bounces(Reports(dbsession, three_visits.id, "UTC"), {}) == EXPECTED
+    assert bounces(SiteReports(dbsession, three_visits.id, "UTC"), {}) == EXPECTED
 
 
 def test_the_raw_rows_count_one_bounce_in_three_visits(dbsession, three_visits):
-    assert bounces(Reports(dbsession, three_visits.id, "UTC"), EVERY_VISIT) == EXPECTED
+    assert bounces(SiteReports(dbsession, three_visits.id, "UTC"), EVERY_VISIT) == EXPECTED
 
 
 def test_a_rebuild_counts_one_bounce_in_three_visits(dbsession, three_visits):
     rebuild(dbsession, three_visits.id)
     daily, _ = summaries(dbsession, three_visits.id)
     assert daily[("", DAY, "")][3] == 1  # the bounces of the day's total
-    assert bounces(Reports(dbsession, three_visits.id, "UTC"), {}) == EXPECTED
+    assert bounces(SiteReports(dbsession, three_visits.id, "UTC"), {}) == EXPECTED
 
 
 def test_the_dashboard_shows_a_third_of_the_visits_bounced(testapp, owner, three_visits):

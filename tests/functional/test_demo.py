@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from tracking.ingest.store import VISIT_GAP
 from tracking.models import DailyStat, Hit, Visit
 from tracking.scripts import demo
-from tracking.stats.periods import local_day, to_local
-from tracking.stats.rollups import rebuild
+from tracking.summaries.rebuild import rebuild
+from tracking.timezones import local_day, to_local
 
 from support import ROOT, environment, migrate
 from hits import summaries

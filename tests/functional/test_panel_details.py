@@ -1,7 +1,7 @@
 """The full list behind each panel (its details page and its CSV export): every column shown is
 the number computed plainly, in Python, from the raw hits — with filters and without.
 
-What each dimension shows (``tracking.stats.reports.DETAILS``): a visit dimension the visits
+What each dimension shows (``tracking.reports.query.DETAILS``): a visit dimension the visits
 that have the value (visitors, visits, page views, bounce rate, duration, events); a page the
 visitors and visits that viewed it, its page views, and the visits that began on it (entries)
 with their bounce rate and duration; an event the visitors and visits that sent it and the
@@ -20,12 +20,13 @@ from sqlalchemy import delete, select
 
 from tracking.ingest.store import Store
 from tracking.models import DailySalt, DailyStat, Hit, HourlyStat, Visit
-from tracking.stats.dimensions import DIMENSIONS, LABELS, VISIT_DIMENSIONS, prop_value, split_prop
-from tracking.stats.periods import Period
-from tracking.stats.reports import DETAILS, METRIC_LABELS, Reports
+from tracking.reports.periods import Period
+from tracking.reports.query import DETAILS, METRIC_LABELS
+from tracking.summaries.dimensions import DIMENSIONS, LABELS, VISIT_DIMENSIONS, prop_value, split_prop
 from tracking.templating import duration, number, percent
 
 from hits import GOOGLEBOT, IPHONE, make_hit
+from reading import SiteReports
 
 DAY = date(2026, 6, 2)
 PERIOD = Period("custom", DAY, DAY + timedelta(days=2))
@@ -170,7 +171,7 @@ PAGES_OF_DIRECT_VISITS = {  # A's second visit, B's, D's
 
 
 def test_the_pages_by_hand(dbsession, story):
-    reports = Reports(dbsession, story.id, "UTC")
+    reports = SiteReports(dbsession, story.id, "UTC")
     assert shown(reports.panel("page", PERIOD, {}, limit=100, full=True)) == PAGES_BY_HAND
     assert shown(reports.panel("page", PERIOD, {"source": "direct"}, limit=100, full=True)) == PAGES_OF_DIRECT_VISITS
     # The reference agrees with the hand-worked numbers.
@@ -179,7 +180,7 @@ def test_the_pages_by_hand(dbsession, story):
 
 
 def test_the_events_by_hand(dbsession, story):
-    reports = Reports(dbsession, story.id, "UTC")
+    reports = SiteReports(dbsession, story.id, "UTC")
     assert shown(reports.panel("event", PERIOD, {}, limit=100, full=True)) == {
         "signup": {"visitors": 2, "visits": 2, "events": 2}, "outbound": {"visitors": 1, "visits": 1, "events": 1},
     }
@@ -253,7 +254,7 @@ def test_every_details_row_equals_the_raw_rows(dbsession, make_site, owner, spec
         hits.append(make_hit(site, start + timedelta(minutes=spec["minute"]), spec["path"], event=spec["event"],
                              ip=f"198.51.100.{spec['visitor']}", referrer=spec["referrer"], props=props, **extra))
     Store(None).write_batch(dbsession, hits)
-    reports = Reports(dbsession, site.id, "UTC")
+    reports = SiteReports(dbsession, site.id, "UTC")
     period = Period("custom", date(2026, 6, 1), date(2026, 6, 5))  # every hit is inside
     for dim in ("page", "event", "prop", "entry", "exit", "source", "device"):
         assert_same(shown(reports.panel(dim, period, filters, limit=1000, full=True)), reference(dbsession, site.id, period, filters, dim))

@@ -8,12 +8,13 @@ from sqlalchemy import delete, select
 
 from tracking.ingest.store import Store
 from tracking.models import DailySalt, DailyStat, Hit, HourlyStat, Visit
-from tracking.stats.dimensions import HIT_DIMENSIONS, VISIT_DIMENSIONS
-from tracking.stats.periods import Period, local_day
-from tracking.stats.reports import Reports
-from tracking.stats.rollups import rebuild
+from tracking.reports.periods import Period
+from tracking.summaries.dimensions import HIT_DIMENSIONS, VISIT_DIMENSIONS
+from tracking.summaries.rebuild import rebuild
+from tracking.timezones import local_day
 
 from hits import CHROME, GOOGLEBOT, IPHONE, make_hit, summaries
+from reading import SiteReports
 
 UAS = [CHROME, IPHONE, GOOGLEBOT]
 START = datetime(2026, 3, 28, 20, 0)  # the night Paris moves to summer time
@@ -96,7 +97,7 @@ def test_a_filter_every_visit_matches_changes_no_number(dbsession, make_site, ow
     by day and by hour, in every panel."""
     site = make_site(owner, url="https://example.com", timezone=timezone)
     Store(None).write_batch(dbsession, make_hits(site, specs))
-    reports = Reports(dbsession, site.id, timezone)
+    reports = SiteReports(dbsession, site.id, timezone)
     countries = {country for (country,) in dbsession.execute(select(Visit.country).where(Visit.site_id == site.id))}
     dims = (*VISIT_DIMENSIONS, *HIT_DIMENSIONS)
     first = local_day(START, timezone)

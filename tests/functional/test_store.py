@@ -360,7 +360,7 @@ def test_two_writers_on_one_sqlite_file_reserve_distinct_visit_ids(pipeline, fre
     belongs to a visit of its own visitor."""
     if database != "sqlite":
         pytest.skip("SQLite's write lock")
-    from tracking.stats.rollups import rebuild
+    from tracking.summaries.rebuild import rebuild
 
     from hits import summaries
 

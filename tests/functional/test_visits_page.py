@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from tracking.ingest.store import Store
 from tracking.models import Hit, Visit
-from tracking.stats import visits as visit_queries
+from tracking.reports import visits as visit_queries
 
 from hits import CHROME, GOOGLEBOT, IPHONE, make_hit
 

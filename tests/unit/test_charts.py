@@ -3,7 +3,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from tracking.charts import line_chart
-from tracking.stats.reports import Point
+from tracking.reports.results import Point
 
 
 @pytest.mark.parametrize(("peak", "labels"), [

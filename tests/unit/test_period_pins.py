@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 import pytest
 
-from tracking.stats.periods import Period, day_from, period_from
+from tracking.reports.periods import Period, day_from, period_from
 
 PLAIN = date(2026, 5, 14)  # a Thursday; Paris on summer time (UTC+2)
 SPRING = date(2026, 3, 29)  # Paris skips 02:00-03:00: a day of 23 hours

@@ -27,7 +27,7 @@ from datetime import date, datetime
 
 from . import enrich
 from .hit import RawHit
-from ..stats.periods import LocalDays
+from ..timezones import LocalDays
 from .sites import SiteInfo
 
 MAX_USER_AGENT = 512

@@ -33,8 +33,11 @@ Visits: a visitor's hits less than 30 minutes apart form one visit. For each bat
 reads the visits of its visitors from the database (row locks on PostgreSQL; on SQLite the
 database's write lock, taken at BEGIN), so several server processes continue each other's
 visits; two processes seeing a brand-new visitor within the same instant may each open one.
-The summary tables of :mod:`tracking.stats.rollups` are updated in the same transaction as the
-hits.
+The summary tables are updated in the same transaction as the hits (:mod:`tracking.summaries.delta`).
+
+Jobs: between batches, when idle and at least every ``jobs.POLL_SECONDS``, the writer thread runs
+the jobs that are due (a time-zone change's rebuild: :mod:`tracking.summaries.jobs`), so that they
+never race this process's hit writes; hits keep being accepted into the buffer meanwhile.
 """
 
 import json
@@ -52,8 +55,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from ..models import DailySalt, Hit, Site, Visit
 from ..models.types import postgresql_array, utcnow
-from ..stats.dimensions import VISIT_DIMENSIONS
-from ..stats.rollups import Delta, visit_counts
+from ..summaries import jobs
+from ..summaries.delta import Delta, visit_counts
+from ..summaries.dimensions import VISIT_DIMENSIONS
 from .enrich import visitor_id
 from .pipeline import EnrichedHit
 from .spool import HIT_FIELDS, SCAN_SECONDS, SpoolFile, claim, spool_hits
@@ -180,6 +184,7 @@ class Store(HitBuffer):
         self._claims: deque[_Claim] = deque()
         self._spool_committed = 0  # hits of spool files committed
         self._spool_scan_due = 0.0  # time.monotonic() of the next look for unclaimed spool files
+        self._jobs_due = 0.0  # time.monotonic() of the next look for due jobs
         #: Called as ``on_progress(settled, spooled)`` whenever either changes: how many of the
         #: hits submitted are settled (committed, or spooled at shutdown; they settle in the order
         #: they were submitted), and how many hits read from spool files wait (``spooled``).
@@ -249,6 +254,8 @@ class Store(HitBuffer):
         while True:
             if self.spool_dir is not None and not self._stopping and time.monotonic() >= self._spool_scan_due:
                 self._claim_spool()  # another process's spool, or one whose writer died
+            if not self._stopping and time.monotonic() >= self._jobs_due:
+                self._run_jobs()
             with self._cond:
                 # Let a batch fill for up to ``interval``: each batch has a fixed cost.
                 if len(self._queue) < self.batch_size and not self._stopping:
@@ -293,6 +300,11 @@ class Store(HitBuffer):
             for claim, count in advanced:  # a file is deleted only now, its hits all committed
                 claim.file.committed(count)
             self._progress()
+
+    def _run_jobs(self) -> None:
+        """Run the jobs that are due, here between batches (see the module's docstring)."""
+        self._jobs_due = time.monotonic() + jobs.POLL_SECONDS
+        jobs.run_due(self.session_factory)
 
     def _write(self, batch: list[EnrichedHit]) -> None:
         with self.session_factory() as session:

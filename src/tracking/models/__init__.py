@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
 from .accounts import User  # noqa: F401
 from .hits import DailySalt, Hit, Visit  # noqa: F401
+from .jobs import Job  # noqa: F401
 from .meta import Base  # noqa: F401
 from .sites import Site  # noqa: F401
 from .summaries import DailyStat, HourlyStat  # noqa: F401

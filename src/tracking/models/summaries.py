@@ -1,5 +1,5 @@
 """The reports' summary tables: per site and local day (``daily_stats``) and per UTC hour
-(``hourly_stats``), kept in step with the hits and visits by the writer (:mod:`tracking.stats.rollups`)."""
+(``hourly_stats``), kept in step with the hits and visits by the writer (:mod:`tracking.summaries`)."""
 
 from datetime import date, datetime
 
@@ -12,9 +12,9 @@ from .meta import Base
 class DailyStat(Base):
     """One row of the reports' summary: a site's day, one dimension's value, and its counts.
 
-    ``dim`` is one of :data:`tracking.stats.dimensions.DIMENSIONS` ("" for the site totals).
+    ``dim`` is one of :data:`tracking.summaries.dimensions.DIMENSIONS` ("" for the site totals).
     The store keeps these rows in step with the raw tables in the same transaction as the hits;
-    :func:`tracking.stats.rollups.rebuild` recomputes them from the raw tables.
+    :func:`tracking.summaries.rebuild.rebuild` recomputes them from the raw tables.
     """
 
     __tablename__ = "daily_stats"

@@ -10,8 +10,8 @@ from pyramid.renderers import render_to_response
 from pyramid.response import Response
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
 
+from ..reports.query import InvalidQuery
 from ..security import Permission
-from ..stats.reports import InvalidQuery
 
 log = logging.getLogger(__name__)
 

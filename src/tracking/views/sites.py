@@ -1,4 +1,9 @@
-"""The sites list with its add form, and each site's page, settings and deletion."""
+"""The sites list with its add form, and each site's page, settings and deletion.
+
+Saving a new time zone saves it and queues the rebuild of the site's data for it (a job the hit
+writer runs: :mod:`tracking.summaries.jobs`); the request itself stays fast, whatever the
+site's traffic. Saving the settings again after a rebuild failed for good queues another.
+"""
 
 from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.view import view_config, view_defaults
@@ -10,7 +15,9 @@ from ..models import Site
 from ..resources import SiteResource, Sites
 from ..schemas.sites import DeleteSiteSchema, SiteSchema, SiteSettingsSchema
 from ..security import Permission
-from ..stats.rollups import change_timezone
+from ..summaries import jobs
+from ..timezones import to_local
+
 
 def snippet(request, context) -> str:
     """The HTML an owner pastes into their pages: the script, and a pixel for browsers without JavaScript."""
@@ -21,6 +28,14 @@ def snippet(request, context) -> str:
         f'<noscript><img src="{beacon}" alt="" width="1" height="1" '
         f'referrerpolicy="no-referrer-when-downgrade"></noscript>'
     )
+
+
+def job_notice(request, site) -> dict:
+    """What the site's pages say of its rebuild (``templates/sites/_job.jinja2``): its latest job
+    unless done, and when a failed attempt is tried again (local time)."""
+    job = jobs.latest(request.dbsession, site.id)
+    retry = jobs.retry_at(job) if job is not None else None
+    return {"job": job, "job_retry_at": to_local(retry, site.timezone) if retry else None}
 
 
 def _forget_after_commit(request, site_id: int) -> None:
@@ -87,19 +102,26 @@ class SiteViews:
             button="Save",
             appstruct={field: getattr(site, field) for field in SETTINGS_FIELDS},
         )
+        notice = job_notice(request, site)
+        job = notice["job"]
         if handler.posted():
             appstruct = handler.validate()
             if appstruct is not None:
                 moved = appstruct["timezone"] != site.timezone
                 for field in SETTINGS_FIELDS:
                     setattr(site, field, appstruct[field])
-                if moved:
+                message = "Settings saved."
+                if moved or (job is not None and job.state == jobs.FAILED):
                     request.dbsession.flush()
-                    change_timezone(request.dbsession, site.id, site.timezone)
+                    jobs.enqueue_rebuild(request.dbsession, site.id, site.timezone)
+                    message += (
+                        f" The reports are being rebuilt for {site.timezone}; until that is done they show"
+                        " the numbers as before, counting the days of the previous time zone."
+                    )
                 _forget_after_commit(request, site.id)
-                request.session.flash("Settings saved.")
+                request.session.flash(message)
                 return HTTPSeeOther(request.resource_url(self.context))
-        return {"site": site, "form": handler.html}
+        return {"site": site, "form": handler.html, **notice}
 
     @view_config(name="delete", permission=Permission.DELETE, renderer="tracking:templates/sites/delete.jinja2")
     def delete(self):

@@ -6,7 +6,7 @@
 spread over the ``--days`` local days that end with ``--end`` (default: today in the site's
 time zone; today only up to now, so nothing lies in the future). The rows are what the live
 writer (:mod:`tracking.ingest.store`) would have stored for such traffic, and the summary tables
-are recomputed at the end with :func:`tracking.stats.rollups.rebuild`, so every report agrees
+are recomputed at the end with :func:`tracking.summaries.rebuild.rebuild`, so every report agrees
 with the raw rows. Everything happens in one transaction: the site gets all of it or nothing.
 
 The traffic: ~200 pages of Zipf-like popularity; visits of 1–8 page views (~45 % bounces)

@@ -12,7 +12,7 @@ from typing import Any
 from ...ingest.enrich import classify_source
 from ...ingest.store import VISIT_GAP
 from ...models import Site
-from ...stats.periods import day_bounds
+from ...timezones import day_bounds
 from .rows import Rows
 from .traffic import (
     CRAWLER_PLACE,

@@ -25,9 +25,9 @@ show: a link with a typo still shows a page, never an error, and never silently 
 """
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
+
+from ..timezones import local_range
 
 PERIODS = {
     "today": "Today",
@@ -157,54 +157,3 @@ def _months_back(day: date, months: int) -> date:
     year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
     month += 1
     return date(year, month, min(day.day, _month_length(date(year, month, 1))))
-
-
-def day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
-    """The UTC instants (naive) where ``day`` starts and ends in ``timezone`` (DST-aware)."""
-    return local_range(day, day + timedelta(days=1), timezone)
-
-
-def local_range(start: date, end: date, timezone: str) -> tuple[datetime, datetime]:
-    """``[start, end)`` in local days → naive UTC bounds."""
-    zone = ZoneInfo(timezone)
-    return (
-        datetime.combine(start, time(), zone).astimezone(UTC).replace(tzinfo=None),
-        datetime.combine(end, time(), zone).astimezone(UTC).replace(tzinfo=None),
-    )
-
-
-@lru_cache(maxsize=512)
-def zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
-
-
-def to_local(ts: datetime, timezone: str) -> datetime:
-    """A naive UTC timestamp from the database as local time in ``timezone``."""
-    return ts.replace(tzinfo=UTC).astimezone(zone(timezone))
-
-
-def local_day(ts: datetime, timezone: str) -> date:
-    """The day of the naive-UTC ``ts`` in ``timezone``."""
-    return to_local(ts, timezone).date()
-
-
-class LocalDays:
-    """:func:`local_day` for timestamps that move forward, as the beacon's do: each time zone's
-    current day is kept with its bounds in UTC, and a timestamp inside them costs two
-    comparisons instead of a conversion (3 µs)."""
-
-    def __init__(self) -> None:
-        self._days: dict[str, tuple[datetime, datetime, date]] = {}
-
-    def __call__(self, ts: datetime, timezone: str) -> date:
-        known = self._days.get(timezone)
-        if known is not None and known[0] <= ts < known[1]:
-            return known[2]
-        day = local_day(ts, timezone)
-        start, end = local_range(day, day + timedelta(days=1), timezone)
-        self._days[timezone] = (start, end, day)
-        return day
-
-
-def today(timezone: str) -> date:
-    return datetime.now(ZoneInfo(timezone)).date()

@@ -1,4 +1,6 @@
-"""What the reports can be broken down and filtered by.
+"""The layout of the summary tables, shared by the write side and the read side: what the
+reports can be broken down and filtered by, the counts of a summary row, and how an hour is
+stored.
 
 Visit dimensions take the value of the visit's first hit (the exit page: its last page view);
 hit dimensions are counted per hit. ``""`` is the site total, ``hits`` the page views
@@ -6,6 +8,8 @@ and events of the day they happened on (the chart's page views; the total counts
 the day it began), ``bot`` counts bot hits by reason. A ``prop`` value is ``event␟key␟value`` (``␟`` = U+001F, which the beacon strips from
 visitor input, so it cannot be forged).
 """
+
+from sqlalchemy import func
 
 TOTAL = ""
 HITS = "hits"
@@ -61,3 +65,15 @@ def prop_value(event: str, key: str, value: str) -> str:
 def split_prop(value: str) -> tuple[str, str, str]:
     event, key, text = (value.split(PROP_SEPARATOR, 2) + ["", ""])[:3]
     return event, key, text
+
+
+#: The counts of a ``daily_stats`` row, in order (see :mod:`tracking.models.summaries`).
+COUNT_FIELDS = ("visitors", "visits", "pageviews", "bounces", "duration", "events")
+
+
+def hour_expression(dialect: str, column):
+    """``column`` truncated to the hour, stored exactly as SQLAlchemy stores a ``datetime``
+    (the key of ``hourly_stats``)."""
+    if dialect == "postgresql":
+        return func.date_trunc("hour", column)
+    return func.strftime("%Y-%m-%d %H:00:00.000000", column)

@@ -1,0 +1,156 @@
+"""The read API: every report number a view, a command or an HTTP API shows comes from here.
+
+Five functions, each taking a session and a query value (:class:`~.query.StatsQuery`):
+
+* :func:`overview`: the dashboard — totals, chart and every panel of ``query.dimensions``,
+  compared with the previous period, with the period's bot hits;
+* :func:`aggregate`: the totals (and the previous period's, with ``compare``);
+* :func:`timeseries`: visitors and page views per hour or day (and the previous period's
+  visitors per bucket, with ``compare``);
+* :func:`breakdown`: the rows of one dimension, with the metrics asked for;
+* :func:`realtime`: the visitors of the last 30 minutes.
+
+Each asks the planner (:func:`~.planner.plan`) where each part comes from and has the runner
+of that source read it: :class:`~.summary_runner.SummaryRunner` for the summary tables,
+:class:`~.raw_runner.RawRunner` for the raw rows (a scan answers every raw part of one period
+at once). Nothing here writes.
+
+The full list behind a panel (its details and CSV export: ``metrics=DETAILS[dim]``) shows the
+metrics that have a meaning for its dimension:
+
+* a **visit dimension** (source, country, entry page...): its visits — the visitors
+  attributed to them, the visits, their page views, bounce rate, average duration and custom
+  events;
+* a **page**: the visitors who viewed it, the visits that viewed it and its page views, and —
+  as entry-page figures, since a page view has no bounce or duration of its own — the visits
+  that began on it (*entries*), their bounce rate and their average duration. Without filters
+  these count the hits of the period by their own day, like the page's views in the
+  summaries; with filters, the hits of the matching visits;
+* an **event**: the visitors who sent it, the visits that sent it, and the events;
+* a **property**: the events that carried it.
+
+A page's or an event's visitors are, as in the summaries, each visitor counted on the day of
+their first view of it (first sending of it); with filters, the distinct visitors of the
+matching visits that viewed it (sent it). Their visits come from the raw hits: one statement
+over the period's hits, for the details only, never for the dashboard.
+"""
+
+from datetime import datetime
+from typing import Protocol
+
+from .periods import Period
+from .planner import Source, plan
+from .query import InvalidQuery, StatsQuery
+from .raw_runner import RawRunner
+from .results import Aggregate, Overview, Panel, Point, Row, Timeseries, Totals
+from .summary_runner import SummaryRunner
+
+
+class Runner(Protocol):
+    """What every source answers, for any period of the query."""
+
+    def totals(self, period: Period) -> Totals: ...
+
+    def series(self, period: Period, pageviews: bool = True) -> list[Point]: ...
+
+    def breakdown(self, dim: str, period: Period, totals: Totals | None = None) -> Panel: ...
+
+    def entries(self, period: Period) -> dict[str, Row]: ...
+
+
+class _Runners:
+    """The runner of each source for one query."""
+
+    def __init__(self, db, query: StatsQuery) -> None:
+        self.summaries = SummaryRunner(db, query)
+        self.raw = RawRunner(db, query)
+
+    def of(self, source: Source) -> Runner:
+        return self.raw if source is Source.RAW else self.summaries
+
+    def raw_only(self, source: Source) -> RawRunner:
+        """The runner of a part that only the raw rows hold."""
+        if source is not Source.RAW:
+            raise ValueError(f"the {source.value} rows cannot answer this part")
+        return self.raw
+
+    def summaries_only(self, source: Source) -> SummaryRunner:
+        """The runner of a part that only the summaries hold."""
+        if source is not Source.SUMMARIES:
+            raise ValueError(f"the {source.value} rows cannot answer this part")
+        return self.summaries
+
+
+def overview(db, query: StatsQuery) -> Overview:
+    """Totals, chart and the top ``query.limit`` rows of each of ``query.dimensions``, with the
+    previous period's totals and visitors per bucket (the dashboard always compares), the
+    period's bot hits and whether the site has any data."""
+    p = plan(query)
+    run = _Runners(db, query)
+    previous = query.period.previous()
+    if p.totals is p.series is Source.RAW and len(p.raw_dimensions()) == len(p.breakdowns):
+        # One scan per period answers it all: two statements each.
+        now = run.raw.scan(query.period, query.dimensions)
+        before = run.raw.scan(previous, pageviews=False)
+        totals, before_totals = now.totals, before.totals
+        panels = {dim: now.panel(dim, query.limit, query.offset) for dim in query.dimensions}
+        series, previous_series = now.series, before.series
+    else:
+        totals = run.of(p.totals).totals(query.period)
+        panels = {dim: run.of(source).breakdown(dim, query.period, totals=totals) for dim, source in p.breakdowns}
+        before_totals = run.of(p.totals).totals(previous)
+        series = run.of(p.series).series(query.period)
+        previous_series = run.of(p.series).series(previous, pageviews=False)
+    bots = run.summaries_only(p.bots)
+    return Overview(totals, before_totals, series, [point.visitors for point in previous_series], panels,
+                    bot_hits=bots.bot_hits(query.period), has_data=bots.has_data())
+
+
+def aggregate(db, query: StatsQuery) -> Aggregate:
+    """The period's totals; with ``compare``, the previous period's too."""
+    runner = _Runners(db, query).of(plan(query).totals)
+    return Aggregate(runner.totals(query.period), runner.totals(query.period.previous()) if query.compare else None)
+
+
+def timeseries(db, query: StatsQuery) -> Timeseries:
+    """Visitors and page views per bucket (page views stay 0 when ``query.metrics`` names only
+    visitors); with ``compare``, the previous period's visitors per bucket."""
+    runner = _Runners(db, query).of(plan(query).series)
+    points = runner.series(query.period, pageviews=not query.metrics or "pageviews" in query.metrics)
+    if not query.compare:
+        return Timeseries(points)
+    return Timeseries(points, [point.visitors for point in runner.series(query.period.previous(), pageviews=False)])
+
+
+def breakdown(db, query: StatsQuery) -> Panel:
+    """Rows ``query.offset`` to ``offset + limit`` of ``query.dimensions[0]`` in its order (for
+    ``prop`` with ``query.prop_event``, that event's properties), with shares.
+
+    Shares of visit dimensions are of the period's totals: every visit has one value of each.
+    Shares of pages, events and properties are of the panel's own total. Every metric of
+    ``query.metrics`` is right, not only the one the rows are ranked by (see the module's
+    docstring; pages and events take a few more statements for them)."""
+    if len(query.dimensions) != 1:
+        raise InvalidQuery("A breakdown is by one dimension.")
+    p = plan(query)
+    run = _Runners(db, query)
+    (dim, source), = p.breakdowns
+    panel = run.of(source).breakdown(dim, query.period)
+    for _, people_source in p.people:
+        people = run.raw_only(people_source).people(dim, query.period)
+        for row in panel.rows:
+            visitors, row.visits = people.get(row.value, (0, 0))
+            if query.filters:
+                row.visitors = visitors
+    if p.entries is not None:
+        entries = run.of(p.entries).entries(query.period)
+        for row in panel.rows:
+            entry = entries.get(row.value)
+            row.entries, row.bounces, row.duration = (entry.visits, entry.bounces, entry.duration) if entry else (0, 0, 0)
+    return panel
+
+
+def realtime(db, query: StatsQuery, now: datetime) -> int:
+    """Visitors with a hit in the 30 minutes before ``now``, on the whole site (the query's
+    period and filters do not apply)."""
+    return _Runners(db, query).raw_only(plan(query).realtime).realtime(now)

@@ -1,0 +1,88 @@
+"""The one place that decides where each part of a report is read from.
+
+:func:`plan` takes a query value (:class:`~.query.StatsQuery`) and names, for each part of the
+answer, its source: the summary tables (:class:`Source.SUMMARIES`, :mod:`.summary_runner`) or
+the raw rows (:class:`Source.RAW`, :mod:`.raw_runner`). The read API (:mod:`.api`) asks for a
+plan and has the runners execute it; no other code chooses. Another event store (a column store
+for the raw rows, say) plugs in here: a new source, chosen by these rules, and its runner.
+
+The rules:
+
+1. **Without filters, the summaries answer what they hold**: the totals, the chart (``hourly_stats``
+   by hour, ``daily_stats``' day totals and ``hits`` rows by day), a breakdown by any one
+   dimension, the entries of each page. A few small indexed queries, whatever the traffic.
+2. **With any filter, the raw rows answer**: each summary row holds one dimension's value, so it
+   cannot say how many visits from Germany viewed ``/pricing``. Totals, chart and breakdowns
+   come from the matching visits and their hits, in one scan per period (two statements).
+3. **The visits of each page or event come from the raw hits**, when a breakdown asks for
+   them (its details): the summaries count a page's views and first views per day, not which
+   visits viewed it. So do their visitors when filtered (the distinct visitors of the matching
+   visits); unfiltered, a page's visitors are the summaries' (those who first viewed it that day).
+4. **Realtime comes from the raw visits**: the summaries go down to the hour, not to the last
+   30 minutes.
+5. **Bot hits come from the summaries**, filters or not: bots have no visit, so no visit filter
+   applies to them; the number is the period's bot hits, shown beside the report.
+6. With ``compare``, the previous period is planned by the same rules (the same filters), its
+   totals and its visitors per bucket only.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .query import StatsQuery
+
+
+class Source(StrEnum):
+    #: ``daily_stats`` and ``hourly_stats``
+    SUMMARIES = "summaries"
+    #: ``visits`` and ``hits``
+    RAW = "raw"
+
+
+#: Metrics of a page breakdown read from its entries (the visits that began on it).
+_ENTRIES = frozenset(("entries", "bounce_rate", "average_duration"))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Where each part of the answer to ``query`` comes from.
+
+    ``breakdowns``: one source per dimension of the query, in its order. ``people``: per page or
+    event dimension whose visitors and visits are asked (rule 3). ``entries``: the entries of
+    pages, when a page breakdown asks for them; ``None`` when no part needs it."""
+
+    query: StatsQuery
+    totals: Source
+    series: Source
+    breakdowns: tuple[tuple[str, Source], ...]
+    people: tuple[tuple[str, Source], ...]
+    entries: Source | None
+    bots: Source
+    realtime: Source
+
+    def raw_dimensions(self) -> tuple[str, ...]:
+        return tuple(dim for dim, source in self.breakdowns if source is Source.RAW)
+
+
+def plan(query: StatsQuery) -> Plan:
+    """The plan of ``query`` (see the module's docstring for the rules)."""
+    rows = Source.RAW if query.filters else Source.SUMMARIES  # rules 1 and 2
+    asked = set(query.metrics)
+    people = tuple(
+        (dim, Source.RAW)  # rule 3
+        for dim in query.dimensions
+        # Without filters a page's (an event's) visitors are the summaries' own: those who
+        # first viewed it (sent it) that day.
+        if dim in ("page", "event") and ("visits" in asked or ("visitors" in asked and query.filters))
+    )
+    entries = rows if "page" in query.dimensions and asked & _ENTRIES else None
+    return Plan(
+        query=query,
+        totals=rows,
+        series=rows,
+        breakdowns=tuple((dim, rows) for dim in query.dimensions),
+        people=people,
+        entries=entries,
+        bots=Source.SUMMARIES,  # rule 5
+        realtime=Source.RAW,  # rule 4
+    )

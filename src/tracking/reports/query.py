@@ -1,0 +1,165 @@
+"""The query value: everything a report asks, in one frozen object.
+
+A view (or a command, or a future HTTP API) builds one :class:`StatsQuery` — which site, which
+period, which filters, broken down by which dimension, which metrics, by which interval, which
+page of rows, compared with the period before or not — and hands it to the read API
+(:mod:`.api`), whose planner (:mod:`.planner`) decides where each part is read from. The value
+is checked when it is made: a query that cannot be answered raises :class:`InvalidQuery`,
+whose message tells a person why.
+
+Filters (:class:`Filter`) select visits: ``country is DE`` keeps the visits from Germany,
+``page is /pricing`` the visits that viewed that page, ``event is signup`` those that sent the
+event. Several filters must all match. The operator is ``is`` today; the value has room for
+others (``is not``, ``contains``...) without changing its shape.
+"""
+
+import re
+from dataclasses import dataclass
+
+from ..summaries.dimensions import DIMENSIONS, LABELS, VISIT_DIMENSIONS
+from .periods import Period
+
+
+class InvalidQuery(ValueError):
+    """A query the reports cannot answer; the message tells a person why."""
+
+
+#: Filters that can be set: every dimension but properties.
+FILTERABLE = (*VISIT_DIMENSIONS, "page", "event")
+#: Filter operators.
+OPERATORS = ("is",)
+#: The longest stored value of any dimension (a page's path): a longer filter cannot match.
+MAX_FILTER = 1024
+#: Chart intervals: ``hour`` (hours of UTC, shown in local time) or ``day`` (local days).
+INTERVALS = ("hour", "day")
+#: The most rows one breakdown returns.
+MAX_LIMIT = 100_000
+
+#: The metrics of each dimension's full list (details and CSV export), in order.
+VISIT_METRICS = ("visitors", "visits", "pageviews", "bounce_rate", "average_duration", "events")
+DETAILS: dict[str, tuple[str, ...]] = {
+    **{dim: VISIT_METRICS for dim in VISIT_DIMENSIONS},
+    "page": ("visitors", "visits", "pageviews", "entries", "bounce_rate", "average_duration"),
+    "event": ("visitors", "visits", "events"),
+    "prop": ("events",),
+}
+METRIC_LABELS = {
+    "visitors": "Visitors",
+    "visits": "Visits",
+    "pageviews": "Page views",
+    "entries": "Entries",
+    "bounce_rate": "Bounce rate",
+    "average_duration": "Visit duration",
+    "events": "Events",
+    "views_per_visit": "Views per visit",
+}
+METRICS = tuple(METRIC_LABELS)
+
+
+def sort_metric(dim: str) -> str:
+    """The metric a breakdown by ``dim`` is ranked by (and the dashboard's panel shows)."""
+    if dim == "page":
+        return "pageviews"
+    if dim in ("entry", "exit"):
+        return "visits"
+    if dim in ("event", "prop"):
+        return "events"
+    return "visitors"
+
+
+@dataclass(frozen=True)
+class SiteRef:
+    """The site a query is about: its id and the time zone its days are counted in."""
+
+    id: int
+    timezone: str
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Visits whose ``dimension`` ``operator`` ``value`` (see the module's docstring)."""
+
+    dimension: str
+    value: str
+    operator: str = "is"
+
+    def __post_init__(self) -> None:
+        if self.dimension not in FILTERABLE:
+            raise InvalidQuery(f"There is no filter by {self.dimension!r}.")
+        if self.operator not in OPERATORS:
+            raise InvalidQuery(f"There is no filter operator {self.operator!r}.")
+
+
+@dataclass(frozen=True)
+class StatsQuery:
+    """One report's question.
+
+    * ``dimensions``: what to break down by (a breakdown takes one; the dashboard's overview
+      takes every panel's);
+    * ``metrics``: what to compute; empty means the default — for a breakdown, the metric it
+      is ranked by (the dashboard's panels); :data:`DETAILS` lists each dimension's full set;
+      for a time series, visitors and page views;
+    * ``interval``: the chart's buckets; ``None`` is by hour for periods of two days or less,
+      else by day;
+    * ``limit`` and ``offset``: which rows of a breakdown, in its order;
+    * ``compare``: also the period before (:meth:`Period.previous`);
+    * ``prop_event``: a breakdown by ``prop`` shows only that event's properties.
+    """
+
+    site: SiteRef
+    period: Period
+    filters: tuple[Filter, ...] = ()
+    dimensions: tuple[str, ...] = ()
+    metrics: tuple[str, ...] = ()
+    interval: str | None = None
+    limit: int = 10
+    offset: int = 0
+    compare: bool = False
+    prop_event: str = ""
+
+    def __post_init__(self) -> None:
+        unknown = [dim for dim in self.dimensions if dim not in DIMENSIONS]
+        if unknown:
+            raise InvalidQuery(f"There is no dimension {unknown[0]!r}.")
+        unknown = [metric for metric in self.metrics if metric not in METRICS]
+        if unknown:
+            raise InvalidQuery(f"There is no metric {unknown[0]!r}.")
+        if self.interval is not None and self.interval not in INTERVALS:
+            raise InvalidQuery(f"There is no interval {self.interval!r}: {' or '.join(INTERVALS)}.")
+        if not 1 <= self.limit <= MAX_LIMIT or self.offset < 0:
+            raise InvalidQuery(f"A page of rows has 1 to {MAX_LIMIT} rows and starts at 0 or later.")
+        if len({f.dimension for f in self.filters}) != len(self.filters):
+            raise InvalidQuery("A dimension is filtered once.")
+
+    @property
+    def bucket(self) -> str:
+        """The chart's interval: the one asked for, or the period's own."""
+        return self.interval or ("hour" if self.period.hourly else "day")
+
+    def previous(self) -> "StatsQuery":
+        """The same question about the period before (same interval)."""
+        return StatsQuery(self.site, self.period.previous(), self.filters, self.dimensions, self.metrics,
+                          self.bucket, self.limit, self.offset, False, self.prop_event)
+
+
+#: What no stored value holds (the beacon removes control characters and lone surrogates).
+_UNSTORABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def filters_from(params) -> tuple[Filter, ...]:
+    """Filters from a query string's parameters: ``?country=DE&page=/pricing`` (``is``);
+    unknown keys are ignored.
+
+    A value no visit can have — longer than any stored value, or with a control character
+    (which PostgreSQL would refuse outright, for a NUL) — raises :class:`InvalidQuery`."""
+    filters = []
+    for dim in FILTERABLE:
+        value = params.get(dim)
+        if value is None:
+            continue
+        if len(value) > MAX_FILTER:
+            raise InvalidQuery(f"The {LABELS[dim].lower()} filter is longer than {MAX_FILTER} characters.")
+        if _UNSTORABLE.search(value):
+            raise InvalidQuery(f"The {LABELS[dim].lower()} filter contains a control character.")
+        filters.append(Filter(dim, value))
+    return tuple(filters)

@@ -1,0 +1,304 @@
+"""Numbers read from the raw rows, ``visits`` and ``hits``: exact for any combination of filters.
+
+:meth:`RawRunner.scan` answers one period in two passes: one over the matching visits for the
+totals, the chart's visitors and every visit panel (``GROUPING SETS`` on PostgreSQL, one
+``UNION ALL`` branch per panel on SQLite), and one over their hits for the page, event and
+property panels and the chart's page views. Slower on big sites than the summaries —
+``BENCHMARKS.md`` has the figures. A country filter finds its visits through an index; other
+visit filters read the period's visits; a page or event filter first finds the period's hits of
+that page or event.
+
+Also from the raw rows, whatever the filters: the visitors and visits of each page or event
+(:meth:`RawRunner.people`: the summaries keep no pairs of value and visit) and the visitors of
+the last 30 minutes (:meth:`RawRunner.realtime`: the summaries are by hour and by day).
+
+Read only: nothing here writes (``tests/unit/test_layers.py`` checks it).
+"""
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import Text, and_, case, cast, func, literal, null, select, text, tuple_, type_coerce, union_all
+
+from ..models import Hit, Visit
+from ..summaries.dimensions import COUNT_FIELDS, HIT_DIMENSIONS, VISIT_DIMENSIONS, hour_expression, prop_value
+from .periods import Period
+from .query import Filter, SiteRef, StatsQuery, sort_metric
+from .results import Panel, Point, Row, Totals, bucket_of, buckets, make_panel, points, ranked
+
+REALTIME_MINUTES = 30
+
+
+def labelled(*columns):
+    """The six counts of a panel query, named (so that queries over them pick the right one)."""
+    return tuple(column.label(name) for column, name in zip(columns, COUNT_FIELDS, strict=True))
+
+
+def matching(site: SiteRef, period: Period, filters: Iterable[Filter]) -> list:
+    """Conditions on ``visits`` for the visits of the period that match ``filters``."""
+    v, h = Visit, Hit
+    conditions = [v.site_id == site.id, v.day >= period.start, v.day < period.end]
+    # The hits of the period's visits: from its start on (a bound the planner can use to
+    # read the site's hits of the period once, rather than probe each visit's).
+    hits = (h.site_id == site.id, h.ts >= period.bounds(site.timezone)[0])
+    for f in filters:
+        if f.dimension in VISIT_DIMENSIONS:
+            conditions.append(getattr(v, VISIT_DIMENSIONS[f.dimension]) == f.value)
+        elif f.dimension == "page":
+            conditions.append(v.id.in_(select(h.visit_id).where(*hits, h.event == "pageview", h.path == f.value)))
+        elif f.dimension == "event":
+            conditions.append(v.id.in_(select(h.visit_id).where(*hits, h.event == f.value)))
+    return conditions
+
+
+def matching_visits(site: SiteRef, period: Period, filters: Iterable[Filter]):
+    """The visits of the period that match ``filters``, as a subquery."""
+    return select(Visit).where(*matching(site, period, filters)).subquery()
+
+
+class RawRunner:
+    """Queries over the raw rows of ``query.site``, with ``query.filters`` (and its interval,
+    page of rows and ``prop_event``), for any period (the query's, or the one before)."""
+
+    def __init__(self, db, query: StatsQuery) -> None:
+        self.db = db
+        self.query = query
+        self.site = query.site
+
+    @property
+    def postgresql(self) -> bool:
+        return self.db.get_bind().dialect.name == "postgresql"
+
+    def tune(self) -> None:
+        """PostgreSQL: compiling these statements (its JIT, on above a cost they reach) took
+        ~100 ms each, more than running them; and with the default 4 MB the grouping sets of a
+        few hundred thousand visits are sorted rather than hashed (5× slower)."""
+        if self.postgresql:
+            self.db.execute(text("SET LOCAL jit = off"))
+            self.db.execute(text("SET LOCAL work_mem = '32MB'"))
+
+    def scan(self, period: Period, dims: Iterable[str] = (), *, series: bool = True, pageviews: bool = True) -> "Scan":
+        """Everything of ``period`` at once: totals, chart (unless not ``series``; its page views
+        unless not ``pageviews``) and the rows of ``dims``."""
+        return Scan(self, period, dims, series=series, pageviews=pageviews)
+
+    # The parts one at a time, as the summary runner answers them.
+
+    def totals(self, period: Period) -> Totals:
+        return self.scan(period, series=False).totals
+
+    def series(self, period: Period, pageviews: bool = True) -> list[Point]:
+        return self.scan(period, pageviews=pageviews).series
+
+    def breakdown(self, dim: str, period: Period, totals: Totals | None = None) -> Panel:
+        return self.scan(period, (dim,), series=False).panel(dim, self.query.limit, self.query.offset)
+
+    def entries(self, period: Period) -> dict[str, Row]:
+        """The visits that began on each page: their number, bounces and duration."""
+        return self.scan(period, ("entry",), series=False).rows["entry"]
+
+    def people(self, dim: str, period: Period) -> dict[str, tuple[int, int]]:
+        """Pages or events: the visitors and visits of each, from the raw hits.
+
+        With filters, the distinct visitors and visits among the hits of the matching visits.
+        Without, the visits among the hits of the period (by their own day, as the summaries
+        count the page views), and no visitors: the summaries' are right (a visitor counted on
+        the day of their first view), and the one raw statement stays a hashed count of
+        (value, visit) pairs, with no sort of the values."""
+        h = Hit
+        column, kind = (h.path, h.event == "pageview") if dim == "page" else (h.event, h.event != "pageview")
+        filters = self.query.filters
+        self.tune()  # as for the scans: no JIT compilation, and room to hash the pairs
+        if filters:
+            start = period.bounds(self.site.timezone)[0]
+            ids = select(Visit.id).where(*matching(self.site, period, filters))
+            query = select(column, func.count(func.distinct(h.visitor)), func.count(func.distinct(h.visit_id))).where(
+                h.visit_id.in_(ids), h.site_id == self.site.id, h.ts >= start, kind
+            ).group_by(column)
+        else:
+            start, end = period.bounds(self.site.timezone)
+            pairs = select(column.label("value"), h.visit_id).where(
+                h.site_id == self.site.id, h.ts >= start, h.ts < end, h.bot == "", kind
+            ).distinct().subquery()
+            query = select(pairs.c.value, literal(0), func.count()).group_by(pairs.c.value)
+        return {value: (int(visitors), int(visits)) for value, visitors, visits in self.db.execute(query)}
+
+    def realtime(self, now: datetime) -> int:
+        """Visitors with a hit in the last 30 minutes."""
+        v = Visit
+        return int(
+            self.db.scalar(
+                select(func.count(func.distinct(v.visitor))).where(
+                    v.site_id == self.site.id, v.ended_at >= now - timedelta(minutes=REALTIME_MINUTES)
+                )
+            )
+        )
+
+
+class Scan:
+    """The numbers of one period with filters, from the raw rows of its matching visits.
+
+    Two statements: one over the matching visits (totals, visitors per bucket, one grouping
+    per visit panel) and, when a page, event or property panel or the chart's page views
+    need them, one over those visits' hits. Each finds the matching visits itself, by the
+    site and day index and the filters.
+    """
+
+    def __init__(self, runner: RawRunner, period: Period, dims: Iterable[str], *, series: bool = True,
+                 pageviews: bool = True) -> None:
+        self.runner = runner
+        self.site = runner.site
+        self.period = period
+        self.filters = runner.query.filters
+        self.bucket = runner.query.bucket
+        self.prop_event = runner.query.prop_event
+        dims = tuple(dims)
+        visit_dims = [dim for dim in dims if dim in VISIT_DIMENSIONS]
+        runner.tune()
+        self.rows: dict[str, dict[str, Row]] = defaultdict(dict)
+        self.props: Counter[str] = Counter()
+        found = buckets(period, self.bucket, self.site.timezone) if series else {}
+        self.totals = self._visits(visit_dims, found, series)
+        hit_dims = [dim for dim in dims if dim in HIT_DIMENSIONS]
+        if hit_dims or (series and pageviews):
+            self._hits(hit_dims, found, series and pageviews)
+        self.series = points(found)
+
+    def panel(self, dim: str, limit: int, offset: int = 0) -> Panel:
+        metric = sort_metric(dim)
+        if dim == "prop":
+            rows = [Row(events=n, value=value) for value, n in self.props.items()]
+            whole = sum(self.props.values())
+        else:
+            rows = list(self.rows[dim].values())
+            whole = getattr(self.totals, metric) if dim in VISIT_DIMENSIONS else sum(getattr(row, metric) for row in rows)
+        return make_panel(dim, ranked(rows, metric, limit, offset), limit, whole)
+
+    # -- the two passes -----------------------------------------------------------------
+
+    def _grouped(self, source, sets: list[tuple], measures: tuple) -> list[tuple[int, tuple, tuple[int, ...]]]:
+        """``measures`` of ``source`` grouped by each of ``sets`` (tuples of distinct columns;
+        ``()`` is the grand total): rows of (index of the set, its columns' values, measures)."""
+        db = self.runner.db
+        columns = [column for group in sets for column in group]
+        spans = []
+        position = 0
+        for group in sets:
+            spans.append(range(position, position + len(group)))
+            position += len(group)
+        if not columns:  # the grand total alone
+            found = ((0, row) for row in db.execute(select(*measures).select_from(source)))
+        elif self.runner.postgresql:
+            query = select(func.grouping(*columns), *columns, *measures).select_from(source).group_by(
+                func.grouping_sets(*(tuple_(*group) for group in sets))
+            )
+            # GROUPING(...) has a bit set for each column the row is not grouped by.
+            masks = {
+                sum(1 << (len(columns) - 1 - i) for i in range(len(columns)) if i not in span): index
+                for index, span in enumerate(spans)
+            }
+            found = ((masks[row[0]], row[1:]) for row in db.execute(query))
+        else:
+            branches = []
+            for index, (group, span) in enumerate(zip(sets, spans, strict=True)):
+                values = [c if i in span else type_coerce(null(), c.type) for i, c in enumerate(columns)]
+                branch = select(literal(index), *values, *measures).select_from(source)
+                branches.append(branch.group_by(*group) if group else branch)
+            found = ((row[0], row[1:]) for row in db.execute(union_all(*branches)))
+        width = len(columns)
+        return [
+            (index, tuple(row[i] for i in spans[index]), tuple(int(n) for n in row[width:]))
+            for index, row in found
+        ]
+
+    def _visits(self, dims: list[str], found: dict, series: bool) -> Totals:
+        v = matching_visits(self.site, self.period, self.filters)
+        bucket = (self._hour(v.c.started_at) if self.bucket == "hour" else v.c.day).label("bucket")
+        sets: list[tuple] = [(), (bucket,)] if series else [()]
+        sets += [(v.c[VISIT_DIMENSIONS[dim]],) for dim in dims]
+        panels = dict(zip(range(len(sets) - len(dims), len(sets)), dims, strict=True))
+        totals = Totals()
+        for index, values, counts in self._grouped(v, sets, _visit_sums(v, self.filters)):
+            if index == 0:
+                totals = Totals(*counts)
+            elif index in panels:
+                self.rows[panels[index]][values[0]] = Row.of(values[0], counts)
+            else:
+                key = self._key(values[0])
+                if key in found:
+                    found[key][0] += counts[0]
+        return totals
+
+    def _hits(self, dims: list[str], found: dict, series: bool) -> None:
+        start, end = self.period.bounds(self.site.timezone)
+        h = Hit
+        ids = select(Visit.id).where(*matching(self.site, self.period, self.filters))
+        # Hits of the period's visits come at or after the period's start: a bound that lets
+        # the planner choose between the visit index and the site's range of hits.
+        hits = select(h).where(h.visit_id.in_(ids), h.site_id == self.site.id, h.ts >= start).subquery("period_hits")
+        is_page = hits.c.event == "pageview"
+        measures = (
+            func.coalesce(func.sum(case((hits.c.is_first, 1), else_=0)), 0),
+            func.count(),
+            # The chart counts the page views of the period only.
+            func.coalesce(func.sum(case((and_(is_page, hits.c.ts < end), 1), else_=0)), 0),
+        )
+        sets: list[tuple] = []
+        if dims:
+            value = case((is_page, hits.c.path), else_=hits.c.event).label("value")
+            group = (is_page.label("is_page"), value)
+            sets.append(group + (cast(hits.c.props, Text).label("props"),) if "prop" in dims else group)
+        if series:
+            sets.append(((self._hour(hits.c.ts) if self.bucket == "hour" else hits.c.day).label("bucket"),))
+        for index, values, (firsts, count, charted) in self._grouped(hits, sets, measures):
+            if dims and index == 0:
+                page, name = values[0], values[1]
+                if page:
+                    self._add("page", Row(visitors=firsts, pageviews=count, value=name))
+                    continue
+                self._add("event", Row(visitors=firsts, events=count, value=name))
+                if "prop" in dims and values[2] and (not self.prop_event or name == self.prop_event):
+                    for key, prop in (json.loads(values[2]) or {}).items():
+                        self.props[prop_value(name, key, prop)] += count
+            else:
+                key = self._key(values[0])
+                if key in found:
+                    found[key][1] += charted
+
+    def _hour(self, column):
+        return hour_expression("postgresql" if self.runner.postgresql else "sqlite", column)
+
+    def _key(self, value) -> datetime:
+        """The chart bucket of a grouped ``bucket`` value: a UTC hour or a local day."""
+        if self.bucket == "hour":
+            return bucket_of(value if isinstance(value, datetime) else datetime.fromisoformat(value), "hour",
+                             self.site.timezone)
+        if isinstance(value, str):  # SQLite, through UNION ALL
+            value = date.fromisoformat(value)
+        return datetime(value.year, value.month, value.day)
+
+    def _add(self, dim: str, row: Row) -> None:
+        """Add to a page or event row (an event comes once per distinct set of properties)."""
+        known = self.rows[dim].get(row.value)
+        if known is None:
+            self.rows[dim][row.value] = row
+        else:
+            known.visitors += row.visitors
+            known.pageviews += row.pageviews
+            known.events += row.events
+
+
+def _visit_sums(v, filters: tuple[Filter, ...]):
+    hit_filter = any(f.dimension in HIT_DIMENSIONS for f in filters)
+    visitors = func.count(func.distinct(v.c.visitor)) if hit_filter else func.sum(case((v.c.is_first, 1), else_=0))
+    bounce = case((and_(v.c.pageviews <= 1, v.c.events == 0), 1), else_=0)
+    return labelled(
+        func.coalesce(visitors, 0),
+        func.count(),
+        func.coalesce(func.sum(v.c.pageviews), 0),
+        func.coalesce(func.sum(bounce), 0),
+        func.coalesce(func.sum(v.c.duration), 0),
+        func.coalesce(func.sum(v.c.events), 0),
+    )

@@ -1,0 +1,171 @@
+"""What the read API answers: plain values, whichever tables the numbers came from.
+
+Visitors: ids rotate daily, so a "visitor" is one person on one day, and visitors over several
+days are a sum of daily visitors. Each visitor is attributed to their first visit of the day:
+the visitors of all sources add up to the total. When a page or event filter is active,
+visitors are the distinct visitors whose visits match.
+
+Chart buckets (:func:`buckets`) are local days, or hours of UTC shown in local time (the grain
+of the hourly summary; in zones half an hour off UTC, such as India's, an "hour" runs from half
+past to half past), the same with filters or without.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from ..timezones import to_local
+from .periods import Period
+from .query import DETAILS, METRIC_LABELS, sort_metric
+
+
+@dataclass
+class Totals:
+    visitors: int = 0
+    visits: int = 0
+    pageviews: int = 0
+    bounces: int = 0
+    duration: int = 0
+    events: int = 0
+
+    @property
+    def views_per_visit(self) -> float:
+        return self.pageviews / self.visits if self.visits else 0.0
+
+    @property
+    def bounce_rate(self) -> float:
+        return 100.0 * self.bounces / self.visits if self.visits else 0.0
+
+    @property
+    def average_duration(self) -> float:
+        return self.duration / self.visits if self.visits else 0.0
+
+
+@dataclass
+class Row(Totals):
+    value: str = ""
+    share: float = 0.0
+    #: Pages (full lists only): the visits that began on the page. The row's ``bounces`` and
+    #: ``duration`` are theirs, and so are its bounce rate and average duration.
+    entries: int | None = None
+
+    @classmethod
+    def of(cls, value: str, counts) -> "Row":
+        """A row of ``value`` with the six counts (:data:`~tracking.summaries.dimensions.COUNT_FIELDS`)."""
+        visitors, visits, pageviews, bounces, duration, events = counts
+        return cls(visitors, visits, pageviews, bounces, duration, events, value)
+
+    def _rate_base(self) -> int:
+        return self.visits if self.entries is None else self.entries
+
+    @property
+    def bounce_rate(self) -> float:
+        return 100.0 * self.bounces / self._rate_base() if self._rate_base() else 0.0
+
+    @property
+    def average_duration(self) -> float:
+        return self.duration / self._rate_base() if self._rate_base() else 0.0
+
+
+@dataclass
+class Point:
+    start: datetime
+    visitors: int
+    pageviews: int
+
+
+@dataclass
+class Panel:
+    """A breakdown: rows of one dimension, in order; ``more`` when rows follow them."""
+
+    dim: str
+    rows: list[Row] = field(default_factory=list)
+    more: bool = False
+
+    @property
+    def metric(self) -> str:
+        return sort_metric(self.dim)
+
+    @property
+    def metric_label(self) -> str:
+        return METRIC_LABELS[self.metric]
+
+    @property
+    def columns(self) -> list[tuple[str, str]]:
+        """The metrics of the full list, as (attribute of a row, heading)."""
+        return [(name, METRIC_LABELS[name]) for name in DETAILS[self.dim]]
+
+
+@dataclass
+class Aggregate:
+    """A period's totals, and with ``compare`` the previous period's."""
+
+    totals: Totals
+    previous: Totals | None = None
+
+
+@dataclass
+class Timeseries:
+    """Visitors and page views per bucket; with ``compare``, the previous period's visitors
+    per bucket (as many buckets)."""
+
+    points: list[Point]
+    previous_visitors: list[int] | None = None
+
+
+@dataclass
+class Overview:
+    """What the dashboard shows: the period's numbers, the previous period's totals and
+    visitors per bucket (the chart draws those behind the period's), the bot hits left out, and
+    whether the site ever received a hit."""
+
+    totals: Totals
+    before: Totals
+    series: list[Point]
+    previous_visitors: list[int]
+    panels: dict[str, Panel]
+    bot_hits: int = 0
+    has_data: bool = True
+
+
+def buckets(period: Period, bucket: str, timezone: str) -> dict[datetime, list[int]]:
+    """The chart's buckets (local, naive), each with [visitors, page views] at zero."""
+    found: dict[datetime, list[int]] = {}
+    if bucket == "hour":
+        start, end = period.bounds(timezone)
+        hour = start
+        while hour < end:
+            found[to_local(hour, timezone).replace(tzinfo=None)] = [0, 0]
+            hour += timedelta(hours=1)
+    else:
+        day = period.start
+        while day < period.end:
+            found[datetime(day.year, day.month, day.day)] = [0, 0]
+            day += timedelta(days=1)
+    return found
+
+
+def bucket_of(ts: datetime, bucket: str, timezone: str) -> datetime:
+    """The bucket of a UTC hour (hourly charts) or of a UTC instant."""
+    local = to_local(ts, timezone).replace(tzinfo=None)
+    return local.replace(minute=0, second=0, microsecond=0) if bucket == "hour" else datetime(local.year, local.month, local.day)
+
+
+def points(found: dict[datetime, list[int]]) -> list[Point]:
+    return [Point(start, visitors, pageviews) for start, (visitors, pageviews) in found.items()]
+
+
+def make_panel(dim: str, rows: list[Row], limit: int, whole: int) -> Panel:
+    """A panel of ``rows`` (``limit + 1`` of them tell there is more), shares of ``whole``."""
+    metric = sort_metric(dim)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    for row in rows:
+        row.share = 100.0 * getattr(row, metric) / whole if whole else 0.0
+    return Panel(dim, rows, more)
+
+
+def ranked(rows: Iterable[Row], metric: str, limit: int, offset: int = 0) -> list[Row]:
+    """Rows ``offset`` to ``offset + limit`` (and one more, if any) by ``metric``, then visits,
+    then value (as the SQL orders them)."""
+    return sorted(rows, key=lambda row: (-getattr(row, metric), -row.visits, row.value))[offset : offset + limit + 1]

@@ -1,0 +1,125 @@
+"""Numbers read from the summary tables, ``daily_stats`` and ``hourly_stats``.
+
+The store keeps them in step with every batch of hits (:mod:`tracking.summaries`): a handful of
+small indexed queries answer the unfiltered dashboard whatever the traffic. Each row holds one
+dimension's value (or the site's total) for one local day, so the summaries answer a question
+about one dimension at a time, without filters (:mod:`.planner`).
+
+Read only: nothing here writes (``tests/unit/test_layers.py`` checks it).
+"""
+
+from datetime import datetime
+
+from sqlalchemy import func, literal_column, select
+
+from ..models import DailyStat, HourlyStat
+from ..summaries.dimensions import BOT, COUNT_FIELDS, HITS, PROP_SEPARATOR, TOTAL, VISIT_DIMENSIONS
+from .periods import Period
+from .query import StatsQuery, sort_metric
+from .raw_runner import labelled
+from .results import Panel, Point, Row, Totals, bucket_of, buckets, make_panel, points
+
+
+def _sums(model):
+    return labelled(*(func.coalesce(func.sum(getattr(model, name)), 0) for name in COUNT_FIELDS))
+
+
+class SummaryRunner:
+    """Queries over the summary rows of ``query.site`` (with its interval, page of rows and
+    ``prop_event``), for any period. Filters are not read: the planner sends here only the parts
+    of unfiltered queries, and the bot hits, which no visit filter applies to."""
+
+    def __init__(self, db, query: StatsQuery) -> None:
+        self.db = db
+        self.query = query
+        self.site = query.site
+
+    def _daily(self, period: Period, dim: str):
+        d = DailyStat
+        return (d.site_id == self.site.id, d.dim == dim, d.day >= period.start, d.day < period.end)
+
+    def totals(self, period: Period) -> Totals:
+        row = self.db.execute(select(*_sums(DailyStat)).where(*self._daily(period, TOTAL))).one()
+        return Totals(*map(int, row))
+
+    def has_data(self) -> bool:
+        """Whether the site ever received a hit (people or bots)."""
+        return self.db.scalar(select(DailyStat.day).where(DailyStat.site_id == self.site.id).limit(1)) is not None
+
+    def bot_hits(self, period: Period) -> int:
+        return int(self.db.scalar(select(func.coalesce(func.sum(DailyStat.pageviews), 0)).where(*self._daily(period, BOT))))
+
+    def breakdown(self, dim: str, period: Period, totals: Totals | None = None) -> Panel:
+        """The query's page of values of ``dim`` (for ``prop`` with ``prop_event``: that event's
+        properties).
+
+        Shares of visit dimensions are of the period's ``totals`` (read when not given): every
+        visit has one value of each. Shares of pages, events and properties are of the panel's
+        own total, summed in the same statement."""
+        metric = sort_metric(dim)
+        limit, offset, prop_event = self.query.limit, self.query.offset, self.query.prop_event
+        conditions = list(self._daily(period, dim))
+        if dim == "prop" and prop_event:
+            conditions.append(DailyStat.value.startswith(prop_event + PROP_SEPARATOR, autoescape=True))
+        d = DailyStat
+        query = (
+            select(d.value, *_sums(d))
+            .where(*conditions)
+            .group_by(d.value)
+            # A visit that moved on leaves a row of zeros behind (its former exit page).
+            .having(func.sum(d.visits) + func.sum(d.pageviews) + func.sum(d.events) > 0)
+        )
+        if dim not in VISIT_DIMENSIONS:
+            # The panel's own total, over all its values, in the same pass.
+            query = query.add_columns(func.sum(func.sum(getattr(d, metric))).over())
+        order: tuple = (literal_column(metric).desc(), literal_column("visits").desc(), literal_column("1").asc())
+        query = query.order_by(*order).limit(limit + 1)
+        if offset:
+            query = query.offset(offset)
+        found = self.db.execute(query).all()
+        rows = [Row.of(r[0], map(int, r[1:7])) for r in found]
+        if dim in VISIT_DIMENSIONS:
+            whole = getattr(totals if totals is not None else self.totals(period), metric)
+        else:
+            whole = int(found[0][7]) if found else 0
+        return make_panel(dim, rows, limit, whole)
+
+    def entries(self, period: Period) -> dict[str, Row]:
+        """The visits that began on each page: their number, bounces and duration."""
+        d = DailyStat
+        query = select(d.value, *_sums(d)).where(*self._daily(period, "entry")).group_by(d.value)
+        return {row[0]: Row.of(row[0], map(int, row[1:])) for row in self.db.execute(query)}
+
+    def series(self, period: Period, pageviews: bool = True) -> list[Point]:
+        """Visitors and page views (left at 0 unless ``pageviews``) per hour of UTC shown in
+        local time, or per local day."""
+        bucket = self.query.bucket
+        found = buckets(period, bucket, self.site.timezone)
+        if bucket == "hour":
+            start, end = period.bounds(self.site.timezone)
+            h = HourlyStat
+            rows = self.db.execute(
+                select(h.hour, h.visitors, h.pageviews).where(h.site_id == self.site.id, h.hour >= start, h.hour < end)
+            )
+            for hour, visitors, views in rows:
+                key = bucket_of(hour, bucket, self.site.timezone)
+                if key in found:
+                    found[key][0] += visitors
+                    found[key][1] += views if pageviews else 0
+        else:
+            # By local day, exactly (UTC hours do not fall on local midnight in every zone):
+            # visitors from the day's total, page views from the day's hits.
+            d = DailyStat
+            dims = (TOTAL, HITS) if pageviews else (TOTAL,)
+            rows = self.db.execute(
+                select(d.day, d.dim, d.visitors, d.pageviews).where(
+                    d.site_id == self.site.id, d.dim.in_(dims), d.day >= period.start, d.day < period.end
+                )
+            )
+            for day, dim, visitors, views in rows:
+                bucket_values = found[datetime(day.year, day.month, day.day)]
+                if dim == HITS:
+                    bucket_values[1] += views
+                else:
+                    bucket_values[0] += visitors
+        return points(found)

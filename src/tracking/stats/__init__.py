@@ -1,1 +1,0 @@
-"""Report queries: plain functions over a SQLAlchemy session, knowing nothing of views."""

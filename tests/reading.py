@@ -1,0 +1,41 @@
+"""The read API in the words of the report tests: one site's numbers for a period and a dict of
+filters, each call a query value through :mod:`tracking.reports.api` (and so the planner)."""
+
+from datetime import timedelta
+
+from tracking.reports import api
+from tracking.reports.periods import Period
+from tracking.reports.query import DETAILS, Filter, SiteRef, StatsQuery
+
+
+class SiteReports:
+    def __init__(self, dbsession, site_id: int, timezone: str) -> None:
+        self.db = dbsession
+        self.site = SiteRef(site_id, timezone)
+
+    def query(self, period, filters: dict[str, str], **query) -> StatsQuery:
+        return StatsQuery(self.site, period, tuple(Filter(dim, value) for dim, value in filters.items()), **query)
+
+    def overview(self, period, filters, dims, limit: int = 10):
+        return api.overview(self.db, self.query(period, filters, dimensions=tuple(dims), limit=limit, compare=True))
+
+    def totals(self, period, filters):
+        return api.aggregate(self.db, self.query(period, filters)).totals
+
+    def series(self, period, filters, pageviews: bool = True):
+        metrics = () if pageviews else ("visitors",)
+        return api.timeseries(self.db, self.query(period, filters, metrics=metrics)).points
+
+    def panel(self, dim, period, filters, limit: int = 10, event: str = "", full: bool = False):
+        """The top ``limit`` rows of ``dim``: the dashboard's panel, or with ``full`` its details
+        (every metric of ``DETAILS[dim]``)."""
+        metrics = DETAILS[dim] if full else ()
+        return api.breakdown(self.db, self.query(period, filters, dimensions=(dim,), metrics=metrics, limit=limit,
+                                                 prop_event=event))
+
+    def realtime(self, now):
+        today = now.date()
+        return api.realtime(self.db, self.query(Period("today", today, today + timedelta(days=1)), {}), now)
+
+    def bot_hits(self, period):
+        return api.overview(self.db, self.query(period, {}, compare=True)).bot_hits
