@@ -9,8 +9,10 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import sessionmaker
 
+from tracking.ingest.pipeline import Pipeline
 from tracking.ingest.sites import SiteDirectory
-from tracking.models import Hit, Visit
+from tracking.interfaces import IDatabase, IHitPipeline, IHitStore, ISiteDirectory
+from tracking.models import Database, Hit, Visit
 from tracking.models.meta import Base
 
 CHROME = (
@@ -142,7 +144,7 @@ def change_site(app, dbsession, site, **values):
     for key, value in values.items():
         setattr(site, key, value)
     dbsession.flush()
-    app.registry["site_directory"].forget(site.id)
+    app.registry.getUtility(ISiteDirectory).forget(site.id)
 
 
 def test_subdomains_count_and_the_check_can_be_switched_off(app, beacon, stored, dbsession, site):
@@ -241,7 +243,7 @@ def test_unknown_sites_are_404_json(testapp, path):
 
 
 def test_full_buffer_answers_503_and_keeps_what_it_has(app, beacon, stored):
-    store = app.registry["ingest_store"]
+    store = app.registry.getUtility(IHitStore)
     store.max_pending = 2
     assert beacon(params={"url": "https://blog.example.com/1"}).status_code == 204
     assert beacon(params={"url": "https://blog.example.com/2"}).status_code == 204
@@ -259,9 +261,9 @@ class Clock:
 
 
 def unreachable_database(tmp_path):
-    """A session factory whose every query fails to connect, as when the database is down."""
+    """A database whose every query fails to connect, as when it is down."""
     engine = create_engine(f"sqlite:///{tmp_path}/missing-directory/tracking.sqlite")
-    return sessionmaker(bind=engine), engine
+    return Database(engine), engine
 
 
 def test_an_unreachable_database_keeps_known_sites_counting_and_others_503(
@@ -269,13 +271,13 @@ def test_an_unreachable_database_keeps_known_sites_counting_and_others_503(
 ):
     clock = Clock()
     directory = SiteDirectory(ttl=30, retry_seconds=5, clock=clock)
-    monkeypatch.setitem(app.registry, "site_directory", directory)
+    app.registry.registerUtility(directory, ISiteDirectory)
     other = make_site(owner, name="Shop", url="https://shop.example.com")
     assert beacon(params={"url": "https://blog.example.com/before"}).status_code == 204  # the site is known
 
     broken, engine = unreachable_database(tmp_path)
-    working = app.registry["dbsession_factory"]
-    monkeypatch.setitem(app.registry, "dbsession_factory", broken)
+    working = app.registry.getUtility(IDatabase)
+    app.registry.registerUtility(broken, IDatabase)
     clock.now += 60  # the site's entry has expired: the directory tries the database, and fails
     res = beacon(params={"url": "https://blog.example.com/during"})
     assert res.status_code == 204 and "X-Tracking-Ignored" not in res.headers
@@ -286,7 +288,7 @@ def test_an_unreachable_database_keeps_known_sites_counting_and_others_503(
     assert res.headers["Retry-After"] == "10" and res.headers["Access-Control-Allow-Origin"] == "*"
     assert "Set-Cookie" not in res.headers
 
-    monkeypatch.setitem(app.registry, "dbsession_factory", working)  # the database is back
+    app.registry.registerUtility(working, IDatabase)  # the database is back
     res = testapp.get(f"/sites/{other.id}/hit", params={"url": "https://shop.example.com/"}, status=503)
     clock.now += 5  # loads are tried again once the retry interval has passed
     assert testapp.get(f"/sites/{other.id}/hit", params={"url": "https://shop.example.com/"}).status_code == 204
@@ -297,7 +299,8 @@ def test_an_unreachable_database_keeps_known_sites_counting_and_others_503(
 def test_neither_the_user_agent_nor_the_address_is_stored(app, beacon, stored, dbsession, connection, monkeypatch):
     """With ``store_ip = none``, no column of any table holds the visitor's address or user agent
     (or any recognisable part of them): only their parsed classes and the day's visitor id."""
-    monkeypatch.setattr(app.registry["ingest_pipeline"], "store_ip", "none")
+    pipeline = app.registry.getUtility(IHitPipeline)
+    app.registry.registerUtility(Pipeline(pipeline.geo, store_ip="none", visitor_keys=pipeline.visitor_key), IHitPipeline)
     agent = CHROME + " Marker/7.7.7"
     res = beacon(params={"url": "https://blog.example.com/p"}, headers={"User-Agent": agent})
     assert res.status_code == 204 and stored() == 1
@@ -339,7 +342,7 @@ def test_a_fault_on_our_side_is_json_without_a_cookie(app, beacon, monkeypatch, 
     def broken(*args, **kwargs):
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr(app.registry["ingest_pipeline"], "process", broken)
+    monkeypatch.setattr(app.registry.getUtility(IHitPipeline), "process", broken)
     res = beacon(params={"url": "https://blog.example.com/"})
     assert res.status_code == 500
     assert res.json == {"errors": {"server": "internal error"}}

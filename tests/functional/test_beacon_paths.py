@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from tracking.ingest import BEACON_PATH, is_beacon
 from tracking.ingest.limits import RateLimiter
+from tracking.interfaces import IBeaconLimiter, IHitPipeline, IHitStore
 from tracking.models import Hit
 
 from hits import CHROME, GOOGLEBOT
@@ -94,7 +95,7 @@ def test_an_unknown_site_is_the_same_json_404_on_both_paths(testapp, site_name):
 def test_both_paths_share_one_allowance_and_answer_429_alike(app, testapp, site, monkeypatch):
     """The limit is per client and site, whichever path the hits take: a flood cannot double its
     allowance by alternating them."""
-    monkeypatch.setitem(app.registry, "beacon_limiter", RateLimiter(0.001, 2, clock=lambda: 1000.0))
+    app.registry.registerUtility(RateLimiter(0.001, 2, clock=lambda: 1000.0), IBeaconLimiter)
     send = REQUESTS["GET, stored"]
     assert [send(testapp, f"/sites/{site.id}/{name}").status_code for name in PATHS] == [204, 204]
     answers = both(testapp, send, site_id=site.id)
@@ -103,7 +104,7 @@ def test_both_paths_share_one_allowance_and_answer_429_alike(app, testapp, site,
 
 
 def test_both_paths_answer_503_alike_when_the_buffer_is_full(app, testapp, site, monkeypatch):
-    monkeypatch.setattr(app.registry["ingest_store"], "submit", lambda hit: False)
+    monkeypatch.setattr(app.registry.getUtility(IHitStore), "submit", lambda hit: False)
     answers = both(testapp, REQUESTS["GET, stored"], site_id=site.id)
     assert answers["hit"] == answers["visit"] and answers["hit"][0] == 503
 
@@ -112,7 +113,7 @@ def test_a_fault_is_the_same_json_500_on_both_paths(app, testapp, site, monkeypa
     def fail(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(app.registry["ingest_pipeline"], "process", fail)
+    monkeypatch.setattr(app.registry.getUtility(IHitPipeline), "process", fail)
     answers = both(testapp, REQUESTS["GET, stored"], site_id=site.id)
     assert answers["hit"] == answers["visit"]
     assert answers["hit"][0] == 500 and json.loads(answers["hit"][2]) == {"errors": {"server": "internal error"}}

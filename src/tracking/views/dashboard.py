@@ -16,6 +16,7 @@ from pyramid.response import Response
 from pyramid.view import view_config, view_defaults
 
 from ..charts import line_chart
+from ..interfaces import IDatabase
 from ..models.types import utcnow
 from ..resources import SiteResource
 from ..security import Permission
@@ -171,7 +172,7 @@ class DashboardViews:
         """The rows of ``statement``, read in chunks on a connection of their own (the response
         is streamed after the request's transaction has ended), each after the local time of
         its ``time_column``."""
-        session_factory = self.request.registry["dbsession_factory"]
+        session_factory = self.request.registry.getUtility(IDatabase).session_factory
         timezone = self.site.timezone
 
         def rows():

@@ -6,11 +6,13 @@ from sqlalchemy import select
 
 from ..forms import FormHandler
 from ..ingest import BEACON_NAMES
+from ..interfaces import ISiteDirectory
 from ..models import Site
 from ..resources import SiteResource, Sites
 from ..schemas.sites import DeleteSiteSchema, SiteSchema, SiteSettingsSchema
 from ..security import Permission
 from ..stats.rollups import change_timezone
+
 
 def snippet(request, context) -> str:
     """The HTML an owner pastes into their pages: the script, and a pixel for browsers without JavaScript."""
@@ -25,7 +27,7 @@ def snippet(request, context) -> str:
 
 def _forget_after_commit(request, site_id: int) -> None:
     """The beacon's cached view of the site is dropped once the change is committed."""
-    directory = request.registry["site_directory"]
+    directory = request.registry.getUtility(ISiteDirectory)
     request.tm.get().addAfterCommitHook(lambda committed: committed and directory.forget(site_id))
 
 
