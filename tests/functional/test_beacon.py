@@ -11,6 +11,7 @@ from sqlalchemy.orm import sessionmaker
 
 from tracking.ingest.pipeline import Pipeline
 from tracking.ingest.sites import SiteDirectory
+from tracking.ingest.store import Store
 from tracking.interfaces import IDatabase, IHitPipeline, IHitStore, ISiteDirectory
 from tracking.models import Database, Hit, Visit
 from tracking.models.meta import Base
@@ -242,9 +243,8 @@ def test_unknown_sites_are_404_json(testapp, path):
     assert res.headers["Access-Control-Allow-Origin"] == "*"
 
 
-def test_full_buffer_answers_503_and_keeps_what_it_has(app, beacon, stored):
-    store = app.registry.getUtility(IHitStore)
-    store.max_pending = 2
+def test_full_buffer_answers_503_and_keeps_what_it_has(app, beacon, stored, db_service):
+    app.registry.registerUtility(Store(db_service.session_factory, max_pending=2), IHitStore)
     assert beacon(params={"url": "https://blog.example.com/1"}).status_code == 204
     assert beacon(params={"url": "https://blog.example.com/2"}).status_code == 204
     res = beacon(params={"url": "https://blog.example.com/3"})
@@ -338,11 +338,16 @@ def test_no_input_yields_a_5xx(beacon, stored, query, body, raw):
     stored()
 
 
-def test_a_fault_on_our_side_is_json_without_a_cookie(app, beacon, monkeypatch, caplog):
-    def broken(*args, **kwargs):
+class BrokenPipeline:
+    def process(self, *args, **kwargs):
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr(app.registry.getUtility(IHitPipeline), "process", broken)
+    def warm_up(self):
+        pass
+
+
+def test_a_fault_on_our_side_is_json_without_a_cookie(app, beacon, caplog):
+    app.registry.registerUtility(BrokenPipeline(), IHitPipeline)
     res = beacon(params={"url": "https://blog.example.com/"})
     assert res.status_code == 500
     assert res.json == {"errors": {"server": "internal error"}}

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from tracking.ingest import BEACON_PATH, is_beacon
 from tracking.ingest.limits import RateLimiter
+from tracking.ingest.store import Store
 from tracking.interfaces import IBeaconLimiter, IHitPipeline, IHitStore
 from tracking.models import Hit
 
@@ -103,17 +104,22 @@ def test_both_paths_share_one_allowance_and_answer_429_alike(app, testapp, site,
     assert answers["hit"][0] == 429 and json.loads(answers["hit"][2]) == {"errors": {"rate": "too many hits; retry later"}}
 
 
-def test_both_paths_answer_503_alike_when_the_buffer_is_full(app, testapp, site, monkeypatch):
-    monkeypatch.setattr(app.registry.getUtility(IHitStore), "submit", lambda hit: False)
+def test_both_paths_answer_503_alike_when_the_buffer_is_full(app, testapp, site, db_service):
+    app.registry.registerUtility(Store(db_service.session_factory, max_pending=0), IHitStore)
     answers = both(testapp, REQUESTS["GET, stored"], site_id=site.id)
     assert answers["hit"] == answers["visit"] and answers["hit"][0] == 503
 
 
-def test_a_fault_is_the_same_json_500_on_both_paths(app, testapp, site, monkeypatch):
-    def fail(*args, **kwargs):
+class FailingPipeline:
+    def process(self, *args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(app.registry.getUtility(IHitPipeline), "process", fail)
+    def warm_up(self):
+        pass
+
+
+def test_a_fault_is_the_same_json_500_on_both_paths(app, testapp, site):
+    app.registry.registerUtility(FailingPipeline(), IHitPipeline)
     answers = both(testapp, REQUESTS["GET, stored"], site_id=site.id)
     assert answers["hit"] == answers["visit"]
     assert answers["hit"][0] == 500 and json.loads(answers["hit"][2]) == {"errors": {"server": "internal error"}}
