@@ -89,7 +89,7 @@ def includeme(config) -> None:
     registry.registerUtility(make_store(settings, registry.getUtility(IDatabase)), IHitStore)
 
 
-def start(registry) -> IHitStore | None:
+def start(registry) -> Store | WriterProcess | None:
     """Start the beacon's background work in this process: load the lookup data (user agents,
     bots, networks) and start the hit store's writer, a process or a thread (after claiming the
     spool files left by earlier runs). Returns the store to close at exit, or ``None`` when

@@ -178,7 +178,8 @@ class WriterProcess(HitBuffer):
             # Its hits go again, first, to the next child.
             self._queue.extendleft(reversed(self._unacked))
             self._unacked.clear()
-            self._hits_pipe.close()
+            if self._hits_pipe is not None:
+                self._hits_pipe.close()
             self.restarts += 1
             self._spawn()
             self._cond.notify_all()
@@ -192,7 +193,7 @@ class WriterProcess(HitBuffer):
                 self._queue.clear()
                 self._unacked.extend(batch)
                 pipe, generation, stopping = self._hits_pipe, self._generation, self._stopping
-            if batch:
+            if batch and pipe is not None:
                 try:
                     pipe.send_bytes(_dumps([_row(hit) for hit in batch]))
                 except (OSError, ValueError):
@@ -205,7 +206,8 @@ class WriterProcess(HitBuffer):
                 with self._cond:
                     if self._queue:
                         continue
-                    self._hits_pipe.close()  # end of input: the child writes what it has, then exits
+                    if self._hits_pipe is not None:
+                        self._hits_pipe.close()  # end of input: the child writes what it has, then exits
                 return
 
 

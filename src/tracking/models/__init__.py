@@ -63,7 +63,7 @@ def get_engine(settings: Mapping[str, str], prefix: str = "sqlalchemy.") -> Engi
         # executemany through psycopg's pipeline: SQLAlchemy's multi-row VALUES statements make
         # the driver parse thousands of placeholders on every batch of hits.
         options["use_insertmanyvalues"] = False
-    engine = engine_from_config(settings, prefix, **options)
+    engine = engine_from_config(dict(settings), prefix, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
