@@ -4,7 +4,7 @@
 
 Each way in a fresh process (``python -I``), one after the other:
 
-* **ours** (``tracking.ingest.enrich``): the file read by a short-lived child process into typed
+* **ours** (``tracking.ingest.enrich.geo``): the file read by a short-lived child process into typed
   arrays (``_geoip2fast_tables``, what the server does at start), looked up with
   ``CountryTable.country`` and ``AsTable.organisation``;
 * **geoip2fast**: ``GeoIP2Fast(geoip2fast_data_file="geoip2fast-asn-ipv6.dat.gz")`` and its
@@ -42,7 +42,7 @@ while len(addresses) < 100_000:
 texts = [str(a) for a in addresses]
 environ = dict(os.environ)
 if sys.argv[1] == "ours":
-    from tracking.ingest import enrich
+    from tracking.ingest.enrich import geo
 else:
     import re
     from geoip2fast import GeoIP2Fast
@@ -50,7 +50,7 @@ changed = sorted(k for k in os.environ if environ.get(k) != os.environ[k])
 rss, peak = status("VmRSS"), status("VmHWM")  # the modules imported: the data alone from here
 started = time.perf_counter()
 if sys.argv[1] == "ours":
-    countries, systems = enrich._geoip2fast_tables()
+    countries, systems = geo._geoip2fast_tables()
     lookup = lambda i: (countries.country(addresses[i]), systems.organisation(addresses[i]))
 else:
     data = GeoIP2Fast(geoip2fast_data_file="geoip2fast-asn-ipv6.dat.gz")
