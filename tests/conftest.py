@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 import transaction
 
-from tracking import main, models
-from tracking.ingest.sites import SiteDirectory
-from tracking.ingest.store import Store
-from tracking.models import User
+from tracking import make_app, models
+from tracking.interfaces import IDatabase
+from tracking.models import Database, User
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
@@ -101,25 +100,27 @@ def dbengine(app_settings):
     engine.dispose()
 
 
-@pytest.fixture(scope="session")
-def app(app_settings, dbengine):
-    return main({}, dbengine=dbengine, **app_settings)
-
-
 @pytest.fixture
-def connection(app, dbengine):
+def connection(dbengine):
     """One outer transaction per test; every request's commit only releases a savepoint in it."""
     conn = dbengine.connect()
     outer = conn.begin()
-    factory = app.registry["dbsession_factory"]
-    factory.configure(bind=conn, join_transaction_mode="create_savepoint")
-    # Rolled-back tests reuse ids: start each test with an empty site cache.
-    app.registry["site_directory"] = SiteDirectory()
-    app.registry["ingest_store"] = Store(factory)
     yield conn
-    factory.configure(bind=dbengine, join_transaction_mode="conservative_savepoint")
     outer.rollback()
     conn.close()
+
+
+@pytest.fixture
+def db_service(dbengine, connection):
+    """The database service of a test's applications: sessions in the test's transaction."""
+    return Database(dbengine, bind=connection, join_transaction_mode="create_savepoint")
+
+
+@pytest.fixture
+def app(app_settings, db_service):
+    """An application of the test's own (its site cache, its hit buffer, its services), on the
+    test's transaction. A test swaps a service with ``app.registry.registerUtility(obj, IFoo)``."""
+    return make_app(app_settings, database=db_service)
 
 
 @pytest.fixture
@@ -133,7 +134,7 @@ def tm():
 @pytest.fixture
 def dbsession(app, connection, tm):
     """A session in the test's transaction, for arranging rows and checking results."""
-    return models.get_tm_session(app.registry["dbsession_factory"], tm)
+    return models.get_tm_session(app.registry.getUtility(IDatabase).session_factory, tm)
 
 
 @pytest.fixture(scope="session")

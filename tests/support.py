@@ -9,6 +9,9 @@ import webtest
 from alembic import command
 from alembic.config import Config
 
+from tracking.interfaces import IHitStore
+from tracking.settings import Settings, StoreSettings
+
 ROOT = Path(__file__).resolve().parents[1]
 
 #: Computing an argon2 hash takes ~0.15 s: users made by fixtures share one.
@@ -39,10 +42,16 @@ def environment(**values):
 def store_buffered(app, dbsession) -> int:
     """Write the hits ``app``'s beacon buffered, in ``dbsession``'s transaction (as its writer
     would), and return how many."""
-    count = app.registry["ingest_store"].drain(dbsession)
+    count = app.registry.getUtility(IHitStore).drain(dbsession)
     dbsession.flush()
     dbsession.expire_all()
     return count
+
+
+def store_settings(url: str, **values: str) -> StoreSettings:
+    """A writer's settings, as the application makes them from these ini values (``tracking.*``)."""
+    values = {"sqlalchemy.url": url, "tracking.secret": "test-secret-" + "x" * 32, **values}
+    return Settings.from_ini(values, environ={}).store()
 
 
 def migrate(url: str, revision: str = "head") -> None:

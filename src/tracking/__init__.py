@@ -1,11 +1,29 @@
 """Tracking: self-hosted, privacy-friendly web analytics."""
 
+from collections.abc import Mapping
+
 from pyramid.config import Configurator
+from pyramid.router import Router
+
+from .interfaces import IDatabase, ISettings
 
 
-def main(global_config, **settings):
-    """The WSGI application (``paste.app_factory``)."""
-    with Configurator(settings=settings) as config:
+def main(global_config, **settings) -> Router:
+    """The WSGI application (``paste.app_factory``). Building it starts nothing: the server's
+    entry point does (:mod:`tracking.server`)."""
+    return make_app(settings)
+
+
+def make_app(settings: Mapping, *, parsed=None, database=None) -> Router:
+    """The application of the ini values ``settings``. ``parsed``: the
+    :class:`~tracking.settings.Settings` to use instead of parsing ``settings``; ``database``:
+    the :class:`~tracking.models.Database` to use instead of the settings' (tests bind its
+    sessions to their own transaction)."""
+    with Configurator(settings=dict(settings)) as config:
+        if parsed is not None:
+            config.registry.registerUtility(parsed, ISettings)
+        if database is not None:
+            config.registry.registerUtility(database, IDatabase)
         config.include(".settings")
         config.include(".models")
         config.include(".security")

@@ -43,8 +43,9 @@ It sits above the exception view tween, so error pages get the headers too.
 
 import secrets
 
-from pyramid.settings import asbool
 from pyramid.tweens import EXCVIEW
+
+from .interfaces import ISettings
 
 CSP = (
     "default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self'; img-src 'self' data:; "
@@ -65,7 +66,7 @@ def csp_nonce(request) -> str:
 
 def security_headers_tween_factory(handler, registry):
     html_headers = HTML_HEADERS
-    if asbool(registry.settings.get("tracking.production", False)):
+    if registry.getUtility(ISettings).production:
         html_headers += (HSTS,)
 
     def security_headers_tween(request):

@@ -1,10 +1,13 @@
 """The application's request class: the request properties on one class, built once.
 
 Pyramid adds the properties of ``add_request_method(..., property=True)`` (``dbsession``,
-``tm``, ``csp_nonce``) to each request by deriving a new class for that one request, which took
-~20 µs of every beacon hit. The same descriptors on one subclass of the request factory behave
-the same (``reify`` caches in the instance) and cost nothing per request. Included last, once
-every other include has added its properties.
+``tm``, ``csp_nonce``) to each request by deriving a new class for that one request, a large
+share of the beacon's time (BENCHMARKS.md, "The request class"). The same descriptors on one
+subclass of the request factory behave the same (``reify`` caches in the instance) and cost
+nothing per request. Included last, once every other include has added its properties.
+
+It rewrites Pyramid's ``IRequestExtensions().descriptors``: ``tests/functional/test_request_class.py``
+checks that the class has every extension and that Pyramid still reads that attribute.
 """
 
 from pyramid.interfaces import IRequestExtensions, IRequestFactory

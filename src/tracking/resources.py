@@ -27,6 +27,7 @@ from sqlalchemy import BigInteger, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from .ingest.sites import SiteInfo, SiteUnavailable
+from .interfaces import IDatabase, ISiteDirectory
 from .models import Site, User, Visit
 from .security import ADMIN, Permission, user_principal
 
@@ -97,7 +98,7 @@ class Sites(Resource):
 
     def __getitem__(self, name: str) -> "SiteResource":
         """The site, known from the per-process site directory (the beacon's hot path)."""
-        info = self.request.registry["site_directory"].get(parse_id(name, Site), self._load)
+        info = self.request.registry.getUtility(ISiteDirectory).get(parse_id(name, Site), self._load)
         if info is None:
             raise KeyError(name)
         return SiteResource(self, name, info)
@@ -105,7 +106,7 @@ class Sites(Resource):
     def _load(self, site_id: int) -> SiteInfo | None:
         # A short session of its own: the beacon runs outside the request transaction.
         try:
-            with self.request.registry["dbsession_factory"]() as session:
+            with self.request.registry.getUtility(IDatabase).session_factory() as session:
                 site = session.get(Site, site_id)
                 return None if site is None else SiteInfo.from_row(site)
         except DBAPIError as error:

@@ -25,10 +25,10 @@ from pyramid.csrf import LegacySessionCSRFStoragePolicy
 from pyramid.interfaces import ISecurityPolicy
 from pyramid.request import RequestLocalCache
 from pyramid.session import SignedCookieSessionFactory
-from pyramid.settings import asbool
 from sqlalchemy.exc import DBAPIError
 
 from . import user_sessions
+from .interfaces import IDatabase, ISettings
 from .models import User, UserSession
 
 ADMIN = "role:admin"
@@ -116,7 +116,7 @@ class SecurityPolicy:
 def _touch(session_id, created_at, now, request) -> None:
     """After the request: record that the session was used (see ``user_sessions.touch``)."""
     try:
-        with request.registry["dbsession_factory"].begin() as dbsession:
+        with request.registry.getUtility(IDatabase).session_factory.begin() as dbsession:
             user_sessions.touch(dbsession, session_id, created_at, now)
     except DBAPIError as error:  # the database is away: the next request tries again
         log.warning("could not record a session's last request (%s)", type(error).__name__)
@@ -132,15 +132,14 @@ def renew_session(request) -> None:
 
 
 def includeme(config) -> None:
-    settings = config.get_settings()
-    production = asbool(settings.get("tracking.production", False))
+    settings = config.registry.getUtility(ISettings)
     config.set_session_factory(
         SignedCookieSessionFactory(
-            settings["tracking.secret"],
+            settings.secret,
             cookie_name="tracking_session",
             httponly=True,
             samesite="Lax",
-            secure=production,
+            secure=settings.production,
             # The cookie lapses after two weeks without a visit (the signed-in session it
             # carries has its own, server-side deadlines).
             timeout=user_sessions.IDLE.total_seconds(),

@@ -1,16 +1,71 @@
-"""``[server:main] use = egg:tracking#waitress``: waitress, addressed from the command line.
+"""The server's entry point: ``[server:main] use = egg:tracking#waitress`` (what ``pserve`` runs).
+
+Building the application (:func:`tracking.main`) starts nothing: no thread, no process, no
+signal handler, and no lookup data is loaded, so a command that only needs the application's
+database and settings (``tracking-admin``, a script of ``pyramid.paster.bootstrap``) is quick
+and leaves nothing behind. :func:`serve` starts the application's background work first
+(:func:`start_background`), then waitress.
 
 ``pserve development.ini http_port=8000 http_host=0.0.0.0`` picks the address (defaults:
 ``default_host``/``default_port`` in the ini), and ``TRACKING_TRUSTED_PROXY`` names the reverse
-proxy whose ``X-Forwarded-*`` headers waitress may believe. Every other key of the section is
-passed to waitress unchanged.
+proxy whose ``X-Forwarded-*`` headers waitress may believe (:func:`tracking.settings.server_options`).
+Every other key of the section is passed to waitress unchanged.
+
+**Another WSGI server** (gunicorn, uWSGI, mod_wsgi…) serves the application of
+``tracking.main`` and calls :func:`start_background` once in each process that serves it, after
+the application is built and before the first request, e.g. in a gunicorn ``post_worker_init``
+hook: ``start_background(worker.wsgi)``. Without it, hits are acknowledged and buffered but never
+written. The hit writer and its SIGTERM handling assume a process that serves with threads, as
+waitress does.
 """
 
+import atexit
 import ctypes
 import gc
-import os
+import signal
+import threading
+import weakref
 
 import waitress
+
+from . import ingest
+from .settings import server_options
+
+#: The registries whose background work this process started (a registry is a dict: unhashable).
+_started: list[weakref.ref] = []
+
+
+def _registry(app):
+    """The Pyramid registry of ``app``, the router ``tracking.main`` made."""
+    registry = getattr(app, "registry", None)
+    if registry is None:
+        raise TypeError(f"start_background() needs the application tracking.main returned, not {app!r}")
+    return registry
+
+
+def _exit_on_sigterm(signum, frame):
+    # waitress stops serving on SystemExit and finishes its requests; atexit then writes the hits.
+    raise SystemExit(0)
+
+
+def start_background(app) -> None:
+    """Start ``app``'s background work in this process, once: load the user-agent, bot and
+    network data, start the hit writer (a process of its own, or a thread: ``tracking.writer``),
+    write its buffered hits at exit, and turn SIGTERM into a clean exit (when this is the main
+    thread and SIGTERM has no handler yet)."""
+    registry = _registry(app)
+    if any(started() is registry for started in _started):
+        return
+    _started.append(weakref.ref(registry))
+    store = ingest.start(registry)
+    if store is None:
+        return
+    atexit.register(store.close)
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) in (
+        signal.SIG_DFL,
+        None,
+    ):
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
 
 
 def release_free_memory() -> bool:
@@ -39,14 +94,9 @@ def freeze_startup_objects() -> None:
 
 
 def serve(app, global_conf, **settings):
+    """``paste.server_runner``: start the background work, then serve with waitress."""
+    options = server_options(global_conf, settings)
+    start_background(app)  # loads the lookup data: before the objects are frozen and memory trimmed
     freeze_startup_objects()
     release_free_memory()
-    host = global_conf.get("http_host") or settings.pop("default_host", "localhost")
-    port = global_conf.get("http_port") or settings.pop("default_port", "6543")
-    settings.pop("default_host", None)
-    settings.pop("default_port", None)
-    settings.setdefault("listen", f"{host}:{port}")
-    proxy = os.environ.get("TRACKING_TRUSTED_PROXY") or global_conf.get("trusted_proxy")
-    if proxy:
-        settings["trusted_proxy"] = proxy
-    waitress.serve(app, **settings)
+    waitress.serve(app, **options)

@@ -9,8 +9,11 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import sessionmaker
 
+from tracking.ingest.pipeline import Pipeline
 from tracking.ingest.sites import SiteDirectory
-from tracking.models import Hit, Visit
+from tracking.ingest.store import Store
+from tracking.interfaces import IDatabase, IHitPipeline, IHitStore, ISiteDirectory
+from tracking.models import Database, Hit, Visit
 from tracking.models.meta import Base
 
 CHROME = (
@@ -142,7 +145,7 @@ def change_site(app, dbsession, site, **values):
     for key, value in values.items():
         setattr(site, key, value)
     dbsession.flush()
-    app.registry["site_directory"].forget(site.id)
+    app.registry.getUtility(ISiteDirectory).forget(site.id)
 
 
 def test_subdomains_count_and_the_check_can_be_switched_off(app, beacon, stored, dbsession, site):
@@ -240,9 +243,8 @@ def test_unknown_sites_are_404_json(testapp, path):
     assert res.headers["Access-Control-Allow-Origin"] == "*"
 
 
-def test_full_buffer_answers_503_and_keeps_what_it_has(app, beacon, stored):
-    store = app.registry["ingest_store"]
-    store.max_pending = 2
+def test_full_buffer_answers_503_and_keeps_what_it_has(app, beacon, stored, db_service):
+    app.registry.registerUtility(Store(db_service.session_factory, max_pending=2), IHitStore)
     assert beacon(params={"url": "https://blog.example.com/1"}).status_code == 204
     assert beacon(params={"url": "https://blog.example.com/2"}).status_code == 204
     res = beacon(params={"url": "https://blog.example.com/3"})
@@ -259,9 +261,9 @@ class Clock:
 
 
 def unreachable_database(tmp_path):
-    """A session factory whose every query fails to connect, as when the database is down."""
+    """A database whose every query fails to connect, as when it is down."""
     engine = create_engine(f"sqlite:///{tmp_path}/missing-directory/tracking.sqlite")
-    return sessionmaker(bind=engine), engine
+    return Database(engine), engine
 
 
 def test_an_unreachable_database_keeps_known_sites_counting_and_others_503(
@@ -269,13 +271,13 @@ def test_an_unreachable_database_keeps_known_sites_counting_and_others_503(
 ):
     clock = Clock()
     directory = SiteDirectory(ttl=30, retry_seconds=5, clock=clock)
-    monkeypatch.setitem(app.registry, "site_directory", directory)
+    app.registry.registerUtility(directory, ISiteDirectory)
     other = make_site(owner, name="Shop", url="https://shop.example.com")
     assert beacon(params={"url": "https://blog.example.com/before"}).status_code == 204  # the site is known
 
     broken, engine = unreachable_database(tmp_path)
-    working = app.registry["dbsession_factory"]
-    monkeypatch.setitem(app.registry, "dbsession_factory", broken)
+    working = app.registry.getUtility(IDatabase)
+    app.registry.registerUtility(broken, IDatabase)
     clock.now += 60  # the site's entry has expired: the directory tries the database, and fails
     res = beacon(params={"url": "https://blog.example.com/during"})
     assert res.status_code == 204 and "X-Tracking-Ignored" not in res.headers
@@ -286,7 +288,7 @@ def test_an_unreachable_database_keeps_known_sites_counting_and_others_503(
     assert res.headers["Retry-After"] == "10" and res.headers["Access-Control-Allow-Origin"] == "*"
     assert "Set-Cookie" not in res.headers
 
-    monkeypatch.setitem(app.registry, "dbsession_factory", working)  # the database is back
+    app.registry.registerUtility(working, IDatabase)  # the database is back
     res = testapp.get(f"/sites/{other.id}/hit", params={"url": "https://shop.example.com/"}, status=503)
     clock.now += 5  # loads are tried again once the retry interval has passed
     assert testapp.get(f"/sites/{other.id}/hit", params={"url": "https://shop.example.com/"}).status_code == 204
@@ -297,7 +299,8 @@ def test_an_unreachable_database_keeps_known_sites_counting_and_others_503(
 def test_neither_the_user_agent_nor_the_address_is_stored(app, beacon, stored, dbsession, connection, monkeypatch):
     """With ``store_ip = none``, no column of any table holds the visitor's address or user agent
     (or any recognisable part of them): only their parsed classes and the day's visitor id."""
-    monkeypatch.setattr(app.registry["ingest_pipeline"], "store_ip", "none")
+    pipeline = app.registry.getUtility(IHitPipeline)
+    app.registry.registerUtility(Pipeline(pipeline.geo, store_ip="none", visitor_keys=pipeline.visitor_key), IHitPipeline)
     agent = CHROME + " Marker/7.7.7"
     res = beacon(params={"url": "https://blog.example.com/p"}, headers={"User-Agent": agent})
     assert res.status_code == 204 and stored() == 1
@@ -335,11 +338,16 @@ def test_no_input_yields_a_5xx(beacon, stored, query, body, raw):
     stored()
 
 
-def test_a_fault_on_our_side_is_json_without_a_cookie(app, beacon, monkeypatch, caplog):
-    def broken(*args, **kwargs):
+class BrokenPipeline:
+    def process(self, *args, **kwargs):
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr(app.registry["ingest_pipeline"], "process", broken)
+    def warm_up(self):
+        pass
+
+
+def test_a_fault_on_our_side_is_json_without_a_cookie(app, beacon, caplog):
+    app.registry.registerUtility(BrokenPipeline(), IHitPipeline)
     res = beacon(params={"url": "https://blog.example.com/"})
     assert res.status_code == 500
     assert res.json == {"errors": {"server": "internal error"}}

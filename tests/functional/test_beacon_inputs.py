@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from tracking import main
+from tracking import make_app
+from tracking.interfaces import IHitPipeline
 from tracking.models import Hit, Visit
 from tracking.settings import ENVIRONMENT
 
@@ -134,7 +135,7 @@ def test_raw_bodies_of_any_content_type(testapp, site, stored, body, content_typ
 
 
 @pytest.fixture
-def app_with(app_settings, dbengine, connection, dbsession, monkeypatch):
+def app_with(app_settings, db_service, dbsession, monkeypatch):
     """``app_with(environ=None, **settings)``: a client of the application built from the test
     settings and ``settings`` (and the environment variables ``environ``), in the test's
     transaction, and a function storing what its beacon buffered."""
@@ -145,15 +146,14 @@ def app_with(app_settings, dbengine, connection, dbsession, monkeypatch):
             monkeypatch.delenv(variable, raising=False)
         for variable, value in (environ or {}).items():
             monkeypatch.setenv(variable, value)
-        wsgi = main({}, dbengine=dbengine, **{**app_settings, **settings})
-        wsgi.registry["dbsession_factory"].configure(bind=connection, join_transaction_mode="create_savepoint")
+        wsgi = make_app({**app_settings, **settings}, database=db_service)
         built.append(wsgi)
         client = TestApp(wsgi, extra_environ={"HTTP_HOST": "tracking.example.org"})
         return client, lambda: store_buffered(wsgi, dbsession)
 
     yield build
     for wsgi in built:
-        wsgi.registry["ingest_pipeline"].geo.close()
+        wsgi.registry.getUtility(IHitPipeline).geo.close()
 
 
 def hit_from(client, site, ip, path="/"):

@@ -6,13 +6,13 @@ limiter on a clock of their own into its registry, or build an application from 
 """
 
 import pytest
-from pyramid.exceptions import ConfigurationError
 from sqlalchemy import func, select
 
-from tracking import main
+from tracking import main, make_app
 from tracking.ingest.limits import DEFAULT_BURST, RateLimiter
+from tracking.interfaces import IBeaconLimiter, IHitPipeline
 from tracking.models import Hit
-from tracking.settings import ENVIRONMENT
+from tracking.settings import ENVIRONMENT, UnsafeSettings
 
 from support import TestApp, store_buffered
 
@@ -43,7 +43,7 @@ def limit(app, monkeypatch, clock):
 
     def install(rate, burst, **options):
         limiter = RateLimiter(rate, burst, clock=clock, **options)
-        monkeypatch.setitem(app.registry, "beacon_limiter", limiter)
+        app.registry.registerUtility(limiter, IBeaconLimiter)
         return limiter
 
     return install
@@ -155,7 +155,7 @@ def test_many_addresses_keep_the_memory_bounded(testapp, site, limit):
 
 
 @pytest.fixture
-def app_with(app_settings, dbengine, connection, dbsession, monkeypatch):
+def app_with(app_settings, db_service, dbsession, monkeypatch):
     """``app_with(**settings)``: a client of the application built from the test settings
     (without their ``tracking.beacon_rate``) and ``settings``, and its ``stored()``."""
     for variable in ENVIRONMENT:
@@ -164,15 +164,14 @@ def app_with(app_settings, dbengine, connection, dbsession, monkeypatch):
 
     def build(**settings):
         base = {key: value for key, value in app_settings.items() if not key.startswith("tracking.beacon_")}
-        wsgi = main({}, dbengine=dbengine, **base, **settings)
-        wsgi.registry["dbsession_factory"].configure(bind=connection, join_transaction_mode="create_savepoint")
+        wsgi = make_app({**base, **settings}, database=db_service)
         built.append(wsgi)
         client = TestApp(wsgi, extra_environ={"HTTP_HOST": "tracking.example.org", "REMOTE_ADDR": CLIENT})
         return client, lambda: store_buffered(wsgi, dbsession)
 
     yield build
     for wsgi in built:
-        wsgi.registry["ingest_pipeline"].geo.close()
+        wsgi.registry.getUtility(IHitPipeline).geo.close()
 
 
 def test_the_settings_set_the_limit(app_with, site):
@@ -208,5 +207,5 @@ def test_by_default_a_busy_office_is_never_refused(app_with, site):
     ],
 )
 def test_bad_settings_stop_the_start(app_settings, settings, message):
-    with pytest.raises(ConfigurationError, match=message):
+    with pytest.raises(UnsafeSettings, match=message):
         main({}, **{**app_settings, **settings})

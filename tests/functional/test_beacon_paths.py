@@ -10,6 +10,8 @@ from sqlalchemy import select
 
 from tracking.ingest import BEACON_PATH, is_beacon
 from tracking.ingest.limits import RateLimiter
+from tracking.ingest.store import Store
+from tracking.interfaces import IBeaconLimiter, IHitPipeline, IHitStore
 from tracking.models import Hit
 
 from hits import CHROME, GOOGLEBOT
@@ -94,7 +96,7 @@ def test_an_unknown_site_is_the_same_json_404_on_both_paths(testapp, site_name):
 def test_both_paths_share_one_allowance_and_answer_429_alike(app, testapp, site, monkeypatch):
     """The limit is per client and site, whichever path the hits take: a flood cannot double its
     allowance by alternating them."""
-    monkeypatch.setitem(app.registry, "beacon_limiter", RateLimiter(0.001, 2, clock=lambda: 1000.0))
+    app.registry.registerUtility(RateLimiter(0.001, 2, clock=lambda: 1000.0), IBeaconLimiter)
     send = REQUESTS["GET, stored"]
     assert [send(testapp, f"/sites/{site.id}/{name}").status_code for name in PATHS] == [204, 204]
     answers = both(testapp, send, site_id=site.id)
@@ -102,17 +104,22 @@ def test_both_paths_share_one_allowance_and_answer_429_alike(app, testapp, site,
     assert answers["hit"][0] == 429 and json.loads(answers["hit"][2]) == {"errors": {"rate": "too many hits; retry later"}}
 
 
-def test_both_paths_answer_503_alike_when_the_buffer_is_full(app, testapp, site, monkeypatch):
-    monkeypatch.setattr(app.registry["ingest_store"], "submit", lambda hit: False)
+def test_both_paths_answer_503_alike_when_the_buffer_is_full(app, testapp, site, db_service):
+    app.registry.registerUtility(Store(db_service.session_factory, max_pending=0), IHitStore)
     answers = both(testapp, REQUESTS["GET, stored"], site_id=site.id)
     assert answers["hit"] == answers["visit"] and answers["hit"][0] == 503
 
 
-def test_a_fault_is_the_same_json_500_on_both_paths(app, testapp, site, monkeypatch):
-    def fail(*args, **kwargs):
+class FailingPipeline:
+    def process(self, *args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(app.registry["ingest_pipeline"], "process", fail)
+    def warm_up(self):
+        pass
+
+
+def test_a_fault_is_the_same_json_500_on_both_paths(app, testapp, site):
+    app.registry.registerUtility(FailingPipeline(), IHitPipeline)
     answers = both(testapp, REQUESTS["GET, stored"], site_id=site.id)
     assert answers["hit"] == answers["visit"]
     assert answers["hit"][0] == 500 and json.loads(answers["hit"][2]) == {"errors": {"server": "internal error"}}

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tracking.interfaces import IDatabase
 from tracking.ingest.store import Store
 from tracking.reports.periods import Period
 from tracking.summaries.jobs import run_due
@@ -296,7 +297,7 @@ def test_changing_the_time_zone_moves_visits_to_their_new_days(story, app, testa
     form = testapp.get(f"/sites/{paris.id}/edit").forms["edit-site"]
     form["timezone"] = "UTC"
     assert form.submit("submit").status_code == 303
-    assert run_due(app.registry["dbsession_factory"]) == 1  # as the writer does, between batches
+    assert run_due(app.registry.getUtility(IDatabase).session_factory) == 1  # as the writer does, between batches
     utc = SiteReports(dbsession, paris.id, "UTC")
     assert (utc.totals(day(D28), {}).visits, utc.totals(day(D29), {}).visits) == (2, 2)
     assert {r.value: r.pageviews for r in utc.panel("page", day(D29), {}).rows} == {"/blog": 2, "/pricing": 1, "/": 1}

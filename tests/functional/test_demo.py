@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import create_engine, delete, func, select, text
 from sqlalchemy.orm import Session
 
-from tracking.ingest.store import VISIT_GAP
+from tracking.ingest.visits import VISIT_GAP
 from tracking.models import DailyStat, Hit, Visit
 from tracking.scripts import demo
 from tracking.summaries.rebuild import rebuild

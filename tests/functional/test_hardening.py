@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 
 import pytest
 from pyramid.interfaces import ISecurityPolicy, ISessionFactory
+from pyramid.registry import Registry
 from pyramid.scripting import prepare
 from pyramid.response import Response
 from sqlalchemy import delete, event, func, select
@@ -16,6 +17,8 @@ from sqlalchemy.orm import sessionmaker
 
 from tracking import models, throttle
 from tracking.headers import security_headers_tween_factory
+from tracking.interfaces import IDatabase, ISettings
+from tracking.settings import Settings
 from tracking.models import Hit, LoginThrottle, User, Visit
 from tracking.requestlog import request_log_tween_factory
 from tracking.views import auth
@@ -158,20 +161,22 @@ def test_templates_get_the_nonce_the_header_names(app):
     assert f"'nonce-{used['nonce']}'" in response.headers["Content-Security-Policy"]
 
 
-class FakeRegistry:
-    def __init__(self, **settings):
-        self.settings = settings
+def registry_with(**values):
+    """A registry holding only the settings of ``values``."""
+    registry = Registry("test")
+    registry.registerUtility(Settings.from_ini({"sqlalchemy.url": "sqlite://", "tracking.secret": "s" * 40, **values}, environ={}), ISettings)
+    return registry
 
 
 @pytest.mark.parametrize("production", [True, False])
 def test_hsts_only_in_production_and_only_on_pages(app, production):
     env = prepare(registry=app.registry)
     try:
-        tween = security_headers_tween_factory(lambda request: Response("<p>hi</p>"), FakeRegistry(**{"tracking.production": str(production).lower()}))
+        tween = security_headers_tween_factory(lambda request: Response("<p>hi</p>"), registry_with(**{"tracking.production": str(production).lower()}))
         page = tween(env["request"])
         json_tween = security_headers_tween_factory(
             lambda request: Response(json_body={}, content_type="application/json", charset=None),
-            FakeRegistry(**{"tracking.production": "true"}),
+            registry_with(**{"tracking.production": "true"}),
         )
         data = json_tween(env["request"])
     finally:
@@ -214,7 +219,7 @@ def test_a_signed_in_visitor_s_hit_opens_no_session_and_loads_no_user(app, testa
     def record(conn, cursor, statement, parameters, context, executemany):
         statements.append(statement)
 
-    engine = app.registry["dbengine"]
+    engine = app.registry.getUtility(IDatabase).engine
     app.registry.registerUtility(refuse, ISessionFactory)
     event.listen(engine, "before_cursor_execute", record)
     try:
@@ -266,13 +271,13 @@ def test_healthz_reports_the_hits_waiting_to_be_written(testapp, site, stored):
 
 
 def test_healthz_is_503_when_the_database_is_unavailable(app, testapp, connection, tmp_path, caplog):
-    factory = app.registry["dbsession_factory"]
+    working = app.registry.getUtility(IDatabase)
     unreachable = models.get_engine({"sqlalchemy.url": f"sqlite:///{tmp_path}/no/such/directory/db.sqlite"})
-    factory.configure(bind=unreachable)
+    app.registry.registerUtility(models.Database(unreachable), IDatabase)
     try:
         res = testapp.get("/healthz", status=503)
     finally:
-        factory.configure(bind=connection)
+        app.registry.registerUtility(working, IDatabase)
         unreachable.dispose()
     assert res.json == {"status": "database unavailable", "pending": 0}
     assert "Traceback" not in res.text and "sqlite" not in res.text.lower()
@@ -692,7 +697,7 @@ def test_a_locked_sqlite_database_makes_the_request_retry(app, testapp, owner, d
 
     from sqlalchemy import event
 
-    engine = app.registry["dbengine"]
+    engine = app.registry.getUtility(IDatabase).engine
     failures = []
 
     def lock_once(cursor, statement, parameters, context):

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import sessionmaker
 
+from tracking.interfaces import IDatabase, IHitPipeline, IHitStore
 from tracking import main
 from tracking.ingest.store import Store
 from tracking.models import DailyStat, Hit, Job, Site, User, Visit
@@ -39,7 +40,7 @@ def paris(dbsession, make_site, owner):
 
 @pytest.fixture
 def factory(app):
-    return app.registry["dbsession_factory"]
+    return app.registry.getUtility(IDatabase).session_factory
 
 
 def change_timezone(testapp, site, timezone):
@@ -247,9 +248,9 @@ def served(app_settings, fresh_db, monkeypatch):
     its owner logged in, and a site in Paris with a night visit already stored."""
     monkeypatch.setattr(jobs, "POLL_SECONDS", 0.05)
     wsgi = main({}, **{**app_settings, "sqlalchemy.url": fresh_db})
-    engine = wsgi.registry["dbengine"]
+    engine = wsgi.registry.getUtility(IDatabase).engine
     user_id, site_id = seed_site(engine)
-    factory = wsgi.registry["dbsession_factory"]
+    factory = wsgi.registry.getUtility(IDatabase).session_factory
     with factory() as session, session.begin():
         session.execute(update(User).where(User.id == user_id).values(password_hash=password_context.hash(PASSWORD)))
         session.execute(update(Site).where(Site.id == site_id).values(timezone="Europe/Paris"))
@@ -257,13 +258,13 @@ def served(app_settings, fresh_db, monkeypatch):
         Store(None).write_batch(session, [make_hit(site, NIGHT, "/", ip=f"198.51.100.{n}") for n in range(5)])
         email = session.get(User, user_id).email
     store = Store(factory, interval=0.05)
-    wsgi.registry["ingest_store"] = store
+    wsgi.registry.registerUtility(store, IHitStore)
     store.start()
     testapp = TestApp(wsgi, extra_environ={"HTTP_HOST": "tracking.example.org", "REMOTE_ADDR": "203.0.113.7"})
     testapp.login(email)
     yield testapp, factory, store, site_id
     store.close()
-    wsgi.registry["ingest_pipeline"].geo.close()
+    wsgi.registry.getUtility(IHitPipeline).geo.close()
     engine.dispose()
 
 

@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import event, select
 
+from tracking.interfaces import IDatabase
 from tracking.ingest.store import Store
 from tracking.models import Visit
 from tracking.reports import api, export
@@ -92,7 +93,7 @@ def every_report(dbsession, session_factory, site) -> int:
 
 def test_the_whole_read_side_writes_nothing(app, dbengine, dbsession, site):
     with no_writes(dbengine) as writes:
-        shown = every_report(dbsession, app.registry["dbsession_factory"], site)
+        shown = every_report(dbsession, app.registry.getUtility(IDatabase).session_factory, site)
     assert writes == []
     assert shown > 100  # it did read the traffic
 

@@ -4,7 +4,9 @@ database, and only a database that cannot be reached counts as an outage for the
 import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.exc import DataError
-from sqlalchemy.orm import sessionmaker
+
+from tracking.interfaces import IDatabase
+from tracking.models import Database
 
 from hits import CHROME
 
@@ -51,6 +53,13 @@ def test_the_beacon_of_an_id_beyond_the_column_is_a_404_and_not_an_outage(testap
     assert testapp.get(f"/sites/{site.id}/").status_code == 200
 
 
+class _Failing:
+    """A database whose sessions fail every lookup with ``error``."""
+
+    def __init__(self, error: Exception) -> None:
+        self.session_factory = lambda: _FailingSession(error)
+
+
 class _FailingSession:
     """A session whose every lookup fails with ``error``."""
 
@@ -72,12 +81,12 @@ def test_a_failing_query_is_not_an_outage(app, testapp, owner, site, monkeypatch
     site the process has not loaded yet is read from the database as usual."""
     shop_url = {"url": "https://blog.example.com/"}
     refused = DataError("SELECT sites ...", {}, Exception("integer out of range"))
-    working = app.registry["dbsession_factory"]
-    monkeypatch.setitem(app.registry, "dbsession_factory", lambda: _FailingSession(refused))
+    working = app.registry.getUtility(IDatabase)
+    app.registry.registerUtility(_Failing(refused), IDatabase)
     res = testapp.get(f"/sites/{site.id}/hit", params=shop_url, headers=UA, status="*")
     assert (res.status_code, res.json) == (500, {"errors": {"server": "internal error"}})
     assert "sites cannot be loaded" not in caplog.text
-    monkeypatch.setitem(app.registry, "dbsession_factory", working)
+    app.registry.registerUtility(working, IDatabase)
     assert testapp.get(f"/sites/{site.id}/hit", params=shop_url, headers=UA).status_code == 204
     testapp.login(owner.email)
     assert testapp.get(f"/sites/{site.id}/").status_code == 200
@@ -87,13 +96,13 @@ def test_an_unreachable_database_is_still_an_outage(app, testapp, site, monkeypa
     """The other side of the line: a connection that cannot be made marks the database away for
     the retry interval, and a site not loaded yet answers 503 (retry later)."""
     engine = create_engine(f"sqlite:///{tmp_path}/missing-directory/tracking.sqlite")
-    working = app.registry["dbsession_factory"]
-    monkeypatch.setitem(app.registry, "dbsession_factory", sessionmaker(bind=engine))
+    working = app.registry.getUtility(IDatabase)
+    app.registry.registerUtility(Database(engine), IDatabase)
     params = {"url": "https://blog.example.com/"}
     res = testapp.get(f"/sites/{site.id}/hit", params=params, headers=UA, status="*")
     assert (res.status_code, res.json) == (503, {"errors": {"server": "the database is unreachable; retry later"}})
     assert "sites cannot be loaded" in caplog.text
-    monkeypatch.setitem(app.registry, "dbsession_factory", working)
+    app.registry.registerUtility(working, IDatabase)
     # Within the retry interval the database is not asked again.
     assert testapp.get(f"/sites/{site.id}/hit", params=params, headers=UA, status="*").status_code == 503
     engine.dispose()

@@ -10,6 +10,7 @@ from sqlalchemy import event, func, select
 from webob.cookies import SignedSerializer
 
 from tracking import user_sessions
+from tracking.interfaces import IDatabase
 from tracking.models import User, UserSession
 
 from support import PASSWORD, TestApp
@@ -306,7 +307,7 @@ def session_writes(app):
         if re.match(r"\s*(UPDATE|INSERT INTO|DELETE FROM) user_sessions\b", statement):
             writes.append(statement.split()[0])
 
-    engine = app.registry["dbengine"]
+    engine = app.registry.getUtility(IDatabase).engine
     event.listen(engine, "before_cursor_execute", record)
     yield writes
     event.remove(engine, "before_cursor_execute", record)
@@ -373,7 +374,7 @@ def test_a_page_view_resolves_the_session_in_one_query(app, owner, clock):
     def record(conn, cursor, statement, parameters, context, executemany):
         statements.append(statement)
 
-    engine = app.registry["dbengine"]
+    engine = app.registry.getUtility(IDatabase).engine
     event.listen(engine, "before_cursor_execute", record)
     try:
         assert signed_in(client)

@@ -27,7 +27,7 @@ from tracking.ingest.writer import WriterProcess
 from tracking.models import Hit, get_engine
 
 from servers import seed_site, wait_for
-from support import migrate
+from support import migrate, store_settings
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
 T0 = datetime(2026, 3, 10, 12, 0, 0)
@@ -226,7 +226,7 @@ def test_a_killed_writer_process_leaves_the_spool_to_its_replacement(pipeline, t
     spool_hits(spool, hits(pipeline, 1, 30))  # for the site the database will have
     later = tmp_path / "later"  # the database: a file in a directory that does not exist yet
     url = f"sqlite:///{later}/tracking.sqlite"
-    store = WriterProcess({"sqlalchemy.url": url, "tracking.spool_dir": str(spool), "tracking.flush_seconds": "0.05"})
+    store = WriterProcess(store_settings(url, **{"tracking.spool_dir": str(spool), "tracking.flush_seconds": "0.05"}))
     store.start()
     try:
         assert store.pending == 30  # at once: the spool nobody holds

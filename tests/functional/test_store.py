@@ -4,6 +4,7 @@ import hashlib
 import json
 import os
 import time
+from pathlib import Path
 from datetime import datetime, timedelta
 
 import pytest
@@ -15,8 +16,11 @@ from tracking.ingest.enrich import GeoLocator, VisitorKeys
 from tracking.ingest.hit import parse
 from tracking.ingest.pipeline import Pipeline
 from tracking.ingest.sites import SiteInfo
-from tracking.ingest.store import Store, spool_hits, store_options
-from tracking.models import DailySalt, Hit, Site, Visit, get_engine
+from tracking.ingest import make_store
+from tracking.ingest.store import Store, spool_hits
+from tracking.interfaces import IHitPipeline, ISettings
+from tracking.models import DailySalt, Database, Hit, Site, Visit, get_engine
+from tracking.settings import Settings
 
 from servers import seed_site, wait_for
 
@@ -118,12 +122,12 @@ def test_spooled_visitor_keys_are_keyed_with_the_server_secret(app, app_settings
     """A spool file keeps of a visitor only a digest keyed with the server's secret: not the
     plain digest of (site, ip, user agent), which trying every IPv4 address would reverse."""
     site = Site(id=3, owner_id=1)
-    hit = make_hit(app.registry["ingest_pipeline"], site, at=T0, ip="203.0.113.7")
+    hit = make_hit(app.registry.getUtility(IHitPipeline), site, at=T0, ip="203.0.113.7")
     spool_hits(tmp_path, [hit])
     [path] = tmp_path.glob("hits-*.jsonl")
     [row] = [json.loads(line) for line in path.read_text().splitlines()]
     spooled = bytes.fromhex(row["visitor_key"])
-    assert spooled == VisitorKeys(app_settings["tracking.secret"])(3, "203.0.113.7", CHROME)
+    assert spooled == VisitorKeys(app.registry.getUtility(ISettings).secret)(3, "203.0.113.7", CHROME)
     assert spooled != hashlib.blake2b(f"3\x00203.0.113.7\x00{CHROME}".encode(), digest_size=16).digest()
     assert spooled != VisitorKeys("another-secret-" + "y" * 32)(3, "203.0.113.7", CHROME)
     assert row["ip"] == "203.0.113.0" and CHROME not in path.read_text()  # tracking.store_ip = truncated
@@ -328,11 +332,17 @@ def test_without_a_spool_setting_hits_are_spooled_under_the_working_directory(pi
     ``var/spool`` under the working directory (created then), and the next start stores them."""
     engine, site = own_site
     monkeypatch.chdir(tmp_path)
-    options = store_options({"tracking.shutdown_seconds": "0.5", "tracking.flush_seconds": "0.05"})
-    assert options["spool_dir"] == str(tmp_path / "var" / "spool")
+    settings = Settings.from_ini(
+        {"sqlalchemy.url": "sqlite://", "tracking.secret": "s", "tracking.writer": "thread",
+         "tracking.shutdown_seconds": "0.5", "tracking.flush_seconds": "0.05"},
+        environ={},
+    )
+    assert settings.spool_dir == str(tmp_path / "var" / "spool")
+    options = {"shutdown_timeout": 0.5, "interval": 0.05, "spool_dir": settings.spool_dir}
     outage = Outage(engine)
     outage.down = True
-    store = Store(sessionmaker(bind=engine), **options)
+    store = make_store(settings, Database(engine))
+    assert (store.spool_dir, store.interval, store.shutdown_timeout) == (Path(settings.spool_dir), 0.05, 0.5)
     store.start()
     for i in range(3):
         assert store.submit(make_hit(pipeline, site, at=T0 + timedelta(seconds=i)))

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import insert
 
 from tracking import main
+from tracking.interfaces import IDatabase, IHitPipeline
 from tracking.models import User
 
 from support import TestApp
@@ -18,12 +19,12 @@ ATTEMPTS = 30
 def own_app(app_settings, fresh_db, password_hash):
     """The application on a committed database, with one account (owner@example.com)."""
     wsgi = main({}, **{**app_settings, "sqlalchemy.url": fresh_db, "sqlalchemy.pool_size": "40"})
-    engine = wsgi.registry["dbengine"]
+    engine = wsgi.registry.getUtility(IDatabase).engine
     with engine.begin() as connection:
         connection.execute(insert(User).values(name="Owner", email="owner@example.com", password_hash=password_hash))
     TestApp(wsgi).get("/login")  # the templates compiled once, not by 30 threads at a time
     yield wsgi
-    wsgi.registry["ingest_pipeline"].geo.close()
+    wsgi.registry.getUtility(IHitPipeline).geo.close()
     engine.dispose()
 
 

@@ -19,6 +19,7 @@ from tracking.ingest.writer import WriterProcess
 from tracking.models import Hit, Visit, get_engine
 
 from servers import seed_site, wait_for
+from support import store_settings
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
 T0 = datetime(2026, 3, 10, 12, 0, 0)
@@ -60,7 +61,7 @@ def stored_paths(engine):
 
 def writer(url, tmp_path, **settings):
     """A started writer process on ``url``, with ``settings`` (``tracking.*``) on top."""
-    store = WriterProcess({"sqlalchemy.url": url, "tracking.spool_dir": str(tmp_path / "spool"), **settings})
+    store = WriterProcess(store_settings(url, **{"tracking.spool_dir": str(tmp_path / "spool"), **settings}))
     store.start()
     return store
 
@@ -156,16 +157,15 @@ def test_the_child_is_given_an_absolute_spool_directory(tmp_path, monkeypatch):
     """Without ``tracking.spool_dir`` the writer process spools to ``var/spool`` under the
     server's working directory, the one its child is told (not a relative path of its own)."""
     monkeypatch.chdir(tmp_path)
-    store = WriterProcess({"sqlalchemy.url": "sqlite://"})
-    assert store.spool_dir == store.settings["tracking.spool_dir"] == str(tmp_path / "var" / "spool")
-    relative = WriterProcess({"sqlalchemy.url": "sqlite://", "tracking.spool_dir": "spooled"})
-    assert relative.settings["tracking.spool_dir"] == str(tmp_path / "spooled")
+    store = WriterProcess(store_settings("sqlite://"))
+    assert store.spool_dir == store.settings.spool_dir == str(tmp_path / "var" / "spool")
+    relative = WriterProcess(store_settings("sqlite://", **{"tracking.spool_dir": "spooled"}))
+    assert relative.settings.spool_dir == str(tmp_path / "spooled")
 
 
 def test_an_unknown_writer_setting_stops_the_start(app_settings):
-    from pyramid.exceptions import ConfigurationError
-
     from tracking import main
+    from tracking.settings import UnsafeSettings
 
-    with pytest.raises(ConfigurationError, match="tracking.writer must be one of process, thread, off"):
+    with pytest.raises(UnsafeSettings, match="tracking.writer must be one of process, thread, off, not 'fork'"):
         main({}, **{**app_settings, "tracking.writer": "fork"})

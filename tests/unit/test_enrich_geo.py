@@ -180,7 +180,7 @@ def test_loading_the_geo_data_keeps_the_process_small() -> None:
         "    return int(fields['VmRSS'].split()[0]), int(fields['VmHWM'].split()[0])\n"
         "from tracking.ingest import enrich\n"
         "rss, hwm = status()\n"
-        "enrich.GeoLocator()\n"
+        "enrich.GeoLocator().warm_up()\n"
         "after, peak = status()\n"
         "print(after - rss, peak - hwm)\n"
     )

@@ -5,13 +5,13 @@ from pyramid.paster import get_appsettings, setup_logging
 
 from tracking.models import get_engine
 from tracking.models.meta import Base
-from tracking.settings import apply_environment
+from tracking.settings import database_settings
 
 config = context.config
 
 setup_logging(config.config_file_name)
 
-settings = apply_environment(dict(get_appsettings(config.config_file_name)))
+settings = database_settings(get_appsettings(config.config_file_name))
 target_metadata = Base.metadata
 
 

@@ -4,32 +4,33 @@
 * :mod:`.pipeline` filters (DNT, GPC, foreign hosts) and enriches it into an
   :class:`~.pipeline.EnrichedHit`, using the pure functions of :mod:`.enrich` (geo, user agent,
   bots, referrer, UTM),
-* :mod:`.store` buffers hits and writes them in batches, from a writer process of its own
+* :mod:`.buffer` holds the acknowledged hits, :mod:`.store` writes them in batches (the visits
+  of :mod:`.visits`, the statements of :mod:`.statements`), from a writer process of its own
   (:mod:`.writer`, the default) or a thread of the server's,
 * :mod:`.sites` caches what the beacon needs to know about each site,
 * :mod:`.limits` limits the hits of one client to one site (the beacon answers ``429`` beyond).
 
-Nothing here imports Pyramid; ``includeme`` only wires the parts into the registry.
+Nothing here imports Pyramid; ``includeme`` only registers the parts as services
+(:mod:`tracking.interfaces`), and :func:`start`, called by the server's entry point, starts them.
 """
 
-import atexit
 import re
-import signal
-import threading
 
-from pyramid.exceptions import ConfigurationError
-
-from . import limits
-from .enrich import GeoLocator, VisitorKeys, warm_up
+from ..interfaces import (
+    IBeaconLimiter,
+    IDatabase,
+    IHitPipeline,
+    IHitStore,
+    ISettings,
+    ISiteDirectory,
+)
+from ..settings import Settings
+from .enrich import GeoLocator, VisitorKeys
+from .limits import UNLIMITED, RateLimiter
 from .pipeline import Pipeline
 from .sites import SiteDirectory
-from .store import Store, store_options
+from .store import Store
 from .writer import WriterProcess
-
-#: ``tracking.writer``: where hits are written (see :mod:`.writer`); ``off`` leaves the buffer to
-#: its owner (tests and bulk tools call ``Store.drain``).
-WRITERS = ("process", "thread", "off")
-
 
 #: The beacon's view names under a site: ``hit`` (``/sites/<id>/hit``, the path the snippet
 #: gives), and ``visit``, the path of the snippets of earlier versions: they are on customers'
@@ -56,46 +57,49 @@ def retry_attempts(request) -> int | None:
     return 1 if is_beacon(request) else None
 
 
-def _exit_on_sigterm(signum, frame):
-    # waitress stops serving on SystemExit and finishes its requests; atexit then flushes.
-    raise SystemExit(0)
+def make_store(settings: Settings, database) -> Store | WriterProcess:
+    """The hit store ``tracking.writer`` asks for, not started."""
+    if settings.writer == "process":
+        return WriterProcess(settings.store())
+    return Store(
+        database.session_factory,
+        max_pending=settings.buffer_size,
+        interval=settings.flush_seconds,
+        shutdown_timeout=settings.shutdown_seconds,
+        spool_dir=settings.spool_dir,
+    )
 
 
 def includeme(config) -> None:
-    settings = config.get_settings()
+    """Register the beacon's services; nothing is started or loaded here (see :func:`start`)."""
     registry = config.registry
+    settings = registry.getUtility(ISettings)
     # Read when the transaction tween and the execution policy are set up, at commit.
-    settings.setdefault("tm.activate_hook", tm_activate)
-    settings.setdefault("retry.activate_hook", retry_attempts)
-    warm_up()  # the user-agent parser and crawler patterns, once, before the first hit
-    try:
-        # ``None`` when ``tracking.beacon_rate`` or ``tracking.beacon_burst`` is 0: no limit.
-        registry["beacon_limiter"] = limits.from_settings(settings)
-    except ValueError as error:
-        raise ConfigurationError(str(error)) from None
-    registry["site_directory"] = SiteDirectory(ttl=float(settings.get("tracking.site_cache_seconds", 30)))
-    registry["ingest_pipeline"] = Pipeline(
-        GeoLocator(settings.get("tracking.geoip_city_db") or None),
-        store_ip=settings["tracking.store_ip"],
+    config.add_settings({"tm.activate_hook": tm_activate, "retry.activate_hook": retry_attempts})
+    limiter = RateLimiter(settings.beacon_rate, settings.beacon_burst) if settings.beacon_limited else UNLIMITED
+    registry.registerUtility(limiter, IBeaconLimiter)
+    registry.registerUtility(SiteDirectory(ttl=settings.site_cache_seconds), ISiteDirectory)
+    pipeline = Pipeline(
+        GeoLocator(settings.geoip_city_db),
+        store_ip=settings.store_ip,
         # Keyed with the server secret: a spooled visitor key cannot be traced back to an address.
-        visitor_keys=VisitorKeys(settings["tracking.secret"]),
+        visitor_keys=VisitorKeys(settings.secret),
     )
-    writer = settings.get("tracking.writer", "process")
-    if writer not in WRITERS:
-        raise ConfigurationError(f"tracking.writer must be one of {', '.join(WRITERS)}, not {writer!r}")
-    if writer == "process":
-        store = WriterProcess(settings)
-    else:
-        store = Store(registry["dbsession_factory"], **store_options(settings))
-    registry["ingest_store"] = store
-    if writer == "off":
-        return
-    if writer == "thread":
+    registry.registerUtility(pipeline, IHitPipeline)
+    registry.registerUtility(make_store(settings, registry.getUtility(IDatabase)), IHitStore)
+
+
+def start(registry) -> Store | WriterProcess | None:
+    """Start the beacon's background work in this process: load the lookup data (user agents,
+    bots, networks) and start the hit store's writer, a process or a thread (after claiming the
+    spool files left by earlier runs). Returns the store to close at exit, or ``None`` when
+    ``tracking.writer`` is ``off``. For the server's entry point (:mod:`tracking.server`)."""
+    registry.getUtility(IHitPipeline).warm_up()
+    settings = registry.getUtility(ISettings)
+    if settings.writer == "off":
+        return None
+    store = registry.getUtility(IHitStore)
+    if settings.writer == "thread":
         store.load_spool()
     store.start()
-    atexit.register(store.close)
-    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) in (
-        signal.SIG_DFL,
-        None,
-    ):
-        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    return store

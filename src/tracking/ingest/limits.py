@@ -52,8 +52,8 @@ set): no address is kept, and nothing is written anywhere. Two clients share a b
 their 64-bit hashes collide.
 
 **Threads.** waitress serves with several threads. Each shard has its own lock, held for one
-dictionary update (or, rarely, one sweep of that shard's share): a check costs about a
-microsecond (see BENCHMARKS.md) and the threads seldom meet on a lock.
+dictionary update (or, rarely, one sweep of that shard's share): a check is cheap (BENCHMARKS.md,
+"The limit's cost per hit") and the threads seldom meet on a lock.
 """
 
 import math
@@ -62,10 +62,15 @@ import threading
 import time
 from collections.abc import Callable
 
+from zope.interface import classImplements
+
+from ..interfaces import IBeaconLimiter
+from ..settings import DEFAULT_BEACON_BURST, DEFAULT_BEACON_RATE
+
 #: Hits a second, sustained, that one client may send to one site (``tracking.beacon_rate``).
-DEFAULT_RATE = 50.0
+DEFAULT_RATE = DEFAULT_BEACON_RATE
 #: Hits one client may send to one site at once (``tracking.beacon_burst``).
-DEFAULT_BURST = 500
+DEFAULT_BURST = DEFAULT_BEACON_BURST
 #: Buckets kept at most (per process); ~100 bytes each.
 MAX_CLIENTS = 65_536
 SHARDS = 16
@@ -168,7 +173,7 @@ class RateLimiter:
             del buckets[key]
         excess = len(buckets) - self._keep
         if excess > 0:
-            for key in [key for _, key in zip(range(excess), buckets)]:
+            for key in [key for _, key in zip(range(excess), buckets, strict=False)]:
                 del buckets[key]
 
     def __len__(self) -> int:
@@ -181,25 +186,13 @@ class RateLimiter:
         return max(1, math.ceil(wait))
 
 
-def _setting(settings: dict, name: str, default: float) -> float:
-    value = settings.get(name, default)
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = math.nan
-    if not (math.isfinite(number) and number >= 0):
-        raise ValueError(f"{name} must be a number, 0 or more, not {value!r}")
-    return number
+class Unlimited:
+    """The limiter when ``tracking.beacon_rate`` or ``tracking.beacon_burst`` is 0: every hit may go on."""
+
+    def check(self, address: str, site_id: int) -> float:
+        return 0.0
 
 
-def from_settings(settings: dict) -> RateLimiter | None:
-    """The limiter that ``tracking.beacon_rate`` and ``tracking.beacon_burst`` ask for, or
-    ``None`` when either is 0. Raises ``ValueError`` on a value that is not a number (0 or more),
-    or a burst that is not a whole number."""
-    rate = _setting(settings, "tracking.beacon_rate", DEFAULT_RATE)
-    burst = _setting(settings, "tracking.beacon_burst", DEFAULT_BURST)
-    if burst != int(burst):
-        raise ValueError(f"tracking.beacon_burst must be a whole number of hits, not {burst!r}")
-    if rate == 0 or burst == 0:
-        return None
-    return RateLimiter(rate, int(burst))
+UNLIMITED = Unlimited()
+classImplements(Unlimited, IBeaconLimiter)
+classImplements(RateLimiter, IBeaconLimiter)

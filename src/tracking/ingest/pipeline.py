@@ -25,9 +25,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from zope.interface import implementer
+
+from ..interfaces import IHitPipeline
+from ..timezones import LocalDays
 from . import enrich
 from .hit import RawHit
-from ..timezones import LocalDays
 from .sites import SiteInfo
 
 MAX_USER_AGENT = 512
@@ -78,6 +81,7 @@ class EnrichedHit:
     props: dict[str, str] | None
 
 
+@implementer(IHitPipeline)
 class Pipeline:
     def __init__(
         self, geo: enrich.GeoLocator, store_ip: str = "truncated", visitor_keys: enrich.VisitorKeys | None = None
@@ -88,6 +92,13 @@ class Pipeline:
         self.store_ip = store_ip
         self.visitor_key = visitor_keys or enrich.VisitorKeys(secrets.token_urlsafe(32))
         self.local_day = LocalDays()
+
+    def warm_up(self) -> None:
+        """Load the user-agent parser, the bot lists and the network tables now: each loads on
+        first use otherwise, and the first hits would wait for it (the server calls this before
+        it serves; a command that never sees a hit never pays for it)."""
+        enrich.warm_up()
+        self.geo.warm_up()
 
     def process(
         self,

@@ -20,6 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from zope.interface import implementer
+
+from ..interfaces import ISiteDirectory
+
 log = logging.getLogger(__name__)
 
 
@@ -50,6 +54,7 @@ class SiteUnavailable(Exception):
     """The site could not be loaded: the database is unreachable."""
 
 
+@implementer(ISiteDirectory)
 class SiteDirectory:
     def __init__(
         self,

@@ -1,4 +1,4 @@
-"""Storing hits: a bounded in-memory buffer drained by one writer thread in batches.
+"""Storing hits: a bounded in-memory buffer (:mod:`.buffer`) drained by one writer thread in batches.
 
 The store runs in the writer process (:mod:`.writer`, which adds the hand-over from the server
 and restarts) or, with ``tracking.writer = thread``, in the server process itself.
@@ -29,42 +29,43 @@ changes, and at least every ``SALT_PRUNE_SECONDS``. A batch that needed the salt
 day (spooled hits stored days later) deletes it again in its own transaction: such hits get a
 fresh salt that lives only for their batch, so their visitor counts as new in each batch.
 
-Visits: a visitor's hits less than 30 minutes apart form one visit. For each batch the writer
-reads the visits of its visitors from the database (row locks on PostgreSQL; on SQLite the
-database's write lock, taken at BEGIN), so several server processes continue each other's
-visits; two processes seeing a brand-new visitor within the same instant may each open one.
-The summary tables are updated in the same transaction as the hits (:mod:`tracking.summaries.delta`).
+Each batch is one transaction: the hits' visitor ids (salted here), their visits
+(:mod:`.visits`), the hits themselves (:mod:`.statements`) and the summary tables
+(:mod:`tracking.summaries.delta`).
 
 Jobs: between batches, when idle and at least every ``jobs.POLL_SECONDS``, the writer thread runs
 the jobs that are due (a time-zone change's rebuild: :mod:`tracking.summaries.jobs`), so that they
 never race this process's hit writes; hits keep being accepted into the buffer meanwhile.
 """
 
-import json
 import logging
 import os
 import threading
 import time
 from collections import deque
-from operator import attrgetter, methodcaller
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
+from operator import attrgetter
 from pathlib import Path
 
-from sqlalchemy import ARRAY, BigInteger, Integer, and_, any_, bindparam, delete, func, select, text
+from sqlalchemy import delete, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from zope.interface import implementer
 
-from ..models import DailySalt, Hit, Site, Visit
-from ..models.types import postgresql_array, utcnow
+from ..interfaces import IHitStore
+from ..models import DailySalt, Hit, Site
+from ..models.types import utcnow
 from ..summaries import jobs
-from ..summaries.delta import Delta, visit_counts
-from ..summaries.dimensions import VISIT_DIMENSIONS
+from ..summaries.delta import Delta
+from .buffer import BATCH_SIZE, HitBuffer
 from .enrich import visitor_id
 from .pipeline import EnrichedHit
-from .spool import HIT_FIELDS, SCAN_SECONDS, SpoolFile, claim, spool_hits
+from .spool import HIT_FIELDS, SCAN_SECONDS, SpoolFile, spool_hits
+from .spool import claim as claim_spool_files
+from .statements import Statement
+from .visits import assign_visits, first_hits
 
 log = logging.getLogger(__name__)
 
-VISIT_GAP = timedelta(minutes=30)
 #: Salts are kept for today and yesterday, then deleted: a visitor id cannot be recomputed later.
 SALT_DAYS = 2
 #: The writer thread deletes expired salts at least this often, and whenever the UTC day changes.
@@ -73,84 +74,7 @@ SALT_PRUNE_SECONDS = 60.0
 SALT_RETRY_SECONDS = 5.0
 
 
-#: Hits written in one transaction at most; a writer starts as soon as this many wait.
-BATCH_SIZE = 2_000
-
-
-class HitBuffer:
-    """The beacon's side of a writer: a bounded buffer of acknowledged hits.
-
-    The hits queued here and ``_inflight``, those taken by the writer and not yet committed (a
-    number for :class:`Store`, the unacknowledged hits for the writer process), count against
-    ``max_pending``. ``spooled`` counts the hits read from spool files (:mod:`.spool`) and not
-    yet committed: they do not take the beacon's room, ``_spool_queued`` of them being in
-    ``_queue`` or ``_inflight`` here (a :class:`Store`'s) or all in the writer process.
-    ``pending`` is every hit not yet in the database. Subclasses drain ``_queue``, holding ``_cond``.
-    """
-
-    spooled = 0
-    _spool_queued = 0
-
-    def __init__(self, max_pending: int, batch_size: int = BATCH_SIZE) -> None:
-        self.max_pending = max_pending
-        self.batch_size = batch_size
-        self._queue: deque[EnrichedHit] = deque()
-        self._cond = threading.Condition()
-        self._stopping = False
-
-    def submit(self, hit: EnrichedHit) -> bool:
-        """Buffer ``hit``; ``False`` when the buffer is full (the database has been away too long)."""
-        with self._cond:
-            if len(self._queue) + self._inflight - self._spool_queued >= self.max_pending or self._stopping:
-                return False
-            self._queue.append(hit)
-            if len(self._queue) >= self.batch_size:
-                self._cond.notify_all()
-        return True
-
-    @property
-    def pending(self) -> int:
-        """Hits acknowledged (by this server, or spooled by any) and not yet committed."""
-        return len(self._queue) + self._inflight - self._spool_queued + self.spooled
-
-    def flush(self, timeout: float = 30.0) -> bool:
-        """Wait until everything submitted so far is committed; ``False`` on time-out."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            self._cond.notify_all()
-            while self._queue or self._inflight:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._cond.wait(min(remaining, 0.05))
-        return True
-
-    def _stop_accepting(self) -> bool:
-        """Refuse hits from now on and wake the writer; ``False`` if already stopping."""
-        with self._cond:
-            if self._stopping:
-                return False
-            self._stopping = True
-            self._cond.notify_all()
-        return True
-
-
-#: ``tracking.spool_dir`` when it is not set, under the working directory: hits are never lost
-#: at shutdown for want of a setting.
-DEFAULT_SPOOL_DIR = os.path.join("var", "spool")
-
-
-def store_options(settings: dict) -> dict:
-    """:class:`Store`'s options from the application's settings. The spool directory is made
-    absolute (a relative one is taken from the working directory) and created when needed."""
-    return {
-        "max_pending": int(settings.get("tracking.buffer_size", 100_000)),
-        "interval": float(settings.get("tracking.flush_seconds", 0.2)),
-        "shutdown_timeout": float(settings.get("tracking.shutdown_seconds", 30)),
-        "spool_dir": os.path.abspath(settings.get("tracking.spool_dir") or DEFAULT_SPOOL_DIR),
-    }
-
-
+@implementer(IHitStore)
 class Store(HitBuffer):
     def __init__(
         self,
@@ -330,13 +254,13 @@ class Store(HitBuffer):
             return
         visitors = [visitor_id(self._salt(session, hit.ts.date()), hit.visitor_key) for hit in batch]
         delta = Delta()
-        visit_ids = _assign_visits(connection, batch, visitors, delta)
-        firsts = _first_hits(connection, batch, visitors)
+        visit_ids = assign_visits(connection, batch, visitors, delta)
+        firsts = first_hits(connection, batch, visitors)
         rows = []
         for hit, visitor, visit_id, first in zip(batch, visitors, visit_ids, firsts, strict=True):
             rows.append((*_stored_values(hit), visitor, visit_id, first))
             delta.add_hit(hit.site_id, hit.day, hit.ts, hit.event, hit.path, hit.props, first, hit.bot)
-        _INSERT_HITS.executemany(connection, rows)
+        INSERT_HITS.executemany(connection, rows)
         delta.apply(session)
 
     # -- salts ---------------------------------------------------------------------------
@@ -404,7 +328,7 @@ class Store(HitBuffer):
 
     def _claim_spool(self) -> int:
         self._spool_scan_due = time.monotonic() + SCAN_SECONDS
-        claimed = claim(self.spool_dir)
+        claimed = claim_spool_files(self.spool_dir)
         if not claimed:
             return 0
         count = 0
@@ -460,335 +384,5 @@ class _Claim:
 #: The fields of a hit that are columns of ``hits`` (the visitor key becomes the visitor id).
 _STORED_FIELDS = tuple(name for name in HIT_FIELDS if name != "visitor_key")
 _stored_values = attrgetter(*_STORED_FIELDS)
-_HITS = Hit.__table__
-_V = Visit.__table__
-#: Visit dimensions, in the order of their columns after ``_VISIT_COLUMNS``' first nine.
-_DIMS = tuple(VISIT_DIMENSIONS)
-_VISIT_COLUMNS = (_V.c.id, _V.c.site_id, _V.c.visitor, _V.c.day, _V.c.is_first, _V.c.started_at, _V.c.ended_at,
-                  _V.c.pageviews, _V.c.events, *(_V.c[column] for column in VISIT_DIMENSIONS.values()))
-
-
-class _State:
-    """A visit as this batch leaves it; for a visit read from the database, also its
-    counts and exit page before the batch (``before``, ``before_exit``)."""
-
-    __slots__ = ("id", "site_id", "visitor", "day", "is_first", "started", "last", "attrs", "pageviews", "events",
-                 "before", "before_exit")
-
-    def __init__(self, id, site_id, visitor, day, is_first, started, last, attrs, pageviews=0, events=0):
-        self.id = id
-        self.site_id = site_id
-        self.visitor = visitor
-        self.day = day
-        self.is_first = is_first
-        self.started = started
-        self.last = last
-        self.attrs = attrs
-        self.pageviews = pageviews
-        self.events = events
-        self.before = None if id is None else self.counts()
-        self.before_exit = None if id is None else attrs["exit"]
-
-    @classmethod
-    def from_row(cls, row) -> "_State":
-        return cls(row[0], row[1], row[2], row[3], row[4], row[5], row[6], dict(zip(_DIMS, row[9:])), row[7], row[8])
-
-    @property
-    def duration(self) -> int:
-        return int((self.last - self.started).total_seconds())
-
-    def counts(self) -> tuple[int, ...]:
-        return visit_counts(self.is_first, self.pageviews, self.events, self.duration)
-
-    def row(self) -> tuple:
-        """The values of ``_VISIT_FIELDS``."""
-        return (
-            self.id, self.site_id, self.visitor, self.day, self.is_first, self.started, self.last, self.pageviews,
-            self.events, *(self.attrs[dim] for dim in _DIMS), self.duration,
-        )
-
-
-def _attrs(hit: EnrichedHit) -> dict[str, str]:
-    """A new visit's dimensions: those of its first hit."""
-    return {dim: hit.path if dim in ("entry", "exit") else getattr(hit, column) for dim, column in VISIT_DIMENSIONS.items()}
-
-
-class _Statement:
-    """An INSERT or UPDATE of positional rows: the driver's executemany (an INSERT on
-    PostgreSQL: ``COPY``).
-
-    SQLAlchemy's executemany compiles the parameters of every row (dictionaries in, the
-    driver's format out): about a third of the writer's time per hit. Here the SQL is written
-    once per dialect and only the columns whose type needs it are converted, with the bind
-    processors SQLAlchemy would use (timestamps and JSON are stored exactly the same).
-    """
-
-    def __init__(self, table, columns: tuple[str, ...], key: str | None = None) -> None:
-        self.table = table
-        self.columns = columns  # an UPDATE sets these, in this order, where ``key`` is the last value
-        self.key = key
-        self._compiled: dict = {}
-
-    def _for(self, dialect):
-        key = (type(dialect), dialect.paramstyle)  # not the dialect: each engine has its own
-        compiled = self._compiled.get(key)
-        if compiled is None:
-            quote = dialect.identifier_preparer.quote
-            marker = "?" if dialect.paramstyle == "qmark" else "%s"
-            table = quote(self.table.name)
-            if self.key is None:
-                names = ", ".join(quote(column) for column in self.columns)
-                sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join([marker] * len(self.columns))})"
-                typed = self.columns
-            else:
-                assignments = ", ".join(f"{quote(column)} = {marker}" for column in self.columns)
-                sql = f"UPDATE {table} SET {assignments} WHERE {quote(self.key)} = {marker}"
-                typed = (*self.columns, self.key)
-            processors = []
-            for i, column in enumerate(typed):
-                column_type = self.table.c[column].type
-                processor = column_type.dialect_impl(dialect).bind_processor(dialect)
-                if processor is not None:
-                    processors.append((i, _faster(processor, column_type)))
-            compiled = self._compiled[key] = (sql, tuple(processors))
-        return compiled
-
-    def executemany(self, connection, rows: list[tuple]) -> None:
-        if not rows:
-            return
-        sql, processors = self._for(connection.dialect)
-        if processors:
-            converted = []
-            for row in rows:
-                row = list(row)
-                for i, processor in processors:
-                    value = row[i]
-                    if value is not None:
-                        row[i] = processor(value)
-                converted.append(tuple(row))
-            rows = converted
-        if connection.dialect.name != "postgresql":
-            connection.exec_driver_sql(sql, rows)
-        elif self.key is None:
-            self._copy(connection, rows)
-        else:
-            self._update_from_arrays(connection, rows)
-
-    def _update_from_arrays(self, connection, rows) -> None:
-        """Update with one statement whose parameters are one array per column (``UPDATE …
-        FROM unnest``): psycopg's executemany spends Python on every row."""
-        dialect = connection.dialect
-        sql = self._compiled.get("unnest")
-        if sql is None:
-            quote = dialect.identifier_preparer.quote
-            names = (*self.columns, self.key)
-            arrays = ", ".join(f"CAST(%s AS {postgresql_array(self.table.c[name])})" for name in names)
-            assignments = ", ".join(f"{quote(column)} = u.{quote(column)}" for column in self.columns)
-            table = quote(self.table.name)
-            sql = self._compiled["unnest"] = (
-                f"UPDATE {table} SET {assignments} FROM unnest({arrays}) AS u({', '.join(quote(n) for n in names)})"
-                f" WHERE {table}.{quote(self.key)} = u.{quote(self.key)}"
-            )
-        connection.exec_driver_sql(sql, tuple(list(column) for column in zip(*rows, strict=True)))
-
-    def _copy(self, connection, rows) -> None:
-        """Insert with ``COPY``: psycopg formats the rows in C, where its executemany spends
-        Python on every row (the writer's largest cost on PostgreSQL). Driver errors are raised
-        as SQLAlchemy's, as for any other statement."""
-        dialect = connection.dialect
-        quote = dialect.identifier_preparer.quote
-        sql = f"COPY {quote(self.table.name)} ({', '.join(quote(column) for column in self.columns)}) FROM STDIN"
-        cursor = connection.connection.cursor()
-        try:
-            with cursor.copy(sql) as copy:
-                for row in rows:
-                    copy.write_row(row)
-        except dialect.loaded_dbapi.Error as error:
-            invalidated = dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
-            if invalidated:
-                connection.invalidate(error)
-            raise DBAPIError.instance(
-                sql, None, error, dialect.loaded_dbapi.Error, connection_invalidated=invalidated, dialect=dialect
-            ) from error
-        finally:
-            cursor.close()
-
-
-#: C implementations of what SQLite's timestamp and date bind processors write, for values of
-#: each type, used when they write the same (SQLAlchemy's default formats: ``2026-03-01 04:05:06.000007``).
-_ISO_FORMATS = {
-    datetime: (methodcaller("isoformat", " ", "microseconds"), (datetime(2026, 3, 1, 4, 5, 6, 7), datetime(999, 1, 2))),
-    date: (date.isoformat, (date(2026, 3, 1), date(999, 1, 2))),
-}
-
-
-def _faster(processor, column_type):
-    """``processor``, or a C function that converts the column's values the same way."""
-    try:
-        faster, samples = _ISO_FORMATS[column_type.python_type]
-    except (KeyError, NotImplementedError):
-        return processor
-    return faster if all(faster(sample) == processor(sample) for sample in samples) else processor
-
-
 #: A hit's stored fields, then its visitor id, visit id and whether it is the visitor's first.
-_INSERT_HITS = _Statement(_HITS, (*_STORED_FIELDS, "visitor", "visit_id", "is_first"))
-_VISIT_FIELDS = tuple(c.name for c in _VISIT_COLUMNS) + ("duration",)
-_INSERT_VISITS = _Statement(_V, _VISIT_FIELDS)
-_UPDATE_VISITS = _Statement(_V, ("ended_at", "exit_path", "pageviews", "events", "duration"), key="id")
-
-
-def _assign_visits(connection, batch: list[EnrichedHit], visitors: list[int], delta: Delta) -> list[int | None]:
-    """The visit id of each hit (``None`` for bots), opening and extending visits.
-
-    The visitors' visits are read from the database (locked on PostgreSQL, so that server
-    processes extending the same visit take turns; on SQLite the writer's transaction holds
-    the database's write lock); visitor ids change daily, so that is every visit they had
-    today, and any at all means this is not their first visit today.
-    """
-    people = [(i, hit) for i, hit in enumerate(batch) if not hit.bot]
-    result: list[int | None] = [None] * len(batch)
-    if not people:
-        return result
-    keys = {(hit.site_id, visitors[i]) for i, hit in people}
-    postgresql = connection.dialect.name == "postgresql"
-    current: dict[tuple[int, int], _State] = {}
-    for row in connection.execute(_VISITS_OF[postgresql], _visitor_parameters(postgresql, keys)).all():
-        key = (row[1], row[2])  # rows come by ended_at: the last visit of each visitor wins
-        if key in keys:
-            current[key] = _State.from_row(row)
-    seen = set(current)
-
-    new: list[_State] = []
-    assigned: list[tuple[int, _State]] = []
-    for i, hit in sorted(people, key=lambda item: item[1].ts):
-        key = (hit.site_id, visitors[i])
-        state = current.get(key)
-        if state is None or hit.ts - state.last > VISIT_GAP:
-            state = _State(None, hit.site_id, visitors[i], hit.day, key not in seen, hit.ts, hit.ts, _attrs(hit))
-            seen.add(key)
-            current[key] = state
-            new.append(state)
-        if hit.event == "pageview":
-            state.pageviews += 1
-            if hit.ts >= state.last:
-                state.attrs["exit"] = hit.path
-        else:
-            state.events += 1
-        if hit.ts > state.last:
-            state.last = hit.ts
-        assigned.append((i, state))
-
-    if new:
-        for state, new_id in zip(new, _reserve_visit_ids(connection, postgresql, len(new)), strict=True):
-            state.id = new_id
-        # Ids chosen here: a plain executemany, cheaper than RETURNING row by row.
-        _INSERT_VISITS.executemany(connection, [state.row() for state in new])
-    extended = list({state.id: state for _, state in assigned if state.before is not None}.values())
-    _UPDATE_VISITS.executemany(
-        connection, [(s.last, s.attrs["exit"], s.pageviews, s.events, s.duration, s.id) for s in extended]
-    )
-    for state in new:
-        delta.add_visit(state.site_id, state.day, state.attrs, state.counts())
-        delta.add_visit_start(state.site_id, state.started, state.is_first)
-    for state in extended:
-        delta.change_visit(state.site_id, state.day, state.attrs, state.before, state.before_exit, state.counts())
-    for i, state in assigned:
-        result[i] = state.id
-    return result
-
-
-_RESERVE_VISIT_IDS = text("SELECT nextval(pg_get_serial_sequence('visits', 'id')) FROM generate_series(1, :n)")
-_LAST_VISIT_ID = select(func.coalesce(func.max(_V.c.id), 0))
-
-
-def _reserve_visit_ids(connection, postgresql: bool, n: int) -> list[int]:
-    """``n`` unused visit ids, in one round trip.
-
-    PostgreSQL: from the table's sequence. SQLite: the ids after the largest one, which is what
-    SQLite itself would assign (``INTEGER PRIMARY KEY`` without ``AUTOINCREMENT``). Safe across
-    processes because the writer's transaction holds the write lock from ``BEGIN IMMEDIATE``;
-    in a deferred transaction another process's commit after this read makes the insert fail
-    (stale snapshot, or a duplicate key) rather than reuse an id.
-    """
-    if postgresql:
-        return connection.scalars(_RESERVE_VISIT_IDS, {"n": n}).all()
-    last = connection.scalar(_LAST_VISIT_ID)
-    return list(range(last + 1, last + 1 + n))
-
-
-def _json_values(name: str):
-    """The values of a JSON array parameter, as a one-column subquery (SQLite)."""
-    return select(func.json_each(bindparam(name)).table_valued("value").c.value).scalar_subquery()
-
-
-def _visitors_in(postgresql: bool, table):
-    """Rows of the (site, visitor) pairs given by :func:`_visitor_parameters`: a superset the
-    caller narrows down. Two parameters whatever the batch: thousands of separate ones make
-    compiling the statement and the driver's query parsing the writer's main cost."""
-    if postgresql:
-        return and_(
-            table.c.site_id == any_(bindparam("sites", type_=ARRAY(Integer))),
-            table.c.visitor == any_(bindparam("visitors", type_=ARRAY(BigInteger))),
-        )
-    return and_(table.c.site_id.in_(_json_values("sites")), table.c.visitor.in_(_json_values("visitors")))
-
-
-def _visitor_parameters(postgresql: bool, keys: set[tuple[int, int]]) -> dict:
-    sites = sorted({site for site, _ in keys})
-    visitors = [visitor for _, visitor in keys]
-    if postgresql:
-        return {"sites": sites, "visitors": visitors}
-    return {"sites": json.dumps(sites), "visitors": json.dumps(visitors)}
-
-
-#: The visits of some visitors, by ``ended_at``; on PostgreSQL locked (keyed by ``postgresql``).
-_VISITS_OF = {
-    False: select(*_VISIT_COLUMNS).where(_visitors_in(False, _V)).order_by(_V.c.ended_at),
-    True: select(*_VISIT_COLUMNS).where(_visitors_in(True, _V)).order_by(_V.c.ended_at).with_for_update(),
-}
-
-#: Which of the keys (site, visitor, event, path for a page view or "" for an event) already
-#: have a hit: one row per key that does (its position in the parameters, from 1).
-_SEEN_KEYS = {
-    False: text(
-        "SELECT k.key + 1 FROM json_each(:keys) AS k WHERE EXISTS (SELECT 1 FROM hits AS h"
-        " WHERE h.site_id = k.value ->> 0 AND h.visitor = k.value ->> 1 AND h.event = k.value ->> 2"
-        " AND (h.event <> 'pageview' OR h.path = k.value ->> 3))"
-    ),
-    # A lateral subquery with LIMIT: one index probe per key, whatever the planner thinks of
-    # the array's size (as a semi-join it may scan all the hits).
-    True: text(
-        "SELECT k.n FROM unnest(CAST(:sites AS integer[]), CAST(:visitors AS bigint[]), CAST(:events AS text[]),"
-        " CAST(:paths AS text[])) WITH ORDINALITY AS k(site_id, visitor, event, path, n)"
-        " CROSS JOIN LATERAL (SELECT 1 FROM hits AS h WHERE h.site_id = k.site_id AND h.visitor = k.visitor"
-        " AND h.event = k.event AND (h.event <> 'pageview' OR h.path = k.path) LIMIT 1) AS seen"
-    ),
-}
-
-
-def _first_hits(connection, batch: list[EnrichedHit], visitors: list[int]) -> list[bool]:
-    """Whether each hit is its visitor's first page view of that path (first event of that name) today."""
-    keys = list(dict.fromkeys(
-        (hit.site_id, visitors[i], hit.event, hit.path if hit.event == "pageview" else "")
-        for i, hit in enumerate(batch) if not hit.bot
-    ))
-    seen: set[tuple] = set()
-    if keys:
-        if connection.dialect.name == "postgresql":
-            sites, people, events, paths = zip(*keys, strict=True)
-            parameters = {"sites": list(sites), "visitors": list(people), "events": list(events), "paths": list(paths)}
-            found = connection.scalars(_SEEN_KEYS[True], parameters)
-        else:
-            found = connection.scalars(_SEEN_KEYS[False], {"keys": json.dumps(keys)})
-        seen = {keys[n - 1] for n in found}
-    result = [False] * len(batch)
-    for i in sorted(range(len(batch)), key=lambda i: batch[i].ts):
-        hit = batch[i]
-        if hit.bot:
-            continue
-        key = (hit.site_id, visitors[i], hit.event, hit.path if hit.event == "pageview" else "")
-        if key not in seen:
-            seen.add(key)
-            result[i] = True
-    return result
+INSERT_HITS = Statement(Hit.__table__, (*_STORED_FIELDS, "visitor", "visit_id", "is_first"))

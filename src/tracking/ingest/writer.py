@@ -20,8 +20,11 @@ server keeps every hit until then, so:
   The child ignores SIGTERM and SIGINT (a service manager signals the whole group): it stops
   when its pipe closes, so a server killed outright still has its handed-over hits written.
 
-The hand-over costs the server about 4 µs of pickling per hit, every ``interval`` (20 ms); the
-writer's own work (60–150 µs of CPU per hit, by the machine) runs on another core.
+The hand-over is one pickled message per batch every ``interval`` (20 ms), framed by
+:class:`multiprocessing.connection.Connection` (``send_bytes``/``recv_bytes``) over the pipe;
+the writer's own work runs on another core (the costs of both: BENCHMARKS.md). The child is told
+its settings first, in the same way: a :class:`~tracking.settings.StoreSettings`, only what a
+writer needs.
 """
 
 import logging
@@ -34,15 +37,20 @@ import sys
 import threading
 import time
 from collections import deque
+from multiprocessing.connection import Connection
 from operator import attrgetter
 
+from zope.interface import implementer
+
+from ..interfaces import IHitStore
+from ..settings import StoreSettings
+from .buffer import HitBuffer
 from .pipeline import EnrichedHit
 from .spool import HIT_FIELDS, count_unclaimed, spool_hits
-from .store import HitBuffer, Store, store_options
+from .store import Store
 
 log = logging.getLogger(__name__)
 
-_LENGTH = struct.Struct("!I")
 #: The child's reports: how many of the hits its server sent are settled, and how many hits read
 #: from spool files it holds, not yet committed.
 _PROGRESS = struct.Struct("!QQ")
@@ -53,26 +61,25 @@ _CHILD = "from tracking.ingest.writer import main; main()"
 RESPAWN_DELAY_MAX = 5.0
 
 
+@implementer(IHitStore)
 class WriterProcess(HitBuffer):
-    """The beacon's side: ``submit`` / ``pending`` / ``flush`` / ``close``, as :class:`~.store.Store`."""
+    """The beacon's side: ``submit`` / ``pending`` / ``flush`` / ``start`` / ``close``, as
+    :class:`~.store.Store` (both are the :class:`~tracking.interfaces.IHitStore` service)."""
 
-    def __init__(self, settings: dict, *, interval: float = 0.02) -> None:
-        """``settings``: the application's; the child gets those that are strings (the database
-        URL and engine options, and the store's: :func:`~.store.store_options`). The buffer
-        holds ``tracking.buffer_size`` hits; they are handed over every ``interval`` seconds, or
-        as soon as a store's batch waits."""
-        self.settings = {key: value for key, value in settings.items() if isinstance(value, str)}
-        options = store_options(self.settings)
-        self.settings["tracking.spool_dir"] = options["spool_dir"]  # absolute: the child's is the same
-        super().__init__(options["max_pending"])
-        self.shutdown_timeout = options["shutdown_timeout"]
-        self.spool_dir = options["spool_dir"]
+    def __init__(self, settings: StoreSettings, *, interval: float = 0.02) -> None:
+        """``settings``: what the child is given (the database's, the batches' and the spool's).
+        The buffer holds ``settings.buffer_size`` hits; they are handed over every ``interval``
+        seconds, or as soon as a store's batch waits."""
+        self.settings = settings
+        super().__init__(settings.buffer_size)
+        self.shutdown_timeout = settings.shutdown_seconds
+        self.spool_dir = settings.spool_dir  # absolute: the child's is the same
         self.interval = interval
         # ``_queue``: acknowledged, not yet handed over.
         self._unacked: deque[EnrichedHit] = deque()  # handed over, not yet committed
         self._generation = 0  # bumped at each (re)start of the child
         self._child: subprocess.Popen | None = None
-        self._hits_pipe = None
+        self._hits_pipe: Connection | None = None
         self._sender: threading.Thread | None = None
         self.restarts = 0
         self._quick_deaths = 0
@@ -128,9 +135,9 @@ class WriterProcess(HitBuffer):
         finally:
             os.close(hits_read)
             os.close(acks_write)
-        self._hits_pipe = open(hits_write, "wb", buffering=0)
+        self._hits_pipe = Connection(hits_write, readable=False)
         self._generation += 1
-        _write_frame(self._hits_pipe, self.settings)
+        self._hits_pipe.send_bytes(_dumps(self.settings))
         reader = threading.Thread(
             target=self._read_acks, args=(self._child, acks_read, self._generation), name="tracking-writer-acks", daemon=True
         )
@@ -143,8 +150,8 @@ class WriterProcess(HitBuffer):
         stands until the next child reports the files it claimed again."""
         started = time.monotonic()
         committed = 0
-        with open(fd, "rb", buffering=0) as acks:
-            while (data := _read_exactly(acks, _PROGRESS.size)) is not None:
+        with Connection(fd, writable=False) as acks:
+            while (data := _receive(acks)) is not None:
                 count, spooled = _PROGRESS.unpack(data)
                 with self._cond:
                     for _ in range(count - committed):
@@ -171,7 +178,8 @@ class WriterProcess(HitBuffer):
             # Its hits go again, first, to the next child.
             self._queue.extendleft(reversed(self._unacked))
             self._unacked.clear()
-            self._hits_pipe.close()
+            if self._hits_pipe is not None:
+                self._hits_pipe.close()
             self.restarts += 1
             self._spawn()
             self._cond.notify_all()
@@ -185,9 +193,9 @@ class WriterProcess(HitBuffer):
                 self._queue.clear()
                 self._unacked.extend(batch)
                 pipe, generation, stopping = self._hits_pipe, self._generation, self._stopping
-            if batch:
+            if batch and pipe is not None:
                 try:
-                    _write_frame(pipe, [_row(hit) for hit in batch])
+                    pipe.send_bytes(_dumps([_row(hit) for hit in batch]))
                 except (OSError, ValueError):
                     # The child is gone: its reader requeues these and starts another.
                     with self._cond:
@@ -198,35 +206,22 @@ class WriterProcess(HitBuffer):
                 with self._cond:
                     if self._queue:
                         continue
-                    self._hits_pipe.close()  # end of input: the child writes what it has, then exits
+                    if self._hits_pipe is not None:
+                        self._hits_pipe.close()  # end of input: the child writes what it has, then exits
                 return
 
 
-def _write_frame(pipe, value) -> None:
-    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    pipe.write(_LENGTH.pack(len(data)) + data)
+def _dumps(value) -> bytes:
+    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _read_exactly(stream, size: int) -> bytes | None:
-    """``size`` bytes, or ``None`` at the end of the stream."""
-    chunks = []
-    while size:
-        chunk = stream.read(size)
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        size -= len(chunk)
-    return b"".join(chunks)
-
-
-def _read_frame(stream):
-    header = _read_exactly(stream, _LENGTH.size)
-    if header is None:
+def _receive(connection: Connection) -> bytes | None:
+    """The next message, or ``None`` at the end of the stream (or within a message cut short:
+    its sender was killed)."""
+    try:
+        return connection.recv_bytes()
+    except (EOFError, OSError):
         return None
-    data = _read_exactly(stream, _LENGTH.unpack(header)[0])
-    if data is None:
-        return None
-    return pickle.loads(data)  # from our own parent, through a pipe only it holds
 
 
 def serve(hits_fd: int, acks_fd: int) -> None:
@@ -236,24 +231,33 @@ def serve(hits_fd: int, acks_fd: int) -> None:
     # Stopped by the end of its input, not by the signals meant for the server.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    with open(hits_fd, "rb") as hits, open(acks_fd, "wb", buffering=0) as acks:
-        settings = _read_frame(hits)
-        engine = get_engine(settings)
+    with Connection(hits_fd, writable=False) as hits, Connection(acks_fd, readable=False) as acks:
+        message = _receive(hits)
+        if message is None:
+            return
+        settings: StoreSettings = pickle.loads(message)  # from our own parent, through a pipe only it holds
+        engine = get_engine(settings.database)
         lock = threading.Lock()
 
         def report(settled: int, spooled: int) -> None:
             with lock:
                 try:
-                    acks.write(_PROGRESS.pack(settled, spooled))
+                    acks.send_bytes(_PROGRESS.pack(settled, spooled))
                 except OSError:  # the server is gone (killed): the hits are written all the same
                     pass
 
-        options = {**store_options(settings), "max_pending": sys.maxsize}  # the server bounds the buffer
-        store = Store(get_session_factory(engine), **options, on_progress=report)
+        store = Store(
+            get_session_factory(engine),
+            max_pending=sys.maxsize,  # the server bounds the buffer
+            interval=settings.flush_seconds,
+            shutdown_timeout=settings.shutdown_seconds,
+            spool_dir=settings.spool_dir,
+            on_progress=report,
+        )
         store.load_spool()  # reports how many hits its claimed files hold, even none
         store.start()
-        while (rows := _read_frame(hits)) is not None:
-            store.submit_many([EnrichedHit(*row) for row in rows])
+        while (message := _receive(hits)) is not None:
+            store.submit_many([EnrichedHit(*row) for row in pickle.loads(message)])
         store.close()
         engine.dispose()
 

@@ -1,6 +1,7 @@
 """Database wiring: engine → session factory → transaction-bound session per request."""
 
 import sqlite3
+from collections.abc import Mapping
 
 import pyramid_retry
 import zope.sqlalchemy
@@ -8,7 +9,9 @@ from sqlalchemy import engine_from_config, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, configure_mappers, sessionmaker
+from zope.interface import implementer
 
+from ..interfaces import IDatabase, ISettings
 from .accounts import User  # noqa: F401
 from .hits import DailySalt, Hit, Visit  # noqa: F401
 from .jobs import Job  # noqa: F401
@@ -54,13 +57,14 @@ def _retry_when_locked(context) -> None:
         pyramid_retry.mark_error_retryable(context.sqlalchemy_exception)
 
 
-def get_engine(settings: dict, prefix: str = "sqlalchemy.") -> Engine:
+def get_engine(settings: Mapping[str, str], prefix: str = "sqlalchemy.") -> Engine:
+    """The engine of ``settings``' ``sqlalchemy.*`` values (``Settings.database``)."""
     options = {}
     if make_url(settings[prefix + "url"]).get_backend_name() == "postgresql":
         # executemany through psycopg's pipeline: SQLAlchemy's multi-row VALUES statements make
         # the driver parse thousands of placeholders on every batch of hits.
         options["use_insertmanyvalues"] = False
-    engine = engine_from_config(settings, prefix, **options)
+    engine = engine_from_config(dict(settings), prefix, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
@@ -79,30 +83,40 @@ def get_tm_session(session_factory: sessionmaker[Session], transaction_manager, 
     return dbsession
 
 
-def includeme(config) -> None:
-    settings = config.get_settings()
-    settings["tm.manager_hook"] = "pyramid_tm.explicit_manager"
-    # The beacon must never load a user to annotate a transaction.
-    settings["tm.annotate_user"] = False
+@implementer(IDatabase)
+class Database:
+    """The :class:`~tracking.interfaces.IDatabase` service: an engine and its session factory.
 
-    # A unique-constraint race (two sign-ups with one e-mail) is retried; the retry sees the row.
-    settings.setdefault("retry.attempts", 3)
+    ``bind``: what sessions use, when not the engine itself (a test binds them to the connection
+    of its outer transaction, with ``join_transaction_mode="create_savepoint"``)."""
+
+    def __init__(self, engine: Engine, *, bind=None, **session_options) -> None:
+        self.engine = engine
+        self.session_factory: sessionmaker[Session] = sessionmaker(bind=engine if bind is None else bind, **session_options)
+
+    @classmethod
+    def from_settings(cls, database: Mapping[str, str]) -> "Database":
+        return cls(get_engine(database))
+
+
+def dbsession(request) -> Session:
+    """``request.dbsession``: a session in the request's transaction (``request.tm``)."""
+    return get_tm_session(request.registry.getUtility(IDatabase).session_factory, request.tm, request=request)
+
+
+def includeme(config) -> None:
+    registry = config.registry
+    config.add_settings({
+        "tm.manager_hook": "pyramid_tm.explicit_manager",
+        # The beacon must never load a user to annotate a transaction.
+        "tm.annotate_user": False,
+    })
+    # A unique-constraint race (two sign-ups with one e-mail) is retried (``retry.attempts``,
+    # tracking.settings); the retry sees the row.
     config.include("pyramid_tm")
     config.include("pyramid_retry")
     pyramid_retry.mark_error_retryable(IntegrityError)
-
-    dbengine = settings.get("dbengine")
-    if not dbengine:
-        dbengine = get_engine(settings)
-    session_factory = get_session_factory(dbengine)
-    config.registry["dbengine"] = dbengine
-    config.registry["dbsession_factory"] = session_factory
-
-    def dbsession(request):
-        # Tests may put their own session in the environ.
-        dbsession = request.environ.get("app.dbsession")
-        if dbsession is None:
-            dbsession = get_tm_session(session_factory, request.tm, request=request)
-        return dbsession
-
+    # The application may be given its database (tests); otherwise the settings' engine.
+    if registry.queryUtility(IDatabase) is None:
+        registry.registerUtility(Database.from_settings(registry.getUtility(ISettings).database), IDatabase)
     config.add_request_method(dbsession, reify=True)

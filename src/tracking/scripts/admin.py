@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from ..models import Site, User, get_engine
 from ..models.accounts import normalize_email
 from ..schemas.accounts import PASSWORD_MAX, PASSWORD_MIN
-from ..settings import apply_environment
+from ..settings import database_settings
 from ..summaries import jobs
 
 
@@ -68,7 +68,7 @@ def rebuild(config_uri: str, site_id: int) -> str:
     """Rebuild the site's data now (see the module's docstring); what was done, in one line."""
     if not 1 <= site_id <= MAX_SITE_ID:
         raise CommandError(f"there is no site {site_id}")
-    engine = get_engine(apply_environment(dict(get_appsettings(config_uri))))
+    engine = get_engine(database_settings(get_appsettings(config_uri)))
     try:
         with Session(engine) as session, session.begin():
             # The write lock from the start: a rebuild must not fail half-way because the hit

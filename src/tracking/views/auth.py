@@ -13,6 +13,7 @@ from zope.sqlalchemy import mark_changed
 
 from .. import throttle
 from ..forms import FormHandler
+from ..interfaces import ISettings
 from ..models import User
 from ..models.accounts import dummy_verify, normalize_email
 from ..models.types import utcnow
@@ -25,7 +26,7 @@ def checked_password(request, email: str, check) -> bool:
     """``check()`` (a password verification for the account of ``email``) behind the throttle
     of that account and this client. Raises :class:`throttle.Throttled`, without calling
     ``check``, while either is throttled."""
-    keys = throttle.login_keys(request.registry.settings["tracking.secret"], email, request.remote_addr)
+    keys = throttle.login_keys(request.registry.getUtility(ISettings).secret, email, request.remote_addr)
     # The counters are Core statements, which the transaction manager does not see: without
     # this a failure would be rolled back with the request's read-only transaction.
     mark_changed(request.dbsession, transaction_manager=request.tm)
@@ -98,7 +99,7 @@ class AuthViews:
         request = self.request
         handler = FormHandler(request, RegisterSchema(), formid="register", button="Create account")
         if handler.posted():
-            secret, ip, now = request.registry.settings["tracking.secret"], request.remote_addr, utcnow()
+            secret, ip, now = request.registry.getUtility(ISettings).secret, request.remote_addr, utcnow()
             # Counted like a failed log-in before the form is checked; given back unless the
             # answer is "this address has an account" (see tracking.throttle).
             counted = throttle.attempt(request.dbsession, [throttle.client_key(secret, ip)] if ip else [], now)

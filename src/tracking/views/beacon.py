@@ -26,7 +26,12 @@ from urllib.parse import unquote_plus
 
 from pyramid.response import Response
 from pyramid.security import NO_PERMISSION_REQUIRED
-from pyramid.view import exception_view_config, notfound_view_config, view_config, view_defaults
+from pyramid.view import (
+    exception_view_config,
+    notfound_view_config,
+    view_config,
+    view_defaults,
+)
 
 from ..ingest import BEACON_NAMES
 from ..ingest import BEACON_PATH as beacon_path
@@ -34,6 +39,7 @@ from ..ingest.hit import FIELDS, MAX_BODY, BadHit, decode_json_body, parse
 from ..ingest.limits import RateLimiter
 from ..ingest.pipeline import Ignored
 from ..ingest.sites import SiteUnavailable
+from ..interfaces import IBeaconLimiter, IHitPipeline, IHitStore
 from ..models.types import utcnow
 from ..resources import Root, SiteResource
 
@@ -89,8 +95,8 @@ def _parse_qs(text: str) -> dict:
     What ``urllib.parse.parse_qsl(text, keep_blank_values=True, errors="replace",
     max_num_fields=MAX_FIELDS)`` gives (a test compares them on arbitrary strings), with each
     name and value decoded through a small cache: the same pages, referrers and widths come
-    back hit after hit, and decoding them again was the beacon's costliest step (16 µs of a
-    request; 3.5 µs with the cache)."""
+    back hit after hit, and decoding them again was the beacon's costliest step (figures in
+    BENCHMARKS.md)."""
     pairs = text.split("&")
     if len(pairs) > MAX_FIELDS:
         raise BadHit({"query": f"more than {MAX_FIELDS} fields"})
@@ -167,14 +173,12 @@ class Beacon:
         if request.method == "HEAD":  # Pyramid routes HEAD to GET views
             return self.other_methods()
         registry = request.registry
-        # Headers straight from the environ: WebOb's header mapping costs ~1.5 µs a lookup.
+        # Headers straight from the environ: WebOb's header mapping is dearer (BENCHMARKS.md).
         environ = request.environ
         address = environ.get("REMOTE_ADDR") or ""
-        limiter = registry["beacon_limiter"]
-        if limiter is not None:
-            wait = limiter.check(address, self.context.info.id)
-            if wait:
-                return _too_many(wait)
+        wait = registry.getUtility(IBeaconLimiter).check(address, self.context.info.id)
+        if wait:
+            return _too_many(wait)
         try:
             fields = _fields(request)
             raw = parse(fields, referer_header=environ.get("HTTP_REFERER", ""))
@@ -183,7 +187,7 @@ class Beacon:
         except BadHit as bad:
             return _error(400, bad.errors)
         try:
-            hit = registry["ingest_pipeline"].process(
+            hit = registry.getUtility(IHitPipeline).process(
                 self.context.info,
                 raw,
                 ip=address,
@@ -194,7 +198,7 @@ class Beacon:
             )
         except Ignored as ignored:
             return _answer(204, **{"X-Tracking-Ignored": ignored.reason})
-        if not registry["ingest_store"].submit(hit):
+        if not registry.getUtility(IHitStore).submit(hit):
             return _retry_later("too many hits waiting to be stored; retry later")
         if hit.bot:
             return _answer(204, **{"X-Tracking-Ignored": "bot"})

@@ -20,6 +20,7 @@ from pyramid.response import Response
 from pyramid.view import view_config, view_defaults
 
 from ..charts import line_chart
+from ..interfaces import IDatabase
 from ..models.types import utcnow
 from ..reports import api, export
 from ..reports.periods import PERIODS, period_from
@@ -153,7 +154,7 @@ class DashboardViews:
             query = PageQuery(self.request, dimensions=(dim,), metrics=DETAILS[dim], limit=EXPORT_LIMIT)
         else:
             query = PageQuery(self.request)
-        session_factory = self.request.registry["dbsession_factory"]
+        session_factory = self.request.registry.getUtility(IDatabase).session_factory
         if dim == "hits":
             header, rows = export.HIT_COLUMNS, export.hit_rows(session_factory, query.stats)
         elif dim == "visits":

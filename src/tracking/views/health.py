@@ -20,6 +20,7 @@ from pyramid.view import view_config
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..interfaces import IHitStore
 from ..resources import Root
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 
 @view_config(context=Root, name="healthz", permission=NO_PERMISSION_REQUIRED, request_method=("GET", "HEAD"))
 def healthz(request):
-    pending = request.registry["ingest_store"].pending
+    pending = request.registry.getUtility(IHitStore).pending
     try:
         request.dbsession.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:

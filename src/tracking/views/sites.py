@@ -11,12 +11,14 @@ from sqlalchemy import select
 
 from ..forms import FormHandler
 from ..ingest import BEACON_NAMES
+from ..interfaces import ISiteDirectory
 from ..models import Site
 from ..resources import SiteResource, Sites
 from ..schemas.sites import DeleteSiteSchema, SiteSchema, SiteSettingsSchema
 from ..security import Permission
 from ..summaries import jobs
 from ..timezones import to_local
+
 
 
 def snippet(request, context) -> str:
@@ -40,7 +42,7 @@ def job_notice(request, site) -> dict:
 
 def _forget_after_commit(request, site_id: int) -> None:
     """The beacon's cached view of the site is dropped once the change is committed."""
-    directory = request.registry["site_directory"]
+    directory = request.registry.getUtility(ISiteDirectory)
     request.tm.get().addAfterCommitHook(lambda committed: committed and directory.forget(site_id))
 
 

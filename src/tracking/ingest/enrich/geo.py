@@ -17,6 +17,7 @@ import pickle
 import re
 import subprocess
 import sys
+import threading
 from array import array
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
@@ -234,10 +235,15 @@ class GeoLocator:
     Private, loopback, link-local, reserved, multicast and malformed
     addresses give an empty :class:`Geo`.  Lookups are cached per instance
     (4096 addresses).  Thread-safe for lookups.
+
+    The country and AS tables are loaded at the first lookup, or by
+    :meth:`warm_up` (the server calls it before serving); the city database
+    is opened at once, so a wrong path stops the start.
     """
 
     def __init__(self, city_db_path: str | None = None) -> None:
-        self._countries, self._systems = _geoip2fast_tables()
+        self._tables: tuple[CountryTable, AsTable] | None = None
+        self._tables_lock = threading.Lock()
         self._reader: geoip2.database.Reader | None = None
         if city_db_path is not None:
             reader = geoip2.database.Reader(city_db_path)
@@ -247,6 +253,16 @@ class GeoLocator:
                 raise ValueError(f"{city_db_path} is a {database_type} database, not a City one")
             self._reader = reader
         self._cached_lookup = functools.lru_cache(maxsize=_GEO_CACHE_SIZE)(self._lookup)
+
+    def warm_up(self) -> None:
+        """Load the country and AS tables now rather than at the first lookup."""
+        self._load_tables()
+
+    def _load_tables(self) -> tuple[CountryTable, AsTable]:
+        with self._tables_lock:
+            if self._tables is None:
+                self._tables = _geoip2fast_tables()
+            return self._tables
 
     def __enter__(self) -> GeoLocator:
         return self
@@ -271,8 +287,9 @@ class GeoLocator:
         address = _parse_ip(ip)
         if address is None or not _is_public(address):
             return _UNKNOWN_GEO
-        country = self._countries.country(address)
-        as_org = self._systems.organisation(address)
+        countries, systems = self._tables or self._load_tables()
+        country = countries.country(address)
+        as_org = systems.organisation(address)
         reader = self._reader
         if reader is None:
             return Geo(country=country, as_org=as_org)

@@ -14,7 +14,7 @@ from pyramid.paster import get_appsettings, setup_logging
 from sqlalchemy.orm import Session
 
 from ...models import get_engine
-from ...settings import apply_environment
+from ...settings import database_settings
 from .load import generate
 
 
@@ -60,7 +60,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None, stderr: TextIO = sys.stderr) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     setup_logging(args.config_uri)
-    settings = apply_environment(dict(get_appsettings(args.config_uri)))
+    settings = database_settings(get_appsettings(args.config_uri))
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 32)
     engine = get_engine(settings)
     try:

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from ...ingest.enrich import classify_source
-from ...ingest.store import VISIT_GAP
+from ...ingest.visits import VISIT_GAP
 from ...models import Site
 from ...timezones import day_bounds
 from .rows import Rows

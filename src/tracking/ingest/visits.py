@@ -1,0 +1,244 @@
+"""Hits into visits: a visitor's hits less than 30 minutes apart form one visit.
+
+For each batch the hit writer (:mod:`.store`) reads the visits of its visitors from the database
+(row locks on PostgreSQL; on SQLite the database's write lock, taken at BEGIN), so several server
+processes continue each other's visits; two processes seeing a brand-new visitor within the same
+instant may each open one. :func:`assign_visits` opens and extends visits and records their
+changes in the batch's summary :class:`~tracking.summaries.delta.Delta`; :func:`first_hits` tells
+each hit that is its visitor's first view of its page (or first event of its name) that day.
+"""
+
+import json
+from datetime import timedelta
+
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Integer,
+    and_,
+    any_,
+    bindparam,
+    func,
+    select,
+    text,
+)
+
+from ..models import Visit
+from ..summaries.dimensions import VISIT_DIMENSIONS
+from ..summaries.delta import Delta, visit_counts
+from .pipeline import EnrichedHit
+from .statements import Statement
+
+VISIT_GAP = timedelta(minutes=30)
+
+_V = Visit.__table__
+#: Visit dimensions, in the order of their columns after ``_VISIT_COLUMNS``' first nine.
+_DIMS = tuple(VISIT_DIMENSIONS)
+_VISIT_COLUMNS = (_V.c.id, _V.c.site_id, _V.c.visitor, _V.c.day, _V.c.is_first, _V.c.started_at, _V.c.ended_at,
+                  _V.c.pageviews, _V.c.events, *(_V.c[column] for column in VISIT_DIMENSIONS.values()))
+
+
+class _State:
+    """A visit as this batch leaves it; for a visit read from the database, also its
+    counts and exit page before the batch (``before``, ``before_exit``)."""
+
+    __slots__ = ("id", "site_id", "visitor", "day", "is_first", "started", "last", "attrs", "pageviews", "events",
+                 "before", "before_exit")
+
+    def __init__(self, id, site_id, visitor, day, is_first, started, last, attrs, pageviews=0, events=0):
+        self.id = id
+        self.site_id = site_id
+        self.visitor = visitor
+        self.day = day
+        self.is_first = is_first
+        self.started = started
+        self.last = last
+        self.attrs = attrs
+        self.pageviews = pageviews
+        self.events = events
+        self.before = None if id is None else self.counts()
+        self.before_exit = None if id is None else attrs["exit"]
+
+    @classmethod
+    def from_row(cls, row) -> "_State":
+        return cls(row[0], row[1], row[2], row[3], row[4], row[5], row[6], dict(zip(_DIMS, row[9:], strict=True)), row[7], row[8])
+
+    @property
+    def duration(self) -> int:
+        return int((self.last - self.started).total_seconds())
+
+    def counts(self) -> tuple[int, ...]:
+        return visit_counts(self.is_first, self.pageviews, self.events, self.duration)
+
+    def row(self) -> tuple:
+        """The values of ``_VISIT_FIELDS``."""
+        return (
+            self.id, self.site_id, self.visitor, self.day, self.is_first, self.started, self.last, self.pageviews,
+            self.events, *(self.attrs[dim] for dim in _DIMS), self.duration,
+        )
+
+
+def _attrs(hit: EnrichedHit) -> dict[str, str]:
+    """A new visit's dimensions: those of its first hit."""
+    return {dim: hit.path if dim in ("entry", "exit") else getattr(hit, column) for dim, column in VISIT_DIMENSIONS.items()}
+
+
+_VISIT_FIELDS = tuple(c.name for c in _VISIT_COLUMNS) + ("duration",)
+INSERT_VISITS = Statement(_V, _VISIT_FIELDS)
+UPDATE_VISITS = Statement(_V, ("ended_at", "exit_path", "pageviews", "events", "duration"), key="id")
+
+
+def assign_visits(connection, batch: list[EnrichedHit], visitors: list[int], delta: Delta) -> list[int | None]:
+    """The visit id of each hit (``None`` for bots), opening and extending visits.
+
+    The visitors' visits are read from the database (locked on PostgreSQL, so that server
+    processes extending the same visit take turns; on SQLite the writer's transaction holds
+    the database's write lock); visitor ids change daily, so that is every visit they had
+    today, and any at all means this is not their first visit today.
+    """
+    people = [(i, hit) for i, hit in enumerate(batch) if not hit.bot]
+    result: list[int | None] = [None] * len(batch)
+    if not people:
+        return result
+    keys = {(hit.site_id, visitors[i]) for i, hit in people}
+    postgresql = connection.dialect.name == "postgresql"
+    current: dict[tuple[int, int], _State] = {}
+    for row in connection.execute(_VISITS_OF[postgresql], _visitor_parameters(postgresql, keys)).all():
+        key = (row[1], row[2])  # rows come by ended_at: the last visit of each visitor wins
+        if key in keys:
+            current[key] = _State.from_row(row)
+    seen = set(current)
+
+    new: list[_State] = []
+    assigned: list[tuple[int, _State]] = []
+    for i, hit in sorted(people, key=lambda item: item[1].ts):
+        key = (hit.site_id, visitors[i])
+        state = current.get(key)
+        if state is None or hit.ts - state.last > VISIT_GAP:
+            state = _State(None, hit.site_id, visitors[i], hit.day, key not in seen, hit.ts, hit.ts, _attrs(hit))
+            seen.add(key)
+            current[key] = state
+            new.append(state)
+        if hit.event == "pageview":
+            state.pageviews += 1
+            if hit.ts >= state.last:
+                state.attrs["exit"] = hit.path
+        else:
+            state.events += 1
+        if hit.ts > state.last:
+            state.last = hit.ts
+        assigned.append((i, state))
+
+    if new:
+        for state, new_id in zip(new, _reserve_visit_ids(connection, postgresql, len(new)), strict=True):
+            state.id = new_id
+        # Ids chosen here: a plain executemany, cheaper than RETURNING row by row.
+        INSERT_VISITS.executemany(connection, [state.row() for state in new])
+    extended = list({state.id: state for _, state in assigned if state.before is not None}.values())
+    UPDATE_VISITS.executemany(
+        connection, [(s.last, s.attrs["exit"], s.pageviews, s.events, s.duration, s.id) for s in extended]
+    )
+    for state in new:
+        delta.add_visit(state.site_id, state.day, state.attrs, state.counts())
+        delta.add_visit_start(state.site_id, state.started, state.is_first)
+    for state in extended:
+        delta.change_visit(state.site_id, state.day, state.attrs, state.before, state.before_exit, state.counts())
+    for i, state in assigned:
+        result[i] = state.id
+    return result
+
+
+_RESERVE_VISIT_IDS = text("SELECT nextval(pg_get_serial_sequence('visits', 'id')) FROM generate_series(1, :n)")
+_LAST_VISIT_ID = select(func.coalesce(func.max(_V.c.id), 0))
+
+
+def _reserve_visit_ids(connection, postgresql: bool, n: int) -> list[int]:
+    """``n`` unused visit ids, in one round trip.
+
+    PostgreSQL: from the table's sequence. SQLite: the ids after the largest one, which is what
+    SQLite itself would assign (``INTEGER PRIMARY KEY`` without ``AUTOINCREMENT``). Safe across
+    processes because the writer's transaction holds the write lock from ``BEGIN IMMEDIATE``;
+    in a deferred transaction another process's commit after this read makes the insert fail
+    (stale snapshot, or a duplicate key) rather than reuse an id.
+    """
+    if postgresql:
+        return connection.scalars(_RESERVE_VISIT_IDS, {"n": n}).all()
+    last = connection.scalar(_LAST_VISIT_ID)
+    return list(range(last + 1, last + 1 + n))
+
+
+def _json_values(name: str):
+    """The values of a JSON array parameter, as a one-column subquery (SQLite)."""
+    return select(func.json_each(bindparam(name)).table_valued("value").c.value).scalar_subquery()
+
+
+def _visitors_in(postgresql: bool, table):
+    """Rows of the (site, visitor) pairs given by :func:`_visitor_parameters`: a superset the
+    caller narrows down. Two parameters whatever the batch: thousands of separate ones make
+    compiling the statement and the driver's query parsing the writer's main cost."""
+    if postgresql:
+        return and_(
+            table.c.site_id == any_(bindparam("sites", type_=ARRAY(Integer))),
+            table.c.visitor == any_(bindparam("visitors", type_=ARRAY(BigInteger))),
+        )
+    return and_(table.c.site_id.in_(_json_values("sites")), table.c.visitor.in_(_json_values("visitors")))
+
+
+def _visitor_parameters(postgresql: bool, keys: set[tuple[int, int]]) -> dict:
+    sites = sorted({site for site, _ in keys})
+    visitors = [visitor for _, visitor in keys]
+    if postgresql:
+        return {"sites": sites, "visitors": visitors}
+    return {"sites": json.dumps(sites), "visitors": json.dumps(visitors)}
+
+
+#: The visits of some visitors, by ``ended_at``; on PostgreSQL locked (keyed by ``postgresql``).
+_VISITS_OF = {
+    False: select(*_VISIT_COLUMNS).where(_visitors_in(False, _V)).order_by(_V.c.ended_at),
+    True: select(*_VISIT_COLUMNS).where(_visitors_in(True, _V)).order_by(_V.c.ended_at).with_for_update(),
+}
+
+#: Which of the keys (site, visitor, event, path for a page view or "" for an event) already
+#: have a hit: one row per key that does (its position in the parameters, from 1).
+_SEEN_KEYS = {
+    False: text(
+        "SELECT k.key + 1 FROM json_each(:keys) AS k WHERE EXISTS (SELECT 1 FROM hits AS h"
+        " WHERE h.site_id = k.value ->> 0 AND h.visitor = k.value ->> 1 AND h.event = k.value ->> 2"
+        " AND (h.event <> 'pageview' OR h.path = k.value ->> 3))"
+    ),
+    # A lateral subquery with LIMIT: one index probe per key, whatever the planner thinks of
+    # the array's size (as a semi-join it may scan all the hits).
+    True: text(
+        "SELECT k.n FROM unnest(CAST(:sites AS integer[]), CAST(:visitors AS bigint[]), CAST(:events AS text[]),"
+        " CAST(:paths AS text[])) WITH ORDINALITY AS k(site_id, visitor, event, path, n)"
+        " CROSS JOIN LATERAL (SELECT 1 FROM hits AS h WHERE h.site_id = k.site_id AND h.visitor = k.visitor"
+        " AND h.event = k.event AND (h.event <> 'pageview' OR h.path = k.path) LIMIT 1) AS seen"
+    ),
+}
+
+
+def first_hits(connection, batch: list[EnrichedHit], visitors: list[int]) -> list[bool]:
+    """Whether each hit is its visitor's first page view of that path (first event of that name) today."""
+    keys = list(dict.fromkeys(
+        (hit.site_id, visitors[i], hit.event, hit.path if hit.event == "pageview" else "")
+        for i, hit in enumerate(batch) if not hit.bot
+    ))
+    seen: set[tuple] = set()
+    if keys:
+        if connection.dialect.name == "postgresql":
+            sites, people, events, paths = zip(*keys, strict=True)
+            parameters = {"sites": list(sites), "visitors": list(people), "events": list(events), "paths": list(paths)}
+            found = connection.scalars(_SEEN_KEYS[True], parameters)
+        else:
+            found = connection.scalars(_SEEN_KEYS[False], {"keys": json.dumps(keys)})
+        seen = {keys[n - 1] for n in found}
+    result = [False] * len(batch)
+    for i in sorted(range(len(batch)), key=lambda i: batch[i].ts):
+        hit = batch[i]
+        if hit.bot:
+            continue
+        key = (hit.site_id, visitors[i], hit.event, hit.path if hit.event == "pageview" else "")
+        if key not in seen:
+            seen.add(key)
+            result[i] = True
+    return result
