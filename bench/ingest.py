@@ -416,13 +416,21 @@ def bare_app(environ, start_response):
 
 
 def serve_bare(ini: str, port: int) -> None:
-    """``--serve-bare``: the ini's ``[server:main]`` serving :func:`bare_app`, as pserve would."""
+    """``--serve-bare``: :func:`bare_app` on the same waitress, with the ini's ``[server:main]`` options.
+
+    Not through the ini's server entry point: that one starts the application's background work
+    (the hit writer), which a bare app does not have."""
     import plaster
+    import waitress
+
+    from tracking.settings import server_options
 
     loader = plaster.get_loader(ini, protocols=["wsgi"])
     config_vars = {"http_port": str(port), "http_host": "127.0.0.1"}
     loader.setup_logging(config_vars)
-    loader.get_wsgi_server(defaults=config_vars)(bare_app)
+    options = dict(loader.get_settings("server:main", defaults=config_vars))
+    options.pop("use", None)
+    waitress.serve(bare_app, **server_options(config_vars, options, environ={}))
 
 
 class BareServer:
