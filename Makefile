@@ -32,7 +32,7 @@ run: $(VENV)/.installed | var
 
 test: $(VENV)/.installed-testing browser-deps nginx-deps
 	$(PY) -m pytest --cov=tracking --cov-report=term-missing:skip-covered --cov-fail-under=90
-	@if $(PY) tests/postgresql.py; then \
+	@if $(PY) -m tests.postgresql; then \
 		$(MAKE) --no-print-directory test-postgresql; \
 	elif [ -n "$$REQUIRE_POSTGRESQL" ]; then \
 		echo "PostgreSQL at $$TRACKING_TEST_POSTGRESQL is not reachable, and REQUIRE_POSTGRESQL is set"; exit 1; \
@@ -82,12 +82,12 @@ test-postgresql: $(VENV)/.installed-testing
 	$(PY) -m pytest --database=postgresql
 
 bench: $(VENV)/.installed-testing
-	$(PY) bench/ingest.py
-	$(PY) bench/dashboard.py --keep var/bench
+	$(PY) -m bench.ingest
+	$(PY) -m bench.dashboard --keep var/bench
 
 # Ten minutes at 80 % of the beacon's peak rate: errors and memory over time.
 soak: $(VENV)/.installed-testing
-	$(PY) bench/soak.py --database sqlite
+	$(PY) -m bench.soak --database sqlite
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .coverage
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .coverage .mypy_cache .ruff_cache

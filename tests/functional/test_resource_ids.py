@@ -5,10 +5,9 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.exc import DataError
 
+from tests.hits import CHROME
 from tracking.interfaces import IDatabase
 from tracking.models import Database
-
-from hits import CHROME
 
 UA = {"User-Agent": CHROME}
 BEYOND_32_BITS = 2**31  # users.id and sites.id are INTEGER on PostgreSQL
