@@ -1,4 +1,4 @@
-# Two commands: `make run` serves development.ini, `make test` runs the whole suite.
+# Two commands: `make run` serves development.ini, `make test` runs the linters, then the whole suite.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 TRACKING_TEST_POSTGRESQL ?= postgresql://postgres@127.0.0.1:5432/postgres
 export TRACKING_TEST_POSTGRESQL
 
-.PHONY: run install test test-sqlite test-postgresql bench soak clean
+.PHONY: run install lint test test-sqlite test-postgresql bench soak clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,13 @@ run: $(VENV)/.installed | var
 	$(VENV)/bin/alembic -c development.ini upgrade head
 	$(VENV)/bin/pserve development.ini
 
-test: $(VENV)/.installed-testing browser-deps nginx-deps
+# ruff (ruff.toml) on the code, the tests and the benchmarks; mypy (setup.cfg) on the code.
+lint: $(VENV)/.installed-testing
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy src
+
+# The linters first: a finding fails the run before the suite starts.
+test: lint browser-deps nginx-deps
 	$(PY) -m pytest --cov=tracking --cov-report=term-missing:skip-covered --cov-fail-under=90
 	@if $(PY) -m tests.postgresql; then \
 		$(MAKE) --no-print-directory test-postgresql; \
