@@ -21,6 +21,7 @@ Pyramid answers 404.
 
 import re
 from functools import cached_property
+from typing import Any
 
 from pyramid.authorization import DENY_ALL, Allow, Authenticated
 from sqlalchemy import BigInteger, select
@@ -62,6 +63,8 @@ def is_disconnect(error: DBAPIError) -> bool:
 class Resource:
     """A node of the tree, knowing its name, its parent and the request."""
 
+    request: Any  # the request (Pyramid's are untyped)
+
     def __init__(self, parent: "Resource | None", name: str) -> None:
         self.__parent__ = parent
         self.__name__ = name
@@ -82,14 +85,6 @@ class Root(Resource):
     def __getitem__(self, name: str) -> Resource:
         children = {"sites": Sites, "users": Users}
         return children[name](self, name)
-
-    @cached_property
-    def sites(self) -> "Sites":
-        return self["sites"]
-
-    @cached_property
-    def users(self) -> "Users":
-        return self["users"]
 
 
 class Sites(Resource):
@@ -145,8 +140,12 @@ class SiteResource(Resource):
 class Visits(Resource):
     """The visits of a site."""
 
+    __parent__: SiteResource
+
     def __getitem__(self, name: str) -> "VisitResource":
         site = self.__parent__.site
+        if site is None:  # deleted by another process since the directory cached it
+            raise KeyError(name)
         visit = self.request.dbsession.scalar(
             select(Visit).where(Visit.id == parse_id(name, Visit), Visit.site_id == site.id)
         )

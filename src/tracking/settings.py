@@ -112,10 +112,6 @@ class Settings:
     retry_attempts: int = 3
 
     @property
-    def database_url(self) -> str:
-        return self.database["sqlalchemy.url"]
-
-    @property
     def beacon_limited(self) -> bool:
         return self.beacon_rate > 0 and self.beacon_burst > 0
 

@@ -20,7 +20,6 @@ from ..summaries import jobs
 from ..timezones import to_local
 
 
-
 def snippet(request, context) -> str:
     """The HTML an owner pastes into their pages: the script, and a pixel for browsers without JavaScript."""
     beacon = request.resource_url(context, BEACON_NAMES[0])
