@@ -10,7 +10,10 @@ process, on SQLite (so the database's own work is counted too):
   ``?period=30d``, ``?period=12mo`` and ``?period=30d&country=DE`` (served from the summaries,
   the summaries, and the raw rows).
 
-The application is built and warmed with callgrind's instrumentation off; it is switched on
+The application is built and warmed with callgrind's instrumentation off, and what exists then is
+exempted from garbage collection (``gc.freeze()``, as ``pserve`` does once the application is
+loaded: otherwise every collection walks the lookup data of whichever version loaded it into
+the process, which measures the collector, not the code); instrumentation is switched on
 (``callgrind_control -i on``) for the measured requests alone and off again before exit, so
 the figure is what those requests cost. Every answer must be the expected status.
 
@@ -27,6 +30,7 @@ Needs Debian's ``valgrind`` (``callgrind_control`` comes with it). Takes a few m
 from __future__ import annotations
 
 import argparse
+import gc
 import io
 import os
 import re
@@ -126,6 +130,8 @@ def child(args) -> None:
         dashboard_request(application(args.url), args.site, args.email, args.what)
     for _ in range(args.warm):
         what()
+    gc.collect()  # as the server does once loaded (``tracking.server``): the collector then
+    gc.freeze()  # skips what exists now, the lookup data included, in every version measured
     print("ready", flush=True)
     sys.stdin.readline()
     for _ in range(args.count):
