@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from passlib.context import CryptContext
-from sqlalchemy import String
+from sqlalchemy import String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .meta import Base
@@ -30,6 +30,9 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     is_admin: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: A disabled account cannot log in, and its sessions were ended when it was disabled.
+    is_disabled: Mapped[bool] = mapped_column(default=False, server_default=false())
+    last_login_at: Mapped[datetime | None]
 
     sites: Mapped[list["Site"]] = relationship(  # noqa: F821
         back_populates="owner",

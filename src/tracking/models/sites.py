@@ -31,6 +31,10 @@ class Site(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     owner: Mapped["User"] = relationship(back_populates="sites")  # noqa: F821
+    #: Everyone else with access, with their roles (:mod:`tracking.models.members`).
+    members: Mapped[list["SiteMember"]] = relationship(  # noqa: F821
+        cascade="all, delete-orphan", passive_deletes=True, order_by="SiteMember.id"
+    )
 
     @property
     def domain(self) -> str:

@@ -25,7 +25,8 @@ from ..models.types import utcnow
 from ..reports import api, export
 from ..reports.periods import PERIODS, period_from
 from ..reports.query import DETAILS, FILTERABLE, InvalidQuery, SiteRef, StatsQuery, filters_from
-from ..resources import SiteResource
+from ..headers import allow_framing
+from ..resources import SharedSite, SiteResource
 from ..security import Permission
 from ..summaries.dimensions import DIMENSIONS, LABELS, PROP_SEPARATOR, split_prop
 from ..timezones import today
@@ -96,6 +97,8 @@ class DashboardViews:
         self.context = context
         self.request = request
         self.site = context.site
+        if isinstance(context, SharedSite) and context.link.origins:
+            allow_framing(request, context.link.origins)
 
     @view_config(name="", renderer="tracking:templates/sites/dashboard.jinja2")
     def dashboard(self):
@@ -146,9 +149,12 @@ class DashboardViews:
         }
 
     @view_config(name="export.csv")
+    @view_config(name="export.csv", request_param="dim=hits", permission=Permission.VIEW_VISITS)
+    @view_config(name="export.csv", request_param="dim=visits", permission=Permission.VIEW_VISITS)
     def export(self):
         """A panel's full list (the columns of its details), the raw hits (``dim=hits``) or the
-        visits (``dim=visits``, one row each) of the period and filters, as CSV."""
+        visits (``dim=visits``, one row each) of the period and filters, as CSV. The last two
+        are the visit log's: they ask for ``view-visits``."""
         dim = query_params(self.request).get("dim", "")
         if dim in DIMENSIONS:
             query = PageQuery(self.request, dimensions=(dim,), metrics=DETAILS[dim], limit=EXPORT_LIMIT)
