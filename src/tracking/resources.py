@@ -38,6 +38,7 @@ from functools import cached_property
 
 from pyramid.authorization import DENY_ALL, Allow, Authenticated, Everyone
 from sqlalchemy import BigInteger, select
+from zope.interface import Attribute, Interface, implementer
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from .ingest.sites import SiteInfo, SiteUnavailable
@@ -136,7 +137,24 @@ class Sites(Resource):
         return resource
 
 
-class SiteResource(Resource):
+class ISiteReports(Interface):
+    """A site whose reports may be read: the site itself, or a share link of it. The dashboard's
+    views are registered for this; everything else of a site (its beacon, settings, people) for
+    :class:`SiteResource` alone, so none of it exists under ``/share/``."""
+
+    site = Attribute("the site's row")
+
+
+class SiteReports(Resource):
+    """What a site and a share link of it have in common: the row and the report children."""
+
+    def __getitem__(self, name: str) -> Resource:
+        children = {"visits": Visits, "bots": Bots}
+        return children[name](self, name)
+
+
+@implementer(ISiteReports)
+class SiteResource(SiteReports):
     """A site. ``info`` is the cached summary the beacon uses; ``site`` the row, loaded on use."""
 
     def __init__(self, parent: Sites, name: str, info: SiteInfo) -> None:
@@ -154,10 +172,6 @@ class SiteResource(Resource):
         acl = [(Allow, user_principal(site.owner_id), ROLE_PERMISSIONS["owner"])]
         acl += [(Allow, user_principal(member.user_id), ROLE_PERMISSIONS[member.role]) for member in site.members]
         return acl
-
-    def __getitem__(self, name: str) -> Resource:
-        children = {"visits": Visits, "bots": Bots}
-        return children[name](self, name)
 
 
 class Visits(Resource):
@@ -195,17 +209,18 @@ class Shares(Resource):
         link = members.find_link(self.request.dbsession, name, utcnow())
         if link is None:
             raise KeyError(name)
-        resource = SharedSite(self, name, SiteInfo.from_row(link.site))
-        resource.site = link.site
-        resource.link = link
-        return resource
+        return SharedSite(self, name, link)
 
 
-class SharedSite(SiteResource):
-    """A site seen through a share link: the dashboard views of a site answer here too, and its
-    ACL alone (not the site's members) says what they may show."""
+@implementer(ISiteReports)
+class SharedSite(SiteReports):
+    """A site seen through a share link: the dashboard's views answer here too, and this ACL
+    alone (not the site's members) says what they may show."""
 
-    link = None
+    def __init__(self, parent: Shares, name: str, link) -> None:
+        super().__init__(parent, name)
+        self.link = link
+        self.site = link.site
 
     def __acl__(self) -> list:
         link = self.link

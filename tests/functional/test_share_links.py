@@ -47,7 +47,7 @@ def test_a_link_shows_the_dashboard_filters_and_panel_exports_only(testapp, fres
     csv = browser.get(path + "export.csv?dim=page")
     assert csv.content_type == "text/csv"
     for hidden in ("export.csv?dim=hits", "export.csv?dim=visits", "visits/", "bots/", "edit", "delete", "members",
-                   "share", "transfer"):
+                   "share", "transfer", "hit", "visit"):
         assert browser.get(path + hidden, status="*").status_code == 404, hidden
     assert any("/share/[redacted]/" in record.getMessage() for record in caplog.records)
     assert not any(secret in record.getMessage() for record in caplog.records)

@@ -26,7 +26,7 @@ from ..reports import api, export
 from ..reports.periods import PERIODS, period_from
 from ..reports.query import DETAILS, FILTERABLE, InvalidQuery, SiteRef, StatsQuery, filters_from
 from ..headers import allow_framing
-from ..resources import SharedSite, SiteResource
+from ..resources import ISiteReports, SharedSite, SiteResource
 from ..security import Permission
 from ..summaries.dimensions import DIMENSIONS, LABELS, PROP_SEPARATOR, split_prop
 from ..timezones import today
@@ -91,7 +91,7 @@ def query_params(request):
         raise InvalidQuery("The address is not valid: its query string is not UTF-8.") from None
 
 
-@view_defaults(context=SiteResource, permission=Permission.VIEW)
+@view_defaults(context=ISiteReports, permission=Permission.VIEW)
 class DashboardViews:
     def __init__(self, context, request):
         self.context = context
@@ -124,7 +124,7 @@ class DashboardViews:
             "groups": groups,
             "labels": LABELS,
             "filterable": FILTERABLE,
-            "snippet": snippet(self.request, self.context),
+            "snippet": snippet(self.request, self.context) if isinstance(self.context, SiteResource) else "",
             "empty": not overview.has_data,
             "split_prop": split_prop,
             "separator": PROP_SEPARATOR,

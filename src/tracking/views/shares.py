@@ -89,7 +89,7 @@ class UnlockViews:
 
     @view_config(request_method="GET", permission=Permission.UNLOCK)
     def page(self):
-        if self.link.password_hash is None:
+        if self.link.password_hash is None:  # nothing to give: the dashboard
             return HTTPSeeOther(self.request.resource_url(self.context))
         return {"form": self._form().html}
 
