@@ -42,6 +42,7 @@ def test_a_link_shows_the_dashboard_filters_and_panel_exports_only(testapp, fres
     assert "Owner&#39;s blog" in page.text and 'id="headline"' in page.text
     assert "/edit" not in page.text and "/visits/" not in page.text and 'id="snippet"' not in page.text
     assert "Log in" in page.text  # no account involved
+    assert "Set-Cookie" not in page.headers  # and no cookie
     assert browser.get(path + "?period=7d&country=FR").status_code == 200
     assert browser.get(path + "panel?dim=page").status_code == 200
     csv = browser.get(path + "export.csv?dim=page")

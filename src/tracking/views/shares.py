@@ -21,6 +21,8 @@ from ..security import SHARES_KEY, Permission
 from .auth import checked_password, refuse
 
 PAGE = "tracking:templates/sites/share.jinja2"
+#: Password-protected links a browser's session remembers at most.
+MAX_UNLOCKED = 20
 
 
 @view_defaults(context=SiteResource, name="share", renderer=PAGE)
@@ -108,5 +110,7 @@ class UnlockViews:
         if not ok:
             handler.fail("Wrong password.")
             return {"form": handler.html}
-        request.session[SHARES_KEY] = sorted({*request.session.get(SHARES_KEY, ()), link.id})
+        # The latest few links (the cookie stays small); an older one asks for its password again.
+        unlocked = [known for known in request.session.get(SHARES_KEY, ()) if known != link.id]
+        request.session[SHARES_KEY] = [*unlocked[-(MAX_UNLOCKED - 1):], link.id]
         return HTTPSeeOther(request.resource_url(self.context))
