@@ -1,4 +1,4 @@
-# Two commands: `make run` serves development.ini, `make test` runs the whole suite.
+# Two commands: `make run` serves development.ini, `make test` runs the linters, then the whole suite.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 TRACKING_TEST_POSTGRESQL ?= postgresql://postgres@127.0.0.1:5432/postgres
 export TRACKING_TEST_POSTGRESQL
 
-.PHONY: run install test test-sqlite test-postgresql bench soak clean
+.PHONY: run install lint test test-sqlite test-postgresql bench soak clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -30,9 +30,15 @@ run: $(VENV)/.installed | var
 	$(VENV)/bin/alembic -c development.ini upgrade head
 	$(VENV)/bin/pserve development.ini
 
-test: $(VENV)/.installed-testing browser-deps nginx-deps
+# ruff (ruff.toml) on the code, the tests and the benchmarks; mypy (setup.cfg) on the code.
+lint: $(VENV)/.installed-testing
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy src
+
+# The linters first: a finding fails the run before the suite starts.
+test: lint browser-deps nginx-deps
 	$(PY) -m pytest --cov=tracking --cov-report=term-missing:skip-covered --cov-fail-under=90
-	@if $(PY) tests/postgresql.py; then \
+	@if $(PY) -m tests.postgresql; then \
 		$(MAKE) --no-print-directory test-postgresql; \
 	elif [ -n "$$REQUIRE_POSTGRESQL" ]; then \
 		echo "PostgreSQL at $$TRACKING_TEST_POSTGRESQL is not reachable, and REQUIRE_POSTGRESQL is set"; exit 1; \
@@ -82,12 +88,12 @@ test-postgresql: $(VENV)/.installed-testing
 	$(PY) -m pytest --database=postgresql
 
 bench: $(VENV)/.installed-testing
-	$(PY) bench/ingest.py
-	$(PY) bench/dashboard.py --keep var/bench
+	$(PY) -m bench.ingest
+	$(PY) -m bench.dashboard --keep var/bench
 
 # Ten minutes at 80 % of the beacon's peak rate: errors and memory over time.
 soak: $(VENV)/.installed-testing
-	$(PY) bench/soak.py --database sqlite
+	$(PY) -m bench.soak --database sqlite
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .coverage
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .coverage .mypy_cache .ruff_cache

@@ -1,8 +1,8 @@
 """One beacon hit through the whole WSGI application, in one thread: what the app itself costs.
 
-    .venv/bin/python bench/beacon_app.py                          # the application as it is
-    .venv/bin/python bench/beacon_app.py --without-request-class  # Pyramid's own request extensions
-    PYTHONPATH=/path/to/other/checkout/src .venv/bin/python bench/beacon_app.py   # another version
+    .venv/bin/python -m bench.beacon_app                          # the application as it is
+    .venv/bin/python -m bench.beacon_app --without-request-class  # Pyramid's own request extensions
+    PYTHONPATH=/path/to/other/checkout/src .venv/bin/python -m bench.beacon_app   # another version
 
 A fresh SQLite database with one site; the application of ``tracking.main`` with
 ``tracking.writer = off`` (hits stay in the buffer: no writer shares the process) and a limiter
@@ -16,21 +16,16 @@ Pyramid adds the request properties to each request itself (its public way).
 import argparse
 import io
 import logging
-import sys
 import tempfile
 import timeit
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 
 
 def build(without_request_class: bool):
     from sqlalchemy import create_engine, insert
-    from support import migrate
 
+    from tests.support import migrate
     from tracking.models import Site, User
 
     url = f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite"

@@ -54,7 +54,7 @@ the bot lists). The script also runs
 against an older checkout (``PYTHONPATH=<checkout>/src``): it asks only ``detect_bot``,
 ``parse_agent``, ``warm_up`` and their caches.
 
-``.venv/bin/python bench/bots.py`` prints the tables (Markdown) that BENCHMARKS.md keeps;
+``.venv/bin/python -m bench.bots`` prints the tables (Markdown) that BENCHMARKS.md keeps;
 ``--show N`` prints up to N flagged browsers and missed crawlers of every list. The exit status
 is 0; missed targets are reported, not fatal.
 """
@@ -74,6 +74,7 @@ import zipfile
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 import yaml_rs
@@ -321,7 +322,7 @@ def hard_kind(stem: str, entry: dict) -> str | None:
 def rate(flags: list[bool], weights: list[float] | None) -> float:
     if weights is None:
         return sum(flags) / len(flags)
-    return sum(weight for flag, weight in zip(flags, weights) if flag) / sum(weights)
+    return sum(weight for flag, weight in zip(flags, weights, strict=True) if flag) / sum(weights)
 
 
 def decision(enrich, agent: str) -> str | None:  # noqa: ANN001 - the module
@@ -346,7 +347,7 @@ def timed(enrich, agents: Iterable[str], repeat: int) -> tuple[float, float, flo
             for agent in agents:
                 call(agent)
             marks.append(time.perf_counter())
-        best = [min(old, (end - start) / len(agents) * 1e6) for old, start, end in zip(best, marks, marks[1:])]
+        best = [min(old, (end - start) / len(agents) * 1e6) for old, (start, end) in zip(best, pairwise(marks), strict=True)]
     return best[0], best[1], best[2]
 
 
@@ -410,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
         if ua_list.kind == "crawlers":
             line += f"; missed {flags.count(False)}"
         else:
-            flagged = [agent for agent, flag in zip(ua_list.agents, flags) if flag]
+            flagged = [agent for agent, flag in zip(ua_list.agents, flags, strict=True) if flag]
             if ua_list.classes is not None:
                 classes = Counter(ua_list.classes.get(agent, ("person", ""))[0] for agent in flagged)
                 line += "; flagged by class: " + ", ".join(f"{name} {classes[name]}" for name in CLASSES)
@@ -422,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
         details.append(line)
         if args.show:
-            shown = [(reason, agent) for reason, agent in zip(reasons, ua_list.agents)
+            shown = [(reason, agent) for reason, agent in zip(reasons, ua_list.agents, strict=True)
                      if (reason is None) == (ua_list.kind == "crawlers")]
             for reason, agent in shown[: args.show]:
                 label = ua_list.labels.get(agent, "")

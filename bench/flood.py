@@ -26,9 +26,9 @@ connections), so hits pile up in the buffer as they would while the database is 
 away; with ``--buffer-size 5000`` that shows in 10 s what a flood does to production's 100,000
 in a minute: without the limit it fills the buffer, and every site gets 503.
 
-    .venv/bin/python bench/flood.py                      # SQLite, 10 s of flood
-    .venv/bin/python bench/flood.py --compare --json var/flood.json
-    .venv/bin/python bench/flood.py --compare --outage --buffer-size 5000
+    .venv/bin/python -m bench.flood                      # SQLite, 10 s of flood
+    .venv/bin/python -m bench.flood --compare --json var/flood.json
+    .venv/bin/python -m bench.flood --compare --outage --buffer-size 5000
 
 Not a test (tests/slow/test_beacon_flood.py is the bounded one). Figures go to BENCHMARKS.md.
 All traffic goes to 127.0.0.1. Exit status 1 when a visitor hit was not answered 204, when
@@ -51,15 +51,12 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest import CHROME, INI, SITE_URL, count_rows, create_sites, fresh_database, migrate, percentile
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from servers import Server, database_outage  # noqa: E402
-
-from tracking.ingest.limits import DEFAULT_BURST, DEFAULT_RATE  # noqa: E402
+from bench.ingest import CHROME, INI, SITE_URL, count_rows, create_sites, fresh_database, migrate, percentile
+from tests.servers import Server, database_outage
+from tracking.ingest.limits import DEFAULT_BURST, DEFAULT_RATE
 
 FLOODER = "198.51.100.66"
 STREAMS = (  # name, X-Forwarded-For, site ("A" or "B")

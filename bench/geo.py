@@ -1,6 +1,6 @@
 """The country and AS data: our reader of geoip2fast's data file against geoip2fast's own lookup.
 
-    .venv/bin/python bench/geo.py
+    .venv/bin/python -m bench.geo
 
 Each way in a fresh process (``python -I``), one after the other:
 

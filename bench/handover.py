@@ -2,7 +2,7 @@
 sends it, framed by ``multiprocessing.connection.Connection`` against the length prefix of our own
 that it replaced.
 
-    .venv/bin/python bench/handover.py
+    .venv/bin/python -m bench.handover
 
 A pipe whose other end a thread reads and unpickles (the child's part, here in the same process
 so that the figure is the sender's cost plus the reader's); batches of 50 hits (20 ms of traffic
@@ -14,22 +14,15 @@ import argparse
 import os
 import pickle
 import struct
-import sys
 import threading
 import time
+from datetime import datetime, timedelta
 from multiprocessing.connection import Connection
 from operator import attrgetter
-from pathlib import Path
+from types import SimpleNamespace
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from datetime import datetime, timedelta  # noqa: E402
-from types import SimpleNamespace  # noqa: E402
-
-from hits import make_hit  # noqa: E402
-
-from tracking.ingest.spool import HIT_FIELDS  # noqa: E402
+from tests.hits import make_hit
+from tracking.ingest.spool import HIT_FIELDS
 
 
 def make_hits(count):

@@ -26,7 +26,7 @@ visitor addresses (``X-Forwarded-For``: production.ini trusts the proxy at 127.0
 random; waitress closes the connection after every ``204`` (no Content-Length), for the beacon
 and the baseline alike. All traffic goes to 127.0.0.1.
 
-``make bench`` runs it; ``.venv/bin/python bench/ingest.py --help`` lists the options.
+``make bench`` runs it; ``.venv/bin/python -m bench.ingest --help`` lists the options.
 Exit status: 1 when stored != acknowledged (or a server failed), 0 otherwise; missed speed
 targets are reported, not fatal.
 """
@@ -59,7 +59,6 @@ ROOT = HERE.parent
 BIN = Path(sys.executable).parent
 INI = ROOT / "production.ini"
 
-sys.path.insert(0, str(ROOT / "tests"))
 # Pyramid (imported with the models, to create the sites) still imports pkg_resources.
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
 
@@ -250,7 +249,7 @@ class Load:
         return 1e3 * self.cpu_seconds / self.requests if self.requests else math.nan
 
     @classmethod
-    def merge(cls, rounds: list["Load"]) -> "Load":
+    def merge(cls, rounds: list[Load]) -> Load:
         """The rounds of one server as one load: sums, and percentiles of all their latencies."""
         total = cls(output="\n".join(r.output for r in rounds))
         for r in rounds:
@@ -364,7 +363,7 @@ def run_python_load(url: str, script: Path, site_a: int, site_b: int, duration: 
             writer.write(request.encode())
             answer = await asyncio.wait_for(reader.read(), 2)
             writer.close()
-        except (OSError, asyncio.TimeoutError):
+        except (TimeoutError, OSError):
             load.socket_errors["read"] = load.socket_errors.get("read", 0) + 1
             return
         latencies.append(time.monotonic() - began)
@@ -416,27 +415,36 @@ def bare_app(environ, start_response):
 
 
 def serve_bare(ini: str, port: int) -> None:
-    """``--serve-bare``: the ini's ``[server:main]`` serving :func:`bare_app`, as pserve would."""
+    """``--serve-bare``: :func:`bare_app` on the same waitress, with the ini's ``[server:main]`` options.
+
+    Not through the ini's server entry point: that one starts the application's background work
+    (the hit writer), which a bare app does not have."""
     import plaster
+    import waitress
+
+    from tracking.settings import server_options
 
     loader = plaster.get_loader(ini, protocols=["wsgi"])
     config_vars = {"http_port": str(port), "http_host": "127.0.0.1"}
     loader.setup_logging(config_vars)
-    loader.get_wsgi_server(defaults=config_vars)(bare_app)
+    options = dict(loader.get_settings("server:main", defaults=config_vars))
+    options.pop("use", None)
+    waitress.serve(bare_app, **server_options(config_vars, options, environ={}))
 
 
 class BareServer:
     def __init__(self, ini: Path, workdir: Path) -> None:
-        from servers import free_port
+        from tests.servers import free_port
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = workdir / f"bare-{self.port}.log"
-        self.command = [sys.executable, str(Path(__file__).resolve()), "--serve-bare", str(ini), "--port", str(self.port)]
+        self.command = [sys.executable, "-m", "bench.ingest", "--serve-bare", str(ini), "--port", str(self.port)]
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30) -> BareServer:
-        self.process = subprocess.Popen(self.command, stdout=self.log.open("ab"), stderr=subprocess.STDOUT, cwd=ROOT)
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -532,7 +540,7 @@ def fresh_database(kind: str, workdir: Path):
     if kind == "sqlite":
         yield f"sqlite:///{workdir / 'tracking.sqlite'}"
     else:
-        from postgresql import throwaway_database
+        from tests.postgresql import throwaway_database
 
         with throwaway_database("tracking_bench") as url:
             yield url
@@ -654,7 +662,7 @@ def server_ini(overrides: dict[str, str], workdir: Path) -> Path:
 
 
 def bench_database(kind: str, args, script: Path, load_fn) -> Result:
-    from servers import Server
+    from tests.servers import Server
 
     with tempfile.TemporaryDirectory(prefix=f"bench-ingest-{kind}-") as tmp:
         workdir = Path(tmp)
@@ -853,7 +861,7 @@ def main(argv: list[str] | None = None) -> int:
 
     kinds = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
     if "postgresql" in kinds:
-        from postgresql import ADMIN_URL, available
+        from tests.postgresql import ADMIN_URL, available
 
         if not available():
             say(f"PostgreSQL at {ADMIN_URL} is not reachable (set TRACKING_TEST_POSTGRESQL)")

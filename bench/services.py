@@ -1,7 +1,7 @@
 """Services for the beacon: Pyramid's component registry against ``pyramid_services``.
 
     .venv/bin/pip install pyramid_services==2.2    # not a dependency of the project: for this only
-    .venv/bin/python bench/services.py
+    .venv/bin/python -m bench.services
 
 Two minimal Pyramid applications, each with four services and one view that looks up all four,
 as the beacon does (site directory, limiter, pipeline, store): one registers them with

@@ -10,7 +10,7 @@
    the server's RSS after the first minute and at the end (the target: within 10 %), and after
    SIGTERM, the stored hits against the ``204`` answers wrk read (never fewer).
 
-    .venv/bin/python bench/soak.py --database sqlite --minutes 10
+    .venv/bin/python -m bench.soak --database sqlite --minutes 10
 
 Not a test: it takes as long as it says. Figures go to BENCHMARKS.md. All traffic goes to
 127.0.0.1.
@@ -26,10 +26,8 @@ import threading
 import time
 from pathlib import Path
 
-from ingest import CHROME, SITE_URL, count_rows, create_sites, fresh_database, load_data, migrate, parse_wrk
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from servers import Server  # noqa: E402
+from bench.ingest import CHROME, SITE_URL, count_rows, create_sites, fresh_database, load_data, migrate, parse_wrk
+from tests.servers import Server
 
 LUA = """
 local site, interval = 0, 0

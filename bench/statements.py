@@ -1,8 +1,8 @@
 """The hit writer's statements (``tracking.ingest.statements.Statement``) against SQLAlchemy's own
 executemany, for one batch of hits.
 
-    .venv/bin/python bench/statements.py                       # SQLite and PostgreSQL
-    .venv/bin/python bench/statements.py --database sqlite --hits 2000 --rounds 15
+    .venv/bin/python -m bench.statements                       # SQLite and PostgreSQL
+    .venv/bin/python -m bench.statements --database sqlite --hits 2000 --rounds 15
 
 A fresh database (SQLite file; PostgreSQL: a throw-away database created through
 ``TRACKING_TEST_POSTGRESQL``, as the tests do) with one site. The rows of ``--hits`` hits (as
@@ -22,21 +22,16 @@ Each figure is the fastest round, per hit.
 import argparse
 import itertools
 import random
-import sys
 import tempfile
 import time
 from contextlib import ExitStack
 from datetime import datetime, timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+from sqlalchemy import bindparam, update
 
-from sqlalchemy import bindparam, update  # noqa: E402
-
-from tracking.ingest.store import INSERT_HITS  # noqa: E402
-from tracking.ingest.visits import INSERT_VISITS, UPDATE_VISITS  # noqa: E402
-from tracking.models import Hit, Visit, get_engine  # noqa: E402
+from tracking.ingest.store import INSERT_HITS
+from tracking.ingest.visits import INSERT_VISITS, UPDATE_VISITS
+from tracking.models import Hit, Visit, get_engine
 
 
 def rows_for(site_id: int, count: int, seed: int = 7):
@@ -89,7 +84,7 @@ def sqlalchemys(connection, hits, visits, updates) -> None:
 
 
 def measure(url: str, count: int, rounds: int) -> dict[str, float]:
-    from servers import seed_site
+    from tests.servers import seed_site
 
     engine = get_engine({"sqlalchemy.url": url})
     try:
@@ -114,8 +109,8 @@ def main() -> None:
     parser.add_argument("--hits", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args()
-    from postgresql import throwaway_database
-    from support import migrate
+    from tests.postgresql import throwaway_database
+    from tests.support import migrate
 
     for database in ("sqlite", "postgresql") if args.database == "both" else (args.database,):
         with ExitStack() as stack:

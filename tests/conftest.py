@@ -15,10 +15,9 @@ from tracking.interfaces import IDatabase
 from tracking.models import Database, User
 
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE))
 
-from postgresql import postmaster_start_time, throwaway_database  # noqa: E402
-from support import PASSWORD, TestApp, migrate, store_buffered  # noqa: E402
+from tests.postgresql import postmaster_start_time, throwaway_database
+from tests.support import PASSWORD, TestApp, migrate, store_buffered
 
 
 def pytest_addoption(parser):

@@ -1,6 +1,6 @@
 """Throw-away PostgreSQL databases for the test suite, on the machine's shared server.
 
-``python tests/postgresql.py`` exits 0 when the server in ``TRACKING_TEST_POSTGRESQL`` answers.
+``python -m tests.postgresql`` exits 0 when the server in ``TRACKING_TEST_POSTGRESQL`` answers.
 Tests create and drop databases there and never stop or restart that server: a test whose
 database must go away runs its own (``tests/pgcluster.py``).
 """

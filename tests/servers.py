@@ -3,8 +3,8 @@
 import os
 import re
 import signal
-import sqlite3
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.engine import make_url
 
-from postgresql import ADMIN_URL
+from tests.postgresql import ADMIN_URL
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

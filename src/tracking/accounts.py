@@ -80,7 +80,7 @@ def find_password_token(dbsession: Session, token: str, now: datetime) -> Passwo
 
 def use_password_token(dbsession: Session, token: PasswordToken, password: str) -> User:
     """Set the password; the token is used up and every session of the account ends."""
-    user = dbsession.get(User, token.user_id)
+    user = dbsession.get_one(User, token.user_id)
     user.set_password(password)
     dbsession.execute(delete(UserSession).where(UserSession.user_id == user.id))
     dbsession.delete(token)

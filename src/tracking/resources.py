@@ -35,15 +35,16 @@ Pyramid answers 404.
 
 import re
 from functools import cached_property
+from typing import Any
 
 from pyramid.authorization import DENY_ALL, Allow, Authenticated, Everyone
 from sqlalchemy import BigInteger, select
-from zope.interface import Attribute, Interface, implementer
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from zope.interface import Attribute, Interface, implementer
 
+from . import accounts, members
 from .ingest.sites import SiteInfo, SiteUnavailable
 from .interfaces import IDatabase, ISiteDirectory
-from . import accounts, members
 from .models import Site, User, Visit
 from .models.types import utcnow
 from .security import ADMIN, ROLE_PERMISSIONS, Permission, email_principal, share_principal, user_principal
@@ -79,6 +80,8 @@ def is_disconnect(error: DBAPIError) -> bool:
 class Resource:
     """A node of the tree, knowing its name, its parent and the request."""
 
+    request: Any  # the request (Pyramid's are untyped)
+
     def __init__(self, parent: "Resource | None", name: str) -> None:
         self.__parent__ = parent
         self.__name__ = name
@@ -99,14 +102,6 @@ class Root(Resource):
     def __getitem__(self, name: str) -> Resource:
         children = {"sites": Sites, "users": Users, "share": Shares, "invitations": Invitations, "password": PasswordTokens}
         return children[name](self, name)
-
-    @cached_property
-    def sites(self) -> "Sites":
-        return self["sites"]
-
-    @cached_property
-    def users(self) -> "Users":
-        return self["users"]
 
 
 class Sites(Resource):
@@ -177,8 +172,12 @@ class SiteResource(SiteReports):
 class Visits(Resource):
     """The visits of a site."""
 
+    __parent__: SiteResource
+
     def __getitem__(self, name: str) -> "VisitResource":
         site = self.__parent__.site
+        if site is None:  # deleted by another process since the directory cached it
+            raise KeyError(name)
         visit = self.request.dbsession.scalar(
             select(Visit).where(Visit.id == parse_id(name, Visit), Visit.site_id == site.id)
         )

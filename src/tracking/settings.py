@@ -120,10 +120,6 @@ class Settings:
     registration: str = "open"
 
     @property
-    def database_url(self) -> str:
-        return self.database["sqlalchemy.url"]
-
-    @property
     def beacon_limited(self) -> bool:
         return self.beacon_rate > 0 and self.beacon_burst > 0
 

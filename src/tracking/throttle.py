@@ -55,8 +55,9 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.orm import Session
 
 from .models.throttle import LoginThrottle
@@ -72,7 +73,7 @@ SIGNUP_WINDOW = timedelta(hours=1)
 #: Expired rows deleted per counted attempt: enough to keep up, small enough to stay cheap.
 PURGE_BATCH = 100
 
-_table = LoginThrottle.__table__
+_table = cast(Table, LoginThrottle.__table__)  # declared a FromClause by SQLAlchemy
 
 
 # -- keys ----------------------------------------------------------------------------------------
@@ -280,12 +281,14 @@ def _purge(session: Session, now: datetime) -> None:
 def _dialect_insert(session: Session):
     name = session.get_bind().dialect.name
     if name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - the app supports these two
-        raise NotImplementedError(f"login throttling needs PostgreSQL or SQLite, not {name}")
-    return insert
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert
+    if name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert
+    raise NotImplementedError(f"login throttling needs PostgreSQL or SQLite, not {name}")  # pragma: no cover
 
 
 def seconds(wait: timedelta) -> int:

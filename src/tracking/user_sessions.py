@@ -27,8 +27,9 @@ user agent: a session is described by a short browser and system summary (:func:
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.orm import Session, contains_eager
 
 from .ingest.enrich import parse_agent
@@ -131,7 +132,7 @@ def end_token(dbsession: Session, token) -> None:
 def end(dbsession: Session, user_id: int, session_id: int) -> bool:
     """End one session of ``user_id``; whether it was still there. Another user's id ends nothing."""
     result = dbsession.execute(delete(UserSession).where(UserSession.id == session_id, UserSession.user_id == user_id))
-    return result.rowcount > 0
+    return cast(CursorResult, result).rowcount > 0
 
 
 def end_others(dbsession: Session, user_id: int, keep: int | None) -> int:
@@ -139,7 +140,7 @@ def end_others(dbsession: Session, user_id: int, keep: int | None) -> int:
     statement = delete(UserSession).where(UserSession.user_id == user_id)
     if keep is not None:
         statement = statement.where(UserSession.id != keep)
-    return dbsession.execute(statement).rowcount
+    return cast(CursorResult, dbsession.execute(statement)).rowcount
 
 
 def active(dbsession: Session, user_id: int, now: datetime) -> list[UserSession]:

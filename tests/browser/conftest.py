@@ -15,7 +15,6 @@ the tests skip with a message saying what to install (``make browser-deps`` inst
 import http.server
 import os
 import re
-import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -32,13 +31,10 @@ from sqlalchemy import select
 HERE = Path(__file__).resolve().parent
 TESTS = HERE.parent
 ROOT = TESTS.parent
-if str(TESTS) not in sys.path:
-    sys.path.insert(0, str(TESTS))
 
-from postgresql import throwaway_database  # noqa: E402
-from servers import Server, free_port  # noqa: E402
-
-from tracking.models import Hit, get_engine  # noqa: E402
+from tests.postgresql import throwaway_database
+from tests.servers import Server, free_port
+from tracking.models import Hit, get_engine
 
 CHROMIUM = Path(os.environ.get("TRACKING_TEST_CHROMIUM", "/usr/bin/chromium"))
 AXE = HERE / "node_modules" / "axe-core" / "axe.min.js"

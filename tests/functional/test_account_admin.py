@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
-from support import TestApp
+from tests.support import TestApp
 from tracking import make_app
 from tracking.models import Site, SiteEvent, User, UserSession
 from tracking.scripts import admin as script
@@ -33,7 +33,7 @@ def test_an_unknown_registration_mode_refuses_to_start():
 
 
 def test_the_shipped_ini_files_say_their_mode():
-    from support import ROOT
+    from tests.support import ROOT
 
     assert "tracking.registration = invite" in (ROOT / "production.ini").read_text()
     assert "tracking.registration = open" in (ROOT / "development.ini").read_text()

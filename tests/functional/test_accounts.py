@@ -3,10 +3,9 @@
 import pytest
 from sqlalchemy import func, select
 
+from tests.support import PASSWORD
 from tracking.models import Site, User
 from tracking.models.accounts import password_context
-
-from support import PASSWORD
 
 
 def register(testapp, name="Zoe", email="zoe@example.com", password="a-long-password", confirm=None):

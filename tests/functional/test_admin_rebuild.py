@@ -7,15 +7,14 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from tests.hits import make_hit, summaries
+from tests.servers import seed_site
+from tests.support import environment
 from tracking.ingest.store import Store
 from tracking.models import Job, Site, Visit, get_engine
 from tracking.scripts.admin import main
 from tracking.summaries import jobs
 from tracking.timezones import local_day
-
-from hits import make_hit, summaries
-from servers import seed_site
-from support import environment
 
 INI = str(Path(__file__).parents[2] / "development.ini")
 NIGHT = datetime(2026, 6, 2, 22, 30)  # 00:30 the next day in Paris

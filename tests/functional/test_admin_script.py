@@ -7,10 +7,9 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
+from tests.support import environment, migrate
 from tracking.models import User
 from tracking.scripts.admin import main
-
-from support import environment, migrate
 
 ROOT = Path(__file__).parents[2]
 

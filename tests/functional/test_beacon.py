@@ -7,7 +7,6 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, func, select
-from sqlalchemy.orm import sessionmaker
 
 from tracking.ingest.pipeline import Pipeline
 from tracking.ingest.sites import SiteDirectory

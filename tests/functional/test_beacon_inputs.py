@@ -15,12 +15,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from tests.support import TestApp, store_buffered
 from tracking import make_app
 from tracking.interfaces import IHitPipeline
 from tracking.models import Hit, Visit
 from tracking.settings import ENVIRONMENT
-
-from support import TestApp, store_buffered
 
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "

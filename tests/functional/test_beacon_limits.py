@@ -8,13 +8,12 @@ limiter on a clock of their own into its registry, or build an application from 
 import pytest
 from sqlalchemy import func, select
 
+from tests.support import TestApp, store_buffered
 from tracking import main, make_app
 from tracking.ingest.limits import DEFAULT_BURST, RateLimiter
 from tracking.interfaces import IBeaconLimiter, IHitPipeline
 from tracking.models import Hit
 from tracking.settings import ENVIRONMENT, UnsafeSettings
-
-from support import TestApp, store_buffered
 
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "

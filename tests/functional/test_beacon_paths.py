@@ -8,13 +8,12 @@ import logging
 import pytest
 from sqlalchemy import select
 
+from tests.hits import CHROME, GOOGLEBOT
 from tracking.ingest import BEACON_PATH, is_beacon
 from tracking.ingest.limits import RateLimiter
 from tracking.ingest.store import Store
 from tracking.interfaces import IBeaconLimiter, IHitPipeline, IHitStore
 from tracking.models import Hit
-
-from hits import CHROME, GOOGLEBOT
 
 PATHS = ("hit", "visit")
 PAGE = "https://blog.example.com/pricing?plan=pro"

@@ -11,13 +11,12 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from tests.hits import make_hit, summaries
+from tests.reading import SiteReports
 from tracking.ingest.store import Store
 from tracking.models import Visit
 from tracking.reports.periods import Period
 from tracking.summaries.rebuild import rebuild
-
-from hits import make_hit, summaries
-from reading import SiteReports
 
 DAY = date(2026, 6, 2)
 PERIOD = Period("custom", DAY, DAY + timedelta(days=1))

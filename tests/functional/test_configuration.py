@@ -8,14 +8,13 @@ from pathlib import Path
 import pytest
 from _maxminddb_geolite2 import geolite2_database
 
+from tests.support import TestApp
 from tracking import make_app
 from tracking.ingest.enrich import VisitorKeys
 from tracking.ingest.store import Store
 from tracking.ingest.writer import WriterProcess
 from tracking.interfaces import IBeaconLimiter, IDatabase, IHitPipeline, IHitStore, ISettings, ISiteDirectory
 from tracking.settings import ENVIRONMENT, TRUSTED_PROXY_VARIABLE, server_options
-
-from support import TestApp
 
 README = Path(__file__).parents[2] / "README.md"
 SECRET = "a-secret-of-the-configuration-test-" + "z" * 8

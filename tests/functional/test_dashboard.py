@@ -8,13 +8,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tracking.interfaces import IDatabase
+from tests.hits import CHROME, GOOGLEBOT, IPHONE, make_hit, summaries
+from tests.reading import SiteReports
 from tracking.ingest.store import Store
+from tracking.interfaces import IDatabase
 from tracking.reports.periods import Period
 from tracking.summaries.jobs import run_due
-
-from hits import CHROME, GOOGLEBOT, IPHONE, make_hit, summaries
-from reading import SiteReports
 
 A, B, C = "198.51.100.1", "198.51.100.2", "198.51.100.3"
 D28, D29, D30 = date(2026, 3, 28), date(2026, 3, 29), date(2026, 3, 30)  # Paris moves to summer time on the 29th

@@ -7,21 +7,21 @@ days, visitor ids) recomputed here in Python, and the summary tables against a f
 import io
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 from statistics import mean
 
 import pytest
 from sqlalchemy import create_engine, delete, func, select, text
 from sqlalchemy.orm import Session
 
+from tests.hits import summaries
+from tests.servers import seed_site
+from tests.support import ROOT, environment, migrate
 from tracking.ingest.visits import VISIT_GAP
 from tracking.models import DailyStat, Hit, Visit
 from tracking.scripts import demo
 from tracking.summaries.rebuild import rebuild
 from tracking.timezones import local_day, to_local
-
-from support import ROOT, environment, migrate
-from hits import summaries
-from servers import seed_site
 
 HITS = 3_000
 DAYS = 10
@@ -88,7 +88,7 @@ def test_days_visitors_and_visits_follow_the_live_rules(dbsession, filled):
     expected_groups = set()
     for hits in people.values():
         group = [hits[0].id]
-        for before, hit in zip(hits, hits[1:]):
+        for before, hit in pairwise(hits):
             if hit.ts - before.ts > VISIT_GAP:
                 expected_groups.add(tuple(group))
                 group = []

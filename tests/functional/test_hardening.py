@@ -10,20 +10,19 @@ from html.parser import HTMLParser
 import pytest
 from pyramid.interfaces import ISecurityPolicy, ISessionFactory
 from pyramid.registry import Registry
-from pyramid.scripting import prepare
 from pyramid.response import Response
-from sqlalchemy import delete, event, func, select
+from pyramid.scripting import prepare
+from sqlalchemy import delete, event, select
 from sqlalchemy.orm import sessionmaker
 
+from tests.support import PASSWORD, TestApp
 from tracking import models, throttle
 from tracking.headers import security_headers_tween_factory
 from tracking.interfaces import IDatabase, ISettings
-from tracking.settings import Settings
 from tracking.models import Hit, LoginThrottle, User, Visit
 from tracking.requestlog import request_log_tween_factory
+from tracking.settings import Settings
 from tracking.views import auth
-
-from support import PASSWORD, TestApp
 
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from support import TestApp
+from tests.support import TestApp
 from tracking import make_app
 from tracking.models import Invitation, Site, SiteMember
 

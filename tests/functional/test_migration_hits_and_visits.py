@@ -5,7 +5,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
 
-from support import ROOT, environment, migrate
+from tests.support import ROOT, environment, migrate
 from tracking.models import get_engine
 
 BEFORE = "0006_user_sessions"

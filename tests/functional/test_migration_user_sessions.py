@@ -7,7 +7,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Boolean, Date, DateTime, Integer, MetaData, String, Table, inspect, text
 
-from support import ROOT, environment, migrate
+from tests.support import ROOT, environment, migrate
 from tracking.models import get_engine
 
 #: The tables counted, by revision: the hits' table is ``visits`` before 0007, ``hits`` after.

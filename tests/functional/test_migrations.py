@@ -7,8 +7,8 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from postgresql import throwaway_database
-from support import ROOT, environment, migrate
+from tests.postgresql import throwaway_database
+from tests.support import ROOT, environment, migrate
 from tracking.models import get_engine
 from tracking.models.meta import Base
 

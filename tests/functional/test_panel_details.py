@@ -18,15 +18,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
+from tests.hits import GOOGLEBOT, IPHONE, make_hit
+from tests.reading import SiteReports
 from tracking.ingest.store import Store
 from tracking.models import DailySalt, DailyStat, Hit, HourlyStat, Visit
 from tracking.reports.periods import Period
 from tracking.reports.query import DETAILS, METRIC_LABELS
 from tracking.summaries.dimensions import DIMENSIONS, LABELS, VISIT_DIMENSIONS, prop_value, split_prop
 from tracking.templating import duration, number, percent
-
-from hits import GOOGLEBOT, IPHONE, make_hit
-from reading import SiteReports
 
 DAY = date(2026, 6, 2)
 PERIOD = Period("custom", DAY, DAY + timedelta(days=2))

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from support import TestApp
+from tests.support import TestApp
 from tracking import members
 from tracking.models import SiteMember, Visit
 from tracking.models.types import utcnow

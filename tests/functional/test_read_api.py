@@ -7,12 +7,11 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import event
 
+from tests.hits import IPHONE, make_hit
 from tracking.ingest.store import Store
 from tracking.reports import api
 from tracking.reports.periods import Period
 from tracking.reports.query import DETAILS, Filter, SiteRef, StatsQuery
-
-from hits import IPHONE, make_hit
 
 START = datetime(2026, 6, 2, 9, 0)
 WEEK = Period("custom", date(2026, 6, 1), date(2026, 6, 8))

@@ -8,18 +8,17 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import sessionmaker
 
-from tracking.interfaces import IDatabase, IHitPipeline, IHitStore
+from tests.hits import make_hit, summaries
+from tests.servers import seed_site
+from tests.support import PASSWORD, TestApp
 from tracking import main
 from tracking.ingest.store import Store
+from tracking.interfaces import IDatabase, IHitPipeline, IHitStore
 from tracking.models import DailyStat, Hit, Job, Site, User, Visit
 from tracking.models.accounts import password_context
 from tracking.summaries import jobs
 from tracking.summaries.rebuild import rebuild
 from tracking.timezones import local_day
-
-from hits import make_hit, summaries
-from servers import seed_site
-from support import PASSWORD, TestApp
 
 #: 22:30 UTC: 00:30 the next day in Paris (summer time).
 NIGHT = datetime(2026, 6, 2, 22, 30)

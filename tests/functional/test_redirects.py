@@ -60,7 +60,7 @@ def test_local_paths_are_kept(value):
 
 
 def test_login_follows_a_local_next(testapp, owner):
-    res = testapp.login(owner.email, next_url="/users/%d/" % owner.id)
+    res = testapp.login(owner.email, next_url=f"/users/{owner.id}/")
     assert res.location == f"http://tracking.example.org/users/{owner.id}/"
 
 

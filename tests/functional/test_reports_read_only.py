@@ -9,8 +9,9 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import event, select
 
-from tracking.interfaces import IDatabase
+from tests.hits import GOOGLEBOT, IPHONE, make_hit
 from tracking.ingest.store import Store
+from tracking.interfaces import IDatabase
 from tracking.models import Visit
 from tracking.reports import api, export
 from tracking.reports.periods import Period
@@ -18,8 +19,6 @@ from tracking.reports.query import DETAILS, Filter, SiteRef, StatsQuery
 from tracking.reports.visits import ListQuery, bot_list, timeline, visit_list
 from tracking.summaries.dimensions import DIMENSIONS
 from tracking.summaries.rebuild import rebuild
-
-from hits import GOOGLEBOT, IPHONE, make_hit
 
 WRITE = re.compile(
     r"^\s*(INSERT|UPDATE|DELETE|MERGE|REPLACE|UPSERT|CREATE|DROP|ALTER|TRUNCATE|COPY|GRANT|VACUUM|REINDEX)\b"

@@ -5,10 +5,9 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.exc import DataError
 
+from tests.hits import CHROME
 from tracking.interfaces import IDatabase
 from tracking.models import Database
-
-from hits import CHROME
 
 UA = {"User-Agent": CHROME}
 BEYOND_32_BITS = 2**31  # users.id and sites.id are INTEGER on PostgreSQL
@@ -106,3 +105,12 @@ def test_an_unreachable_database_is_still_an_outage(app, testapp, site, monkeypa
     # Within the retry interval the database is not asked again.
     assert testapp.get(f"/sites/{site.id}/hit", params=params, headers=UA, status="*").status_code == 503
     engine.dispose()
+
+
+def test_the_visits_of_a_site_deleted_by_another_process_are_not_found(testapp, dbsession, owner, site):
+    """This process still has the site in its directory (cached for the beacon); the row is gone."""
+    testapp.login(owner.email)
+    assert testapp.get(f"/sites/{site.id}/").status_code == 200  # the directory holds it now
+    dbsession.delete(site)
+    dbsession.flush()
+    assert testapp.get(f"/sites/{site.id}/visits/1", status="*").status_code == 404

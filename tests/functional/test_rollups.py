@@ -1,20 +1,20 @@
 """The summary tables always agree with the raw tables."""
 
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
+from tests.hits import CHROME, GOOGLEBOT, IPHONE, make_hit, summaries
+from tests.reading import SiteReports
 from tracking.ingest.store import Store
 from tracking.models import DailySalt, DailyStat, Hit, HourlyStat, Visit
 from tracking.reports.periods import Period
 from tracking.summaries.dimensions import HIT_DIMENSIONS, VISIT_DIMENSIONS
 from tracking.summaries.rebuild import rebuild
 from tracking.timezones import local_day
-
-from hits import CHROME, GOOGLEBOT, IPHONE, make_hit, summaries
-from reading import SiteReports
 
 UAS = [CHROME, IPHONE, GOOGLEBOT]
 START = datetime(2026, 3, 28, 20, 0)  # the night Paris moves to summer time
@@ -55,7 +55,7 @@ def test_summaries_equal_a_rebuild_from_raw_rows(dbsession, make_site, owner, sp
     hits = make_hits(site, specs)
     # Written in several batches, each by a fresh store (as several server processes would).
     bounds = sorted({0, len(hits), *[c for c in cuts if c < len(hits)]})
-    for start, end in zip(bounds, bounds[1:]):
+    for start, end in pairwise(bounds):
         Store(None).write_batch(dbsession, hits[start:end])
     incremental = summaries(dbsession, site.id)
     rebuild(dbsession, site.id)

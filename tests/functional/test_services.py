@@ -7,12 +7,11 @@ from pathlib import Path
 import pytest
 from zope.interface.verify import verifyObject
 
+from tests.support import store_settings
 from tracking.ingest.store import Store
 from tracking.ingest.writer import WriterProcess
 from tracking.interfaces import IBeaconLimiter, IDatabase, IHitPipeline, IHitStore, ISettings, ISiteDirectory
 from tracking.settings import Settings
-
-from support import store_settings
 
 ROOT = Path(__file__).parents[2]
 SERVICES = (ISettings, IDatabase, ISiteDirectory, IHitPipeline, IHitStore, IBeaconLimiter)

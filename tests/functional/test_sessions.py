@@ -9,11 +9,10 @@ from pyramid.session import JSONSerializer
 from sqlalchemy import event, func, select
 from webob.cookies import SignedSerializer
 
+from tests.support import PASSWORD, TestApp
 from tracking import user_sessions
 from tracking.interfaces import IDatabase
 from tracking.models import User, UserSession
-
-from support import PASSWORD, TestApp
 
 SECRET = "test-secret-" + "x" * 32
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from support import TestApp
+from tests.support import TestApp
 from tracking.models import ShareLink, SiteEvent, SiteMember
 
 

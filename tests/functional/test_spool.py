@@ -16,6 +16,8 @@ from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
+from tests.servers import seed_site, wait_for
+from tests.support import migrate, store_settings
 from tracking.ingest import store as store_module
 from tracking.ingest.enrich import GeoLocator
 from tracking.ingest.hit import parse
@@ -25,9 +27,6 @@ from tracking.ingest.spool import claim, count_unclaimed, spool_hits
 from tracking.ingest.store import Store
 from tracking.ingest.writer import WriterProcess
 from tracking.models import Hit, get_engine
-
-from servers import seed_site, wait_for
-from support import migrate, store_settings
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
 T0 = datetime(2026, 3, 10, 12, 0, 0)

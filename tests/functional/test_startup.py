@@ -12,11 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.support import migrate
 from tracking import make_app
 from tracking.interfaces import IHitPipeline, IHitStore
 from tracking.server import start_background
-
-from support import migrate
 
 ROOT = Path(__file__).parents[2]
 

@@ -4,25 +4,24 @@ import hashlib
 import json
 import os
 import time
-from pathlib import Path
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
+from tests.servers import seed_site, wait_for
+from tracking.ingest import make_store
 from tracking.ingest.enrich import GeoLocator, VisitorKeys
 from tracking.ingest.hit import parse
 from tracking.ingest.pipeline import Pipeline
 from tracking.ingest.sites import SiteInfo
-from tracking.ingest import make_store
 from tracking.ingest.store import Store, spool_hits
 from tracking.interfaces import IHitPipeline, ISettings
 from tracking.models import DailySalt, Database, Hit, Site, Visit, get_engine
 from tracking.settings import Settings
-
-from servers import seed_site, wait_for
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
 T0 = datetime(2026, 3, 10, 12, 0, 0)
@@ -370,9 +369,8 @@ def test_two_writers_on_one_sqlite_file_reserve_distinct_visit_ids(pipeline, fre
     belongs to a visit of its own visitor."""
     if database != "sqlite":
         pytest.skip("SQLite's write lock")
+    from tests.hits import summaries
     from tracking.summaries.rebuild import rebuild
-
-    from hits import summaries
 
     engines = [get_engine({"sqlalchemy.url": fresh_db}) for _ in range(2)]
     user_id, site_id = seed_site(engines[0])

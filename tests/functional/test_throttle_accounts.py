@@ -5,11 +5,10 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from tests.support import PASSWORD, TestApp
 from tracking import throttle
 from tracking.models import LoginThrottle, User
 from tracking.views import auth
-
-from support import PASSWORD, TestApp
 
 T0 = datetime(2026, 11, 27, 12, 0, 0)
 SECRET = "test-secret-" + "x" * 32

@@ -6,11 +6,10 @@ import threading
 import pytest
 from sqlalchemy import insert
 
+from tests.support import TestApp
 from tracking import main
 from tracking.interfaces import IDatabase, IHitPipeline
 from tracking.models import User
-
-from support import TestApp
 
 ATTEMPTS = 30
 

@@ -10,11 +10,10 @@ import pytest
 from markupsafe import escape
 from sqlalchemy import select
 
+from tests.hits import CHROME, GOOGLEBOT, IPHONE, make_hit
 from tracking.ingest.store import Store
 from tracking.models import Hit, Visit
 from tracking.reports import visits as visit_queries
-
-from hits import CHROME, GOOGLEBOT, IPHONE, make_hit
 
 XSS = [
     "<script>alert(1)</script>",

@@ -11,15 +11,14 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from tests.servers import seed_site, wait_for
+from tests.support import store_settings
 from tracking.ingest.enrich import GeoLocator
 from tracking.ingest.hit import parse
 from tracking.ingest.pipeline import Pipeline
 from tracking.ingest.sites import SiteInfo
 from tracking.ingest.writer import WriterProcess
 from tracking.models import Hit, Visit, get_engine
-
-from servers import seed_site, wait_for
-from support import store_settings
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
 T0 = datetime(2026, 3, 10, 12, 0, 0)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from pgcluster import Cluster, binaries
-from support import migrate
+from tests.pgcluster import Cluster, binaries
+from tests.support import migrate
 
 
 @pytest.fixture(scope="session")

@@ -14,10 +14,9 @@ from collections import Counter
 
 import pytest
 
+from tests.servers import Server, seed_site, stored
 from tracking.ingest.limits import DEFAULT_BURST, DEFAULT_RATE
 from tracking.models import get_engine
-
-from servers import Server, seed_site, stored
 
 pytestmark = pytest.mark.slow
 

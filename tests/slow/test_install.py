@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers import ROOT, Server, seed_site
 from tracking.models import get_engine
-
-from servers import ROOT, Server, seed_site
 
 pytestmark = pytest.mark.slow
 

@@ -21,9 +21,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from tests.servers import ROOT, Server, free_port, seed_site, stored, wait_for
 from tracking.models import Hit, get_engine
-
-from servers import ROOT, Server, free_port, seed_site, stored, wait_for
 
 pytestmark = pytest.mark.slow
 #: Debian installs it in /usr/sbin, which a normal user's PATH may lack.

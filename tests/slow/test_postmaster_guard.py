@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from servers import ROOT
+from tests.servers import ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -31,12 +31,12 @@ def run_suite(tmp_path, cluster):
     commands = [cluster.stop_command(), cluster.start_command()]
     env = {
         **os.environ,
-        "PYTHONPATH": str(ROOT / "tests"),
+        "PYTHONPATH": str(ROOT),
         "TRACKING_TEST_POSTGRESQL": cluster.admin_url,
         "PG_CTL": json.dumps(commands),
     }
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "conftest", "-p", "no:cacheprovider", "-q", str(tmp_path / "test_inner.py")],
+        [sys.executable, "-m", "pytest", "-p", "tests.conftest", "-p", "no:cacheprovider", "-q", str(tmp_path / "test_inner.py")],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )
 

@@ -14,9 +14,8 @@ import urllib.parse
 import pytest
 from sqlalchemy import select
 
+from tests.servers import Server, database_outage, seed_site
 from tracking.models import LoginThrottle, get_engine
-
-from servers import Server, database_outage, seed_site
 
 pytestmark = pytest.mark.slow
 

@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from tests.servers import Server, app_ini, children, database_outage, seed_site, stored, wait_for
 from tracking.models import Hit, get_engine
-
-from servers import Server, app_ini, children, database_outage, seed_site, stored, wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from tests.servers import Server, app_ini, children, seed_site, stored, wait_for
 from tracking.models import Hit, get_engine
-
-from servers import Server, app_ini, children, seed_site, stored, wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -17,10 +17,9 @@ import geoip2.database
 import pytest
 from _maxminddb_geolite2 import geolite2_database
 
+from tests.support import preserved_environment
 from tracking.ingest.enrich import Geo, GeoLocator
 from tracking.ingest.enrich import geo as geo_module
-
-from support import preserved_environment
 
 CITY_DB = geolite2_database()
 # What must never reach storage: C0/C1 controls, DEL, lone surrogates.

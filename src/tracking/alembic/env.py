@@ -31,7 +31,9 @@ def run_migrations_online() -> None:
             # rows and cascade to every row referring to them. SQLite's own procedure for such
             # changes: foreign keys off (only possible outside a transaction), then every
             # reference checked before the commit.
-            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+            driver_connection = connection.connection.driver_connection
+            assert driver_connection is not None  # an open connection's
+            driver_connection.execute("PRAGMA foreign_keys=OFF")
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
             context.run_migrations()

@@ -29,6 +29,7 @@ class HitBuffer:
 
     spooled = 0
     _spool_queued = 0
+    _inflight: int  # an attribute of a Store, a property of the writer process
 
     def __init__(self, max_pending: int, batch_size: int = BATCH_SIZE) -> None:
         self.max_pending = max_pending

@@ -78,6 +78,7 @@ def parse(fields: dict, referer_header: str = "") -> RawHit:
     props = _props(fields.get("props"), errors)
     if errors:
         raise BadHit(errors)
+    assert page is not None  # no URL is an error above
     return RawHit(page=page, event=event, referrer=referrer, width=width, props=props)
 
 

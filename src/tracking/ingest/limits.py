@@ -142,9 +142,8 @@ class RateLimiter:
     def check(self, address: str, site_id: int) -> float:
         """``0.0`` when a hit from ``address`` to site ``site_id`` may go on (it is counted); else
         the seconds until one may (nothing is counted)."""
-        if ":" in address:
-            address = client_network(address)
-        key = hash((address, site_id))
+        client = client_network(address) if ":" in address else address
+        key = hash((client, site_id))
         now = self._clock()
         # Not by the low bits: each shard's dict places its keys by them.
         shard = self._shards[(key >> 20) & self._mask]

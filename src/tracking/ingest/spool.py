@@ -33,6 +33,7 @@ import re
 import time
 from dataclasses import fields
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 
 from .pipeline import EnrichedHit
@@ -145,7 +146,7 @@ def count_unclaimed(spool_dir: str | Path | None) -> int:
         if file is None:
             continue
         with file:
-            lines = sum(chunk.count(b"\n") for chunk in iter(lambda: file.read(1 << 20), b""))
+            lines = sum(chunk.count(b"\n") for chunk in iter(partial(file.read, 1 << 20), b""))
         count += max(0, lines - int(match["stored"] or 0))
     return count
 

@@ -62,12 +62,12 @@ class Statement:
         if processors:
             converted = []
             for row in rows:
-                row = list(row)
+                values = list(row)
                 for i, processor in processors:
-                    value = row[i]
+                    value = values[i]
                     if value is not None:
-                        row[i] = processor(value)
-                converted.append(tuple(row))
+                        values[i] = processor(value)
+                converted.append(tuple(values))
             rows = converted
         if connection.dialect.name != "postgresql":
             connection.exec_driver_sql(sql, rows)

@@ -24,8 +24,8 @@ from sqlalchemy import (
 )
 
 from ..models import Visit
-from ..summaries.dimensions import VISIT_DIMENSIONS
 from ..summaries.delta import Delta, visit_counts
+from ..summaries.dimensions import VISIT_DIMENSIONS
 from .pipeline import EnrichedHit
 from .statements import Statement
 

@@ -84,8 +84,9 @@ class WriterProcess(HitBuffer):
         self.restarts = 0
         self._quick_deaths = 0
 
+    # A Store keeps this count as an attribute; here it is the unacknowledged hits (read only).
     @property
-    def _inflight(self) -> int:
+    def _inflight(self) -> int:  # type: ignore[override]
         return len(self._unacked)
 
     # -- life cycle ----------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Accounts: the people who own sites."""
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from passlib.context import CryptContext
 from sqlalchemy import String, false
@@ -8,6 +9,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .meta import Base
 from .types import utcnow
+
+if TYPE_CHECKING:
+    from .sites import Site
 
 #: Argon2 for every new hash; older schemes are still verified and upgraded on the next login.
 password_context = CryptContext(schemes=["argon2", "pbkdf2_sha256"], deprecated=["pbkdf2_sha256"])
@@ -34,7 +38,7 @@ class User(Base):
     is_disabled: Mapped[bool] = mapped_column(default=False, server_default=false())
     last_login_at: Mapped[datetime | None]
 
-    sites: Mapped[list["Site"]] = relationship(  # noqa: F821
+    sites: Mapped[list["Site"]] = relationship(
         back_populates="owner",
         cascade="all, delete-orphan",
         passive_deletes=True,

@@ -72,10 +72,6 @@ class Hit(Base):
     #: Custom event properties; SQL NULL (not JSON ``null``) when there are none.
     props: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
-    @property
-    def is_bot(self) -> bool:
-        return bool(self.bot)
-
 
 class Visit(Base):
     """A visitor's hits less than 30 minutes apart: when, where from, entry and exit, counts."""

@@ -7,12 +7,17 @@ link's, a set-password link's) are stored only as their SHA-256: the table opens
 """
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .meta import Base
 from .types import utcnow
+
+if TYPE_CHECKING:
+    from .accounts import User
+    from .sites import Site
 
 #: The roles a member row may hold; the owner is the site's ``owner_id``.
 MEMBER_ROLES = ("admin", "viewer")
@@ -33,7 +38,7 @@ class SiteMember(Base):
     role: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    user: Mapped["User"] = relationship()  # noqa: F821
+    user: Mapped["User"] = relationship()
 
     def __repr__(self) -> str:
         return f"<SiteMember {self.user_id} of site {self.site_id}: {self.role}>"
@@ -58,7 +63,7 @@ class Invitation(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
 
-    site: Mapped["Site"] = relationship()  # noqa: F821
+    site: Mapped["Site"] = relationship()
 
 
 class ShareLink(Base):
@@ -81,7 +86,7 @@ class ShareLink(Base):
     embed_origins: Mapped[str] = mapped_column(String(1000), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    site: Mapped["Site"] = relationship()  # noqa: F821
+    site: Mapped["Site"] = relationship()
 
     @property
     def origins(self) -> list[str]:

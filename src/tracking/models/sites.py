@@ -1,6 +1,7 @@
 """Sites: what an owner tracks."""
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from sqlalchemy import ForeignKey, String
@@ -8,6 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .meta import Base
 from .types import utcnow
+
+if TYPE_CHECKING:
+    from .accounts import User
+    from .members import SiteMember
 
 
 class Site(Base):
@@ -30,9 +35,9 @@ class Site(Base):
     restrict_hosts: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    owner: Mapped["User"] = relationship(back_populates="sites")  # noqa: F821
+    owner: Mapped["User"] = relationship(back_populates="sites")
     #: Everyone else with access, with their roles (:mod:`tracking.models.members`).
-    members: Mapped[list["SiteMember"]] = relationship(  # noqa: F821
+    members: Mapped[list["SiteMember"]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, order_by="SiteMember.id"
     )
 

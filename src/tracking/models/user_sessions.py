@@ -6,11 +6,15 @@ end what) live in :mod:`tracking.user_sessions`; this is only the row.
 """
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .meta import Base
+
+if TYPE_CHECKING:
+    from .accounts import User
 
 
 class UserSession(Base):
@@ -31,7 +35,7 @@ class UserSession(Base):
     #: A short summary of the browser and system ("Firefox 128 on Linux"), never the raw user agent.
     device: Mapped[str] = mapped_column(String(64))
 
-    user: Mapped["User"] = relationship()  # noqa: F821
+    user: Mapped["User"] = relationship()
 
     def __repr__(self) -> str:
         return f"<UserSession {self.id} of user {self.user_id}>"

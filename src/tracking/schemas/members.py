@@ -10,9 +10,9 @@ import colander
 import deform
 
 from ..models.members import MEMBER_ROLES
+from . import CSRFSchema
 from .accounts import PASSWORD_MAX, _password_length
 from .sites import normalize_site_url
-from . import CSRFSchema
 
 ROLE_CHOICES = [("viewer", "Viewer: dashboard, visit log, exports"), ("admin", "Admin: also settings, members, share links")]
 #: At most this many origins may frame a share link's dashboard.

@@ -34,8 +34,8 @@ from sqlalchemy.orm import Session
 
 from .. import accounts
 from ..models import Site, User, get_engine
-from ..models.types import utcnow
 from ..models.accounts import normalize_email
+from ..models.types import utcnow
 from ..schemas.accounts import PASSWORD_MAX, PASSWORD_MIN
 from ..settings import database_settings
 from ..summaries import jobs

@@ -20,12 +20,12 @@ from pyramid.response import Response
 from pyramid.view import view_config, view_defaults
 
 from ..charts import line_chart
+from ..headers import allow_framing
 from ..interfaces import IDatabase
 from ..models.types import utcnow
 from ..reports import api, export
 from ..reports.periods import PERIODS, period_from
 from ..reports.query import DETAILS, FILTERABLE, InvalidQuery, SiteRef, StatsQuery, filters_from
-from ..headers import allow_framing
 from ..resources import ISiteReports, SharedSite, SiteResource
 from ..security import Permission
 from ..summaries.dimensions import DIMENSIONS, LABELS, PROP_SEPARATOR, split_prop

@@ -6,9 +6,9 @@ from urllib.parse import urlencode
 
 from pyramid.exceptions import BadCSRFToken
 from pyramid.httpexceptions import HTTPException, HTTPSeeOther
+from pyramid.location import lineage
 from pyramid.renderers import render_to_response
 from pyramid.response import Response
-from pyramid.location import lineage
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
 
 from ..reports.query import InvalidQuery

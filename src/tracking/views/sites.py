@@ -7,6 +7,7 @@ site's traffic. Saving the settings again after a rebuild failed for good queues
 
 from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.view import view_config, view_defaults
+
 from .. import members
 from ..forms import FormHandler
 from ..ingest import BEACON_NAMES
@@ -17,7 +18,6 @@ from ..schemas.sites import DeleteSiteSchema, SiteSchema, SiteSettingsSchema
 from ..security import Permission
 from ..summaries import jobs
 from ..timezones import to_local
-
 
 
 def snippet(request, context) -> str:

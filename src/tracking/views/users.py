@@ -9,6 +9,7 @@ token; the sessions form ends one session, or all but the current one.
 from pyramid.httpexceptions import HTTPBadRequest, HTTPSeeOther
 from pyramid.security import forget
 from pyramid.view import view_config, view_defaults
+
 from .. import accounts, throttle, user_sessions
 from ..forms import FormHandler
 from ..models import UserSession

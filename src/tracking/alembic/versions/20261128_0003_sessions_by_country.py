@@ -7,7 +7,6 @@ Create Date: 2026-11-28 00:40:00.000000
 """
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision = "0003"
 down_revision = "0002"

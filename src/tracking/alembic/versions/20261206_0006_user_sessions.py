@@ -14,9 +14,8 @@ so a new account could inherit a deleted account's id. The rebuild drops the old
 is only safe with foreign keys off: ``alembic/env.py`` turns them off for migrations on SQLite and
 checks every reference before committing. PostgreSQL's sequences never reuse an id.
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0006_user_sessions"

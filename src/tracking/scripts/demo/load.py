@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from ...models import Site, Visit
 from ...models.types import utcnow
-from ...timezones import to_local
 from ...summaries.rebuild import rebuild
+from ...timezones import to_local
 from .generator import Generator, Result, daily_budgets, days_ending
 from .rows import CopyRows, Loader, ParameterRows, Rows, check_copy_safe
 
