@@ -56,7 +56,7 @@ class InvitationViews:
         site = self.invitation.site
         role = members.accept(request.dbsession, self.invitation, request.identity)
         request.session.flash(f"You can see “{site.name}” now, as {role}.")
-        return HTTPSeeOther(request.resource_url(request.root.sites.resource_for(site)))
+        return HTTPSeeOther(request.resource_url(request.root["sites"].resource_for(site)))
 
 
 @view_defaults(context=PasswordTokenResource, name="", renderer="tracking:templates/auth/set_password.jinja2")
