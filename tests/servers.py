@@ -45,7 +45,7 @@ class Server:
         self.env = environment
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 30) -> "Server":
+    def start(self, timeout: float = 120) -> "Server":
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(self.command, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         deadline = time.monotonic() + timeout
@@ -53,7 +53,9 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log.read_text()}")
             try:
-                with urllib.request.urlopen(self.url + "/login", timeout=1) as response:
+                # The first page of a process renders slowly (templates compile; seconds on a
+                # loaded machine): wait for that answer rather than pile up new requests.
+                with urllib.request.urlopen(self.url + "/login", timeout=max(deadline - time.monotonic(), 0.1)) as response:
                     response.read()
                 return self
             except OSError:

@@ -43,6 +43,11 @@ class FormHandler:
             cstruct.pop(secret, None)
         self.failure = deform.ValidationFailure(self.form, cstruct, error)
 
+    def fail_with(self, error: colander.Invalid) -> None:
+        """Show ``error`` (with its children: messages beside fields), keeping what was typed."""
+        self.form.widget.handle_error(self.form, error)
+        self.failure = deform.ValidationFailure(self.form, dict(self.request.POST.items()), error)
+
     @property
     def html(self) -> Markup:
         if self.failure is not None:

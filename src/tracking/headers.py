@@ -28,6 +28,9 @@ bodies of redirects — also get:
 ``X-Frame-Options: DENY``
     For browsers that predate ``frame-ancestors``; costs nothing.
 
+An embeddable share link's dashboard is the one exception (:func:`allow_framing`): its 200
+response says ``frame-ancestors`` with the link's origins, and has no ``X-Frame-Options``.
+
 ``Strict-Transport-Security: max-age=31536000; includeSubDomains``
     Only when ``tracking.production`` is true (production runs behind TLS; a development
     server on http://localhost must not pin the host to HTTPS for a year).
@@ -59,6 +62,17 @@ HTML_HEADERS = (
 HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 
 
+#: Where a view puts the origins that may frame its response (:func:`allow_framing`).
+FRAME_ANCESTORS = "tracking.frame_ancestors"
+
+
+def allow_framing(request, origins: list[str]) -> None:
+    """Let ``origins`` (normalised ``scheme://host[:port]``) frame this response, and no other:
+    its CSP says ``frame-ancestors <origins>`` and it has no ``X-Frame-Options``. An embeddable
+    share link's dashboard is the one user."""
+    request.environ[FRAME_ANCESTORS] = " ".join(origins)
+
+
 def csp_nonce(request) -> str:
     """``request.csp_nonce``: 128 random bits, base64url."""
     return secrets.token_urlsafe(16)
@@ -76,8 +90,14 @@ def security_headers_tween_factory(handler, registry):
         headerlist = response.headerlist
         headerlist.append(NOSNIFF)
         if response.status_code != 204 and response.content_type == "text/html":
-            headerlist.append(("Content-Security-Policy", CSP.format(nonce=request.csp_nonce)))
-            headerlist.extend(html_headers)
+            policy = CSP.format(nonce=request.csp_nonce)
+            ancestors = request.environ.get(FRAME_ANCESTORS) if response.status_code == 200 else None
+            if ancestors:
+                headerlist.append(("Content-Security-Policy", policy.replace("frame-ancestors 'none'", f"frame-ancestors {ancestors}")))
+                headerlist.extend(header for header in html_headers if header[0] != "X-Frame-Options")
+            else:
+                headerlist.append(("Content-Security-Policy", policy))
+                headerlist.extend(html_headers)
         return response
 
     return security_headers_tween

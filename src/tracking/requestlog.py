@@ -8,6 +8,9 @@
   ``A-Z a-z 0-9 - _ .``; nginx sends its ``$request_id``, so both logs can be joined), otherwise
   a new random one. It is returned in the ``X-Request-Id`` header and kept as
   ``request.request_id``.
+* A share link's secret, an invitation's token and a set-password token are never written:
+  ``/share/<secret>/`` is logged as ``/share/[redacted]/`` (likewise ``/invitations/`` and
+  ``/password/``).
 * Only the method, the path (percent-encoded, so no control character reaches the log), the
   status, the duration and the id are written. Never the query string (it carries visitors'
   page addresses and ``next`` targets), never client addresses, headers, cookies or form
@@ -35,6 +38,9 @@ from .ingest import BEACON_PATH
 
 log = logging.getLogger(__name__)
 
+#: Paths whose second segment is a secret (a share link, an invitation, a set-password link):
+#: logged as ``/share/[redacted]/...``.
+_SECRET_PATH = re.compile(r"(/(?:share|invitations|password)/)[^/]+")
 _QUIET = re.compile(BEACON_PATH.pattern + r"|/healthz\Z")
 _SANE_ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}\Z")
 _METHOD = re.compile(r"[A-Z]{1,16}\Z")
@@ -52,7 +58,7 @@ def _describe(request) -> tuple[str, str]:
     method = request.method
     if not _METHOD.match(method):
         method = "-"
-    path = request.path  # percent-encoded again by WebOb: no spaces, quotes or newlines
+    path = _SECRET_PATH.sub(r"\1[redacted]", request.path)  # percent-encoded again by WebOb
     if len(path) > MAX_PATH:
         path = path[:MAX_PATH] + "..."
     return method, path

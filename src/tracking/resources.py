@@ -4,12 +4,26 @@
 
     Root                       /                 admins: admin
     ├── Sites                  /sites/           any signed-in user: add-site
-    │   └── SiteResource       /sites/<id>/      its owner: view, edit, delete
+    │   └── SiteResource       /sites/<id>/      its owner and members: by role (ROLE_PERMISSIONS)
     │       ├── Visits         /sites/<id>/visits/        the site's visits
     │       │   └── VisitResource  /sites/<id>/visits/<id>   one visit's timeline
     │       └── Bots           /sites/<id>/bots/          the site's bot hits
+    ├── Shares                 /share/
+    │   └── SharedSite         /share/<secret>/  everyone (or who gave its password): view,
+    │       ├── Visits …                          and view-visits if the link includes them
+    │       └── Bots …
+    ├── Invitations            /invitations/
+    │   └── InvitationResource /invitations/<token>  everyone: view; its addressee: accept
+    ├── PasswordTokens         /password/
+    │   └── PasswordTokenResource /password/<token>  whoever holds the link: view, edit
     └── Users                  /users/           (inherits: admins only)
         └── UserResource       /users/<id>/      that user: view, edit, delete
+
+A site's ACL is built from its rows on every request: the owner (``sites.owner_id``) and each
+member (``site_members``) get the permissions of their role, so a role change or a removal takes
+effect on the member's next request. A share link's secret, an invitation's token and a
+set-password token are path segments: unknown, malformed, revoked, used or expired ones raise
+``KeyError`` (404) like a missing id.
 
 Every resource has ``__name__`` and ``__parent__``, and each access control entry is stated
 once, on the resource that grants it; descendants inherit it through the lineage (a visit is
@@ -23,14 +37,17 @@ import re
 from functools import cached_property
 from typing import Any
 
-from pyramid.authorization import DENY_ALL, Allow, Authenticated
+from pyramid.authorization import DENY_ALL, Allow, Authenticated, Everyone
 from sqlalchemy import BigInteger, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from zope.interface import Attribute, Interface, implementer
 
+from . import accounts, members
 from .ingest.sites import SiteInfo, SiteUnavailable
 from .interfaces import IDatabase, ISiteDirectory
 from .models import Site, User, Visit
-from .security import ADMIN, Permission, user_principal
+from .models.types import utcnow
+from .security import ADMIN, ROLE_PERMISSIONS, Permission, email_principal, share_principal, user_principal
 
 #: A canonical positive id: no sign, no leading zero, at most 19 digits.
 _ID = re.compile(r"[1-9][0-9]{0,18}\Z")
@@ -83,7 +100,7 @@ class Root(Resource):
         return [(Allow, ADMIN, Permission.ADMIN)]
 
     def __getitem__(self, name: str) -> Resource:
-        children = {"sites": Sites, "users": Users}
+        children = {"sites": Sites, "users": Users, "share": Shares, "invitations": Invitations, "password": PasswordTokens}
         return children[name](self, name)
 
 
@@ -115,7 +132,24 @@ class Sites(Resource):
         return resource
 
 
-class SiteResource(Resource):
+class ISiteReports(Interface):
+    """A site whose reports may be read: the site itself, or a share link of it. The dashboard's
+    views are registered for this; everything else of a site (its beacon, settings, people) for
+    :class:`SiteResource` alone, so none of it exists under ``/share/``."""
+
+    site = Attribute("the site's row")
+
+
+class SiteReports(Resource):
+    """What a site and a share link of it have in common: the row and the report children."""
+
+    def __getitem__(self, name: str) -> Resource:
+        children = {"visits": Visits, "bots": Bots}
+        return children[name](self, name)
+
+
+@implementer(ISiteReports)
+class SiteResource(SiteReports):
     """A site. ``info`` is the cached summary the beacon uses; ``site`` the row, loaded on use."""
 
     def __init__(self, parent: Sites, name: str, info: SiteInfo) -> None:
@@ -130,11 +164,9 @@ class SiteResource(Resource):
         site = self.site
         if site is None:  # deleted by another process since the directory cached it
             return [DENY_ALL]
-        return [(Allow, user_principal(site.owner_id), (Permission.VIEW, Permission.EDIT, Permission.DELETE))]
-
-    def __getitem__(self, name: str) -> Resource:
-        children = {"visits": Visits, "bots": Bots}
-        return children[name](self, name)
+        acl = [(Allow, user_principal(site.owner_id), ROLE_PERMISSIONS["owner"])]
+        acl += [(Allow, user_principal(member.user_id), ROLE_PERMISSIONS[member.role]) for member in site.members]
+        return acl
 
 
 class Visits(Resource):
@@ -167,6 +199,67 @@ class Bots(Resource):
 
     def __getitem__(self, name: str) -> Resource:
         raise KeyError(name)
+
+
+class Shares(Resource):
+    """The share links: ``/share/<secret>/`` is the dashboard of the link's site."""
+
+    def __getitem__(self, name: str) -> "SharedSite":
+        link = members.find_link(self.request.dbsession, name, utcnow())
+        if link is None:
+            raise KeyError(name)
+        return SharedSite(self, name, link)
+
+
+@implementer(ISiteReports)
+class SharedSite(SiteReports):
+    """A site seen through a share link: the dashboard's views answer here too, and this ACL
+    alone (not the site's members) says what they may show."""
+
+    def __init__(self, parent: Shares, name: str, link) -> None:
+        super().__init__(parent, name)
+        self.link = link
+        self.site = link.site
+
+    def __acl__(self) -> list:
+        link = self.link
+        granted = (Permission.VIEW, Permission.VIEW_VISITS) if link.include_visits else (Permission.VIEW,)
+        principal = Everyone if link.password_hash is None else share_principal(link.id)
+        return [(Allow, Everyone, Permission.UNLOCK), (Allow, principal, granted)]
+
+
+class Invitations(Resource):
+    def __getitem__(self, name: str) -> "InvitationResource":
+        invitation = members.find_invitation(self.request.dbsession, name, utcnow())
+        if invitation is None:
+            raise KeyError(name)
+        return InvitationResource(self, name, invitation)
+
+
+class InvitationResource(Resource):
+    def __init__(self, parent: Invitations, name: str, invitation) -> None:
+        super().__init__(parent, name)
+        self.invitation = invitation
+
+    def __acl__(self) -> list:
+        return [(Allow, Everyone, Permission.VIEW), (Allow, email_principal(self.invitation.email), Permission.ACCEPT)]
+
+
+class PasswordTokens(Resource):
+    def __getitem__(self, name: str) -> "PasswordTokenResource":
+        token = accounts.find_password_token(self.request.dbsession, name, utcnow())
+        if token is None:
+            raise KeyError(name)
+        return PasswordTokenResource(self, name, token)
+
+
+class PasswordTokenResource(Resource):
+    def __init__(self, parent: PasswordTokens, name: str, token) -> None:
+        super().__init__(parent, name)
+        self.token = token
+
+    def __acl__(self) -> list:
+        return [(Allow, Everyone, (Permission.VIEW, Permission.EDIT))]
 
 
 class Users(Resource):

@@ -13,7 +13,9 @@ logging out, a password change, deleting the account, ending a session from the 
 and the session's expiry all take effect on the server, whatever copies of the cookie exist.
 The beacon never reads the cookie.
 
-Principals: ``system.Everyone``, ``system.Authenticated``, ``user:<id>`` and ``role:admin``.
+Principals: ``system.Everyone``, ``system.Authenticated``, ``user:<id>``, ``email:<address>``,
+``role:admin`` and ``share:<id>`` (the share links whose password this browser gave, kept in the
+session cookie under :data:`SHARES_KEY`). A disabled account is never signed in.
 """
 
 import logging
@@ -34,20 +36,51 @@ from .models import User, UserSession
 ADMIN = "role:admin"
 #: Where the session cookie keeps the token of the signed-in session.
 TOKEN_KEY = "auth.token"
+#: Where the session cookie keeps the ids of the password-protected share links it unlocked.
+SHARES_KEY = "shares"
 
 log = logging.getLogger(__name__)
 
 
 class Permission(StrEnum):
+    #: A site's dashboard, its panels and their CSV exports; an account's page.
     VIEW = "view"
+    #: A site's visit log (visits, a visit's timeline, bot hits) and the raw exports.
+    VIEW_VISITS = "view-visits"
+    #: A site's settings; an account's name and password.
     EDIT = "edit"
+    #: A site's members, invitations, share links and history.
+    MANAGE = "manage"
+    #: Delete a site (or an account), transfer a site's ownership.
     DELETE = "delete"
     ADD_SITE = "add-site"
+    #: Accept an invitation (its addressee only).
+    ACCEPT = "accept"
+    #: Give a share link's password.
+    UNLOCK = "unlock"
     ADMIN = "admin"
+
+
+#: What each role may do on its site: the one place these sets are written.
+ROLE_PERMISSIONS = {
+    "owner": (Permission.VIEW, Permission.VIEW_VISITS, Permission.EDIT, Permission.MANAGE, Permission.DELETE),
+    "admin": (Permission.VIEW, Permission.VIEW_VISITS, Permission.EDIT, Permission.MANAGE),
+    "viewer": (Permission.VIEW, Permission.VIEW_VISITS),
+}
 
 
 def user_principal(user_id: int) -> str:
     return f"user:{user_id}"
+
+
+def email_principal(email: str) -> str:
+    """The principal of whoever is signed in with this (normalised) address."""
+    return f"email:{email}"
+
+
+def share_principal(link_id: int) -> str:
+    """The principal of a browser that gave a password-protected share link's password."""
+    return f"share:{link_id}"
 
 
 class SecurityPolicy:
@@ -84,9 +117,11 @@ class SecurityPolicy:
         principals = [Everyone]
         user = self.identity(request)
         if user is not None:
-            principals += [Authenticated, user_principal(user.id)]
+            principals += [Authenticated, user_principal(user.id), email_principal(user.email)]
             if user.is_admin:
                 principals.append(ADMIN)
+        if SHARES_KEY in request.session:
+            principals += [share_principal(link_id) for link_id in request.session[SHARES_KEY]]
         return principals
 
     def permits(self, request, context, permission):

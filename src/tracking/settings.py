@@ -20,6 +20,8 @@ TRACKING_GEOIP_CITY_DB     tracking.geoip_city_db      path of a MaxMind/DB-IP c
 TRACKING_SPOOL_DIR         tracking.spool_dir          where hits wait if the database is down
                                                        at shutdown (unset: var/spool under the
                                                        working directory)
+TRACKING_REGISTRATION      tracking.registration       open | invite | closed (production
+                                                       default: invite)
 TRACKING_TRUSTED_PROXY     trusted_proxy               ``[server:main]``: the reverse proxy
                                                        waitress believes (:func:`server_options`)
 =========================  ==========================  ======================================
@@ -43,6 +45,7 @@ ENVIRONMENT = {
     "TRACKING_STORE_IP": "tracking.store_ip",
     "TRACKING_GEOIP_CITY_DB": "tracking.geoip_city_db",
     "TRACKING_SPOOL_DIR": "tracking.spool_dir",
+    "TRACKING_REGISTRATION": "tracking.registration",
 }
 #: The environment variable that overrides ``trusted_proxy`` of ``[server:main]``.
 TRUSTED_PROXY_VARIABLE = "TRACKING_TRUSTED_PROXY"
@@ -54,6 +57,9 @@ STORE_IP_MODES = ("none", "truncated", "full")
 #: ``tracking.writer``: a writer process of the server's own, a thread of the server, or none
 #: (``off``: the buffer is left to its owner; tests and bulk tools call ``Store.drain``).
 WRITERS = ("process", "thread", "off")
+#: ``tracking.registration``: anyone may create an account; only with an invitation (and
+#: ``tracking-admin create-user``); or only with ``tracking-admin create-user``.
+REGISTRATION_MODES = ("open", "invite", "closed")
 #: ``tracking.spool_dir`` when it is not set, under the working directory: hits are never lost
 #: at shutdown for want of a setting.
 DEFAULT_SPOOL_DIR = os.path.join("var", "spool")
@@ -110,6 +116,8 @@ class Settings:
     beacon_burst: int = DEFAULT_BEACON_BURST
     #: ``retry.attempts``, which pyramid_retry reads (as this number).
     retry_attempts: int = 3
+    #: Who may create an account on the register page (:data:`REGISTRATION_MODES`).
+    registration: str = "open"
 
     @property
     def beacon_limited(self) -> bool:
@@ -172,6 +180,7 @@ class Settings:
             beacon_rate=_number(values, "tracking.beacon_rate", DEFAULT_BEACON_RATE),
             beacon_burst=int(beacon_burst),
             retry_attempts=int(retry_attempts),
+            registration=_choice(values, "tracking.registration", REGISTRATION_MODES, "invite" if production else "open"),
         )
 
 

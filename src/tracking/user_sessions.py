@@ -33,6 +33,7 @@ from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.orm import Session, contains_eager
 
 from .ingest.enrich import parse_agent
+from .models.accounts import User
 from .models.types import utcnow
 from .models.user_sessions import UserSession
 
@@ -94,7 +95,7 @@ def resolve(dbsession: Session, token, now: datetime) -> UserSession | None:
         select(UserSession)
         .join(UserSession.user)
         .options(contains_eager(UserSession.user))
-        .where(UserSession.token_hash == token_hash(token), UserSession.expires_at > now)
+        .where(UserSession.token_hash == token_hash(token), UserSession.expires_at > now, User.is_disabled.is_(False))
     )
 
 

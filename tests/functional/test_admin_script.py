@@ -50,3 +50,21 @@ def test_short_password_is_refused(database, capsys):
     assert main(["create-user", str(ROOT / "development.ini"), "--email", "a@example.org"], stdin=io.StringIO("short\n")) == 2
     assert "10 to 256 characters" in capsys.readouterr().err
     assert users(database) == []
+
+
+def test_account_commands_from_the_shell(database, capsys):
+    ini = str(ROOT / "development.ini")
+    for email in ("ada@example.org", "bob@example.org"):
+        assert main(["create-user", ini, "--email", email], stdin=io.StringIO("a-long-password\n")) == 0
+    assert main(["disable", ini, "BOB@example.org"]) == 0
+    assert main(["make-admin", ini, "ada@example.org"]) == 0
+    assert main(["password-link", ini, "bob@example.org", "--base-url", "https://stats.example.org/"]) == 0
+    out = capsys.readouterr().out
+    assert "disabled bob@example.org (its sessions ended)" in out and "ada@example.org is an administrator" in out
+    assert "https://stats.example.org/password/" in out
+    with Session(create_engine(database)) as session:
+        assert session.scalar(select(User.is_disabled).where(User.email == "bob@example.org"))
+    assert main(["unmake-admin", ini, "ada@example.org"]) == 2
+    assert "last administrator" in capsys.readouterr().err
+    assert main(["delete-user", ini, "bob@example.org", "--sites", "delete"]) == 0
+    assert [email for email, *_ in users(database)] == ["ada@example.org"]

@@ -105,6 +105,8 @@ CHECKS = {
     "tracking.beacon_burst": (lambda tmp: "11", lambda app: app.registry.getUtility(IBeaconLimiter).burst,
                               lambda tmp: 11),
     "tracking.production": (lambda tmp: "true", _hsts, lambda tmp: True),
+    "tracking.registration": (lambda tmp: "closed", lambda app: TestApp(app).get("/register", status="*").status_code,
+                              lambda tmp: 404),
     "retry.attempts": (lambda tmp: "5", lambda app: app.registry.settings["retry.attempts"], lambda tmp: 5),
 }
 

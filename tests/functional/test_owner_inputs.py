@@ -23,10 +23,13 @@ from tests.hits import GOOGLEBOT, IPHONE, make_hit
 from tracking.ingest.store import Store
 from tracking.models import Visit
 from tracking.models.types import utcnow
-from tracking.resources import Root
+from tracking.resources import InvitationResource, ISiteReports, PasswordTokenResource, Root
 from tracking.security import Permission
 
-OWNER_PERMISSIONS = {Permission.VIEW, Permission.EDIT, Permission.DELETE, Permission.ADD_SITE}
+OWNER_PERMISSIONS = {Permission.VIEW, Permission.VIEW_VISITS, Permission.EDIT, Permission.MANAGE, Permission.DELETE,
+                     Permission.ADD_SITE}
+#: Pages opened through a token's link (an invitation, a set-password link), not by an owner.
+TOKEN_PAGES = {InvitationResource, PasswordTokenResource}
 
 
 @pytest.fixture
@@ -61,7 +64,7 @@ def owner_views(registry) -> list[tuple[type, str]]:
         view = item["introspectable"]
         permissions = {related["value"] for related in item["related"] if related.category_name == "permissions"}
         methods = view["request_methods"]
-        if permissions & OWNER_PERMISSIONS and (methods is None or "GET" in methods):
+        if permissions & OWNER_PERMISSIONS and (methods is None or "GET" in methods) and view["context"] not in TOKEN_PAGES:
             found.add((view["context"], view["name"]))
     return sorted(found, key=lambda found: (found[0].__name__, found[1]))
 
@@ -76,6 +79,7 @@ def owner_paths(app, dbsession, owner, site, visit) -> list[str]:
     visits = site_resource["visits"]
     resources = [root["sites"], site_resource, visits, visits[str(visit.id)], site_resource["bots"], root["users"][str(owner.id)]]
     by_context = {type(resource): resource for resource in resources}
+    by_context[ISiteReports] = site_resource  # the dashboard's views: a site, or a share link of it
     paths = []
     for context, name in owner_views(app.registry):
         assert context in by_context, f"a view of {context.__name__}: add a resource of it here"
@@ -87,6 +91,7 @@ def test_the_owner_pages_are_found(app, dbsession, owner, site, data):
     paths = owner_paths(app, dbsession, owner, site, data)
     s = f"/sites/{site.id}/"
     assert set(paths) >= {"/sites/", s, s + "panel", s + "export.csv", s + "edit", s + "delete", s + "visits/",
+                          s + "members", s + "share", s + "transfer",
                           f"{s}visits/{data.id}/", s + "bots/", f"/users/{owner.id}/", f"/users/{owner.id}/delete"}
 
 

@@ -15,6 +15,7 @@ from ..interfaces import IDatabase, ISettings
 from .accounts import User  # noqa: F401
 from .hits import DailySalt, Hit, Visit  # noqa: F401
 from .jobs import Job  # noqa: F401
+from .members import Invitation, PasswordToken, ShareLink, SiteEvent, SiteMember  # noqa: F401
 from .meta import Base  # noqa: F401
 from .sites import Site  # noqa: F401
 from .summaries import DailyStat, HourlyStat  # noqa: F401

@@ -12,6 +12,7 @@ from .types import utcnow
 
 if TYPE_CHECKING:
     from .accounts import User
+    from .members import SiteMember
 
 
 class Site(Base):
@@ -35,6 +36,10 @@ class Site(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     owner: Mapped["User"] = relationship(back_populates="sites")
+    #: Everyone else with access, with their roles (:mod:`tracking.models.members`).
+    members: Mapped[list["SiteMember"]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="SiteMember.id"
+    )
 
     @property
     def domain(self) -> str:

@@ -32,8 +32,11 @@ def _strip(value):
 @colander.deferred
 def _unique_email(node, kw):
     request = kw["request"]
+    invited = kw.get("invited_email")
 
     def validator(node, value):
+        if invited is not None and normalize_email(value) != invited:
+            raise colander.Invalid(node, f"The invitation is for {invited}: register with that address.")
         taken = request.dbsession.scalar(select(exists().where(User.email == normalize_email(value))))
         if taken:
             raise colander.Invalid(node, EMAIL_TAKEN)
@@ -65,6 +68,8 @@ class RegisterSchema(CSRFSchema):
         ),
         description=f"{PASSWORD_MIN} to {PASSWORD_MAX} characters.",
     )
+    #: The token of the invitation the account is created for (in ``invite`` mode, required).
+    invitation = colander.SchemaNode(colander.String(), widget=deform.widget.HiddenWidget(), missing="")
 
 
 class LoginSchema(CSRFSchema):

@@ -2,6 +2,14 @@
 
     tracking-admin create-user production.ini --email ada@example.org --name Ada --admin
     tracking-admin rebuild production.ini 3
+    tracking-admin disable production.ini bob@example.org        (enable: the same)
+    tracking-admin make-admin production.ini bob@example.org     (unmake-admin: the same)
+    tracking-admin password-link production.ini bob@example.org --base-url https://stats.example.org
+    tracking-admin delete-user production.ini bob@example.org --sites transfer --to ada@example.org
+
+``disable`` ends the account's sessions at once; ``password-link`` prints a one-time "set your
+password" link (valid 2 days); ``delete-user`` deletes the account with its sites, or gives
+them to another account (``--sites transfer --to``): it must be said which.
 
 ``create-user``: the password is asked for twice on a terminal, or read from the first line of
 standard input (``echo "$PASSWORD" | tracking-admin create-user ...``).
@@ -24,8 +32,10 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from .. import accounts
 from ..models import Site, User, get_engine
 from ..models.accounts import normalize_email
+from ..models.types import utcnow
 from ..schemas.accounts import PASSWORD_MAX, PASSWORD_MIN
 from ..settings import database_settings
 from ..summaries import jobs
@@ -87,6 +97,36 @@ def rebuild(config_uri: str, site_id: int) -> str:
     return message + ("; its pending rebuild is done" if cleared else "")
 
 
+ACCOUNT_COMMANDS = ("disable", "enable", "make-admin", "unmake-admin", "password-link", "delete-user")
+
+
+def _account(dbsession, email: str) -> User:
+    user = dbsession.scalar(select(User).where(User.email == normalize_email(email)))
+    if user is None:
+        raise CommandError(f"there is no account {email!r}")
+    return user
+
+
+def administer(dbsession, args) -> str:
+    """Run one of :data:`ACCOUNT_COMMANDS` in ``dbsession``; what was done, in one line."""
+    user = _account(dbsession, args.email)
+    try:
+        if args.command in ("disable", "enable"):
+            accounts.set_disabled(dbsession, user, args.command == "disable")
+            return f"{args.command}d {user.email}" + (" (its sessions ended)" if args.command == "disable" else "")
+        if args.command in ("make-admin", "unmake-admin"):
+            accounts.set_admin(dbsession, user, args.command == "make-admin")
+            return f"{user.email} is {'an administrator' if user.is_admin else 'no longer an administrator'}"
+        if args.command == "password-link":
+            token = accounts.issue_password_link(dbsession, user, utcnow())
+            return f"{args.base_url.rstrip('/')}/password/{token}"
+        target = _account(dbsession, args.to) if args.sites == "transfer" else None
+        count = accounts.delete_user(dbsession, user, transfer_to=target)
+    except accounts.AccountError as exc:
+        raise CommandError(str(exc)) from None
+    return f"deleted {args.email}; its {count} site(s) " + (f"given to {target.email}" if target else "deleted")
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="tracking-admin", description="Administer a Tracking server.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -100,7 +140,19 @@ def parse_args(argv):
     )
     rebuild.add_argument("config_uri", help="the ini file, e.g. production.ini")
     rebuild.add_argument("site", type=int, help="the site's id (in its address: /sites/<id>/)")
-    return parser.parse_args(argv)
+    for name in ACCOUNT_COMMANDS:
+        command = commands.add_parser(name, help=f"{name.replace('-', ' ')} an account")
+        command.add_argument("config_uri", help="the ini file, e.g. production.ini")
+        command.add_argument("email", help="the account's e-mail address")
+        if name == "password-link":
+            command.add_argument("--base-url", default="", help="the server's address, put before the link's path")
+        if name == "delete-user":
+            command.add_argument("--sites", choices=("delete", "transfer"), required=True, help="what becomes of its sites")
+            command.add_argument("--to", help="with --sites transfer: the e-mail address of the account that gets them")
+    args = parser.parse_args(argv)
+    if getattr(args, "sites", None) == "transfer" and not args.to:
+        parser.error("--sites transfer needs --to")
+    return args
 
 
 def main(argv=None, stdin=None) -> int:
@@ -109,6 +161,16 @@ def main(argv=None, stdin=None) -> int:
     if args.command == "rebuild":
         try:
             print(rebuild(args.config_uri, args.site))
+        except CommandError as exc:
+            print(f"tracking-admin: error: {exc}", file=sys.stderr)
+            return 2
+        return 0
+    if args.command in ACCOUNT_COMMANDS:
+        try:
+            with bootstrap(args.config_uri) as env:
+                request = env["request"]
+                with request.tm:
+                    print(administer(request.dbsession, args))
         except CommandError as exc:
             print(f"tracking-admin: error: {exc}", file=sys.stderr)
             return 2

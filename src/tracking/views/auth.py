@@ -5,13 +5,13 @@ the client counts the attempt before the password is looked at (see :mod:`tracki
 in the request's own transaction.
 """
 
-from pyramid.httpexceptions import HTTPSeeOther
+from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
 from pyramid.security import NO_PERMISSION_REQUIRED, forget, remember
 from pyramid.view import view_config, view_defaults
 from sqlalchemy import select
 from zope.sqlalchemy import mark_changed
 
-from .. import throttle
+from .. import members, throttle
 from ..forms import FormHandler
 from ..interfaces import ISettings
 from ..models import User
@@ -80,7 +80,8 @@ class AuthViews:
                     if user is None:
                         dummy_verify()
                         return False
-                    return user.check_password(appstruct["password"])
+                    # A disabled account answers like a wrong password.
+                    return user.check_password(appstruct["password"]) and not user.is_disabled
 
                 try:
                     ok = checked_password(request, email, check)
@@ -88,6 +89,7 @@ class AuthViews:
                     refuse(request, handler, refused.wait)
                     return {"form": handler.html}
                 if ok:
+                    user.last_login_at = utcnow()
                     headers = _start_session(request, user)
                     target = safe_next(appstruct["next"]) or request.resource_url(self.context, "sites", "")
                     return HTTPSeeOther(target, headers=headers)
@@ -96,8 +98,20 @@ class AuthViews:
 
     @view_config(name="register", renderer="tracking:templates/auth/register.jinja2")
     def register(self):
+        """Open registration: anyone. ``invite``: only with an invitation's token (the account
+        must have the invited address), and the next page is the invitation, to accept it.
+        ``closed``: nobody (404)."""
         request = self.request
-        handler = FormHandler(request, RegisterSchema(), formid="register", button="Create account")
+        registration = request.registry.getUtility(ISettings).registration
+        token = request.params.get("invitation", "")
+        invitation = members.find_invitation(request.dbsession, token, utcnow()) if token else None
+        if registration == "closed" or (registration == "invite" and invitation is None):
+            raise HTTPNotFound()
+        handler = FormHandler(
+            request, RegisterSchema(), formid="register", button="Create account",
+            appstruct={"invitation": token, "email": invitation.email} if invitation else None,
+            invited_email=invitation.email if invitation else None,
+        )
         if handler.posted():
             secret, ip, now = request.registry.getUtility(ISettings).secret, request.remote_addr, utcnow()
             # Counted like a failed log-in before the form is checked; given back unless the
@@ -123,7 +137,10 @@ class AuthViews:
             # A concurrent sign-up with the same address fails here; the request is retried
             # and the retry's validator reports the duplicate.
             request.dbsession.flush()
+            user.last_login_at = now
             headers = _start_session(request, user)
+            if invitation is not None:
+                return HTTPSeeOther(request.resource_url(self.context, "invitations", token), headers=headers)
             request.session.flash("Welcome! Add your first site below.")
             return HTTPSeeOther(request.resource_url(self.context, "sites", ""), headers=headers)
         return {"form": handler.html}

@@ -15,17 +15,18 @@ the pages say so, and that their numbers still count the days of the previous ti
 from datetime import timedelta
 from urllib.parse import quote
 
-from pyramid.httpexceptions import HTTPNotFound
+from pyramid.httpexceptions import HTTPForbidden, HTTPNotFound
 from pyramid.response import Response
 from pyramid.view import view_config, view_defaults
 
 from ..charts import line_chart
+from ..headers import allow_framing
 from ..interfaces import IDatabase
 from ..models.types import utcnow
 from ..reports import api, export
 from ..reports.periods import PERIODS, period_from
 from ..reports.query import DETAILS, FILTERABLE, InvalidQuery, SiteRef, StatsQuery, filters_from
-from ..resources import SiteResource
+from ..resources import ISiteReports, SharedSite, SiteResource
 from ..security import Permission
 from ..summaries.dimensions import DIMENSIONS, LABELS, PROP_SEPARATOR, split_prop
 from ..timezones import today
@@ -90,12 +91,14 @@ def query_params(request):
         raise InvalidQuery("The address is not valid: its query string is not UTF-8.") from None
 
 
-@view_defaults(context=SiteResource, permission=Permission.VIEW)
+@view_defaults(context=ISiteReports, permission=Permission.VIEW)
 class DashboardViews:
     def __init__(self, context, request):
         self.context = context
         self.request = request
         self.site = context.site
+        if isinstance(context, SharedSite) and context.link.origins:
+            allow_framing(request, context.link.origins)
 
     @view_config(name="", renderer="tracking:templates/sites/dashboard.jinja2")
     def dashboard(self):
@@ -121,7 +124,7 @@ class DashboardViews:
             "groups": groups,
             "labels": LABELS,
             "filterable": FILTERABLE,
-            "snippet": snippet(self.request, self.context),
+            "snippet": snippet(self.request, self.context) if isinstance(self.context, SiteResource) else "",
             "empty": not overview.has_data,
             "split_prop": split_prop,
             "separator": PROP_SEPARATOR,
@@ -148,8 +151,12 @@ class DashboardViews:
     @view_config(name="export.csv")
     def export(self):
         """A panel's full list (the columns of its details), the raw hits (``dim=hits``) or the
-        visits (``dim=visits``, one row each) of the period and filters, as CSV."""
+        visits (``dim=visits``, one row each) of the period and filters, as CSV. The last two
+        are the visit log's: they ask for ``view-visits`` too (checked here, once the query
+        string is known to be UTF-8: a ``request_param`` predicate would read it first)."""
         dim = query_params(self.request).get("dim", "")
+        if dim in ("hits", "visits") and not self.request.has_permission(Permission.VIEW_VISITS):
+            raise HTTPForbidden()
         if dim in DIMENSIONS:
             query = PageQuery(self.request, dimensions=(dim,), metrics=DETAILS[dim], limit=EXPORT_LIMIT)
         else:

@@ -6,11 +6,13 @@ from urllib.parse import urlencode
 
 from pyramid.exceptions import BadCSRFToken
 from pyramid.httpexceptions import HTTPException, HTTPSeeOther
+from pyramid.location import lineage
 from pyramid.renderers import render_to_response
 from pyramid.response import Response
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
 
 from ..reports.query import InvalidQuery
+from ..resources import Resource, SharedSite
 from ..security import Permission
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,15 @@ def forbidden(exc, request):
     A signed-in user who may not see a site or account is told it does not exist, so
     that ids cannot be probed.
     """
+    context = request.context
+    if isinstance(context, Resource) and _shared(context) is not None:
+        # Through a share link: what the link does not show does not exist, unless the link
+        # asks for its password first.
+        link = _shared(context).link
+        unlocked = request.has_permission(Permission.VIEW, _shared(context))
+        if link.password_hash is not None and not unlocked and request.method == "GET":
+            return HTTPSeeOther(request.resource_url(_shared(context), "unlock"))
+        return render_to_response("tracking:templates/errors/404.jinja2", {}, request, response=_status(404))
     if request.identity is None:
         query = {"next": request.path_qs} if request.method == "GET" else {}
         login = request.resource_url(request.root, "login")
@@ -40,6 +51,14 @@ def forbidden(exc, request):
         message = "You may see this page, but not change it."
         return render_to_response("tracking:templates/errors/403.jinja2", {"message": message}, request, response=_status(403))
     return render_to_response("tracking:templates/errors/404.jinja2", {}, request, response=_status(404))
+
+
+def _shared(context) -> SharedSite | None:
+    """The share link's resource that ``context`` lies under, if any."""
+    for resource in lineage(context):
+        if isinstance(resource, SharedSite):
+            return resource
+    return None
 
 
 def _status(code: int) -> Response:

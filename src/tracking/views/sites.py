@@ -7,8 +7,8 @@ site's traffic. Saving the settings again after a rebuild failed for good queues
 
 from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.view import view_config, view_defaults
-from sqlalchemy import select
 
+from .. import members
 from ..forms import FormHandler
 from ..ingest import BEACON_NAMES
 from ..interfaces import ISiteDirectory
@@ -78,9 +78,9 @@ class SitesViews:
 
     def _page(self, handler: FormHandler) -> dict:
         request = self.request
-        sites = request.dbsession.scalars(select(Site).where(Site.owner_id == request.identity.id).order_by(Site.name, Site.id))
+        sites = members.sites_of(request.dbsession, request.identity.id)
         return {
-            "sites": [(site, request.resource_url(self.context.resource_for(site))) for site in sites],
+            "sites": [(site, role, request.resource_url(self.context.resource_for(site))) for site, role in sites],
             "form": handler.html,
         }
 
@@ -109,6 +109,9 @@ class SiteViews:
             appstruct = handler.validate()
             if appstruct is not None:
                 moved = appstruct["timezone"] != site.timezone
+                changed = [field for field in SETTINGS_FIELDS if appstruct[field] != getattr(site, field)]
+                if changed:
+                    members.record(request.dbsession, site.id, request.identity, "changed the settings: " + ", ".join(changed))
                 for field in SETTINGS_FIELDS:
                     setattr(site, field, appstruct[field])
                 message = "Settings saved."

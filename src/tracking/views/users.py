@@ -9,11 +9,10 @@ token; the sessions form ends one session, or all but the current one.
 from pyramid.httpexceptions import HTTPBadRequest, HTTPSeeOther
 from pyramid.security import forget
 from pyramid.view import view_config, view_defaults
-from sqlalchemy import func, select
 
-from .. import throttle, user_sessions
+from .. import accounts, throttle, user_sessions
 from ..forms import FormHandler
-from ..models import Site, User, UserSession
+from ..models import UserSession
 from ..resources import UserResource, Users, parse_id
 from ..schemas.accounts import DeleteAccountSchema, NameSchema, PasswordSchema
 from ..security import Permission, current_session, renew_session
@@ -24,9 +23,7 @@ ACCOUNT = "tracking:templates/users/account.jinja2"
 
 @view_config(context=Users, name="", permission=Permission.ADMIN, renderer="tracking:templates/users/list.jinja2")
 def user_list(context, request):
-    rows = request.dbsession.execute(
-        select(User, func.count(Site.id)).outerjoin(Site, Site.owner_id == User.id).group_by(User.id).order_by(User.id)
-    )
+    rows = accounts.overview(request.dbsession)
     return {"users": [(user, sites, request.resource_url(context.resource_for(user))) for user, sites in rows]}
 
 

@@ -35,7 +35,7 @@ def _links(request, context, day, before, next_before) -> dict:
     }
 
 
-@view_config(context=Visits, name="", permission=Permission.VIEW, renderer="tracking:templates/sites/visits.jinja2")
+@view_config(context=Visits, name="", permission=Permission.VIEW_VISITS, renderer="tracking:templates/sites/visits.jinja2")
 def visits(context, request):
     """The visits of a site, newest first, 50 a page; by day, in the site's time zone."""
     site = context.__parent__.site
@@ -54,14 +54,14 @@ def visits(context, request):
     }
 
 
-@view_config(context=VisitResource, name="", permission=Permission.VIEW, renderer="tracking:templates/sites/visit.jinja2")
+@view_config(context=VisitResource, name="", permission=Permission.VIEW_VISITS, renderer="tracking:templates/sites/visit.jinja2")
 def visit(context, request):
     """One visit: when, how long, from where, on what, and its hits in order."""
     site = context.__parent__.__parent__.site
     return {"site": site, "timeline": timeline(request.dbsession, SiteRef(site.id, site.timezone), context.visit)}
 
 
-@view_config(context=Bots, name="", permission=Permission.VIEW, renderer="tracking:templates/sites/bots.jinja2")
+@view_config(context=Bots, name="", permission=Permission.VIEW_VISITS, renderer="tracking:templates/sites/bots.jinja2")
 def bots(context, request):
     """The bot hits of a site, newest first, 50 a page, with why each is a bot; by day."""
     site = context.__parent__.site
