@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, delete, func, select, text
 from sqlalchemy.orm import Session
 
 from tracking.ingest.visits import VISIT_GAP
+from tracking.models.hits import listing
 from tracking.models import DailyStat, Hit, Visit
 from tracking.scripts import demo
 from tracking.summaries.rebuild import rebuild
@@ -112,6 +113,9 @@ def test_days_visitors_and_visits_follow_the_live_rules(dbsession, filled):
         assert visit.exit_path == views[-1].path
         assert (visit.pageviews, visit.events) == (len(views), len(hits) - len(views))
         assert visit.duration == int((visit.ended_at - visit.started_at).total_seconds())
+        # The pages it viewed and the events it sent, listed as the hit writer lists them.
+        assert visit.pages == listing(hit.path for hit in views)
+        assert visit.event_names == listing(hit.event for hit in hits if hit.event != "pageview")
         attributes = ("source", "ref_host", "utm_source", "utm_medium", "utm_campaign", "country", "region", "city",
                       "browser", "os", "device")
         assert [getattr(visit, name) for name in attributes] == [getattr(first, name) for name in attributes]

@@ -23,6 +23,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Text, and_, case, cast, func, literal, null, select, text, tuple_, type_coerce, union_all
 
 from ..models import Hit, Visit
+from ..models.hits import listed
 from ..summaries.dimensions import COUNT_FIELDS, HIT_DIMENSIONS, VISIT_DIMENSIONS, hour_expression, prop_value
 from .periods import Period
 from .query import Filter, SiteRef, StatsQuery, sort_metric
@@ -37,19 +38,17 @@ def labelled(*columns):
 
 
 def matching(site: SiteRef, period: Period, filters: Iterable[Filter]) -> list:
-    """Conditions on ``visits`` for the visits of the period that match ``filters``."""
-    v, h = Visit, Hit
+    """Conditions on ``visits`` for the visits of the period that match ``filters``: each a
+    condition on the visit row (its pages and events are listed on it)."""
+    v = Visit
     conditions = [v.site_id == site.id, v.day >= period.start, v.day < period.end]
-    # The hits of the period's visits: from its start on (a bound the planner can use to
-    # read the site's hits of the period once, rather than probe each visit's).
-    hits = (h.site_id == site.id, h.ts >= period.bounds(site.timezone)[0])
     for f in filters:
         if f.dimension in VISIT_DIMENSIONS:
             conditions.append(getattr(v, VISIT_DIMENSIONS[f.dimension]) == f.value)
         elif f.dimension == "page":
-            conditions.append(v.id.in_(select(h.visit_id).where(*hits, h.event == "pageview", h.path == f.value)))
+            conditions.append(listed(v.pages, f.value))
         elif f.dimension == "event":
-            conditions.append(v.id.in_(select(h.visit_id).where(*hits, h.event == f.value)))
+            conditions.append(listed(v.event_names, f.value))
     return conditions
 
 
