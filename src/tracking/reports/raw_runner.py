@@ -213,7 +213,14 @@ class Scan:
         ]
 
     def _visits(self, dims: list[str], found: dict, series: bool) -> Totals:
-        v = matching_visits(self.site, self.period, self.filters)
+        if self.runner.postgresql:
+            v = matching_visits(self.site, self.period, self.filters)
+        else:  # one branch per grouping: found once (the columns they read), each branch reads them
+            t = Visit.__table__
+            columns = [t.c.day, t.c.started_at, t.c.is_first, t.c.visitor, t.c.pageviews, t.c.events, t.c.duration,
+                       *(t.c[VISIT_DIMENSIONS[dim]] for dim in dims)]
+            v = select(*columns).where(*matching(self.site, self.period, self.filters)).cte("matching_visits")
+            v = v.prefix_with("MATERIALIZED")
         bucket = (self._hour(v.c.started_at) if self.bucket == "hour" else v.c.day).label("bucket")
         sets: list[tuple] = [(), (bucket,)] if series else [()]
         sets += [(v.c[VISIT_DIMENSIONS[dim]],) for dim in dims]
@@ -234,9 +241,16 @@ class Scan:
         start, end = self.period.bounds(self.site.timezone)
         h = Hit
         ids = select(Visit.id).where(*matching(self.site, self.period, self.filters))
-        # Hits of the period's visits come at or after the period's start: a bound that lets
-        # the planner choose between the visit index and the site's range of hits.
-        hits = select(h).where(h.visit_id.in_(ids), h.site_id == self.site.id, h.ts >= start).subquery("period_hits")
+        if self.runner.postgresql:
+            # Hits of the period's visits come at or after the period's start: a bound that lets
+            # the planner choose between the visit index and the site's range of hits.
+            hits = select(h).where(h.visit_id.in_(ids), h.site_id == self.site.id, h.ts >= start)
+        else:
+            # SQLite: each matching visit's hits through the visit index (a range of the site's
+            # hits costs a lookup of each one in the table).
+            ids = ids.subquery("matching_ids")
+            hits = select(h).join(ids, h.visit_id == ids.c.id)
+        hits = hits.subquery("period_hits")
         is_page = hits.c.event == "pageview"
         measures = (
             func.coalesce(func.sum(case((hits.c.is_first, 1), else_=0)), 0),
@@ -244,27 +258,43 @@ class Scan:
             # The chart counts the page views of the period only.
             func.coalesce(func.sum(case((and_(is_page, hits.c.ts < end), 1), else_=0)), 0),
         )
-        sets: list[tuple] = []
+        group: tuple = ()
         if dims:
             value = case((is_page, hits.c.path), else_=hits.c.event).label("value")
             group = (is_page.label("is_page"), value)
-            sets.append(group + (cast(hits.c.props, Text).label("props"),) if "prop" in dims else group)
-        if series:
-            sets.append(((self._hour(hits.c.ts) if self.bucket == "hour" else hits.c.day).label("bucket"),))
-        for index, values, (firsts, count, charted) in self._grouped(hits, sets, measures):
-            if dims and index == 0:
-                page, name = values[0], values[1]
-                if page:
-                    self._add("page", Row(visitors=firsts, pageviews=count, value=name))
-                    continue
-                self._add("event", Row(visitors=firsts, events=count, value=name))
-                if "prop" in dims and values[2] and (not self.prop_event or name == self.prop_event):
-                    for key, prop in (json.loads(values[2]) or {}).items():
-                        self.props[prop_value(name, key, prop)] += count
-            else:
-                key = self._key(values[0])
-                if key in found:
-                    found[key][1] += charted
+            group += (cast(hits.c.props, Text).label("props"),) if "prop" in dims else ()
+        bucket = ((self._hour(hits.c.ts) if self.bucket == "hour" else hits.c.day).label("bucket"),) if series else ()
+        firsts_of: Counter[tuple] = Counter()  # values of ``group`` → its hits that were firsts
+        hits_of: Counter[tuple] = Counter()  # values of ``group`` → its hits
+        chart: Counter = Counter()  # bucket → page views
+        if group and bucket and not self.runner.postgresql:
+            # SQLite runs each grouping as a pass of its own: one pass by both, summed up here.
+            for _, values, (firsts, count, charted) in self._grouped(hits, [group + bucket], measures):
+                firsts_of[values[:-1]] += firsts
+                hits_of[values[:-1]] += count
+                chart[values[-1]] += charted
+        else:
+            sets = [s for s in (group, bucket) if s]
+            for index, values, (firsts, count, charted) in self._grouped(hits, sets, measures):
+                if group and index == 0:
+                    firsts_of[values] += firsts
+                    hits_of[values] += count
+                else:
+                    chart[values[0]] += charted
+        for values, count in hits_of.items():
+            firsts = firsts_of[values]
+            page, name = values[0], values[1]
+            if page:
+                self._add("page", Row(visitors=firsts, pageviews=count, value=name))
+                continue
+            self._add("event", Row(visitors=firsts, events=count, value=name))
+            if "prop" in dims and values[2] and (not self.prop_event or name == self.prop_event):
+                for key, prop in (json.loads(values[2]) or {}).items():
+                    self.props[prop_value(name, key, prop)] += count
+        for value, charted in chart.items():
+            key = self._key(value)
+            if key in found:
+                found[key][1] += charted
 
     def _hour(self, column):
         return hour_expression("postgresql" if self.runner.postgresql else "sqlite", column)
