@@ -4,8 +4,9 @@ compares the read API with.
 A visit is a stored ``Visit`` row, read through its hits alone: its first hit gives its source,
 location, device and entry page, its last page view its exit page; its page views, events and
 duration are counted from its hits. A visitor is attributed to their first visit (the earliest
-visit of their id); with a page or event filter, visitors are distinct ids, as are a page's or
-an event's visitors. The sites here are in UTC, so that a period's days are the days of visitor
+visit of their id); with a page or event filter, to their first visit of the period that
+matches (so visitors are distinct ids, in the totals and in each day of the chart when the
+site is in UTC). A page's or an event's visitors are distinct ids. The sites here are in UTC, so that a period's days are the days of visitor
 ids (a visitor's first view of a page that day is in the period).
 """
 
@@ -52,18 +53,24 @@ class RawRows:
     def visits(self, period: Period, filters: dict[str, str]) -> list:
         return [v for v in self.stored if period.start <= v.day < period.end and self.matches(v, filters)]
 
-    def numbers(self, group: list, filters: dict[str, str]) -> dict[str, float]:
-        """The visitors, visits, page views, events, bounces, duration (and its average and the
-        bounce rate) of a group of visits."""
+    def attributed(self, period: Period, filters: dict[str, str]) -> dict[int, int]:
+        """Visitor → the visit they are counted at (see the module's docstring)."""
+        if "page" not in filters and "event" not in filters:
+            return self.first_of_visitor
+        firsts = {}
+        for visit in sorted(self.visits(period, filters), key=lambda v: (v.started_at, v.id)):
+            firsts.setdefault(visit.visitor, visit.id)
+        return firsts
+
+    def numbers(self, group: list, firsts: dict[int, int]) -> dict[str, float]:
+        """The visitors (counted at the visits ``firsts`` names), visits, page views, events,
+        bounces, duration (and its average and the bounce rate) of a group of visits."""
         hits = self.hits
         views = [sum(h.event == "pageview" for h in hits[s.id]) for s in group]
         events = [sum(h.event != "pageview" for h in hits[s.id]) for s in group]
         lengths = [int((hits[s.id][-1].ts - hits[s.id][0].ts).total_seconds()) for s in group]
         bounces = sum(1 for v, e in zip(views, events, strict=True) if v == 1 and e == 0)
-        if "page" in filters or "event" in filters:
-            visitors = len({s.visitor for s in group})
-        else:
-            visitors = sum(self.first_of_visitor[s.visitor] == s.id for s in group)
+        visitors = sum(firsts.get(s.visitor) == s.id for s in group)
         return {
             "visitors": visitors, "visits": len(group), "pageviews": sum(views), "events": sum(events),
             "bounces": bounces, "duration": sum(lengths),
@@ -72,7 +79,7 @@ class RawRows:
         }
 
     def totals(self, period: Period, filters: dict[str, str]) -> dict[str, float]:
-        return self.numbers(self.visits(period, filters), filters)
+        return self.numbers(self.visits(period, filters), self.attributed(period, filters))
 
     def daily(self, period: Period, filters: dict[str, str]) -> list[tuple[int, int]]:
         """(visitors, page views) of each day of the period: visitors of the visits that began
@@ -80,23 +87,25 @@ class RawRows:
         visits = self.visits(period, filters)
         days = [period.start + timedelta(days=n) for n in range((period.end - period.start).days)]
         views = Counter(h.day for v in visits for h in self.hits[v.id] if h.event == "pageview")
-        return [(self.numbers([v for v in visits if v.day == day], filters)["visitors"], views[day]) for day in days]
+        firsts = self.attributed(period, filters)
+        return [(self.numbers([v for v in visits if v.day == day], firsts)["visitors"], views[day]) for day in days]
 
     def rows(self, period: Period, filters: dict[str, str], dim: str) -> dict[str, dict[str, float]]:
         """``dim``'s rows for the period's visits that match ``filters``: value → metric → number."""
         visits = self.visits(period, filters)
+        firsts = self.attributed(period, filters)
         rows = {}
         if dim in VISIT_DIMENSIONS:
             groups = defaultdict(list)
             for visit in visits:
                 groups[self.value_of(visit, dim)].append(visit)
-            return {value: self.numbers(group, filters) for value, group in groups.items()}
+            return {value: self.numbers(group, firsts) for value, group in groups.items()}
         their_hits = [hit for visit in visits for hit in self.hits[visit.id]]
         if dim == "page":
             for path in {h.path for h in their_hits if h.event == "pageview"}:
                 views = [h for h in their_hits if h.event == "pageview" and h.path == path]
                 entered = [s for s in visits if self.value_of(s, "entry") == path]
-                numbers = self.numbers(entered, filters)
+                numbers = self.numbers(entered, firsts)
                 rows[path] = {
                     "visitors": len({h.visitor for h in views}), "visits": len({h.visit_id for h in views}),
                     "pageviews": len(views), "entries": len(entered),

@@ -213,14 +213,20 @@ class Scan:
         ]
 
     def _visits(self, dims: list[str], found: dict, series: bool) -> Totals:
+        t = Visit.__table__
+        where = matching(self.site, self.period, self.filters)
+        # With a page or event filter, a visitor is counted at their first matching visit (of
+        # the period): distinct visitors, which the rows of a panel add up to, as without filters.
+        ranked_visits = (
+            [func.row_number().over(partition_by=t.c.visitor, order_by=(t.c.started_at, t.c.id)).label("match_rank")]
+            if _hit_filter(self.filters) else []
+        )
         if self.runner.postgresql:
-            v = matching_visits(self.site, self.period, self.filters)
+            v = select(t, *ranked_visits).where(*where).subquery("matching_visits")
         else:  # one branch per grouping: found once (the columns they read), each branch reads them
-            t = Visit.__table__
             columns = [t.c.day, t.c.started_at, t.c.is_first, t.c.visitor, t.c.pageviews, t.c.events, t.c.duration,
                        *(t.c[VISIT_DIMENSIONS[dim]] for dim in dims)]
-            v = select(*columns).where(*matching(self.site, self.period, self.filters)).cte("matching_visits")
-            v = v.prefix_with("MATERIALIZED")
+            v = select(*columns, *ranked_visits).where(*where).cte("matching_visits").prefix_with("MATERIALIZED")
         bucket = (self._hour(v.c.started_at) if self.bucket == "hour" else v.c.day).label("bucket")
         sets: list[tuple] = [(), (bucket,)] if series else [()]
         sets += [(v.c[VISIT_DIMENSIONS[dim]],) for dim in dims]
@@ -268,7 +274,7 @@ class Scan:
         hits_of: Counter[tuple] = Counter()  # values of ``group`` → its hits
         chart: Counter = Counter()  # bucket → page views
         if group and bucket and not self.runner.postgresql:
-            # SQLite runs each grouping as a pass of its own: one pass by both, summed up here.
+            # SQLite runs each grouping set as a pass of its own: one pass by both, summed up here.
             for _, values, (firsts, count, charted) in self._grouped(hits, [group + bucket], measures):
                 firsts_of[values[:-1]] += firsts
                 hits_of[values[:-1]] += count
@@ -319,12 +325,17 @@ class Scan:
             known.events += row.events
 
 
+def _hit_filter(filters: tuple[Filter, ...]) -> bool:
+    return any(f.dimension in HIT_DIMENSIONS for f in filters)
+
+
 def _visit_sums(v, filters: tuple[Filter, ...]):
-    hit_filter = any(f.dimension in HIT_DIMENSIONS for f in filters)
-    visitors = func.count(func.distinct(v.c.visitor)) if hit_filter else func.sum(case((v.c.is_first, 1), else_=0))
+    """The six counts of a group of ``v``'s visits. Visitors: those attributed to a visit of the
+    group — their first of the day, or with a page or event filter their first that matches."""
+    first = v.c.match_rank == 1 if _hit_filter(filters) else v.c.is_first
     bounce = case((and_(v.c.pageviews <= 1, v.c.events == 0), 1), else_=0)
     return labelled(
-        func.coalesce(visitors, 0),
+        func.coalesce(func.sum(case((first, 1), else_=0)), 0),
         func.count(),
         func.coalesce(func.sum(v.c.pageviews), 0),
         func.coalesce(func.sum(bounce), 0),
