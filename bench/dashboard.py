@@ -317,7 +317,7 @@ def shown_text(scenario: Scenario, page: str) -> str:
 
 
 def measure(data: Dataset, database: str, requests: int, workdir: Path,
-            scenarios: tuple[Scenario, ...] = SCENARIOS) -> list[tuple[Scenario, float, float, bool]]:
+            scenarios: tuple[Scenario, ...] = SCENARIOS, warmup: int = WARMUP) -> list[tuple[Scenario, float, float, bool]]:
     """Serve the dataset with pserve and time each scenario; (scenario, p50 ms, p95 ms, right answer)."""
     results = []
     # PYTHONPATH passes on to the server (to time another checkout's code on the same data).
@@ -334,7 +334,7 @@ def measure(data: Dataset, database: str, requests: int, workdir: Path,
             expectations: dict[date, str] = {}
             timings = []
             right = True
-            for attempt in range(WARMUP + requests):
+            for attempt in range(warmup + requests):
                 before = today(data.timezone)
                 status, page, seconds = browser.request("GET", path)
                 days = {before, today(data.timezone)}
@@ -351,7 +351,7 @@ def measure(data: Dataset, database: str, requests: int, workdir: Path,
                     print(f"  WRONG {scenario.name}: status {status}, shows {shown!r}, expected {expected!r}")
                     right = False
                     break
-                if attempt >= WARMUP:
+                if attempt >= warmup:
                     timings.append(seconds * 1000)
             if not timings:
                 results.append((scenario, math.nan, math.nan, right))
@@ -460,7 +460,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--hits", type=int, help="hits to seed (default: 1,000,000 on SQLite, 10,000,000 on PostgreSQL)")
     parser.add_argument("--days", type=int, default=365, help="over this many days, ending today")
-    parser.add_argument("--requests", type=int, default=10, help="timed requests per scenario, after 2 warm-up ones")
+    parser.add_argument("--requests", type=int, default=10, help="timed requests per scenario, after the warm-up ones")
+    parser.add_argument("--warmup", type=int, default=WARMUP, help=f"warm-up requests per scenario (default {WARMUP})")
     parser.add_argument("--keep", type=Path, help="keep the seeded databases (and a note of them) in this directory")
     parser.add_argument("--profile", action="store_true", help="time each SQL statement of each scenario and show plans")
     parser.add_argument("--only", metavar="REGEX", help="only the scenarios whose name matches (re.search)")
@@ -486,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"statistics {data.index_seconds:.1f} s), summaries rebuilt in {data.rebuild_seconds:.1f} s", flush=True)
             load = os.getloadavg()[0]
             try:
-                results = measure(data, database, args.requests, Path(workdir), scenarios)
+                results = measure(data, database, args.requests, Path(workdir), scenarios, args.warmup)
             except RuntimeError as exc:
                 print(f"  FAILED: {exc}")
                 ok = False

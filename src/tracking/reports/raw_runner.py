@@ -4,9 +4,12 @@
 totals, the chart's visitors and every visit panel (``GROUPING SETS`` on PostgreSQL, one
 ``UNION ALL`` branch per panel on SQLite), and one over their hits for the page, event and
 property panels and the chart's page views. Slower on big sites than the summaries —
-``BENCHMARKS.md`` has the figures. A country filter finds its visits through an index; other
-visit filters read the period's visits; a page or event filter first finds the period's hits of
-that page or event.
+``BENCHMARKS.md`` has the figures. Every filter is a condition on the visit row: a country
+filter finds its visits through an index; the others read the period's visits, a page or event
+filter in the list of pages and events each visit keeps (``visits.pages``,
+``visits.event_names``). With a page or event filter a visitor is counted at their first
+matching visit of the period (one ranking of the matching visits, where distinct counts would
+sort them once per panel).
 
 Also from the raw rows, whatever the filters: the visitors and visits of each page or event
 (:meth:`RawRunner.people`: the summaries keep no pairs of value and visit) and the visitors of
