@@ -2,7 +2,7 @@
 on ``chdb`` (ClickHouse in-process), beside the same query on PostgreSQL.
 
 Copies ``visits`` and ``hits`` of a PostgreSQL database (the dashboard benchmark's kept one:
-``bench/dashboard.py --keep``) into chdb ``MergeTree`` tables ordered by (site, day / time),
+``bench/dashboard.py --keep``: its name is in the note the benchmark keeps) into chdb ``MergeTree`` tables ordered by (site, day / time),
 through ClickHouse's ``postgresql()`` table function, then times the visit pass of a filtered
 dashboard — totals, the chart's visitors and every visit panel in one ``GROUPING SETS``
 statement, as ``tracking.reports.raw_runner`` sends it to PostgreSQL — on both engines:
