@@ -17,7 +17,7 @@ For each database (SQLite, PostgreSQL):
    database (the headline visitors of a dashboard, the top row of a panel), and more than zero.
 
 ``--keep DIR`` keeps the seeded databases (an SQLite file in DIR; a PostgreSQL database named
-after the dataset) and a note of them in DIR, so that a rerun with the same ``--hits`` and
+after the dataset and DIR) and a note of them in DIR, so that a rerun with the same ``--hits`` and
 ``--days`` skips the seeding (a kept database is migrated to the code's schema first). ``--profile`` then times each report call of each scenario and
 its SQL statements, calling the reports directly as the views do, and shows the plan of the
 slowest statement (``EXPLAIN ANALYZE`` on PostgreSQL, ``EXPLAIN QUERY PLAN`` on SQLite).
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import http.client
 import json
 import math
@@ -86,12 +87,53 @@ class Scenario:
     targets: dict[str, float]
 
 
+#: One value of each filter kind, as the demo generator makes them (``tracking-demo``): for
+#: most, its most common value (the filter that keeps the most rows).
+FILTERS = (
+    ("source", "search"),
+    ("referrer", "google.com"),
+    ("utm_source", "newsletter"),
+    ("utm_medium", "email"),
+    ("utm_campaign", "brand"),
+    ("country", "DE"),
+    ("region", "California"),
+    ("city", "Berlin"),
+    ("browser", "Chrome"),
+    ("os", "Windows"),
+    ("device", "mobile"),
+    ("entry", "/"),
+    ("exit", "/"),
+    ("page", "/"),
+    ("event", "signup"),
+)
+#: p50 targets (ms) of the goal: unfiltered; one filter over 30 days, over 12 months; two
+#: filters; a panel's full list under a filter.
+UNFILTERED_30D = {"postgresql": 100.0, "sqlite": 150.0}
+UNFILTERED_12MO = {"postgresql": 250.0}
+ONE_FILTER_30D = {"postgresql": 300.0, "sqlite": 300.0}
+ONE_FILTER_12MO = {"postgresql": 1000.0}
+TWO_FILTERS_30D = {"postgresql": 500.0, "sqlite": 500.0}
+DETAILS_FILTERED = {"postgresql": 300.0, "sqlite": 300.0}
+
 SCENARIOS = (
-    Scenario("30 days", "", {"period": "30d"}, {"postgresql": 250.0, "sqlite": 150.0}),
-    Scenario("12 months", "", {"period": "12mo"}, {"postgresql": 500.0}),
-    Scenario("30 days, country=DE", "", {"period": "30d", "country": "DE"}, {"postgresql": 500.0}),
-    Scenario("30 days, page=/", "", {"period": "30d", "page": "/"}, {}),
+    Scenario("30 days", "", {"period": "30d"}, UNFILTERED_30D),
+    Scenario("12 months", "", {"period": "12mo"}, UNFILTERED_12MO),
+    *(Scenario(f"30 days, {dim}={value}", "", {"period": "30d", dim: value}, ONE_FILTER_30D) for dim, value in FILTERS),
+    *(Scenario(f"12 months, {dim}={value}", "", {"period": "12mo", dim: value}, ONE_FILTER_12MO)
+      for dim, value in FILTERS),
+    Scenario("30 days, country=DE, browser=Chrome", "", {"period": "30d", "country": "DE", "browser": "Chrome"},
+             TWO_FILTERS_30D),
+    Scenario("30 days, page=/, device=mobile", "", {"period": "30d", "page": "/", "device": "mobile"},
+             TWO_FILTERS_30D),
+    Scenario("30 days, event=signup, source=search", "", {"period": "30d", "event": "signup", "source": "search"},
+             TWO_FILTERS_30D),
     Scenario("panel: pages, 30 days", "panel", {"dim": "page", "period": "30d"}, {}),
+    Scenario("panel: pages, 30 days, country=DE", "panel", {"dim": "page", "period": "30d", "country": "DE"},
+             DETAILS_FILTERED),
+    Scenario("panel: countries, 30 days, page=/", "panel", {"dim": "country", "period": "30d", "page": "/"},
+             DETAILS_FILTERED),
+    Scenario("panel: events, 30 days, browser=Chrome", "panel",
+             {"dim": "event", "period": "30d", "browser": "Chrome"}, DETAILS_FILTERED),
 )
 
 
@@ -166,6 +208,8 @@ def dataset(database: str, hits: int, days: int, keep: Path | None) -> Iterator[
     keep = keep.resolve()
     keep.mkdir(parents=True, exist_ok=True)
     name = f"dashboard_{database}_{hits}_{days}"
+    # One PostgreSQL server, several checkouts: each keep directory has its own database.
+    database_name = f"tracking_bench_{name}_{hashlib.sha256(str(keep).encode()).hexdigest()[:8]}"
     note = keep / f"{name}.json"
     if note.exists():
         noted = json.loads(note.read_text())
@@ -178,9 +222,9 @@ def dataset(database: str, hits: int, days: int, keep: Path | None) -> Iterator[
         return
     if database == "postgresql":
         with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "tracking_bench_{name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "tracking_bench_{name}"')
-        url = kept_postgresql_url(f"tracking_bench_{name}")
+            conn.execute(f'DROP DATABASE IF EXISTS "{database_name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{database_name}"')
+        url = kept_postgresql_url(database_name)
     else:
         path = keep / f"{name}.sqlite"
         for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
@@ -255,8 +299,8 @@ def expected_text(data: Dataset, scenario: Scenario, day: date) -> str:
             if scenario.view == "panel":
                 dim = scenario.params["dim"]
                 rows = api.breakdown(session, StatsQuery(query.site, query.period, query.filters, (dim,),
-                                                         limit=MORE_LIMIT)).rows
-                value = rows[0].pageviews if rows else 0
+                                                         DETAILS[dim], limit=MORE_LIMIT)).rows
+                value = getattr(rows[0], DETAILS[dim][0]) if rows else 0  # the list's first column
             else:
                 value = api.aggregate(session, query).totals.visitors
     finally:
@@ -271,31 +315,42 @@ def shown_text(scenario: Scenario, page: str) -> str:
     return match.group(1).strip() if match else "(not found)"
 
 
-def measure(data: Dataset, database: str, requests: int, workdir: Path) -> list[tuple[Scenario, float, float, bool]]:
+def measure(data: Dataset, database: str, requests: int, workdir: Path,
+            scenarios: tuple[Scenario, ...] = SCENARIOS, warmup: int = WARMUP) -> list[tuple[Scenario, float, float, bool]]:
     """Serve the dataset with pserve and time each scenario; (scenario, p50 ms, p95 ms, right answer)."""
     results = []
-    with Server("production.ini", data.url, workdir) as server:
+    # PYTHONPATH passes on to the server (to time another checkout's code on the same data).
+    passed = {"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {}
+    server = Server("production.ini", data.url, workdir, env=passed)
+    # A loaded machine may take long to answer the first page (templates compile).
+    server.start(timeout=300)
+    try:
         browser = Browser(server.port)
         browser.log_in(data.email)
-        for scenario in SCENARIOS:
+        for scenario in scenarios:
             path = f"/sites/{data.site_id}/{scenario.view}?{urlencode(scenario.params)}"
             # The periods end today: past midnight (the site's), the page shows another period.
             expectations: dict[date, str] = {}
             timings = []
             right = True
-            for attempt in range(WARMUP + requests):
+            for attempt in range(warmup + requests):
                 before = today(data.timezone)
                 status, page, seconds = browser.request("GET", path)
                 days = {before, today(data.timezone)}
-                for day in days - expectations.keys():
-                    expectations[day] = expected_text(data, scenario, day)
+                try:
+                    for day in days - expectations.keys():
+                        expectations[day] = expected_text(data, scenario, day)
+                except RuntimeError as exc:
+                    print(f"  WRONG {exc}")
+                    right = False
+                    break
                 expected = expectations[max(days)]
                 shown = shown_text(scenario, page)
                 if status != 200 or shown not in {expectations[day] for day in days}:
                     print(f"  WRONG {scenario.name}: status {status}, shows {shown!r}, expected {expected!r}")
                     right = False
                     break
-                if attempt >= WARMUP:
+                if attempt >= warmup:
                     timings.append(seconds * 1000)
             if not timings:
                 results.append((scenario, math.nan, math.nan, right))
@@ -303,9 +358,12 @@ def measure(data: Dataset, database: str, requests: int, workdir: Path) -> list[
             p50, p95 = percentile(timings, 0.5), percentile(timings, 0.95)
             target = scenario.targets.get(database)
             verdict = "" if target is None else (f"  target < {target:.0f} ms: " + ("met" if p50 < target else "MISSED"))
-            print(f"  {scenario.name:24s} p50 {p50:8.1f} ms   p95 {p95:8.1f} ms   (visitors/top row {expected}){verdict}",
-                  flush=True)
+            print(f"  {scenario.name:40s} p50 {p50:8.1f} ms   p95 {p95:8.1f} ms   (visitors/top row {expected}, "
+                  f"load {os.getloadavg()[0]:.1f}){verdict}", flush=True)
             results.append((scenario, p50, p95, right))
+
+    finally:
+        server.stop()
     return results
 
 
@@ -339,7 +397,7 @@ class Call:
     statements: list[tuple[float, str, object]] = field(default_factory=list)
 
 
-def profile(data: Dataset, top: int = 6) -> None:
+def profile(data: Dataset, top: int = 6, scenarios: tuple[Scenario, ...] = SCENARIOS) -> None:
     """Time every report call of each scenario with its statements; show the slowest's plan.
 
     A statement's time is from sending it to the driver's first answer (PostgreSQL sends all
@@ -359,7 +417,7 @@ def profile(data: Dataset, top: int = 6) -> None:
             calls[-1].statements.append((time.perf_counter() - conn.info["started"], statement, parameters))
 
     postgresql = engine.dialect.name == "postgresql"
-    for scenario in SCENARIOS:
+    for scenario in scenarios:
         with Session(engine) as session:
             site = session.get(Site, data.site_id)
             dashboard_queries(session, site, scenario, lambda name: None)  # warm the caches
@@ -401,9 +459,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--hits", type=int, help="hits to seed (default: 1,000,000 on SQLite, 10,000,000 on PostgreSQL)")
     parser.add_argument("--days", type=int, default=365, help="over this many days, ending today")
-    parser.add_argument("--requests", type=int, default=10, help="timed requests per scenario, after 2 warm-up ones")
+    parser.add_argument("--requests", type=int, default=10, help="timed requests per scenario, after the warm-up ones")
+    parser.add_argument("--warmup", type=int, default=WARMUP, help=f"warm-up requests per scenario (default {WARMUP})")
     parser.add_argument("--keep", type=Path, help="keep the seeded databases (and a note of them) in this directory")
     parser.add_argument("--profile", action="store_true", help="time each SQL statement of each scenario and show plans")
+    parser.add_argument("--only", metavar="REGEX", help="only the scenarios whose name matches (re.search)")
     args = parser.parse_args(argv)
     if args.requests < 1:
         parser.error("--requests must be at least 1")
@@ -416,6 +476,7 @@ def main(argv: list[str] | None = None) -> int:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), "unknown CPU")
     print(f"dashboard benchmark: {os.cpu_count()} cores ({cpu}), {date.today().isoformat()}")
+    scenarios = tuple(s for s in SCENARIOS if not args.only or re.search(args.only, s.name))
     ok = True
     for database in databases:
         hits = args.hits or DEFAULT_HITS[database]
@@ -423,15 +484,19 @@ def main(argv: list[str] | None = None) -> int:
         with dataset(database, hits, args.days, args.keep) as data, tempfile.TemporaryDirectory() as workdir:
             print(f"  seeded at {data.seed_rate:,.0f} hits/s ({data.seed_seconds:.1f} s, of which indexes and "
                   f"statistics {data.index_seconds:.1f} s), summaries rebuilt in {data.rebuild_seconds:.1f} s", flush=True)
+            load = os.getloadavg()[0]
             try:
-                results = measure(data, database, args.requests, Path(workdir))
+                results = measure(data, database, args.requests, Path(workdir), scenarios, args.warmup)
             except RuntimeError as exc:
                 print(f"  FAILED: {exc}")
                 ok = False
                 continue
             ok = ok and all(right for *_, right in results)
+            verdicts = [p50 < s.targets[database] for s, p50, _, _ in results if database in s.targets]
+            print(f"  targets met: {sum(verdicts)} of {len(verdicts)}; load average {os.getloadavg()[0]:.2f} "
+                  f"(at start {load:.2f})", flush=True)
             if args.profile:
-                profile(data)
+                profile(data, scenarios=scenarios)
     return 0 if ok else 1
 
 

@@ -19,6 +19,7 @@ from tests.servers import seed_site
 from tests.support import ROOT, environment, migrate
 from tracking.ingest.visits import VISIT_GAP
 from tracking.models import DailyStat, Hit, Visit
+from tracking.models.hits import listing
 from tracking.scripts import demo
 from tracking.summaries.rebuild import rebuild
 from tracking.timezones import local_day, to_local
@@ -112,6 +113,9 @@ def test_days_visitors_and_visits_follow_the_live_rules(dbsession, filled):
         assert visit.exit_path == views[-1].path
         assert (visit.pageviews, visit.events) == (len(views), len(hits) - len(views))
         assert visit.duration == int((visit.ended_at - visit.started_at).total_seconds())
+        # The pages it viewed and the events it sent, listed as the hit writer lists them.
+        assert visit.pages == listing(hit.path for hit in views)
+        assert visit.event_names == listing(hit.event for hit in hits if hit.event != "pageview")
         attributes = ("source", "ref_host", "utm_source", "utm_medium", "utm_campaign", "country", "region", "city",
                       "browser", "os", "device")
         assert [getattr(visit, name) for name in attributes] == [getattr(first, name) for name in attributes]

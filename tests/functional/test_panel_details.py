@@ -10,106 +10,27 @@ events; a property the events.
 
 import csv
 import io
-from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from tests.hits import GOOGLEBOT, IPHONE, make_hit
 from tests.reading import SiteReports
+from tests.reference import reference
 from tracking.ingest.store import Store
 from tracking.models import DailySalt, DailyStat, Hit, HourlyStat, Visit
 from tracking.reports.periods import Period
 from tracking.reports.query import DETAILS, METRIC_LABELS
-from tracking.summaries.dimensions import DIMENSIONS, LABELS, VISIT_DIMENSIONS, prop_value, split_prop
+from tracking.summaries.dimensions import DIMENSIONS, LABELS, split_prop
 from tracking.templating import duration, number, percent
 
 DAY = date(2026, 6, 2)
 PERIOD = Period("custom", DAY, DAY + timedelta(days=2))
 PARAMS = {"period": "custom", "from": "2026-06-02", "to": "2026-06-03"}
 A, B, C, D = (f"198.51.100.{n}" for n in range(1, 5))
-
-
-# -- the reference: the raw rows, counted plainly -------------------------------------------
-
-
-def reference(dbsession, site_id: int, period: Period, filters: dict[str, str], dim: str) -> dict[str, dict[str, float]]:
-    """``dim``'s rows for the period's visits that match ``filters``: value → metric → number.
-
-    A visit is a stored ``Visit`` row, read through its hits alone: its first hit gives its source,
-    location, device and entry page, its last page view its exit page; its page views, events
-    and duration are counted from its hits. A visitor is attributed to their first visit (the
-    earliest visit of their id); with a page or event filter, visitors are distinct ids, as
-    are a page's or an event's visitors (the sites here are in UTC, so that a period's days are
-    the days of visitor ids: a visitor's first view of a page that day is in the period)."""
-    hits = defaultdict(list)
-    for hit in dbsession.scalars(select(Hit).where(Hit.site_id == site_id, Hit.bot == "").order_by(Hit.ts, Hit.id)):
-        hits[hit.visit_id].append(hit)
-    stored = dbsession.scalars(select(Visit).where(Visit.site_id == site_id)).all()
-    first_of_visitor = {}
-    for visit in sorted(stored, key=lambda v: v.started_at):
-        first_of_visitor.setdefault(visit.visitor, visit.id)
-
-    def value_of(visit, name):
-        own = hits[visit.id]
-        if name == "entry":
-            return own[0].path
-        if name == "exit":  # the last page view's page (the first hit's, in a visit of events only)
-            return [own[0], *(hit for hit in own if hit.event == "pageview")][-1].path
-        return getattr(own[0], {"referrer": "ref_host"}.get(name, name))
-
-    def matches(visit):
-        for name, value in filters.items():
-            if name == "page" and not any(h.event == "pageview" and h.path == value for h in hits[visit.id]):
-                return False
-            if name == "event" and not any(h.event == value for h in hits[visit.id]):
-                return False
-            if name in VISIT_DIMENSIONS and value_of(visit, name) != value:
-                return False
-        return True
-
-    visits = [v for v in stored if period.start <= v.day < period.end and matches(v)]
-    by_hit_filter = "page" in filters or "event" in filters
-
-    def visit_numbers(group):
-        views = [sum(h.event == "pageview" for h in hits[s.id]) for s in group]
-        events = [sum(h.event != "pageview" for h in hits[s.id]) for s in group]
-        lengths = [int((hits[s.id][-1].ts - hits[s.id][0].ts).total_seconds()) for s in group]
-        bounces = sum(1 for v, e in zip(views, events, strict=True) if v == 1 and e == 0)
-        visitors = len({s.visitor for s in group}) if by_hit_filter else sum(first_of_visitor[s.visitor] == s.id for s in group)
-        return {
-            "visitors": visitors, "visits": len(group), "pageviews": sum(views), "events": sum(events),
-            "bounce_rate": 100 * bounces / len(group), "average_duration": sum(lengths) / len(group),
-        }
-
-    rows = {}
-    if dim in VISIT_DIMENSIONS:
-        groups = defaultdict(list)
-        for visit in visits:
-            groups[value_of(visit, dim)].append(visit)
-        return {value: visit_numbers(group) for value, group in groups.items()}
-    their_hits = [hit for visit in visits for hit in hits[visit.id]]
-    if dim == "page":
-        for path in {h.path for h in their_hits if h.event == "pageview"}:
-            views = [h for h in their_hits if h.event == "pageview" and h.path == path]
-            entered = [s for s in visits if value_of(s, "entry") == path]
-            numbers = visit_numbers(entered) if entered else {"bounce_rate": 0, "average_duration": 0}
-            rows[path] = {
-                "visitors": len({h.visitor for h in views}), "visits": len({h.visit_id for h in views}),
-                "pageviews": len(views), "entries": len(entered),
-                "bounce_rate": numbers["bounce_rate"], "average_duration": numbers["average_duration"],
-            }
-    elif dim == "event":
-        for name in {h.event for h in their_hits if h.event != "pageview"}:
-            sent = [h for h in their_hits if h.event == name]
-            rows[name] = {"visitors": len({h.visitor for h in sent}), "visits": len({h.visit_id for h in sent}), "events": len(sent)}
-    else:  # prop
-        counts = Counter(prop_value(h.event, k, v) for h in their_hits if h.event != "pageview" for k, v in (h.props or {}).items())
-        rows = {value: {"events": n} for value, n in counts.items()}
-    return rows
 
 
 def shown(panel) -> dict[str, dict[str, float]]:

@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 
 from ..models import Visit
+from ..models.hits import listed_values, listing
 from ..summaries.delta import Delta, visit_counts
 from ..summaries.dimensions import VISIT_DIMENSIONS
 from .pipeline import EnrichedHit
@@ -32,20 +33,23 @@ from .statements import Statement
 VISIT_GAP = timedelta(minutes=30)
 
 _V = Visit.__table__
-#: Visit dimensions, in the order of their columns after ``_VISIT_COLUMNS``' first nine.
+#: Visit dimensions, in the order of their columns after ``_VISIT_COLUMNS``' first eleven.
 _DIMS = tuple(VISIT_DIMENSIONS)
 _VISIT_COLUMNS = (_V.c.id, _V.c.site_id, _V.c.visitor, _V.c.day, _V.c.is_first, _V.c.started_at, _V.c.ended_at,
-                  _V.c.pageviews, _V.c.events, *(_V.c[column] for column in VISIT_DIMENSIONS.values()))
+                  _V.c.pageviews, _V.c.events, _V.c.pages, _V.c.event_names,
+                  *(_V.c[column] for column in VISIT_DIMENSIONS.values()))
 
 
 class _State:
     """A visit as this batch leaves it; for a visit read from the database, also its
-    counts and exit page before the batch (``before``, ``before_exit``)."""
+    counts and exit page before the batch (``before``, ``before_exit``). ``pages`` and
+    ``names``: the paths it viewed and the events it sent, in the order first seen."""
 
     __slots__ = ("id", "site_id", "visitor", "day", "is_first", "started", "last", "attrs", "pageviews", "events",
-                 "before", "before_exit")
+                 "before", "before_exit", "pages", "names")
 
-    def __init__(self, id, site_id, visitor, day, is_first, started, last, attrs, pageviews=0, events=0):
+    def __init__(self, id, site_id, visitor, day, is_first, started, last, attrs, pageviews=0, events=0,
+                 pages=(), names=()):
         self.id = id
         self.site_id = site_id
         self.visitor = visitor
@@ -58,10 +62,13 @@ class _State:
         self.events = events
         self.before = None if id is None else self.counts()
         self.before_exit = None if id is None else attrs["exit"]
+        self.pages = dict.fromkeys(pages)
+        self.names = dict.fromkeys(names)
 
     @classmethod
     def from_row(cls, row) -> "_State":
-        return cls(row[0], row[1], row[2], row[3], row[4], row[5], row[6], dict(zip(_DIMS, row[9:], strict=True)), row[7], row[8])
+        return cls(row[0], row[1], row[2], row[3], row[4], row[5], row[6], dict(zip(_DIMS, row[11:], strict=True)),
+                   row[7], row[8], listed_values(row[9]), listed_values(row[10]))
 
     @property
     def duration(self) -> int:
@@ -74,7 +81,7 @@ class _State:
         """The values of ``_VISIT_FIELDS``."""
         return (
             self.id, self.site_id, self.visitor, self.day, self.is_first, self.started, self.last, self.pageviews,
-            self.events, *(self.attrs[dim] for dim in _DIMS), self.duration,
+            self.events, listing(self.pages), listing(self.names), *(self.attrs[dim] for dim in _DIMS), self.duration,
         )
 
 
@@ -85,7 +92,8 @@ def _attrs(hit: EnrichedHit) -> dict[str, str]:
 
 _VISIT_FIELDS = tuple(c.name for c in _VISIT_COLUMNS) + ("duration",)
 INSERT_VISITS = Statement(_V, _VISIT_FIELDS)
-UPDATE_VISITS = Statement(_V, ("ended_at", "exit_path", "pageviews", "events", "duration"), key="id")
+UPDATE_VISITS = Statement(_V, ("ended_at", "exit_path", "pageviews", "events", "duration", "pages", "event_names"),
+                          key="id")
 
 
 def assign_visits(connection, batch: list[EnrichedHit], visitors: list[int], delta: Delta) -> list[int | None]:
@@ -121,10 +129,12 @@ def assign_visits(connection, batch: list[EnrichedHit], visitors: list[int], del
             new.append(state)
         if hit.event == "pageview":
             state.pageviews += 1
+            state.pages[hit.path] = None
             if hit.ts >= state.last:
                 state.attrs["exit"] = hit.path
         else:
             state.events += 1
+            state.names[hit.event] = None
         if hit.ts > state.last:
             state.last = hit.ts
         assigned.append((i, state))
@@ -136,7 +146,9 @@ def assign_visits(connection, batch: list[EnrichedHit], visitors: list[int], del
         INSERT_VISITS.executemany(connection, [state.row() for state in new])
     extended = list({state.id: state for _, state in assigned if state.before is not None}.values())
     UPDATE_VISITS.executemany(
-        connection, [(s.last, s.attrs["exit"], s.pageviews, s.events, s.duration, s.id) for s in extended]
+        connection,
+        [(s.last, s.attrs["exit"], s.pageviews, s.events, s.duration, listing(s.pages), listing(s.names), s.id)
+         for s in extended],
     )
     for state in new:
         delta.add_visit(state.site_id, state.day, state.attrs, state.counts())

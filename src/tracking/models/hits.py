@@ -8,8 +8,11 @@ A visitor is one person on one day: the daily salted id in ``visitor``.
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, LargeBinary, SmallInteger, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, LargeBinary, SmallInteger, String, Text
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import InstrumentedAttribute, Mapped, mapped_column
+from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 
 from .meta import Base
 from .types import BigIntPK, utcnow
@@ -115,6 +118,10 @@ class Visit(Base):
     browser: Mapped[str] = mapped_column(String(64), default="")
     os: Mapped[str] = mapped_column(String(64), default="")
     device: Mapped[str] = mapped_column(String(16), default="other")
+    #: The paths the visit viewed and the events it sent (:func:`listing`): a page or an event
+    #: filter is then a condition on the visit itself (:func:`listed`), as a country filter is.
+    pages: Mapped[str] = mapped_column(Text, default="", server_default="")
+    event_names: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     @property
     def is_bounce(self) -> bool:
@@ -130,3 +137,42 @@ class DailySalt(Base):
     day: Mapped[date] = mapped_column(primary_key=True)
     salt: Mapped[bytes] = mapped_column(LargeBinary(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+#: Between the items of ``visits.pages`` and ``visits.event_names``: U+001F, which the beacon
+#: strips from every value it stores, so no path or event name holds it.
+LIST_SEPARATOR = "\x1f"
+
+
+def listing(values) -> str:
+    """Distinct values, in the order given, as stored in ``visits.pages`` (``␟/␟/pricing␟``);
+    ``""`` for none."""
+    values = list(dict.fromkeys(values))
+    return f"{LIST_SEPARATOR}{LIST_SEPARATOR.join(values)}{LIST_SEPARATOR}" if values else ""
+
+
+def listed_values(text: str) -> list[str]:
+    """The values of a :func:`listing`."""
+    return text[1:-1].split(LIST_SEPARATOR) if text else []
+
+
+class listed(FunctionElement):
+    """``listed(column, value)``: whether the :func:`listing` in ``column`` holds ``value``
+    (``strpos`` on PostgreSQL, ``instr`` on SQLite: exact and case-sensitive, unlike ``LIKE``
+    on SQLite)."""
+
+    inherit_cache = True
+    type = Boolean()
+
+    def __init__(self, column: ColumnElement | InstrumentedAttribute, value: str) -> None:
+        super().__init__(column, f"{LIST_SEPARATOR}{value}{LIST_SEPARATOR}")
+
+
+@compiles(listed)
+def _listed_sqlite(element, compiler, **kw):
+    return f"instr({compiler.process(element.clauses, **kw)}) > 0"
+
+
+@compiles(listed, "postgresql")
+def _listed_postgresql(element, compiler, **kw):
+    return f"strpos({compiler.process(element.clauses, **kw)}) > 0"

@@ -14,6 +14,9 @@ The rules:
 2. **With any filter, the raw rows answer**: each summary row holds one dimension's value, so it
    cannot say how many visits from Germany viewed ``/pricing``. Totals, chart and breakdowns
    come from the matching visits and their hits, in one scan per period (two statements).
+   Every filter kind — a visit dimension, a page, an event — is a condition on the visit row
+   (each visit lists the pages it viewed and the events it sent), so none reads hits to find
+   its visits.
 3. **The visits of each page or event come from the raw hits**, when a breakdown asks for
    them (its details): the summaries count a page's views and first views per day, not which
    visits viewed it. So do their visitors when filtered (the distinct visitors of the matching

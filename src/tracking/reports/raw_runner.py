@@ -4,9 +4,12 @@
 totals, the chart's visitors and every visit panel (``GROUPING SETS`` on PostgreSQL, one
 ``UNION ALL`` branch per panel on SQLite), and one over their hits for the page, event and
 property panels and the chart's page views. Slower on big sites than the summaries —
-``BENCHMARKS.md`` has the figures. A country filter finds its visits through an index; other
-visit filters read the period's visits; a page or event filter first finds the period's hits of
-that page or event.
+``BENCHMARKS.md`` has the figures. Every filter is a condition on the visit row: a country
+filter finds its visits through an index; the others read the period's visits, a page or event
+filter in the list of pages and events each visit keeps (``visits.pages``,
+``visits.event_names``). With a page or event filter a visitor is counted at their first
+matching visit of the period (one ranking of the matching visits, where distinct counts would
+sort them once per panel).
 
 Also from the raw rows, whatever the filters: the visitors and visits of each page or event
 (:meth:`RawRunner.people`: the summaries keep no pairs of value and visit) and the visitors of
@@ -21,8 +24,10 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import Text, and_, case, cast, func, literal, null, select, text, tuple_, type_coerce, union_all
+from sqlalchemy.sql.selectable import CTE, Subquery
 
 from ..models import Hit, Visit
+from ..models.hits import listed
 from ..summaries.dimensions import COUNT_FIELDS, HIT_DIMENSIONS, VISIT_DIMENSIONS, hour_expression, prop_value
 from .periods import Period
 from .query import Filter, SiteRef, StatsQuery, sort_metric
@@ -37,19 +42,17 @@ def labelled(*columns):
 
 
 def matching(site: SiteRef, period: Period, filters: Iterable[Filter]) -> list:
-    """Conditions on ``visits`` for the visits of the period that match ``filters``."""
-    v, h = Visit, Hit
+    """Conditions on ``visits`` for the visits of the period that match ``filters``: each a
+    condition on the visit row (its pages and events are listed on it)."""
+    v = Visit
     conditions = [v.site_id == site.id, v.day >= period.start, v.day < period.end]
-    # The hits of the period's visits: from its start on (a bound the planner can use to
-    # read the site's hits of the period once, rather than probe each visit's).
-    hits = (h.site_id == site.id, h.ts >= period.bounds(site.timezone)[0])
     for f in filters:
         if f.dimension in VISIT_DIMENSIONS:
             conditions.append(getattr(v, VISIT_DIMENSIONS[f.dimension]) == f.value)
         elif f.dimension == "page":
-            conditions.append(v.id.in_(select(h.visit_id).where(*hits, h.event == "pageview", h.path == f.value)))
+            conditions.append(listed(v.pages, f.value))
         elif f.dimension == "event":
-            conditions.append(v.id.in_(select(h.visit_id).where(*hits, h.event == f.value)))
+            conditions.append(listed(v.event_names, f.value))
     return conditions
 
 
@@ -214,7 +217,21 @@ class Scan:
         ]
 
     def _visits(self, dims: list[str], found: dict, series: bool) -> Totals:
-        v = matching_visits(self.site, self.period, self.filters)
+        t = Visit.__table__
+        where = matching(self.site, self.period, self.filters)
+        # With a page or event filter, a visitor is counted at their first matching visit (of
+        # the period): distinct visitors, which the rows of a panel add up to, as without filters.
+        ranked_visits = (
+            [func.row_number().over(partition_by=t.c.visitor, order_by=(t.c.started_at, t.c.id)).label("match_rank")]
+            if _hit_filter(self.filters) else []
+        )
+        v: Subquery | CTE
+        if self.runner.postgresql:
+            v = select(t, *ranked_visits).where(*where).subquery("matching_visits")
+        else:  # one branch per grouping: found once (the columns they read), each branch reads them
+            columns = [t.c.day, t.c.started_at, t.c.is_first, t.c.visitor, t.c.pageviews, t.c.events, t.c.duration,
+                       *(t.c[VISIT_DIMENSIONS[dim]] for dim in dims)]
+            v = select(*columns, *ranked_visits).where(*where).cte("matching_visits").prefix_with("MATERIALIZED")
         bucket = (self._hour(v.c.started_at) if self.bucket == "hour" else v.c.day).label("bucket")
         sets: list[tuple] = [(), (bucket,)] if series else [()]
         sets += [(v.c[VISIT_DIMENSIONS[dim]],) for dim in dims]
@@ -235,9 +252,16 @@ class Scan:
         start, end = self.period.bounds(self.site.timezone)
         h = Hit
         ids = select(Visit.id).where(*matching(self.site, self.period, self.filters))
-        # Hits of the period's visits come at or after the period's start: a bound that lets
-        # the planner choose between the visit index and the site's range of hits.
-        hits = select(h).where(h.visit_id.in_(ids), h.site_id == self.site.id, h.ts >= start).subquery("period_hits")
+        if self.runner.postgresql:
+            # Hits of the period's visits come at or after the period's start: a bound that lets
+            # the planner choose between the visit index and the site's range of hits.
+            chosen = select(h).where(h.visit_id.in_(ids), h.site_id == self.site.id, h.ts >= start)
+        else:
+            # SQLite: each matching visit's hits through the visit index (a range of the site's
+            # hits costs a lookup of each one in the table).
+            id_rows = ids.subquery("matching_ids")
+            chosen = select(h).join(id_rows, h.visit_id == id_rows.c.id)
+        hits = chosen.subquery("period_hits")
         is_page = hits.c.event == "pageview"
         measures = (
             func.coalesce(func.sum(case((hits.c.is_first, 1), else_=0)), 0),
@@ -245,27 +269,43 @@ class Scan:
             # The chart counts the page views of the period only.
             func.coalesce(func.sum(case((and_(is_page, hits.c.ts < end), 1), else_=0)), 0),
         )
-        sets: list[tuple] = []
+        group: tuple = ()
         if dims:
             value = case((is_page, hits.c.path), else_=hits.c.event).label("value")
             group = (is_page.label("is_page"), value)
-            sets.append(group + (cast(hits.c.props, Text).label("props"),) if "prop" in dims else group)
-        if series:
-            sets.append(((self._hour(hits.c.ts) if self.bucket == "hour" else hits.c.day).label("bucket"),))
-        for index, values, (firsts, count, charted) in self._grouped(hits, sets, measures):
-            if dims and index == 0:
-                page, name = values[0], values[1]
-                if page:
-                    self._add("page", Row(visitors=firsts, pageviews=count, value=name))
-                    continue
-                self._add("event", Row(visitors=firsts, events=count, value=name))
-                if "prop" in dims and values[2] and (not self.prop_event or name == self.prop_event):
-                    for key, prop in (json.loads(values[2]) or {}).items():
-                        self.props[prop_value(name, key, prop)] += count
-            else:
-                key = self._key(values[0])
-                if key in found:
-                    found[key][1] += charted
+            group += (cast(hits.c.props, Text).label("props"),) if "prop" in dims else ()
+        bucket = ((self._hour(hits.c.ts) if self.bucket == "hour" else hits.c.day).label("bucket"),) if series else ()
+        firsts_of: Counter[tuple] = Counter()  # values of ``group`` → its hits that were firsts
+        hits_of: Counter[tuple] = Counter()  # values of ``group`` → its hits
+        chart: Counter = Counter()  # bucket → page views
+        if group and bucket and not self.runner.postgresql:
+            # SQLite runs each grouping set as a pass of its own: one pass by both, summed up here.
+            for _, values, (firsts, count, charted) in self._grouped(hits, [group + bucket], measures):
+                firsts_of[values[:-1]] += firsts
+                hits_of[values[:-1]] += count
+                chart[values[-1]] += charted
+        else:
+            sets = [s for s in (group, bucket) if s]
+            for index, values, (firsts, count, charted) in self._grouped(hits, sets, measures):
+                if group and index == 0:
+                    firsts_of[values] += firsts
+                    hits_of[values] += count
+                else:
+                    chart[values[0]] += charted
+        for values, count in hits_of.items():
+            firsts = firsts_of[values]
+            page, name = values[0], values[1]
+            if page:
+                self._add("page", Row(visitors=firsts, pageviews=count, value=name))
+                continue
+            self._add("event", Row(visitors=firsts, events=count, value=name))
+            if "prop" in dims and values[2] and (not self.prop_event or name == self.prop_event):
+                for key, prop in (json.loads(values[2]) or {}).items():
+                    self.props[prop_value(name, key, prop)] += count
+        for value, charted in chart.items():
+            key = self._key(value)
+            if key in found:
+                found[key][1] += charted
 
     def _hour(self, column):
         return hour_expression("postgresql" if self.runner.postgresql else "sqlite", column)
@@ -290,12 +330,17 @@ class Scan:
             known.events += row.events
 
 
+def _hit_filter(filters: tuple[Filter, ...]) -> bool:
+    return any(f.dimension in HIT_DIMENSIONS for f in filters)
+
+
 def _visit_sums(v, filters: tuple[Filter, ...]):
-    hit_filter = any(f.dimension in HIT_DIMENSIONS for f in filters)
-    visitors = func.count(func.distinct(v.c.visitor)) if hit_filter else func.sum(case((v.c.is_first, 1), else_=0))
+    """The six counts of a group of ``v``'s visits. Visitors: those attributed to a visit of the
+    group — their first of the day, or with a page or event filter their first that matches."""
+    first = v.c.match_rank == 1 if _hit_filter(filters) else v.c.is_first
     bounce = case((and_(v.c.pageviews <= 1, v.c.events == 0), 1), else_=0)
     return labelled(
-        func.coalesce(visitors, 0),
+        func.coalesce(func.sum(case((first, 1), else_=0)), 0),
         func.count(),
         func.coalesce(func.sum(v.c.pageviews), 0),
         func.coalesce(func.sum(bounce), 0),

@@ -3,7 +3,8 @@
 Visitors: ids rotate daily, so a "visitor" is one person on one day, and visitors over several
 days are a sum of daily visitors. Each visitor is attributed to their first visit of the day:
 the visitors of all sources add up to the total. When a page or event filter is active,
-visitors are the distinct visitors whose visits match.
+visitors are the distinct visitors whose visits match, each attributed to their first matching
+visit of the period (the rows of a panel still add up to the total).
 
 Chart buckets (:func:`buckets`) are local days, or hours of UTC shown in local time (the grain
 of the hourly summary; in zones half an hour off UTC, such as India's, an "hour" runs from half

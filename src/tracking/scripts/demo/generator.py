@@ -12,6 +12,7 @@ from typing import Any
 from ...ingest.enrich import classify_source
 from ...ingest.visits import VISIT_GAP
 from ...models import Site
+from ...models.hits import listing
 from ...timezones import day_bounds
 from .rows import Rows
 from .traffic import (
@@ -142,6 +143,7 @@ class Generator:
         # Formatted parts, made on first use.
         self._pageview = rows.part(("pageview", None))
         self._events: dict[tuple[str, str | None], Any] = {}
+        self._event_names: dict[Any, str] = {}  # event part → the event's name
         self._landing_pages: dict[tuple[int, int, str], Any] = {}
         #: by ``previous page * len(PAGES) + page``
         self._inner_pages: list[Any] = [None] * len(PAGES) ** 2
@@ -157,6 +159,7 @@ class Generator:
         part = self._events.get(key)
         if part is None:
             part = self._events[key] = self.rows.part(key)
+            self._event_names[part] = name
         return part
 
     def _landing_page(self, landing: int, page: int, campaign: str) -> Any:
@@ -269,8 +272,11 @@ class Generator:
             tail = None
             previous = -1
             pageviews = 0
+            viewed: dict[int, None] = {}
+            sent: dict[str, None] = {}
             for offset, page, event in hits:
                 if event is None:
+                    viewed[page] = None
                     page_part = self._landing_page(landing, page, campaign) if previous < 0 else self._inner_page(previous, page)
                     tail = rows.tail(page_part, person)
                     previous = page
@@ -279,6 +285,7 @@ class Generator:
                     event = self._pageview
                 else:
                     key = event
+                    sent[self._event_names[event]] = None
                 first = key not in seen
                 if first:
                     seen.add(key)
@@ -288,7 +295,8 @@ class Generator:
             first_second, last_second = midnight + start, midnight + start + span
             own = (visit_id, visitor, dates[first_second // 86400] + clock[first_second % 86400],
                    dates[last_second // 86400] + clock[last_second % 86400], day.text, number == 0, PAGES[hits[0][1]],
-                   PAGES[previous], pageviews, len(hits) - pageviews, span)
+                   PAGES[previous], pageviews, len(hits) - pageviews, span, listing(PAGES[p] for p in viewed),
+                   listing(sent))
             rows.visit(own, self._arrival(landing, campaign), visit_profile)
             written += len(hits)
             self.result.visits += 1

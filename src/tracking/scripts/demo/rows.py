@@ -25,7 +25,7 @@ PROFILE_COLUMNS = ("site_id", "host", "country", "region", "city", "postal", "la
 HIT_COLUMNS = (*HIT_OWN_COLUMNS, *EVENT_COLUMNS, *PAGE_COLUMNS, *PERSON_COLUMNS, *PROFILE_COLUMNS)
 #: Columns of ``visits``: the visit's own; its arrival; its person's place and software.
 VISIT_OWN_COLUMNS = ("id", "visitor", "started_at", "ended_at", "day", "is_first", "entry_path", "exit_path",
-                       "pageviews", "events", "duration")
+                       "pageviews", "events", "duration", "pages", "event_names")
 ARRIVAL_COLUMNS = ("source", "ref_host", "utm_source", "utm_medium", "utm_campaign")
 VISIT_PROFILE_COLUMNS = ("site_id", "country", "region", "city", "browser", "os", "device")
 VISIT_COLUMNS = (*VISIT_OWN_COLUMNS, *ARRIVAL_COLUMNS, *VISIT_PROFILE_COLUMNS)
@@ -116,10 +116,10 @@ class CopyRows(Rows):
         self.hits.append(f"{ts}\t{'t' if first else 'f'}\t{event}\t{tail}")
 
     def visit(self, own: tuple, arrival: str, profile: str) -> None:
-        id, visitor, started, ended, day, first, entry, exit, pageviews, events, duration = own
+        id, visitor, started, ended, day, first, entry, exit, pageviews, events, duration, pages, names = own
         self.visits.append(
             f"{id}\t{visitor}\t{started}\t{ended}\t{day}\t{'t' if first else 'f'}\t{entry}\t{exit}\t{pageviews}\t"
-            f"{events}\t{duration}\t{arrival}\t{profile}\n"
+            f"{events}\t{duration}\t{pages}\t{names}\t{arrival}\t{profile}\n"
         )
 
     def load(self, connection: Any, visits: list[str], hits: list[str]) -> None:
