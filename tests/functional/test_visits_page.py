@@ -247,7 +247,7 @@ def test_bot_hits_are_shown_by_local_day(logged_in, dbsession, make_site, owner)
 def test_the_dashboard_links_its_excluded_bot_hits_to_their_list(logged_in, dbsession, site):
     store(dbsession, [make_hit(site, datetime.now().replace(microsecond=0) - timedelta(hours=1), "/", ip="192.0.2.1", ua=GOOGLEBOT)])
     dashboard = logged_in.get(f"/sites/{site.id}/")
-    assert "1 bot hits excluded" in dashboard.text
+    assert "1 bot hit excluded" in dashboard.text
     assert rows(dashboard.click("see them"), "bots")
 
 

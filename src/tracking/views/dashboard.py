@@ -12,26 +12,27 @@ While the site's data is being rebuilt for a new time zone (a job: :mod:`trackin
 the pages say so, and that their numbers still count the days of the previous time zone.
 """
 
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from urllib.parse import quote
 
-from pyramid.httpexceptions import HTTPNotFound
+from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
+from pyramid.renderers import render
 from pyramid.response import Response
 from pyramid.view import view_config, view_defaults
 
-from ..charts import line_chart
+from ..charts import DEFAULT_METRIC, METRICS, buckets, grain, line_chart
 from ..interfaces import IDatabase
 from ..models.types import utcnow
 from ..reports import api, export
-from ..reports.periods import PERIODS, period_from
+from ..reports.periods import FIRST_DAY, PERIODS, period_from
 from ..reports.query import DETAILS, FILTERABLE, InvalidQuery, SiteRef, StatsQuery, filters_from
 from ..resources import SiteResource
 from ..security import Permission
 from ..summaries.dimensions import DIMENSIONS, LABELS, PROP_SEPARATOR, split_prop
-from ..timezones import today
+from ..timezones import to_local, today
 from .sites import job_notice, snippet
 
-#: The panels of the dashboard, in groups shown side by side.
+#: The panels of the dashboard, in groups of tabs, two groups side by side.
 GROUPS = (
     ("Pages", ("page", "entry", "exit")),
     ("Sources", ("source", "referrer", "utm_source", "utm_medium", "utm_campaign")),
@@ -39,13 +40,15 @@ GROUPS = (
     ("Devices", ("browser", "os", "device")),
     ("Events", ("event", "prop")),
 )
+#: (key, label, kind, whether up is good, whether it is a number of visits' averages: a dash
+#: rather than 0 when there are no visits)
 HEADLINE = (
-    ("visitors", "Unique visitors", "number", True),
-    ("visits", "Visits", "number", True),
-    ("pageviews", "Page views", "number", True),
-    ("views_per_visit", "Views per visit", "number", True),
-    ("bounce_rate", "Bounce rate", "percent", False),
-    ("average_duration", "Visit duration", "duration", True),
+    ("visitors", "Unique visitors", "number", True, False),
+    ("visits", "Visits", "number", True, False),
+    ("pageviews", "Page views", "number", True, False),
+    ("views_per_visit", "Views per visit", "number", True, True),
+    ("bounce_rate", "Bounce rate", "percent", False, True),
+    ("average_duration", "Visit duration", "duration", True, True),
 )
 MORE_LIMIT = 1000
 EXPORT_LIMIT = 100_000
@@ -60,7 +63,8 @@ class PageQuery:
         self.request = request
         site = request.context.site
         params = query_params(request)
-        self.period = period_from(params, today(site.timezone))
+        self.today = today(site.timezone)
+        self.period = period_from(params, self.today)
         filters = filters_from(params)
         self.filters = {f.dimension: f.value for f in filters}
         self.stats = StatsQuery(SiteRef(site.id, site.timezone), self.period, filters, **query)
@@ -68,6 +72,36 @@ class PageQuery:
         if self.period.key == "custom":
             self.base["from"] = self.period.start.isoformat()
             self.base["to"] = (self.period.end - timedelta(days=1)).isoformat()
+        #: The chart's metric (a headline number's link switches it).
+        self.metric = params.get("metric") if params.get("metric") in METRICS else DEFAULT_METRIC
+        if self.metric != DEFAULT_METRIC:
+            self.base["metric"] = self.metric
+        #: What was asked for a custom range that could not be used (shown beside its fields).
+        asked_custom = params.get("period") == "custom" and self.period.key != "custom"
+        self.range_error = self.period.corrected if asked_custom else ""
+        self.asked_range = (params.get("from", "")[:10], params.get("to", "")[:10]) if asked_custom else None
+        #: A period other than a custom range with ``from``/``to`` left in the address.
+        self.stale = params.get("period") in PERIODS and params.get("period") != "custom" and (
+            "from" in params or "to" in params
+        )
+
+    def shifted(self, step: int) -> str | None:
+        """The link to the period before (``step`` -1) or after (1) as a custom range of the
+        same length (a whole month for a month); ``None`` past today or the first day."""
+        period = self.period
+        try:
+            if period.start.day == 1 and (period.key in ("month", "lastmonth") or _whole_month(period.start, period.end)):
+                start = _add_months(period.start, step)
+                end = _add_months(start, 1)
+            else:
+                start = period.start + timedelta(days=step * period.days)
+                end = start + timedelta(days=period.days)
+        except (OverflowError, ValueError):  # before year 1 or after 9999
+            return None
+        if start > self.today or start < FIRST_DAY:
+            return None
+        end = min(end, self.today + timedelta(days=1))
+        return self.url("", period="custom", **{"from": start.isoformat(), "to": (end - timedelta(days=1)).isoformat()})
 
     def params(self, **changes) -> dict[str, str]:
         params = {**self.base, **self.filters}
@@ -80,6 +114,30 @@ class PageQuery:
 
     def url(self, name: str = "", **changes) -> str:
         return self.request.resource_url(self.request.context, name, query=self.params(**changes))
+
+
+def _add_months(first: date, months: int) -> date:
+    year, month = divmod(first.year * 12 + first.month - 1 + months, 12)
+    return date(year, month + 1, 1)
+
+
+def _whole_month(start: date, end: date) -> bool:
+    return end == _add_months(start, 1)
+
+
+def chart(request, query: PageQuery, series, previous) -> dict:
+    """The chart of the dashboard (``sites/_chart.jinja2``): its geometry and its buckets so far."""
+    site = request.context.site
+    period = query.period
+    now = to_local(utcnow(), site.timezone).replace(tzinfo=None)
+    kind = grain(period.days, query.stats.bucket == "hour")
+    found = buckets(series, previous, kind, datetime.combine(period.end, time()), now)
+    return {
+        "chart": line_chart(found, kind, query.metric),
+        "buckets": [b for b in found if b.state != "future"],
+        "kind": kind,
+        "query": query,
+    }
 
 
 def query_params(request):
@@ -101,23 +159,25 @@ class DashboardViews:
     def dashboard(self):
         db = self.request.dbsession
         query = PageQuery(self.request, dimensions=tuple(dim for _, dims in GROUPS for dim in dims), compare=True)
-        period = query.period
+        if query.stale:  # a period picked from the list keeps no custom dates in the address
+            raise HTTPSeeOther(query.url(""))
         overview = api.overview(db, query.stats)
-        totals, before, series = overview.totals, overview.before, overview.series
+        totals, before = overview.totals, overview.before
         groups = [(title, [(dim, overview.panels[dim]) for dim in dims]) for title, dims in GROUPS]
         return {
             "site": self.site,
             "query": query,
             "periods": PERIODS,
             "headline": [
-                (key, label, kind, getattr(totals, key), _change(getattr(totals, key), getattr(before, key)), up_is_good)
-                for key, label, kind, up_is_good in HEADLINE
+                (key, label, kind, None if averaged and not totals.visits else getattr(totals, key),
+                 _change(getattr(totals, key), getattr(before, key)), up_is_good)
+                for key, label, kind, up_is_good, averaged in HEADLINE
             ],
-            "multi_day": period.days > 1,
+            "chart_metrics": METRICS,
+            "multi_day": query.period.days > 1,
             "realtime": api.realtime(db, query.stats, utcnow()),
             "bot_hits": overview.bot_hits,
-            "series": series,
-            "chart": line_chart(series, overview.previous_visitors, query.stats.bucket == "hour"),
+            **chart(self.request, query, overview.series, overview.previous_visitors),
             "groups": groups,
             "labels": LABELS,
             "filterable": FILTERABLE,
@@ -126,6 +186,21 @@ class DashboardViews:
             "split_prop": split_prop,
             "separator": PROP_SEPARATOR,
             **job_notice(self.request, self.site),
+        }
+
+    @view_config(name="live", renderer="json")
+    def live(self):
+        """What the dashboard's script refreshes while the tab is visible: the visitors of the
+        last 30 minutes, whether the site has had a hit, and the chart (HTML), for the same
+        period, filters and metric."""
+        db = self.request.dbsession
+        query = PageQuery(self.request, compare=True)
+        series = api.timeseries(db, query.stats)
+        context = chart(self.request, query, series.points, series.previous_visitors)
+        return {
+            "now": api.realtime(db, query.stats, utcnow()),
+            "has_data": api.has_data(db, query.stats),
+            "chart": render("tracking:templates/sites/_chart.jinja2", context, request=self.request),
         }
 
     @view_config(name="panel", renderer="tracking:templates/sites/panel.jinja2")
