@@ -29,6 +29,7 @@ from ..reports.query import DETAILS, FILTERABLE, InvalidQuery, SiteRef, StatsQue
 from ..resources import SiteResource
 from ..security import Permission
 from ..summaries.dimensions import DIMENSIONS, LABELS, PROP_SEPARATOR, split_prop
+from ..templating import country
 from ..timezones import to_local, today
 from .sites import job_notice, snippet
 
@@ -51,6 +52,8 @@ HEADLINE = (
     ("average_duration", "Visit duration", "duration", True, True),
 )
 MORE_LIMIT = 1000
+#: The longest search in a panel's list (a longer one matches nothing a row can hold anyway).
+MAX_SEARCH = 200
 EXPORT_LIMIT = 100_000
 
 
@@ -209,11 +212,18 @@ class DashboardViews:
         if dim not in DIMENSIONS:
             raise HTTPNotFound()
         query = PageQuery(self.request, dimensions=(dim,), metrics=DETAILS[dim], limit=MORE_LIMIT)
+        panel = api.breakdown(self.request.dbsession, query.stats)
+        search = query_params(self.request).get("q", "").strip()[:MAX_SEARCH]
+        listed = len(panel.rows)
+        if search:
+            panel.rows = [row for row in panel.rows if _matches(dim, row.value, search.casefold())]
         return {
             "site": self.site,
             "query": query,
             "dim": dim,
-            "panel": api.breakdown(self.request.dbsession, query.stats),
+            "panel": panel,
+            "search": search,
+            "listed": listed,
             "labels": LABELS,
             "filterable": FILTERABLE,
             "split_prop": split_prop,
@@ -244,6 +254,13 @@ class DashboardViews:
         response.content_disposition = "attachment; filename*=UTF-8''" + quote(filename, safe="")
         response.app_iter = export.csv_lines(header, rows)
         return response
+
+
+def _matches(dim: str, value: str, search: str) -> bool:
+    """Whether a row of a panel's list matches a search (folded case; a country by its code or
+    its name; a property by its event, name or value)."""
+    shown = f"{value} {country(value)}" if dim == "country" else " ".join(split_prop(value)) if dim == "prop" else value
+    return search in shown.casefold()
 
 
 def _change(now: float, before: float) -> float | None:
