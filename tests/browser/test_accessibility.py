@@ -59,7 +59,7 @@ PAGES = {
     "bot hits": ("/sites/{site_id}/bots/", True),
 }
 #: What each list shows of the hits above: one visit of three hits, and one bot hit.
-ROWS = {"visits": ("#visits tbody tr", 1), "visit": ("#hits tbody tr", 3), "bot hits": ("#bots tbody tr", 1)}
+ROWS = {"visits": ("#visits tbody tr", 1), "visit": ("#hits > li", 3), "bot hits": ("#bots tbody tr", 1)}
 
 
 def _violations(page, axe_script) -> list[dict]:

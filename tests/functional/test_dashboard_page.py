@@ -164,3 +164,20 @@ def test_panels_are_grouped_for_tabs(page_of, site, dbsession):
         ["panel-browser", "panel-os", "panel-device"],
     ]
     assert page.html.select_one("script[src$='/static/dashboard.js']")["nonce"]
+
+
+def test_a_long_list_can_be_searched(testapp, owner, site, dbsession):
+    at = utcnow() - timedelta(minutes=30)
+    store(dbsession, *[make_hit(site, at, path, ip=f"198.51.100.{i}") for i, path in enumerate(["/", "/pricing", "/Price-list", "/blog"])])
+    de = make_hit(site, at, "/", ip="198.51.100.9")
+    de.country = "DE"
+    store(dbsession, de)
+    testapp.login(owner.email)
+    page = testapp.get(f"/sites/{site.id}/panel", params={"dim": "page", "period": "today", "q": " PRIC "})
+    assert [tr.select_one("td").text.strip() for tr in page.html.select("tbody tr")] == ["/Price-list", "/pricing"]  # in the list's order
+    assert page.html.select_one("#search-result").text == "2 of the 4 listed match “PRIC”."
+    assert page.html.select_one("#q")["value"] == "PRIC"
+    countries = testapp.get(f"/sites/{site.id}/panel", params={"dim": "country", "period": "today", "q": "germ"})
+    assert [" ".join(tr.select_one("td").text.split()) for tr in countries.html.select("tbody tr")] == ["🇩🇪 Germany"]
+    none = testapp.get(f"/sites/{site.id}/panel", params={"dim": "page", "period": "today", "q": "x" * 5000})
+    assert none.html.select_one("#search-result").text.startswith("0 of the 4 listed")
