@@ -37,7 +37,7 @@ def test_add_site_normalises_the_address(logged_in, dbsession, owner):
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("", "Required"),
+        ("", "address, e.g. https://example.com."),
         ("ftp://example.com", "Use an http or https address."),
         ("https://", "This address has no host name."),
         ("https://exa mple.com", "This host name is not valid."),
