@@ -109,3 +109,16 @@ def test_choosing_a_period_shows_it_without_a_click_on_show(new_context, demo):
     with page.expect_navigation():
         page.select_option("#period", "7d")
     assert page.url.endswith("?period=7d")
+
+
+def test_a_new_site_takes_the_browser_time_zone(new_context, demo):
+    app, _, _, state = demo
+    page = new_context(storage_state=state, timezone_id="America/Sao_Paulo").new_page()
+    page.goto(app.url + "/sites/")
+    form = page.locator("form#add-site")
+    assert form.locator("select[name=timezone]").input_value() == "America/Sao_Paulo"
+    form.locator('input[name="name"]').fill("Loja")
+    form.locator('input[name="url"]').fill("https://loja.example.com.br")
+    form.locator('button[name="submit"]').click()
+    page.wait_for_load_state()
+    assert "America/Sao_Paulo" in page.locator("main").inner_text()

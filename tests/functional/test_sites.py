@@ -133,3 +133,10 @@ def test_deleting_a_site_deletes_its_visits(logged_in, dbsession, site):
     form["confirm"] = True
     form.submit("submit")
     assert dbsession.scalar(select(func.count(Hit.id))) == 0
+
+
+def test_the_add_form_defaults_to_utc_and_its_script_picks_the_browser_time_zone(logged_in):
+    page = logged_in.get("/sites/")
+    assert page.forms["add-site"]["timezone"].value == "UTC"  # without the script
+    script = page.html.select_one("script[src$='/static/timezone.js']")
+    assert script["nonce"] and script.has_attr("defer")
