@@ -13,6 +13,7 @@ FILTERS = {
     "offset": "tracking.templating:offset",
     "country": "tracking.templating:country",
     "flag": "tracking.templating:flag",
+    "local": "tracking.templating:local",
 }
 
 
@@ -44,6 +45,13 @@ def offset(delta) -> str:
 
 def percent(value) -> str:
     return f"{value:.0f}%" if value >= 10 or value == 0 else f"{value:.1f}%"
+
+
+def local(ts, timezone: str) -> str:
+    """A naive-UTC time from the database, in ``timezone``: ``2026-03-10 14:05``."""
+    from .timezones import to_local
+
+    return to_local(ts, timezone).strftime("%Y-%m-%d %H:%M")
 
 
 @cache

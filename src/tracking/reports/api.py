@@ -41,7 +41,7 @@ from typing import Protocol
 
 from sqlalchemy import func, select
 
-from ..models import Hit, Visit
+from ..models import Hit, IgnoredHits, Visit
 from ..timezones import local_day
 
 from .periods import Period
@@ -197,3 +197,10 @@ def bot_hits(db, query: StatsQuery) -> int | None:
 def has_data(db, query: StatsQuery) -> bool:
     """Whether the site ever received a hit (people or bots)."""
     return _Runners(db, query).summaries_only(plan(query).bots).has_data()
+
+
+def ignored(db, site_id: int) -> list[IgnoredHits]:
+    """The hits the beacon ignored for the site, by reason, the latest reason first (counts
+    lag up to :data:`tracking.ingest.ignored.INTERVAL` behind)."""
+    rows = select(IgnoredHits).where(IgnoredHits.site_id == site_id).order_by(IgnoredHits.last_seen.desc())
+    return list(db.scalars(rows))

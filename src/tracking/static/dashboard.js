@@ -89,6 +89,7 @@
   if (!box || !window.fetch) return;
   var setup = doc.getElementById("setup");
   var status = doc.getElementById("install-status");
+  var ignoredAtLoad = Number(box.getAttribute("data-ignored") || 0);
   var every = setup ? 5000 : 30000;
   var timer = null;
   function refresh() {
@@ -96,8 +97,9 @@
       .then(function (response) { return response.ok ? response.json() : null; })
       .then(function (live) {
         if (!live) return;
-        if (setup && live.has_data) {
-          status.textContent = "The first hit has arrived: loading the numbers…";
+        if (setup && (live.has_data || live.ignored > ignoredAtLoad)) {
+          status.textContent = live.has_data ? "The first hit has arrived: loading the numbers…"
+            : "A hit arrived but was ignored: loading why…";
           window.location.reload();
           return;
         }

@@ -51,6 +51,12 @@ HEADLINE = (
     ("bounce_rate", "Bounce rate", "percent", False, True),
     ("average_duration", "Visit duration", "duration", True, True),
 )
+#: Why the beacon ignored a site's hits, for its owner (``X-Tracking-Ignored``).
+IGNORED_REASONS = {
+    "dnt": "the browser asks not to be tracked (Do Not Track), and the site's settings honour it",
+    "gpc": "the browser sends Global Privacy Control, and the site's settings honour it",
+    "foreign-host": "the page is not on the site's host or one of its sub-domains",
+}
 MORE_LIMIT = 1000
 #: The longest search in a panel's list (a longer one matches nothing a row can hold anyway).
 MAX_SEARCH = 200
@@ -186,6 +192,8 @@ class DashboardViews:
             "filterable": FILTERABLE,
             "snippet": snippet(self.request, self.context),
             "empty": not overview.has_data,
+            "ignored": api.ignored(db, self.site.id),
+            "ignored_reasons": IGNORED_REASONS,
             "split_prop": split_prop,
             "separator": PROP_SEPARATOR,
             **job_notice(self.request, self.site),
@@ -203,6 +211,7 @@ class DashboardViews:
         return {
             "now": api.realtime(db, query.stats, utcnow()),
             "has_data": api.has_data(db, query.stats),
+            "ignored": sum(row.count for row in api.ignored(db, self.site.id)),
             "chart": render("tracking:templates/sites/_chart.jinja2", context, request=self.request),
         }
 
