@@ -241,7 +241,7 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
-HEADLINE_VISITORS = re.compile(r'id="metric-visitors">.*?class="[^"]*metric-value">([^<]+)<', re.S)
+HEADLINE_VISITORS = re.compile(r'id="metric-visitors"[^>]*>.*?class="[^"]*metric-value">([^<]+)<', re.S)
 FIRST_NUMBER_CELL = re.compile(r'<tbody>.*?<td class="table-num">([^<]+)</td>', re.S)
 
 
@@ -257,7 +257,7 @@ def expected_text(data: Dataset, scenario: Scenario, day: date) -> str:
                 dim = scenario.params["dim"]
                 rows = api.breakdown(session, StatsQuery(query.site, query.period, query.filters, (dim,),
                                                          limit=MORE_LIMIT)).rows
-                value = rows[0].pageviews if rows else 0
+                value = rows[0].visitors if rows else 0  # the first column of the full list
             else:
                 value = api.aggregate(session, query).totals.visitors
     finally:
