@@ -7,6 +7,9 @@ Each test also leaves screenshots in ``artifacts/screenshots/`` (those in ``docs
 of them, made with ``--database=sqlite``).
 """
 
+import json
+import urllib.request
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -122,3 +125,31 @@ def test_a_new_site_takes_the_browser_time_zone(new_context, demo):
     form.locator('button[name="submit"]').click()
     page.wait_for_load_state()
     assert "America/Sao_Paulo" in page.locator("main").inner_text()
+
+
+def test_a_new_site_waits_for_its_first_hit_and_its_snippet_copies(new_context, demo, chrome_ua):
+    app, _, _, state = demo
+    context = new_context(storage_state=state)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app.url)
+    page = context.new_page()
+    page.goto(app.url + "/sites/")
+    form = page.locator("form#add-site")
+    form.locator('input[name="name"]').fill("Waiting")
+    form.locator('input[name="url"]').fill("https://waiting.example.org")
+    form.locator('button[name="submit"]').click()
+    page.wait_for_selector("#setup")
+    site_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
+    page.locator("#copy-snippet").click()
+    assert page.locator("#copy-snippet").inner_text() == "Copied"
+    assert page.evaluate("navigator.clipboard.readText()") == page.locator("#snippet").text_content()
+    page.locator("#check-install").click()
+    assert "Watching for the first hit" in page.locator("#install-status").inner_text()
+    body = json.dumps({"url": "https://waiting.example.org/hello"}).encode()
+    request = urllib.request.Request(f"{app.url}/sites/{site_id}/hit", data=body,
+                                     headers={"User-Agent": chrome_ua, "Content-Type": "text/plain"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 204 and "X-Tracking-Ignored" not in response.headers
+    app.wait_for_hits(site_id, 1)
+    page.wait_for_selector("#setup", state="detached", timeout=20_000)  # reloaded by itself
+    assert page.locator("#metric-visitors .metric-value").inner_text() == "1"
+    assert page.locator("#realtime").inner_text() == "1"
