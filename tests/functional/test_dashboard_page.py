@@ -179,5 +179,7 @@ def test_a_long_list_can_be_searched(testapp, owner, site, dbsession):
     assert page.html.select_one("#q")["value"] == "PRIC"
     countries = testapp.get(f"/sites/{site.id}/panel", params={"dim": "country", "period": "today", "q": "germ"})
     assert [" ".join(tr.select_one("td").text.split()) for tr in countries.html.select("tbody tr")] == ["🇩🇪 Germany"]
+    csv = testapp.get(page.html.find("a", string="CSV (these rows)")["href"])
+    assert [line.split(",")[0] for line in csv.text.splitlines()[1:]] == ["/Price-list", "/pricing"]
     none = testapp.get(f"/sites/{site.id}/panel", params={"dim": "page", "period": "today", "q": "x" * 5000})
     assert none.html.select_one("#search-result").text.startswith("0 of the 4 listed")

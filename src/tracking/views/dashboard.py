@@ -222,10 +222,8 @@ class DashboardViews:
             raise HTTPNotFound()
         query = PageQuery(self.request, dimensions=(dim,), metrics=DETAILS[dim], limit=MORE_LIMIT)
         panel = api.breakdown(self.request.dbsession, query.stats)
-        search = query_params(self.request).get("q", "").strip()[:MAX_SEARCH]
         listed = len(panel.rows)
-        if search:
-            panel.rows = [row for row in panel.rows if _matches(dim, row.value, search.casefold())]
+        search = _search(self.request, panel)
         return {
             "site": self.site,
             "query": query,
@@ -255,7 +253,9 @@ class DashboardViews:
             header, rows = export.VISIT_COLUMNS, export.visit_rows(session_factory, query.stats)
         elif dim in DIMENSIONS:
             header = export.panel_header(dim)
-            rows = export.panel_rows(api.breakdown(self.request.dbsession, query.stats))
+            panel = api.breakdown(self.request.dbsession, query.stats)
+            _search(self.request, panel)  # the list as the details page shows it
+            rows = export.panel_rows(panel)
         else:
             raise HTTPNotFound()
         response = Response(content_type="text/csv", charset="utf-8")
@@ -263,6 +263,15 @@ class DashboardViews:
         response.content_disposition = "attachment; filename*=UTF-8''" + quote(filename, safe="")
         response.app_iter = export.csv_lines(header, rows)
         return response
+
+
+def _search(request, panel) -> str:
+    """Keep the rows of ``panel`` that match the search of the query string (``q``); returns the
+    search ("" for none)."""
+    search = query_params(request).get("q", "").strip()[:MAX_SEARCH]
+    if search:
+        panel.rows = [row for row in panel.rows if _matches(panel.dim, row.value, search.casefold())]
+    return search
 
 
 def _matches(dim: str, value: str, search: str) -> bool:
