@@ -9,6 +9,8 @@ with open(os.path.join(here, "README.md"), encoding="utf-8") as f:
 requires = [
     "alembic>=1.13",
     "argon2-cffi>=23",
+    # Country names (territory names of the Unicode CLDR) on the dashboard and visit pages.
+    "Babel>=2.14",
     "colander>=2.0",
     # crawler-user-agents and device-detector: lists of bots read from their files (bots.py).
     "crawler-user-agents>=1.67,<2",

@@ -284,7 +284,7 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
-HEADLINE_VISITORS = re.compile(r'id="metric-visitors">.*?class="[^"]*metric-value">([^<]+)<', re.S)
+HEADLINE_VISITORS = re.compile(r'id="metric-visitors"[^>]*>.*?class="[^"]*metric-value">([^<]+)<', re.S)
 FIRST_NUMBER_CELL = re.compile(r'<tbody>.*?<td class="table-num">([^<]+)</td>', re.S)
 
 

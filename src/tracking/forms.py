@@ -1,8 +1,19 @@
-"""The Deform form cycle for views: build, check that it was posted, validate, render."""
+"""The Deform form cycle for views: build, check that it was posted, validate, render.
+
+Three of Deform's templates are our own (``templates/deform/``, searched before Deform's):
+the form's error box lists each field that needs a change, by its title and linked to it,
+rather than "Errors have been highlighted below"; each field's message is always shown beside
+it (Bootstrap hid it under a checkbox); and a checkbox in error is marked invalid.
+"""
+
+from importlib.resources import files
 
 import colander
 import deform
+from deform.template import ZPTRendererFactory
 from markupsafe import Markup
+
+RENDERER = ZPTRendererFactory((str(files("tracking") / "templates" / "deform"), str(files("deform") / "templates")))
 
 
 class FormHandler:
@@ -13,13 +24,16 @@ class FormHandler:
     next to the fields), and ``html`` is the markup to put in the page.
     """
 
-    def __init__(self, request, schema, *, formid: str, button: str, action: str = "", appstruct=None, **bind):
+    def __init__(self, request, schema, *, formid: str, button: str, action: str = "", appstruct=None,
+                 danger: bool = False, **bind):
+        """``danger``: the button does what cannot be undone (red)."""
         self.request = request
         self.form = deform.Form(
             schema.bind(request=request, **bind),
             formid=formid,
             action=action,
-            buttons=(deform.Button(name="submit", title=button, css_class="btn-primary"),),
+            buttons=(deform.Button(name="submit", title=button, css_class="btn-danger" if danger else "btn-primary"),),
+            renderer=RENDERER,
         )
         self.appstruct = appstruct if appstruct is not None else colander.null
         self.failure: deform.ValidationFailure | None = None
@@ -34,9 +48,12 @@ class FormHandler:
             self.failure = failure
             return None
 
-    def fail(self, message: str) -> None:
-        """Show ``message`` above the form (a form-level error), keeping what was typed."""
-        error = colander.Invalid(self.form.schema, message)
+    def fail(self, message: str, field: str | None = None) -> None:
+        """Show ``message`` beside ``field`` (and in the box above the form), or in the box
+        alone (a form-level error), keeping what was typed (but passwords)."""
+        error = colander.Invalid(self.form.schema, None if field else message)
+        if field:
+            error[field] = message
         self.form.widget.handle_error(self.form, error)
         cstruct = dict(self.request.POST.items())
         for secret in ("password", "current_password", "new_password"):

@@ -65,6 +65,16 @@ class IHitStore(Interface):
         """Write what is buffered (or spool it), then stop."""
 
 
+class IIgnoredHits(Interface):
+    """The counts of the hits the beacon ignored, per site and reason (:mod:`tracking.ingest.ignored`)."""
+
+    def add(site_id, reason, now, host=""):
+        """Count one ignored hit (``host``: the page's, for ``foreign-host``)."""
+
+    def flush():
+        """Write the pending counts now."""
+
+
 class IBeaconLimiter(Interface):
     """The beacon's per-client limit (:mod:`tracking.ingest.limits`)."""
 

@@ -1,10 +1,19 @@
-"""Jinja2 templates: autoescaped, with filters for the numbers of the reports."""
+"""Jinja2 templates: autoescaped, with filters for the numbers of the reports and the names of
+countries (the English territory names of the Unicode CLDR, from Babel, with the flag emoji
+made of the code's two regional indicator symbols)."""
+
+from functools import cache
+
+from babel import Locale
 
 FILTERS = {
     "number": "tracking.templating:number",
     "duration": "tracking.templating:duration",
     "percent": "tracking.templating:percent",
     "offset": "tracking.templating:offset",
+    "country": "tracking.templating:country",
+    "flag": "tracking.templating:flag",
+    "local": "tracking.templating:local",
 }
 
 
@@ -36,6 +45,32 @@ def offset(delta) -> str:
 
 def percent(value) -> str:
     return f"{value:.0f}%" if value >= 10 or value == 0 else f"{value:.1f}%"
+
+
+def local(ts, timezone: str) -> str:
+    """A naive-UTC time from the database, in ``timezone``: ``2026-03-10 14:05``."""
+    from .timezones import to_local
+
+    return to_local(ts, timezone).strftime("%Y-%m-%d %H:%M")
+
+
+@cache
+def _territories() -> dict[str, str]:
+    return dict(Locale("en").territories)
+
+
+def country(code) -> str:
+    """``DE`` → ``Germany``; a code CLDR does not know is shown as it is."""
+    code = code or ""
+    return _territories().get(code.upper(), code) if len(code) == 2 else code
+
+
+def flag(code) -> str:
+    """``DE`` → 🇩🇪 (two regional indicator symbols); "" for anything but a known country code."""
+    code = (code or "").upper()
+    if len(code) != 2 or not code.isascii() or not code.isalpha() or code not in _territories():
+        return ""
+    return "".join(chr(0x1F1E6 + ord(letter) - ord("A")) for letter in code)
 
 
 def includeme(config) -> None:

@@ -1,4 +1,5 @@
-"""Accessibility of the app's pages: axe-core in headless Chromium, no serious or critical violation.
+"""Accessibility of the app's pages: axe-core in headless Chromium, no serious or critical violation,
+in light and in dark mode (the system's ``prefers-color-scheme``, emulated).
 
 axe-core (``tests/browser/node_modules``, from ``package.json``) is injected into each page as
 rendered by the real browser, with the app's own CSS, so contrast and layout rules apply too.
@@ -9,6 +10,9 @@ import urllib.request
 from types import SimpleNamespace
 
 import pytest
+from sqlalchemy import select
+
+from tracking.models import User
 
 pytestmark = pytest.mark.browser
 
@@ -43,7 +47,10 @@ def owned(module_app, browser, e2e, chrome_ua):
             assert response.status == 204
     stored = app.wait_for_hits(site_id, len(hits))
     visit_id = stored[0]["visit_id"]
-    return SimpleNamespace(app=app, site_id=site_id, new_site_id=new_site_id, visit_id=visit_id, state=state, email=owner.email)
+    with app.engine.connect() as conn:
+        user_id = conn.execute(select(User.id).where(User.email == owner.email)).scalar_one()
+    return SimpleNamespace(app=app, site_id=site_id, new_site_id=new_site_id, visit_id=visit_id, state=state,
+                           email=owner.email, user_id=user_id)
 
 
 PAGES = {
@@ -57,9 +64,15 @@ PAGES = {
     "visits": ("/sites/{site_id}/visits/", True),
     "visit": ("/sites/{site_id}/visits/{visit_id}", True),
     "bot hits": ("/sites/{site_id}/bots/", True),
+    "details": ("/sites/{site_id}/panel?dim=country", True),
+    "site filtered": ("/sites/{site_id}/?period=7d&metric=pageviews&page=/posts/1", True),
+    "range error": ("/sites/{site_id}/?period=custom&from=2026-03-10&to=2026-03-01", True),
+    "settings": ("/sites/{site_id}/edit", True),
+    "delete site": ("/sites/{site_id}/delete", True),
+    "account": ("/users/{user_id}/", True),
 }
 #: What each list shows of the hits above: one visit of three hits, and one bot hit.
-ROWS = {"visits": ("#visits tbody tr", 1), "visit": ("#hits tbody tr", 3), "bot hits": ("#bots tbody tr", 1)}
+ROWS = {"visits": ("#visits tbody tr", 1), "visit": ("#hits > li", 3), "bot hits": ("#bots tbody tr", 1)}
 
 
 def _violations(page, axe_script) -> list[dict]:
@@ -85,22 +98,27 @@ def _describe(violations: list[dict]) -> str:
     return "\n".join(lines)
 
 
+@pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("name", PAGES)
-def test_no_serious_violations(name, owned, new_context, axe_script):
+def test_no_serious_violations(name, scheme, owned, new_context, axe_script):
     path, logged_in = PAGES[name]
-    context = new_context(storage_state=owned.state if logged_in else None, bypass_csp=True)
+    context = new_context(storage_state=owned.state if logged_in else None, bypass_csp=True, color_scheme=scheme)
     page = context.new_page()
-    response = page.goto(owned.app.url + path.format(site_id=owned.site_id, new_site_id=owned.new_site_id, visit_id=owned.visit_id))
+    ids = {"site_id": owned.site_id, "new_site_id": owned.new_site_id, "visit_id": owned.visit_id, "user_id": owned.user_id}
+    response = page.goto(owned.app.url + path.format(**ids))
     assert response.status == 200
     if name in ROWS:
         selector, count = ROWS[name]
         assert page.locator(selector).count() == count
-    _check(_violations(page, axe_script), f"{name} page ({path})")
+    if scheme == "dark":
+        assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(33, 37, 41)"
+    _check(_violations(page, axe_script), f"{name} page ({path}), {scheme}")
 
 
-def test_form_errors_have_no_serious_violations(owned, new_context, axe_script):
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_form_errors_have_no_serious_violations(scheme, owned, new_context, axe_script):
     """The register form sent back with errors: an address already taken, passwords that differ."""
-    page = new_context(bypass_csp=True).new_page()
+    page = new_context(bypass_csp=True, color_scheme=scheme).new_page()
     page.goto(owned.app.url + "/register")
     form = page.locator("form#register")
     form.locator('input[name="name"]').fill("Someone")
@@ -110,4 +128,4 @@ def test_form_errors_have_no_serious_violations(owned, new_context, axe_script):
     form.locator('button[name="submit"]').click()
     page.wait_for_load_state()
     assert form.locator(".invalid-feedback").count() == 2
-    _check(_violations(page, axe_script), "register page with errors")
+    _check(_violations(page, axe_script), f"register page with errors, {scheme}")

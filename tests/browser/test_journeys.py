@@ -99,11 +99,11 @@ def test_owner_sets_up_tracking_and_sees_the_visits(app, pages, new_context, chr
     owner.page.screenshot(path=str(e2e.ARTIFACTS / "visits.png"), full_page=True)
     rows.first.locator("a").click()
     owner.page.wait_for_url(f"{app.url}/sites/{site_id}/visits/{first['visit_id']}")
-    hits = owner.page.locator("#hits tbody tr")
+    hits = owner.page.locator("#hits > li")
     texts = [hits.nth(i).inner_text() for i in range(hits.count())]
     assert len(texts) == 3
-    assert "Page view" in texts[0] and f"{e2e.SHOP_HOST}/products.html?color=red" in texts[0] and "+0:00" in texts[0]
-    assert "Page view" in texts[1] and f"{e2e.SHOP_HOST}/pricing" in texts[1]
+    assert "Viewed" in texts[0] and f"{e2e.SHOP_HOST}/products.html?color=red" in texts[0] and "+0:00" in texts[0]
+    assert "Viewed" in texts[1] and f"{e2e.SHOP_HOST}/pricing" in texts[1]
     assert "signup" in texts[2] and "plan = pro" in texts[2]
     assert e2e.NEWS_HOST in owner.page.locator("#summary").inner_text()
     owner.page.screenshot(path=str(e2e.ARTIFACTS / "visit.png"), full_page=True)

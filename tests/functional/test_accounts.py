@@ -33,8 +33,8 @@ def test_register_creates_account_and_logs_in(testapp, dbsession):
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"name": ""}, "Required"),
-        ({"email": "not-an-email"}, "Invalid email address"),
+        ({"name": ""}, "Enter your name."),
+        ({"email": "not-an-email"}, "Enter an e-mail address such as ada@example.org."),
         ({"password": "short"}, "At least 10 characters."),
         ({"password": "x" * 257}, "At most 256 characters."),
         ({"confirm": "something-else"}, "The two passwords differ."),

@@ -141,12 +141,12 @@ def test_comparison_with_the_previous_period(story, testapp, owner, paris):
     page = testapp.get(f"/sites/{paris.id}/", params={"period": "custom", "from": "2026-03-29", "to": "2026-03-29"})
     visitors = page.html.select_one("#metric-visitors")
     assert visitors.select_one(".metric-value").text.strip() == "3"
-    assert "+200%" in visitors.text and "text-success" in str(visitors)
+    assert "+200%" in visitors.text and "good" in visitors.select_one(".change")["class"]
     duration = page.html.select_one("#metric-average_duration")
-    assert "13m 20s" in duration.text and "-11%" in duration.text and "text-danger" in str(duration)
+    assert "13m 20s" in duration.text and "-11%" in duration.text and "bad" in duration.select_one(".change")["class"]
     bounce = page.html.select_one("#metric-bounce_rate")
-    assert "67%" in bounce.text and "n/a" in bounce.text  # 0 % the day before: no ratio to show
-    assert "1 bot hits excluded" in page.text
+    assert "67%" in bounce.text and "— vs previous" in bounce.text  # 0 % the day before: no ratio to show
+    assert "1 bot hit excluded" in page.text
     assert "sum of each day" not in page.text  # one day: nothing to add up
 
 
@@ -169,7 +169,7 @@ def test_chart_numbers_are_readable_as_a_table(story, testapp, owner, paris):
     page = testapp.get(f"/sites/{paris.id}/", params={"period": "custom", "from": "2026-03-28", "to": "2026-03-30"})
     cells = [[td.text for td in tr.select("td")] for tr in page.html.select("#series tbody tr")]
     assert cells == [["2026-03-28", "1", "2"], ["2026-03-29", "3", "4"], ["2026-03-30", "0", "1"]]
-    assert page.html.select_one("svg.chart polyline.line-visitors")["points"]
+    assert page.html.select_one("svg.chart polyline.line-main")["points"]
     assert "Unique visitors over several days are the sum of each day" in page.text
 
 

@@ -84,7 +84,7 @@ def test_the_sites_page_and_its_add_form(testapp, dbsession, owner):
     form = testapp.get("/sites/").forms["add-site"]
     form["name"] = ""
     res = form.submit("submit")
-    assert res.status_code == 200 and "Required" in res.text  # the page again, with the form's error
+    assert res.status_code == 200 and "Enter a name for the site." in res.text  # the page again, with the form's error
     form = res.forms["add-site"]
     form["name"] = "Shop"
     form["url"] = "https://shop.example.com"

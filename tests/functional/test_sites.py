@@ -37,7 +37,7 @@ def test_add_site_normalises_the_address(logged_in, dbsession, owner):
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("", "Required"),
+        ("", "address, e.g. https://example.com."),
         ("ftp://example.com", "Use an http or https address."),
         ("https://", "This address has no host name."),
         ("https://exa mple.com", "This host name is not valid."),
@@ -133,3 +133,10 @@ def test_deleting_a_site_deletes_its_visits(logged_in, dbsession, site):
     form["confirm"] = True
     form.submit("submit")
     assert dbsession.scalar(select(func.count(Hit.id))) == 0
+
+
+def test_the_add_form_defaults_to_utc_and_its_script_picks_the_browser_time_zone(logged_in):
+    page = logged_in.get("/sites/")
+    assert page.forms["add-site"]["timezone"].value == "UTC"  # without the script
+    script = page.html.select_one("script[src$='/static/timezone.js']")
+    assert script["nonce"] and script.has_attr("defer")

@@ -71,6 +71,11 @@ def rows(page, table="visits"):
     return page.html.select(f"#{table} tbody tr")
 
 
+def steps(page):
+    """The steps of a visit's timeline."""
+    return page.html.select("#hits > li")
+
+
 def entries(page) -> list[str]:
     return [row.select("td")[1].text.split("exit:")[0].strip() for row in rows(page)]
 
@@ -134,7 +139,7 @@ def test_each_visit_says_when_where_from_how_long_and_on_what(logged_in, dbsessi
     page = logged_in.get(f"/sites/{site.id}/visits/")
     phone, first = ([cell.text.strip() for cell in row.select("td")] for row in rows(page))
     assert first == [
-        "2026-03-10 09:00:00", "/exit: /pricing", "2", "1", "3m 00s", "searchgoogle.com", "GB", "ChromeWindows · desktop",
+        "2026-03-10 09:00:00", "/exit: /pricing", "2", "1", "3m 00s", "searchgoogle.com", "🇬🇧 United Kingdom", "ChromeWindows · desktop",
     ]
     assert phone == ["2026-03-10 10:00:00", "/blog", "1", "0", "0sbounce", "direct", "—", "Mobile SafariiOS · mobile"]
     visitors = list(dbsession.scalars(select(Visit.visitor)))
@@ -167,18 +172,18 @@ def test_a_visit_shows_its_hits_in_order_with_local_times_and_offsets(logged_in,
     assert summary["Bounce"] == "No"
     assert summary["Source"].startswith("email — https://mail.example.net/")
     assert "UTM source: news · medium: email · campaign: spring" in summary["Source"]
-    assert summary["Location"].startswith("GB")
+    assert summary["Location"].startswith("🇬🇧 United Kingdom")
     assert summary["Device"] == "Chrome 124 on Windows, desktop"
-    hits = [[cell.get_text(" ", strip=True) for cell in row.select("td")] for row in rows(page, "hits")]
+    hits = [[part.get_text(" ", strip=True) for part in item.select(".when, .what, .stay")] for item in steps(page)]
     assert hits == [
-        ["10:00:00", "+0:00", "Page view", "example.com/"],
-        ["10:02:05", "+2:05", "Page view", "example.com/pricing"],
-        ["10:02:10", "+2:10", "Event signup plan = pro seats = 3", "example.com/pricing"],
+        ["10:00:00 · +0:00", "Viewed example.com/", "then 2m 05s until the next"],
+        ["10:02:05 · +2:05", "Viewed example.com/pricing", "then 5s until the next"],
+        ["10:02:10 · +2:10", "Sent the event signup on example.com/pricing plan = pro seats = 3"],
     ]
     assert "is_first" not in page.text
     assert all(str(visitor) not in page.text for visitor in dbsession.scalars(select(Visit.visitor)))
     other = logged_in.get(visits.html.select("#visits a")[0]["href"])
-    assert [row.select("td")[3].text for row in rows(other, "hits")] == ["example.com/docs"]
+    assert [item.select_one(".visit-page").text for item in steps(other)] == ["example.com/docs"]
     assert "Yes: one page view and nothing else" in other.text
 
 
@@ -186,7 +191,7 @@ def test_a_long_visit_shows_its_first_hits_and_says_how_many_there_are(logged_in
     monkeypatch.setattr(visit_queries, "TIMELINE_LIMIT", 2)
     store(dbsession, [make_hit(site, T0 + timedelta(minutes=i), f"/p{i}") for i in range(3)])
     page = logged_in.get(f"/sites/{site.id}/visits/").click(href=r"/visits/\d+$")
-    assert [row.select("td")[3].text for row in rows(page, "hits")] == ["example.com/p0", "example.com/p1"]
+    assert [item.select_one(".visit-page").text for item in steps(page)] == ["example.com/p0", "example.com/p1"]
     assert page.html.select_one("#hits-shown").text == "The first 2 of 3 hits."
 
 
@@ -246,7 +251,7 @@ def test_bot_hits_are_shown_by_local_day(logged_in, dbsession, make_site, owner)
 def test_the_dashboard_links_its_excluded_bot_hits_to_their_list(logged_in, dbsession, site):
     store(dbsession, [make_hit(site, datetime.now().replace(microsecond=0) - timedelta(hours=1), "/", ip="192.0.2.1", ua=GOOGLEBOT)])
     dashboard = logged_in.get(f"/sites/{site.id}/")
-    assert "1 bot hits excluded" in dashboard.text
+    assert "1 bot hit excluded" in dashboard.text
     assert rows(dashboard.click("see them"), "bots")
 
 
@@ -329,9 +334,10 @@ def test_beacon_to_visit_pages_end_to_end_is_escaped(testapp, stored, dbsession,
     assert shown["path"] in row.text and f"campaign: {JS_URL}" in row.text
     assert str(escape(shown["path"])) in visits.text
     # The timeline shows the page, the event and its properties, the referrer and the UTM tags.
-    [cells] = [row.select("td") for row in rows(timeline, "hits")]
-    assert cells[3].text == f"blog.example.com{shown['path']}?{shown['query']}"
-    assert cells[2].text == f"Event {SVG}{SVG} = {BREAKOUT}link = {JS_URL}{BREAKOUT} = {SVG}"
+    [step] = steps(timeline)
+    assert step.select_one(".visit-page").text == f"blog.example.com{shown['path']}?{shown['query']}"
+    assert step.select_one(".what strong").text == SVG
+    assert [item.text for item in step.select(".props li")] == [f"{SVG} = {BREAKOUT}", f"link = {JS_URL}", f"{BREAKOUT} = {SVG}"]
     assert f"{escape(SVG)} = {escape(BREAKOUT)}" in timeline.text
     assert shown["referrer"] in timeline.html.select_one("#summary").text
     assert f"UTM source: {BREAKOUT} · medium: {SVG} · campaign: {JS_URL}" in timeline.html.select_one("#summary").text

@@ -2,8 +2,18 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from tracking.charts import line_chart
+from tracking.charts import buckets, grain, line_chart
 from tracking.reports.results import Point
+
+JAN = datetime(2026, 1, 1)
+
+
+def daily(values, start=JAN, pageviews=None):
+    return [Point(start + timedelta(days=i), v, (pageviews or values)[i]) for i, v in enumerate(values)]
+
+
+def ys(points: str) -> list[float]:
+    return [float(pair.split(",")[1]) for pair in points.split()]
 
 
 @pytest.mark.parametrize(("peak", "labels"), [
@@ -14,19 +24,51 @@ from tracking.reports.results import Point
     (9_999, ["0", "2,500", "5,000", "7,500", "10,000"]),
 ])
 def test_value_axis_has_round_gridlines_above_the_peak(peak, labels):
-    start = datetime(2026, 1, 1)
-    points = [Point(start + timedelta(days=i), visitors=peak // 2, pageviews=peak if i == 1 else 0) for i in range(3)]
-    chart = line_chart(points, [], hourly=False)
+    points = [Point(JAN + timedelta(days=i), visitors=peak // 2, pageviews=peak if i == 1 else 0) for i in range(3)]
+    found = buckets(points, None, "day", JAN + timedelta(days=3), now=datetime(2026, 2, 1))
+    chart = line_chart(found, "day", "pageviews")
     assert [label for _, label in chart.ticks] == labels
-    top_y = chart.ticks[-1][0]
-    ys = [float(pair.split(",")[1]) for pair in chart.pageviews.split()]
-    assert min(ys) >= top_y - 0.05  # the peak stays inside the chart
-    assert [label for _, label in chart.labels] == ["Jan 01", "Jan 02", "Jan 03"]
+    assert min(ys(chart.done)) >= 0  # the peak stays inside the drawing
+    assert [label for label, _ in chart.labels] == ["Jan 01", "Jan 02", "Jan 03"]
 
 
 def test_previous_period_line_is_drawn_and_fits_the_axis():
-    start = datetime(2026, 1, 1)
-    points = [Point(start + timedelta(days=i), visitors=2, pageviews=3) for i in range(3)]
-    chart = line_chart(points, [40, 10, 0, 99], hourly=False)
+    found = buckets(daily([2, 2, 2]), [40, 10, 0, 99], "day", JAN + timedelta(days=3), now=datetime(2026, 2, 1))
+    chart = line_chart(found, "day")
     assert chart.ticks[-1][1] == "40"  # the previous peak of 40 sets the top; the 99 is past the period
     assert len(chart.previous.split()) == 3  # aligned by position, cut to this period's length
+    assert "previous period: 40 visitors" in chart.columns[0][2]
+    assert line_chart(found, "day", "pageviews").previous == ""  # known for visitors only
+
+
+def test_hours_still_to_come_are_not_drawn_and_the_current_one_is_apart():
+    """Today at 14:20: 14 finished hours drawn solid, 14:00 dashed from 13:00, nothing after."""
+    hours = [Point(JAN + timedelta(hours=h), 5 if h < 15 else 0, 9 if h < 15 else 0) for h in range(24)]
+    found = buckets(hours, None, "hour", JAN + timedelta(days=1), now=JAN + timedelta(hours=14, minutes=20))
+    assert [b.state for b in found].count("done") == 14
+    assert found[14].state == "partial" and all(b.state == "future" for b in found[15:])
+    chart = line_chart(found, "hour")
+    assert len(chart.done.split()) == 14
+    assert len(chart.partial.split()) == 2  # 13:00 → 14:00, dashed
+    assert chart.columns[20][2] == "2026-01-01 20:00: still to come"
+    assert "this hour is not over" in chart.columns[14][2]
+
+
+def test_a_year_is_charted_by_month_with_every_day_counted():
+    start = datetime(2025, 1, 2)
+    points = daily([1] * 365, start=start)
+    assert grain(365, hourly=False) == "month" and grain(30, hourly=False) == "day" and grain(1, hourly=True) == "hour"
+    found = buckets(points, [2] * 365, "month", start + timedelta(days=365), now=datetime(2025, 12, 20, 10))
+    assert len(found) == 13  # Jan (from the 2nd) ... Dec, and Jan 1 2026
+    assert [b.visitors for b in found][:3] == [30, 28, 31]
+    assert sum(b.visitors for b in found) == 365 and found[0].previous == 60
+    assert found[-2].state == "partial" and found[-1].state == "future"
+    chart = line_chart(found, "month")
+    labelled = [label for label, _ in chart.labels if label]
+    assert labelled[0] == "Jan 2025" and len(labelled) <= 8
+
+
+def test_a_day_with_no_finished_bucket_shows_a_stub_for_the_one_under_way():
+    found = buckets(daily([4]), None, "day", JAN + timedelta(days=1), now=JAN + timedelta(hours=9))
+    chart = line_chart(found, "day")
+    assert chart.done == "" and chart.area == "" and len(chart.partial.split()) == 2

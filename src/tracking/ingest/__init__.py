@@ -8,7 +8,8 @@
   of :mod:`.visits`, the statements of :mod:`.statements`), from a writer process of its own
   (:mod:`.writer`, the default) or a thread of the server's,
 * :mod:`.sites` caches what the beacon needs to know about each site,
-* :mod:`.limits` limits the hits of one client to one site (the beacon answers ``429`` beyond).
+* :mod:`.limits` limits the hits of one client to one site (the beacon answers ``429`` beyond),
+* :mod:`.ignored` counts the hits it ignored, per site and reason, for the site's owner.
 
 Nothing here imports Pyramid; ``includeme`` only registers the parts as services
 (:mod:`tracking.interfaces`), and :func:`start`, called by the server's entry point, starts them.
@@ -21,11 +22,13 @@ from ..interfaces import (
     IDatabase,
     IHitPipeline,
     IHitStore,
+    IIgnoredHits,
     ISettings,
     ISiteDirectory,
 )
 from ..settings import Settings
 from .enrich import GeoLocator, VisitorKeys
+from .ignored import IgnoredCounter
 from .limits import UNLIMITED, RateLimiter
 from .pipeline import Pipeline
 from .sites import SiteDirectory
@@ -87,6 +90,7 @@ def includeme(config) -> None:
     )
     registry.registerUtility(pipeline, IHitPipeline)
     registry.registerUtility(make_store(settings, registry.getUtility(IDatabase)), IHitStore)
+    registry.registerUtility(IgnoredCounter(registry.getUtility(IDatabase).session_factory), IIgnoredHits)
 
 
 def start(registry) -> Store | WriterProcess | None:

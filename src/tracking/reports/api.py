@@ -1,6 +1,6 @@
 """The read API: every report number a view, a command or an HTTP API shows comes from here.
 
-Five functions, each taking a session and a query value (:class:`~.query.StatsQuery`):
+Six functions, each taking a session and a query value (:class:`~.query.StatsQuery`):
 
 * :func:`overview`: the dashboard — totals, chart and every panel of ``query.dimensions``,
   compared with the previous period, with the period's bot hits;
@@ -8,7 +8,8 @@ Five functions, each taking a session and a query value (:class:`~.query.StatsQu
 * :func:`timeseries`: visitors and page views per hour or day (and the previous period's
   visitors per bucket, with ``compare``);
 * :func:`breakdown`: the rows of one dimension, with the metrics asked for;
-* :func:`realtime`: the visitors of the last 30 minutes.
+* :func:`realtime`: the visitors of the last 30 minutes (of the matching visits, with filters);
+* :func:`bot_hits`: the period's bot hits (with filters, those the filters can apply to).
 
 Each asks the planner (:func:`~.planner.plan`) where each part comes from and has the runner
 of that source read it: :class:`~.summary_runner.SummaryRunner` for the summary tables,
@@ -35,13 +36,17 @@ matching visits that viewed it (sent it). Their visits come from the raw hits: o
 over the period's hits, for the details only, never for the dashboard.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
+from sqlalchemy import func, select
+
+from ..models import Hit, IgnoredHits, Visit
+from ..timezones import local_day
 from .periods import Period
 from .planner import Source, plan
 from .query import InvalidQuery, StatsQuery
-from .raw_runner import RawRunner
+from .raw_runner import REALTIME_MINUTES, RawRunner, matching
 from .results import Aggregate, Overview, Panel, Point, Row, Timeseries, Totals
 from .summary_runner import SummaryRunner
 
@@ -84,7 +89,7 @@ class _Runners:
 def overview(db, query: StatsQuery) -> Overview:
     """Totals, chart and the top ``query.limit`` rows of each of ``query.dimensions``, with the
     previous period's totals and visitors per bucket (the dashboard always compares), the
-    period's bot hits and whether the site has any data."""
+    period's bot hits (:func:`bot_hits`) and whether the site has any data."""
     p = plan(query)
     run = _Runners(db, query)
     previous = query.period.previous()
@@ -103,7 +108,7 @@ def overview(db, query: StatsQuery) -> Overview:
         previous_series = run.of(p.series).series(previous, pageviews=False)
     bots = run.summaries_only(p.bots)
     return Overview(totals, before_totals, series, [point.visitors for point in previous_series], panels,
-                    bot_hits=bots.bot_hits(query.period), has_data=bots.has_data())
+                    bot_hits=bot_hits(db, query), has_data=bots.has_data())
 
 
 def aggregate(db, query: StatsQuery) -> Aggregate:
@@ -151,6 +156,50 @@ def breakdown(db, query: StatsQuery) -> Panel:
 
 
 def realtime(db, query: StatsQuery, now: datetime) -> int:
-    """Visitors with a hit in the 30 minutes before ``now``, on the whole site (the query's
-    period and filters do not apply)."""
-    return _Runners(db, query).raw_only(plan(query).realtime).realtime(now)
+    """Visitors with a hit in the 30 minutes before ``now`` (the query's period does not apply);
+    with filters, the visitors of the matching visits among them (a page or event filter: the
+    visits that viewed the page or sent the event, since the day before)."""
+    runner = _Runners(db, query).raw_only(plan(query).realtime)
+    if not query.filters:
+        return runner.realtime(now)
+    since = now - timedelta(minutes=REALTIME_MINUTES)
+    first = local_day(since, query.site.timezone) - timedelta(days=1)
+    days = Period("custom", first, local_day(now, query.site.timezone) + timedelta(days=1))
+    conditions = matching(query.site, days, query.filters)
+    return int(db.scalar(select(func.count(func.distinct(Visit.visitor))).where(*conditions, Visit.ended_at >= since)))
+
+
+#: The filters a bot hit can match, by the column of ``hits`` they compare (bots have no
+#: visit, hence no entry or exit page).
+BOT_FILTERS = {
+    "page": "path", "event": "event", "source": "source", "referrer": "ref_host", "utm_source": "utm_source",
+    "utm_medium": "utm_medium", "utm_campaign": "utm_campaign", "country": "country", "region": "region",
+    "city": "city", "browser": "browser", "os": "os", "device": "device",
+}
+
+
+def bot_hits(db, query: StatsQuery) -> int | None:
+    """The period's bot hits: from the summaries without filters; with filters, the bot hits
+    that match them, counted on the raw hits; ``None`` when a filter cannot apply to a bot hit
+    (an entry or exit page)."""
+    if not query.filters:
+        return _Runners(db, query).summaries_only(plan(query).bots).bot_hits(query.period)
+    if any(f.dimension not in BOT_FILTERS for f in query.filters):
+        return None
+    start, end = query.period.bounds(query.site.timezone)
+    h = Hit
+    conditions = [h.site_id == query.site.id, h.ts >= start, h.ts < end, h.bot != ""]
+    conditions += [getattr(h, BOT_FILTERS[f.dimension]) == f.value for f in query.filters]
+    return int(db.scalar(select(func.count()).where(*conditions)))
+
+
+def has_data(db, query: StatsQuery) -> bool:
+    """Whether the site ever received a hit (people or bots)."""
+    return _Runners(db, query).summaries_only(plan(query).bots).has_data()
+
+
+def ignored(db, site_id: int) -> list[IgnoredHits]:
+    """The hits the beacon ignored for the site, by reason, the latest reason first (counts
+    lag up to :data:`tracking.ingest.ignored.INTERVAL` behind)."""
+    rows = select(IgnoredHits).where(IgnoredHits.site_id == site_id).order_by(IgnoredHits.last_seen.desc())
+    return list(db.scalars(rows))

@@ -125,7 +125,8 @@ class Overview:
     series: list[Point]
     previous_visitors: list[int]
     panels: dict[str, Panel]
-    bot_hits: int = 0
+    #: None: a filter cannot apply to bot hits (an entry or exit page).
+    bot_hits: int | None = 0
     has_data: bool = True
 
 

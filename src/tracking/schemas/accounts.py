@@ -23,6 +23,7 @@ _password_length = colander.Length(
 #: The registration form's answer for an address that has an account: it tells the address
 #: exists, so the view counts it against the client's throttle (see tracking.throttle).
 EMAIL_TAKEN = "An account with this e-mail address already exists."
+EMAIL_INVALID = "Enter an e-mail address such as ada@example.org."
 
 
 def _strip(value):
@@ -41,12 +42,13 @@ def _unique_email(node, kw):
         if taken:
             raise colander.Invalid(node, EMAIL_TAKEN)
 
-    return colander.All(colander.Email(), colander.Length(max=254), validator)
+    return colander.All(colander.Email(msg=EMAIL_INVALID), colander.Length(max=254), validator)
 
 
 def _name_node(**kw):
     return colander.SchemaNode(
-        colander.String(), title="Name", preparer=_strip, validator=colander.Length(min=1, max=100), **kw
+        colander.String(), title="Name", preparer=_strip, validator=colander.Length(min=1, max=100),
+        missing_msg="Enter your name.", **kw
     )
 
 
@@ -57,12 +59,14 @@ class RegisterSchema(CSRFSchema):
         title="E-mail",
         preparer=_strip,
         validator=_unique_email,
+        missing_msg="Enter your e-mail address.",
         widget=deform.widget.TextInputWidget(attributes={"type": "email", "autocomplete": "email"}),
     )
     password = colander.SchemaNode(
         colander.String(),
         title="Password",
         validator=_password_length,
+        missing_msg="Choose a password.",
         widget=deform.widget.CheckedPasswordWidget(
             attributes={"autocomplete": "new-password"}, mismatch_message="The two passwords differ."
         ),
@@ -78,12 +82,14 @@ class LoginSchema(CSRFSchema):
         title="E-mail",
         preparer=_strip,
         validator=colander.Length(max=254),
+        missing_msg="Enter your e-mail address.",
         widget=deform.widget.TextInputWidget(attributes={"type": "email", "autocomplete": "username"}),
     )
     password = colander.SchemaNode(
         colander.String(),
         title="Password",
         validator=colander.Length(max=PASSWORD_MAX),
+        missing_msg="Enter your password.",
         widget=deform.widget.PasswordWidget(attributes={"autocomplete": "current-password"}),
     )
     next = colander.SchemaNode(colander.String(), widget=deform.widget.HiddenWidget(), missing="")
@@ -113,12 +119,14 @@ class PasswordSchema(CSRFSchema):
         colander.String(),
         title="Current password",
         validator=_current_password,
+        missing_msg="Enter your current password.",
         widget=deform.widget.PasswordWidget(attributes={"autocomplete": "current-password"}),
     )
     new_password = colander.SchemaNode(
         colander.String(),
         title="New password",
         validator=_password_length,
+        missing_msg="Choose a new password.",
         widget=deform.widget.CheckedPasswordWidget(
             attributes={"autocomplete": "new-password"}, mismatch_message="The two passwords differ."
         ),
@@ -130,6 +138,7 @@ class DeleteAccountSchema(CSRFSchema):
         colander.String(),
         title="Your password, to confirm",
         validator=_current_password,
+        missing_msg="Enter your password to confirm.",
         widget=deform.widget.PasswordWidget(attributes={"autocomplete": "current-password"}),
         description="Your account, all your sites and all their visits are deleted for good.",
     )

@@ -76,12 +76,14 @@ class SiteSchema(CSRFSchema):
     name = colander.SchemaNode(
         colander.String(),
         title="Name",
+        missing_msg="Enter a name for the site.",
         preparer=lambda v: v.strip() if isinstance(v, str) else v,
         validator=colander.Length(min=1, max=100),
     )
     url = colander.SchemaNode(
         colander.String(),
         title="Address",
+        missing_msg="Enter the site's address, e.g. https://example.com.",
         description="The site's address, e.g. https://example.com. Sub-domains are included.",
         preparer=_preparer_site_url,
         validator=colander.All(colander.Length(max=300), _site_url),
@@ -91,7 +93,8 @@ class SiteSchema(CSRFSchema):
         title="Time zone",
         description="Days and hours in the reports follow this time zone.",
         default="UTC",
-        validator=colander.OneOf(timezones()),
+        missing_msg="Choose a time zone.",
+        validator=colander.OneOf(timezones(), msg_err="Choose a time zone from the list."),
         widget=deform.widget.SelectWidget(values=[(tz, tz) for tz in timezones()]),
     )
 
@@ -114,7 +117,8 @@ class SiteSettingsSchema(SiteSchema):
 class DeleteSiteSchema(CSRFSchema):
     confirm = colander.SchemaNode(
         colander.Boolean(),
-        title="Yes, delete this site and all its visits",
+        title="Confirmation",
+        label="Yes, delete this site and all its visits",
         validator=colander.Function(lambda v: v is True, "Tick the box to confirm."),
         missing=False,
     )

@@ -93,7 +93,7 @@ class AuthViews:
                     headers = _start_session(request, user)
                     target = safe_next(appstruct["next"]) or request.resource_url(self.context, "sites", "")
                     return HTTPSeeOther(target, headers=headers)
-                handler.fail("Unknown e-mail address or wrong password.")
+                handler.fail("Unknown e-mail address or wrong password.", field="password")
         return {"form": handler.html}
 
     @view_config(name="register", renderer="tracking:templates/auth/register.jinja2")

@@ -39,7 +39,7 @@ from ..ingest.hit import FIELDS, MAX_BODY, BadHit, decode_json_body, parse
 from ..ingest.limits import RateLimiter
 from ..ingest.pipeline import Ignored
 from ..ingest.sites import SiteUnavailable
-from ..interfaces import IBeaconLimiter, IHitPipeline, IHitStore
+from ..interfaces import IBeaconLimiter, IHitPipeline, IHitStore, IIgnoredHits
 from ..models.types import utcnow
 from ..resources import Root, SiteResource
 
@@ -197,6 +197,8 @@ class Beacon:
                 now=utcnow(),
             )
         except Ignored as ignored:
+            host = raw.page.host if ignored.reason == "foreign-host" else ""
+            registry.getUtility(IIgnoredHits).add(self.context.info.id, ignored.reason, utcnow(), host)
             return _answer(204, **{"X-Tracking-Ignored": ignored.reason})
         if not registry.getUtility(IHitStore).submit(hit):
             return _retry_later("too many hits waiting to be stored; retry later")

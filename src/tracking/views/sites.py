@@ -131,7 +131,7 @@ class SiteViews:
     def delete(self):
         request = self.request
         site = self.site
-        handler = FormHandler(request, DeleteSiteSchema(), formid="delete-site", button="Delete site")
+        handler = FormHandler(request, DeleteSiteSchema(), formid="delete-site", button="Delete site", danger=True)
         if handler.posted():
             appstruct = handler.validate()
             if appstruct is not None:

@@ -118,7 +118,7 @@ class AccountViews:
     def delete(self):
         request = self.request
         handler = FormHandler(
-            request, DeleteAccountSchema(), formid="delete-account", button="Delete my account", check_password=self._check_password
+            request, DeleteAccountSchema(), formid="delete-account", button="Delete my account", danger=True, check_password=self._check_password
         )
         if handler.posted():
             try:

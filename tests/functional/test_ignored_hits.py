@@ -1,0 +1,105 @@
+"""Hits the beacon ignores are counted per site and reason, and the dashboard says why."""
+
+from datetime import datetime
+
+import pytest
+from sqlalchemy import select
+
+from tracking.ingest.ignored import IgnoredCounter
+from tracking.interfaces import IDatabase, IIgnoredHits
+from tracking.models import IgnoredHits
+
+CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def clock(app):
+    """The app's counter, on a clock the test moves."""
+    clock = Clock()
+    counter = IgnoredCounter(app.registry.getUtility(IDatabase).session_factory, interval=10, clock=clock)
+    app.registry.registerUtility(counter, IIgnoredHits)
+    return clock
+
+
+@pytest.fixture
+def send(testapp, site):
+    def send(url="https://blog.example.com/", **headers):
+        res = testapp.get(f"/sites/{site.id}/hit", params={"url": url}, headers={"User-Agent": CHROME, **headers})
+        assert res.status_code == 204
+        return res.headers.get("X-Tracking-Ignored")
+
+    return send
+
+
+def counts(dbsession, site):
+    dbsession.expire_all()
+    rows = dbsession.scalars(select(IgnoredHits).where(IgnoredHits.site_id == site.id))
+    return {row.reason: (row.count, row.last_host) for row in rows}
+
+
+def test_the_first_of_each_reason_is_written_at_once_the_rest_in_batches(clock, send, dbsession, site):
+    assert send(DNT="1") == "dnt"
+    assert counts(dbsession, site) == {"dnt": (1, "")}
+    assert send(DNT="1") == send(DNT="1") == "dnt"
+    assert counts(dbsession, site) == {"dnt": (1, "")}  # within the interval: kept in memory
+    assert send(url="http://localhost:8000/") == "foreign-host"  # a new reason: written at once, with the rest
+    assert counts(dbsession, site) == {"dnt": (3, ""), "foreign-host": (1, "localhost")}
+    send(**{"Sec-GPC": "1"})
+    send(DNT="1")
+    clock.now += 10
+    send(url="http://127.0.0.1/")
+    assert counts(dbsession, site) == {"dnt": (4, ""), "foreign-host": (2, "127.0.0.1"), "gpc": (1, "")}
+    assert send() is None and counts(dbsession, site)["dnt"][0] == 4  # a counted hit is not an ignored one
+
+
+def test_a_failed_write_keeps_its_counts(app, dbsession, site):
+    calls = []
+
+    def broken():
+        calls.append(1)
+        raise RuntimeError("database is locked")
+
+    counter = IgnoredCounter(broken, interval=10, clock=Clock())
+    counter.add(site.id, "dnt", datetime(2026, 3, 1, 12))
+    counter.add(site.id, "dnt", datetime(2026, 3, 1, 13))
+    counter.session_factory = app.registry.getUtility(IDatabase).session_factory
+    counter.flush()
+    assert calls == [1, 1] and counts(dbsession, site) == {"dnt": (2, "")}  # tried at once, kept, written
+    assert dbsession.scalar(select(IgnoredHits.last_seen)) == datetime(2026, 3, 1, 13)
+
+
+def test_the_dashboard_says_why_hits_were_ignored(clock, send, testapp, owner, site):
+    send(url="http://localhost:8000/<b>x</b>")
+    send(DNT="1")
+    testapp.login(owner.email)
+    page = testapp.get(f"/sites/{site.id}/")
+    ignored = page.html.select_one("#ignored")
+    assert ignored.has_attr("open")  # the site has no visit yet: shown unfolded, under the snippet
+    assert ignored.find_previous(id="setup") is not None
+    assert " ".join(ignored.select_one("summary").text.split()) == "2 hits ignored: why"
+    rows = [[" ".join(td.get_text(" ").split()) for td in tr.select("td")] for tr in ignored.select("tbody tr")]
+    assert {row[0].split(":")[0].split(",")[0] for row in rows} == {
+        "the browser asks not to be tracked (Do Not Track)", "the page is not on the site's host or one of its sub-domains",
+    }
+    assert any("the last was on localhost" in row[0] for row in rows)
+    assert [row[1] for row in rows] == ["1", "1"]
+    live = testapp.get(f"/sites/{site.id}/live").json
+    assert live["ignored"] == 2 and live["has_data"] is False
+
+
+def test_deleting_a_site_deletes_its_counts(clock, send, testapp, owner, site, dbsession):
+    send(DNT="1")
+    testapp.login(owner.email)
+    form = testapp.get(f"/sites/{site.id}/delete").forms["delete-site"]
+    form["confirm"] = True
+    form.submit("submit", status=303)
+    dbsession.expire_all()
+    assert dbsession.scalars(select(IgnoredHits)).all() == []
