@@ -70,3 +70,10 @@ class IBeaconLimiter(Interface):
 
     def check(address, site_id):
         """``0.0`` when the hit may go on (it is counted), else the seconds to wait."""
+
+
+class IApiKeyLimiter(Interface):
+    """The API's per-key limit (:class:`tracking.api_keys.KeyLimiter`)."""
+
+    def check(key_id):
+        """Count a request of the key: an ``Allowance``, or ``None`` when there is no limit."""

@@ -1,0 +1,200 @@
+"""What the API takes: the stats endpoints' query parameters, the sites' bodies, hits sent by a
+back end. Each check raises :class:`InvalidInput` naming the field at fault and saying why.
+
+The stats endpoints speak the dashboard's language: its period (``period=today | yesterday | 7d
+| 30d | month | lastmonth | 12mo | custom`` with ``from`` and ``to``) and its filters (one
+parameter per dimension: ``country=DE&page=/pricing``), with the same meaning and checks. Where
+the dashboard falls back to a default, the API refuses: a period it cannot use is a 400, so a
+program never reads other numbers than those it asked for. Unknown and repeated parameters are
+400s too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import colander
+
+from ..reports.intervals import COARSE
+from ..reports.periods import DEFAULT_PERIOD, PERIODS, Period, period_from
+from ..reports.query import DETAILS, FILTERABLE, InvalidQuery, SiteRef, StatsQuery, filters_from
+from ..summaries.dimensions import DIMENSIONS
+from .sites import normalize_site_url, timezones
+
+#: Intervals of a time series.
+INTERVALS = ("hour", "day", *COARSE)
+#: Series by the hour cover at most this many days (744 points).
+MAX_HOURLY_DAYS = 31
+#: Rows of a breakdown per request.
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 100
+MAX_OFFSET = 1_000_000
+PERIOD_PARAMS = ("period", "from", "to")
+
+
+class InvalidInput(ValueError):
+    def __init__(self, field: str | None, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class StatsRequest:
+    """A stats endpoint's question: the query value, and the interval asked for."""
+
+    query: StatsQuery
+    interval: str = "day"
+
+
+def _single(params, allowed: tuple[str, ...]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for name, value in params.items():
+        if name not in allowed:
+            raise InvalidInput(name, f"There is no parameter {name!r} here.")
+        if name in values:
+            raise InvalidInput(name, f"The parameter {name!r} is given twice.")
+        values[name] = value
+    return values
+
+
+def _period(values: dict[str, str], today: date) -> Period:
+    key = values.get("period", DEFAULT_PERIOD)
+    if key not in PERIODS:
+        raise InvalidInput("period", f"There is no period {key!r}: one of {', '.join(PERIODS)}.")
+    if key != "custom" and ("from" in values or "to" in values):
+        field = "from" if "from" in values else "to"
+        raise InvalidInput(field, "Only a custom period (period=custom) takes from and to.")
+    period = period_from(values, today)
+    if period.corrected:
+        field = "from" if key == "custom" else "period"
+        raise InvalidInput(field, period.corrected.partition(":")[0] + ".")
+    return period
+
+
+def _filters(values: dict[str, str]):
+    for dim in FILTERABLE:
+        if dim in values:
+            try:
+                filters_from({dim: values[dim]})
+            except InvalidQuery as error:
+                raise InvalidInput(dim, str(error)) from None
+    return filters_from(values)
+
+
+def _boolean(values: dict[str, str], name: str) -> bool:
+    value = values.get(name, "false")
+    if value not in ("true", "false"):
+        raise InvalidInput(name, f"{name} is true or false.")
+    return value == "true"
+
+
+def _integer(values: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    text = values.get(name)
+    if text is None:
+        return default
+    if not (text.isascii() and text.isdigit()) or len(text) > 9 or not low <= int(text) <= high:
+        raise InvalidInput(name, f"{name} is a whole number from {low} to {high}.")
+    return int(text)
+
+
+def stats_request(kind: str, params, site, today: date) -> StatsRequest:
+    """The question of a stats endpoint (``aggregate``, ``timeseries``, ``breakdown`` or
+    ``realtime``) from its query parameters, for ``site`` (whose local date is ``today``)."""
+    extra = {
+        "aggregate": ("compare",),
+        "timeseries": ("compare", "interval"),
+        "breakdown": ("dimension", "metrics", "limit", "offset", "event"),
+        "realtime": (),
+    }[kind]
+    values = _single(params, (*PERIOD_PARAMS, *FILTERABLE, *extra) if kind != "realtime" else ())
+    period = _period(values, today)
+    filters = _filters(values)
+    ref = SiteRef(site.id, site.timezone)
+    if kind == "breakdown":
+        dim = values.get("dimension")
+        if dim is None:
+            raise InvalidInput("dimension", "A breakdown needs a dimension.")
+        if dim not in DIMENSIONS:
+            raise InvalidInput("dimension", f"There is no dimension {dim!r}: one of {', '.join(DIMENSIONS)}.")
+        metrics = tuple(values["metrics"].split(",")) if "metrics" in values else DETAILS[dim]
+        wrong = [metric for metric in metrics if metric not in DETAILS[dim]]
+        if wrong or len(set(metrics)) != len(metrics):
+            raise InvalidInput("metrics", f"A breakdown by {dim} has the metrics {', '.join(DETAILS[dim])}, each once.")
+        if "event" in values and dim != "prop":
+            raise InvalidInput("event", "Only a breakdown by prop takes an event.")
+        query = StatsQuery(ref, period, filters, (dim,), metrics,
+                           limit=_integer(values, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
+                           offset=_integer(values, "offset", 0, 0, MAX_OFFSET),
+                           prop_event=values.get("event", ""))
+        return StatsRequest(query)
+    interval = values.get("interval", "hour" if period.hourly else "day")
+    if interval not in INTERVALS:
+        raise InvalidInput("interval", f"There is no interval {interval!r}: one of {', '.join(INTERVALS)}.")
+    if interval == "hour" and period.days > MAX_HOURLY_DAYS:
+        raise InvalidInput("interval", f"A series by the hour covers at most {MAX_HOURLY_DAYS} days.")
+    query = StatsQuery(ref, period, filters, interval=interval if interval == "hour" else "day",
+                       compare=_boolean(values, "compare"))
+    return StatsRequest(query, interval)
+
+
+# Sites
+
+
+def _site_url(node, value):
+    try:
+        normalize_site_url(value)
+    except ValueError as exc:
+        raise colander.Invalid(node, str(exc)) from None
+
+
+def _strict_string():
+    return colander.String(allow_empty=False)
+
+
+class _StrictBoolean(colander.SchemaType):
+    def deserialize(self, node, cstruct):
+        if cstruct is colander.null:
+            return colander.null
+        if not isinstance(cstruct, bool):
+            raise colander.Invalid(node, "Must be true or false.")
+        return cstruct
+
+
+class _Text(colander.String):
+    def deserialize(self, node, cstruct):
+        if cstruct is not colander.null and not isinstance(cstruct, str):
+            raise colander.Invalid(node, "Must be a string.")
+        return super().deserialize(node, cstruct)
+
+
+def _site_schema(partial: bool) -> colander.SchemaNode:
+    missing = colander.drop if partial else colander.required
+    schema = colander.SchemaNode(colander.Mapping(unknown="raise"))
+    schema.add(colander.SchemaNode(_Text(), name="name", missing=missing,
+                                   preparer=lambda v: v.strip() if isinstance(v, str) else v,
+                                   validator=colander.Length(min=1, max=100)))
+    schema.add(colander.SchemaNode(_Text(), name="url", missing=missing,
+                                   validator=colander.All(colander.Length(max=300), _site_url)))
+    schema.add(colander.SchemaNode(_Text(), name="timezone", missing=colander.drop if partial else "UTC",
+                                   validator=colander.OneOf(timezones())))
+    for flag in ("honor_dnt", "honor_gpc", "restrict_hosts"):
+        schema.add(colander.SchemaNode(_StrictBoolean(), name=flag, missing=colander.drop))
+    return schema
+
+
+def site_fields(body: dict, partial: bool = False) -> dict:
+    """A site's fields from a JSON body: all of name and url (and optionally the rest) to create
+    one, any of them to change one. The url is normalised as the site form does."""
+    try:
+        fields = _site_schema(partial).deserialize(body)
+    except colander.Invalid as error:
+        field, message = next(iter(error.asdict().items()))
+        if "Unrecognized keys" in message:
+            unknown = sorted(set(body) - {"name", "url", "timezone", "honor_dnt", "honor_gpc", "restrict_hosts"})
+            raise InvalidInput(unknown[0] if unknown else None, "There is no such field of a site.") from None
+        raise InvalidInput(field or None, message) from None
+    if "url" in fields:
+        fields["url"] = normalize_site_url(fields["url"])
+    return fields
