@@ -38,10 +38,13 @@ requires = [
 
 tests_require = [
     "hypothesis>=6.100",
+    # The API's answers are validated against its OpenAPI document; schemathesis fuzzes a live server with it.
+    "jsonschema>=4.20",
     "maxminddb-geolite2>=2018.703",
     "playwright>=1.40",
     "pytest>=8",
     "pytest-cov>=5",
+    "schemathesis>=4.30,<5",
     "WebTest>=3.0",
 ]
 

@@ -55,6 +55,9 @@ class IHitStore(Interface):
     def submit(hit):
         """Buffer ``hit``; ``False`` when the buffer is full (the beacon answers 503)."""
 
+    def submit_batch(hits):
+        """Buffer all of ``hits``, or none (``False``) when they do not all fit."""
+
     def flush(timeout=30.0):
         """Wait until every hit submitted so far is committed; ``False`` on time-out."""
 

@@ -170,7 +170,7 @@ def test_bad_parameters_are_400s_naming_the_field(testapp, site, key, params, fi
     ("breakdown", {"dimension": "page", "limit": "0"}, "limit"),
     ("breakdown", {"dimension": "page", "limit": "1001"}, "limit"),
     ("breakdown", {"dimension": "page", "offset": "-1"}, "offset"),
-    ("breakdown", {"dimension": "page", "event": "signup"}, "event"),
+    ("breakdown", {"dimension": "page", "prop_event": "signup"}, "prop_event"),
     ("realtime", {"period": "7d"}, "period"),
 ])
 def test_each_endpoints_parameters_are_checked(testapp, site, key, name, params, field):

@@ -51,10 +51,15 @@ def tm_activate(request) -> bool:
     return not is_beacon(request)
 
 
+#: Where a back end sends hits (``POST /api/v1/events``), which go to the buffer as the beacon's do.
+EVENTS_PATH = "/api/v1/events"
+
+
 def retry_attempts(request) -> int | None:
-    """``retry.activate_hook``: one attempt for the beacon (it never meets a database race),
-    which also spares copying its body for a retry."""
-    return 1 if is_beacon(request) else None
+    """``retry.activate_hook``: one attempt for the beacon and the API's hits (they write to the
+    buffer, never meeting a database race), which also spares copying their bodies for a retry
+    (up to 4 MB for the API's, into a temporary file)."""
+    return 1 if is_beacon(request) or request.environ.get("PATH_INFO", "").startswith(EVENTS_PATH) else None
 
 
 def make_store(settings: Settings, database) -> Store | WriterProcess:

@@ -11,11 +11,14 @@ program never reads other numbers than those it asked for. Unknown and repeated 
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from datetime import date
 
 import colander
 
+from ..ingest.enrich import clean_text
+from ..ingest.hit import FIELDS, BadHit, RawHit, parse
 from ..reports.intervals import COARSE
 from ..reports.periods import DEFAULT_PERIOD, PERIODS, Period, period_from
 from ..reports.query import DETAILS, FILTERABLE, InvalidQuery, SiteRef, StatsQuery, filters_from
@@ -105,7 +108,7 @@ def stats_request(kind: str, params, site, today: date) -> StatsRequest:
     extra = {
         "aggregate": ("compare",),
         "timeseries": ("compare", "interval"),
-        "breakdown": ("dimension", "metrics", "limit", "offset", "event"),
+        "breakdown": ("dimension", "metrics", "limit", "offset", "prop_event"),
         "realtime": (),
     }[kind]
     values = _single(params, (*PERIOD_PARAMS, *FILTERABLE, *extra) if kind != "realtime" else ())
@@ -122,12 +125,12 @@ def stats_request(kind: str, params, site, today: date) -> StatsRequest:
         wrong = [metric for metric in metrics if metric not in DETAILS[dim]]
         if wrong or len(set(metrics)) != len(metrics):
             raise InvalidInput("metrics", f"A breakdown by {dim} has the metrics {', '.join(DETAILS[dim])}, each once.")
-        if "event" in values and dim != "prop":
-            raise InvalidInput("event", "Only a breakdown by prop takes an event.")
+        if "prop_event" in values and dim != "prop":
+            raise InvalidInput("prop_event", "Only a breakdown by prop takes prop_event.")
         query = StatsQuery(ref, period, filters, (dim,), metrics,
                            limit=_integer(values, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
                            offset=_integer(values, "offset", 0, 0, MAX_OFFSET),
-                           prop_event=values.get("event", ""))
+                           prop_event=values.get("prop_event", ""))
         return StatsRequest(query)
     interval = values.get("interval", "hour" if period.hourly else "day")
     if interval not in INTERVALS:
@@ -198,3 +201,69 @@ def site_fields(body: dict, partial: bool = False) -> dict:
     if "url" in fields:
         fields["url"] = normalize_site_url(fields["url"])
     return fields
+
+
+# Hits sent by a back end
+
+#: Hits in one request at most.
+MAX_HITS = 1000
+MAX_USER_AGENT = 2048
+#: The fields of one hit: the beacon's, and what a browser would have told the beacon itself.
+HIT_FIELDS = ("site_id", *FIELDS, "ip", "user_agent", "dnt", "gpc")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerHit:
+    site_id: int
+    raw: RawHit
+    ip: str
+    user_agent: str
+    dnt: bool
+    gpc: bool
+
+
+def server_hits(body: dict) -> list[ServerHit]:
+    """The hits of ``{"hits": [...]}``, each checked as the beacon checks a hit (the same
+    bounds, the same cleaning), with the visitor's address and user agent."""
+    if set(body) != {"hits"}:
+        extra = sorted(set(body) - {"hits"})
+        raise InvalidInput(extra[0] if extra else "hits", "The body is {\"hits\": [...]}.")
+    items = body["hits"]
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_HITS:
+        raise InvalidInput("hits", f"A list of 1 to {MAX_HITS} hits.")
+    return [_server_hit(item, f"hits[{n}]") for n, item in enumerate(items)]
+
+
+def _server_hit(item, where: str) -> ServerHit:
+    if not isinstance(item, dict):
+        raise InvalidInput(where, "A hit is a JSON object.")
+    unknown = sorted(set(item) - set(HIT_FIELDS))
+    if unknown:
+        raise InvalidInput(f"{where}.{unknown[0]}", "There is no such field of a hit.")
+    site_id = item.get("site_id")
+    if isinstance(site_id, bool) or not isinstance(site_id, int) or not 1 <= site_id < 2**31:
+        raise InvalidInput(f"{where}.site_id", "The id of a site (a positive whole number).")
+    ip = item.get("ip")
+    try:
+        ip = str(ipaddress.ip_address(ip)) if isinstance(ip, str) and len(ip) <= 45 else None
+    except ValueError:
+        ip = None
+    if ip is None:
+        raise InvalidInput(f"{where}.ip", "The visitor's IP address (IPv4 or IPv6).")
+    user_agent = item.get("user_agent")
+    if not isinstance(user_agent, str) or len(user_agent) > MAX_USER_AGENT:
+        raise InvalidInput(f"{where}.user_agent", f"The visitor's User-Agent, at most {MAX_USER_AGENT} characters.")
+    flags = {}
+    for flag in ("dnt", "gpc"):
+        value = item.get(flag, False)
+        if not isinstance(value, bool):
+            raise InvalidInput(f"{where}.{flag}", "true or false.")
+        flags[flag] = value
+    if "url" not in item:
+        raise InvalidInput(f"{where}.url", "The page's address is required.")
+    try:
+        raw = parse({name: item[name] for name in FIELDS if name in item})
+    except BadHit as bad:
+        name, message = next(iter(bad.errors.items()))
+        raise InvalidInput(f"{where}.{name}", message) from None
+    return ServerHit(site_id, raw, ip, clean_text(user_agent, MAX_USER_AGENT), flags["dnt"], flags["gpc"])
