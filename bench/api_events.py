@@ -20,6 +20,7 @@ import argparse
 import http.client
 import json
 import random
+import re
 import sys
 import tempfile
 import threading
@@ -120,6 +121,10 @@ def run(kind: str, args) -> dict:
             finally:
                 server.stop()
             counts = count_rows(url, site_a, site_b)
+            spool = workdir / "spool"
+            spooled = sum(p.read_text().count("\n") for p in spool.glob("hits-*")) if spool.is_dir() else 0
+            log = server.log.read_text(errors="replace").splitlines()
+            complaints = [line for line in log if re.search(r"\b(WARNI|ERROR|CRITI)", line)]
     accepted = sum(r[0] for r in results)
     requests = sum(r[1] for r in results)
     latencies = sorted(latency for r in results for latency in r[3])
@@ -127,7 +132,7 @@ def run(kind: str, args) -> dict:
         "database": kind, "hits_per_second": accepted / elapsed, "requests_per_second": requests / elapsed,
         "errors": sum(r[2] for r in results), "acknowledged": accepted, "stored": counts["stored"],
         "p50_ms": 1000 * latencies[len(latencies) // 2], "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)],
-        "exit_status": exit_status,
+        "exit_status": exit_status, "spooled": spooled, "server_warnings": complaints[:5],
     }
 
 
