@@ -35,6 +35,14 @@ class ISiteDirectory(Interface):
         """Drop the cached info of the site (it was changed or deleted)."""
 
 
+class IDropInSites(Interface):
+    """The sites the drop-in endpoints find by a Plausible domain or an Umami website id, cached
+    per process (a :class:`tracking.ingest.sites.SiteDirectory` keyed by those)."""
+
+    def get(key, load):
+        """The site's ``SiteInfo`` (``None``: no such site), from the cache or ``load(key)``."""
+
+
 class IHitPipeline(Interface):
     """Filters and enriches a validated hit (:class:`tracking.ingest.pipeline.Pipeline`)."""
 

@@ -22,7 +22,7 @@ def test_the_list_holds_the_users_sites_only(testapp, dbsession, owner, other, m
     assert [(s["id"], s["name"]) for s in body["results"]] == [(second.id, "Another"), (site.id, "Owner's blog")]
     assert body["results"][1] == {
         "id": site.id, "name": "Owner's blog", "url": "https://blog.example.com", "domain": "blog.example.com",
-        "timezone": "UTC", "honor_dnt": True, "honor_gpc": True, "restrict_hosts": True,
+        "timezone": "UTC", "honor_dnt": True, "honor_gpc": True, "restrict_hosts": True, "umami_website_id": None,
         "created_at": site.created_at.isoformat(timespec="seconds") + "Z",
     }
 

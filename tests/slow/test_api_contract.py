@@ -44,8 +44,12 @@ def live(request, tmp_path_factory):
             _, key = api_keys.create(session, user_id, "contract", set(api_keys.SCOPES))
         engine.dispose()
         # No per-key limit here: hundreds of requests a minute are the point.
-        with Server(app_ini(workdir, tracking_api_rate="0"), url, workdir) as server:
+        server = Server(app_ini(workdir, tracking_api_rate="0"), url, workdir)
+        try:
+            server.start(timeout=180)  # it loads the lookup data first; the machine may be busy
             yield server.url, key, site_id
+        finally:
+            server.stop()
     finally:
         if context is not None:
             context.__exit__(None, None, None)

@@ -19,6 +19,7 @@ import re
 from ..interfaces import (
     IBeaconLimiter,
     IDatabase,
+    IDropInSites,
     IHitPipeline,
     IHitStore,
     ISettings,
@@ -84,6 +85,7 @@ def includeme(config) -> None:
     limiter = RateLimiter(settings.beacon_rate, settings.beacon_burst) if settings.beacon_limited else UNLIMITED
     registry.registerUtility(limiter, IBeaconLimiter)
     registry.registerUtility(SiteDirectory(ttl=settings.site_cache_seconds), ISiteDirectory)
+    registry.registerUtility(SiteDirectory(ttl=settings.site_cache_seconds), IDropInSites)
     pipeline = Pipeline(
         GeoLocator(settings.geoip_city_db),
         store_ip=settings.store_ip,

@@ -24,7 +24,7 @@ from ..reports.intervals import COARSE
 from ..reports.periods import DEFAULT_PERIOD, PERIODS, Period, period_from
 from ..reports.query import DETAILS, FILTERABLE, InvalidQuery, SiteRef, StatsQuery, filters_from
 from ..summaries.dimensions import DIMENSIONS
-from .sites import normalize_site_url, timezones
+from .sites import normalize_site_url, timezones, umami_website_id
 
 #: Intervals of a time series.
 INTERVALS = ("hour", "day", *COARSE)
@@ -185,7 +185,22 @@ def _site_schema(partial: bool) -> colander.SchemaNode:
                                    validator=colander.OneOf(timezones())))
     for flag in ("honor_dnt", "honor_gpc", "restrict_hosts"):
         schema.add(colander.SchemaNode(_StrictBoolean(), name=flag, missing=colander.drop))
+    schema.add(colander.SchemaNode(_OptionalId(), name="umami_website_id", missing=colander.drop))
     return schema
+
+
+class _OptionalId(colander.SchemaType):
+    """An Umami website id (a UUID, stored in its canonical form), or ``null`` for none."""
+
+    def deserialize(self, node, cstruct):
+        if cstruct is None:
+            return None
+        if not isinstance(cstruct, str):
+            raise colander.Invalid(node, "Must be a string or null.")
+        try:
+            return umami_website_id(cstruct.strip().lower())
+        except ValueError as error:
+            raise colander.Invalid(node, str(error) if len(cstruct) > 36 else "An Umami website id is a UUID.") from None
 
 
 def site_fields(body: dict, partial: bool = False) -> dict:
@@ -196,7 +211,8 @@ def site_fields(body: dict, partial: bool = False) -> dict:
     except colander.Invalid as error:
         field, message = next(iter(error.asdict().items()))
         if "Unrecognized keys" in message:
-            unknown = sorted(set(body) - {"name", "url", "timezone", "honor_dnt", "honor_gpc", "restrict_hosts"})
+            unknown = sorted(set(body) - {"name", "url", "timezone", "honor_dnt", "honor_gpc", "restrict_hosts",
+                                          "umami_website_id"})
             raise InvalidInput(unknown[0] if unknown else None, "There is no such field of a site.") from None
         raise InvalidInput(field or None, message) from None
     if "url" in fields:

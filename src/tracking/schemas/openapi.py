@@ -94,6 +94,7 @@ def _schemas() -> dict:
         "url": {"type": "string", "maxLength": 300, "description": "scheme://host[:port]; a path is dropped."},
         "timezone": {"type": "string", "description": "An IANA time zone.", "default": "UTC"},
         "honor_dnt": {"type": "boolean"}, "honor_gpc": {"type": "boolean"}, "restrict_hosts": {"type": "boolean"},
+        "umami_website_id": {"type": ["string", "null"], "description": "The id Umami's tracker sends (a UUID), for POST /api/send."},
     }
     scalar = {"type": ["string", "number", "boolean", "null"]}
     return {

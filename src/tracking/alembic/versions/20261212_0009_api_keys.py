@@ -4,7 +4,8 @@ Revision ID: 0009_api_keys
 Revises: 0008_jobs
 Create Date: 2026-12-12 09:00:00.000000
 
-A new, empty table: nothing else changes.
+A new, empty table, and a column of ``sites``: the Umami website id an owner may give a site,
+so that Umami's tracker, pointed at ``/api/send``, reaches it (null for every existing site).
 """
 import sqlalchemy as sa
 from alembic import op
@@ -36,8 +37,14 @@ def upgrade():
         sqlite_autoincrement=True,
     )
     op.create_index(op.f("ix_api_keys_user_id"), "api_keys", ["user_id"], unique=False)
+    with op.batch_alter_table("sites") as batch_op:
+        batch_op.add_column(sa.Column("umami_website_id", sa.String(length=36), nullable=True))
+        batch_op.create_unique_constraint(batch_op.f("uq_sites_umami_website_id"), ["umami_website_id"])
 
 
 def downgrade():
+    with op.batch_alter_table("sites") as batch_op:
+        batch_op.drop_constraint(batch_op.f("uq_sites_umami_website_id"), type_="unique")
+        batch_op.drop_column("umami_website_id")
     op.drop_index(op.f("ix_api_keys_user_id"), table_name="api_keys")
     op.drop_table("api_keys")

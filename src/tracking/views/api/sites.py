@@ -31,15 +31,22 @@ def site_json(site: Site) -> dict:
         "honor_dnt": site.honor_dnt,
         "honor_gpc": site.honor_gpc,
         "restrict_hosts": site.restrict_hosts,
+        "umami_website_id": site.umami_website_id,
         "created_at": site.created_at.isoformat(timespec="seconds") + "Z",
     }
 
 
-def _fields(request, partial: bool) -> dict:
+def _fields(request, partial: bool, site_id: int | None = None) -> dict:
     try:
-        return site_fields(read_json(request, MAX_BODY), partial)
+        fields = site_fields(read_json(request, MAX_BODY), partial)
     except InvalidInput as error:
         raise invalid(error.field, error.message) from None
+    umami = fields.get("umami_website_id")
+    if umami is not None and request.dbsession.scalar(
+        select(Site.id).where(Site.umami_website_id == umami, Site.id != site_id)
+    ) is not None:
+        raise invalid("umami_website_id", "Another site has this Umami website id.")
+    return fields
 
 
 @view_defaults(context=ApiSites, decorator=limited, require_csrf=False)
@@ -92,7 +99,7 @@ class SiteViews:
     def update(self):
         request = self.request
         site = self.site
-        fields = _fields(request, partial=True)
+        fields = _fields(request, partial=True, site_id=site.id)
         if not fields:
             raise invalid(None, "Send at least one field to change.")
         moved = "timezone" in fields and fields["timezone"] != site.timezone
