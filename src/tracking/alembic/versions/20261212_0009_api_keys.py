@@ -37,13 +37,14 @@ def upgrade():
         sqlite_autoincrement=True,
     )
     op.create_index(op.f("ix_api_keys_user_id"), "api_keys", ["user_id"], unique=False)
-    with op.batch_alter_table("sites") as batch_op:
+    # SQLite rebuilds the table for the constraint: it keeps AUTOINCREMENT (see 0006).
+    with op.batch_alter_table("sites", table_kwargs={"sqlite_autoincrement": True}) as batch_op:
         batch_op.add_column(sa.Column("umami_website_id", sa.String(length=36), nullable=True))
         batch_op.create_unique_constraint(batch_op.f("uq_sites_umami_website_id"), ["umami_website_id"])
 
 
 def downgrade():
-    with op.batch_alter_table("sites") as batch_op:
+    with op.batch_alter_table("sites", table_kwargs={"sqlite_autoincrement": True}) as batch_op:
         batch_op.drop_constraint(batch_op.f("uq_sites_umami_website_id"), type_="unique")
         batch_op.drop_column("umami_website_id")
     op.drop_index(op.f("ix_api_keys_user_id"), table_name="api_keys")
