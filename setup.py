@@ -40,6 +40,8 @@ requires = [
 
 tests_require = [
     "hypothesis>=6.100",
+    # The API's answers are validated against its OpenAPI document; schemathesis fuzzes a live server with it.
+    "jsonschema>=4.20",
     "maxminddb-geolite2>=2018.703",
     # make lint: pinned, so that a new release's rules do not fail a checkout that passed.
     "mypy==2.4.1",
@@ -48,6 +50,7 @@ tests_require = [
     "pytest>=8",
     "pytest-cov>=5",
     "ruff==0.17.6",
+    "schemathesis>=4.30,<5",
     "types-waitress==3.0.1.20260724",
     "WebTest>=3.0",
 ]

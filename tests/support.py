@@ -62,7 +62,15 @@ def migrate(url: str, revision: str = "head") -> None:
 
 
 class TestApp(webtest.TestApp):
-    """A WebTest app that can log in and find CSRF tokens."""
+    """A WebTest app that can log in and find CSRF tokens, and holds every answer of the API to
+    its OpenAPI document (``openapi_check``)."""
+
+    def do_request(self, req, status=None, expect_errors=None):
+        response = super().do_request(req, status=status, expect_errors=expect_errors)
+        import openapi_check
+
+        openapi_check.check(req.method, req.path_info, response)
+        return response
 
     def login(self, email, password=PASSWORD, next_url=None):
         page = self.get("/login" + (f"?next={next_url}" if next_url else ""))

@@ -35,6 +35,14 @@ class ISiteDirectory(Interface):
         """Drop the cached info of the site (it was changed or deleted)."""
 
 
+class IDropInSites(Interface):
+    """The sites the drop-in endpoints find by a Plausible domain or an Umami website id, cached
+    per process (a :class:`tracking.ingest.sites.SiteDirectory` keyed by those)."""
+
+    def get(key, load):
+        """The site's ``SiteInfo`` (``None``: no such site), from the cache or ``load(key)``."""
+
+
 class IHitPipeline(Interface):
     """Filters and enriches a validated hit (:class:`tracking.ingest.pipeline.Pipeline`)."""
 
@@ -54,6 +62,9 @@ class IHitStore(Interface):
 
     def submit(hit):
         """Buffer ``hit``; ``False`` when the buffer is full (the beacon answers 503)."""
+
+    def submit_batch(hits):
+        """Buffer all of ``hits``, or none (``False``) when they do not all fit."""
 
     def flush(timeout=30.0):
         """Wait until every hit submitted so far is committed; ``False`` on time-out."""
@@ -80,3 +91,10 @@ class IBeaconLimiter(Interface):
 
     def check(address, site_id):
         """``0.0`` when the hit may go on (it is counted), else the seconds to wait."""
+
+
+class IApiKeyLimiter(Interface):
+    """The API's per-key limit (:class:`tracking.api_keys.KeyLimiter`)."""
+
+    def check(key_id):
+        """Count a request of the key: an ``Allowance``, or ``None`` when there is no limit."""

@@ -100,6 +100,10 @@ class Root(Resource):
         return [(Allow, ADMIN, Permission.ADMIN)]
 
     def __getitem__(self, name: str) -> Resource:
+        if name == "api":
+            from .api_resources import Api  # which imports this module
+
+            return Api(self, name)
         children = {"sites": Sites, "users": Users, "share": Shares, "invitations": Invitations, "password": PasswordTokens}
         return children[name](self, name)
 

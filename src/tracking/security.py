@@ -13,9 +13,18 @@ logging out, a password change, deleting the account, ending a session from the 
 and the session's expiry all take effect on the server, whatever copies of the cookie exist.
 The beacon never reads the cookie.
 
+Under ``/api/`` only an API key identifies anyone (:mod:`tracking.api_keys`), sent as
+``Authorization: Bearer <key>``: the identity is the key's user, and the session cookie is not
+read at all, so the API's unsafe methods need no CSRF token and cannot be forged from another
+site (a browser never adds the header by itself). Elsewhere a key counts for nothing: the pages
+are for people, signed in. A key's principals are its user's (never ``role:admin``: a key does no administration),
+``api-key`` and ``key-scope:<scope>`` for each of its scopes; the API's resources
+(:mod:`tracking.api_resources`) narrow what the sites' ACLs allow by them and by the key's sites.
+
 Principals: ``system.Everyone``, ``system.Authenticated``, ``user:<id>``, ``email:<address>``,
-``role:admin`` and ``share:<id>`` (the share links whose password this browser gave, kept in the
-session cookie under :data:`SHARES_KEY`). A disabled account is never signed in.
+``role:admin``, ``share:<id>`` (the share links whose password this browser gave, kept in the
+session cookie under :data:`SHARES_KEY`; never under ``/api/``), ``api-key`` and
+``key-scope:<scope>``. A disabled account is never signed in.
 """
 
 import logging
@@ -29,15 +38,20 @@ from pyramid.request import RequestLocalCache
 from pyramid.session import SignedCookieSessionFactory
 from sqlalchemy.exc import DBAPIError
 
-from . import user_sessions
-from .interfaces import IDatabase, ISettings
-from .models import User, UserSession
+from . import api_keys, user_sessions
+from .interfaces import IApiKeyLimiter, IDatabase, ISettings
+from .models import ApiKey, User, UserSession
 
 ADMIN = "role:admin"
 #: Where the session cookie keeps the token of the signed-in session.
 TOKEN_KEY = "auth.token"
 #: Where the session cookie keeps the ids of the password-protected share links it unlocked.
 SHARES_KEY = "shares"
+#: Every request made with a live API key.
+API_KEY = "api-key"
+#: Where only an API key identifies anyone (see the module's docstring).
+API_PATH = "/api/"
+BEARER = "bearer "
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +73,10 @@ class Permission(StrEnum):
     #: Give a share link's password.
     UNLOCK = "unlock"
     ADMIN = "admin"
+    #: The API (granted by :mod:`tracking.api_resources`, always with a key).
+    API = "api"
+    READ_STATS = "read-stats"
+    WRITE_EVENTS = "write-events"
 
 
 #: What each role may do on its site: the one place these sets are written.
@@ -81,14 +99,45 @@ def email_principal(email: str) -> str:
 def share_principal(link_id: int) -> str:
     """The principal of a browser that gave a password-protected share link's password."""
     return f"share:{link_id}"
+def scope_principal(scope: str) -> str:
+    return f"key-scope:{scope}"
+
+
+def bearer_key(request) -> str | None:
+    """The key of an ``Authorization: Bearer`` header ("" for a malformed one), else ``None``."""
+    header = request.environ.get("HTTP_AUTHORIZATION")
+    if header is None or header[: len(BEARER)].lower() != BEARER:
+        return None
+    return header[len(BEARER) :].strip()
 
 
 class SecurityPolicy:
     def __init__(self) -> None:
         self.acl = ACLHelper()
         self.session_cache = RequestLocalCache(self.load_session)
+        self.key_cache = RequestLocalCache(self.load_key)
+
+    def load_key(self, request) -> ApiKey | None:
+        """The request's live API key, counted against its rate limit (see :func:`key_allowance`)."""
+        key = bearer_key(request)
+        if not key or not request.path_info.startswith(API_PATH):
+            return None
+        at = api_keys.now()
+        row = api_keys.resolve(request.dbsession, key, at)
+        if row is None:
+            return None
+        limiter = request.registry.queryUtility(IApiKeyLimiter)
+        request.environ["tracking.api_allowance"] = limiter.check(row.id) if limiter is not None else None
+        if api_keys.needs_touch(row, at):
+            request.add_finished_callback(partial(_touch_key, row.id, at))
+        return row
+
+    def api_key(self, request) -> ApiKey | None:
+        return self.key_cache.get_or_create(request)
 
     def load_session(self, request) -> UserSession | None:
+        if request.path_info.startswith(API_PATH):
+            return None  # see the module's docstring
         token = request.session.get(TOKEN_KEY)
         if token is None:
             return None
@@ -106,6 +155,9 @@ class SecurityPolicy:
         return self.session_cache.get_or_create(request)
 
     def identity(self, request) -> User | None:
+        key = self.api_key(request)
+        if key is not None:
+            return key.user
         row = self.session(request)
         return None if row is None else row.user
 
@@ -118,9 +170,12 @@ class SecurityPolicy:
         user = self.identity(request)
         if user is not None:
             principals += [Authenticated, user_principal(user.id), email_principal(user.email)]
-            if user.is_admin:
+            key = self.api_key(request)
+            if key is not None:
+                principals += [API_KEY, *(scope_principal(scope) for scope in key.scope_set)]
+            elif user.is_admin:
                 principals.append(ADMIN)
-        if SHARES_KEY in request.session:
+        if not request.path_info.startswith(API_PATH) and SHARES_KEY in request.session:
             principals += [share_principal(link_id) for link_id in request.session[SHARES_KEY]]
         return principals
 
@@ -157,6 +212,26 @@ def _touch(session_id, created_at, now, request) -> None:
         log.warning("could not record a session's last request (%s)", type(error).__name__)
 
 
+def _touch_key(key_id, at, request) -> None:
+    """After the request: record that the key was used."""
+    try:
+        with request.registry.getUtility(IDatabase).session_factory.begin() as dbsession:
+            api_keys.touch(dbsession, key_id, at)
+    except DBAPIError as error:  # the database is away: the next request tries again
+        log.warning("could not record an API key's last use (%s)", type(error).__name__)
+
+
+def current_api_key(request) -> ApiKey | None:
+    """The request's live API key, if any."""
+    return request.registry.getUtility(ISecurityPolicy).api_key(request)
+
+
+def key_allowance(request) -> api_keys.Allowance | None:
+    """What the per-key limit said of this request (``None``: no key, or no limit)."""
+    current_api_key(request)
+    return request.environ.get("tracking.api_allowance")
+
+
 def current_session(request) -> UserSession | None:
     """The request's signed-in session (its row), if any."""
     return request.registry.getUtility(ISecurityPolicy).session(request)
@@ -184,4 +259,5 @@ def includeme(config) -> None:
     config.set_csrf_storage_policy(LegacySessionCSRFStoragePolicy())
     config.set_default_csrf_options(require_csrf=True)
     config.set_security_policy(SecurityPolicy())
+    config.registry.registerUtility(api_keys.KeyLimiter(settings.api_rate), IApiKeyLimiter)
     config.set_default_permission(Permission.VIEW)

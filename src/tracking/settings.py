@@ -67,6 +67,8 @@ DEFAULT_SPOOL_DIR = os.path.join("var", "spool")
 #: (``tracking.beacon_burst``): see :mod:`tracking.ingest.limits`.
 DEFAULT_BEACON_RATE = 50.0
 DEFAULT_BEACON_BURST = 500
+#: Requests a minute one API key may make, per server process (``tracking.api_rate``).
+DEFAULT_API_RATE = 600
 
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0", ""})
@@ -114,6 +116,8 @@ class Settings:
     #: 0 (either) turns the beacon's per-client limit off.
     beacon_rate: float = DEFAULT_BEACON_RATE
     beacon_burst: int = DEFAULT_BEACON_BURST
+    #: Requests a minute per API key; 0 turns the limit off (:mod:`tracking.api_keys`).
+    api_rate: int = DEFAULT_API_RATE
     #: ``retry.attempts``, which pyramid_retry reads (as this number).
     retry_attempts: int = 3
     #: Who may create an account on the register page (:data:`REGISTRATION_MODES`).
@@ -162,6 +166,9 @@ class Settings:
         flush_seconds = _number(values, "tracking.flush_seconds", 0.2)
         if flush_seconds <= 0:
             raise UnsafeSettings(f"tracking.flush_seconds must be more than 0, not {values['tracking.flush_seconds']!r}")
+        api_rate = _number(values, "tracking.api_rate", DEFAULT_API_RATE)
+        if api_rate != int(api_rate):
+            raise UnsafeSettings(f"tracking.api_rate must be a whole number of requests, not {values['tracking.api_rate']!r}")
         retry_attempts = _number(values, "retry.attempts", 3)
         if retry_attempts < 1 or retry_attempts != int(retry_attempts):
             raise UnsafeSettings(f"retry.attempts must be a whole number, 1 or more, not {values['retry.attempts']!r}")
@@ -179,6 +186,7 @@ class Settings:
             site_cache_seconds=_number(values, "tracking.site_cache_seconds", 30.0),
             beacon_rate=_number(values, "tracking.beacon_rate", DEFAULT_BEACON_RATE),
             beacon_burst=int(beacon_burst),
+            api_rate=int(api_rate),
             retry_attempts=int(retry_attempts),
             registration=_choice(values, "tracking.registration", REGISTRATION_MODES, "invite" if production else "open"),
         )

@@ -13,7 +13,7 @@ from tracking import make_app
 from tracking.ingest.enrich import VisitorKeys
 from tracking.ingest.store import Store
 from tracking.ingest.writer import WriterProcess
-from tracking.interfaces import IBeaconLimiter, IDatabase, IHitPipeline, IHitStore, ISettings, ISiteDirectory
+from tracking.interfaces import IApiKeyLimiter, IBeaconLimiter, IDatabase, IHitPipeline, IHitStore, ISettings, ISiteDirectory
 from tracking.settings import ENVIRONMENT, TRUSTED_PROXY_VARIABLE, server_options
 
 README = Path(__file__).parents[2] / "README.md"
@@ -104,6 +104,7 @@ CHECKS = {
     "tracking.beacon_rate": (lambda tmp: "7", lambda app: app.registry.getUtility(IBeaconLimiter).rate, lambda tmp: 7.0),
     "tracking.beacon_burst": (lambda tmp: "11", lambda app: app.registry.getUtility(IBeaconLimiter).burst,
                               lambda tmp: 11),
+    "tracking.api_rate": (lambda tmp: "60", lambda app: app.registry.getUtility(IApiKeyLimiter).limit, lambda tmp: 60),
     "tracking.production": (lambda tmp: "true", _hsts, lambda tmp: True),
     "tracking.registration": (lambda tmp: "closed", lambda app: TestApp(app).get("/register", status="*").status_code,
                               lambda tmp: 404),

@@ -117,6 +117,11 @@ def pages(testapp, owner, admin, site, dbsession, monkeypatch):
         form["current_password"] = "not my password"
         seen["account, failed"] = form.submit("submit")
         seen["delete account"] = testapp.get(f"/users/{owner.id}/delete")
+        seen["api keys"] = testapp.get(f"/users/{owner.id}/keys")
+        form = seen["api keys"].forms["api-key"]
+        form["label"] = ""
+        seen["api keys, failed"] = form.submit("submit")
+        seen["api reference"] = testapp.get("/api/v1/reference")
         seen["403"] = testapp.get("/users/", status=403)
         seen["redirect"] = testapp.get("/", status=303)
         testapp.logout()

@@ -68,6 +68,8 @@ def test_store_ip_must_be_known():
         ("tracking.beacon_rate", "inf", "tracking.beacon_rate must be a number, 0 or more, not 'inf'"),
         ("tracking.beacon_burst", "2.5", "tracking.beacon_burst must be a whole number of hits, not '2.5'"),
         ("retry.attempts", "0", "retry.attempts must be a whole number, 1 or more, not '0'"),
+        ("tracking.api_rate", "1.5", "tracking.api_rate must be a whole number of requests, not '1.5'"),
+        ("tracking.api_rate", "-1", "tracking.api_rate must be a number, 0 or more, not '-1'"),
     ],
 )
 def test_an_unusable_value_is_one_clear_line(key, value, message):
@@ -134,3 +136,8 @@ def test_production_cookie_is_secure():
         callback(request, response)
     cookie = response.headers["Set-Cookie"]
     assert "secure" in cookie.lower() and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_the_api_rate_is_600_a_minute_unless_set():
+    assert parse({"sqlalchemy.url": "sqlite://", "tracking.secret": "x"}).api_rate == 600
+    assert parse({"sqlalchemy.url": "sqlite://", "tracking.secret": "x", "tracking.api_rate": "60"}).api_rate == 60

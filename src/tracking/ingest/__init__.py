@@ -20,6 +20,7 @@ import re
 from ..interfaces import (
     IBeaconLimiter,
     IDatabase,
+    IDropInSites,
     IHitPipeline,
     IHitStore,
     IIgnoredHits,
@@ -54,10 +55,15 @@ def tm_activate(request) -> bool:
     return not is_beacon(request)
 
 
+#: Where a back end sends hits (``POST /api/v1/events``), which go to the buffer as the beacon's do.
+EVENTS_PATH = "/api/v1/events"
+
+
 def retry_attempts(request) -> int | None:
-    """``retry.activate_hook``: one attempt for the beacon (it never meets a database race),
-    which also spares copying its body for a retry."""
-    return 1 if is_beacon(request) else None
+    """``retry.activate_hook``: one attempt for the beacon and the API's hits (they write to the
+    buffer, never meeting a database race), which also spares copying their bodies for a retry
+    (up to 4 MB for the API's, into a temporary file)."""
+    return 1 if is_beacon(request) or request.environ.get("PATH_INFO", "").startswith(EVENTS_PATH) else None
 
 
 def make_store(settings: Settings, database) -> Store | WriterProcess:
@@ -82,6 +88,7 @@ def includeme(config) -> None:
     limiter = RateLimiter(settings.beacon_rate, settings.beacon_burst) if settings.beacon_limited else UNLIMITED
     registry.registerUtility(limiter, IBeaconLimiter)
     registry.registerUtility(SiteDirectory(ttl=settings.site_cache_seconds), ISiteDirectory)
+    registry.registerUtility(SiteDirectory(ttl=settings.site_cache_seconds), IDropInSites)
     pipeline = Pipeline(
         GeoLocator(settings.geoip_city_db),
         store_ip=settings.store_ip,

@@ -48,6 +48,16 @@ class HitBuffer:
                 self._cond.notify_all()
         return True
 
+    def submit_batch(self, hits: list[EnrichedHit]) -> bool:
+        """Buffer all of ``hits``, or none (``False``) when the buffer has no room for them all."""
+        with self._cond:
+            if len(self._queue) + self._inflight - self._spool_queued + len(hits) > self.max_pending or self._stopping:
+                return False
+            self._queue.extend(hits)
+            if len(self._queue) >= self.batch_size:
+                self._cond.notify_all()
+        return True
+
     @property
     def pending(self) -> int:
         """Hits acknowledged (by this server, or spooled by any) and not yet committed."""

@@ -33,6 +33,9 @@ class Site(Base):
     honor_gpc: Mapped[bool] = mapped_column(default=True)
     #: Drop hits whose page URL is not on the site's host or one of its subdomains.
     restrict_hosts: Mapped[bool] = mapped_column(default=True)
+    #: The id Umami's tracker sends (``data-website-id``): hits sent to ``/api/send`` with it
+    #: are this site's (:mod:`tracking.views.dropins`).
+    umami_website_id: Mapped[str | None] = mapped_column(String(36), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     owner: Mapped["User"] = relationship(back_populates="sites")

@@ -2,13 +2,16 @@
 
 import ipaddress
 import re
+import uuid
 import zoneinfo
 from functools import cache
 from urllib.parse import urlsplit
 
 import colander
 import deform
+from sqlalchemy import select
 
+from ..models import Site
 from . import CSRFSchema
 
 _HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)\Z")
@@ -111,6 +114,62 @@ class SiteSettingsSchema(SiteSchema):
         title="Only count pages on this site's host and its sub-domains",
         default=True,
         missing=False,
+    )
+
+
+class _OptionalText(colander.String):
+    """Text that may be left empty: the node's ``missing`` (``None``) when it is."""
+
+    def serialize(self, node, appstruct):
+        return colander.null if appstruct is None else super().serialize(node, appstruct)
+
+    def deserialize(self, node, cstruct):
+        value = super().deserialize(node, cstruct)
+        return colander.null if value in (colander.null, "") else value
+
+
+def umami_website_id(value: str) -> str:
+    """An Umami website id (a UUID) in its canonical form; ``ValueError`` for anything else."""
+    if len(value) > 36:
+        raise ValueError("An Umami website id is a UUID (36 characters).")
+    return str(uuid.UUID(value))
+
+
+def _prepare_umami_id(value):
+    """A valid id in its canonical form (what Umami's tracker sends); anything else as it is, for
+    the validator to refuse."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return umami_website_id(value.strip())
+    except ValueError:
+        return value
+
+
+@colander.deferred
+def _unique_umami_id(node, kw):
+    request = kw["request"]
+
+    def validator(node, value):
+        try:
+            canonical = umami_website_id(value)
+        except ValueError:
+            raise colander.Invalid(node, "An Umami website id is a UUID, e.g. 4fb7fa4c-5b46-438d-94b3-3a8fb9bc2e8b.") from None
+        other = request.dbsession.scalar(select(Site.id).where(Site.umami_website_id == canonical, Site.id != request.context.site.id))
+        if other is not None:
+            raise colander.Invalid(node, "Another site has this Umami website id.")
+
+    return validator
+
+
+class SiteSettingsWithUmamiSchema(SiteSettingsSchema):
+    umami_website_id = colander.SchemaNode(
+        _OptionalText(),
+        title="Umami website id",
+        description="Moving from Umami? The data-website-id of its snippet: Umami's tracker, pointed at this server, then counts for this site.",
+        preparer=_prepare_umami_id,
+        validator=_unique_umami_id,
+        missing=None,
     )
 
 

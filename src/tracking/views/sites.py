@@ -14,7 +14,7 @@ from ..ingest import BEACON_NAMES
 from ..interfaces import ISiteDirectory
 from ..models import Site
 from ..resources import SiteResource, Sites
-from ..schemas.sites import DeleteSiteSchema, SiteSchema, SiteSettingsSchema
+from ..schemas.sites import DeleteSiteSchema, SiteSchema, SiteSettingsWithUmamiSchema
 from ..security import Permission
 from ..summaries import jobs
 from ..timezones import to_local
@@ -45,7 +45,7 @@ def _forget_after_commit(request, site_id: int) -> None:
     request.tm.get().addAfterCommitHook(lambda committed: committed and directory.forget(site_id))
 
 
-SETTINGS_FIELDS = ("name", "url", "timezone", "honor_dnt", "honor_gpc", "restrict_hosts")
+SETTINGS_FIELDS = ("name", "url", "timezone", "honor_dnt", "honor_gpc", "restrict_hosts", "umami_website_id")
 
 
 @view_defaults(context=Sites, renderer="tracking:templates/sites/list.jinja2")
@@ -98,7 +98,7 @@ class SiteViews:
         site = self.site
         handler = FormHandler(
             request,
-            SiteSettingsSchema(),
+            SiteSettingsWithUmamiSchema(),
             formid="edit-site",
             button="Save",
             appstruct={field: getattr(site, field) for field in SETTINGS_FIELDS},

@@ -1,0 +1,160 @@
+"""API ingest benchmark: ``POST /api/v1/events`` with batches of hits, against a real server.
+
+For each database (SQLite, PostgreSQL): a fresh database migrated as an admin does, one user,
+a site and an ``events:write`` key; ``pserve production.ini`` (its waitress, its writer process;
+the per-key limit off, ``tracking.api_rate = 0``, since the point is the most hits a second);
+``--clients`` threads, each with a kept-alive connection, post batches of ``--batch`` hits for
+``--duration`` seconds (pages, referrers, four Chrome user agents and 1000 visitor addresses,
+bodies made before the clock starts). Then SIGTERM (the server writes what it buffers) and the
+site's rows are counted: they must equal the hits acknowledged by ``202`` answers.
+
+Reported: hits a second acknowledged (the target: 20,000 with batches of 100), requests a second,
+latency percentiles, and stored == acknowledged.
+
+``.venv/bin/python bench/api_events.py --help`` lists the options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import random
+import re
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+from ingest import CHROME, count_rows, create_sites, fresh_database, migrate, say  # noqa: E402
+
+TARGET_HITS_PER_SECOND = 20_000
+
+
+def make_key(url: str) -> str:
+    from sqlalchemy import create_engine, select
+    from sqlalchemy.orm import Session
+
+    from tracking import api_keys
+    from tracking.models import User
+
+    engine = create_engine(url)
+    try:
+        with Session(engine) as session, session.begin():
+            user_id = session.scalar(select(User.id))
+            _, key = api_keys.create(session, user_id, "bench", {"events:write"})
+    finally:
+        engine.dispose()
+    return key
+
+
+def bodies(site_id: int, batch: int, count: int = 50, seed: int = 1) -> list[bytes]:
+    rng = random.Random(seed)
+    pages = [f"/page/{n}" for n in range(200)]
+    referrers = ["", "https://www.google.com/", "https://news.ycombinator.com/", "https://t.co/x"]
+    return [json.dumps({"hits": [{
+        "site_id": site_id, "url": "https://example.com" + rng.choice(pages), "referrer": rng.choice(referrers),
+        "width": rng.choice((390, 1280, 1920)), "ip": f"198.51.{rng.randrange(4)}.{rng.randrange(250)}",
+        "user_agent": rng.choice(CHROME),
+    } for _ in range(batch)]}).encode() for _ in range(count)]
+
+
+def client(port: int, key: str, payloads: list[bytes], until: float, results: list, lock: threading.Lock) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    accepted = requests = errors = 0
+    latencies = []
+    n = 0
+    while time.monotonic() < until:
+        body = payloads[n % len(payloads)]
+        n += 1
+        started = time.perf_counter()
+        connection.request("POST", "/api/v1/events", body=body, headers=headers)
+        response = connection.getresponse()
+        data = response.read()
+        latencies.append(time.perf_counter() - started)
+        requests += 1
+        if response.status == 202:
+            accepted += json.loads(data)["accepted"]
+        else:
+            errors += 1
+    connection.close()
+    with lock:
+        results.append((accepted, requests, errors, latencies))
+
+
+def run(kind: str, args) -> dict:
+    from servers import Server, app_ini
+
+    with tempfile.TemporaryDirectory(prefix=f"bench-api-{kind}-") as tmp:
+        workdir = Path(tmp)
+        with fresh_database(kind, workdir) as url:
+            migrate(url)
+            site_a, site_b = create_sites(url)
+            key = make_key(url)
+            payloads = bodies(site_a, args.batch)
+            server = Server(app_ini(workdir, tracking_api_rate="0"), url, workdir)
+            try:
+                server.start(timeout=120)  # the first request loads the lookup data
+                port = server.port
+                say(f"[{kind}] warm-up 3 s")
+                warm: list = []
+                client(port, key, bodies(site_b, args.batch, 5), time.monotonic() + 3, warm, threading.Lock())
+                say(f"[{kind}] {args.clients} clients, batches of {args.batch}, {args.duration} s")
+                results: list = []
+                lock = threading.Lock()
+                until = time.monotonic() + args.duration
+                started = time.monotonic()
+                threads = [threading.Thread(target=client, args=(port, key, payloads, until, results, lock))
+                           for _ in range(args.clients)]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+                elapsed = time.monotonic() - started
+                exit_status = server.terminate()
+            finally:
+                server.stop()
+            counts = count_rows(url, site_a, site_b)
+            spool = workdir / "spool"
+            spooled = sum(p.read_text().count("\n") for p in spool.glob("hits-*")) if spool.is_dir() else 0
+            log = server.log.read_text(errors="replace").splitlines()
+            complaints = [line for line in log if re.search(r"\b(WARNI|ERROR|CRITI)", line)]
+    accepted = sum(r[0] for r in results)
+    requests = sum(r[1] for r in results)
+    latencies = sorted(latency for r in results for latency in r[3])
+    return {
+        "database": kind, "hits_per_second": accepted / elapsed, "requests_per_second": requests / elapsed,
+        "errors": sum(r[2] for r in results), "acknowledged": accepted, "stored": counts["stored"],
+        "p50_ms": 1000 * latencies[len(latencies) // 2], "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)],
+        "exit_status": exit_status, "spooled": spooled, "server_warnings": complaints[:5],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--duration", type=int, default=20)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--batch", type=int, default=100)
+    args = parser.parse_args()
+    kinds = ("sqlite", "postgresql") if args.database == "both" else (args.database,)
+    failed = False
+    for kind in kinds:
+        result = run(kind, args)
+        print(json.dumps(result, indent=1, default=str))
+        ok = result["stored"] == result["acknowledged"] and not result["errors"]
+        failed |= not ok
+        print(f"{kind}: {result['hits_per_second']:,.0f} hits/s in batches of {args.batch} "
+              f"(target {TARGET_HITS_PER_SECOND:,}: {'met' if result['hits_per_second'] >= TARGET_HITS_PER_SECOND else 'MISSED'}), "
+              f"stored {'==' if ok else '!='} acknowledged")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

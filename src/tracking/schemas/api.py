@@ -1,0 +1,298 @@
+"""What the API takes: the stats endpoints' query parameters, the sites' bodies, hits sent by a
+back end. Each check raises :class:`InvalidInput` naming the field at fault and saying why.
+
+The stats endpoints speak the dashboard's language: its period (``period=today | yesterday | 7d
+| 30d | month | lastmonth | 12mo | custom`` with ``from`` and ``to``) and its filters (one
+parameter per dimension: ``country=DE&page=/pricing``), with the same meaning and checks. Where
+the dashboard falls back to a default, the API refuses: a period it cannot use is a 400, so a
+program never reads other numbers than those it asked for. Unknown and repeated parameters are
+400s too.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+
+import colander
+
+from ..ingest.enrich import clean_text
+from ..ingest.hit import FIELDS, BadHit, RawHit, parse
+from ..reports.intervals import COARSE
+from ..reports.periods import DEFAULT_PERIOD, PERIODS, Period, period_from
+from ..reports.query import DETAILS, FILTERABLE, InvalidQuery, SiteRef, StatsQuery, filters_from
+from ..summaries.dimensions import DIMENSIONS
+from .sites import normalize_site_url, timezones, umami_website_id
+
+#: Intervals of a time series.
+INTERVALS = ("hour", "day", *COARSE)
+#: Series by the hour cover at most this many days (744 points).
+MAX_HOURLY_DAYS = 31
+#: Rows of a breakdown per request.
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 100
+MAX_OFFSET = 1_000_000
+PERIOD_PARAMS = ("period", "from", "to")
+
+
+class InvalidInput(ValueError):
+    def __init__(self, field: str | None, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class StatsRequest:
+    """A stats endpoint's question: the query value, and the interval asked for."""
+
+    query: StatsQuery
+    interval: str = "day"
+
+
+def _single(params, allowed: tuple[str, ...]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for name, value in params.items():
+        if name not in allowed:
+            raise InvalidInput(name, f"There is no parameter {name!r} here.")
+        if name in values:
+            raise InvalidInput(name, f"The parameter {name!r} is given twice.")
+        values[name] = value
+    return values
+
+
+def _period(values: dict[str, str], today: date) -> Period:
+    key = values.get("period", DEFAULT_PERIOD)
+    if key not in PERIODS:
+        raise InvalidInput("period", f"There is no period {key!r}: one of {', '.join(PERIODS)}.")
+    if key != "custom" and ("from" in values or "to" in values):
+        field = "from" if "from" in values else "to"
+        raise InvalidInput(field, "Only a custom period (period=custom) takes from and to.")
+    period = period_from(values, today)
+    if period.corrected:
+        field = "from" if key == "custom" else "period"
+        raise InvalidInput(field, period.corrected.partition(":")[0] + ".")
+    return period
+
+
+def _filters(values: dict[str, str]):
+    for dim in FILTERABLE:
+        if dim in values:
+            try:
+                filters_from({dim: values[dim]})
+            except InvalidQuery as error:
+                raise InvalidInput(dim, str(error)) from None
+    return filters_from(values)
+
+
+def _boolean(values: dict[str, str], name: str) -> bool:
+    value = values.get(name, "false")
+    if value not in ("true", "false"):
+        raise InvalidInput(name, f"{name} is true or false.")
+    return value == "true"
+
+
+def _integer(values: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    text = values.get(name)
+    if text is None:
+        return default
+    if not (text.isascii() and text.isdigit()) or len(text) > 9 or not low <= int(text) <= high:
+        raise InvalidInput(name, f"{name} is a whole number from {low} to {high}.")
+    return int(text)
+
+
+def stats_request(kind: str, params, site, today: date) -> StatsRequest:
+    """The question of a stats endpoint (``aggregate``, ``timeseries``, ``breakdown`` or
+    ``realtime``) from its query parameters, for ``site`` (whose local date is ``today``)."""
+    extra = {
+        "aggregate": ("compare",),
+        "timeseries": ("compare", "interval"),
+        "breakdown": ("dimension", "metrics", "limit", "offset", "prop_event"),
+        "realtime": (),
+    }[kind]
+    values = _single(params, (*PERIOD_PARAMS, *FILTERABLE, *extra) if kind != "realtime" else ())
+    period = _period(values, today)
+    filters = _filters(values)
+    ref = SiteRef(site.id, site.timezone)
+    if kind == "breakdown":
+        dim = values.get("dimension")
+        if dim is None:
+            raise InvalidInput("dimension", "A breakdown needs a dimension.")
+        if dim not in DIMENSIONS:
+            raise InvalidInput("dimension", f"There is no dimension {dim!r}: one of {', '.join(DIMENSIONS)}.")
+        metrics = tuple(values["metrics"].split(",")) if "metrics" in values else DETAILS[dim]
+        wrong = [metric for metric in metrics if metric not in DETAILS[dim]]
+        if wrong or len(set(metrics)) != len(metrics):
+            raise InvalidInput("metrics", f"A breakdown by {dim} has the metrics {', '.join(DETAILS[dim])}, each once.")
+        if "prop_event" in values and dim != "prop":
+            raise InvalidInput("prop_event", "Only a breakdown by prop takes prop_event.")
+        query = StatsQuery(ref, period, filters, (dim,), metrics,
+                           limit=_integer(values, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
+                           offset=_integer(values, "offset", 0, 0, MAX_OFFSET),
+                           prop_event=values.get("prop_event", ""))
+        return StatsRequest(query)
+    interval = values.get("interval", "hour" if period.hourly else "day")
+    if interval not in INTERVALS:
+        raise InvalidInput("interval", f"There is no interval {interval!r}: one of {', '.join(INTERVALS)}.")
+    if interval == "hour" and period.days > MAX_HOURLY_DAYS:
+        raise InvalidInput("interval", f"A series by the hour covers at most {MAX_HOURLY_DAYS} days.")
+    query = StatsQuery(ref, period, filters, interval=interval if interval == "hour" else "day",
+                       compare=_boolean(values, "compare"))
+    return StatsRequest(query, interval)
+
+
+# Sites
+
+
+def _site_url(node, value):
+    try:
+        normalize_site_url(value)
+    except ValueError as exc:
+        raise colander.Invalid(node, str(exc)) from None
+
+
+def _strict_string():
+    return colander.String(allow_empty=False)
+
+
+class _StrictBoolean(colander.SchemaType):
+    def deserialize(self, node, cstruct):
+        if cstruct is colander.null:
+            return colander.null
+        if not isinstance(cstruct, bool):
+            raise colander.Invalid(node, "Must be true or false.")
+        return cstruct
+
+
+class _Text(colander.String):
+    def deserialize(self, node, cstruct):
+        if cstruct is not colander.null and not isinstance(cstruct, str):
+            raise colander.Invalid(node, "Must be a string.")
+        return super().deserialize(node, cstruct)
+
+
+def _site_schema(partial: bool) -> colander.SchemaNode:
+    missing = colander.drop if partial else colander.required
+    schema = colander.SchemaNode(colander.Mapping(unknown="raise"))
+    schema.add(colander.SchemaNode(_Text(), name="name", missing=missing,
+                                   preparer=lambda v: v.strip() if isinstance(v, str) else v,
+                                   validator=colander.Length(min=1, max=100)))
+    schema.add(colander.SchemaNode(_Text(), name="url", missing=missing,
+                                   validator=colander.All(colander.Length(max=300), _site_url)))
+    schema.add(colander.SchemaNode(_Text(), name="timezone", missing=colander.drop if partial else "UTC",
+                                   validator=colander.OneOf(timezones())))
+    for flag in ("honor_dnt", "honor_gpc", "restrict_hosts"):
+        schema.add(colander.SchemaNode(_StrictBoolean(), name=flag, missing=colander.drop))
+    schema.add(colander.SchemaNode(_OptionalId(), name="umami_website_id", missing=colander.drop))
+    return schema
+
+
+class _OptionalId(colander.SchemaType):
+    """An Umami website id (a UUID, stored in its canonical form), or ``null`` for none."""
+
+    def deserialize(self, node, cstruct):
+        if cstruct is None:
+            return None
+        if not isinstance(cstruct, str):
+            raise colander.Invalid(node, "Must be a string or null.")
+        try:
+            return umami_website_id(cstruct.strip().lower())
+        except ValueError as error:
+            raise colander.Invalid(node, str(error) if len(cstruct) > 36 else "An Umami website id is a UUID.") from None
+
+
+def site_fields(body: dict, partial: bool = False) -> dict:
+    """A site's fields from a JSON body: all of name and url (and optionally the rest) to create
+    one, any of them to change one. The url is normalised as the site form does."""
+    try:
+        fields = _site_schema(partial).deserialize(body)
+    except colander.Invalid as error:
+        field, message = next(iter(error.asdict().items()))
+        if "Unrecognized keys" in message:
+            unknown = sorted(set(body) - {"name", "url", "timezone", "honor_dnt", "honor_gpc", "restrict_hosts",
+                                          "umami_website_id"})
+            raise InvalidInput(unknown[0] if unknown else None, "There is no such field of a site.") from None
+        raise InvalidInput(field or None, message) from None
+    if "url" in fields:
+        fields["url"] = normalize_site_url(fields["url"])
+    return fields
+
+
+# Hits sent by a back end
+
+#: Hits in one request at most.
+MAX_HITS = 1000
+MAX_USER_AGENT = 2048
+#: The fields of one hit: the beacon's, and what a browser would have told the beacon itself.
+HIT_FIELDS = ("site_id", *FIELDS, "ip", "user_agent", "dnt", "gpc")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerHit:
+    site_id: int
+    raw: RawHit
+    ip: str
+    user_agent: str
+    dnt: bool
+    gpc: bool
+
+
+def server_hits(body: dict) -> list[ServerHit]:
+    """The hits of ``{"hits": [...]}``, each checked as the beacon checks a hit (the same
+    bounds, the same cleaning), with the visitor's address and user agent."""
+    if set(body) != {"hits"}:
+        extra = sorted(set(body) - {"hits"})
+        raise InvalidInput(extra[0] if extra else "hits", "The body is {\"hits\": [...]}.")
+    items = body["hits"]
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_HITS:
+        raise InvalidInput("hits", f"A list of 1 to {MAX_HITS} hits.")
+    return [_server_hit(item, f"hits[{n}]") for n, item in enumerate(items)]
+
+
+def _server_hit(item, where: str) -> ServerHit:
+    if not isinstance(item, dict):
+        raise InvalidInput(where, "A hit is a JSON object.")
+    unknown = sorted(set(item) - set(HIT_FIELDS))
+    if unknown:
+        raise InvalidInput(f"{where}.{unknown[0]}", "There is no such field of a hit.")
+    site_id = item.get("site_id")
+    if isinstance(site_id, bool) or not isinstance(site_id, int) or not 1 <= site_id < 2**31:
+        raise InvalidInput(f"{where}.site_id", "The id of a site (a positive whole number).")
+    ip = item.get("ip")
+    ip = _address(ip) if isinstance(ip, str) and len(ip) <= 45 else None
+    if ip is None:
+        raise InvalidInput(f"{where}.ip", "The visitor's IP address (IPv4 or IPv6).")
+    user_agent = item.get("user_agent")
+    if not isinstance(user_agent, str) or len(user_agent) > MAX_USER_AGENT:
+        raise InvalidInput(f"{where}.user_agent", f"The visitor's User-Agent, at most {MAX_USER_AGENT} characters.")
+    flags = {}
+    for flag in ("dnt", "gpc"):
+        value = item.get(flag, False)
+        if not isinstance(value, bool):
+            raise InvalidInput(f"{where}.{flag}", "true or false.")
+        flags[flag] = value
+    if "url" not in item:
+        raise InvalidInput(f"{where}.url", "The page's address is required.")
+    try:
+        raw = parse({name: item[name] for name in FIELDS if name in item})
+    except BadHit as bad:
+        name, message = next(iter(bad.errors.items()))
+        raise InvalidInput(f"{where}.{name}", message) from None
+    return ServerHit(site_id, raw, ip, _user_agent(user_agent), flags["dnt"], flags["gpc"])
+
+
+# A back end reports the same visitors and browsers hit after hit: their checks are cached
+# (bounded: at most ~1 MB whatever is sent).
+@lru_cache(maxsize=4096)
+def _address(text: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
+
+
+@lru_cache(maxsize=512)
+def _user_agent(text: str) -> str:
+    return clean_text(text, MAX_USER_AGENT)

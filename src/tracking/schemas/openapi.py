@@ -1,0 +1,214 @@
+"""The API's contract: the OpenAPI 3.1 document served at ``/api/v1/openapi.json``.
+
+Built from the same constants the code checks against (periods, dimensions, metrics, filters,
+scopes, bounds), so the document cannot drift from what the endpoints accept. The test suite
+validates every API answer it gets against this document, and runs schemathesis against a live
+server with it.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from ..api_keys import SCOPES
+from ..ingest.hit import MAX_EVENT, MAX_PROP_KEY, MAX_PROP_VALUE, MAX_PROPS, MAX_URL, MAX_WIDTH
+from ..reports.periods import PERIODS
+from ..reports.query import DETAILS, FILTERABLE, MAX_FILTER
+from ..summaries.dimensions import DIMENSIONS, LABELS
+from . import api as limits
+
+VERSION = "1"
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict, description: str, headers: dict | None = None) -> dict:
+    response = {"description": description, "content": {"application/json": {"schema": schema}}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+RATE_HEADERS = {
+    "RateLimit-Limit": {"description": "Requests a minute this key may make.", "schema": {"type": "string"}},
+    "RateLimit-Remaining": {"description": "Requests left in this minute.", "schema": {"type": "string"}},
+    "RateLimit-Reset": {"description": "Seconds until the minute starts afresh.", "schema": {"type": "string"}},
+}
+ERRORS = {
+    "400": "A parameter or a field of the body is wrong (`field` names it).",
+    "401": "No API key, or one that is unknown, revoked or expired.",
+    "403": "The key may not do this (a scope it lacks).",
+    "404": "No such site, or not one this key may see.",
+    "405": "The resource does not answer this method.",
+    "413": "The body is too large.",
+    "429": "Too many requests with this key this minute (`Retry-After` says how long to wait).",
+}
+
+
+def _errors(*codes: str) -> dict:
+    return {code: {"$ref": f"#/components/responses/E{code}"} for code in ("400", "401", "404", "405", "429", *codes)}
+
+
+def _query(name: str, schema: dict, description: str) -> dict:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+PERIOD_PARAMETERS = [
+    _query("period", {"type": "string", "enum": list(PERIODS), "default": "30d"},
+           "The dashboard's periods, in the site's time zone; `custom` takes `from` and `to`."),
+    _query("from", {"type": "string", "format": "date"}, "A custom period's first day (YYYY-MM-DD)."),
+    _query("to", {"type": "string", "format": "date"}, "A custom period's last day, included."),
+    *(_query(dim, {"type": "string", "maxLength": MAX_FILTER}, f"Only visits whose {LABELS[dim].lower()} is this.")
+      for dim in FILTERABLE),
+]
+COMPARE = _query("compare", {"type": "string", "enum": ["true", "false"], "default": "false"},
+                 "Also the period before (as the dashboard compares).")
+SITE_ID = {"name": "site_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+
+
+def _stats(summary: str, parameters: list, schema: str, description: str) -> dict:
+    return {"get": {
+        "summary": summary, "description": description, "tags": ["stats"],
+        "parameters": [SITE_ID, *parameters],
+        "responses": {"200": _json(_ref(schema), summary, RATE_HEADERS), **_errors("403")},
+    }}
+
+
+def _schemas() -> dict:
+    number = {"type": "number"}
+    count = {"type": "integer", "minimum": 0}
+    period = {"type": "object", "required": ["key", "from", "to"], "properties": {
+        "key": {"type": "string"}, "from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"}}}
+    totals = {"type": "object", "properties": {
+        "visitors": count, "visits": count, "pageviews": count, "events": count,
+        "views_per_visit": number, "bounce_rate": number, "average_duration": number},
+        "required": ["visitors", "visits", "pageviews", "events", "views_per_visit", "bounce_rate", "average_duration"],
+        "additionalProperties": False}
+    base = {"site_id": {"type": "integer"}, "timezone": {"type": "string"}, "period": period,
+            "filters": {"type": "object", "additionalProperties": {"type": "string"}}}
+    metrics = sorted({metric for names in DETAILS.values() for metric in names})
+    site_fields = {
+        "name": {"type": "string", "minLength": 1, "maxLength": 100},
+        "url": {"type": "string", "maxLength": 300, "description": "scheme://host[:port]; a path is dropped."},
+        "timezone": {"type": "string", "description": "An IANA time zone.", "default": "UTC"},
+        "honor_dnt": {"type": "boolean"}, "honor_gpc": {"type": "boolean"}, "restrict_hosts": {"type": "boolean"},
+        "umami_website_id": {"type": ["string", "null"], "description": "The id Umami's tracker sends (a UUID), for POST /api/send."},
+    }
+    scalar = {"type": ["string", "number", "boolean", "null"]}
+    return {
+        "Error": {"type": "object", "required": ["error"], "additionalProperties": False, "properties": {"error": {
+            "type": "object", "required": ["code", "field", "message"], "additionalProperties": False, "properties": {
+                "code": {"type": "string", "enum": ["invalid", "invalid_json", "unauthorized", "insufficient_scope",
+                                                    "not_found", "method_not_allowed", "too_large", "rate_limited",
+                                                    "server_error", "unavailable"]},
+                "field": {"type": ["string", "null"]}, "message": {"type": "string"}}}}},
+        "Totals": totals,
+        "Aggregate": {"type": "object", "required": [*base, "results"], "properties": {
+            **base, "results": _ref("Totals"),
+            "previous": {"type": "object", "properties": {"period": period, "results": _ref("Totals")}}}},
+        "Timeseries": {"type": "object", "required": [*base, "interval", "results"], "properties": {
+            **base, "interval": {"type": "string", "enum": list(limits.INTERVALS)},
+            "results": {"type": "array", "items": {"type": "object", "required": ["start", "visitors", "pageviews"],
+                                                   "properties": {"start": {"type": "string"}, "visitors": count, "pageviews": count}}},
+            "previous": {"type": "object", "properties": {"period": period, "visitors": {"type": "array", "items": count}}}}},
+        "Breakdown": {"type": "object", "required": [*base, "dimension", "metrics", "results", "offset", "next_offset"], "properties": {
+            **base, "dimension": {"type": "string", "enum": list(DIMENSIONS)},
+            "metrics": {"type": "array", "items": {"type": "string", "enum": metrics}},
+            "results": {"type": "array", "items": {"type": "object", "required": ["value", "share"], "properties": {
+                "value": {"type": "string"}, "event": {"type": "string"}, "property": {"type": "string"}, "share": number,
+                **{metric: number for metric in metrics}}}},
+            "offset": count, "next_offset": {"type": ["integer", "null"]}}},
+        "Realtime": {"type": "object", "required": ["site_id", "visitors"], "properties": {"site_id": {"type": "integer"}, "visitors": count}},
+        "Site": {"type": "object", "additionalProperties": False,
+                 "required": ["id", "domain", "created_at", *site_fields],
+                 "properties": {"id": {"type": "integer"}, "domain": {"type": "string"},
+                                "created_at": {"type": "string", "format": "date-time"}, **site_fields}},
+        "SiteList": {"type": "object", "required": ["results"], "properties": {"results": {"type": "array", "items": _ref("Site")}}},
+        "NewSite": {"type": "object", "required": ["name", "url"], "additionalProperties": False, "properties": site_fields},
+        "SiteChange": {"type": "object", "minProperties": 1, "additionalProperties": False, "properties": site_fields},
+        "Hit": {"type": "object", "required": ["site_id", "url", "ip", "user_agent"], "additionalProperties": False, "properties": {
+            "site_id": {"type": "integer", "minimum": 1},
+            "url": {"type": "string", "maxLength": MAX_URL, "description": "The page's absolute http(s) address."},
+            "event": {"type": "string", "maxLength": MAX_EVENT, "default": "pageview"},
+            "referrer": {"type": "string", "maxLength": MAX_URL},
+            "width": {"type": ["integer", "null"], "minimum": 0, "maximum": MAX_WIDTH},
+            "props": {"type": ["object", "null"], "maxProperties": MAX_PROPS, "additionalProperties": scalar,
+                      "description": f"Keys of 1 to {MAX_PROP_KEY} characters, values of at most {MAX_PROP_VALUE}."},
+            "ip": {"type": "string", "description": "The visitor's IP address."},
+            "user_agent": {"type": "string", "maxLength": limits.MAX_USER_AGENT, "description": "The visitor's User-Agent."},
+            "dnt": {"type": "boolean", "default": False, "description": "The visitor sent DNT: 1."},
+            "gpc": {"type": "boolean", "default": False, "description": "The visitor sent Sec-GPC: 1."}}},
+        "Hits": {"type": "object", "required": ["hits"], "additionalProperties": False, "properties": {
+            "hits": {"type": "array", "minItems": 1, "maxItems": limits.MAX_HITS, "items": _ref("Hit")}}},
+        "Accepted": {"type": "object", "required": ["accepted", "ignored"], "properties": {
+            "accepted": count, "ignored": {"type": "object", "additionalProperties": count}}},
+    }
+
+
+@cache
+def document() -> dict:
+    """The OpenAPI document (paths relative to ``/api/v1``)."""
+    error_responses = {f"E{code}": _json(_ref("Error"), text) for code, text in ERRORS.items()}
+    error_responses["E429"]["headers"] = {"Retry-After": {"schema": {"type": "string"}}, **RATE_HEADERS}
+    error_responses["E503"] = _json(_ref("Error"), "Too many hits wait for the database; retry after `Retry-After`.")
+    breakdown = [
+        _query("dimension", {"type": "string", "enum": list(DIMENSIONS)}, "What to break the visits down by (required)."),
+        _query("metrics", {"type": "string"}, "Comma-separated; default (and choice): the dimension's full list's."),
+        _query("limit", {"type": "integer", "minimum": 1, "maximum": limits.MAX_LIMIT, "default": limits.DEFAULT_LIMIT}, "Rows."),
+        _query("offset", {"type": "integer", "minimum": 0, "maximum": limits.MAX_OFFSET, "default": 0}, "First row."),
+        _query("prop_event", {"type": "string"}, "With dimension=prop: only this event's properties."),
+    ]
+    scopes = "; ".join(f"`{scope}`: {text}" for scope, text in SCOPES.items())
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Tracking API", "version": VERSION, "description": (
+            "Reports, sites and server-side hits of a Tracking server. Authenticate with an API key "
+            f"from your account page: `Authorization: Bearer <key>`. Scopes: {scopes}. Each key makes at "
+            "most `tracking.api_rate` requests a minute (600 by default). Errors are "
+            "`{\"error\": {\"code\", \"field\", \"message\"}}`.")},
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearer": []}],
+        "paths": {
+            "/sites": {
+                "get": {"summary": "The sites the key may read", "tags": ["sites"],
+                        "responses": {"200": _json(_ref("SiteList"), "The sites, by name.", RATE_HEADERS), **_errors()}},
+                "post": {"summary": "Add a site (sites:write)", "tags": ["sites"],
+                         "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("NewSite")}}},
+                         "responses": {"201": _json(_ref("Site"), "The new site.", RATE_HEADERS), **_errors("403", "413")}},
+            },
+            "/sites/{site_id}": {
+                "parameters": [SITE_ID],
+                "get": {"summary": "A site", "tags": ["sites"],
+                        "responses": {"200": _json(_ref("Site"), "The site.", RATE_HEADERS), **_errors()}},
+                "patch": {"summary": "Change a site (sites:write)", "tags": ["sites"],
+                          "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("SiteChange")}}},
+                          "responses": {"200": _json(_ref("Site"), "The site as changed.", RATE_HEADERS), **_errors("403", "413")}},
+                "delete": {"summary": "Delete a site and all its data (sites:write)", "tags": ["sites"],
+                           "responses": {"204": {"description": "Deleted.", "headers": RATE_HEADERS}, **_errors("403")}},
+            },
+            "/sites/{site_id}/aggregate": _stats("The dashboard's headline numbers", [*PERIOD_PARAMETERS, COMPARE], "Aggregate",
+                                                 "Unique visitors, visits, page views, views per visit, bounce rate, average visit duration, events."),
+            "/sites/{site_id}/timeseries": _stats("Visitors and page views per interval", [
+                *PERIOD_PARAMETERS, COMPARE,
+                _query("interval", {"type": "string", "enum": list(limits.INTERVALS)},
+                       f"Default: hour for periods of up to two days, else day; hour covers at most {limits.MAX_HOURLY_DAYS} days.")],
+                "Timeseries", "The dashboard's chart; weeks and months add up their days."),
+            "/sites/{site_id}/breakdown": _stats("The rows of one dimension", [*PERIOD_PARAMETERS, *breakdown], "Breakdown",
+                                                 "A panel's full list, in its order, a page at a time (`next_offset`)."),
+            "/sites/{site_id}/realtime": _stats("Visitors of the last 30 minutes", [], "Realtime", "On the whole site."),
+            "/events": {"post": {
+                "summary": "Send hits from a back end (events:write)", "tags": ["events"],
+                "description": "The beacon's pipeline: same checks, enrichment, privacy rules and durability. "
+                               "All hits of a request are taken, or none.",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("Hits")}}},
+                "responses": {"202": _json(_ref("Accepted"), "Every hit is in the server's buffer.", RATE_HEADERS),
+                              "503": {"$ref": "#/components/responses/E503"}, **_errors("403", "413")}}},
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": _schemas(),
+            "responses": error_responses,
+        },
+    }

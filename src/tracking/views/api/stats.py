@@ -1,0 +1,106 @@
+"""``/api/v1/sites/<id>/{aggregate,timeseries,breakdown,realtime}``: the dashboard's numbers.
+
+Each view builds the query value from the parameters (:func:`tracking.schemas.api.stats_request`:
+the dashboard's period and filters) and asks the read API (:mod:`tracking.reports.api`) — the
+functions and the planner the dashboard uses, so the numbers are the dashboard's own.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pyramid.view import view_config, view_defaults
+
+from ...api_resources import ApiSite
+from ...models.types import utcnow
+from ...reports import api
+from ...reports.intervals import COARSE, coarser
+from ...reports.results import Totals
+from ...schemas.api import InvalidInput, stats_request
+from ...security import Permission
+from ...summaries.dimensions import split_prop
+from ...timezones import today
+from . import invalid, json_response, limited
+
+#: The headline metrics, as the aggregate answers them.
+HEADLINE = ("visitors", "visits", "pageviews", "views_per_visit", "bounce_rate", "average_duration", "events")
+
+
+def _number(value):
+    return round(value, 2) if isinstance(value, float) else value
+
+
+def totals_json(totals: Totals, metrics=HEADLINE) -> dict:
+    return {metric: _number(getattr(totals, metric)) for metric in metrics}
+
+
+def _period_json(period) -> dict:
+    """The period's days, both included."""
+    return {"key": period.key, "from": period.start.isoformat(), "to": (period.end - timedelta(days=1)).isoformat()}
+
+
+@view_defaults(context=ApiSite, permission=Permission.READ_STATS, request_method="GET", decorator=limited,
+               require_csrf=False)
+class StatsViews:
+    def __init__(self, context, request):
+        self.context = context
+        self.request = request
+        self.site = context.site
+
+    def _question(self, kind: str):
+        try:
+            return stats_request(kind, self.request.GET, self.site, today(self.site.timezone))
+        except InvalidInput as error:
+            raise invalid(error.field, error.message) from None
+        except UnicodeDecodeError:
+            raise invalid(None, "The query string is not UTF-8.") from None
+
+    def _base(self, query) -> dict:
+        return {"site_id": self.site.id, "timezone": self.site.timezone, "period": _period_json(query.period),
+                "filters": {f.dimension: f.value for f in query.filters}}
+
+    @view_config(name="aggregate")
+    def aggregate(self):
+        query = self._question("aggregate").query
+        result = api.aggregate(self.request.dbsession, query)
+        body = {**self._base(query), "results": totals_json(result.totals)}
+        if query.compare:
+            body["previous"] = {"period": _period_json(query.period.previous()), "results": totals_json(result.previous)}
+        return json_response(body)
+
+    @view_config(name="timeseries")
+    def timeseries(self):
+        question = self._question("timeseries")
+        query = question.query
+        series = api.timeseries(self.request.dbsession, query)
+        if question.interval in COARSE:
+            series = coarser(series, question.interval)
+        points = [{"start": p.start.isoformat(), "visitors": p.visitors, "pageviews": p.pageviews} for p in series.points]
+        body = {**self._base(query), "interval": question.interval, "results": points}
+        if query.compare:
+            body["previous"] = {"period": _period_json(query.period.previous()), "visitors": series.previous_visitors}
+        return json_response(body)
+
+    @view_config(name="breakdown")
+    def breakdown(self):
+        query = self._question("breakdown").query
+        panel = api.breakdown(self.request.dbsession, query)
+        dim = query.dimensions[0]
+        rows = []
+        for row in panel.rows:
+            item = {"value": row.value}
+            if dim == "prop":
+                event, key, value = split_prop(row.value)
+                item = {"value": value, "event": event, "property": key}
+            item.update({metric: _number(getattr(row, metric)) for metric in query.metrics})
+            item["share"] = _number(row.share)
+            rows.append(item)
+        body = {**self._base(query), "dimension": dim, "metrics": list(query.metrics), "results": rows,
+                "offset": query.offset, "next_offset": query.offset + len(rows) if panel.more else None}
+        return json_response(body)
+
+    @view_config(name="realtime")
+    def realtime(self):
+        query = self._question("realtime").query
+        return json_response({"site_id": self.site.id, "visitors": api.realtime(self.request.dbsession, query, utcnow())})
+
