@@ -11,7 +11,7 @@ site's rows are counted: they must equal the hits acknowledged by ``202`` answer
 Reported: hits a second acknowledged (the target: 20,000 with batches of 100), requests a second,
 latency percentiles, and stored == acknowledged.
 
-``.venv/bin/python bench/api_events.py --help`` lists the options.
+``.venv/bin/python -m bench.api_events --help`` lists the options.
 """
 
 from __future__ import annotations
@@ -27,11 +27,7 @@ import threading
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent / "tests"))
-
-from ingest import CHROME, count_rows, create_sites, fresh_database, migrate, say  # noqa: E402
+from bench.ingest import CHROME, count_rows, create_sites, fresh_database, migrate, say
 
 TARGET_HITS_PER_SECOND = 20_000
 
@@ -89,7 +85,7 @@ def client(port: int, key: str, payloads: list[bytes], until: float, results: li
 
 
 def run(kind: str, args) -> dict:
-    from servers import Server, app_ini
+    from tests.servers import Server, app_ini
 
     with tempfile.TemporaryDirectory(prefix=f"bench-api-{kind}-") as tmp:
         workdir = Path(tmp)

@@ -8,7 +8,7 @@ dashboard — totals, the chart's visitors and every visit panel in one ``GROUPI
 statement, as ``tracking.reports.raw_runner`` sends it to PostgreSQL — on both engines:
 ``--repeat`` runs each, median. ``chdb`` is a benchmark-only dependency (``pip install chdb``).
 
-    .venv/bin/python bench/clickhouse.py --database tracking_bench_... --filter browser=Chrome --days 30
+    .venv/bin/python -m bench.clickhouse --database tracking_bench_... --filter browser=Chrome --days 30
 """
 
 from __future__ import annotations

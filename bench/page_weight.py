@@ -1,7 +1,7 @@
 """The weight of the dashboard page: its HTML and every stylesheet and script it loads, as sent
 and gzipped (level 1, nginx's default ``gzip_comp_level``, and level 6), for a demo site.
 
-    .venv/bin/python bench/page_weight.py [--hits 20000 --days 60]
+    .venv/bin/python -m bench.page_weight [--hits 20000 --days 60]
 
 A fresh SQLite database in a temporary directory, seeded by ``tracking-demo``'s generator (as
 ``bench/dashboard.py`` does), ``pserve production.ini``, the owner logs in, and the last 30
@@ -17,10 +17,7 @@ import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-from dashboard import Browser, Server, seed  # noqa: E402
+from bench.dashboard import Browser, Server, seed
 
 ASSETS = re.compile(r'<link rel="stylesheet" href="([^"]+)"|<script[^>]* src="([^"]+)"')
 

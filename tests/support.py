@@ -67,7 +67,7 @@ class TestApp(webtest.TestApp):
 
     def do_request(self, req, status=None, expect_errors=None):
         response = super().do_request(req, status=status, expect_errors=expect_errors)
-        import openapi_check
+        from tests import openapi_check
 
         openapi_check.check(req.method, req.path_info, response)
         return response

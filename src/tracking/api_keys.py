@@ -32,8 +32,9 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from .models.api_keys import ApiKey
@@ -129,7 +130,7 @@ def revoke(db: Session, user_id: int, key_id: int, at: datetime) -> bool:
         .where(ApiKey.id == key_id, ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
         .values(revoked_at=at)
     )
-    return result.rowcount == 1
+    return cast(CursorResult, result).rowcount == 1
 
 
 @dataclass(frozen=True, slots=True)

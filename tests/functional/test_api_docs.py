@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 from webob import Response
 
-import openapi_check
+from tests import openapi_check
 from tracking.summaries.dimensions import DIMENSIONS
 
 

@@ -3,12 +3,11 @@
 import pytest
 from sqlalchemy import select
 
+from tests.apiclient import bearer, error_of, make_key
+from tests.hits import CHROME, GOOGLEBOT
 from tracking.ingest.store import Store
-from tracking.interfaces import IDatabase, IHitStore
+from tracking.interfaces import IHitStore
 from tracking.models import Hit, Visit
-
-from apiclient import bearer, error_of, make_key
-from hits import CHROME, GOOGLEBOT
 
 VISITOR = {"ip": "203.0.113.50", "user_agent": CHROME}
 

@@ -8,12 +8,11 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from tests.apiclient import bearer, error_of, make_key
 from tracking import api_keys
 from tracking.api_keys import KeyLimiter
 from tracking.interfaces import IApiKeyLimiter
 from tracking.models import ApiKey
-
-from apiclient import bearer, error_of, make_key
 
 
 def create_key_on_page(testapp, user, label="CI", scopes=("stats:read",), sites=(), expires=""):

@@ -3,10 +3,9 @@
 import pytest
 from sqlalchemy import select
 
+from tests.apiclient import bearer, error_of, make_key
 from tracking.interfaces import ISiteDirectory
 from tracking.models import Job, Site
-
-from apiclient import bearer, error_of, make_key
 
 
 @pytest.fixture

@@ -4,14 +4,13 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
+from tests.apiclient import bearer, error_of, make_key
+from tests.hits import IPHONE, make_hit
 from tracking.ingest.store import Store
 from tracking.reports import api
 from tracking.reports.periods import Period
 from tracking.reports.query import DETAILS, Filter, SiteRef, StatsQuery
 from tracking.views.dashboard import GROUPS
-
-from apiclient import bearer, error_of, make_key
-from hits import IPHONE, make_hit
 
 START = datetime(2026, 6, 2, 9, 0)
 WEEK = {"period": "custom", "from": "2026-06-01", "to": "2026-06-07"}

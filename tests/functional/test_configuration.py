@@ -13,7 +13,15 @@ from tracking import make_app
 from tracking.ingest.enrich import VisitorKeys
 from tracking.ingest.store import Store
 from tracking.ingest.writer import WriterProcess
-from tracking.interfaces import IApiKeyLimiter, IBeaconLimiter, IDatabase, IHitPipeline, IHitStore, ISettings, ISiteDirectory
+from tracking.interfaces import (
+    IApiKeyLimiter,
+    IBeaconLimiter,
+    IDatabase,
+    IHitPipeline,
+    IHitStore,
+    ISettings,
+    ISiteDirectory,
+)
 from tracking.settings import ENVIRONMENT, TRUSTED_PROXY_VARIABLE, server_options
 
 README = Path(__file__).parents[2] / "README.md"

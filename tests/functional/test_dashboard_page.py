@@ -3,8 +3,8 @@
 from datetime import timedelta
 
 import pytest
-from hits import GOOGLEBOT, IPHONE, make_hit
 
+from tests.hits import GOOGLEBOT, IPHONE, make_hit
 from tracking.ingest.store import Store
 from tracking.models.types import utcnow
 

@@ -5,9 +5,8 @@ import json
 import pytest
 from sqlalchemy import select
 
+from tests.hits import CHROME
 from tracking.models import Hit
-
-from hits import CHROME
 
 UMAMI_ID = "4fb7fa4c-5b46-438d-94b3-3a8fb9bc2e8b"
 HEADERS = {"User-Agent": CHROME, "Content-Type": "text/plain"}
@@ -135,7 +134,7 @@ def test_the_owner_sets_the_umami_website_id_on_the_settings_page(testapp, dbses
 
 
 def test_the_api_sets_the_umami_website_id(testapp, dbsession, owner, make_site, site):
-    from apiclient import bearer, error_of, make_key
+    from tests.apiclient import bearer, error_of, make_key
 
     key = make_key(dbsession, owner, scopes=("sites:write",))
     res = testapp.patch_json(f"/api/v1/sites/{site.id}", {"umami_website_id": UMAMI_ID.upper()}, headers=bearer(key))

@@ -14,12 +14,11 @@ from schemathesis.specs.openapi.checks import (
 )
 from sqlalchemy.orm import Session
 
+from tests.postgresql import throwaway_database
+from tests.servers import Server, app_ini, seed_site
+from tests.support import migrate
 from tracking import api_keys, models
 from tracking.schemas.openapi import document
-
-from postgresql import throwaway_database
-from servers import Server, app_ini, seed_site
-from support import migrate
 
 schema = schemathesis.openapi.from_dict(document())
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,

@@ -142,7 +142,7 @@ def umami_fields(payload: dict) -> tuple[str, dict]:
     hostname = _text(payload.get("hostname"), "hostname")
     if url.startswith("/") and hostname and len(hostname) <= 253:
         url = f"https://{hostname}{url}"
-    fields = {"url": url, "referrer": _text(payload.get("referrer"), "referrer")[:MAX_URL]}
+    fields: dict[str, object] = {"url": url, "referrer": _text(payload.get("referrer"), "referrer")[:MAX_URL]}
     name = _text(payload.get("name"), "name")
     if name:
         fields["event"] = name
