@@ -31,6 +31,7 @@ import logging
 import re
 import secrets
 import time
+from urllib.parse import quote
 
 from pyramid.tweens import INGRESS
 
@@ -58,7 +59,12 @@ def _describe(request) -> tuple[str, str]:
     method = request.method
     if not _METHOD.match(method):
         method = "-"
-    path = _SECRET_PATH.sub(r"\1[redacted]", request.path)  # percent-encoded again by WebOb
+    try:
+        path = request.path  # percent-encoded again by WebOb
+    except UnicodeDecodeError:  # not UTF-8: its bytes, percent-encoded
+        environ = request.environ
+        path = quote((environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1"), safe="/")
+    path = _SECRET_PATH.sub(r"\1[redacted]", path)
     if len(path) > MAX_PATH:
         path = path[:MAX_PATH] + "..."
     return method, path
