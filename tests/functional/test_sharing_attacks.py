@@ -1,6 +1,7 @@
 """Sharing seen by someone trying to get more than they were given: roles, other sites' ids in
 forms, tokens and secrets, share-link pages, disabled accounts and the last administrator."""
 
+import logging
 import re
 
 import pytest
@@ -233,3 +234,19 @@ def test_a_locked_link_shows_nothing_before_its_password(testapp, browser, owner
         assert res.status_code == 303 and res.location.endswith(path + "unlock"), sub
     # The owner's own session is not the link's password.
     assert testapp.get(path, status=303)
+
+
+def test_a_secret_is_not_logged_whatever_the_path_looks_like(testapp, app, owner, site, caplog):
+    from webtest import TestRequest
+
+    testapp.login(owner.email)
+    secret = share(testapp, site).split("/")[2]
+    paths = ("/share//{}/", "/share/./{}/", "/share/x/../{}/", "//share/{}//panel?dim=page", "/share/.//{}")
+    with caplog.at_level(logging.INFO, logger="tracking.requestlog"):
+        for path in paths:
+            # As sent (WebTest would tidy the path up): each of these opens the link.
+            request = TestRequest.blank(path.format(secret), environ={"HTTP_HOST": "tracking.example.org"})
+            assert request.get_response(app).status_code in (200, 301, 302, 303), path
+    lines = [record.getMessage() for record in caplog.records if "path=/share" in record.getMessage()]
+    assert len(lines) == len(paths) and all("/share/[redacted]" in line for line in lines), lines
+    assert not any(secret in line for line in lines), lines
