@@ -250,3 +250,28 @@ def test_a_secret_is_not_logged_whatever_the_path_looks_like(testapp, app, owner
     lines = [record.getMessage() for record in caplog.records if "path=/share" in record.getMessage()]
     assert len(lines) == len(paths) and all("/share/[redacted]" in line for line in lines), lines
     assert not any(secret in line for line in lines), lines
+
+
+@pytest.mark.parametrize("text", ["\x00", "a\x00b", "line\nbreak", "bell\x07"])
+def test_names_and_labels_with_control_characters_are_form_errors(testapp, browser, dbsession, owner, site, text):
+    """PostgreSQL cannot store a NUL: every one-line text a form stores refuses control characters."""
+    testapp.login(owner.email)
+    csrf = testapp.csrf_token("/sites/")
+    forms = (
+        (f"/sites/{site.id}/share", {"__formid__": "share-link", "label": text}),
+        (f"/users/{owner.id}/", {"__formid__": "name", "name": text}),
+        (f"/sites/{site.id}/edit", {"__formid__": "edit-site", "name": text, "url": site.url, "timezone": "UTC"}),
+        ("/sites/", {"__formid__": "add-site", "name": text, "url": "https://new.example.com", "timezone": "UTC"}),
+    )
+    for path, fields in forms:
+        res = testapp.post(path, {"csrf_token": csrf, **fields}, status="*")
+        assert res.status_code == 200 and "Remove the control characters" in res.text, (path, res.status)
+    anonymous = browser()
+    form = anonymous.get("/register").forms["register"]
+    form["name"], form["email"] = text, "newcomer@example.com"
+    form["password"] = form["password-confirm"] = "a-long-password"
+    assert "Remove the control characters" in form.submit("submit").text
+    dbsession.expire_all()
+    assert dbsession.scalar(select(func.count(ShareLink.id))) == 0
+    assert dbsession.scalar(select(func.count(User.id)).where(User.email == "newcomer@example.com")) == 0
+    assert dbsession.get(User, owner.id).name == "Olivia Owner" and dbsession.get(Site, site.id).name == "Owner's blog"

@@ -6,7 +6,7 @@ from sqlalchemy import exists, select
 
 from ..models import User
 from ..models.accounts import normalize_email
-from . import CSRFSchema
+from . import CSRFSchema, no_control_characters
 
 PASSWORD_MIN = 10
 #: Longer passwords are refused by the form, so nobody can make the server hash a megabyte.
@@ -46,7 +46,8 @@ def _unique_email(node, kw):
 
 def _name_node(**kw):
     return colander.SchemaNode(
-        colander.String(), title="Name", preparer=_strip, validator=colander.Length(min=1, max=100), **kw
+        colander.String(), title="Name", preparer=_strip,
+        validator=colander.All(colander.Length(min=1, max=100), no_control_characters), **kw
     )
 
 

@@ -10,7 +10,7 @@ import colander
 import deform
 
 from ..models.members import MEMBER_ROLES
-from . import CSRFSchema
+from . import CSRFSchema, no_control_characters
 from .accounts import PASSWORD_MAX, _password_length
 from .sites import normalize_site_url
 
@@ -99,7 +99,8 @@ def _future(node, kw):
 
 
 class ShareLinkSchema(CSRFSchema):
-    label = colander.SchemaNode(colander.String(), title="Label", preparer=_strip, validator=colander.Length(min=1, max=100),
+    label = colander.SchemaNode(colander.String(), title="Label", preparer=_strip,
+                                validator=colander.All(colander.Length(min=1, max=100), no_control_characters),
                                 description="Who the link is for, say.")
     password = colander.SchemaNode(
         colander.String(), title="Password (optional)", missing=None, validator=_password_length,

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import colander
 import deform
 
-from . import CSRFSchema
+from . import CSRFSchema, no_control_characters
 
 _HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)\Z")
 
@@ -77,7 +77,7 @@ class SiteSchema(CSRFSchema):
         colander.String(),
         title="Name",
         preparer=lambda v: v.strip() if isinstance(v, str) else v,
-        validator=colander.Length(min=1, max=100),
+        validator=colander.All(colander.Length(min=1, max=100), no_control_characters),
     )
     url = colander.SchemaNode(
         colander.String(),
