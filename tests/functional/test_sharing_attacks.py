@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from tests.support import TestApp
+from tests.support import PASSWORD, TestApp
 from tracking import make_app
 from tracking.models import Invitation, ShareLink, Site, SiteMember, User
 
@@ -275,3 +275,23 @@ def test_names_and_labels_with_control_characters_are_form_errors(testapp, brows
     assert dbsession.scalar(select(func.count(ShareLink.id))) == 0
     assert dbsession.scalar(select(func.count(User.id)).where(User.email == "newcomer@example.com")) == 0
     assert dbsession.get(User, owner.id).name == "Olivia Owner" and dbsession.get(Site, site.id).name == "Owner's blog"
+
+
+@pytest.mark.parametrize("email", ["\x00", "a\x00@example.com"])
+def test_addresses_with_a_nul_are_form_errors_not_queries(testapp, browser, dbsession, admin, other, email):
+    """Each form that looks an address up refuses a NUL before the query (PostgreSQL cannot
+    compare one)."""
+    client = browser()
+    form = client.get("/login").forms["login"]
+    form["email"], form["password"] = email, PASSWORD
+    assert "Remove the control characters" in form.submit("submit").text
+    form = client.get("/register").forms["register"]
+    form["name"], form["email"] = "Newcomer", email
+    form["password"] = form["password-confirm"] = "a-long-password"
+    assert "Remove the control characters" in form.submit("submit").text
+    testapp.login(admin.email)
+    form = testapp.get(f"/users/{other.id}/manage").forms["delete-user"]
+    form["sites"], form["transfer_to"], form["confirm"] = "transfer", email, True
+    assert "Remove the control characters" in form.submit("submit").text
+    dbsession.expire_all()
+    assert dbsession.get(User, other.id) is not None

@@ -35,6 +35,7 @@ def _unique_email(node, kw):
     invited = kw.get("invited_email")
 
     def validator(node, value):
+        no_control_characters(node, value)  # before the query: PostgreSQL cannot compare a NUL
         if invited is not None and normalize_email(value) != invited:
             raise colander.Invalid(node, f"The invitation is for {invited}: register with that address.")
         taken = request.dbsession.scalar(select(exists().where(User.email == normalize_email(value))))
@@ -78,7 +79,7 @@ class LoginSchema(CSRFSchema):
         colander.String(),
         title="E-mail",
         preparer=_strip,
-        validator=colander.Length(max=254),
+        validator=colander.All(colander.Length(max=254), no_control_characters),
         widget=deform.widget.TextInputWidget(attributes={"type": "email", "autocomplete": "username"}),
     )
     password = colander.SchemaNode(

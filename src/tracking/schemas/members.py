@@ -142,7 +142,7 @@ class DeleteUserSchema(CSRFSchema):
                                                        ("transfer", "Give them to the account below")]),
     )
     transfer_to = colander.SchemaNode(colander.String(), title="E-mail of the account that gets them", missing="",
-                                      preparer=_strip, validator=colander.Length(max=254))
+                                      preparer=_strip, validator=colander.All(colander.Length(max=254), no_control_characters))
     confirm = colander.SchemaNode(
         colander.Boolean(), title="Yes, delete this account",
         validator=colander.Function(lambda v: v is True, "Tick the box to confirm."), missing=False,
