@@ -295,3 +295,16 @@ def test_addresses_with_a_nul_are_form_errors_not_queries(testapp, browser, dbse
     assert "Remove the control characters" in form.submit("submit").text
     dbsession.expire_all()
     assert dbsession.get(User, other.id) is not None
+
+
+def test_no_cache_keeps_a_share_links_pages(testapp, browser, owner, site):
+    testapp.login(owner.email)
+    path = share(testapp, site, include_visits=True)
+    locked = share(testapp, site, label="Locked", password="link-password-1")
+    client = browser()
+    for url in [path + sub for sub in ("", "panel?dim=page", "export.csv?dim=page", "export.csv?dim=visits", "visits/", "bots/")] + [
+            locked, locked + "unlock"]:
+        res = client.get(url, status="*")
+        assert res.status_code in (200, 303) and res.headers.get("Cache-Control") == "no-store", (url, res.headers)
+    # The owner's own pages are not concerned.
+    assert "Cache-Control" not in testapp.get(f"/sites/{site.id}/").headers
