@@ -308,3 +308,29 @@ def test_no_cache_keeps_a_share_links_pages(testapp, browser, owner, site):
         assert res.status_code in (200, 303) and res.headers.get("Cache-Control") == "no-store", (url, res.headers)
     # The owner's own pages are not concerned.
     assert "Cache-Control" not in testapp.get(f"/sites/{site.id}/").headers
+
+
+def test_every_sharing_and_account_form_needs_its_csrf_token(testapp, dbsession, admin, other, site, two_sites):
+    """As the owner and an admin (who may post them all), each form without its token is a 400
+    that changes nothing."""
+    site.owner_id = admin.id
+    dbsession.flush()
+    testapp.login(admin.email)
+    member = str(site.members[0].id)
+    posts = [
+        (f"/sites/{site.id}/members", {"__formid__": "invite", "email": "x@example.com", "role": "viewer"}),
+        (f"/sites/{site.id}/members", {"__formid__": "member", "member": member, "role": "remove"}),
+        (f"/sites/{site.id}/members", {"__formid__": "revoke-invitation", "invitation": "1"}),
+        (f"/sites/{site.id}/share", {"__formid__": "share-link", "label": "x"}),
+        (f"/sites/{site.id}/share", {"__formid__": "revoke-link", "link": "1"}),
+        (f"/sites/{site.id}/transfer", {"__formid__": "transfer", "member": member, "confirm": "true"}),
+    ] + [(f"/users/{other.id}/manage", {"__formid__": formid, "sites": "delete", "confirm": "true"})
+         for formid in ("state", "admin", "password-link", "delete-user")]
+    for path, fields in posts:
+        assert testapp.post(path, fields, status="*").status_code == 400, (path, fields)
+    dbsession.expire_all()
+    assert dbsession.scalar(select(func.count(Invitation.id)).where(Invitation.site_id == site.id)) == 1
+    assert dbsession.scalar(select(func.count(ShareLink.id)).where(ShareLink.site_id == site.id)) == 1
+    assert len(dbsession.get(Site, site.id).members) == 2 and dbsession.get(Site, site.id).owner_id == admin.id
+    changed = dbsession.get(User, other.id)
+    assert changed is not None and not changed.is_disabled and not changed.is_admin
