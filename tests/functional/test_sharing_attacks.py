@@ -334,3 +334,18 @@ def test_every_sharing_and_account_form_needs_its_csrf_token(testapp, dbsession,
     assert len(dbsession.get(Site, site.id).members) == 2 and dbsession.get(Site, site.id).owner_id == admin.id
     changed = dbsession.get(User, other.id)
     assert changed is not None and not changed.is_disabled and not changed.is_admin
+
+
+def test_a_member_cannot_pass_for_the_owner_in_the_history(browser, testapp, dbsession, owner, site, two_sites):
+    client = browser()
+    client.login(two_sites["admin"].email)
+    form = client.get(f"/users/{two_sites['admin'].id}/").forms["name"]
+    form["name"] = owner.name
+    assert form.submit("submit").status_code == 303
+    viewer_member = next(m for m in site.members if m.user_id == two_sites["viewer"].id)
+    res = post(client, f"/sites/{site.id}/members", __formid__="member", member=str(viewer_member.id), role="remove")
+    assert res.status_code == 303
+    testapp.login(owner.email)
+    history = re.search(r'<ul[^>]*id="history">(.*?)</ul>', testapp.get(f"/sites/{site.id}/members").text, re.S).group(1)
+    line = next(line for line in history.split("<li>") if "removed vera@example.com" in line)
+    assert "alma@example.com (Olivia Owner)" in line and "owner@example.com" not in line
