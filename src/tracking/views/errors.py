@@ -12,7 +12,7 @@ from pyramid.response import Response
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
 
 from ..reports.query import InvalidQuery
-from ..resources import Resource, SharedSite
+from ..resources import Resource, SharedSite, UserResource
 from ..security import Permission
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,10 @@ def forbidden(exc, request):
         login = request.resource_url(request.root, "login")
         return HTTPSeeOther(login + ("?" + urlencode(query) if query else ""))
     if getattr(exc.result, "permission", None) == Permission.ADMIN:
+        account = next((r for r in lineage(request.context) if isinstance(r, UserResource)), None)
+        if account is not None and not request.has_permission(Permission.VIEW, account):
+            # An admin page of someone else's account: as if it did not exist (ids not probed).
+            return render_to_response("tracking:templates/errors/404.jinja2", {}, request, response=_status(404))
         return render_to_response("tracking:templates/errors/403.jinja2", {}, request, response=_status(403))
     if request.has_permission(Permission.VIEW, request.context):
         message = "You may see this page, but not change it."
