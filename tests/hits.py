@@ -1,7 +1,7 @@
 """Hits built by the real pipeline, for tests of the store and the reports."""
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from tracking.ingest.enrich import GeoLocator
 from tracking.ingest.hit import parse
@@ -52,3 +52,24 @@ def summaries(dbsession, site_id: int) -> tuple[dict, dict]:
         for r in dbsession.scalars(select(HourlyStat).where(HourlyStat.site_id == site_id))
     }
     return ({k: v for k, v in daily.items() if any(v)}, {k: v for k, v in hourly.items() if any(v)})
+
+
+def three_days_of_traffic(dbsession, site, start: datetime) -> None:
+    """Store 40 visitors' visits from ``start`` on, two hours apart (three days): visits to 7 pages
+    of falling popularity, from three sources, a third from a phone, with sign-ups and links out."""
+    from tracking.ingest.store import Store
+
+    hits = []
+    for n in range(40):
+        at = start + timedelta(hours=n * 2)
+        ip = f"198.51.100.{n % 13}"
+        ua = {"ua": IPHONE} if n % 3 == 0 else {}
+        referrer = ("", "https://www.google.com/", "https://t.co/x")[n % 3]
+        for page in range(n % 7 + 1):
+            hits.append(make_hit(site, at + timedelta(minutes=page), f"/p{page}", ip=ip, referrer=referrer if not page else "", **ua))
+        if n % 4 == 0:
+            hits.append(make_hit(site, at + timedelta(minutes=9), "/p0", ip=ip, event="signup", props={"plan": str(n % 3)}, **ua))
+        if n % 5 == 0:
+            hits.append(make_hit(site, at + timedelta(minutes=10), "/p0", ip=ip, event="outbound", **ua))
+    Store(None).write_batch(dbsession, hits)
+    dbsession.flush()

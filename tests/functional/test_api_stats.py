@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from tests.apiclient import bearer, error_of, make_key
-from tests.hits import IPHONE, make_hit
+from tests.hits import make_hit, three_days_of_traffic
 from tracking.ingest.store import Store
 from tracking.reports import api
 from tracking.reports.periods import Period
@@ -23,20 +23,7 @@ def site(dbsession, make_site, owner):
     """Over three days: visits to 7 pages, from three sources, some from a phone, with sign-ups
     and links out."""
     site = make_site(owner, url="https://example.com", timezone="America/New_York")
-    hits = []
-    for n in range(40):
-        at = START + timedelta(hours=n * 2)
-        ip = f"198.51.100.{n % 13}"
-        ua = {"ua": IPHONE} if n % 3 == 0 else {}
-        referrer = ("", "https://www.google.com/", "https://t.co/x")[n % 3]
-        for page in range(n % 7 + 1):
-            hits.append(make_hit(site, at + timedelta(minutes=page), f"/p{page}", ip=ip, referrer=referrer if not page else "", **ua))
-        if n % 4 == 0:
-            hits.append(make_hit(site, at + timedelta(minutes=9), "/p0", ip=ip, event="signup", props={"plan": str(n % 3)}, **ua))
-        if n % 5 == 0:
-            hits.append(make_hit(site, at + timedelta(minutes=10), "/p0", ip=ip, event="outbound", **ua))
-    Store(None).write_batch(dbsession, hits)
-    dbsession.flush()
+    three_days_of_traffic(dbsession, site, START)
     return site
 
 

@@ -2,13 +2,12 @@
 from the summaries and from the raw rows — and the tables each report reads."""
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import pytest
 from sqlalchemy import event
 
-from tests.hits import IPHONE, make_hit
-from tracking.ingest.store import Store
+from tests.hits import three_days_of_traffic
 from tracking.reports import api
 from tracking.reports.periods import Period
 from tracking.reports.query import DETAILS, Filter, SiteRef, StatsQuery
@@ -24,20 +23,7 @@ def site(dbsession, make_site, owner):
     """Over three days: visits to 7 pages of falling popularity, from three sources, some from a
     phone, with sign-ups and links out."""
     site = make_site(owner, url="https://example.com", timezone="America/New_York")
-    hits = []
-    for n in range(40):
-        at = START + timedelta(hours=n * 2)
-        ip = f"198.51.100.{n % 13}"
-        ua = {"ua": IPHONE} if n % 3 == 0 else {}
-        referrer = ("", "https://www.google.com/", "https://t.co/x")[n % 3]
-        for page in range(n % 7 + 1):
-            hits.append(make_hit(site, at + timedelta(minutes=page), f"/p{page}", ip=ip, referrer=referrer if not page else "", **ua))
-        if n % 4 == 0:
-            hits.append(make_hit(site, at + timedelta(minutes=9), "/p0", ip=ip, event="signup", props={"plan": str(n % 3)}, **ua))
-        if n % 5 == 0:
-            hits.append(make_hit(site, at + timedelta(minutes=10), "/p0", ip=ip, event="outbound", **ua))
-    Store(None).write_batch(dbsession, hits)
-    dbsession.flush()
+    three_days_of_traffic(dbsession, site, START)
     return site
 
 
