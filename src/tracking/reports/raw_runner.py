@@ -244,8 +244,10 @@ class Scan:
                 self.rows[panels[index]][values[0]] = Row.of(values[0], counts)
             else:
                 key = self._key(values[0])
-                if key in found:
-                    found[key][0] += counts[0]
+                if key in found:  # visitors, visits, bounces, duration (page views: from the hits)
+                    visitors, visits, _, bounces, duration, _ = counts
+                    for at, count in ((0, visitors), (2, visits), (3, bounces), (4, duration)):
+                        found[key][at] += count
         return totals
 
     def _hits(self, dims: list[str], found: dict, series: bool) -> None:
