@@ -12,6 +12,12 @@ axis labels are HTML beside it (one cell under each bucket, gridlines at fixed f
 that they keep their size on a phone rather than shrink with the drawing; no inline style is
 needed (the CSP allows none). Each bucket is a column with a ``<title>``: hovering (or
 a long press) shows its numbers.
+
+Any headline metric can be drawn (:data:`METRICS`): counts (visitors, visits, page views) and
+ratios of a bucket's visits (views per visit, bounce rate, visit duration). A ratio of a bucket
+without visits is drawn as a **gap** in the line (and a dash in the table), never as 0: no
+visits had no bounce rate, not a rate of 0 %. A month's ratio is that of its days' sums. The
+value axis of a rate reads in percent, of a duration in hours, minutes and seconds.
 """
 
 import math
