@@ -61,6 +61,14 @@ def migrate(url: str, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
+def _is_utf8(wsgi_path: str) -> bool:
+    try:
+        wsgi_path.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return False
+    return True
+
+
 class TestApp(webtest.TestApp):
     """A WebTest app that can log in and find CSRF tokens, and holds every answer of the API to
     its OpenAPI document (``openapi_check``)."""
@@ -69,7 +77,11 @@ class TestApp(webtest.TestApp):
         response = super().do_request(req, status=status, expect_errors=expect_errors)
         from tests import openapi_check
 
-        openapi_check.check(req.method, req.path_info, response)
+        # PATH_INFO as WSGI gives it (bytes as latin-1): a path that is not UTF-8 has no
+        # operation in the document, and the test that sent it checks the app's 400 itself.
+        path = req.environ.get("PATH_INFO", "")
+        if path.isascii() or _is_utf8(path):
+            openapi_check.check(req.method, req.path_info, response)
         return response
 
     def login(self, email, password=PASSWORD, next_url=None):

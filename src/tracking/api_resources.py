@@ -66,7 +66,7 @@ class ApiSites(Resource):
         return [(Allow, scope_principal("sites:write"), Permission.ADD_SITE)]
 
     def __getitem__(self, name: str) -> ApiSite:
-        return ApiSite(self, name, self.request.root.sites[name])
+        return ApiSite(self, name, self.request.root["sites"][name])
 
     def resource_for(self, site_resource: SiteResource) -> ApiSite:
         return ApiSite(self, site_resource.__name__, site_resource)

@@ -31,6 +31,11 @@ bodies of redirects — also get:
 An embeddable share link's dashboard is the one exception (:func:`allow_framing`): its 200
 response says ``frame-ancestors`` with the link's origins, and has no ``X-Frame-Options``.
 
+``Cache-Control: no-store``
+    On every response under a share link (:func:`forbid_storing`, whatever its type: the CSV
+    exports too): no browser or proxy keeps a copy that would outlive the link's revocation or
+    expiry.
+
 ``Strict-Transport-Security: max-age=31536000; includeSubDomains``
     Only when ``tracking.production`` is true (production runs behind TLS; a development
     server on http://localhost must not pin the host to HTTPS for a year).
@@ -73,6 +78,15 @@ def allow_framing(request, origins: list[str]) -> None:
     request.environ[FRAME_ANCESTORS] = " ".join(origins)
 
 
+#: Set on a request whose response no cache may keep (:func:`forbid_storing`).
+NO_STORE = "tracking.no_store"
+
+
+def forbid_storing(request) -> None:
+    """The response to this request says ``Cache-Control: no-store`` (a share link's pages)."""
+    request.environ[NO_STORE] = True
+
+
 def csp_nonce(request) -> str:
     """``request.csp_nonce``: 128 random bits, base64url."""
     return secrets.token_urlsafe(16)
@@ -89,6 +103,8 @@ def security_headers_tween_factory(handler, registry):
         # to one list append and a status check (a 204 has no body, hence no type to look up).
         headerlist = response.headerlist
         headerlist.append(NOSNIFF)
+        if NO_STORE in request.environ:
+            response.cache_control = "no-store"
         if response.status_code != 204 and response.content_type == "text/html":
             policy = CSP.format(nonce=request.csp_nonce)
             ancestors = request.environ.get(FRAME_ANCESTORS) if response.status_code == 200 else None

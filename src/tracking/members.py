@@ -42,8 +42,11 @@ def matches(stored: str, secret: str) -> bool:
 
 
 def record(dbsession: Session, site_id: int, actor: User | None, what: str) -> None:
-    """A line of the site's history; the oldest beyond :data:`HISTORY_KEPT` go."""
-    dbsession.add(SiteEvent(site_id=site_id, actor=(actor.name if actor else "tracking-admin")[:100], what=what[:300]))
+    """A line of the site's history; the oldest beyond :data:`HISTORY_KEPT` go. The actor is
+    named by their address first (unique), then their name, which anyone may choose: a member
+    named like the owner is still told apart."""
+    name = f"{actor.email} ({actor.name})" if actor else "tracking-admin"
+    dbsession.add(SiteEvent(site_id=site_id, actor=name[:100], what=what[:300]))
     dbsession.flush()
     keep = select(SiteEvent.id).where(SiteEvent.site_id == site_id).order_by(SiteEvent.id.desc()).limit(HISTORY_KEPT)
     dbsession.execute(delete(SiteEvent).where(SiteEvent.site_id == site_id, SiteEvent.id.not_in(keep)))

@@ -10,7 +10,9 @@
   ``request.request_id``.
 * A share link's secret, an invitation's token and a set-password token are never written:
   ``/share/<secret>/`` is logged as ``/share/[redacted]/`` (likewise ``/invitations/`` and
-  ``/password/``).
+  ``/password/``). Traversal skips empty and ``.`` segments and resolves ``..``, so
+  ``/share//<secret>/`` and ``/share/x/../<secret>/`` open the same link: a path with such
+  segments is logged as traversal reads it, the secret redacted.
 * Only the method, the path (percent-encoded, so no control character reaches the log), the
   status, the duration and the id are written. Never the query string (it carries visitors'
   page addresses and ``next`` targets), never client addresses, headers, cookies or form
@@ -31,7 +33,9 @@ import logging
 import re
 import secrets
 import time
+from urllib.parse import quote
 
+from pyramid.traversal import split_path_info
 from pyramid.tweens import INGRESS
 
 from .ingest import BEACON_PATH
@@ -41,6 +45,8 @@ log = logging.getLogger(__name__)
 #: Paths whose second segment is a secret (a share link, an invitation, a set-password link):
 #: logged as ``/share/[redacted]/...``.
 _SECRET_PATH = re.compile(r"(/(?:share|invitations|password)/)[^/]+")
+#: Segments of a path that traversal does not read as they are.
+_UNREAD_SEGMENT = re.compile(r"//|/\.\.?(?:/|\Z)")
 _QUIET = re.compile(BEACON_PATH.pattern + r"|/healthz\Z")
 _SANE_ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}\Z")
 _METHOD = re.compile(r"[A-Z]{1,16}\Z")
@@ -58,7 +64,14 @@ def _describe(request) -> tuple[str, str]:
     method = request.method
     if not _METHOD.match(method):
         method = "-"
-    path = _SECRET_PATH.sub(r"\1[redacted]", request.path)  # percent-encoded again by WebOb
+    try:
+        path = request.path  # percent-encoded again by WebOb
+    except UnicodeDecodeError:  # not UTF-8: its bytes, percent-encoded
+        environ = request.environ
+        path = quote((environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1"), safe="/")
+    if _UNREAD_SEGMENT.search(path):
+        path = "/" + "/".join(split_path_info(path)) + ("/" if path.endswith("/") else "")
+    path = _SECRET_PATH.sub(r"\1[redacted]", path)
     if len(path) > MAX_PATH:
         path = path[:MAX_PATH] + "..."
     return method, path

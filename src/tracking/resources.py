@@ -43,6 +43,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from zope.interface import Attribute, Interface, implementer
 
 from . import accounts, members
+from .headers import forbid_storing
 from .ingest.sites import SiteInfo, SiteUnavailable
 from .interfaces import IDatabase, ISiteDirectory
 from .models import Site, User, Visit
@@ -224,6 +225,7 @@ class SharedSite(SiteReports):
         super().__init__(parent, name)
         self.link = link
         self.site = link.site
+        forbid_storing(self.request)  # no copy may outlive the link
 
     def __acl__(self) -> list:
         link = self.link

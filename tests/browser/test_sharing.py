@@ -45,7 +45,7 @@ def test_a_viewer_is_invited_and_a_share_link_opens_the_dashboard_until_revoked(
     # The owner sees the new member and the history.
     page.goto(f"{app.url}/sites/{site_id}/members")
     assert "vera@example.org" in page.locator("#members").inner_text()
-    assert "Vera Viewer accepted the invitation as viewer" in page.locator("#history").inner_text()
+    assert "vera@example.org (Vera Viewer) accepted the invitation as viewer" in page.locator("#history").inner_text()
 
     # A share link opens the dashboard in a fresh browser with no account.
     page.goto(f"{app.url}/sites/{site_id}/share")

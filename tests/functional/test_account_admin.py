@@ -6,9 +6,9 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
-from tests.support import TestApp
+from tests.support import PASSWORD, TestApp
 from tracking import make_app
-from tracking.models import Site, SiteEvent, User, UserSession
+from tracking.models import PasswordToken, Site, SiteEvent, User, UserSession
 from tracking.scripts import admin as script
 from tracking.settings import Settings
 
@@ -146,3 +146,38 @@ def test_tracking_admin_delete_user_must_be_told_about_sites():
         script.parse_args(["delete-user", "production.ini", "a@example.org"])
     with pytest.raises(SystemExit):
         script.parse_args(["delete-user", "production.ini", "a@example.org", "--sites", "transfer"])
+
+
+def test_disabling_voids_the_accounts_set_password_link(as_admin, app, dbsession, owner):
+    res = submit(as_admin, owner, "password-link")
+    path = re.search(r'value="http://tracking\.example\.org(/password/[^"]+)"', res.text).group(1)
+    assert submit(as_admin, owner, "state").status_code == 303  # disabled
+    browser = TestApp(app, extra_environ={"HTTP_HOST": "tracking.example.org", "REMOTE_ADDR": "203.0.113.9"})
+    assert browser.get(path, status=404)
+    # Nor is a new one issued while the account is disabled.
+    res = submit(as_admin, owner, "password-link")
+    assert "/password/" not in res.text and "This account is disabled: enable it first." in res.text
+    assert dbsession.scalar(select(func.count(PasswordToken.id)).where(PasswordToken.user_id == owner.id)) == 0
+    # Enabled again, the account has its own password, not one set through the old link.
+    assert submit(as_admin, owner, "state").status_code == 303
+    assert browser.get(path, status=404)
+    assert browser.login(owner.email, PASSWORD).status_code == 303
+
+
+def test_the_last_admin_cannot_delete_their_own_account(as_admin, dbsession, admin):
+    form = as_admin.get(f"/users/{admin.id}/delete").forms["delete-account"]
+    form["current_password"] = PASSWORD
+    res = form.submit("submit")
+    assert res.status_code == 200 and "This is the last administrator" in res.text
+    dbsession.expire_all()
+    assert dbsession.get(User, admin.id) is not None
+
+
+def test_tracking_admin_keeps_an_admin_and_issues_no_link_for_a_disabled_account(dbsession, admin, owner):
+    for command in ("disable", "delete-user", "unmake-admin"):
+        with pytest.raises(script.CommandError, match="last administrator"):
+            script.administer(dbsession, SimpleNamespace(**{**vars(args(command, admin.email)), "sites": "delete"}))
+    assert dbsession.get(User, admin.id) is not None and admin.is_admin and not admin.is_disabled
+    script.administer(dbsession, args("disable", owner.email))
+    with pytest.raises(script.CommandError, match="disabled"):
+        script.administer(dbsession, args("password-link", owner.email))

@@ -58,12 +58,14 @@ def test_account_commands_from_the_shell(database, capsys):
         assert main(["create-user", ini, "--email", email], stdin=io.StringIO("a-long-password\n")) == 0
     assert main(["disable", ini, "BOB@example.org"]) == 0
     assert main(["make-admin", ini, "ada@example.org"]) == 0
-    assert main(["password-link", ini, "bob@example.org", "--base-url", "https://stats.example.org/"]) == 0
+    assert main(["password-link", ini, "ada@example.org", "--base-url", "https://stats.example.org/"]) == 0
     out = capsys.readouterr().out
     assert "disabled bob@example.org (its sessions ended)" in out and "ada@example.org is an administrator" in out
     assert "https://stats.example.org/password/" in out
     with Session(create_engine(database)) as session:
         assert session.scalar(select(User.is_disabled).where(User.email == "bob@example.org"))
+    assert main(["password-link", ini, "bob@example.org", "--base-url", "https://stats.example.org/"]) == 2
+    assert "This account is disabled: enable it first." in capsys.readouterr().err
     assert main(["unmake-admin", ini, "ada@example.org"]) == 2
     assert "last administrator" in capsys.readouterr().err
     assert main(["delete-user", ini, "bob@example.org", "--sites", "delete"]) == 0

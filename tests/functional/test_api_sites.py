@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from tests.apiclient import bearer, error_of, make_key
 from tracking.interfaces import ISiteDirectory
-from tracking.models import Job, Site
+from tracking.models import Job, Site, SiteMember
 
 
 @pytest.fixture
@@ -97,3 +97,19 @@ def test_adding_a_site_needs_the_scope(testapp, dbsession, owner):
     key = make_key(dbsession, owner, scopes=("stats:read", "events:write"))
     res = testapp.post_json("/api/v1/sites", {"name": "X", "url": "https://x.example.com"}, headers=bearer(key), status=403)
     assert error_of(res)["code"] == "insufficient_scope"
+
+
+@pytest.mark.parametrize("role, may_change", [("viewer", False), ("admin", True)])
+def test_a_members_key_lists_reads_and_changes_the_shared_site_as_the_role_allows(
+    testapp, dbsession, owner, other, site, role, may_change
+):
+    site.members.append(SiteMember(user_id=other.id, role=role))
+    dbsession.flush()
+    key = make_key(dbsession, other, scopes=("stats:read", "sites:write"))
+    listed = testapp.get("/api/v1/sites", headers=bearer(key)).json["results"]
+    assert [s["id"] for s in listed] == [site.id]
+    assert testapp.get(f"/api/v1/sites/{site.id}", headers=bearer(key)).json["id"] == site.id
+    res = testapp.patch_json(f"/api/v1/sites/{site.id}", {"name": "Renamed"}, headers=bearer(key), status="*")
+    assert res.status_int == (200 if may_change else 403), res.body
+    testapp.delete(f"/api/v1/sites/{site.id}", headers=bearer(key), status=403)  # only the owner deletes
+    assert dbsession.get(Site, site.id) is not None

@@ -43,7 +43,7 @@ OTHER_PAGES = {
     "/sites/": (L, 200, 200, 200, 200, 200, L, L, L),
     "/users/": (L, 403, 403, 403, 403, 200, L, L, L),
     "/users/{owner}/": (L, 200, 404, 404, 404, 404, L, L, L),
-    "/users/{owner}/manage": (L, 403, 403, 403, 403, 200, L, L, L),
+    "/users/{owner}/manage": (L, 403, 404, 404, 404, 200, L, L, L),
     "/users/{owner}/delete": (L, 200, 404, 404, 404, 404, L, L, L),
     "/invitations/{invitation}": (200, 200, 200, 200, 200, 200, 200, 200, 200),
     "/invitations/{used}": (404, 404, 404, 404, 404, 404, 404, 404, 404),
@@ -122,10 +122,10 @@ SITE_FORMS = {
 }
 OTHER_FORMS = {
     ("/invitations/{invitation}", "accept"): (L, 403, 403, 403, 403, 403, L, L, L),
-    ("/users/{owner}/manage", "delete-user"): (L, 403, 403, 403, 403, 200, L, L, L),
-    ("/users/{owner}/manage", "password-link"): (L, 403, 403, 403, 403, 200, L, L, L),
-    ("/users/{owner}/manage", "admin"): (L, 403, 403, 403, 403, 303, L, L, L),
-    ("/users/{owner}/manage", "state"): (L, 403, 403, 403, 403, 303, L, L, L),
+    ("/users/{owner}/manage", "delete-user"): (L, 403, 404, 404, 404, 200, L, L, L),
+    ("/users/{owner}/manage", "password-link"): (L, 403, 404, 404, 404, 200, L, L, L),
+    ("/users/{owner}/manage", "admin"): (L, 403, 404, 404, 404, 303, L, L, L),
+    ("/users/{owner}/manage", "state"): (L, 403, 404, 404, 404, 303, L, L, L),
 }
 
 

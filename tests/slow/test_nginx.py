@@ -207,6 +207,12 @@ def test_nginx_in_front_of_two_processes(fresh_db, tmp_path):
             response, _ = nginx.request("GET", "/login", headers={"Accept-Encoding": "gzip"})
             assert "Content-Encoding" not in response.headers
 
+            # A share link's, an invitation's or a set-password link's secret reaches no log.
+            secret = "S3cr3t-" + "x" * 36
+            for path in (f"/share/{secret}/", f"/share//{secret}/panel", f"/invitations/{secret}", f"/password/./{secret}"):
+                response, _ = nginx.request("GET", path)
+                assert response.status == 404, path
+
             # Plain HTTP is sent to HTTPS.
             response, _ = nginx.request("GET", "/login?next=%2Fsites%2F", tls=False)
             assert response.status == 301 and response.headers["Location"] == f"https://{HOST}/login?next=%2Fsites%2F"
@@ -230,6 +236,9 @@ def test_nginx_in_front_of_two_processes(fresh_db, tmp_path):
         f"127.0.0.1:{second.port}",
     }
     assert all(f"request_id={rid}" in access for rid in ids)
+    assert not any(secret in log for log in [access, *logs])
+    assert access.count("/share/[redacted]/") == 2 and "/invitations/[redacted] " in access
+    assert "/password/[redacted] " in access
     # The access log keeps neither addresses nor query strings.
     assert SPOOFED not in access and "url=" not in access and "example.com%2F" not in access
     assert not re.search(r"^\S*127\.0\.0\.1", access, re.MULTILINE)

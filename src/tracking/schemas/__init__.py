@@ -1,5 +1,7 @@
 """Colander schemas for the HTML forms, bound to the request (``schema.bind(request=request)``)."""
 
+import unicodedata
+
 import colander
 import deform
 from pyramid.csrf import get_csrf_token
@@ -19,3 +21,10 @@ class CSRFSchema(colander.MappingSchema):
         default=_csrf_token,
         missing=colander.drop,
     )
+
+
+def no_control_characters(node, value):
+    """A name or label is one line of text: no NUL (which PostgreSQL cannot store) nor any other
+    control character."""
+    if isinstance(value, str) and any(unicodedata.category(char) == "Cc" for char in value):
+        raise colander.Invalid(node, "Remove the control characters (tabs, line breaks…).")

@@ -6,7 +6,7 @@ from sqlalchemy import exists, select
 
 from ..models import User
 from ..models.accounts import normalize_email
-from . import CSRFSchema
+from . import CSRFSchema, no_control_characters
 
 PASSWORD_MIN = 10
 #: Longer passwords are refused by the form, so nobody can make the server hash a megabyte.
@@ -36,6 +36,7 @@ def _unique_email(node, kw):
     invited = kw.get("invited_email")
 
     def validator(node, value):
+        no_control_characters(node, value)  # before the query: PostgreSQL cannot compare a NUL
         if invited is not None and normalize_email(value) != invited:
             raise colander.Invalid(node, f"The invitation is for {invited}: register with that address.")
         taken = request.dbsession.scalar(select(exists().where(User.email == normalize_email(value))))
@@ -47,7 +48,8 @@ def _unique_email(node, kw):
 
 def _name_node(**kw):
     return colander.SchemaNode(
-        colander.String(), title="Name", preparer=_strip, validator=colander.Length(min=1, max=100),
+        colander.String(), title="Name", preparer=_strip,
+        validator=colander.All(colander.Length(min=1, max=100), no_control_characters),
         missing_msg="Enter your name.", **kw
     )
 
@@ -81,7 +83,7 @@ class LoginSchema(CSRFSchema):
         colander.String(),
         title="E-mail",
         preparer=_strip,
-        validator=colander.Length(max=254),
+        validator=colander.All(colander.Length(max=254), no_control_characters),
         missing_msg="Enter your e-mail address.",
         widget=deform.widget.TextInputWidget(attributes={"type": "email", "autocomplete": "username"}),
     )

@@ -10,7 +10,7 @@ import colander
 import deform
 
 from ..models.members import MEMBER_ROLES
-from . import CSRFSchema
+from . import CSRFSchema, no_control_characters
 from .accounts import PASSWORD_MAX, _password_length
 from .sites import normalize_site_url
 
@@ -99,7 +99,8 @@ def _future(node, kw):
 
 
 class ShareLinkSchema(CSRFSchema):
-    label = colander.SchemaNode(colander.String(), title="Label", preparer=_strip, validator=colander.Length(min=1, max=100),
+    label = colander.SchemaNode(colander.String(), title="Label", preparer=_strip,
+                                validator=colander.All(colander.Length(min=1, max=100), no_control_characters),
                                 description="Who the link is for, say.")
     password = colander.SchemaNode(
         colander.String(), title="Password (optional)", missing=None, validator=_password_length,
@@ -141,7 +142,7 @@ class DeleteUserSchema(CSRFSchema):
                                                        ("transfer", "Give them to the account below")]),
     )
     transfer_to = colander.SchemaNode(colander.String(), title="E-mail of the account that gets them", missing="",
-                                      preparer=_strip, validator=colander.Length(max=254))
+                                      preparer=_strip, validator=colander.All(colander.Length(max=254), no_control_characters))
     confirm = colander.SchemaNode(
         colander.Boolean(), title="Yes, delete this account",
         validator=colander.Function(lambda v: v is True, "Tick the box to confirm."), missing=False,

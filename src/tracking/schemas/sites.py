@@ -12,7 +12,7 @@ import deform
 from sqlalchemy import select
 
 from ..models import Site
-from . import CSRFSchema
+from . import CSRFSchema, no_control_characters
 
 _HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)\Z")
 
@@ -81,7 +81,7 @@ class SiteSchema(CSRFSchema):
         title="Name",
         missing_msg="Enter a name for the site.",
         preparer=lambda v: v.strip() if isinstance(v, str) else v,
-        validator=colander.Length(min=1, max=100),
+        validator=colander.All(colander.Length(min=1, max=100), no_control_characters),
     )
     url = colander.SchemaNode(
         colander.String(),

@@ -62,7 +62,10 @@ class UserAdminViews:
             return self._page()
         if self.user.id == self.request.identity.id:
             return self._page(error="You cannot disable your own account.")
-        accounts.set_disabled(self.request.dbsession, self.user, not self.user.is_disabled)
+        try:
+            accounts.set_disabled(self.request.dbsession, self.user, not self.user.is_disabled)
+        except accounts.AccountError as exc:
+            return self._page(error=str(exc))
         return self._done("Account disabled: its sessions have ended." if self.user.is_disabled else "Account enabled.")
 
     @view_config(request_method="POST", request_param="__formid__=admin", permission=Permission.ADMIN)
@@ -79,7 +82,10 @@ class UserAdminViews:
     def password_link(self):
         if self._button("password-link", "").validate() is None:
             return self._page()
-        token = accounts.issue_password_link(self.request.dbsession, self.user, utcnow())
+        try:
+            token = accounts.issue_password_link(self.request.dbsession, self.user, utcnow())
+        except accounts.AccountError as exc:
+            return self._page(error=str(exc))
         return self._page(password_url=self.request.resource_url(self.request.root, "password", token))
 
     @view_config(request_method="POST", request_param="__formid__=delete-user", permission=Permission.ADMIN)
@@ -99,7 +105,10 @@ class UserAdminViews:
         if self.user.id == request.identity.id:
             return self._page(error="Delete your own account from your account page.")
         email = self.user.email
-        count = accounts.delete_user(request.dbsession, self.user, transfer_to=target)
+        try:
+            count = accounts.delete_user(request.dbsession, self.user, transfer_to=target)
+        except accounts.AccountError as exc:
+            return self._page(error=str(exc))
         what = f"transferred to {target.email}" if target else "deleted"
         request.session.flash(f"Account {email} deleted; its {count} site(s) {what}.")
         return HTTPSeeOther(request.resource_url(request.root, "users", ""))

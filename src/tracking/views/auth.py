@@ -5,7 +5,7 @@ the client counts the attempt before the password is looked at (see :mod:`tracki
 in the request's own transaction.
 """
 
-from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
+from pyramid.httpexceptions import HTTPBadRequest, HTTPNotFound, HTTPSeeOther
 from pyramid.security import NO_PERMISSION_REQUIRED, forget, remember
 from pyramid.view import view_config, view_defaults
 from sqlalchemy import select
@@ -103,7 +103,10 @@ class AuthViews:
         ``closed``: nobody (404)."""
         request = self.request
         registration = request.registry.getUtility(ISettings).registration
-        token = request.params.get("invitation", "")
+        try:
+            token = request.params.get("invitation", "")
+        except UnicodeDecodeError:
+            raise HTTPBadRequest("The address is not valid: its query string is not UTF-8.") from None
         invitation = members.find_invitation(request.dbsession, token, utcnow()) if token else None
         if registration == "closed" or (registration == "invite" and invitation is None):
             raise HTTPNotFound()

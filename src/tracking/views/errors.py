@@ -1,10 +1,10 @@
-"""Error pages: 404, 403 (or the login page, for anonymous visitors), 400 for a bad CSRF token or
-a report's query string that cannot be answered, 500."""
+"""Error pages: 404, 403 (or the login page, for anonymous visitors), 400 for a bad CSRF token, a
+path that is not UTF-8 or a report's query string that cannot be answered, 500."""
 
 import logging
 from urllib.parse import urlencode
 
-from pyramid.exceptions import BadCSRFToken
+from pyramid.exceptions import BadCSRFToken, URLDecodeError
 from pyramid.httpexceptions import HTTPException, HTTPSeeOther
 from pyramid.location import lineage
 from pyramid.renderers import render_to_response
@@ -12,7 +12,7 @@ from pyramid.response import Response
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
 
 from ..reports.query import InvalidQuery
-from ..resources import Resource, SharedSite
+from ..resources import Resource, SharedSite, UserResource
 from ..security import Permission
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,10 @@ def forbidden(exc, request):
         login = request.resource_url(request.root, "login")
         return HTTPSeeOther(login + ("?" + urlencode(query) if query else ""))
     if getattr(exc.result, "permission", None) == Permission.ADMIN:
+        account = next((r for r in lineage(request.context) if isinstance(r, UserResource)), None)
+        if account is not None and not request.has_permission(Permission.VIEW, account):
+            # An admin page of someone else's account: as if it did not exist (ids not probed).
+            return render_to_response("tracking:templates/errors/404.jinja2", {}, request, response=_status(404))
         return render_to_response("tracking:templates/errors/403.jinja2", {}, request, response=_status(403))
     if request.has_permission(Permission.VIEW, request.context):
         message = "You may see this page, but not change it."
@@ -75,6 +79,14 @@ def http_exception(exc, request):
 def bad_csrf(exc, request):
     request.response.status = 400
     return {"message": "The form was out of date or not sent from this site. Reload the page and try again."}
+
+
+@exception_view_config(URLDecodeError)
+def undecodable_path(exc, request):
+    """A path that is not UTF-8 (``/share/%FF/``) names nothing. Registered for this exception
+    alone, so that no other error view's ``path_info`` predicate has to decode the path; plain
+    text, as traversal never reached a resource that the page layout could link from."""
+    return Response("The address is not valid: its path is not UTF-8.\n", status=400, content_type="text/plain")
 
 
 @exception_view_config(InvalidQuery, renderer="tracking:templates/errors/400.jinja2")

@@ -127,8 +127,12 @@ class AccountViews:
                 refuse(request, handler, refused.wait)
                 appstruct = None
             if appstruct is not None:
-                # Its sessions, everywhere, go with it (ON DELETE CASCADE).
-                request.dbsession.delete(self.user)
+                try:
+                    # Its sessions, everywhere, go with it (ON DELETE CASCADE).
+                    accounts.delete_user(request.dbsession, self.user)
+                except accounts.AccountError as exc:
+                    handler.fail(str(exc))
+                    return {"user": self.user, "form": handler.html}
                 headers = forget(request)
                 request.session.invalidate()
                 request.session.flash("Your account and all its data were deleted.")

@@ -10,6 +10,7 @@ from pyramid.response import Response
 from pyramid.view import view_config, view_defaults
 from sqlalchemy import select
 
+from ... import members
 from ...api_resources import ApiSite, ApiSites
 from ...models import Site
 from ...schemas.api import InvalidInput, site_fields
@@ -57,15 +58,12 @@ class SitesViews:
 
     @view_config(name="", request_method="GET", permission=Permission.API)
     def index(self):
-        """The sites the key may read, by name: its user's (each asked of its ACL, which the
-        key's sites narrow)."""
+        """The sites the key may read: every site its user can see, owned or as a member (each
+        asked of its ACL, which the key's sites narrow)."""
         request = self.request
-        sites = request.dbsession.scalars(
-            select(Site).where(Site.owner_id == request.identity.id).order_by(Site.name, Site.id)
-        )
         visible = []
-        for site in sites:
-            resource = self.context.resource_for(request.root.sites.resource_for(site))
+        for site, _role in members.sites_of(request.dbsession, request.identity.id):
+            resource = self.context.resource_for(request.root["sites"].resource_for(site))
             if request.has_permission(Permission.API, resource):
                 visible.append(site_json(site))
         return json_response({"results": visible})
