@@ -11,7 +11,7 @@ ids (a visitor's first view of a page that day is in the period).
 """
 
 from collections import Counter, defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -89,6 +89,35 @@ class RawRows:
         views = Counter(h.day for v in visits for h in self.hits[v.id] if h.event == "pageview")
         firsts = self.attributed(period, filters)
         return [(self.numbers([v for v in visits if v.day == day], firsts)["visitors"], views[day]) for day in days]
+
+    def buckets(self, period: Period, filters: dict[str, str], hourly: bool = False) -> list[dict[str, float]]:
+        """The numbers of each day (or UTC hour) of the period: those of the matching visits that
+        began in it (:meth:`numbers`), with the page views of their hits in it instead of
+        their own, and views per visit of these. A ratio of a bucket without visits is ``None``."""
+        visits = self.visits(period, filters)
+        firsts = self.attributed(period, filters)
+        if hourly:
+            start = datetime(period.start.year, period.start.month, period.start.day)
+            keys = [start + timedelta(hours=n) for n in range(24 * (period.end - period.start).days)]
+
+            def key(ts):
+                return ts.replace(minute=0, second=0, microsecond=0, tzinfo=None)
+        else:
+            keys = [period.start + timedelta(days=n) for n in range((period.end - period.start).days)]
+
+            def key(ts):
+                return ts.date()
+        views = Counter(key(h.ts) for v in visits for h in self.hits[v.id] if h.event == "pageview")
+        found = []
+        for bucket in keys:
+            numbers = self.numbers([v for v in visits if key(v.started_at) == bucket], firsts)
+            numbers["pageviews"] = views[bucket]
+            visits_in = numbers["visits"]
+            numbers["views_per_visit"] = views[bucket] / visits_in if visits_in else None
+            if not visits_in:
+                numbers["bounce_rate"] = numbers["average_duration"] = None
+            found.append(numbers)
+        return found
 
     def rows(self, period: Period, filters: dict[str, str], dim: str) -> dict[str, dict[str, float]]:
         """``dim``'s rows for the period's visits that match ``filters``: value → metric → number."""

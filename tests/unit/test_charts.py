@@ -33,12 +33,14 @@ def test_value_axis_has_round_gridlines_above_the_peak(peak, labels):
 
 
 def test_previous_period_line_is_drawn_and_fits_the_axis():
-    found = buckets(daily([2, 2, 2]), [40, 10, 0, 99], "day", JAN + timedelta(days=3), now=datetime(2026, 2, 1))
+    before = daily([40, 10, 0, 99], start=JAN - timedelta(days=4), pageviews=[1, 1, 1, 1])
+    found = buckets(daily([2, 2, 2]), before, "day", JAN + timedelta(days=3), now=datetime(2026, 2, 1))
     chart = line_chart(found, "day")
     assert chart.ticks[-1][1] == "40"  # the previous peak of 40 sets the top; the 99 is past the period
     assert len(chart.previous.split()) == 3  # aligned by position, cut to this period's length
     assert "previous period: 40 visitors" in chart.columns[0][2]
-    assert line_chart(found, "day", "pageviews").previous == ""  # known for visitors only
+    assert line_chart(found, "day", "pageviews").ticks[-1][1] == "4"  # the previous page views: 1 a day
+    assert "previous period: 1 page views" in line_chart(found, "day", "pageviews").columns[0][2]
 
 
 def test_hours_still_to_come_are_not_drawn_and_the_current_one_is_apart():
@@ -58,7 +60,8 @@ def test_a_year_is_charted_by_month_with_every_day_counted():
     start = datetime(2025, 1, 2)
     points = daily([1] * 365, start=start)
     assert grain(365, hourly=False) == "month" and grain(30, hourly=False) == "day" and grain(1, hourly=True) == "hour"
-    found = buckets(points, [2] * 365, "month", start + timedelta(days=365), now=datetime(2025, 12, 20, 10))
+    found = buckets(points, daily([2] * 365, start=start - timedelta(days=365)), "month", start + timedelta(days=365),
+                    now=datetime(2025, 12, 20, 10))
     assert len(found) == 13  # Jan (from the 2nd) ... Dec, and Jan 1 2026
     assert [b.visitors for b in found][:3] == [30, 28, 31]
     assert sum(b.visitors for b in found) == 365 and found[0].previous == 60
@@ -72,3 +75,27 @@ def test_a_day_with_no_finished_bucket_shows_a_stub_for_the_one_under_way():
     found = buckets(daily([4]), None, "day", JAN + timedelta(days=1), now=JAN + timedelta(hours=9))
     chart = line_chart(found, "day")
     assert chart.done == "" and chart.area == "" and len(chart.partial.split()) == 2
+
+
+def test_a_bucket_without_visits_is_a_gap_in_a_ratio_and_zero_in_a_count():
+    days = [Point(JAN + timedelta(days=i), 1, 2, visits, bounces, 60 * visits)
+            for i, (visits, bounces) in enumerate([(2, 1), (0, 0), (4, 4), (1, 0)])]
+    found = buckets(days, None, "day", JAN + timedelta(days=4), now=datetime(2026, 2, 1))
+    rate = line_chart(found, "day", "bounce_rate")
+    assert [len(segment.split()) for segment in rate.segments] == [1, 2]  # Jan 2 had no visits: a gap
+    assert len(rate.areas) == 2
+    assert [label for _, label in rate.ticks] == ["0%", "25%", "50%", "75%", "100%"]
+    assert "bounce rate: —" in rate.columns[1][2] and "bounce rate: 50.0%" in rate.columns[0][2]
+    visits = line_chart(found, "day", "visits")
+    assert len(visits.segments) == 1 and len(visits.done.split()) == 4  # a count of 0 is drawn at 0
+    assert max(ys(visits.done)) == 200.0
+
+
+def test_duration_and_views_per_visit_axes():
+    days = [Point(JAN + timedelta(days=i), 1, views, 1, 0, seconds) for i, (views, seconds) in enumerate([(3, 100), (1, 400)])]
+    found = buckets(days, None, "day", JAN + timedelta(days=2), now=datetime(2026, 2, 1))
+    assert [label for _, label in line_chart(found, "day", "average_duration").ticks] == ["0s", "2m", "4m", "6m", "8m"]
+    assert "visit duration: 6m 40s" in line_chart(found, "day", "average_duration").columns[1][2]
+    assert [label for _, label in line_chart(found, "day", "views_per_visit").ticks] == ["0", "0.75", "1.5", "2.25", "3"]
+    small = buckets([Point(JAN, 1, 3, 2)], None, "day", JAN + timedelta(days=1), now=datetime(2026, 2, 1))
+    assert [label for _, label in line_chart(small, "day", "views_per_visit").ticks] == ["0", "0.5", "1", "1.5", "2"]

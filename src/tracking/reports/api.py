@@ -5,8 +5,8 @@ Six functions, each taking a session and a query value (:class:`~.query.StatsQue
 * :func:`overview`: the dashboard — totals, chart and every panel of ``query.dimensions``,
   compared with the previous period, with the period's bot hits;
 * :func:`aggregate`: the totals (and the previous period's, with ``compare``);
-* :func:`timeseries`: visitors and page views per hour or day (and the previous period's
-  visitors per bucket, with ``compare``);
+* :func:`timeseries`: visitors, page views, visits, bounces and visit duration per hour or day
+  (and the previous period's, with ``compare``): every headline number's chart;
 * :func:`breakdown`: the rows of one dimension, with the metrics asked for;
 * :func:`realtime`: the visitors of the last 30 minutes (of the matching visits, with filters);
 * :func:`bot_hits`: the period's bot hits (with filters, those the filters can apply to).
@@ -86,17 +86,29 @@ class _Runners:
         return self.summaries
 
 
+def _pageviews(query: StatsQuery) -> bool:
+    """Whether a series counts page views: unless ``query.metrics`` names visitors only."""
+    return set(query.metrics) != {"visitors"}
+
+
+def _previous_pageviews(query: StatsQuery) -> bool:
+    """Whether the previous period's series counts page views: only when a metric of the query
+    is made of them (they take a pass over the previous period's hits when filtered)."""
+    return bool({"pageviews", "views_per_visit"} & set(query.metrics))
+
+
 def overview(db, query: StatsQuery) -> Overview:
     """Totals, chart and the top ``query.limit`` rows of each of ``query.dimensions``, with the
-    previous period's totals and visitors per bucket (the dashboard always compares), the
-    period's bot hits (:func:`bot_hits`) and whether the site has any data."""
+    previous period's totals and counts per bucket (the dashboard always compares; page views
+    only when ``query.metrics`` ask for them), the period's bot hits (:func:`bot_hits`) and
+    whether the site has any data."""
     p = plan(query)
     run = _Runners(db, query)
     previous = query.period.previous()
     if p.totals is p.series is Source.RAW and len(p.raw_dimensions()) == len(p.breakdowns):
         # One scan per period answers it all: two statements each.
         now = run.raw.scan(query.period, query.dimensions)
-        before = run.raw.scan(previous, pageviews=False)
+        before = run.raw.scan(previous, pageviews=_previous_pageviews(query))
         totals, before_totals = now.totals, before.totals
         panels = {dim: now.panel(dim, query.limit, query.offset) for dim in query.dimensions}
         series, previous_series = now.series, before.series
@@ -105,26 +117,28 @@ def overview(db, query: StatsQuery) -> Overview:
         panels = {dim: run.of(source).breakdown(dim, query.period, totals=totals) for dim, source in p.breakdowns}
         before_totals = run.of(p.totals).totals(previous)
         series = run.of(p.series).series(query.period)
-        previous_series = run.of(p.series).series(previous, pageviews=False)
+        previous_series = run.of(p.series).series(previous, pageviews=_previous_pageviews(query))
     bots = run.summaries_only(p.bots)
-    return Overview(totals, before_totals, series, [point.visitors for point in previous_series], panels,
+    return Overview(totals, before_totals, series, previous_series, panels,
                     bot_hits=bot_hits(db, query), has_data=bots.has_data())
 
 
 def aggregate(db, query: StatsQuery) -> Aggregate:
-    """The period's totals; with ``compare``, the previous period's too."""
+    """The period's totals; with ``compare``, the previous period's."""
     runner = _Runners(db, query).of(plan(query).totals)
     return Aggregate(runner.totals(query.period), runner.totals(query.period.previous()) if query.compare else None)
 
 
 def timeseries(db, query: StatsQuery) -> Timeseries:
-    """Visitors and page views per bucket (page views stay 0 when ``query.metrics`` names only
-    visitors); with ``compare``, the previous period's visitors per bucket."""
+    """Counts per bucket — visitors, visits, bounces, visit duration and page views (page views
+    stay 0 when ``query.metrics`` names only visitors) — from which every headline metric of a
+    bucket follows (:class:`~.results.Point`); with ``compare``, the previous period's per
+    bucket (its page views only when ``query.metrics`` name page views or views per visit)."""
     runner = _Runners(db, query).of(plan(query).series)
-    points = runner.series(query.period, pageviews=not query.metrics or "pageviews" in query.metrics)
+    points = runner.series(query.period, pageviews=_pageviews(query))
     if not query.compare:
         return Timeseries(points)
-    return Timeseries(points, [point.visitors for point in runner.series(query.period.previous(), pageviews=False)])
+    return Timeseries(points, runner.series(query.period.previous(), pageviews=_previous_pageviews(query)))
 
 
 def breakdown(db, query: StatsQuery) -> Panel:

@@ -5,7 +5,7 @@ and so do visitors, which are daily visitors (ids rotate each UTC day: see :mod:
 everywhere else in the reports. The first and last buckets may be partial: each starts on the
 first day of the period that falls in it.
 
-The previous period's visitors are grouped by position: bucket ``i`` of the comparison holds the
+The previous period's counts are grouped by position: bucket ``i`` of the comparison holds the
 previous period's days at the same offsets from its start as bucket ``i`` has from the period's,
 so both series have as many buckets (a previous period with fewer days leaves its last buckets
 shorter).
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from .results import Point, Timeseries
+from .results import POINT_COUNTS, Point, Timeseries
 
 #: Intervals made of days (``hour`` and ``day`` are the runners' own).
 COARSE = ("week", "month")
@@ -27,25 +27,27 @@ def bucket_start(day: datetime, interval: str) -> datetime:
     return day.replace(day=1)
 
 
+def _sum(start: datetime, days: list[Point]) -> Point:
+    return Point(start, *(sum(getattr(day, name) for day in days) for name in POINT_COUNTS))
+
+
 def coarser(series: Timeseries, interval: str) -> Timeseries:
-    """``series`` (by day) by ``interval`` (``week`` or ``month``)."""
+    """``series`` (by day) by ``interval`` (``week`` or ``month``): each bucket sums its days'
+    counts (its ratios are those of the sums)."""
     if interval not in COARSE:
         raise ValueError(f"not an interval of days: {interval!r}")
-    points: list[Point] = []
-    sizes: list[int] = []
+    groups: list[list[Point]] = []
     for point in series.points:
-        start = bucket_start(point.start, interval)
-        if points and bucket_start(points[-1].start, interval) == start:
-            points[-1].visitors += point.visitors
-            points[-1].pageviews += point.pageviews
-            sizes[-1] += 1
+        if groups and bucket_start(groups[-1][0].start, interval) == bucket_start(point.start, interval):
+            groups[-1].append(point)
         else:
-            points.append(Point(point.start, point.visitors, point.pageviews))
-            sizes.append(1)
-    if series.previous_visitors is None:
+            groups.append([point])
+    points = [_sum(group[0].start, group) for group in groups]
+    if series.previous is None:
         return Timeseries(points)
     previous, at = [], 0
-    for size in sizes:
-        previous.append(sum(series.previous_visitors[at : at + size]))
-        at += size
+    for group in groups:
+        days = series.previous[at : at + len(group)]
+        previous.append(_sum(days[0].start if days else group[0].start, days))
+        at += len(group)
     return Timeseries(points, previous)

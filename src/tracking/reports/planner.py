@@ -21,6 +21,10 @@ The rules:
    them (its details): the summaries count a page's views and first views per day, not which
    visits viewed it. So do their visitors when filtered (the distinct visitors of the matching
    visits); unfiltered, a page's visitors are the summaries' (those who first viewed it that day).
+   An **hourly chart of the bounce rate or the visit duration** comes from the raw visits
+   too: ``hourly_stats`` counts visitors, visits and page views per hour, not bounces or
+   durations (an hourly chart covers a day or two: one scan of their visits). Daily charts of
+   every metric come from ``daily_stats``' day totals.
 4. **Realtime comes from the raw visits**: the summaries go down to the hour, not to the last
    30 minutes.
 5. **Bot hits come from the summaries**, filters or not: bots have no visit, so no visit filter
@@ -44,6 +48,8 @@ class Source(StrEnum):
 
 #: Metrics of a page breakdown read from its entries (the visits that began on it).
 _ENTRIES = frozenset(("entries", "bounce_rate", "average_duration"))
+#: Metrics of a chart that ``hourly_stats`` cannot answer.
+_NOT_HOURLY = frozenset(("bounce_rate", "average_duration"))
 
 
 @dataclass(frozen=True)
@@ -82,7 +88,7 @@ def plan(query: StatsQuery) -> Plan:
     return Plan(
         query=query,
         totals=rows,
-        series=rows,
+        series=Source.RAW if query.bucket == "hour" and asked & _NOT_HOURLY else rows,  # rule 3
         breakdowns=tuple((dim, rows) for dim in query.dimensions),
         people=people,
         entries=entries,

@@ -1,9 +1,9 @@
 """Numbers read from the raw rows, ``visits`` and ``hits``: exact for any combination of filters.
 
 :meth:`RawRunner.scan` answers one period in two passes: one over the matching visits for the
-totals, the chart's visitors and every visit panel (``GROUPING SETS`` on PostgreSQL, one
-``UNION ALL`` branch per panel on SQLite), and one over their hits for the page, event and
-property panels and the chart's page views. Slower on big sites than the summaries —
+totals, the chart's visitors, visits, bounces and durations, and every visit panel
+(``GROUPING SETS`` on PostgreSQL, one ``UNION ALL`` branch per panel on SQLite), and one over
+their hits for the page, event and property panels and the chart's page views. Slower on big sites than the summaries —
 ``BENCHMARKS.md`` has the figures. Every filter is a condition on the visit row: a country
 filter finds its visits through an index; the others read the period's visits, a page or event
 filter in the list of pages and events each visit keeps (``visits.pages``,
@@ -143,7 +143,7 @@ class RawRunner:
 class Scan:
     """The numbers of one period with filters, from the raw rows of its matching visits.
 
-    Two statements: one over the matching visits (totals, visitors per bucket, one grouping
+    Two statements: one over the matching visits (totals, counts per bucket, one grouping
     per visit panel) and, when a page, event or property panel or the chart's page views
     need them, one over those visits' hits. Each finds the matching visits itself, by the
     site and day index and the filters.
@@ -244,8 +244,10 @@ class Scan:
                 self.rows[panels[index]][values[0]] = Row.of(values[0], counts)
             else:
                 key = self._key(values[0])
-                if key in found:
-                    found[key][0] += counts[0]
+                if key in found:  # visitors, visits, bounces, duration (page views: from the hits)
+                    visitors, visits, _, bounces, duration, _ = counts
+                    for at, count in ((0, visitors), (2, visits), (3, bounces), (4, duration)):
+                        found[key][at] += count
         return totals
 
     def _hits(self, dims: list[str], found: dict, series: bool) -> None:

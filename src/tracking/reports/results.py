@@ -70,9 +70,27 @@ class Row(Totals):
 
 @dataclass
 class Point:
+    """One bucket of a time series: its counts (visits, bounces and duration of the visits that
+    began in it; page views of the hits in it). A ratio of a bucket without visits is ``None``."""
+
     start: datetime
     visitors: int
     pageviews: int
+    visits: int = 0
+    bounces: int = 0
+    duration: int = 0
+
+    @property
+    def views_per_visit(self) -> float | None:
+        return self.pageviews / self.visits if self.visits else None
+
+    @property
+    def bounce_rate(self) -> float | None:
+        return 100.0 * self.bounces / self.visits if self.visits else None
+
+    @property
+    def average_duration(self) -> float | None:
+        return self.duration / self.visits if self.visits else None
 
 
 @dataclass
@@ -107,11 +125,15 @@ class Aggregate:
 
 @dataclass
 class Timeseries:
-    """Visitors and page views per bucket; with ``compare``, the previous period's visitors
-    per bucket (as many buckets)."""
+    """Counts per bucket; with ``compare``, the previous period's per bucket (as many buckets:
+    its page views only when the query's metrics need them)."""
 
     points: list[Point]
-    previous_visitors: list[int] | None = None
+    previous: list[Point] | None = None
+
+    @property
+    def previous_visitors(self) -> list[int] | None:
+        return None if self.previous is None else [point.visitors for point in self.previous]
 
 
 @dataclass
@@ -123,26 +145,34 @@ class Overview:
     totals: Totals
     before: Totals
     series: list[Point]
-    previous_visitors: list[int]
+    previous: list[Point]
     panels: dict[str, Panel]
     #: None: a filter cannot apply to bot hits (an entry or exit page).
     bot_hits: int | None = 0
     has_data: bool = True
 
+    @property
+    def previous_visitors(self) -> list[int]:
+        return [point.visitors for point in self.previous]
+
+
+#: The counts of a bucket, in the order of :func:`buckets`' lists (and of :class:`Point`).
+POINT_COUNTS = ("visitors", "pageviews", "visits", "bounces", "duration")
+
 
 def buckets(period: Period, bucket: str, timezone: str) -> dict[datetime, list[int]]:
-    """The chart's buckets (local, naive), each with [visitors, page views] at zero."""
+    """The chart's buckets (local, naive), each with its counts (:data:`POINT_COUNTS`) at zero."""
     found: dict[datetime, list[int]] = {}
     if bucket == "hour":
         start, end = period.bounds(timezone)
         hour = start
         while hour < end:
-            found[to_local(hour, timezone).replace(tzinfo=None)] = [0, 0]
+            found[to_local(hour, timezone).replace(tzinfo=None)] = [0] * len(POINT_COUNTS)
             hour += timedelta(hours=1)
     else:
         day = period.start
         while day < period.end:
-            found[datetime(day.year, day.month, day.day)] = [0, 0]
+            found[datetime(day.year, day.month, day.day)] = [0] * len(POINT_COUNTS)
             day += timedelta(days=1)
     return found
 
@@ -154,7 +184,7 @@ def bucket_of(ts: datetime, bucket: str, timezone: str) -> datetime:
 
 
 def points(found: dict[datetime, list[int]]) -> list[Point]:
-    return [Point(start, visitors, pageviews) for start, (visitors, pageviews) in found.items()]
+    return [Point(start, *counts) for start, counts in found.items()]
 
 
 def make_panel(dim: str, rows: list[Row], limit: int, whole: int) -> Panel:

@@ -91,35 +91,43 @@ class SummaryRunner:
         return {row[0]: Row.of(row[0], map(int, row[1:])) for row in self.db.execute(query)}
 
     def series(self, period: Period, pageviews: bool = True) -> list[Point]:
-        """Visitors and page views (left at 0 unless ``pageviews``) per hour of UTC shown in
-        local time, or per local day."""
+        """Counts (page views left at 0 unless ``pageviews``) per hour of UTC shown in local
+        time, or per local day. ``hourly_stats`` holds no bounces or duration: the hourly buckets
+        leave them at 0 (the planner reads an hourly chart of those from the raw rows)."""
         bucket = self.query.bucket
         found = buckets(period, bucket, self.site.timezone)
         if bucket == "hour":
             start, end = period.bounds(self.site.timezone)
             h = HourlyStat
             rows = self.db.execute(
-                select(h.hour, h.visitors, h.pageviews).where(h.site_id == self.site.id, h.hour >= start, h.hour < end)
+                select(h.hour, h.visitors, h.pageviews, h.visits).where(
+                    h.site_id == self.site.id, h.hour >= start, h.hour < end
+                )
             )
-            for hour, visitors, views in rows:
+            for hour, visitors, views, visits in rows:
                 key = bucket_of(hour, bucket, self.site.timezone)
                 if key in found:
                     found[key][0] += visitors
                     found[key][1] += views if pageviews else 0
+                    found[key][2] += visits
         else:
             # By local day, exactly (UTC hours do not fall on local midnight in every zone):
-            # visitors from the day's total, page views from the day's hits.
+            # visitors, visits, bounces and duration from the day's total, page views from the
+            # day's hits.
             d = DailyStat
             dims = (TOTAL, HITS) if pageviews else (TOTAL,)
             rows = self.db.execute(
-                select(d.day, d.dim, d.visitors, d.pageviews).where(
+                select(d.day, d.dim, d.visitors, d.pageviews, d.visits, d.bounces, d.duration).where(
                     d.site_id == self.site.id, d.dim.in_(dims), d.day >= period.start, d.day < period.end
                 )
             )
-            for day, dim, visitors, views in rows:
+            for day, dim, visitors, views, visits, bounces, duration in rows:
                 bucket_values = found[datetime(day.year, day.month, day.day)]
                 if dim == HITS:
                     bucket_values[1] += views
                 else:
                     bucket_values[0] += visitors
+                    bucket_values[2] += visits
+                    bucket_values[3] += bounces
+                    bucket_values[4] += duration
         return points(found)

@@ -20,7 +20,7 @@ from pyramid.renderers import render
 from pyramid.response import Response
 from pyramid.view import view_config, view_defaults
 
-from ..charts import DEFAULT_METRIC, METRICS, buckets, grain, line_chart
+from ..charts import DEFAULT_METRIC, METRICS, buckets, grain, line_chart, shown_value
 from ..headers import allow_framing
 from ..interfaces import IDatabase
 from ..models.types import utcnow
@@ -68,8 +68,9 @@ class PageQuery:
     """A report page's state from the query string — its query value (``stats``), the period
     and filters it names — and links that change part of it."""
 
-    def __init__(self, request, **query) -> None:
-        """``query``: the rest of the query value (dimensions, metrics, limit, compare)."""
+    def __init__(self, request, chart: bool = False, **query) -> None:
+        """``query``: the rest of the query value (dimensions, metrics, limit, compare);
+        ``chart``: the query asks for the chart's metric (``metrics``), when not the default."""
         self.request = request
         site = request.context.site
         params = query_params(request)
@@ -77,13 +78,15 @@ class PageQuery:
         self.period = period_from(params, self.today)
         filters = filters_from(params)
         self.filters = {f.dimension: f.value for f in filters}
+        #: The chart's metric (a headline number's link switches it).
+        self.metric = params.get("metric") if params.get("metric") in METRICS else DEFAULT_METRIC
+        if chart and self.metric != DEFAULT_METRIC:
+            query["metrics"] = (self.metric,)
         self.stats = StatsQuery(SiteRef(site.id, site.timezone), self.period, filters, **query)
         self.base = {"period": self.period.key}
         if self.period.key == "custom":
             self.base["from"] = self.period.start.isoformat()
             self.base["to"] = (self.period.end - timedelta(days=1)).isoformat()
-        #: The chart's metric (a headline number's link switches it).
-        self.metric = params.get("metric") if params.get("metric") in METRICS else DEFAULT_METRIC
         if self.metric != DEFAULT_METRIC:
             self.base["metric"] = self.metric
         #: What was asked for a custom range that could not be used (shown beside its fields).
@@ -136,7 +139,8 @@ def _whole_month(start: date, end: date) -> bool:
 
 
 def chart(request, query: PageQuery, series, previous) -> dict:
-    """The chart of the dashboard (``sites/_chart.jinja2``): its geometry and its buckets so far."""
+    """The chart of the dashboard (``sites/_chart.jinja2``) of the query's metric, with the
+    previous period's behind it: its geometry and its buckets so far."""
     site = request.context.site
     period = query.period
     now = to_local(utcnow(), site.timezone).replace(tzinfo=None)
@@ -145,6 +149,7 @@ def chart(request, query: PageQuery, series, previous) -> dict:
     return {
         "chart": line_chart(found, kind, query.metric),
         "buckets": [b for b in found if b.state != "future"],
+        "shown_value": shown_value,
         "kind": kind,
         "query": query,
     }
@@ -170,7 +175,8 @@ class DashboardViews:
     @view_config(name="", renderer="tracking:templates/sites/dashboard.jinja2")
     def dashboard(self):
         db = self.request.dbsession
-        query = PageQuery(self.request, dimensions=tuple(dim for _, dims in GROUPS for dim in dims), compare=True)
+        query = PageQuery(self.request, chart=True, dimensions=tuple(dim for _, dims in GROUPS for dim in dims),
+                          compare=True)
         if query.stale:  # a period picked from the list keeps no custom dates in the address
             raise HTTPSeeOther(query.url(""))
         overview = api.overview(db, query.stats)
@@ -189,7 +195,7 @@ class DashboardViews:
             "multi_day": query.period.days > 1,
             "realtime": api.realtime(db, query.stats, utcnow()),
             "bot_hits": overview.bot_hits,
-            **chart(self.request, query, overview.series, overview.previous_visitors),
+            **chart(self.request, query, overview.series, overview.previous),
             "groups": groups,
             "labels": LABELS,
             "filterable": FILTERABLE,
@@ -208,9 +214,9 @@ class DashboardViews:
         last 30 minutes, whether the site has had a hit, and the chart (HTML), for the same
         period, filters and metric."""
         db = self.request.dbsession
-        query = PageQuery(self.request, compare=True)
+        query = PageQuery(self.request, chart=True, compare=True)
         series = api.timeseries(db, query.stats)
-        context = chart(self.request, query, series.points, series.previous_visitors)
+        context = chart(self.request, query, series.points, series.previous)
         return {
             "now": api.realtime(db, query.stats, utcnow()),
             "has_data": api.has_data(db, query.stats),
