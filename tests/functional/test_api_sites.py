@@ -113,3 +113,11 @@ def test_a_members_key_lists_reads_and_changes_the_shared_site_as_the_role_allow
     assert res.status_int == (200 if may_change else 403), res.body
     testapp.delete(f"/api/v1/sites/{site.id}", headers=bearer(key), status=403)  # only the owner deletes
     assert dbsession.get(Site, site.id) is not None
+
+
+@pytest.mark.parametrize("name", ["Shop\x00", "Sh\nop", "Shop \ud800"])
+def test_a_name_that_is_not_one_line_of_text_is_a_400_and_changes_nothing(testapp, dbsession, site, writer, name):
+    res = testapp.patch_json(f"/api/v1/sites/{site.id}", {"name": name}, headers=bearer(writer), status=400)
+    assert error_of(res)["field"] == "name"
+    dbsession.expire_all()
+    assert dbsession.get(Site, site.id).name == "Owner's blog"

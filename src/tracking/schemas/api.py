@@ -12,6 +12,7 @@ program never reads other numbers than those it asked for. Unknown and repeated 
 from __future__ import annotations
 
 import ipaddress
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -24,6 +25,7 @@ from ..reports.intervals import COARSE
 from ..reports.periods import DEFAULT_PERIOD, PERIODS, Period, period_from
 from ..reports.query import DETAILS, FILTERABLE, InvalidQuery, SiteRef, StatsQuery, filters_from
 from ..summaries.dimensions import DIMENSIONS
+from . import no_control_characters
 from .sites import normalize_site_url, timezones, umami_website_id
 
 #: Intervals of a time series.
@@ -173,12 +175,20 @@ class _Text(colander.String):
         return super().deserialize(node, cstruct)
 
 
+def _one_line(node, value: str) -> None:
+    """A name is one line of text that a database can store: no control character (NUL among
+    them) and no lone surrogate (which JSON's ``\\uD800`` escapes can carry)."""
+    no_control_characters(node, value)
+    if any(unicodedata.category(char) == "Cs" for char in value):
+        raise colander.Invalid(node, "Must be valid Unicode text.")
+
+
 def _site_schema(partial: bool) -> colander.SchemaNode:
     missing = colander.drop if partial else colander.required
     schema = colander.SchemaNode(colander.Mapping(unknown="raise"))
     schema.add(colander.SchemaNode(_Text(), name="name", missing=missing,
                                    preparer=lambda v: v.strip() if isinstance(v, str) else v,
-                                   validator=colander.Length(min=1, max=100)))
+                                   validator=colander.All(colander.Length(min=1, max=100), _one_line)))
     schema.add(colander.SchemaNode(_Text(), name="url", missing=missing,
                                    validator=colander.All(colander.Length(max=300), _site_url)))
     schema.add(colander.SchemaNode(_Text(), name="timezone", missing=colander.drop if partial else "UTC",
