@@ -50,6 +50,14 @@ def test_the_form_says_what_is_wrong_beside_the_field(testapp, dbsession, owner)
     assert dbsession.scalar(select(ApiKey).where(ApiKey.user_id == owner.id)) is None
 
 
+def test_a_label_with_a_control_character_is_a_form_error(testapp, dbsession, owner):
+    testapp.login(owner.email)
+    res = create_key_on_page(testapp, owner, label="deploy\x00bot")
+    assert res.status_code == 200
+    assert "Remove the control characters" in res.text
+    assert dbsession.scalar(select(ApiKey).where(ApiKey.user_id == owner.id)) is None
+
+
 def test_a_key_limited_to_a_site_sees_only_it(testapp, dbsession, owner, make_site, site):
     other_site = make_site(owner, name="Shop", url="https://shop.example.com")
     testapp.login(owner.email)

@@ -8,7 +8,7 @@ import colander
 import deform
 
 from ..api_keys import LABEL_LENGTH, SCOPES
-from . import CSRFSchema
+from . import CSRFSchema, no_control_characters
 
 
 @colander.deferred
@@ -40,7 +40,7 @@ class ApiKeySchema(CSRFSchema):
         title="Label",
         description="What the key is for, to tell it from the others (a back end, a script…).",
         preparer=lambda v: v.strip() if isinstance(v, str) else v,
-        validator=colander.Length(min=1, max=LABEL_LENGTH),
+        validator=colander.All(colander.Length(min=1, max=LABEL_LENGTH), no_control_characters),
     )
     scopes = colander.SchemaNode(
         colander.Set(),
