@@ -24,6 +24,8 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from .reports.results import Totals
+
 #: The drawing's own coordinates (stretched to the box by the browser).
 WIDTH = 1000
 HEIGHT = 200
@@ -52,18 +54,13 @@ COUNTS = ("visitors", "pageviews", "visits", "bounces", "duration")
 
 
 @dataclass
-class Counts:
-    """A bucket's counts (of the period, or of the previous period at the same position)."""
-
-    visitors: int = 0
-    pageviews: int = 0
-    visits: int = 0
-    bounces: int = 0
-    duration: int = 0
+class Counts(Totals):
+    """A bucket's counts (of the period, or of the previous period at the same position), with
+    the read side's ratios of them (:class:`~tracking.reports.results.Totals`)."""
 
     @classmethod
     def of(cls, point) -> "Counts":
-        return cls(*(getattr(point, name, 0) for name in COUNTS))
+        return cls(**{name: getattr(point, name, 0) for name in COUNTS})
 
     def add(self, other: "Counts") -> None:
         for name in COUNTS:
@@ -72,15 +69,9 @@ class Counts:
     def value(self, metric: str) -> float | None:
         """``metric`` of the bucket; a ratio of a bucket without visits is ``None`` (drawn as a
         gap in the line, shown as a dash in the table: no visit had no duration, it had none)."""
-        if metric not in RATIOS:
-            return getattr(self, metric)
-        if not self.visits:
+        if metric in RATIOS and not self.visits:
             return None
-        if metric == "views_per_visit":
-            return self.pageviews / self.visits
-        if metric == "bounce_rate":
-            return 100.0 * self.bounces / self.visits
-        return self.duration / self.visits
+        return getattr(self, metric)
 
 
 @dataclass
