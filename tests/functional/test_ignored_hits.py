@@ -1,5 +1,6 @@
 """Hits the beacon ignores are counted per site and reason, and the dashboard says why."""
 
+import json
 from datetime import datetime
 
 import pytest
@@ -58,6 +59,17 @@ def test_the_first_of_each_reason_is_written_at_once_the_rest_in_batches(clock, 
     send(url="http://127.0.0.1/")
     assert counts(dbsession, site) == {"dnt": (4, ""), "foreign-host": (2, "127.0.0.1"), "gpc": (1, "")}
     assert send() is None and counts(dbsession, site)["dnt"][0] == 4  # a counted hit is not an ignored one
+
+
+def test_the_peers_trackers_count_what_they_ignore_as_the_beacon_does(clock, testapp, dbsession, site):
+    site.umami_website_id = "4fb7fa4c-5b46-438d-94b3-3a8fb9bc2e8b"
+    dbsession.flush()
+    headers = {"User-Agent": CHROME, "Content-Type": "text/plain"}
+    plausible = {"n": "pageview", "u": "https://blog.example.com/", "d": "blog.example.com"}
+    testapp.post("/api/event", json.dumps(plausible).encode(), headers={**headers, "DNT": "1"}, status=202)
+    umami = {"type": "event", "payload": {"website": site.umami_website_id, "url": "http://localhost:8000/"}}
+    testapp.post("/api/send", json.dumps(umami).encode(), headers=headers, status=200)
+    assert counts(dbsession, site) == {"dnt": (1, ""), "foreign-host": (1, "localhost")}
 
 
 def test_a_failed_write_keeps_its_counts(app, dbsession, site):

@@ -35,10 +35,10 @@ from pyramid.view import (
 
 from ..ingest import BEACON_NAMES
 from ..ingest import BEACON_PATH as beacon_path
-from ..ingest.hit import FIELDS, MAX_BODY, BadHit, decode_json_body, parse
+from ..ingest.hit import FIELDS, MAX_BODY, BadHit, RawHit, decode_json_body, parse
 from ..ingest.limits import RateLimiter
-from ..ingest.pipeline import Ignored
-from ..ingest.sites import SiteUnavailable
+from ..ingest.pipeline import EnrichedHit, Ignored
+from ..ingest.sites import SiteInfo, SiteUnavailable
 from ..interfaces import IBeaconLimiter, IHitPipeline, IHitStore, IIgnoredHits
 from ..models.types import utcnow
 from ..resources import Root, SiteResource
@@ -149,6 +149,22 @@ class _Refused(Exception):
         self.response = response
 
 
+def enrich(
+    registry, site: SiteInfo, raw: RawHit, *, ip: str, user_agent: str, dnt: bool, gpc: bool, now
+) -> EnrichedHit:
+    """The hit to store, as the pipeline makes it; a hit it ignores (:class:`Ignored`, raised
+    again) is counted for the site's owner first (``IIgnoredHits``). The one way a hit goes in,
+    from the beacon, the peers' trackers' endpoints and the API alike."""
+    try:
+        return registry.getUtility(IHitPipeline).process(
+            site, raw, ip=ip, user_agent=user_agent, dnt=dnt, gpc=gpc, now=now
+        )
+    except Ignored as ignored:
+        host = raw.page.host if ignored.reason == "foreign-host" else ""
+        registry.getUtility(IIgnoredHits).add(site.id, ignored.reason, now, host)
+        raise
+
+
 def beacon_view(**settings):
     """``view_config`` for each of the beacon's names (:data:`~tracking.ingest.BEACON_NAMES`)."""
 
@@ -187,7 +203,8 @@ class Beacon:
         except BadHit as bad:
             return _error(400, bad.errors)
         try:
-            hit = registry.getUtility(IHitPipeline).process(
+            hit = enrich(
+                registry,
                 self.context.info,
                 raw,
                 ip=address,
@@ -197,8 +214,6 @@ class Beacon:
                 now=utcnow(),
             )
         except Ignored as ignored:
-            host = raw.page.host if ignored.reason == "foreign-host" else ""
-            registry.getUtility(IIgnoredHits).add(self.context.info.id, ignored.reason, utcnow(), host)
             return _answer(204, **{"X-Tracking-Ignored": ignored.reason})
         if not registry.getUtility(IHitStore).submit(hit):
             return _retry_later("too many hits waiting to be stored; retry later")

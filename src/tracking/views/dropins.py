@@ -37,11 +37,11 @@ from ..api_resources import Api
 from ..ingest.hit import MAX_BODY, MAX_URL, BadHit, decode_json_body, parse
 from ..ingest.pipeline import Ignored
 from ..ingest.sites import SiteInfo, SiteUnavailable
-from ..interfaces import IBeaconLimiter, IDatabase, IDropInSites, IHitPipeline, IHitStore
+from ..interfaces import IBeaconLimiter, IDatabase, IDropInSites, IHitStore
 from ..models import Site
 from ..models.types import utcnow
 from ..resources import is_disconnect
-from .beacon import CORS, _error, _retry_later, _too_many
+from .beacon import CORS, _error, _retry_later, _too_many, enrich
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +77,12 @@ def _store(request, sites, fields: dict) -> Response | None:
         if wait:
             return _too_many(wait)
     raw = parse(fields)
-    pipeline = registry.getUtility(IHitPipeline)
     store = registry.getUtility(IHitStore)
     now = utcnow()
     for site in sites:
         try:
-            hit = pipeline.process(site, raw, ip=address, user_agent=environ.get("HTTP_USER_AGENT", ""),
-                                   dnt=environ.get("HTTP_DNT") == "1", gpc=environ.get("HTTP_SEC_GPC") == "1", now=now)
+            hit = enrich(registry, site, raw, ip=address, user_agent=environ.get("HTTP_USER_AGENT", ""),
+                         dnt=environ.get("HTTP_DNT") == "1", gpc=environ.get("HTTP_SEC_GPC") == "1", now=now)
         except Ignored:
             continue
         if not store.submit(hit):
