@@ -8,6 +8,8 @@ from tests.apiclient import bearer, error_of, make_key
 from tests.hits import make_hit, three_days_of_traffic
 from tracking.ingest.store import Store
 from tracking.reports import api
+from tracking.reports.api import SERIES_METRICS
+from tracking.reports.intervals import bucket_start
 from tracking.reports.periods import Period
 from tracking.reports.query import DETAILS, Filter, SiteRef, StatsQuery
 from tracking.views.dashboard import GROUPS
@@ -67,8 +69,58 @@ def test_the_timeseries_is_the_dashboards_chart(testapp, dbsession, site, key, f
         (p.start.isoformat(), p.visitors, p.pageviews) for p in shown.series
     ]
     assert body["previous"]["visitors"] == shown.previous_visitors
+    assert body["metrics"] == list(SERIES_METRICS)
     hourly = get(testapp, site, key, "timeseries", **WEEK, **filters, interval="hour")["results"]
     assert len(hourly) == 7 * 24 and sum(p["pageviews"] for p in hourly) == sum(p.pageviews for p in shown.series) > 0
+
+
+def _chart_number(point, metric):
+    value = getattr(point, metric)
+    return round(value, 2) if isinstance(value, float) else value
+
+
+@pytest.mark.parametrize("interval", ["hour", "day"])
+@pytest.mark.parametrize("filters", [{}, {"page": "/p3"}], ids=["summaries", "raw rows"])
+@pytest.mark.parametrize("metric", SERIES_METRICS)
+def test_each_metric_of_a_bucket_is_the_dashboards_chart_of_it(testapp, dbsession, site, key, metric, filters, interval):
+    """Each metric's buckets, and the previous period's, equal what the dashboard's chart of that
+    metric draws (its own query value: ``metric=…`` on the dashboard); a bucket without visits
+    has no ratio (null)."""
+    query = StatsQuery(SiteRef(site.id, site.timezone), WEEK_PERIOD, tuple(Filter(d, v) for d, v in filters.items()),
+                       metrics=(metric,), interval=interval, compare=True)
+    chart = api.timeseries(dbsession, query)
+    body = get(testapp, site, key, "timeseries", **WEEK, **filters, interval=interval, metrics=metric, compare="true")
+    assert body["metrics"] == [metric]
+    for answered, drawn in ((body["results"], chart.points), (body["previous"]["results"], chart.previous)):
+        assert answered == [{"start": p.start.isoformat(), metric: _chart_number(p, metric)} for p in drawn]
+    numbers = [p[metric] for p in body["results"]]
+    assert any(number is not None for number in numbers) and any(p.visits for p in chart.points)
+    if metric in ("views_per_visit", "bounce_rate", "average_duration"):
+        assert None in numbers  # the nights (hours) or the days without traffic: no visits, no ratio
+    everything = get(testapp, site, key, "timeseries", **WEEK, **filters, interval=interval)
+    assert [p[metric] for p in everything["results"]] == numbers
+
+
+@pytest.mark.parametrize("interval", ["week", "month"])
+def test_weeks_and_months_have_the_ratios_of_their_sums(testapp, site, key, interval):
+    params = {"period": "custom", "from": "2026-05-20", "to": "2026-06-10"}
+    days = get(testapp, site, key, "timeseries", **params, metrics="visits,pageviews,average_duration")["results"]
+    coarse = get(testapp, site, key, "timeseries", **params, interval=interval)["results"]
+    groups: dict[datetime, list[dict]] = {}
+    for day in days:
+        groups.setdefault(bucket_start(datetime.fromisoformat(day["start"]), interval), []).append(day)
+    assert len(coarse) == len(groups)
+    for bucket, inside in zip(coarse, groups.values(), strict=True):
+        visits = sum(day["visits"] for day in inside)
+        assert (bucket["start"], bucket["visits"]) == (inside[0]["start"], visits)
+        assert bucket["pageviews"] == sum(day["pageviews"] for day in inside)
+        if not visits:
+            assert bucket["bounce_rate"] is bucket["average_duration"] is bucket["views_per_visit"] is None
+            continue
+        assert bucket["views_per_visit"] == round(bucket["pageviews"] / visits, 2)
+        duration = sum(day["average_duration"] * day["visits"] for day in inside if day["visits"])
+        assert bucket["average_duration"] == pytest.approx(duration / visits, abs=0.01)
+    assert any(bucket["visits"] for bucket in coarse)
 
 
 def test_weeks_and_months_add_up_the_days(testapp, dbsession, site, key):
@@ -150,6 +202,9 @@ def test_bad_parameters_are_400s_naming_the_field(testapp, site, key, params, fi
 @pytest.mark.parametrize(("name", "params", "field"), [
     ("timeseries", {"interval": "minute"}, "interval"),
     ("timeseries", {"period": "12mo", "interval": "hour"}, "interval"),
+    ("timeseries", {"metrics": "events"}, "metrics"),
+    ("timeseries", {"metrics": "visits,visits"}, "metrics"),
+    ("timeseries", {"metrics": ""}, "metrics"),
     ("breakdown", {}, "dimension"),
     ("breakdown", {"dimension": "planet"}, "dimension"),
     ("breakdown", {"dimension": "page", "metrics": "events"}, "metrics"),

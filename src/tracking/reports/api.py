@@ -86,6 +86,10 @@ class _Runners:
         return self.summaries
 
 
+#: The headline metrics a time series has per bucket (the dashboard's chart draws each).
+SERIES_METRICS = ("visitors", "visits", "pageviews", "views_per_visit", "bounce_rate", "average_duration")
+
+
 def _pageviews(query: StatsQuery) -> bool:
     """Whether a series counts page views: unless ``query.metrics`` names visitors only."""
     return set(query.metrics) != {"visitors"}

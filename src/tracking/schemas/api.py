@@ -21,6 +21,7 @@ import colander
 
 from ..ingest.enrich import clean_text
 from ..ingest.hit import FIELDS, BadHit, RawHit, parse
+from ..reports.api import SERIES_METRICS
 from ..reports.intervals import COARSE
 from ..reports.periods import DEFAULT_PERIOD, PERIODS, Period, period_from
 from ..reports.query import DETAILS, FILTERABLE, InvalidQuery, SiteRef, StatsQuery, filters_from
@@ -110,7 +111,7 @@ def stats_request(kind: str, params, site, today: date) -> StatsRequest:
     ``realtime``) from its query parameters, for ``site`` (whose local date is ``today``)."""
     extra = {
         "aggregate": ("compare",),
-        "timeseries": ("compare", "interval"),
+        "timeseries": ("compare", "interval", "metrics"),
         "breakdown": ("dimension", "metrics", "limit", "offset", "prop_event"),
         "realtime": (),
     }[kind]
@@ -140,7 +141,10 @@ def stats_request(kind: str, params, site, today: date) -> StatsRequest:
         raise InvalidInput("interval", f"There is no interval {interval!r}: one of {', '.join(INTERVALS)}.")
     if interval == "hour" and period.days > MAX_HOURLY_DAYS:
         raise InvalidInput("interval", f"A series by the hour covers at most {MAX_HOURLY_DAYS} days.")
-    query = StatsQuery(ref, period, filters, interval=interval if interval == "hour" else "day",
+    metrics = tuple(values["metrics"].split(",")) if "metrics" in values else SERIES_METRICS
+    if any(metric not in SERIES_METRICS for metric in metrics) or len(set(metrics)) != len(metrics):
+        raise InvalidInput("metrics", f"A time series has the metrics {', '.join(SERIES_METRICS)}, each once.")
+    query = StatsQuery(ref, period, filters, metrics=metrics, interval=interval if interval == "hour" else "day",
                        compare=_boolean(values, "compare"))
     return StatsRequest(query, interval)
 

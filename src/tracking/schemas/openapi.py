@@ -12,6 +12,7 @@ from functools import cache
 
 from ..api_keys import SCOPES
 from ..ingest.hit import MAX_EVENT, MAX_PROP_KEY, MAX_PROP_VALUE, MAX_PROPS, MAX_URL, MAX_WIDTH
+from ..reports.api import SERIES_METRICS
 from ..reports.periods import PERIODS
 from ..reports.query import DETAILS, FILTERABLE, MAX_FILTER
 from ..summaries.dimensions import DIMENSIONS, LABELS
@@ -108,11 +109,18 @@ def _schemas() -> dict:
         "Aggregate": {"type": "object", "required": [*base, "results"], "properties": {
             **base, "results": _ref("Totals"),
             "previous": {"type": "object", "properties": {"period": period, "results": _ref("Totals")}}}},
-        "Timeseries": {"type": "object", "required": [*base, "interval", "results"], "properties": {
+        "Bucket": {"type": "object", "required": ["start"], "additionalProperties": False, "properties": {
+            "start": {"type": "string", "description": "Local time of the bucket's start."},
+            "visitors": count, "visits": count, "pageviews": count,
+            **{ratio: {"type": ["number", "null"], "description": "null for a bucket without visits."}
+               for ratio in ("views_per_visit", "bounce_rate", "average_duration")}}},
+        "Timeseries": {"type": "object", "required": [*base, "interval", "metrics", "results"], "properties": {
             **base, "interval": {"type": "string", "enum": list(limits.INTERVALS)},
-            "results": {"type": "array", "items": {"type": "object", "required": ["start", "visitors", "pageviews"],
-                                                   "properties": {"start": {"type": "string"}, "visitors": count, "pageviews": count}}},
-            "previous": {"type": "object", "properties": {"period": period, "visitors": {"type": "array", "items": count}}}}},
+            "metrics": {"type": "array", "items": {"type": "string", "enum": list(SERIES_METRICS)}},
+            "results": {"type": "array", "items": _ref("Bucket")},
+            "previous": {"type": "object", "required": ["period", "visitors", "results"], "properties": {
+                "period": period, "visitors": {"type": "array", "items": count},
+                "results": {"type": "array", "items": _ref("Bucket")}}}}},
         "Breakdown": {"type": "object", "required": [*base, "dimension", "metrics", "results", "offset", "next_offset"], "properties": {
             **base, "dimension": {"type": "string", "enum": list(DIMENSIONS)},
             "metrics": {"type": "array", "items": {"type": "string", "enum": metrics}},
@@ -190,11 +198,14 @@ def document() -> dict:
             },
             "/sites/{site_id}/aggregate": _stats("The dashboard's headline numbers", [*PERIOD_PARAMETERS, COMPARE], "Aggregate",
                                                  "Unique visitors, visits, page views, views per visit, bounce rate, average visit duration, events."),
-            "/sites/{site_id}/timeseries": _stats("Visitors and page views per interval", [
+            "/sites/{site_id}/timeseries": _stats("The headline metrics per interval", [
                 *PERIOD_PARAMETERS, COMPARE,
                 _query("interval", {"type": "string", "enum": list(limits.INTERVALS)},
-                       f"Default: hour for periods of up to two days, else day; hour covers at most {limits.MAX_HOURLY_DAYS} days.")],
-                "Timeseries", "The dashboard's chart; weeks and months add up their days."),
+                       f"Default: hour for periods of up to two days, else day; hour covers at most {limits.MAX_HOURLY_DAYS} days."),
+                _query("metrics", {"type": "string"},
+                       f"Comma-separated, each once, of {', '.join(SERIES_METRICS)}. Default: all of them.")],
+                "Timeseries", "The dashboard's chart of each metric; weeks and months add up their days' counts "
+                              "(their ratios are those of the sums)."),
             "/sites/{site_id}/breakdown": _stats("The rows of one dimension", [*PERIOD_PARAMETERS, *breakdown], "Breakdown",
                                                  "A panel's full list, in its order, a page at a time (`next_offset`)."),
             "/sites/{site_id}/realtime": _stats("Visitors of the last 30 minutes", [], "Realtime", "On the whole site."),

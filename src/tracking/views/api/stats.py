@@ -15,7 +15,7 @@ from ...api_resources import ApiSite
 from ...models.types import utcnow
 from ...reports import api
 from ...reports.intervals import COARSE, coarser
-from ...reports.results import Totals
+from ...reports.results import Point, Totals
 from ...schemas.api import InvalidInput, stats_request
 from ...security import Permission
 from ...summaries.dimensions import split_prop
@@ -32,6 +32,12 @@ def _number(value):
 
 def totals_json(totals: Totals, metrics=HEADLINE) -> dict:
     return {metric: _number(getattr(totals, metric)) for metric in metrics}
+
+
+def _point_json(point: Point, metrics) -> dict:
+    """A bucket: its start (local time) and ``metrics``, each the number the dashboard's chart
+    draws for it (a ratio of a bucket without visits is ``null``: a gap, not 0)."""
+    return {"start": point.start.isoformat(), **{metric: _number(getattr(point, metric)) for metric in metrics}}
 
 
 def _period_json(period) -> dict:
@@ -75,10 +81,14 @@ class StatsViews:
         series = api.timeseries(self.request.dbsession, query)
         if question.interval in COARSE:
             series = coarser(series, question.interval)
-        points = [{"start": p.start.isoformat(), "visitors": p.visitors, "pageviews": p.pageviews} for p in series.points]
-        body = {**self._base(query), "interval": question.interval, "results": points}
+        metrics = query.metrics
+        body = {**self._base(query), "interval": question.interval, "metrics": list(metrics),
+                "results": [_point_json(point, metrics) for point in series.points]}
         if query.compare:
-            body["previous"] = {"period": _period_json(query.period.previous()), "visitors": series.previous_visitors}
+            previous = series.previous or []
+            body["previous"] = {"period": _period_json(query.period.previous()),
+                                "visitors": [point.visitors for point in previous],
+                                "results": [_point_json(point, metrics) for point in previous]}
         return json_response(body)
 
     @view_config(name="breakdown")
