@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from tracking.models import Hit, Visit
+from tracking.models import Engagement, Hit, Visit
 from tracking.reports.periods import Period
 from tracking.summaries.dimensions import VISIT_DIMENSIONS, prop_value
 
@@ -28,6 +28,9 @@ class RawRows:
         for hit in dbsession.scalars(select(Hit).where(Hit.site_id == site_id, Hit.bot == "").order_by(Hit.ts, Hit.id)):
             self.hits[hit.visit_id].append(hit)
         self.stored = dbsession.scalars(select(Visit).where(Visit.site_id == site_id)).all()
+        self.engagements = defaultdict(list)  # (visit, path) → its measurements of the page
+        for measured in dbsession.scalars(select(Engagement).where(Engagement.site_id == site_id)):
+            self.engagements[(measured.visit_id, measured.path)].append(measured)
         self.first_of_visitor = {}
         for visit in sorted(self.stored, key=lambda v: v.started_at):
             self.first_of_visitor.setdefault(visit.visitor, visit.id)
@@ -119,6 +122,16 @@ class RawRows:
             found.append(numbers)
         return found
 
+    def engagement(self, visits: list, path: str) -> dict[str, float | None]:
+        """A page's time on page (engaged seconds per visit that measured it) and scroll depth
+        (the mean of those visits' deepest), ``None`` without a measurement."""
+        measured = [self.engagements[(visit.id, path)] for visit in visits if self.engagements[(visit.id, path)]]
+        depths = [max(d) for d in ([m.scroll_depth for m in ms if m.scroll_depth is not None] for ms in measured) if d]
+        return {
+            "time_on_page": sum(m.engaged_ms for ms in measured for m in ms) / 1000 / len(measured) if measured else None,
+            "scroll_depth": sum(depths) / len(depths) if depths else None,
+        }
+
     def rows(self, period: Period, filters: dict[str, str], dim: str) -> dict[str, dict[str, float]]:
         """``dim``'s rows for the period's visits that match ``filters``: value → metric → number."""
         visits = self.visits(period, filters)
@@ -139,6 +152,7 @@ class RawRows:
                     "visitors": len({h.visitor for h in views}), "visits": len({h.visit_id for h in views}),
                     "pageviews": len(views), "entries": len(entered),
                     "bounce_rate": numbers["bounce_rate"], "average_duration": numbers["average_duration"],
+                    **self.engagement(visits, path),
                 }
         elif dim == "event":
             for name in {h.event for h in their_hits if h.event != "pageview"}:

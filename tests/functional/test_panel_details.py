@@ -88,6 +88,10 @@ PAGES_OF_DIRECT_VISITS = {  # A's second visit, B's, D's
     "/pricing": {"visitors": 2, "visits": 2, "pageviews": 2, "entries": 2, "bounce_rate": 50.0, "average_duration": 30.0},
     "/": {"visitors": 1, "visits": 1, "pageviews": 1, "entries": 1, "bounce_rate": 100.0, "average_duration": 0.0},
 }
+# No page was measured (engagements: tests/functional/test_engagement.py): no time on page or depth.
+for _rows in (PAGES_BY_HAND, PAGES_OF_DIRECT_VISITS):
+    for _numbers in _rows.values():
+        _numbers.update(time_on_page=None, scroll_depth=None)
 
 
 def test_the_pages_by_hand(dbsession, story):
@@ -114,8 +118,11 @@ def csv_table(res) -> tuple[list[str], dict[str, list[str]]]:
     return table[0], {row[0]: row[1:] for row in table[1:]}
 
 
-def formatted(name: str, value: float) -> str:
-    return {"bounce_rate": percent, "average_duration": duration}.get(name, number)(value)
+def formatted(name: str, value: float | None) -> str:
+    if value is None:  # a page without a measurement of its time or depth
+        return "—"
+    return {"bounce_rate": percent, "average_duration": duration, "scroll_depth": percent,
+            "time_on_page": duration}.get(name, number)(value)
 
 
 @pytest.mark.parametrize("filters", FILTERS, ids=lambda filters: "&".join(f"{k}={v}" for k, v in filters.items()) or "none")
@@ -143,8 +150,10 @@ def test_every_column_of_every_details_page_and_csv_is_right(testapp, dbsession,
         header, rows = csv_table(testapp.get(f"/sites/{story.id}/export.csv", params=params))
         assert header == [LABELS[dim], *metrics, "share"], dim
         key = (lambda value: " · ".join(split_prop(value))) if dim == "prop" else (lambda value: value)
-        assert {value: [float(cell) for cell in row[:-1]] for value, row in rows.items()} == {
-            key(value): [pytest.approx(numbers[name], abs=0.051 if name == "bounce_rate" else 0.5) for name in metrics]
+        assert {value: [float(cell) if cell else None for cell in row[:-1]] for value, row in rows.items()} == {
+            key(value): [None if numbers[name] is None else
+                         pytest.approx(numbers[name], abs=0.051 if name in ("bounce_rate", "scroll_depth") else 0.5)
+                         for name in metrics]
             for value, numbers in expected.items()
         }, dim
 

@@ -79,6 +79,12 @@ class EnrichedHit:
     bot: str
     ip: str | None
     props: dict[str, str] | None
+    #: Set for an engagement only (Plausible's tracker, :mod:`tracking.views.dropins`): a
+    #: measurement of a page view at ``path``, not a hit (the store keeps it apart: see
+    #: :func:`~.visits.record_engagements`) — the milliseconds the page was engaged since the
+    #: previous measurement, and the scroll depth in percent (``None``: not measured).
+    engaged_ms: int | None = None
+    scroll_depth: int | None = None
 
 
 @implementer(IHitPipeline)

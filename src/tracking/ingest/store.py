@@ -62,7 +62,7 @@ from .pipeline import EnrichedHit
 from .spool import HIT_FIELDS, SCAN_SECONDS, SpoolFile, spool_hits
 from .spool import claim as claim_spool_files
 from .statements import Statement
-from .visits import assign_visits, first_hits
+from .visits import assign_visits, first_hits, record_engagements
 
 log = logging.getLogger(__name__)
 
@@ -246,21 +246,28 @@ class Store(HitBuffer):
             self._salts_deleted(today, SALT_PRUNE_SECONDS)
 
     def write_batch(self, session, batch: list[EnrichedHit]) -> None:
-        """Store ``batch`` in ``session``'s transaction: visitor ids, visits, hits, summaries."""
+        """Store ``batch`` in ``session``'s transaction: visitor ids, visits, hits, summaries;
+        then the batch's engagements (measurements of page views, after the page views of the
+        same batch: :func:`~.visits.record_engagements`)."""
         connection = session.connection()  # Core: plain rows, no ORM machinery on the hot path
         existing_sites = set(connection.scalars(select(Site.id).where(Site.id.in_({hit.site_id for hit in batch}))))
         batch = [hit for hit in batch if hit.site_id in existing_sites]  # sites deleted meanwhile
-        if not batch:
-            return
-        visitors = [visitor_id(self._salt(session, hit.ts.date()), hit.visitor_key) for hit in batch]
+        engagements = [hit for hit in batch if hit.engaged_ms is not None]
+        if engagements:
+            batch = [hit for hit in batch if hit.engaged_ms is None]
         delta = Delta()
-        visit_ids = assign_visits(connection, batch, visitors, delta)
-        firsts = first_hits(connection, batch, visitors)
-        rows = []
-        for hit, visitor, visit_id, first in zip(batch, visitors, visit_ids, firsts, strict=True):
-            rows.append((*_stored_values(hit), visitor, visit_id, first))
-            delta.add_hit(hit.site_id, hit.day, hit.ts, hit.event, hit.path, hit.props, first, hit.bot)
-        INSERT_HITS.executemany(connection, rows)
+        if batch:
+            visitors = [visitor_id(self._salt(session, hit.ts.date()), hit.visitor_key) for hit in batch]
+            visit_ids = assign_visits(connection, batch, visitors, delta)
+            firsts = first_hits(connection, batch, visitors)
+            rows = []
+            for hit, visitor, visit_id, first in zip(batch, visitors, visit_ids, firsts, strict=True):
+                rows.append((*_stored_values(hit), visitor, visit_id, first))
+                delta.add_hit(hit.site_id, hit.day, hit.ts, hit.event, hit.path, hit.props, first, hit.bot)
+            INSERT_HITS.executemany(connection, rows)
+        if engagements:
+            visitors = [visitor_id(self._salt(session, hit.ts.date()), hit.visitor_key) for hit in engagements]
+            record_engagements(connection, engagements, visitors, delta)
         delta.apply(session)
 
     # -- salts ---------------------------------------------------------------------------
@@ -382,7 +389,7 @@ class _Claim:
 
 
 #: The fields of a hit that are columns of ``hits`` (the visitor key becomes the visitor id).
-_STORED_FIELDS = tuple(name for name in HIT_FIELDS if name != "visitor_key")
+_STORED_FIELDS = tuple(name for name in HIT_FIELDS if name not in ("visitor_key", "engaged_ms", "scroll_depth"))
 _stored_values = attrgetter(*_STORED_FIELDS)
 #: A hit's stored fields, then its visitor id, visit id and whether it is the visitor's first.
 INSERT_HITS = Statement(Hit.__table__, (*_STORED_FIELDS, "visitor", "visit_id", "is_first"))

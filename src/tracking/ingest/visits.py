@@ -5,7 +5,9 @@ For each batch the hit writer (:mod:`.store`) reads the visits of its visitors f
 processes continue each other's visits; two processes seeing a brand-new visitor within the same
 instant may each open one. :func:`assign_visits` opens and extends visits and records their
 changes in the batch's summary :class:`~tracking.summaries.delta.Delta`; :func:`first_hits` tells
-each hit that is its visitor's first view of its page (or first event of its name) that day.
+each hit that is its visitor's first view of its page (or first event of its name) that day;
+:func:`record_engagements` stores the measurements of page views that Plausible's tracker sends
+after them (time on page, scroll depth), which extend a visit and count nothing.
 """
 
 import json
@@ -23,7 +25,7 @@ from sqlalchemy import (
     text,
 )
 
-from ..models import Visit
+from ..models import Engagement, Visit
 from ..models.hits import listed_values, listing
 from ..summaries.delta import Delta, visit_counts
 from ..summaries.dimensions import VISIT_DIMENSIONS
@@ -158,6 +160,55 @@ def assign_visits(connection, batch: list[EnrichedHit], visitors: list[int], del
     for i, state in assigned:
         result[i] = state.id
     return result
+
+
+#: The stored measurements of page views (:func:`record_engagements`).
+INSERT_ENGAGEMENTS = Statement(Engagement.__table__, ("site_id", "visit_id", "ts", "path", "engaged_ms", "scroll_depth"))
+
+
+def record_engagements(connection, engagements: list[EnrichedHit], visitors: list[int], delta: Delta) -> int:
+    """Store the engagements (Plausible's tracker: how long a page was engaged, how far it was
+    scrolled) as measurements of their visits' page views, and let each keep its visit going;
+    how many were stored.
+
+    An engagement is not a hit: it counts no page view, event, visit or visitor. It belongs to
+    its visitor's last visit, if that visit was still going when the engaged time began: its
+    last activity at most 30 minutes before the engagement's arrival less its engaged time. It
+    is activity: the visit lasts until it arrived (its duration, in the visit row and the
+    summaries, now covers the time on its last page, which a page view alone leaves at zero).
+    Its exit page, counts and bounce do not change. An engagement without such a visit (its
+    page view was a bot's, or was never sent, or its visit is over) is not stored.
+    """
+    keys = {(hit.site_id, visitors[i]) for i, hit in enumerate(engagements) if not hit.bot}
+    if not keys:
+        return 0
+    postgresql = connection.dialect.name == "postgresql"
+    current: dict[tuple[int, int], _State] = {}
+    for row in connection.execute(_VISITS_OF[postgresql], _visitor_parameters(postgresql, keys)).all():
+        key = (row[1], row[2])  # rows come by ended_at: the last visit of each visitor wins
+        if key in keys:
+            current[key] = _State.from_row(row)
+    rows = []
+    extended: dict[int, _State] = {}
+    for i in sorted(range(len(engagements)), key=lambda i: engagements[i].ts):
+        hit = engagements[i]
+        state = current.get((hit.site_id, visitors[i]))
+        if (hit.bot or state is None or hit.ts < state.started
+                or hit.ts - timedelta(milliseconds=hit.engaged_ms or 0) - state.last > VISIT_GAP):
+            continue
+        if hit.ts > state.last:
+            state.last = hit.ts
+            extended[state.id] = state
+        rows.append((hit.site_id, state.id, hit.ts, hit.path, hit.engaged_ms, hit.scroll_depth))
+    UPDATE_VISITS.executemany(
+        connection,
+        [(s.last, s.attrs["exit"], s.pageviews, s.events, s.duration, listing(s.pages), listing(s.names), s.id)
+         for s in extended.values()],
+    )
+    for state in extended.values():
+        delta.change_visit(state.site_id, state.day, state.attrs, state.before, state.before_exit, state.counts())
+    INSERT_ENGAGEMENTS.executemany(connection, rows)
+    return len(rows)
 
 
 _RESERVE_VISIT_IDS = text("SELECT nextval(pg_get_serial_sequence('visits', 'id')) FROM generate_series(1, :n)")

@@ -26,7 +26,8 @@ metrics that have a meaning for its dimension:
   as entry-page figures, since a page view has no bounce or duration of its own — the visits
   that began on it (*entries*), their bounce rate and their average duration. Without filters
   these count the hits of the period by their own day, like the page's views in the
-  summaries; with filters, the hits of the matching visits;
+  summaries; with filters, the hits of the matching visits. Then its *time on page* and
+  *scroll depth*, from the measurements of its views (:mod:`.engagement`);
 * an **event**: the visitors who sent it, the visits that sent it, and the events;
 * a **property**: the events that carried it.
 
@@ -43,6 +44,8 @@ from sqlalchemy import func, select
 
 from ..models import Hit, IgnoredHits, Visit
 from ..timezones import local_day
+from . import engagement
+from .engagement import ENGAGEMENT_METRICS
 from .periods import Period
 from .planner import Source, plan
 from .query import InvalidQuery, StatsQuery
@@ -170,6 +173,12 @@ def breakdown(db, query: StatsQuery) -> Panel:
         for row in panel.rows:
             entry = entries.get(row.value)
             row.entries, row.bounces, row.duration = (entry.visits, entry.bounces, entry.duration) if entry else (0, 0, 0)
+    if dim == "page" and set(ENGAGEMENT_METRICS) & set(query.metrics):
+        measured = engagement.pages(db, query, query.period, [row.value for row in panel.rows])
+        for row in panel.rows:
+            if row.value in measured:
+                row.time_on_page = measured[row.value].time_on_page
+                row.scroll_depth = measured[row.value].scroll_depth
     return panel
 
 

@@ -94,10 +94,12 @@ def panel_rows(panel: Panel) -> Iterator[tuple]:
         )
 
 
-def _number(name: str, value: float) -> float:
-    if name == "bounce_rate":
+def _number(name: str, value: float | None) -> float | None:
+    if value is None:  # a page without a measurement of its time or depth
+        return None
+    if name in ("bounce_rate", "scroll_depth"):
         return round(value, 1)
-    if name == "average_duration":
+    if name in ("average_duration", "time_on_page"):
         return round(value)
     return value
 

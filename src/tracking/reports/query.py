@@ -39,7 +39,8 @@ MAX_LIMIT = 100_000
 VISIT_METRICS = ("visitors", "visits", "pageviews", "bounce_rate", "average_duration", "events")
 DETAILS: dict[str, tuple[str, ...]] = {
     **{dim: VISIT_METRICS for dim in VISIT_DIMENSIONS},
-    "page": ("visitors", "visits", "pageviews", "entries", "bounce_rate", "average_duration"),
+    "page": ("visitors", "visits", "pageviews", "entries", "bounce_rate", "average_duration", "time_on_page",
+             "scroll_depth"),
     "event": ("visitors", "visits", "events"),
     "prop": ("events",),
 }
@@ -52,6 +53,8 @@ METRIC_LABELS = {
     "average_duration": "Visit duration",
     "events": "Events",
     "views_per_visit": "Views per visit",
+    "time_on_page": "Time on page",
+    "scroll_depth": "Scroll depth",
 }
 METRICS = tuple(METRIC_LABELS)
 

@@ -49,6 +49,10 @@ class Row(Totals):
     #: Pages (full lists only): the visits that began on the page. The row's ``bounces`` and
     #: ``duration`` are theirs, and so are its bounce rate and average duration.
     entries: int | None = None
+    #: Pages (full lists only): the engaged seconds per visit and the scroll depth in percent
+    #: measured of the page (:mod:`.engagement`); ``None``: no measurement.
+    time_on_page: float | None = None
+    scroll_depth: float | None = None
 
     @classmethod
     def of(cls, value: str, counts) -> "Row":

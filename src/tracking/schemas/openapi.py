@@ -13,6 +13,7 @@ from functools import cache
 from ..api_keys import SCOPES
 from ..ingest.hit import MAX_EVENT, MAX_PROP_KEY, MAX_PROP_VALUE, MAX_PROPS, MAX_URL, MAX_WIDTH
 from ..reports.api import SERIES_METRICS
+from ..reports.engagement import ENGAGEMENT_METRICS
 from ..reports.periods import PERIODS
 from ..reports.query import DETAILS, FILTERABLE, MAX_FILTER
 from ..summaries.dimensions import DIMENSIONS, LABELS
@@ -126,7 +127,9 @@ def _schemas() -> dict:
             "metrics": {"type": "array", "items": {"type": "string", "enum": metrics}},
             "results": {"type": "array", "items": {"type": "object", "required": ["value", "share"], "properties": {
                 "value": {"type": "string"}, "event": {"type": "string"}, "property": {"type": "string"}, "share": number,
-                **{metric: number for metric in metrics}}}},
+                **{metric: number for metric in metrics},
+                **{metric: {"type": ["number", "null"], "description": "null: the page has no measurement."}
+                   for metric in ENGAGEMENT_METRICS}}}},
             "offset": count, "next_offset": {"type": ["integer", "null"]}}},
         "Realtime": {"type": "object", "required": ["site_id", "visitors"], "properties": {"site_id": {"type": "integer"}, "visitors": count}},
         "Site": {"type": "object", "additionalProperties": False,

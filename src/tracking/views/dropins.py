@@ -6,9 +6,28 @@ tracker it already has at this server, without editing its pages otherwise.
 current script posts as ``text/plain`` (``n``, ``u``, ``d``, ``r``, ``p``, ``$``). The site is
 the one whose host is ``domain`` (a comma-separated list sends the hit to each; when several
 accounts added the same host, the first site added gets it, as a domain belongs to whoever added
-it first on Plausible). It answers as Plausible does: ``202`` and ``ok``. Its ``engagement``
-events (time on the page, scroll depth) are measurements of a page view, not page views: they
-are answered ``202`` and not stored as hits (this version keeps no engagement measurements).
+it first on Plausible). It answers as Plausible does: ``202`` and ``ok``.
+
+Its ``engagement`` events are measurements of the page view before them, not page views. The
+script sends one when the page is hidden, loses focus or is left (and before the next page
+view of a single-page app), if the page was engaged for 3 s more or scrolled deeper since the
+last: ``e``, the milliseconds the page was visible and focused since the previous engagement
+(the script starts again from zero after each: they add up), ``sd``, the deepest point scrolled
+so far in percent of the page's height, and ``u``, the page. They take the way of the hits —
+the per-client limit, the site's filters (DNT, GPC, foreign hosts; an ignored engagement is not
+counted among the owner's ignored hits: it is not a hit), bots, the visitor key, the buffer,
+the writer and its durability — and the writer stores each as a row of ``engagements`` beside
+its visit (:func:`tracking.ingest.visits.record_engagements`). They change no count of page
+views, visits, visitors or events; they keep their visit going, so its duration covers the
+time on its last page; and the details of the Pages panel show each page's time on page and
+scroll depth from them (:mod:`tracking.reports.engagement`).
+
+Bounds: ``e`` a whole number of milliseconds from 0 to one day (``MAX_ENGAGED_MS``; a script
+cannot measure more between two reports of one page view without its visitor id changing);
+``sd`` a whole number from 0, where more than 100 counts as 100 (the script divides by a page
+height it reads again only when the page scrolls, so a page that shrank reports more: it was
+read to its end). Either may be missing (the other is measured), not both; any other value,
+a fraction, a string or a boolean is a ``400`` naming the field.
 
 ``POST /api/send`` takes what Umami's tracker and clients send (``{"type": "event", "payload":
 {website, hostname, url, referrer, title, screen, language, name, data}}``); the site is the one
@@ -37,7 +56,7 @@ from ..api_resources import Api
 from ..ingest.hit import MAX_BODY, MAX_URL, BadHit, decode_json_body, parse
 from ..ingest.pipeline import Ignored
 from ..ingest.sites import SiteInfo, SiteUnavailable
-from ..interfaces import IBeaconLimiter, IDatabase, IDropInSites, IHitStore
+from ..interfaces import IBeaconLimiter, IDatabase, IDropInSites, IHitPipeline, IHitStore
 from ..models import Site
 from ..models.types import utcnow
 from ..resources import is_disconnect
@@ -48,6 +67,8 @@ log = logging.getLogger(__name__)
 #: Plausible's compact keys and the long names they stand for.
 COMPACT = {"n": "name", "u": "url", "d": "domain", "r": "referrer", "p": "props", "$": "revenue"}
 MAX_DOMAINS = 10
+#: The most engaged time one engagement may report: one day, in milliseconds.
+MAX_ENGAGED_MS = 86_400_000
 _SCREEN = re.compile(r"([0-9]{1,6})x[0-9]{1,6}\Z")
 
 
@@ -65,9 +86,10 @@ class _Answer(Exception):
         self.response = response
 
 
-def _store(request, sites, fields: dict) -> Response | None:
+def _store(request, sites, fields: dict, measured: Measured | None = None) -> Response | None:
     """Check ``fields`` as the beacon does and send the hit to each of ``sites``; a response when
-    the hit cannot be taken (429, 400, 503), else ``None``."""
+    the hit cannot be taken (429, 400, 503), else ``None``. With ``measured``, an engagement of
+    the page in ``fields`` instead: filtered and keyed as a hit, stored as a measurement."""
     environ = request.environ
     address = environ.get("REMOTE_ADDR") or ""
     registry = request.registry
@@ -80,9 +102,15 @@ def _store(request, sites, fields: dict) -> Response | None:
     store = registry.getUtility(IHitStore)
     now = utcnow()
     for site in sites:
+        options = {"ip": address, "user_agent": environ.get("HTTP_USER_AGENT", ""),
+                   "dnt": environ.get("HTTP_DNT") == "1", "gpc": environ.get("HTTP_SEC_GPC") == "1", "now": now}
         try:
-            hit = enrich(registry, site, raw, ip=address, user_agent=environ.get("HTTP_USER_AGENT", ""),
-                         dnt=environ.get("HTTP_DNT") == "1", gpc=environ.get("HTTP_SEC_GPC") == "1", now=now)
+            if measured is None:
+                hit = enrich(registry, site, raw, **options)
+            else:  # not a hit: not counted among the ignored hits either
+                hit = registry.getUtility(IHitPipeline).process(site, raw, **options)
+                hit.event, hit.referrer, hit.props = "engagement", "", None
+                hit.engaged_ms, hit.scroll_depth = measured.engaged_ms, measured.scroll_depth
         except Ignored:
             continue
         if not store.submit(hit):
@@ -103,8 +131,40 @@ def _props(value):
     return value if value not in (None, "", {}) else None
 
 
-def plausible_fields(data: dict) -> tuple[list[str], dict | None]:
-    """The domains and the beacon's fields of a Plausible event (``None``: an engagement)."""
+class Measured:
+    """An engagement's numbers: engaged milliseconds, scroll depth in percent (or ``None``)."""
+
+    __slots__ = ("engaged_ms", "scroll_depth")
+
+    def __init__(self, engaged_ms: int, scroll_depth: int | None) -> None:
+        self.engaged_ms = engaged_ms
+        self.scroll_depth = scroll_depth
+
+
+def _whole(value, name: str, high: int | None) -> int | None:
+    """A whole number from 0 (to ``high``, else any: the caller caps it), ``None`` when absent."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0 or (high is not None and value > high):
+        bound = f"from 0 to {high}" if high is not None else "from 0"
+        raise BadHit({name: f"must be a whole number {bound}"})
+    return value
+
+
+def engagement_of(data: dict) -> Measured:
+    """The numbers of a Plausible engagement (compact keys ``e`` and ``sd``), bounded."""
+    engaged = _whole(data.get("e"), "e", MAX_ENGAGED_MS)
+    depth = _whole(data.get("sd"), "sd", None)
+    if engaged is None and depth is None:
+        raise BadHit({"e": "an engagement needs e (engaged milliseconds) or sd (scroll depth)"})
+    return Measured(engaged or 0, None if depth is None else min(depth, 100))
+
+
+def plausible_fields(data: dict) -> tuple[list[str], dict, Measured | None]:
+    """The domains and the beacon's fields of a Plausible event, and for an engagement its
+    numbers (its fields are its page's)."""
     data = {COMPACT.get(key, key): value for key, value in data.items()}
     name = _text(data.get("name"), "name")
     if not name:
@@ -115,7 +175,9 @@ def plausible_fields(data: dict) -> tuple[list[str], dict | None]:
     if len(domains) > MAX_DOMAINS:
         raise BadHit({"domain": f"at most {MAX_DOMAINS} domains"})
     if name == "engagement":
-        return domains, None
+        measured = engagement_of(data)
+        url = data.get("url")
+        return domains, ({} if url is None else {"url": url}), measured
     props = _props(data.get("props"))
     revenue = data.get("revenue")
     if isinstance(revenue, dict) and revenue:
@@ -129,7 +191,7 @@ def plausible_fields(data: dict) -> tuple[list[str], dict | None]:
         if isinstance(props, dict):
             props = {**props, "revenue": f"{revenue.get('amount', '')} {revenue.get('currency', '')}".strip()}
     fields = {"url": data.get("url"), "event": name, "referrer": data.get("referrer"), "props": props}
-    return domains, {key: value for key, value in fields.items() if value is not None}
+    return domains, {key: value for key, value in fields.items() if value is not None}, None
 
 
 def umami_fields(payload: dict) -> tuple[str, dict]:
@@ -175,7 +237,7 @@ def _lookup(request, key: str, query):
 @view_config(context=Api, name="event", request_method="POST", permission=NO_PERMISSION_REQUIRED, require_csrf=False)
 def plausible_event(context, request):
     try:
-        domains, fields = plausible_fields(_body(request))
+        domains, fields, measured = plausible_fields(_body(request))
         sites = []
         for domain in domains:
             hosts = (f"https://{domain}", f"http://{domain}")
@@ -184,9 +246,7 @@ def plausible_event(context, request):
                 sites.append(site)
         if not sites:
             return _error(404, {"domain": "no site has this domain"})
-        if fields is None:  # an engagement: not a page view
-            return _accepted(202, "ok")
-        refused = _store(request, sites, fields)
+        refused = _store(request, sites, fields, measured)
     except _Answer as answer:
         return answer.response
     except BadHit as bad:
