@@ -127,6 +127,14 @@ def test_the_pages_details_show_time_on_page_and_scroll_depth(testapp, site, vis
     assert rows["/docs"]["Page views"] == "1" and rows["/docs"]["Visits"] == "1"
 
 
+def test_a_list_of_more_pages_than_are_looked_up_by_name_has_the_same_figures(testapp, site, visit, monkeypatch):
+    monkeypatch.setattr("tracking.reports.engagement.MAX_NAMED", 1)
+    rows = details(testapp, site)
+    assert {page: (row["Time on page"], row["Scroll depth"]) for page, row in rows.items()} == {
+        "/pricing": ("35s", "60%"), "/docs": ("1m 10s", "100%"),
+    }
+
+
 def test_the_averages_are_per_visit_and_a_page_without_measurement_has_none(
         testapp, dbsession, site, visit, clock, stored):
     # A second visitor reads /pricing for 25 s without scrolling report; /about is never measured.

@@ -18,7 +18,7 @@ from tracking.ingest.hit import parse
 from tracking.ingest.pipeline import Pipeline
 from tracking.ingest.sites import SiteInfo
 from tracking.ingest.writer import WriterProcess
-from tracking.models import Hit, Visit, get_engine
+from tracking.models import Engagement, Hit, Visit, get_engine
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
 T0 = datetime(2026, 3, 10, 12, 0, 0)
@@ -84,6 +84,26 @@ def test_hits_are_written_by_the_child_with_every_field(pipeline, site, tmp_path
         visit = conn.execute(select(Hit).where(Hit.path == "/p7")).one()
         assert (visit.ts, visit.browser, visit.props, visit.ip) == (T0 + timedelta(seconds=7), "Chrome", {"n": "7"}, "198.51.100.0")
         assert conn.scalar(select(func.count(Visit.id))) > 0
+
+
+def test_an_engagement_goes_through_the_child_as_a_measurement(pipeline, site, tmp_path):
+    engine, site_id = site
+    [view] = hits(pipeline, site_id, 1)
+    [engaged] = hits(pipeline, site_id, 1)  # the same visitor and page, 30 s later
+    engaged.ts += timedelta(seconds=30)
+    engaged.event, engaged.props, engaged.engaged_ms, engaged.scroll_depth = "engagement", None, 28_000, 75
+    store = writer(url_of(engine), tmp_path)
+    try:
+        assert store.submit(view) and store.submit(engaged)
+        assert store.flush(timeout=30)
+    finally:
+        store.close()
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count(Hit.id))) == 1
+        visit = conn.execute(select(Visit)).one()
+        assert (visit.pageviews, visit.duration) == (1, 30)
+        assert conn.execute(select(Engagement.visit_id, Engagement.path, Engagement.engaged_ms,
+                                   Engagement.scroll_depth)).all() == [(visit.id, "/p0", 28_000, 75)]
 
 
 def test_a_killed_child_is_replaced_and_gets_what_it_had_not_committed(pipeline, site, tmp_path):

@@ -177,7 +177,10 @@ def record_engagements(connection, engagements: list[EnrichedHit], visitors: lis
     is activity: the visit lasts until it arrived (its duration, in the visit row and the
     summaries, now covers the time on its last page, which a page view alone leaves at zero).
     Its exit page, counts and bounce do not change. An engagement without such a visit (its
-    page view was a bot's, or was never sent, or its visit is over) is not stored.
+    page view was a bot's, or was never sent, or its visit is over) is not stored; so is one
+    that another server process's writer stores before its page view is committed (the
+    script reports after the page was engaged or scrolled: rarely within the writers' fraction
+    of a second), and one in the same batch as a later page view that opens a new visit.
     """
     keys = {(hit.site_id, visitors[i]) for i, hit in enumerate(engagements) if not hit.bot}
     if not keys:

@@ -48,13 +48,21 @@ class PageEngagement:
         return self.depth_sum / self.scrolled if self.scrolled else None
 
 
+#: Up to this many pages are looked up by name; more (a CSV export of every page) read every
+#: page's figures of the period instead of binding thousands of parameters.
+MAX_NAMED = 1000
+
+
 def pages(db, query: StatsQuery, period: Period, paths: list[str]) -> dict[str, PageEngagement]:
-    """The figures of each of ``paths`` that has a measurement in ``period``."""
+    """The figures of each of ``paths`` that has a measurement in ``period`` (and maybe of
+    other pages)."""
     if not paths:
         return {}
     e = Engagement
     start, end = period.bounds(query.site.timezone)
-    conditions = [e.site_id == query.site.id, e.ts >= start, e.path.in_(paths)]
+    conditions = [e.site_id == query.site.id, e.ts >= start]
+    if len(paths) <= MAX_NAMED:
+        conditions.append(e.path.in_(paths))
     if query.filters:
         conditions.append(e.visit_id.in_(select(Visit.id).where(*matching(query.site, period, query.filters))))
     else:
