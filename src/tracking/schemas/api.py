@@ -16,6 +16,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from typing import NamedTuple
 
 import colander
 
@@ -239,8 +240,10 @@ MAX_USER_AGENT = 2048
 HIT_FIELDS = ("site_id", *FIELDS, "ip", "user_agent", "dnt", "gpc")
 
 
-@dataclass(frozen=True, slots=True)
-class ServerHit:
+class ServerHit(NamedTuple):
+    """One hit of a batch, checked (a tuple: made a thousand times a request, a third of the
+    cost of a frozen dataclass)."""
+
     site_id: int
     raw: RawHit
     ip: str
