@@ -6,7 +6,7 @@ process, on SQLite (so the database's own work is counted too):
 
 * ``beacon``: one GET hit through the whole WSGI application (``tracking.writer = off``: the hit
   stops in the buffer, as it does in a server process; the writer's work is not counted);
-* ``api``: one ``POST /api/v1/events`` of 100 hits through the whole WSGI application, with an
+* ``api``: one ``POST /api/v1/events`` of 100 hits (``--api-batch``) through the whole WSGI application, with an
   ``events:write`` key (the bodies of ``bench/api_events.py``: 200 pages, 4 referrers, 4 Chrome
   user agents, 1000 addresses; the hits stop in the buffer, as the beacon's do);
 * ``dashboard``: the signed-in owner's dashboard page of a site with ``--hits`` demo hits, for
@@ -105,15 +105,11 @@ def api_key(url: str) -> str:
     return key
 
 
-#: Hits in each measured API batch.
-API_BATCH = 100
-
-
-def api_request(app, site: int, key: str):
+def api_request(app, site: int, key: str, hits: int):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # ``bench`` of this checkout
     from bench.api_events import bodies
 
-    payloads = bodies(site, API_BATCH, count=20)
+    payloads = bodies(site, hits, count=20)
     sent = iter(range(1 << 62))
     statuses: set[str] = set()
 
@@ -181,7 +177,7 @@ def child(args) -> None:
     if args.what == "beacon":
         what = beacon_request(application(args.url), args.site)
     elif args.what == "api":
-        what = api_request(application(args.url), args.site, args.key)
+        what = api_request(application(args.url), args.site, args.key, args.api_batch)
     else:
         what = dashboard_request(application(args.url), args.site, args.email, args.what)
     for _ in range(args.warm):
@@ -196,12 +192,13 @@ def child(args) -> None:
     sys.stdin.readline()
 
 
-def count(url: str, site: int, email: str, what: str, number: int, warm: int, workdir: Path, key: str = "") -> float:
+def count(url: str, site: int, email: str, what: str, number: int, warm: int, workdir: Path, key: str = "",
+          api_batch: int = 100) -> float:
     """Instructions per request of ``what``, callgrind counting only the measured requests."""
     out = workdir / f"callgrind.{time.time_ns()}.out"
     command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
                sys.executable, str(Path(__file__).resolve()), "--child", "--url", url, "--site", str(site),
-               "--email", email, "--key", key, "--what", what, "--count", str(number), "--warm", str(warm)]
+               "--email", email, "--key", key, "--api-batch", str(api_batch), "--what", what, "--count", str(number), "--warm", str(warm)]
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
     assert process.stdin and process.stdout
@@ -229,7 +226,8 @@ def main() -> None:
     parser.add_argument("--hits", type=int, default=200_000, help="demo hits in the dashboard's site (default 200,000)")
     parser.add_argument("--beacon-hits", type=int, default=300, help="measured beacon hits (default 300)")
     parser.add_argument("--pages", type=int, default=3, help="measured requests of each dashboard page (default 3)")
-    parser.add_argument("--api-batches", type=int, default=20, help=f"measured API batches of {API_BATCH} hits (default 20)")
+    parser.add_argument("--api-batches", type=int, default=20, help="measured API batches (default 20)")
+    parser.add_argument("--api-batch", type=int, default=100, help="hits in each API batch (default 100)")
     parser.add_argument("--only", choices=("beacon", "api", "dashboard"), help="measure only this")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     for name in ("--url", "--email", "--what", "--key"):
@@ -252,9 +250,10 @@ def main() -> None:
             per_hit = count(url, site, email, "beacon", args.beacon_hits, 200, workdir)
             print(f"  beacon hit: {per_hit / 1e6:.3f} M instructions", flush=True)
         if args.only in (None, "api"):
-            per_batch = count(url, site, email, "api", args.api_batches, 10, workdir, key=api_key(url))
-            print(f"  api events batch ({API_BATCH} hits): {per_batch / 1e6:.2f} M instructions,"
-                  f" {per_batch / API_BATCH / 1e6:.3f} M a hit", flush=True)
+            per_batch = count(url, site, email, "api", args.api_batches, 10, workdir, key=api_key(url),
+                              api_batch=args.api_batch)
+            print(f"  api events batch ({args.api_batch} hits): {per_batch / 1e6:.2f} M instructions,"
+                  f" {per_batch / args.api_batch / 1e6:.3f} M a hit", flush=True)
         for page in PAGES if args.only in (None, "dashboard") else ():
             per_page = count(url, site, email, page, args.pages, 2, workdir)
             print(f"  dashboard {page}: {per_page / 1e6:.1f} M instructions", flush=True)

@@ -149,3 +149,14 @@ def test_a_refused_batch_counts_nothing(app, testapp, dbsession, owner, site):
     app.registry.getUtility(IHitStore).max_pending = 0
     testapp.post_json("/api/v1/events", {"hits": [{**page, "dnt": True}, page]}, headers=bearer(key), status=503)
     assert counts(dbsession, site) == {}
+
+
+def test_a_batch_for_two_sites_counts_each_sites_own(testapp, dbsession, owner, site, make_site):
+    shop = make_site(owner, name="Shop", url="https://shop.example.com")
+    key = make_key(dbsession, owner, scopes=("events:write",))
+    visitor = {"ip": "203.0.113.50", "user_agent": CHROME, "dnt": True}
+    batch = [{**visitor, "site_id": site.id, "url": "https://blog.example.com/"}] * 2
+    batch += [{**visitor, "site_id": shop.id, "url": "https://shop.example.com/"}] * 3
+    res = testapp.post_json("/api/v1/events", {"hits": batch}, headers=bearer(key), status=202)
+    assert res.json == {"accepted": 0, "ignored": {"dnt": 5}}
+    assert counts(dbsession, site) == {"dnt": (2, "")} and counts(dbsession, shop) == {"dnt": (3, "")}
