@@ -61,14 +61,13 @@ def send_events(context, request):
     enriched = []
     refused = {}  # what the pipeline ignored: (site id, reason) → [how many, the last one's page host]
     bots = 0
-    for hit in hits:
-        site = sites[hit.site_id]
+    for site_id, raw, ip, user_agent, dnt, gpc in hits:
         try:
-            stored = process(site, hit.raw, ip=hit.ip, user_agent=hit.user_agent, dnt=hit.dnt, gpc=hit.gpc, now=now)
+            stored = process(sites[site_id], raw, ip=ip, user_agent=user_agent, dnt=dnt, gpc=gpc, now=now)
         except Ignored as ignored:
-            entry = refused.setdefault((site.id, ignored.reason), [0, ""])
+            entry = refused.setdefault((site_id, ignored.reason), [0, ""])
             entry[0] += 1
-            entry[1] = hit.raw.page.host
+            entry[1] = raw.page.host
             continue
         enriched.append(stored)
         if stored.bot:
