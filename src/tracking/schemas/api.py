@@ -21,7 +21,7 @@ from typing import NamedTuple
 import colander
 
 from ..ingest.enrich import clean_text
-from ..ingest.hit import FIELDS, BadHit, RawHit, parse
+from ..ingest.hit import FIELDS, MAX_WIDTH, BadHit, RawHit, parse
 from ..reports.intervals import COARSE
 from ..reports.periods import DEFAULT_PERIOD, PERIODS, Period, period_from
 from ..reports.query import DETAILS, FILTERABLE, InvalidQuery, SiteRef, StatsQuery, filters_from
@@ -320,7 +320,11 @@ def _server_hit(item) -> ServerHit:
             and (width is None or type(width) is int)
             and len(url) + len(event or "") + len(referrer or "") <= CACHED_FIELDS
         ):
-            raw = _raw_hit(url, event, referrer, width)
+            raw = _raw_hit(url, event, referrer)
+            if width is not None:
+                # Not in the cache's key: a page is seen at many widths. A wrong one is said as
+                # the beacon says it.
+                raw = RawHit(raw.page, raw.event, raw.referrer, width) if 0 <= width <= MAX_WIDTH else parse(item)
         else:
             raw = parse(item)  # reads the beacon's fields of the hit, no other
     except BadHit as bad:
@@ -341,8 +345,8 @@ CACHED_FIELDS = 512
 
 
 @lru_cache(maxsize=2048)
-def _raw_hit(url: str, event: str | None, referrer: str | None, width: int | None) -> RawHit:
-    return parse({"url": url, "event": event, "referrer": referrer, "width": width})
+def _raw_hit(url: str, event: str | None, referrer: str | None) -> RawHit:
+    return parse({"url": url, "event": event, "referrer": referrer})
 
 
 @lru_cache(maxsize=4096)
