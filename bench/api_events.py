@@ -13,7 +13,9 @@ latency percentiles, stored == acknowledged, and the CPU time per hit of the ser
 of its writer process (from ``/proc``: steadier than hits a second on a shared machine; the
 database server's own time is not in them).
 
-``.venv/bin/python -m bench.api_events --help`` lists the options.
+``.venv/bin/python -m bench.api_events --help`` lists the options. Another checkout's code is
+measured by running this file with that checkout's interpreter
+(``/path/to/other/.venv/bin/python -m bench.api_events``, from this checkout).
 """
 
 from __future__ import annotations
@@ -96,7 +98,9 @@ def run(kind: str, args) -> dict:
             site_a, site_b = create_sites(url)
             key = make_key(url)
             payloads = bodies(site_a, args.batch)
-            server = Server(app_ini(workdir, tracking_api_rate="0"), url, workdir)
+            # No bytecode written: the code measured may be another checkout's (run this file with
+            # its interpreter), which the measurement leaves as it found it.
+            server = Server(app_ini(workdir, tracking_api_rate="0"), url, workdir, env={"PYTHONDONTWRITEBYTECODE": "1"})
             try:
                 server.start(timeout=120)  # the first request loads the lookup data
                 port = server.port
