@@ -21,11 +21,13 @@ the process, which measures the collector, not the code); instrumentation is swi
 the figure is what those requests cost. Every answer must be the expected status.
 
 It uses only what every version of the application has (``tracking.main``, the models
-``User`` and ``Site``, ``alembic -c production.ini``, the ``tracking-demo`` command), so the
+``User`` and ``Site``, ``alembic -c production.ini``, the ``tracking-demo`` command; the ``api``
+part also ``tracking.api_keys.create``, in every version with the API), so the
 same file measures another checkout: run it with that checkout's interpreter::
 
     .venv/bin/python -m bench.instructions                       # this checkout's code
     /path/to/other/.venv/bin/python -m bench.instructions        # another checkout's code
+    .venv/bin/python -m bench.instructions --only api --hits 1000   # one API batch, quickly
 
 Needs Debian's ``valgrind`` (``callgrind_control`` comes with it). Takes a few minutes.
 """
