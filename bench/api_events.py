@@ -9,9 +9,13 @@ bodies made before the clock starts). Then SIGTERM (the server writes what it bu
 site's rows are counted: they must equal the hits acknowledged by ``202`` answers.
 
 Reported: hits a second acknowledged (the target: 20,000 with batches of 100), requests a second,
-latency percentiles, and stored == acknowledged.
+latency percentiles, stored == acknowledged, and the CPU time per hit of the server process and
+of its writer process (from ``/proc``: steadier than hits a second on a shared machine; the
+database server's own time is not in them).
 
-``.venv/bin/python -m bench.api_events --help`` lists the options.
+``.venv/bin/python -m bench.api_events --help`` lists the options. Another checkout's code is
+measured by running this file with that checkout's interpreter
+(``/path/to/other/.venv/bin/python -m bench.api_events``, from this checkout).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.ingest import CHROME, count_rows, create_sites, fresh_database, migrate, say
+from bench.ingest import CHROME, count_rows, create_sites, fresh_database, migrate, say, tree_cpu_seconds
 
 TARGET_HITS_PER_SECOND = 20_000
 
@@ -94,7 +98,9 @@ def run(kind: str, args) -> dict:
             site_a, site_b = create_sites(url)
             key = make_key(url)
             payloads = bodies(site_a, args.batch)
-            server = Server(app_ini(workdir, tracking_api_rate="0"), url, workdir)
+            # No bytecode written: the code measured may be another checkout's (run this file with
+            # its interpreter), which the measurement leaves as it found it.
+            server = Server(app_ini(workdir, tracking_api_rate="0"), url, workdir, env={"PYTHONDONTWRITEBYTECODE": "1"})
             try:
                 server.start(timeout=120)  # the first request loads the lookup data
                 port = server.port
@@ -105,6 +111,7 @@ def run(kind: str, args) -> dict:
                 results: list = []
                 lock = threading.Lock()
                 until = time.monotonic() + args.duration
+                server_cpu, writer_cpu = tree_cpu_seconds(server.process.pid)
                 started = time.monotonic()
                 threads = [threading.Thread(target=client, args=(port, key, payloads, until, results, lock))
                            for _ in range(args.clients)]
@@ -113,6 +120,8 @@ def run(kind: str, args) -> dict:
                 for thread in threads:
                     thread.join()
                 elapsed = time.monotonic() - started
+                time.sleep(0.5)  # the writer's last batches belong to the run's cost
+                server_after, writer_after = tree_cpu_seconds(server.process.pid)
                 exit_status = server.terminate()
             finally:
                 server.stop()
@@ -128,6 +137,8 @@ def run(kind: str, args) -> dict:
         "database": kind, "hits_per_second": accepted / elapsed, "requests_per_second": requests / elapsed,
         "errors": sum(r[2] for r in results), "acknowledged": accepted, "stored": counts["stored"],
         "p50_ms": 1000 * latencies[len(latencies) // 2], "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)],
+        "server_cpu_us_per_hit": 1e6 * (server_after - server_cpu) / max(accepted, 1),
+        "writer_cpu_us_per_hit": 1e6 * (writer_after - writer_cpu) / max(accepted, 1),
         "exit_status": exit_status, "spooled": spooled, "server_warnings": complaints[:5],
     }
 

@@ -1,4 +1,4 @@
-"""Instructions per beacon hit and per dashboard page, counted by callgrind.
+"""Instructions per beacon hit, per API batch and per dashboard page, counted by callgrind.
 
 Wall-clock figures move with whatever else the machine runs; the instructions a piece of code
 executes do not. This counts them with ``valgrind --tool=callgrind`` for two things, in one
@@ -6,6 +6,9 @@ process, on SQLite (so the database's own work is counted too):
 
 * ``beacon``: one GET hit through the whole WSGI application (``tracking.writer = off``: the hit
   stops in the buffer, as it does in a server process; the writer's work is not counted);
+* ``api``: one ``POST /api/v1/events`` of 100 hits (``--api-batch``) through the whole WSGI application, with an
+  ``events:write`` key (the bodies of ``bench/api_events.py``: 200 pages, 4 referrers, 4 Chrome
+  user agents, 1000 addresses; the hits stop in the buffer, as the beacon's do);
 * ``dashboard``: the signed-in owner's dashboard page of a site with ``--hits`` demo hits, for
   ``?period=30d``, ``?period=12mo`` and ``?period=30d&country=DE`` (served from the summaries,
   the summaries, and the raw rows).
@@ -18,11 +21,13 @@ the process, which measures the collector, not the code); instrumentation is swi
 the figure is what those requests cost. Every answer must be the expected status.
 
 It uses only what every version of the application has (``tracking.main``, the models
-``User`` and ``Site``, ``alembic -c production.ini``, the ``tracking-demo`` command), so the
+``User`` and ``Site``, ``alembic -c production.ini``, the ``tracking-demo`` command; the ``api``
+part also ``tracking.api_keys.create``, in every version with the API), so the
 same file measures another checkout: run it with that checkout's interpreter::
 
     .venv/bin/python -m bench.instructions                       # this checkout's code
     /path/to/other/.venv/bin/python -m bench.instructions        # another checkout's code
+    .venv/bin/python -m bench.instructions --only api --hits 1000   # one API batch, quickly
 
 Needs Debian's ``valgrind`` (``callgrind_control`` comes with it). Takes a few minutes.
 """
@@ -83,7 +88,52 @@ def application(url: str):
     return main({}, **{
         "sqlalchemy.url": url, "tracking.secret": "s" * 40, "tracking.writer": "off",
         "tracking.buffer_size": "100000000", "tracking.beacon_rate": "0", "tracking.beacon_burst": "0",
+        "tracking.api_rate": "0",
     })
+
+
+def api_key(url: str) -> str:
+    """A new ``events:write`` key of the database's user."""
+    from sqlalchemy import create_engine, select
+    from sqlalchemy.orm import Session
+
+    from tracking import api_keys
+    from tracking.models import User
+
+    engine = create_engine(url)
+    with Session(engine) as session, session.begin():
+        _, key = api_keys.create(session, session.scalar(select(User.id)), "instructions", {"events:write"})
+    engine.dispose()
+    return key
+
+
+def api_request(app, site: int, key: str, hits: int):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # ``bench`` of this checkout
+    from bench.api_events import bodies
+
+    payloads = bodies(site, hits, count=20)
+    sent = iter(range(1 << 62))
+    statuses: set[str] = set()
+
+    def start_response(status, headers, exc_info=None):
+        statuses.add(status)
+
+    def batch():
+        body = payloads[next(sent) % len(payloads)]
+        environ = {
+            "REQUEST_METHOD": "POST", "PATH_INFO": "/api/v1/events", "SCRIPT_NAME": "", "QUERY_STRING": "",
+            "SERVER_NAME": "localhost", "SERVER_PORT": "6543", "SERVER_PROTOCOL": "HTTP/1.1",
+            "HTTP_HOST": "stats.example.org", "REMOTE_ADDR": "127.0.0.1", "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body)), "CONTENT_TYPE": "application/json",
+            "HTTP_AUTHORIZATION": f"Bearer {key}",
+        }
+        result = app(environ, start_response)
+        b"".join(result)
+        getattr(result, "close", lambda: None)()
+        if statuses != {"202 Accepted"}:
+            raise SystemExit(f"the API answered {statuses}")
+
+    return batch
 
 
 def beacon_request(app, site: int):
@@ -126,8 +176,12 @@ def dashboard_request(app, site: int, email: str, query: str):
 
 def child(args) -> None:
     """The measured process: build, warm, tell the parent, run ``--count`` requests on its word."""
-    what = beacon_request(application(args.url), args.site) if args.what == "beacon" else \
-        dashboard_request(application(args.url), args.site, args.email, args.what)
+    if args.what == "beacon":
+        what = beacon_request(application(args.url), args.site)
+    elif args.what == "api":
+        what = api_request(application(args.url), args.site, args.key, args.api_batch)
+    else:
+        what = dashboard_request(application(args.url), args.site, args.email, args.what)
     for _ in range(args.warm):
         what()
     gc.collect()  # as the server does once loaded (``tracking.server``): the collector then
@@ -140,12 +194,13 @@ def child(args) -> None:
     sys.stdin.readline()
 
 
-def count(url: str, site: int, email: str, what: str, number: int, warm: int, workdir: Path) -> float:
+def count(url: str, site: int, email: str, what: str, number: int, warm: int, workdir: Path, key: str = "",
+          api_batch: int = 100) -> float:
     """Instructions per request of ``what``, callgrind counting only the measured requests."""
     out = workdir / f"callgrind.{time.time_ns()}.out"
     command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
                sys.executable, str(Path(__file__).resolve()), "--child", "--url", url, "--site", str(site),
-               "--email", email, "--what", what, "--count", str(number), "--warm", str(warm)]
+               "--email", email, "--key", key, "--api-batch", str(api_batch), "--what", what, "--count", str(number), "--warm", str(warm)]
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
     assert process.stdin and process.stdout
@@ -173,8 +228,11 @@ def main() -> None:
     parser.add_argument("--hits", type=int, default=200_000, help="demo hits in the dashboard's site (default 200,000)")
     parser.add_argument("--beacon-hits", type=int, default=300, help="measured beacon hits (default 300)")
     parser.add_argument("--pages", type=int, default=3, help="measured requests of each dashboard page (default 3)")
+    parser.add_argument("--api-batches", type=int, default=20, help="measured API batches (default 20)")
+    parser.add_argument("--api-batch", type=int, default=100, help="hits in each API batch (default 100)")
+    parser.add_argument("--only", choices=("beacon", "api", "dashboard"), help="measure only this")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    for name in ("--url", "--email", "--what"):
+    for name in ("--url", "--email", "--what", "--key"):
         parser.add_argument(name, help=argparse.SUPPRESS)
     for name in ("--site", "--count", "--warm"):
         parser.add_argument(name, type=int, help=argparse.SUPPRESS)
@@ -190,9 +248,15 @@ def main() -> None:
         started = time.monotonic()
         url, site, email = prepare(workdir, args.hits)
         print(f"  {args.hits:,} demo hits seeded in {time.monotonic() - started:.0f} s", flush=True)
-        per_hit = count(url, site, email, "beacon", args.beacon_hits, 200, workdir)
-        print(f"  beacon hit: {per_hit / 1e6:.3f} M instructions", flush=True)
-        for page in PAGES:
+        if args.only in (None, "beacon"):
+            per_hit = count(url, site, email, "beacon", args.beacon_hits, 200, workdir)
+            print(f"  beacon hit: {per_hit / 1e6:.3f} M instructions", flush=True)
+        if args.only in (None, "api"):
+            per_batch = count(url, site, email, "api", args.api_batches, 10, workdir, key=api_key(url),
+                              api_batch=args.api_batch)
+            print(f"  api events batch ({args.api_batch} hits): {per_batch / 1e6:.2f} M instructions,"
+                  f" {per_batch / args.api_batch / 1e6:.3f} M a hit", flush=True)
+        for page in PAGES if args.only in (None, "dashboard") else ():
             per_page = count(url, site, email, page, args.pages, 2, workdir)
             print(f"  dashboard {page}: {per_page / 1e6:.1f} M instructions", flush=True)
 

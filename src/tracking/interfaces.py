@@ -79,8 +79,9 @@ class IHitStore(Interface):
 class IIgnoredHits(Interface):
     """The counts of the hits the beacon ignored, per site and reason (:mod:`tracking.ingest.ignored`)."""
 
-    def add(site_id, reason, now, host=""):
-        """Count one ignored hit (``host``: the page's, for ``foreign-host``)."""
+    def add(site_id, reason, now, host="", count=1):
+        """Count ``count`` hits ignored for ``reason`` (``host``: the last one's page's, for
+        ``foreign-host``)."""
 
     def flush():
         """Write the pending counts now."""

@@ -83,6 +83,27 @@ def test_one_bad_hit_refuses_the_batch_naming_it(testapp, site, sender, stored, 
     assert stored() == 0
 
 
+@pytest.mark.parametrize(("good", "bad"), [
+    ({"width": 1}, {"width": True}),  # equal in Python (1 == True), not in JSON
+    ({"width": 0}, {"width": False}),
+    ({"width": 32_767}, {"width": 32_768}),  # the page's checks are remembered, not its widths
+    ({"url": "https://blog.example.com/a"}, {"url": "https://blog.example.com/a", "props": {"k": [1]}}),
+])
+def test_a_checked_hit_vouches_for_no_other(testapp, site, sender, stored, good, bad):
+    """The checks of a page seen before are remembered; a value equal to one checked before but
+    of another type, or the same page with other fields, is checked again."""
+    assert send(testapp, sender, [{**hit(site), **good}] * 2).json["accepted"] == 2
+    field = next(iter(bad.keys() - good.keys() or bad.keys()))
+    assert error_of(send(testapp, sender, [{**hit(site), **bad}], status=400))["field"] == f"hits[0].{field}"
+    assert stored() == 2
+
+
+def test_a_width_sent_as_a_whole_float_is_the_same_width(testapp, dbsession, site, sender, stored):
+    send(testapp, sender, [hit(site, "/w", width=1280), hit(site, "/w", width=1280.0)])
+    assert stored() == 2
+    assert dbsession.scalars(select(Hit.width).where(Hit.site_id == site.id)).all() == [1280, 1280]
+
+
 def test_a_missing_url_is_named(testapp, site, sender):
     item = hit(site)
     del item["url"]

@@ -44,6 +44,14 @@ def stored_hits(dbsession):
     return list(dbsession.scalars(select(Hit).order_by(Hit.id)))
 
 
+def test_the_widest_viewport_taken_is_stored(beacon, stored, dbsession):
+    """The bound on ``width`` is what the column holds: a wider one would fail its batch on
+    PostgreSQL at every retry, and keep every later hit waiting."""
+    assert beacon(params={"url": "https://blog.example.com/", "width": "32767"}).status_code == 204
+    assert stored() == 1
+    assert [hit.width for hit in stored_hits(dbsession)] == [32767]
+
+
 def test_get_stores_an_enriched_pageview(beacon, stored, dbsession, site):
     res = beacon(params={
         "url": "https://blog.example.com/posts/1?utm_source=newsletter&utm_medium=email&utm_campaign=launch&x=1#top",
@@ -177,6 +185,7 @@ BAD = [
     ({"params": {"url": "https://blog.example.com/", "event": "e" * 65}}, "event"),
     ({"params": {"url": "https://blog.example.com/", "width": "wide"}}, "width"),
     ({"params": {"url": "https://blog.example.com/", "width": "-5"}}, "width"),
+    ({"params": {"url": "https://blog.example.com/", "width": "32768"}}, "width"),  # wider than a SMALLINT
     ({"params": {"url": "https://blog.example.com/", "props": "[1,2]"}}, "props"),
     ({"params": {"url": "https://blog.example.com/", "props": "{not json"}}, "props"),
     ({"method": "POST", "body": "{not json"}, "body"),

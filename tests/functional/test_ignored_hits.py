@@ -6,8 +6,10 @@ from datetime import datetime
 import pytest
 from sqlalchemy import select
 
+from tests.apiclient import bearer, make_key
+from tests.hits import GOOGLEBOT
 from tracking.ingest.ignored import IgnoredCounter
-from tracking.interfaces import IDatabase, IIgnoredHits
+from tracking.interfaces import IDatabase, IHitStore, IIgnoredHits
 from tracking.models import IgnoredHits
 
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
@@ -115,3 +117,46 @@ def test_deleting_a_site_deletes_its_counts(clock, send, testapp, owner, site, d
     form.submit("submit", status=303)
     dbsession.expire_all()
     assert dbsession.scalars(select(IgnoredHits)).all() == []
+
+
+def test_the_apis_ignored_hits_are_counted_for_the_owner_and_shown(testapp, dbsession, owner, site):
+    """A back end's batch (``POST /api/v1/events``) is counted as the beacon's hits are: each
+    reason once per batch, with its count, written in the request (the first of a reason is
+    written at once), and the owner's dashboard says why."""
+    key = make_key(dbsession, owner, scopes=("events:write",))
+    visitor = {"site_id": site.id, "ip": "203.0.113.50", "user_agent": CHROME}
+    page = {**visitor, "url": "https://blog.example.com/"}
+    batch = [{**page, "dnt": True}, {**page, "dnt": True}, {**page, "gpc": True},
+             {**visitor, "url": "http://localhost:8000/a"}, {**visitor, "url": "http://127.0.0.1/b"},
+             {**page, "user_agent": GOOGLEBOT}, page]
+    res = testapp.post_json("/api/v1/events", {"hits": batch}, headers=bearer(key), status=202)
+    assert res.json == {"accepted": 1, "ignored": {"dnt": 2, "gpc": 1, "foreign-host": 2, "bot": 1}}
+    assert counts(dbsession, site) == {"dnt": (2, ""), "gpc": (1, ""), "foreign-host": (2, "127.0.0.1")}
+    testapp.login(owner.email)
+    ignored = testapp.get(f"/sites/{site.id}/").html.select_one("#ignored")
+    assert " ".join(ignored.select_one("summary").text.split()) == "5 hits ignored: why"
+    rows = [[" ".join(td.get_text(" ").split()) for td in tr.select("td")] for tr in ignored.select("tbody tr")]
+    assert sorted(row[1] for row in rows) == ["1", "2", "2"]
+    assert any("the last was on 127.0.0.1" in row[0] for row in rows)
+    assert testapp.get(f"/sites/{site.id}/live").json["ignored"] == 5
+
+
+def test_a_refused_batch_counts_nothing(app, testapp, dbsession, owner, site):
+    """A batch refused whole (the buffer full: ``503``) is sent again by its sender: its
+    ignored hits are counted then, not twice."""
+    key = make_key(dbsession, owner, scopes=("events:write",))
+    page = {"site_id": site.id, "ip": "203.0.113.50", "user_agent": CHROME, "url": "https://blog.example.com/"}
+    app.registry.getUtility(IHitStore).max_pending = 0
+    testapp.post_json("/api/v1/events", {"hits": [{**page, "dnt": True}, page]}, headers=bearer(key), status=503)
+    assert counts(dbsession, site) == {}
+
+
+def test_a_batch_for_two_sites_counts_each_sites_own(testapp, dbsession, owner, site, make_site):
+    shop = make_site(owner, name="Shop", url="https://shop.example.com")
+    key = make_key(dbsession, owner, scopes=("events:write",))
+    visitor = {"ip": "203.0.113.50", "user_agent": CHROME, "dnt": True}
+    batch = [{**visitor, "site_id": site.id, "url": "https://blog.example.com/"}] * 2
+    batch += [{**visitor, "site_id": shop.id, "url": "https://shop.example.com/"}] * 3
+    res = testapp.post_json("/api/v1/events", {"hits": batch}, headers=bearer(key), status=202)
+    assert res.json == {"accepted": 0, "ignored": {"dnt": 5}}
+    assert counts(dbsession, site) == {"dnt": (2, "")} and counts(dbsession, shop) == {"dnt": (3, "")}

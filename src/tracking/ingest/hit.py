@@ -11,7 +11,7 @@ field     meaning                                                  bound
 url       the page's address (else the ``Referer`` header)         2048 characters, http(s)
 event     ``pageview`` (default) or a custom event name            64 characters
 referrer  the page's ``document.referrer``                         2048 characters
-width     the viewport width in CSS pixels                         integer 0–100000
+width     the viewport width in CSS pixels                         integer 0–32767
 props     custom properties: a JSON object of scalar values        30 keys, key ≤ 64, value ≤ 256
 ========  =======================================================  ===========================
 """
@@ -27,7 +27,9 @@ MAX_EVENT = 64
 MAX_PROPS = 30
 MAX_PROP_KEY = 64
 MAX_PROP_VALUE = 256
-MAX_WIDTH = 100_000
+#: The widest viewport taken: what ``hits.width`` (a SMALLINT) holds. A wider one stored would
+#: fail its whole batch on PostgreSQL, again at every retry; no screen is that wide.
+MAX_WIDTH = 32_767
 FIELDS = ("url", "event", "referrer", "width", "props")
 
 

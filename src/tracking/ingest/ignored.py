@@ -1,5 +1,6 @@
 """The hits the beacon ignored (``dnt``, ``gpc``, ``foreign-host``), counted per site and reason
-in ``ignored_hits`` for the site's owner (:class:`~tracking.models.IgnoredHits`).
+in ``ignored_hits`` for the site's owner (:class:`~tracking.models.IgnoredHits`); those of the
+API's batches (``POST /api/v1/events``) with them, one call per reason and batch.
 
 The beacon must stay cheap for the hits it ignores too, whoever sends them: counts are kept in
 memory and written in one short transaction at most every ``interval`` seconds per process —
@@ -42,12 +43,13 @@ class IgnoredCounter:
         self._seen: set[tuple[int, str]] = set()
         self._written = clock()
 
-    def add(self, site_id: int, reason: str, now: datetime, host: str = "") -> None:
-        """Count one ignored hit; write the counts when due."""
+    def add(self, site_id: int, reason: str, now: datetime, host: str = "", count: int = 1) -> None:
+        """Count ``count`` hits ignored for one reason (``host``: the last one's); write the
+        counts when due. A batch of the API counts each of its reasons with one call."""
         key = (site_id, reason)
         with self._lock:
             entry = self._pending.setdefault(key, [0, now, ""])
-            entry[0] += 1
+            entry[0] += count
             entry[1] = max(entry[1], now)
             entry[2] = host[:MAX_HOST]
             due = key not in self._seen or self.clock() - self._written >= self.interval
