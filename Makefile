@@ -46,8 +46,10 @@ test: lint browser-deps nginx-deps
 		echo "SKIPPED the PostgreSQL leg: no server at $$TRACKING_TEST_POSTGRESQL"; \
 	fi
 
-# What the browser tests (tests/browser) need besides Python: Debian's headless Chromium and
-# axe-core. Idempotent; a step that cannot run here says so and the tests concerned skip.
+# What the browser tests (tests/browser) need besides Python: Debian's headless Chromium, and the
+# packages of tests/browser/package.json: axe-core, and the peers' own clients (Plausible's tracker,
+# Umami's Node client, run by node). Idempotent; a step that cannot run here says so and the tests
+# concerned skip.
 .PHONY: browser-deps
 browser-deps:
 	@if [ -x /usr/bin/chromium ]; then :; \
@@ -58,13 +60,14 @@ browser-deps:
 	else \
 		echo "browser-deps: no /usr/bin/chromium and no way to install it here (needs root and apt-get): the browser tests will skip"; \
 	fi
-	@if [ -d tests/browser/node_modules/axe-core ]; then :; \
+	@if [ -d tests/browser/node_modules/axe-core ] && [ -d tests/browser/node_modules/@plausible-analytics/tracker ] \
+		&& [ -d tests/browser/node_modules/@umami/node ]; then :; \
 	elif command -v npm >/dev/null 2>&1; then \
-		echo "browser-deps: installing axe-core (npm ci --prefix tests/browser)"; \
+		echo "browser-deps: installing axe-core and the peers' clients (npm ci --prefix tests/browser)"; \
 		npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error \
-			|| echo "browser-deps: npm ci failed: the accessibility tests will skip"; \
+			|| echo "browser-deps: npm ci failed: the accessibility and peer-client tests will skip"; \
 	else \
-		echo "browser-deps: no npm, so no axe-core: the accessibility tests will skip"; \
+		echo "browser-deps: no npm, so no axe-core nor peers' clients: the accessibility and peer-client tests will skip"; \
 	fi
 
 # nginx, for tests/slow/test_nginx.py (deploy/nginx.conf in front of two real processes).

@@ -1,5 +1,9 @@
 """Ingest benchmark: the beacon (``/sites/<id>/hit``) under load, against a bare WSGI app.
 
+``--endpoint plausible`` / ``umami`` / ``all`` measure the peers' drop-in endpoints the same way
+(``POST /api/event`` with the body Plausible's tracker posts, ``POST /api/send`` with Umami's),
+against the same bare app; see "The drop-in endpoints" below.
+
 For each database (SQLite, PostgreSQL):
 
 1. a fresh database, migrated with ``alembic -c production.ini upgrade head``, one user and two
@@ -25,6 +29,17 @@ Load: 16 connections, page paths, referrers, widths, four desktop Chrome user ag
 visitor addresses (``X-Forwarded-For``: production.ini trusts the proxy at 127.0.0.1) picked at
 random; waitress closes the connection after every ``204`` (no Content-Length), for the beacon
 and the baseline alike. All traffic goes to 127.0.0.1.
+
+The drop-in endpoints: one single-hit ``POST`` a request, bodies made before the clock starts
+(the pages, referrers and agents above; Plausible's compact keys as ``text/plain``, Umami's
+``{"type": "event", "payload": …}`` with a 1920x1080 screen). Plausible's hits name site A's
+domain, Umami's its website id; the warm-up names site B (``warmup.example.com``, which takes
+pages of any host, and a website id of its own), and so does the drain. Their answers say
+nothing of the hit (``202 ok``, ``200 {}``), so the hits of site A are counted as sent: each
+was sent at least ``DRAIN`` seconds before the end, so answered before wrk stops, and when
+every answer of the run is ``202`` (Plausible) or ``200`` (Umami), without socket errors, each
+was acknowledged (otherwise the run reports 0 acknowledged: a failure). Their target ratio is
+``TARGET_RATIOS``'s (0.45: they parse a JSON body the beacon's query string does not have).
 
 ``make bench`` runs it; ``.venv/bin/python -m bench.ingest --help`` lists the options.
 Exit status: 1 when stored != acknowledged (or a server failed), 0 otherwise; missed speed
@@ -52,7 +67,7 @@ import urllib.request
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -64,6 +79,13 @@ warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
 
 #: Targets: beacon/bare req/s ratio, p99 latency, peak RSS of the server.
 TARGET_RATIO = 0.50
+#: The target ratio of each endpoint (``--endpoint``): the beacon's, and the drop-ins'.
+TARGET_RATIOS = {"beacon": TARGET_RATIO, "plausible": 0.45, "umami": 0.45}
+ENDPOINTS = tuple(TARGET_RATIOS)
+#: Site B's address for the drop-in endpoints (Plausible finds a site by its domain).
+WARMUP_URL = "https://warmup.example.com"
+#: Site A's and site B's Umami website ids.
+UMAMI_IDS = ("6a1f5a3e-9d0c-4c56-8a53-3e1a7c0f0b11", "0b9e4f62-3c1d-4a7e-9f25-7d2e6c8a4b22")
 TARGET_P99_MS = 25.0
 TARGET_RSS_MB = 200.0
 #: Seconds at the end of a run during which only site B (crawler hits) is loaded.
@@ -223,6 +245,163 @@ def write_lua(path: Path) -> None:
     )
 
 
+DROPIN_LUA = r"""-- written by bench/ingest.py
+local bodies = %(bodies)s
+local warmup_bodies = %(warmup_bodies)s
+local ips = %(ips)s
+local agents = %(agents)s
+local PATH = %(path)s
+local CONTENT_TYPE = %(content_type)s
+local ACK = %(ack)d
+local DRAIN = %(drain)d
+local threads = {}
+
+function setup(thread)
+  threads[#threads + 1] = thread
+  thread:set("thread_id", #threads)
+end
+
+function init(args)
+  mode = args[4]
+  switch_at = os.time() + tonumber(args[3]) - DRAIN
+  math.randomseed(os.time() * 7919 + thread_id)
+  sent_a, answered, other = 0, 0, 0
+  statuses = {}
+  -- wrk calls the first thread's request() once before the run, to check it, and sends nothing.
+  unsent = thread_id == 1 and 1 or 0
+end
+
+local function pick(list)
+  return list[math.random(#list)]
+end
+
+function request()
+  local body
+  if mode == "warmup" or os.time() >= switch_at then
+    body = pick(warmup_bodies)
+  else
+    body = pick(bodies)
+    if unsent > 0 then
+      unsent = unsent - 1
+    else
+      sent_a = sent_a + 1
+    end
+  end
+  return wrk.format("POST", PATH, {
+    ["User-Agent"] = pick(agents),
+    ["X-Forwarded-For"] = pick(ips),
+    ["Content-Type"] = CONTENT_TYPE,
+    ["Accept"] = "*/*",
+    ["Accept-Language"] = "en-US,en;q=0.9",
+  }, body)
+end
+
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+  if status == ACK then
+    answered = answered + 1
+  else
+    other = other + 1
+  end
+end
+
+function done(summary, latency, requests)
+  local a, n, o, counts = 0, 0, 0, {}
+  for _, thread in ipairs(threads) do
+    a = a + thread:get("sent_a")
+    n = n + thread:get("answered")
+    o = o + thread:get("other")
+    for status, count in pairs(thread:get("statuses")) do
+      counts[status] = (counts[status] or 0) + count
+    end
+  end
+  local e = summary.errors
+  -- Every hit for site A was sent at least DRAIN seconds before the end: answered by then. When
+  -- every answer was the acknowledging status, each of them was acknowledged.
+  if o > 0 or e.connect + e.read + e.write + e.timeout > 0 then
+    io.write("BENCH unattributable: answers other than the acknowledging status, or socket errors\n")
+    a = 0
+  end
+  io.write(string.format("BENCH acked=%%d flagged=%%d other=%%d\n", a, n - a, o))
+""" + LUA[LUA.index("  for status, n in pairs(counts) do"):]
+
+
+@dataclass(frozen=True)
+class DropIn:
+    """How one drop-in endpoint is loaded: its path, content type, acknowledging status, and the
+    bodies of site A's hits and of site B's (warm-up and drain)."""
+
+    path: str
+    content_type: str
+    ack: int
+    bodies: list[str]
+    warmup_bodies: list[str]
+
+
+def dropin_load(endpoint: str, count: int = 200, seed: int = 1) -> DropIn:
+    """The bodies Plausible's tracker or Umami's post for site A (and B): made
+    from :func:`load_data`'s pages and referrers (deterministic)."""
+    rng = random.Random(seed)
+    data = load_data(seed)
+    pages = [unquote(p) for p in data["pages"]]
+    referrers = [unquote(r) for r in data["referrers"]]
+    if endpoint == "plausible":
+        domain, warmup = SITE_URL.split("//")[1], WARMUP_URL.split("//")[1]
+
+        def body(d: str) -> str:
+            return json.dumps({"n": "pageview", "v": 36, "u": rng.choice(pages), "d": d, "r": rng.choice(referrers) or None})
+
+        return DropIn("/api/event", "text/plain", 202, [body(domain) for _ in range(count)],
+                      [body(warmup) for _ in range(20)])  # fmt: skip
+
+    def payload(website: str) -> str:
+        page = urlsplit(rng.choice(pages))
+        return json.dumps({"type": "event", "payload": {
+            "website": website, "hostname": page.hostname, "url": urlunsplit(("", "", page.path, page.query, "")),
+            "referrer": rng.choice(referrers), "title": "A page", "screen": rng.choice(("1920x1080", "390x844")),
+            "language": "en-US",
+        }})  # fmt: skip
+
+    return DropIn("/api/send", "application/json", 200, [payload(UMAMI_IDS[0]) for _ in range(count)],
+                  [payload(UMAMI_IDS[1]) for _ in range(20)])  # fmt: skip
+
+
+def write_dropin_lua(path: Path, endpoint: str) -> None:
+    load, data = dropin_load(endpoint), load_data()
+    path.write_text(
+        DROPIN_LUA
+        % {
+            "bodies": _lua_list(load.bodies),
+            "warmup_bodies": _lua_list(load.warmup_bodies),
+            "ips": _lua_list(data["ips"]),
+            "agents": _lua_list(data["agents"]),
+            "path": json.dumps(load.path),
+            "content_type": json.dumps(load.content_type),
+            "ack": load.ack,
+            "drain": DRAIN,
+        }
+    )
+
+
+def prepare_dropin_sites(url: str, site_a: int, site_b: int, endpoint: str) -> None:
+    """Site B on a domain of its own that takes pages of any host (Plausible's warm-up), and
+    each site's Umami website id."""
+    from sqlalchemy import create_engine, update
+
+    from tracking.models import Site
+
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            table = Site.__table__
+            conn.execute(update(table).where(table.c.id == site_b).values(url=WARMUP_URL, restrict_hosts=False))
+            if endpoint == "umami":
+                for site, website in zip((site_a, site_b), UMAMI_IDS, strict=True):
+                    conn.execute(update(table).where(table.c.id == site).values(umami_website_id=website))
+    finally:
+        engine.dispose()
+
+
 @dataclass
 class Load:
     """What one load run measured."""
@@ -335,6 +514,9 @@ def run_python_load(url: str, script: Path, site_a: int, site_b: int, duration: 
     import asyncio
 
     data = load_data()
+    endpoint = getattr(args, "current_endpoint", "beacon")
+    dropin = dropin_load(endpoint) if endpoint != "beacon" else None
+    sent_a: list[int] = []
     host, port = url.split("//")[1].split(":")
     port = int(port)
     latencies: list[float] = []
@@ -345,18 +527,30 @@ def run_python_load(url: str, script: Path, site_a: int, site_b: int, duration: 
 
     async def one(rng: random.Random) -> None:
         site, agent = site_a, rng.choice(data["agents"])
-        if mode == "warmup":
-            site = site_b
-        elif time.monotonic() >= switch_at:
-            site, agent = site_b, CRAWLER
-        path = (
-            f"/sites/{site}/hit?url={rng.choice(data['pages'])}&referrer={rng.choice(data['referrers'])}"
-            f"&width={rng.choice(data['widths'])}"
-        )
-        request = (
-            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: {agent}\r\n"
-            f"X-Forwarded-For: {rng.choice(data['ips'])}\r\nAccept: */*\r\nConnection: close\r\n\r\n"
-        )
+        if dropin is not None:
+            if mode == "warmup" or time.monotonic() >= switch_at:
+                body = rng.choice(dropin.warmup_bodies)
+            else:
+                body = rng.choice(dropin.bodies)
+                sent_a.append(1)
+            request = (
+                f"POST {dropin.path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: {agent}\r\n"
+                f"X-Forwarded-For: {rng.choice(data['ips'])}\r\nContent-Type: {dropin.content_type}\r\n"
+                f"Content-Length: {len(body.encode())}\r\nAccept: */*\r\nConnection: close\r\n\r\n{body}"
+            )
+        else:
+            if mode == "warmup":
+                site = site_b
+            elif time.monotonic() >= switch_at:
+                site, agent = site_b, CRAWLER
+            path = (
+                f"/sites/{site}/hit?url={rng.choice(data['pages'])}&referrer={rng.choice(data['referrers'])}"
+                f"&width={rng.choice(data['widths'])}"
+            )
+            request = (
+                f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: {agent}\r\n"
+                f"X-Forwarded-For: {rng.choice(data['ips'])}\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+            )
         began = time.monotonic()
         try:
             reader, writer = await asyncio.open_connection(host, port)
@@ -371,7 +565,13 @@ def run_python_load(url: str, script: Path, site_a: int, site_b: int, duration: 
         head = answer.split(b"\r\n\r\n", 1)[0].decode("latin-1")
         status = int(head.split(" ", 2)[1])
         load.statuses[status] = load.statuses.get(status, 0) + 1
-        if status == 204:
+        if dropin is not None:
+            if status == dropin.ack:
+                load.flagged += 1  # attributed to site A at the end
+            else:
+                load.other += 1
+                load.non_2xx += status >= 300
+        elif status == 204:
             if re.search(r"^x-tracking-ignored:", head, re.I | re.M):
                 load.flagged += 1
             else:
@@ -389,6 +589,8 @@ def run_python_load(url: str, script: Path, site_a: int, site_b: int, duration: 
         await asyncio.wait_for(asyncio.gather(*(worker(n) for n in range(args.connections))), duration + 10)
 
     asyncio.run(everyone())
+    if dropin is not None and not load.other and not sum(load.socket_errors.values()):
+        load.acked, load.flagged = len(sent_a), load.flagged - len(sent_a)
     load.seconds = time.monotonic() - start
     load.rps = load.requests / load.seconds
     for latency in latencies:
@@ -618,6 +820,12 @@ class Result:
     spooled: int
     server_warnings: list[str]
     queue_warnings: int
+    #: What ``beacon`` measured: the beacon, or a drop-in endpoint (``ENDPOINTS``).
+    endpoint: str = "beacon"
+
+    @property
+    def target_ratio(self) -> float:
+        return TARGET_RATIOS[self.endpoint]
 
     @property
     def ratio(self) -> float:
@@ -629,7 +837,7 @@ class Result:
 
     def checks(self) -> list[tuple[str, bool]]:
         return [
-            (f"ratio {self.ratio:.2f} >= {TARGET_RATIO:.2f}", self.ratio >= TARGET_RATIO),
+            (f"ratio {self.ratio:.2f} >= {self.target_ratio:.2f}", self.ratio >= self.target_ratio),
             (f"p99 {self.beacon.p99_ms:.1f} ms <= {TARGET_P99_MS:.0f} ms", self.beacon.p99_ms <= TARGET_P99_MS),
             (
                 f"peak RSS {self.peak_rss_mb:.0f} MB (writer process {self.writer_rss_mb:.0f} MB) < {TARGET_RSS_MB:.0f} MB",
@@ -661,8 +869,11 @@ def server_ini(overrides: dict[str, str], workdir: Path) -> Path:
     return copy
 
 
-def bench_database(kind: str, args, script: Path, load_fn) -> Result:
+def bench_database(kind: str, args, script: Path, load_fn, endpoint: str = "beacon") -> Result:
     from tests.servers import Server
+
+    args.current_endpoint = endpoint  # for the Python load generator
+    name = "the beacon" if endpoint == "beacon" else f"{endpoint}'s endpoint"
 
     with tempfile.TemporaryDirectory(prefix=f"bench-ingest-{kind}-") as tmp:
         workdir = Path(tmp)
@@ -670,6 +881,8 @@ def bench_database(kind: str, args, script: Path, load_fn) -> Result:
         with fresh_database(kind, workdir) as url:
             migrate(url)
             site_a, site_b = create_sites(url)
+            if endpoint != "beacon":
+                prepare_dropin_sites(url, site_a, site_b, endpoint)
 
             # A PYTHONPATH given to the benchmark reaches the server too (to measure a patched copy).
             env = {"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {}
@@ -681,13 +894,13 @@ def bench_database(kind: str, args, script: Path, load_fn) -> Result:
                 bare_sampler, sampler = RSSSampler(bare.process.pid), RSSSampler(server.process.pid)
                 bare_sampler.start()
                 sampler.start()
-                say(f"[{kind}] warm-up {WARMUP} s each: bare WSGI app, then the beacon (pserve {ini.name})")
+                say(f"[{kind}] warm-up {WARMUP} s each: bare WSGI app, then {name} (pserve {ini.name})")
                 load_fn(bare.url, script, site_a, site_b, WARMUP, "warmup", args)
                 load_fn(server.url, script, site_a, site_b, WARMUP, "warmup", args)
                 bare_rounds, beacon_rounds = [], []
                 seconds = args.duration // args.rounds
                 for n in range(1, args.rounds + 1):
-                    say(f"[{kind}] round {n}/{args.rounds}: bare {seconds} s, then beacon {seconds} s")
+                    say(f"[{kind}] round {n}/{args.rounds}: bare {seconds} s, then {endpoint} {seconds} s")
                     cpu = cpu_seconds(bare.process.pid)
                     bare_rounds.append(load_fn(bare.url, script, site_a, site_b, seconds, "run", args))
                     bare_rounds[-1].cpu_seconds = cpu_seconds(bare.process.pid) - cpu
@@ -728,6 +941,7 @@ def bench_database(kind: str, args, script: Path, load_fn) -> Result:
         spooled=spooled,
         server_warnings=complaints,
         queue_warnings=queue_depth,
+        endpoint=endpoint,
         **counts,
     )
 
@@ -743,6 +957,17 @@ HEADERS = (
     "database", "beacon req/s", "bare req/s", "ratio", "p50 ms", "p99 ms", "bare p99 ms", "peak RSS MB",
     "writer RSS MB", "acknowledged", "stored", "result",
 )  # fmt: skip
+
+
+def _by_endpoint(results: list[Result]) -> bool:
+    """Whether the table has an endpoint column (the beacon's own run keeps its table as it was)."""
+    return any(r.endpoint != "beacon" for r in results)
+
+
+def headers(results: list[Result]) -> tuple[str, ...]:
+    if not _by_endpoint(results):
+        return HEADERS
+    return ("database", "endpoint", "req/s", *HEADERS[2:])
 
 
 def rows(results: list[Result]) -> list[list[str]]:
@@ -765,31 +990,34 @@ def rows(results: list[Result]) -> list[list[str]]:
                 "OK" if not failed else "FAIL: " + ", ".join(failed),
             ]
         )
+        if _by_endpoint(results):
+            out[-1].insert(1, r.endpoint)
     return out
 
 
 def text_table(results: list[Result]) -> str:
-    body = rows(results)
-    widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(HEADERS)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(HEADERS, widths, strict=True))]
+    body, names = rows(results), headers(results)
+    widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(names)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(names, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in body]
     return "\n".join(lines)
 
 
 def markdown_table(results: list[Result]) -> str:
-    lines = ["| " + " | ".join(HEADERS) + " |", "|" + "|".join("---" for _ in HEADERS) + "|"]
+    names = headers(results)
+    lines = ["| " + " | ".join(names) + " |", "|" + "|".join("---" for _ in names) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows(results)]
     return "\n".join(lines)
 
 
 def details(r: Result) -> str:
     b, w = r.beacon, r.bare
-    lines = [f"{r.database}:"]
+    lines = [f"{r.database}:" if r.endpoint == "beacon" else f"{r.database}, {r.endpoint} (POST {dropin_load(r.endpoint, 1).path}):"]
     for name, ok in r.checks():
         lines.append(f"  {'OK  ' if ok else 'FAIL'} {name}")
     lines.append(
-        f"  beacon: {b.requests} requests, {b.rps:.1f} req/s, p50 {b.p50_ms:.2f} ms, p99 {b.p99_ms:.2f} ms,"
+        f"  {'beacon' if r.endpoint == 'beacon' else r.endpoint}: {b.requests} requests, {b.rps:.1f} req/s, p50 {b.p50_ms:.2f} ms, p99 {b.p99_ms:.2f} ms,"
         f" statuses {b.statuses}, non-2xx {b.non_2xx}, socket errors {b.socket_errors},"
         f" server CPU {b.cpu_ms_per_request:.2f} ms/request"
         f" (of which the writer process {1e3 * b.writer_cpu_seconds / max(b.requests, 1):.2f})"
@@ -806,7 +1034,7 @@ def details(r: Result) -> str:
             f" ratio {beacon_round.rps / bare_round.rps:.2f}"
         )
     lines.append(
-        f"  CPU per request, bare/beacon: {w.cpu_ms_per_request / b.cpu_ms_per_request:.2f}"
+        f"  CPU per request, bare/{'beacon' if r.endpoint == 'beacon' else r.endpoint}: {w.cpu_ms_per_request / b.cpu_ms_per_request:.2f}"
         " (server CPU time per request; less sensitive to other load on the machine than the req/s ratio)"
     )
     lines.append(
@@ -831,6 +1059,11 @@ def summary(load: Load) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument(
+        "--endpoint", choices=(*ENDPOINTS, "all"), default="beacon",
+        help="what is measured against the bare app: the beacon (default), Plausible's /api/event, Umami's"
+        " /api/send, or all three in turn",
+    )  # fmt: skip
     parser.add_argument("--duration", type=int, default=30, help="seconds of measured load per server (default 30)")
     parser.add_argument(
         "--rounds", type=int, default=3, help="rounds the duration is cut into, bare and beacon taking turns (default 3)"
@@ -873,10 +1106,17 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
-        script = Path(tmp) / "beacon.lua"
-        write_lua(script)
+        endpoints = list(ENDPOINTS) if args.endpoint == "all" else [args.endpoint]
+        scripts = {}
+        for endpoint in endpoints:
+            scripts[endpoint] = Path(tmp) / f"{endpoint}.lua"
+            if endpoint == "beacon":
+                write_lua(scripts[endpoint])
+            else:
+                write_dropin_lua(scripts[endpoint], endpoint)
         for kind in kinds:
-            results.append(bench_database(kind, args, script, load_fn))
+            for endpoint in endpoints:
+                results.append(bench_database(kind, args, scripts[endpoint], load_fn, endpoint))
 
     print()
     print(f"load: {args.wrk_command}")

@@ -144,3 +144,17 @@ def test_the_api_sets_the_umami_website_id(testapp, dbsession, owner, make_site,
         res = testapp.patch_json(f"/api/v1/sites/{other_site.id}", {"umami_website_id": value}, headers=bearer(key), status=400)
         assert error_of(res)["field"] == "umami_website_id"
     assert testapp.patch_json(f"/api/v1/sites/{site.id}", {"umami_website_id": None}, headers=bearer(key)).json["umami_website_id"] is None
+
+
+def test_umamis_path_without_a_hostname_is_a_page_of_the_site(testapp, dbsession, umami_site, stored):
+    # @umami/node's own example, umami.track({url: "/home"}), sends no hostname.
+    post(testapp, "/api/send", {"type": "event", "payload": {"website": UMAMI_ID, "url": "/home?x=1"}}, 200)
+    post(testapp, "/api/send", {"type": "event", "payload": {"website": UMAMI_ID, "url": "/signup", "name": "signup"}}, 200)
+    assert stored() == 2
+    view, signup = hits_of(dbsession, umami_site)
+    assert (view.event, view.host, view.path, view.query) == ("pageview", "blog.example.com", "/home", "x=1")
+    assert (signup.event, signup.host, signup.path) == ("signup", "blog.example.com", "/signup")
+    # Without a URL there is no page to count: the error names the field.
+    res = post(testapp, "/api/send", {"type": "event", "payload": {"website": UMAMI_ID, "name": "signup"}}, 400)
+    assert "url" in res.json["errors"]
+    assert stored() == 0

@@ -31,8 +31,9 @@ a fraction, a string or a boolean is a ``400`` naming the field.
 
 ``POST /api/send`` takes what Umami's tracker and clients send (``{"type": "event", "payload":
 {website, hostname, url, referrer, title, screen, language, name, data}}``); the site is the one
-whose owner set that *Umami website id* in its settings. ``identify`` calls are answered and
-ignored. It answers ``200`` with ``{}``.
+whose owner set that *Umami website id* in its settings. A ``url`` that is a path without a
+``hostname`` (what ``@umami/node`` sends from a back end) is a page of that site. ``identify``
+calls are answered and ignored. It answers ``200`` with ``{}``.
 
 Both go the beacon's way: the per-client limit, the same checks (the URL, the event name, the
 properties), the same filters (DNT and GPC as the site honours them, foreign hosts, bots), the
@@ -272,6 +273,10 @@ def umami_send(context, request):
         site = _lookup(request, "umami:" + website, select(Site).where(Site.umami_website_id == website))
         if site is None:
             return _error(404, {"website": "no site has this Umami website id"})
+        if fields["url"].startswith("/") and not payload.get("hostname"):
+            # A path without a hostname (``umami.track({url: "/home"})``, @umami/node's own
+            # example): a page of the site, as Umami reads it.
+            fields["url"] = f"https://{site.domain}{fields['url']}"
         refused = _store(request, [site], fields)
     except _Answer as answer:
         return answer.response
