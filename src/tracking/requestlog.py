@@ -19,7 +19,8 @@
   fields.
 * A response with status 500 or more is logged at WARNING, others at INFO; a request retried
   after a transient database conflict says ``attempt=N``.
-* The beacon (``/sites/<id>/hit``, and its old path ``/visit``: the hot path) and ``/healthz``
+* Visitors' hits — the beacon (``/sites/<id>/hit``, and its old path ``/visit``: the hot
+  path) and the peers' trackers' endpoints (``/api/event``, ``/api/send``) — and ``/healthz``
   (polled by monitors) are logged at DEBUG only. When DEBUG is off for this logger, the tween
   hands such requests on after one regular-expression match and one logger-level check (cached
   by :mod:`logging`): no id, no header, no clock. An unavailable database is reported by the health check itself.
@@ -38,7 +39,7 @@ from urllib.parse import quote
 from pyramid.traversal import split_path_info
 from pyramid.tweens import INGRESS
 
-from .ingest import BEACON_PATH
+from .ingest import HIT_PATH
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ log = logging.getLogger(__name__)
 _SECRET_PATH = re.compile(r"(/(?:share|invitations|password)/)[^/]+")
 #: Segments of a path that traversal does not read as they are.
 _UNREAD_SEGMENT = re.compile(r"//|/\.\.?(?:/|\Z)")
-_QUIET = re.compile(BEACON_PATH.pattern + r"|/healthz\Z")
+_QUIET = re.compile(HIT_PATH.pattern + r"|/healthz\Z")
 _SANE_ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}\Z")
 _METHOD = re.compile(r"[A-Z]{1,16}\Z")
 MAX_PATH = 512

@@ -86,6 +86,9 @@ def test_umamis_page_view_and_event(testapp, dbsession, umami_site, stored):
     assert res.json == {} and res.headers["Access-Control-Allow-Origin"] == "*"
     post(testapp, "/api/send", {"type": "event", "payload": {**payload, "name": "signup", "data": {"plan": "pro"}}}, 200)
     post(testapp, "/api/send", {"type": "identify", "payload": {"website": UMAMI_ID, "data": {"user": "x"}}}, 200)
+    # Web vitals and script errors, which Umami's script may send: answered, not hits.
+    post(testapp, "/api/send", {"type": "performance", "payload": {"website": UMAMI_ID, "url": "/", "lcp": 1200}}, 200)
+    post(testapp, "/api/send", {"type": "error", "payload": {"website": UMAMI_ID, "url": "/", "message": "x"}}, 200)
     assert stored() == 2
     view, signup = hits_of(dbsession, umami_site)
     assert (view.event, view.path, view.query, view.width, view.source) == ("pageview", "/pricing", "x=1", 1920, "social")
@@ -111,6 +114,18 @@ def test_a_large_body_is_a_413(testapp, site):
 def test_preflight(testapp):
     res = testapp.options("/api/send", status=204)
     assert res.headers["Access-Control-Allow-Methods"] == "POST, OPTIONS"
+    assert res.headers["Access-Control-Allow-Headers"] == "Content-Type"
+
+
+@pytest.mark.parametrize(("asked", "allowed"), [
+    ("content-type, x-umami-cache", "content-type, x-umami-cache"),  # what a tracker sends: allowed
+    ("x-umami-cache\r\nSet-Cookie: a=b", "Content-Type"),  # not header names: not echoed
+    ("a" * 300, "Content-Type"),  # too long
+    ("x-a;b", "Content-Type"),
+])
+def test_a_preflight_allows_the_header_names_a_tracker_asks_for(testapp, asked, allowed):
+    res = testapp.options("/api/send", headers={"Access-Control-Request-Headers": asked}, status=204)
+    assert res.headers["Access-Control-Allow-Headers"] == allowed
 
 
 def test_the_owner_sets_the_umami_website_id_on_the_settings_page(testapp, dbsession, owner, make_site, site):

@@ -650,6 +650,10 @@ def test_the_beacon_and_healthz_are_logged_at_debug_only(testapp, site, caplog):
     caplog.set_level(logging.INFO, "tracking.requestlog")
     res = testapp.get(beacon, params=params, headers={"User-Agent": CHROME}, status=204)
     testapp.get("/healthz")
+    # The peers' trackers' endpoints are visitors' hits too.
+    testapp.post("/api/event", '{"n": "pageview", "u": "https://nowhere.example/", "d": "nowhere.example"}',
+                 headers={"Content-Type": "text/plain"}, status=404)
+    testapp.post("/api/send", "{}", headers={"Content-Type": "application/json"}, status=400)
     assert requestlog_records(caplog) == []
     assert "X-Request-Id" not in res.headers  # the hot path skips the tween entirely
 

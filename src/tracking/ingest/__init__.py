@@ -44,14 +44,23 @@ BEACON_NAMES = ("hit", "visit")
 BEACON_PATH = re.compile(r"/sites/[^/]*/(?:hit|visit)(?:/|\Z)")
 
 
+#: ``/api/event`` and ``/api/send``: the endpoints that take the peers' trackers' hits
+#: (:mod:`tracking.views.dropins`), public and written through the store as the beacon's are.
+DROPIN_PATH = re.compile(r"/api/(?:event|send)\Z")
+#: Every path a visitor's hit comes in by: the beacon's and the drop-ins'.
+HIT_PATH = re.compile(f"{BEACON_PATH.pattern}|{DROPIN_PATH.pattern}")
+
+
 def is_beacon(request) -> bool:
+    """Whether ``request`` is a visitor's hit: the beacon's, or one of the peers' trackers'."""
     # The raw PATH_INFO: the pattern is ASCII, so decoding it first (``request.path_info``)
     # would change nothing but the cost, paid twice per request (transaction and retry hooks).
-    return BEACON_PATH.match(request.environ.get("PATH_INFO", "")) is not None
+    return HIT_PATH.match(request.environ.get("PATH_INFO", "")) is not None
 
 
 def tm_activate(request) -> bool:
-    """``tm.activate_hook``: no transaction for the beacon, which writes through the store."""
+    """``tm.activate_hook``: no transaction for a visitor's hit, which is written through the
+    store (and whose site is looked up in a short session of its own)."""
     return not is_beacon(request)
 
 
@@ -60,7 +69,7 @@ EVENTS_PATH = "/api/v1/events"
 
 
 def retry_attempts(request) -> int | None:
-    """``retry.activate_hook``: one attempt for the beacon and the API's hits (they write to the
+    """``retry.activate_hook``: one attempt for visitors' hits and the API's (they write to the
     buffer, never meeting a database race), which also spares copying their bodies for a retry
     (up to 4 MB for the API's, into a temporary file)."""
     return 1 if is_beacon(request) or request.environ.get("PATH_INFO", "").startswith(EVENTS_PATH) else None

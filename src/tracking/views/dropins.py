@@ -32,8 +32,8 @@ a fraction, a string or a boolean is a ``400`` naming the field.
 ``POST /api/send`` takes what Umami's tracker and clients send (``{"type": "event", "payload":
 {website, hostname, url, referrer, title, screen, language, name, data}}``); the site is the one
 whose owner set that *Umami website id* in its settings. A ``url`` that is a path without a
-``hostname`` (what ``@umami/node`` sends from a back end) is a page of that site. ``identify``
-calls are answered and ignored. It answers ``200`` with ``{}``.
+``hostname`` (what ``@umami/node`` sends from a back end) is a page of that site. ``identify``,
+``performance`` (web vitals) and ``error`` payloads are answered and not kept. It answers ``200`` with ``{}``.
 
 Both go the beacon's way: the per-client limit, the same checks (the URL, the event name, the
 properties), the same filters (DNT and GPC as the site honours them, foreign hosts, bots), the
@@ -70,6 +70,12 @@ COMPACT = {"n": "name", "u": "url", "d": "domain", "r": "referrer", "p": "props"
 MAX_DOMAINS = 10
 #: The most engaged time one engagement may report: one day, in milliseconds.
 MAX_ENGAGED_MS = 86_400_000
+#: Umami's payloads that are not hits, answered and not kept: ``identify`` (a visitor's
+#: session data), ``performance`` (web vitals) and ``error`` (the page's script errors).
+NOT_HITS = frozenset({"identify", "performance", "error"})
+#: A preflight's ``Access-Control-Request-Headers`` that is echoed: header names only, bounded.
+MAX_ASKED_HEADERS = 256
+_HEADER_NAMES = re.compile(r"[A-Za-z0-9-]+(?:[ \t]*,[ \t]*[A-Za-z0-9-]+)*\Z")
 _SCREEN = re.compile(r"([0-9]{1,6})x[0-9]{1,6}\Z")
 
 
@@ -263,10 +269,10 @@ def umami_send(context, request):
         payload = data.get("payload")
         if not isinstance(payload, dict):
             raise BadHit({"payload": "must be a JSON object"})
-        if kind == "identify":
+        if kind in NOT_HITS:
             return _accepted(200, "{}", "application/json")
         if kind != "event":
-            raise BadHit({"type": "must be event or identify"})
+            raise BadHit({"type": "must be event, identify, performance or error"})
         website, fields = umami_fields(payload)
         if len(website) > 36:
             return _error(404, {"website": "no site has this Umami website id"})
@@ -288,9 +294,14 @@ def umami_send(context, request):
 @view_config(context=Api, name="event", request_method="OPTIONS", permission=NO_PERMISSION_REQUIRED, require_csrf=False)
 @view_config(context=Api, name="send", request_method="OPTIONS", permission=NO_PERMISSION_REQUIRED, require_csrf=False)
 def preflight(context, request):
+    """A browser's CORS preflight. The headers a tracker asks to send are allowed when they are
+    plain header names (Umami's script sends its own ``x-umami-*``): the endpoints read none of
+    them, take no credentials, and answer every origin alike, so naming them grants nothing."""
+    asked = request.environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS", "")
+    allowed = asked if len(asked) <= MAX_ASKED_HEADERS and _HEADER_NAMES.match(asked) else "Content-Type"
     response = Response(status=204, headerlist=[("Cache-Control", "no-store"), *CORS.items()])
     response.headers.update({"Access-Control-Allow-Methods": "POST, OPTIONS",
-                             "Access-Control-Allow-Headers": "Content-Type", "Access-Control-Max-Age": "86400"})
+                             "Access-Control-Allow-Headers": allowed, "Access-Control-Max-Age": "86400"})
     return response
 
 
