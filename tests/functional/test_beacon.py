@@ -78,6 +78,17 @@ def test_post_json_as_send_beacon_sends_it(beacon, stored, dbsession):
     assert hit.props == {"plan": "pro", "seats": "3", "trial": "true"}
 
 
+def test_a_page_view_carries_the_variants_the_tracker_adds(beacon, stored, dbsession):
+    # tracking.variant('checkout', 'B'): the longest key the tracker sends is 11 + 53 = 64 characters.
+    longest = "experiment:" + "k" * 53
+    res = beacon("POST", body={"url": "https://blog.example.com/", "props": {"experiment:checkout": "B", longest: "v" * 256}})
+    assert res.status_code == 204
+    stored()
+    [hit] = stored_hits(dbsession)
+    assert hit.event == "pageview"
+    assert hit.props == {"experiment:checkout": "B", longest: "v" * 256}
+
+
 def test_post_form_and_referer_fallback(beacon, stored, dbsession):
     res = beacon("POST", body="event=pageview", content_type="application/x-www-form-urlencoded",
                  headers={"Referer": "https://blog.example.com/from-referer"})
