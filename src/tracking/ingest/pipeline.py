@@ -79,6 +79,9 @@ class EnrichedHit:
     bot: str
     ip: str | None
     props: dict[str, str] | None
+    #: A custom event's revenue: the amount's decimal text and its currency (or both ``None``).
+    revenue_amount: str | None = None
+    revenue_currency: str | None = None
 
 
 @implementer(IHitPipeline)
@@ -157,4 +160,6 @@ class Pipeline:
             bot=bot,
             ip=enrich.truncate_ip(ip, self.store_ip),
             props=raw.props,
+            revenue_amount=raw.revenue[0] if raw.revenue else None,
+            revenue_currency=raw.revenue[1] if raw.revenue else None,
         )

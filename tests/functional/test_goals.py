@@ -1,0 +1,115 @@
+"""Goals on a hand-worked site: which hits convert, which visits converted, on both databases.
+
+Four visitors on 2026-06-03 (UTC), each one visit:
+
+====  ========================================================================  ==================
+ip    hits, in order                                                            converts on
+====  ========================================================================  ==================
+.1    /  →  /blog/a  →  /blog/a/b                                               blog (once: /blog/a)
+.2    /docs/  →  /docs/x/y  →  Signup {plan: pro} 29.90 EUR                     docs ×2, signup, pro
+.3    /pricing  →  Signup {plan: free}  →  Signup {plan: pro} 10 USD             signup ×2, pro
+.4    /blog  →  /blog/x/y  →  Download                                          nothing
+====  ========================================================================  ==================
+"""
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.hits import make_hit
+from tests.reading import SiteReports
+from tracking.goals import hit_converts, resolve_filters, spec, visit_converts
+from tracking.ingest.store import Store
+from tracking.models import Goal, Hit, Visit
+from tracking.reports.periods import Period
+from tracking.reports.query import Filter, InvalidQuery
+
+DAY = datetime(2026, 6, 3, 9, 0)
+PERIOD = Period("custom", date(2026, 6, 3), date(2026, 6, 4))
+
+VISITS = {
+    1: [("/", {}), ("/blog/a", {}), ("/blog/a/b", {})],
+    2: [("/docs/", {}), ("/docs/x/y", {}),
+        ("/", {"event": "Signup", "props": {"plan": "pro"}, "revenue": {"amount": "29.90", "currency": "EUR"}})],
+    3: [("/pricing", {}), ("/", {"event": "Signup", "props": {"plan": "free"}}),
+        ("/", {"event": "Signup", "props": {"plan": "pro"}, "revenue": {"amount": "10", "currency": "USD"}})],
+    4: [("/blog", {}), ("/blog/x/y", {}), ("/", {"event": "Download"})],
+}
+
+
+@pytest.fixture
+def goals(dbsession, make_site, owner):
+    site = make_site(owner, url="https://example.com", timezone="UTC")
+    hits = [
+        make_hit(site, DAY + timedelta(minutes=10 * visitor + minute), path, ip=f"198.51.100.{visitor}", **extra)
+        for visitor, steps in VISITS.items() for minute, (path, extra) in enumerate(steps)
+    ]
+    Store(None).write_batch(dbsession, hits)
+    made = {
+        "blog": Goal(site_id=site.id, name="Blog post", kind="page", pattern="/blog/*"),
+        "docs": Goal(site_id=site.id, name="Docs", kind="page", pattern="/docs/**"),
+        "pricing": Goal(site_id=site.id, name="Pricing", kind="page", pattern="/pricing"),
+        "signup": Goal(site_id=site.id, name="Sign-up", kind="event", event="Signup", currency="EUR"),
+        "pro": Goal(site_id=site.id, name="Pro", kind="event", event="Signup", prop_key="plan", prop_value="pro"),
+        "none": Goal(site_id=site.id, name="Never", kind="event", event="Purchase"),
+    }
+    dbsession.add_all(made.values())
+    dbsession.flush()
+    return site, made
+
+
+EXPECTED = {  # goal → (visitors' numbers, conversions)
+    "blog": ({1}, 1),
+    "docs": ({2}, 2),
+    "pricing": ({3}, 1),
+    "signup": ({2, 3}, 3),
+    "pro": ({2, 3}, 2),
+    "none": (set(), 0),
+}
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_hits_and_visits_convert_as_worked_out_by_hand(dbsession, goals, name):
+    site, made = goals
+    goal = spec(made[name])
+    visitors, conversions = EXPECTED[name]
+    converted = dbsession.scalars(select(Visit.id).where(Visit.site_id == site.id, visit_converts(goal))).all()
+    assert {_visitor_number(dbsession, v) for v in converted} == visitors
+    assert dbsession.scalar(select(func.count()).select_from(Hit).where(Hit.site_id == site.id, hit_converts(goal))) \
+        == conversions
+
+
+def _visitor_number(dbsession, visit_id: int) -> int:
+    first = dbsession.scalars(select(Hit).where(Hit.visit_id == visit_id).order_by(Hit.ts)).first()
+    return int((first.ts - DAY).total_seconds()) // 600  # visitor n's visit starts 10 n minutes in
+
+
+def test_revenue_is_stored_exactly_with_its_currency(dbsession, goals):
+    site, _ = goals
+    stored = dbsession.execute(
+        select(Hit.revenue_amount, Hit.revenue_currency).where(Hit.site_id == site.id, Hit.revenue_amount.is_not(None))
+        .order_by(Hit.ts)
+    ).all()
+    assert stored == [(Decimal("29.9"), "EUR"), (Decimal("10"), "USD")]
+    assert dbsession.scalar(select(func.sum(Hit.revenue_amount)).where(Hit.site_id == site.id)) == Decimal("39.9")
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_the_goal_filter_keeps_the_visits_that_converted(dbsession, goals, name):
+    site, made = goals
+    reports = SiteReports(dbsession, site.id, "UTC")
+    totals = reports.totals(PERIOD, {"goal": str(made[name].id)})
+    visitors, _ = EXPECTED[name]
+    assert (totals.visitors, totals.visits) == (len(visitors), len(visitors))
+
+
+def test_a_goal_filter_names_a_goal_of_the_site(dbsession, goals, make_site, owner):
+    site, made = goals
+    elsewhere = make_site(owner, url="https://other.example.com")
+    with pytest.raises(InvalidQuery):
+        resolve_filters(dbsession, elsewhere.id, (Filter("goal", str(made["blog"].id)),))
+    for value in ("0", "01", "x", "-1", str(2**31), "１"):
+        with pytest.raises(InvalidQuery):
+            Filter("goal", value)
