@@ -182,3 +182,11 @@ def test_the_pages_are_not_on_share_links(app, dbsession, owner, site):
     browser = TestApp(app, extra_environ={"HTTP_HOST": "tracking.example.org", "REMOTE_ADDR": "198.51.100.4"})
     browser.get(f"/share/{secret}/funnels", status=404)
     browser.get(f"/share/{secret}/experiments", status=404)
+
+
+def test_the_dashboard_links_to_the_pages_with_its_period_and_filters(testapp, owner, site):
+    testapp.login(owner.email)
+    page = testapp.get(f"/sites/{site.id}/?period=7d&country=FR")
+    links = {a["href"] for a in page.html.select("#site-actions a")}
+    assert f"http://tracking.example.org/sites/{site.id}/funnels?period=7d&country=FR" in links
+    assert f"http://tracking.example.org/sites/{site.id}/experiments?period=7d&country=FR" in links
