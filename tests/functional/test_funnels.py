@@ -118,3 +118,8 @@ def test_steps_passed(masks, passed):
 def test_report_counts_each_visitor_at_every_step_they_reached():
     result = report(["a", "b", "c"], [3, 1, 1, 2, 0])
     assert [(r.visitors, r.dropped) for r in result.steps] == [(4, 0), (2, 2), (1, 1)]
+
+
+def test_a_funnel_left_with_one_step_counts_its_visitors(dbsession, shop):
+    counts, result = _funnel(dbsession, shop, "P")  # its other goals deleted
+    assert counts == [(6, 0)] and result.conversion == 1.0

@@ -11,8 +11,9 @@ The counting rules:
   their visits of the period passed the first *n* steps. Steps of one visit are never joined
   with steps of another.
 * The period and the filters select the visits (as on the dashboard: a visit belongs to the day
-  it started, and keeps all its hits); only visits that converted on the first step's goal are
-  read.
+  it started, and keeps all its hits). The first step's visitors are counted from the visit
+  rows (the pages and events each lists); only the hits of the visits that converted on the
+  first two steps' goals are read, in order.
 
 Per step: its visitors, the drop-off from the step before (visitors lost), the step's
 conversion rate (visitors / visitors of the step before) and the overall rate (visitors /
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from functools import reduce
 from itertools import groupby
 
-from sqlalchemy import case, or_, select
+from sqlalchemy import case, func, or_, select
 
 from ..goals import GoalSpec, hit_converts, visit_converts
 from ..models import Hit, Visit
@@ -99,24 +100,33 @@ def funnel(db, site: SiteRef, period: Period, filters: tuple[Filter, ...], goals
     names = [goal.name for goal in goals]
     if not goals:
         return report(names, ())
+    in_period = matching(site, period, filters)
+    # Step 1 is a condition on the visit row (its pages and events are listed on it).
+    entered = db.scalar(select(func.count(Visit.visitor.distinct())).where(*in_period, visit_converts(goals[0])))
+    if len(goals) == 1 or not entered:
+        return report(names, [1] * entered)
+    # Only visits that converted on the first two goals can pass step 2: only their hits are read.
     h = Hit.__table__
     start, _ = period.bounds(site.timezone)
     visits = (
         select(Visit.id, Visit.visitor)
-        .where(*matching(site, period, filters), visit_converts(goals[0]))
+        .where(*in_period, visit_converts(goals[0]), visit_converts(goals[1]))
         .subquery("entered")
     )
     distinct = list({goal.id: goal for goal in goals}.values())
     mask = reduce(operator.add, [case((hit_converts(goal, h), 1 << n), else_=0) for n, goal in enumerate(goals)])
+    chosen = select(h.c.visit_id, visits.c.visitor, mask).join(visits, h.c.visit_id == visits.c.id)
+    if db.get_bind().dialect.name == "postgresql":
+        # Hits of the period's visits come at or after its start: a bound that lets the planner
+        # choose between the visit index and the site's range of hits.
+        chosen = chosen.where(h.c.site_id == site.id, h.c.ts >= start)
+    # SQLite: each chosen visit's hits through the visit index (as the raw runner reads them).
     rows = db.execute(
-        select(h.c.visit_id, visits.c.visitor, mask)
-        .join(visits, h.c.visit_id == visits.c.id)
-        # Hits of the period's visits come at or after its start (a bound for the site's index).
-        .where(h.c.site_id == site.id, h.c.ts >= start, or_(*(hit_converts(goal, h) for goal in distinct)))
-        .order_by(h.c.visit_id, h.c.ts, h.c.id)
+        chosen.where(or_(*(hit_converts(goal, h) for goal in distinct))).order_by(h.c.visit_id, h.c.ts, h.c.id)
     )
-    best: dict[int, int] = {}  # visitor → most steps one of their visits passed
+    best: dict[int, int] = {}  # visitor → most steps one of their visits passed (at least 1)
     for (_, visitor), hits in groupby(rows, key=lambda row: (row[0], row[1])):
         passed = steps_passed((row[2] for row in hits), len(goals))
         best[visitor] = max(best.get(visitor, 0), passed)
-    return report(names, best.values())
+    # The other visitors who entered passed step 1 only.
+    return report(names, [*best.values(), *[1] * (entered - len(best))])
