@@ -61,10 +61,14 @@ from sqlalchemy.orm import Session
 
 from tests.postgresql import ADMIN_URL, throwaway_database
 from tests.servers import Server, seed_site
-from tracking.models import Site, User, get_engine
+from tracking.conversions import create_funnel, site_funnels
+from tracking.goals import site_goals, spec
+from tracking.models import Goal, Site, User, get_engine
 from tracking.models.accounts import password_context
 from tracking.models.types import utcnow
 from tracking.reports import api
+from tracking.reports.funnels import FunnelReport
+from tracking.reports.funnels import funnel as funnel_report
 from tracking.reports.periods import period_from
 from tracking.reports.query import DETAILS, SiteRef, StatsQuery, filters_from
 from tracking.scripts.demo import ProgressBar, generate
@@ -80,7 +84,7 @@ WARMUP = 2
 @dataclass(frozen=True)
 class Scenario:
     name: str
-    #: ``""`` for the dashboard, ``"panel"`` for a panel's full list
+    #: ``""`` for the dashboard, ``"panel"`` for a panel's full list, ``"funnels"`` for a funnel's page
     view: str
     params: dict[str, str]
     #: p50 targets in milliseconds, by database
@@ -114,6 +118,13 @@ ONE_FILTER_30D = {"postgresql": 300.0, "sqlite": 300.0}
 ONE_FILTER_12MO = {"postgresql": 1000.0}
 TWO_FILTERS_30D = {"postgresql": 500.0, "sqlite": 500.0}
 DETAILS_FILTERED = {"postgresql": 300.0, "sqlite": 300.0}
+#: A funnel's page (``/sites/<id>/funnels``, its report over the raw rows).
+FUNNEL_30D = {"postgresql": 500.0, "sqlite": 500.0}
+FUNNEL_12MO = {"postgresql": 1500.0, "sqlite": 1500.0}
+#: The benchmark's funnel, on the demo generator's pages and events: home, pricing, the sign-up
+#: page, the sign-up event (``ensure_funnel`` adds its goals and itself to the dataset).
+FUNNEL_STEPS = (("Home", "page", "/"), ("Pricing", "page", "/pricing"), ("Sign-up page", "page", "/signup"),
+                ("Sign-up", "event", "signup"))
 
 SCENARIOS = (
     Scenario("30 days", "", {"period": "30d"}, UNFILTERED_30D),
@@ -134,6 +145,8 @@ SCENARIOS = (
              DETAILS_FILTERED),
     Scenario("panel: events, 30 days, browser=Chrome", "panel",
              {"dim": "event", "period": "30d", "browser": "Chrome"}, DETAILS_FILTERED),
+    Scenario("funnel 30d", "funnels", {"period": "30d"}, FUNNEL_30D),
+    Scenario("funnel 12mo", "funnels", {"period": "12mo"}, FUNNEL_12MO),
 )
 
 
@@ -235,6 +248,31 @@ def dataset(database: str, hits: int, days: int, keep: Path | None) -> Iterator[
     yield seeded
 
 
+def ensure_funnel(url: str, site_id: int) -> int:
+    """The benchmark's funnel (:data:`FUNNEL_STEPS`) on the site: made with its goals the first
+    time (a kept dataset keeps it); its id."""
+    engine = get_engine({"sqlalchemy.url": url})
+    try:
+        with Session(engine) as session, session.begin():
+            funnels = site_funnels(session, site_id)
+            if funnels:
+                return funnels[0].id
+            goals = [Goal(site_id=site_id, name=name, kind=kind, pattern=value if kind == "page" else "",
+                          event=value if kind == "event" else "") for name, kind, value in FUNNEL_STEPS]
+            session.add_all(goals)
+            session.flush()
+            return create_funnel(session, site_id, "Sign-up", [goal.id for goal in goals]).id
+    finally:
+        engine.dispose()
+
+
+def funnel_of(session: Session, site: Site, period) -> FunnelReport:
+    """The report of the site's first funnel (the one its page shows) over ``period``."""
+    funnel = site_funnels(session, site.id)[0]
+    by_id = {goal.id: spec(goal) for goal in site_goals(session, site.id)}
+    return funnel_report(session, SiteRef(site.id, site.timezone), period, (), [by_id[i] for i in funnel.goal_ids])
+
+
 # -- HTTP ----------------------------------------------------------------------------------
 
 
@@ -296,7 +334,9 @@ def expected_text(data: Dataset, scenario: Scenario, day: date) -> str:
             site = session.get(Site, data.site_id)
             query = StatsQuery(SiteRef(site.id, site.timezone), period_from(scenario.params, day),
                                filters_from(scenario.params))
-            if scenario.view == "panel":
+            if scenario.view == "funnels":
+                value = funnel_of(session, site, query.period).steps[0].visitors
+            elif scenario.view == "panel":
                 dim = scenario.params["dim"]
                 rows = api.breakdown(session, StatsQuery(query.site, query.period, query.filters, (dim,),
                                                          DETAILS[dim], limit=MORE_LIMIT)).rows
@@ -310,8 +350,12 @@ def expected_text(data: Dataset, scenario: Scenario, day: date) -> str:
     return number(value)
 
 
+FUNNEL_FIRST_STEP = re.compile(r'id="funnel-steps".*?<tbody>.*?<td class="table-num">([^<]+)</td>', re.S)
+
+
 def shown_text(scenario: Scenario, page: str) -> str:
-    match = (FIRST_NUMBER_CELL if scenario.view == "panel" else HEADLINE_VISITORS).search(page)
+    shown = {"panel": FIRST_NUMBER_CELL, "funnels": FUNNEL_FIRST_STEP}.get(scenario.view, HEADLINE_VISITORS)
+    match = shown.search(page)
     return match.group(1).strip() if match else "(not found)"
 
 
@@ -319,6 +363,8 @@ def measure(data: Dataset, database: str, requests: int, workdir: Path,
             scenarios: tuple[Scenario, ...] = SCENARIOS, warmup: int = WARMUP) -> list[tuple[Scenario, float, float, bool]]:
     """Serve the dataset with pserve and time each scenario; (scenario, p50 ms, p95 ms, right answer)."""
     results = []
+    if any(scenario.view == "funnels" for scenario in scenarios):
+        ensure_funnel(data.url, data.site_id)
     # PYTHONPATH passes on to the server (to time another checkout's code on the same data).
     passed = {"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {}
     server = Server("production.ini", data.url, workdir, env=passed)
@@ -376,6 +422,10 @@ def dashboard_queries(session: Session, site: Site, scenario: Scenario, call: Ca
     where = SiteRef(site.id, site.timezone)
     period = period_from(scenario.params, today(site.timezone))
     filters = filters_from(scenario.params)
+    if scenario.view == "funnels":
+        call("funnel (the site's first)")
+        funnel_of(session, site, period)
+        return
     if scenario.view == "panel":
         dim = scenario.params["dim"]
         call(f"panel {dim} (full list)")

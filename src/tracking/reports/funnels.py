@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from functools import reduce
 from itertools import groupby
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, func, or_, select, text
 
 from ..goals import GoalSpec, hit_converts, visit_converts
 from ..models import Hit, Visit
@@ -100,6 +100,10 @@ def funnel(db, site: SiteRef, period: Period, filters: tuple[Filter, ...], goals
     names = [goal.name for goal in goals]
     if not goals:
         return report(names, ())
+    postgresql = db.get_bind().dialect.name == "postgresql"
+    if postgresql:  # as the raw runner does (RawRunner.tune): no JIT compilation, room to hash
+        db.execute(text("SET LOCAL jit = off"))
+        db.execute(text("SET LOCAL work_mem = '32MB'"))
     in_period = matching(site, period, filters)
     # Step 1 is a condition on the visit row (its pages and events are listed on it).
     entered = db.scalar(select(func.count(Visit.visitor.distinct())).where(*in_period, visit_converts(goals[0])))
@@ -116,7 +120,7 @@ def funnel(db, site: SiteRef, period: Period, filters: tuple[Filter, ...], goals
     distinct = list({goal.id: goal for goal in goals}.values())
     mask = reduce(operator.add, [case((hit_converts(goal, h), 1 << n), else_=0) for n, goal in enumerate(goals)])
     chosen = select(h.c.visit_id, visits.c.visitor, mask).join(visits, h.c.visit_id == visits.c.id)
-    if db.get_bind().dialect.name == "postgresql":
+    if postgresql:
         # Hits of the period's visits come at or after its start: a bound that lets the planner
         # choose between the visit index and the site's range of hits.
         chosen = chosen.where(h.c.site_id == site.id, h.c.ts >= start)
