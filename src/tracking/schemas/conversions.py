@@ -59,7 +59,12 @@ def _name_node():
 
 class StepsWidget(deform.widget.SequenceWidget):
     """Always :data:`MAX_STEPS` choices, also when a posted form comes back with its errors
-    (Deform pads a first rendering to ``min_len``, not the fields of a posted one)."""
+    (Deform pads a first rendering to ``min_len``, not the fields of a posted one), numbered,
+    without Deform's buttons to add, remove and drag items (its script and inline styles,
+    which the Content-Security-Policy refuses): ``templates/deform/steps.pt``."""
+
+    template = "steps"
+    item_template = "steps_item"
 
     def serialize(self, field, cstruct, **kw):
         cstruct = [] if cstruct in (colander.null, None) else list(cstruct)
