@@ -261,3 +261,38 @@ def resolve_filters(db, site_id: int, filters: tuple[Filter, ...]) -> tuple[Filt
             f = Filter(f.dimension, f.value, f.operator, spec(goal))
         resolved.append(f)
     return tuple(resolved)
+
+
+#: The fields of a goal that an owner sets.
+FIELDS = ("name", "kind", "pattern", "event", "prop_key", "prop_value", "currency")
+
+
+class TooManyGoals(Exception):
+    """A site has :data:`MAX_GOALS` goals already."""
+
+
+def _normalised(values: dict) -> dict:
+    """A goal's fields, each kind keeping only its own (a page goal has no event, no currency)."""
+    values = {name: values.get(name) or ("" if name != "currency" else None) for name in FIELDS}
+    if values["kind"] == "page":
+        values.update(event="", prop_key="", prop_value="", currency=None)
+    else:
+        values["pattern"] = ""
+    return values
+
+
+def add_goal(db, site_id: int, values: dict) -> Goal:
+    """A new goal of the site (``values`` checked by :func:`check`); :class:`TooManyGoals` past
+    :data:`MAX_GOALS`."""
+    if count_goals(db, site_id) >= MAX_GOALS:
+        raise TooManyGoals(f"A site has at most {MAX_GOALS} goals: delete one first.")
+    goal = Goal(site_id=site_id, **_normalised(values))
+    db.add(goal)
+    db.flush()
+    return goal
+
+
+def update_goal(goal: Goal, values: dict) -> None:
+    """Change a goal (``values`` checked by :func:`check`): its past numbers change with it."""
+    for name, value in _normalised(values).items():
+        setattr(goal, name, value)

@@ -23,6 +23,7 @@ from tests.reading import SiteReports
 from tracking.goals import hit_converts, resolve_filters, spec, visit_converts
 from tracking.ingest.store import Store
 from tracking.models import Goal, Hit, Visit
+from tracking.reports.goals import GoalNumbers, goal_rows
 from tracking.reports.periods import Period
 from tracking.reports.query import Filter, InvalidQuery
 
@@ -113,3 +114,30 @@ def test_a_goal_filter_names_a_goal_of_the_site(dbsession, goals, make_site, own
     for value in ("0", "01", "x", "-1", str(2**31), "１"):
         with pytest.raises(InvalidQuery):
             Filter("goal", value)
+
+
+def test_the_goals_panel_counts_visitors_conversions_and_revenue_per_currency(dbsession, goals):
+    site, made = goals
+    reports = SiteReports(dbsession, site.id, "UTC")
+    query = reports.query(PERIOD, {}, compare=True)
+    rows = {row.goal.name: row for row in goal_rows(dbsession, query, [spec(g) for g in made.values()], 4, 0)}
+    numbers = {name: (row.now.visitors, row.now.conversions, row.rate) for name, row in rows.items()}
+    assert numbers == {"Blog post": (1, 1, 25.0), "Docs": (1, 2, 25.0), "Pricing": (1, 1, 25.0),
+                       "Sign-up": (2, 3, 50.0), "Pro": (2, 2, 50.0), "Never": (0, 0, 0.0)}
+    signup = rows["Sign-up"]
+    assert signup.revenue() == Decimal("29.9") and signup.average() == Decimal("29.9")
+    assert signup.other_currencies == [("USD", Decimal("10"))]  # never converted into euros
+    assert rows["Pro"].revenue() is None and rows["Pro"].other_currencies == [("EUR", Decimal("29.9")),
+                                                                            ("USD", Decimal("10"))]
+    assert rows["Blog post"].before == GoalNumbers() and rows["Blog post"].rate_before is None
+
+
+def test_the_goals_panel_follows_the_filters(dbsession, goals):
+    site, made = goals
+    reports = SiteReports(dbsession, site.id, "UTC")
+    # The visits that converted on "Docs" only: visitor 2.
+    query = reports.query(PERIOD, {"goal": str(made["docs"].id)})
+    rows = {row.goal.name: row.now for row in goal_rows(dbsession, query, [spec(g) for g in made.values()], 1, 0)}
+    assert rows["Sign-up"].visitors == 1 and rows["Sign-up"].conversions == 1
+    assert rows["Sign-up"].revenue == {"EUR": (Decimal("29.9"), 1)}
+    assert rows["Blog post"].visitors == 0

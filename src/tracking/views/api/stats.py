@@ -7,14 +7,17 @@ functions and the planner the dashboard uses, so the numbers are the dashboard's
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from pyramid.view import view_config, view_defaults
 
 from ...api_resources import ApiSite
+from ...goals import resolve_filters
 from ...models.types import utcnow
 from ...reports import api
 from ...reports.intervals import COARSE, coarser
+from ...reports.query import InvalidQuery
 from ...reports.results import Totals
 from ...schemas.api import InvalidInput, stats_request
 from ...security import Permission
@@ -49,11 +52,16 @@ class StatsViews:
 
     def _question(self, kind: str):
         try:
-            return stats_request(kind, self.request.GET, self.site, today(self.site.timezone))
+            question = stats_request(kind, self.request.GET, self.site, today(self.site.timezone))
         except InvalidInput as error:
             raise invalid(error.field, error.message) from None
         except UnicodeDecodeError:
             raise invalid(None, "The query string is not UTF-8.") from None
+        try:  # a goal filter's goal: one of the site's
+            filters = resolve_filters(self.request.dbsession, self.site.id, question.query.filters)
+        except InvalidQuery as error:
+            raise invalid("goal", str(error)) from None
+        return replace(question, query=replace(question.query, filters=filters))
 
     def _base(self, query) -> dict:
         return {"site_id": self.site.id, "timezone": self.site.timezone, "period": _period_json(query.period),
