@@ -61,7 +61,9 @@ PERIOD_PARAMETERS = [
     _query("from", {"type": "string", "format": "date"}, "A custom period's first day (YYYY-MM-DD)."),
     _query("to", {"type": "string", "format": "date"}, "A custom period's last day, included."),
     *(_query(dim, {"type": "string", "maxLength": MAX_FILTER}, f"Only visits whose {LABELS[dim].lower()} is this.")
-      for dim in FILTERABLE),
+      for dim in FILTERABLE if dim != "goal"),
+    _query("goal", {"type": "string", "pattern": "^[1-9][0-9]{0,9}$"},
+           "Only visits that converted on this goal (its id): one of its hits matches the goal."),
 ]
 COMPARE = _query("compare", {"type": "string", "enum": ["true", "false"], "default": "false"},
                  "Also the period before (as the dashboard compares).")
