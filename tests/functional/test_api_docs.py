@@ -19,7 +19,7 @@ def test_the_document_is_served_to_anyone(testapp):
     assert set(doc["paths"]) == {"/sites", "/sites/{site_id}", "/sites/{site_id}/aggregate", "/sites/{site_id}/timeseries",
                                  "/sites/{site_id}/breakdown", "/sites/{site_id}/realtime", "/events"}
     dimension = next(p for p in doc["paths"]["/sites/{site_id}/breakdown"]["get"]["parameters"] if p["name"] == "dimension")
-    assert dimension["schema"]["enum"] == list(DIMENSIONS)
+    assert dimension["schema"]["enum"] == [*DIMENSIONS, "goal"]  # goal: the goals panel's rows
 
 
 def test_the_reference_page_is_the_apps_own(testapp):

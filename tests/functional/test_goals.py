@@ -18,6 +18,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from tests.apiclient import bearer, error_of, make_key
 from tests.hits import make_hit
 from tests.reading import SiteReports
 from tracking.goals import hit_converts, resolve_filters, spec, visit_converts
@@ -141,3 +142,48 @@ def test_the_goals_panel_follows_the_filters(dbsession, goals):
     assert rows["Sign-up"].visitors == 1 and rows["Sign-up"].conversions == 1
     assert rows["Sign-up"].revenue == {"EUR": (Decimal("29.9"), 1)}
     assert rows["Blog post"].visitors == 0
+
+
+# -- the API: a breakdown by goal, the goal filter -----------------------------------------------
+
+DAY_PARAMS = {"period": "custom", "from": "2026-06-03", "to": "2026-06-03"}
+
+
+def test_the_api_breaks_down_by_goal_with_exact_revenue(testapp, dbsession, goals, owner):
+    site, made = goals
+    key = make_key(dbsession, owner, scopes=("stats:read",))
+    body = testapp.get(f"/api/v1/sites/{site.id}/breakdown", params={**DAY_PARAMS, "dimension": "goal"},
+                       headers=bearer(key)).json
+    assert body["dimension"] == "goal" and body["metrics"] == ["visitors", "conversions", "conversion_rate"]
+    rows = {row["value"]: row for row in body["results"]}
+    assert list(rows) == ["Blog post", "Docs", "Pricing", "Sign-up", "Pro", "Never"]
+    assert rows["Sign-up"] == {
+        "value": "Sign-up", "goal_id": made["signup"].id, "visitors": 2, "conversions": 3, "conversion_rate": 50.0,
+        "revenue": {"amount": "29.90", "currency": "EUR"}, "average_revenue": {"amount": "29.90", "currency": "EUR"},
+        "other_revenue": [{"amount": "10.00", "currency": "USD"}], "share": 50.0,
+    }
+    assert rows["Docs"]["revenue"] is None and rows["Docs"]["conversions"] == 2
+    paged = testapp.get(f"/api/v1/sites/{site.id}/breakdown",
+                        params={**DAY_PARAMS, "dimension": "goal", "limit": "2", "offset": "2", "metrics": "conversions"},
+                        headers=bearer(key)).json
+    assert [row["value"] for row in paged["results"]] == ["Pricing", "Sign-up"] and paged["next_offset"] == 4
+    assert "visitors" not in paged["results"][0]
+
+
+def test_the_api_filters_by_goal_and_refuses_another_sites_goal(testapp, dbsession, goals, owner, make_site):
+    site, made = goals
+    key = make_key(dbsession, owner, scopes=("stats:read",))
+    body = testapp.get(f"/api/v1/sites/{site.id}/aggregate", params={**DAY_PARAMS, "goal": str(made["pro"].id)},
+                       headers=bearer(key)).json
+    assert body["results"]["visitors"] == 2 and body["filters"] == {"goal": str(made["pro"].id)}
+    elsewhere = make_site(owner, url="https://other.example.com")
+    for value in (str(made["pro"].id + 1000), "abc", "0"):
+        res = testapp.get(f"/api/v1/sites/{elsewhere.id}/aggregate", params={**DAY_PARAMS, "goal": value},
+                          headers=bearer(key), status=400)
+        assert error_of(res)["field"] == "goal"
+    res = testapp.get(f"/api/v1/sites/{elsewhere.id}/aggregate", params={**DAY_PARAMS, "goal": str(made["pro"].id)},
+                      headers=bearer(key), status=400)
+    assert error_of(res)["field"] == "goal"
+    res = testapp.get(f"/api/v1/sites/{site.id}/breakdown", params={**DAY_PARAMS, "dimension": "goal",
+                                                                    "metrics": "pageviews"}, headers=bearer(key), status=400)
+    assert error_of(res)["field"] == "metrics"

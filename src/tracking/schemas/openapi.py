@@ -16,6 +16,7 @@ from ..reports.periods import PERIODS
 from ..reports.query import DETAILS, FILTERABLE, MAX_FILTER
 from ..summaries.dimensions import DIMENSIONS, LABELS
 from . import api as limits
+from .api import GOAL_METRICS
 
 VERSION = "1"
 
@@ -90,7 +91,10 @@ def _schemas() -> dict:
         "additionalProperties": False}
     base = {"site_id": {"type": "integer"}, "timezone": {"type": "string"}, "period": period,
             "filters": {"type": "object", "additionalProperties": {"type": "string"}}}
-    metrics = sorted({metric for names in DETAILS.values() for metric in names})
+    metrics = sorted({metric for names in (*DETAILS.values(), GOAL_METRICS) for metric in names})
+    money = {"type": "object", "required": ["amount", "currency"], "additionalProperties": False, "properties": {
+        "amount": {"type": "string", "description": "Exact decimal text, with the currency's decimals."},
+        "currency": {"type": "string", "description": "ISO 4217."}}}
     site_fields = {
         "name": {"type": "string", "minLength": 1, "maxLength": 100},
         "url": {"type": "string", "maxLength": 300, "description": "scheme://host[:port]; a path is dropped."},
@@ -116,10 +120,17 @@ def _schemas() -> dict:
                                                    "properties": {"start": {"type": "string"}, "visitors": count, "pageviews": count}}},
             "previous": {"type": "object", "properties": {"period": period, "visitors": {"type": "array", "items": count}}}}},
         "Breakdown": {"type": "object", "required": [*base, "dimension", "metrics", "results", "offset", "next_offset"], "properties": {
-            **base, "dimension": {"type": "string", "enum": list(DIMENSIONS)},
+            **base, "dimension": {"type": "string", "enum": [*DIMENSIONS, "goal"]},
             "metrics": {"type": "array", "items": {"type": "string", "enum": metrics}},
             "results": {"type": "array", "items": {"type": "object", "required": ["value", "share"], "properties": {
                 "value": {"type": "string"}, "event": {"type": "string"}, "property": {"type": "string"}, "share": number,
+                "goal_id": {"type": "integer", "description": "dimension=goal: the goal's id (its name is the value)."},
+                "revenue": {"oneOf": [money, {"type": "null"}],
+                            "description": "dimension=goal: the conversions' revenue in the goal's currency."},
+                "average_revenue": {"oneOf": [money, {"type": "null"}],
+                                    "description": "dimension=goal: per conversion that carried an amount in it."},
+                "other_revenue": {"type": "array", "items": money,
+                                  "description": "dimension=goal: revenue in other currencies, never converted."},
                 **{metric: number for metric in metrics}}}},
             "offset": count, "next_offset": {"type": ["integer", "null"]}}},
         "Realtime": {"type": "object", "required": ["site_id", "visitors"], "properties": {"site_id": {"type": "integer"}, "visitors": count}},
@@ -138,6 +149,10 @@ def _schemas() -> dict:
             "width": {"type": ["integer", "null"], "minimum": 0, "maximum": MAX_WIDTH},
             "props": {"type": ["object", "null"], "maxProperties": MAX_PROPS, "additionalProperties": scalar,
                       "description": f"Keys of 1 to {MAX_PROP_KEY} characters, values of at most {MAX_PROP_VALUE}."},
+            "revenue": {"type": ["object", "null"], "required": ["amount", "currency"], "additionalProperties": False,
+                        "description": "A custom event's revenue: an amount from 0 to under 10^12 with at most its "
+                                       "currency's decimals, and an ISO 4217 currency.",
+                        "properties": {"amount": {"type": ["string", "number"]}, "currency": {"type": "string"}}},
             "ip": {"type": "string", "description": "The visitor's IP address."},
             "user_agent": {"type": "string", "maxLength": limits.MAX_USER_AGENT, "description": "The visitor's User-Agent."},
             "dnt": {"type": "boolean", "default": False, "description": "The visitor sent DNT: 1."},
@@ -156,7 +171,9 @@ def document() -> dict:
     error_responses["E429"]["headers"] = {"Retry-After": {"schema": {"type": "string"}}, **RATE_HEADERS}
     error_responses["E503"] = _json(_ref("Error"), "Too many hits wait for the database; retry after `Retry-After`.")
     breakdown = [
-        _query("dimension", {"type": "string", "enum": list(DIMENSIONS)}, "What to break the visits down by (required)."),
+        _query("dimension", {"type": "string", "enum": [*DIMENSIONS, "goal"]},
+               "What to break the visits down by (required); `goal`: the goals panel's rows, each goal's converting "
+               "visitors, conversions, conversion rate (its share) and revenue."),
         _query("metrics", {"type": "string"}, "Comma-separated; default (and choice): the dimension's full list's."),
         _query("limit", {"type": "integer", "minimum": 1, "maximum": limits.MAX_LIMIT, "default": limits.DEFAULT_LIMIT}, "Rows."),
         _query("offset", {"type": "integer", "minimum": 0, "maximum": limits.MAX_OFFSET, "default": 0}, "First row."),
