@@ -12,14 +12,13 @@ Counting rules (:mod:`tracking.goals` says which hits convert):
   conversion that carries one; amounts in other currencies are summed apart, per currency, never
   converted.
 
-Two statements per period whatever the number of goals (one ``UNION ALL`` branch per goal):
-the converted visits' visitors, then their converting hits by currency. Read only.
+Two statements per period whatever the number of goals (:func:`goal_numbers`). Read only.
 """
 
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import func, literal, select, union_all
+from sqlalchemy import and_, case, func, or_, select
 
 from ..goals import GoalSpec, hit_converts, visit_converts
 from ..models import Hit, Visit
@@ -81,33 +80,50 @@ class GoalRow:
 
 
 def goal_numbers(db, query: StatsQuery, period: Period, goals: list[GoalSpec]) -> list[GoalNumbers]:
-    """Each goal's numbers for ``period`` under ``query``'s filters, in the order of ``goals``."""
+    """Each goal's numbers for ``period`` under ``query``'s filters, in the order of ``goals``.
+
+    Two statements whatever the number of goals: the period's matching visits are read once,
+    each marked with the goals it converted on (``converted``: materialised, so that each
+    condition runs once a visit); then the converted visits' visitors per goal, and their hits
+    (through the hits' visit index) with each goal's conversions and revenue per currency."""
     found = [GoalNumbers() for _ in goals]
     if not goals:
         return found
-    where = matching(query.site, period, query.filters)
     v = Visit.__table__
     h = Hit.__table__
-    people = union_all(*(
-        select(literal(index).label("goal"), func.count(func.distinct(v.c.visitor)).label("visitors"))
-        .where(*where, visit_converts(goal, v, h))
-        for index, goal in enumerate(goals)
-    ))
-    for index, visitors in db.execute(people):
+    flags = [visit_converts(goal, v, h).label(f"g{index}") for index, goal in enumerate(goals)]
+    marked = select(v.c.id, v.c.visitor, *flags).where(*matching(query.site, period, query.filters))
+    converted = marked.cte("converted").prefix_with("MATERIALIZED") if _sqlite(db) else marked.cte("converted")
+    marks = [converted.c[f"g{index}"] for index in range(len(goals))]
+    people = select(*(func.count(func.distinct(case((mark, converted.c.visitor)))) for mark in marks))
+    for index, visitors in enumerate(db.execute(people).one()):
         found[index].visitors = int(visitors)
-    converted = [
-        select(literal(index).label("goal"), h.c.revenue_currency, func.count().label("conversions"),
-               func.sum(h.c.revenue_amount).label("amount"), func.count(h.c.revenue_amount).label("priced"))
-        .where(h.c.visit_id.in_(select(v.c.id).where(*where, visit_converts(goal, v, h))), hit_converts(goal, h))
-        .group_by(h.c.revenue_currency)
-        for index, goal in enumerate(goals)
-    ]
-    for index, currency, conversions, amount, priced in db.execute(union_all(*converted)):
-        numbers = found[index]
-        numbers.conversions += int(conversions)
-        if currency is not None:
-            numbers.revenue[currency] = (amount if isinstance(amount, Decimal) else Decimal(amount), int(priced))
+    if not any(number.visitors for number in found):
+        return found
+    # Revenue: event goals only (a page view carries none), so that each hit is tested once for
+    # a page goal (its pattern may be a regular expression, which SQLite runs in Python).
+    converts = [and_(mark, hit_converts(goal, h)) for mark, goal in zip(marks, goals, strict=True)]
+    priced = [index for index, goal in enumerate(goals) if goal.kind == "event"]
+    hits = select(
+        h.c.revenue_currency,
+        *(func.coalesce(func.sum(case((condition, 1), else_=0)), 0) for condition in converts),
+        *(func.sum(case((converts[index], h.c.revenue_amount))) for index in priced),
+        *(func.count(case((converts[index], h.c.revenue_amount))) for index in priced),
+    ).select_from(converted.join(h, h.c.visit_id == converted.c.id)).where(or_(*marks)).group_by(h.c.revenue_currency)
+    width = len(goals)
+    for row in db.execute(hits):
+        currency = row[0]
+        for index, numbers in enumerate(found):
+            numbers.conversions += int(row[1 + index])
+        for at, index in enumerate(priced):
+            count = int(row[1 + width + len(priced) + at])
+            if currency is not None and count:
+                found[index].revenue[currency] = (row[1 + width + at], count)
     return found
+
+
+def _sqlite(db) -> bool:
+    return db.get_bind().dialect.name == "sqlite"
 
 
 def goal_rows(db, query: StatsQuery, goals: list[GoalSpec], visitors_total: int, visitors_before: int) -> list[GoalRow]:
