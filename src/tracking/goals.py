@@ -36,8 +36,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Boolean, and_, case, exists, false, func, select
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 
 from .models import Goal, Hit, Visit
 from .models.hits import LIST_SEPARATOR, listed
