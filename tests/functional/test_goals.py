@@ -187,3 +187,63 @@ def test_the_api_filters_by_goal_and_refuses_another_sites_goal(testapp, dbsessi
     res = testapp.get(f"/api/v1/sites/{site.id}/breakdown", params={**DAY_PARAMS, "dimension": "goal",
                                                                     "metrics": "pageviews"}, headers=bearer(key), status=400)
     assert error_of(res)["field"] == "metrics"
+
+
+# -- the API: goals added, read, changed and deleted with a sites:write key ---------------------
+
+
+def test_goals_through_the_api(testapp, dbsession, owner, site):
+    write = bearer(make_key(dbsession, owner, scopes=("sites:write",)))
+    read = bearer(make_key(dbsession, owner, scopes=("stats:read",)))
+    base = f"/api/v1/sites/{site.id}/goals"
+    made = testapp.post_json(base, {"name": "Pro", "kind": "event", "event": "Signup", "prop_key": "plan",
+                                    "prop_value": "pro", "currency": "eur"}, headers=write, status=201).json
+    assert made == {"id": made["id"], "name": "Pro", "kind": "event", "pattern": "", "event": "Signup",
+                    "prop_key": "plan", "prop_value": "pro", "currency": "EUR"}
+    assert testapp.get(base, headers=read).json == {"results": [made]}
+    changed = testapp.patch_json(f"{base}/{made['id']}", {"kind": "page", "pattern": "/docs/**"}, headers=write).json
+    assert (changed["kind"], changed["pattern"], changed["event"], changed["currency"]) == ("page", "/docs/**", "", None)
+    assert testapp.get(f"{base}/{made['id']}", headers=read).json == changed
+    # A stats:read key reads goals and changes none.
+    testapp.patch_json(f"{base}/{made['id']}", {"name": "X"}, headers=read, status=403)
+    testapp.delete(f"{base}/{made['id']}", headers=read, status=403)
+    testapp.delete(f"{base}/{made['id']}", headers=write, status=204)
+    testapp.get(f"{base}/{made['id']}", headers=read, status=404)
+    assert testapp.get(base, headers=read).json == {"results": []}
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"name": "A", "kind": "page", "pattern": "blog"}, "pattern"),
+    ({"name": "A", "kind": "event", "event": "Buy", "currency": "XYZ"}, "currency"),
+    ({"name": "", "kind": "page", "pattern": "/a"}, "name"),
+    ({"kind": "page", "pattern": "/a"}, "name"),
+    ({"name": "A", "kind": "funnel"}, "kind"),
+    ({"name": "A", "kind": "page", "pattern": 3}, "pattern"),
+    ({"name": "A", "kind": "page", "pattern": "/a", "colour": "red"}, "colour"),
+])
+def test_a_wrong_goal_through_the_api_is_a_400_naming_the_field(testapp, dbsession, owner, site, body, field):
+    write = bearer(make_key(dbsession, owner, scopes=("sites:write",)))
+    res = testapp.post_json(f"/api/v1/sites/{site.id}/goals", body, headers=write, status=400)
+    assert error_of(res)["field"] == field
+    assert dbsession.scalars(select(Goal).where(Goal.site_id == site.id)).all() == []
+
+
+def test_the_api_adds_no_hundred_and_first_goal(testapp, dbsession, owner, site):
+    dbsession.add_all(Goal(site_id=site.id, name=f"G{n}", kind="page", pattern=f"/{n}") for n in range(100))
+    dbsession.flush()
+    write = bearer(make_key(dbsession, owner, scopes=("sites:write",)))
+    res = testapp.post_json(f"/api/v1/sites/{site.id}/goals", {"name": "A", "kind": "page", "pattern": "/a"},
+                            headers=write, status=400)
+    assert "at most 100 goals" in error_of(res)["message"]
+
+
+def test_a_viewer_s_key_cannot_change_goals(testapp, dbsession, make_user, site):
+    from tracking.models import SiteMember
+
+    viewer = make_user(email="viewer@example.com")
+    site.members.append(SiteMember(user_id=viewer.id, role="viewer"))
+    dbsession.flush()
+    key = bearer(make_key(dbsession, viewer, scopes=("sites:write", "stats:read")))
+    testapp.post_json(f"/api/v1/sites/{site.id}/goals", {"name": "A", "kind": "page", "pattern": "/a"},
+                      headers=key, status=403)
+    assert testapp.get(f"/api/v1/sites/{site.id}/goals", headers=key).json == {"results": []}

@@ -11,6 +11,8 @@ from __future__ import annotations
 from functools import cache
 
 from ..api_keys import SCOPES
+from ..goals import KINDS, MAX_NAME, MAX_PATTERN
+from ..goals import MAX_EVENT as MAX_GOAL_EVENT
 from ..ingest.hit import MAX_EVENT, MAX_PROP_KEY, MAX_PROP_VALUE, MAX_PROPS, MAX_URL, MAX_WIDTH
 from ..reports.periods import PERIODS
 from ..reports.query import DETAILS, FILTERABLE, MAX_FILTER
@@ -69,6 +71,7 @@ PERIOD_PARAMETERS = [
 COMPARE = _query("compare", {"type": "string", "enum": ["true", "false"], "default": "false"},
                  "Also the period before (as the dashboard compares).")
 SITE_ID = {"name": "site_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+GOAL_ID = {"name": "goal_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
 
 
 def _stats(summary: str, parameters: list, schema: str, description: str) -> dict:
@@ -103,6 +106,16 @@ def _schemas() -> dict:
         "umami_website_id": {"type": ["string", "null"], "description": "The id Umami's tracker sends (a UUID), for POST /api/send."},
     }
     scalar = {"type": ["string", "number", "boolean", "null"]}
+    goal_fields = {
+        "name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME},
+        "kind": {"type": "string", "enum": list(KINDS)},
+        "pattern": {"type": "string", "maxLength": MAX_PATTERN,
+                    "description": "A page goal's path: `*` any run of characters within a segment, `**` across segments."},
+        "event": {"type": "string", "maxLength": MAX_GOAL_EVENT, "description": "An event goal's custom event."},
+        "prop_key": {"type": "string", "maxLength": MAX_PROP_KEY, "description": "Optional: only its events with this property…"},
+        "prop_value": {"type": "string", "maxLength": MAX_PROP_VALUE, "description": "…set to this value."},
+        "currency": {"type": ["string", "null"], "description": "An event goal's revenue currency (ISO 4217)."},
+    }
     return {
         "Error": {"type": "object", "required": ["error"], "additionalProperties": False, "properties": {"error": {
             "type": "object", "required": ["code", "field", "message"], "additionalProperties": False, "properties": {
@@ -159,6 +172,11 @@ def _schemas() -> dict:
             "gpc": {"type": "boolean", "default": False, "description": "The visitor sent Sec-GPC: 1."}}},
         "Hits": {"type": "object", "required": ["hits"], "additionalProperties": False, "properties": {
             "hits": {"type": "array", "minItems": 1, "maxItems": limits.MAX_HITS, "items": _ref("Hit")}}},
+        "Goal": {"type": "object", "additionalProperties": False, "required": ["id", *goal_fields],
+                 "properties": {"id": {"type": "integer"}, **goal_fields}},
+        "GoalList": {"type": "object", "required": ["results"], "properties": {"results": {"type": "array", "items": _ref("Goal")}}},
+        "NewGoal": {"type": "object", "required": ["name", "kind"], "additionalProperties": False, "properties": goal_fields},
+        "GoalChange": {"type": "object", "minProperties": 1, "additionalProperties": False, "properties": goal_fields},
         "Accepted": {"type": "object", "required": ["accepted", "ignored"], "properties": {
             "accepted": count, "ignored": {"type": "object", "additionalProperties": count}}},
     }
@@ -216,6 +234,24 @@ def document() -> dict:
                 "Timeseries", "The dashboard's chart; weeks and months add up their days."),
             "/sites/{site_id}/breakdown": _stats("The rows of one dimension", [*PERIOD_PARAMETERS, *breakdown], "Breakdown",
                                                  "A panel's full list, in its order, a page at a time (`next_offset`)."),
+            "/sites/{site_id}/goals": {
+                "parameters": [SITE_ID],
+                "get": {"summary": "A site's goals", "tags": ["goals"],
+                        "responses": {"200": _json(_ref("GoalList"), "The goals, oldest first.", RATE_HEADERS), **_errors()}},
+                "post": {"summary": "Add a goal (sites:write)", "tags": ["goals"],
+                         "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("NewGoal")}}},
+                         "responses": {"201": _json(_ref("Goal"), "The new goal.", RATE_HEADERS), **_errors("403", "413")}},
+            },
+            "/sites/{site_id}/goals/{goal_id}": {
+                "parameters": [SITE_ID, GOAL_ID],
+                "get": {"summary": "A goal", "tags": ["goals"],
+                        "responses": {"200": _json(_ref("Goal"), "The goal.", RATE_HEADERS), **_errors()}},
+                "patch": {"summary": "Change a goal (sites:write)", "tags": ["goals"],
+                          "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("GoalChange")}}},
+                          "responses": {"200": _json(_ref("Goal"), "The goal as changed.", RATE_HEADERS), **_errors("403", "413")}},
+                "delete": {"summary": "Delete a goal (sites:write)", "tags": ["goals"],
+                           "responses": {"204": {"description": "Deleted.", "headers": RATE_HEADERS}, **_errors("403")}},
+            },
             "/sites/{site_id}/realtime": _stats("Visitors of the last 30 minutes", [], "Realtime", "On the whole site."),
             "/events": {"post": {
                 "summary": "Send hits from a back end (events:write)", "tags": ["events"],
