@@ -34,8 +34,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import Boolean, and_, case, exists, false, func, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 
 from .models import Goal, Hit, Visit
 from .models.hits import LIST_SEPARATOR, listed
@@ -191,6 +193,11 @@ def _literal_prefix(pattern: str) -> str:
     return pattern.split("*", 1)[0]
 
 
+def _prefix_only(pattern: str) -> bool:
+    """``/docs/**``: every path that starts with the text before ``**``."""
+    return pattern.endswith("**") and "*" not in pattern[:-2]
+
+
 # -- SQL ----------------------------------------------------------------------------------------
 
 
@@ -199,7 +206,15 @@ def hit_converts(goal: GoalSpec, hits=None) -> ColumnElement[bool]:
     subquery with its columns)."""
     h = Hit.__table__ if hits is None else hits
     if goal.kind == "page":
-        path = h.c.path == goal.pattern if goal.exact else h.c.path.regexp_match(path_regex(goal.pattern))
+        if goal.exact:
+            path = h.c.path == goal.pattern
+        else:
+            prefix = _literal_prefix(goal.pattern)
+            # The literal start first (SQLite runs the regular expression in Python); a pattern
+            # that is a start and ``**`` needs nothing more.
+            path = func.substr(h.c.path, 1, len(prefix)) == prefix
+            if not _prefix_only(goal.pattern):
+                path = and_(path, h.c.path.regexp_match(path_regex(goal.pattern)))
         return and_(h.c.event == "pageview", path)
     condition = h.c.event == goal.event
     if goal.prop_key:
@@ -218,19 +233,37 @@ def visit_converts(goal: GoalSpec, visits=None, hits=None) -> ColumnElement[bool
         if goal.exact:
             return listed(v.c.pages, goal.pattern)
         # The literal start of the pattern first: a cheap test that spares most visits the
-        # regular expression (SQLite runs it in Python).
-        return and_(listed_prefix(v.c.pages, _literal_prefix(goal.pattern)),
-                    v.c.pages.regexp_match(listing_regex(goal.pattern)))
+        # regular expression (SQLite runs it in Python); a start and ``**`` needs nothing more.
+        started = contains(v.c.pages, LIST_SEPARATOR + _literal_prefix(goal.pattern))
+        if _prefix_only(goal.pattern):
+            return started
+        return and_(started, v.c.pages.regexp_match(listing_regex(goal.pattern)))
     named = listed(v.c.event_names, goal.event)
     if not goal.prop_key:
         return named
     h = Hit.__table__ if hits is None else hits
-    return and_(named, exists(select(1).select_from(h).where(h.c.visit_id == v.c.id, hit_converts(goal, h))))
+    # CASE: the visit's hits are read only when it sent the event (SQLite would otherwise run
+    # the subquery for every visit of a select list).
+    return case((named, exists(select(1).select_from(h).where(h.c.visit_id == v.c.id, hit_converts(goal, h)))),
+                else_=false())
 
 
-def listed_prefix(column, prefix: str) -> ColumnElement[bool]:
-    """Whether a :func:`~tracking.models.hits.listing` holds a value that starts with ``prefix``."""
-    return column.contains(f"{LIST_SEPARATOR}{prefix}", autoescape=True)
+class contains(FunctionElement):
+    """``contains(column, text)``: whether ``column`` holds ``text`` (``strpos`` on PostgreSQL,
+    ``instr`` on SQLite: exact and case-sensitive, unlike ``LIKE`` on SQLite)."""
+
+    inherit_cache = True
+    type = Boolean()
+
+
+@compiles(contains)
+def _contains_sqlite(element, compiler, **kw):
+    return f"instr({compiler.process(element.clauses, **kw)}) > 0"
+
+
+@compiles(contains, "postgresql")
+def _contains_postgresql(element, compiler, **kw):
+    return f"strpos({compiler.process(element.clauses, **kw)}) > 0"
 
 
 def site_goals(db, site_id: int) -> list[Goal]:
@@ -261,3 +294,38 @@ def resolve_filters(db, site_id: int, filters: tuple[Filter, ...]) -> tuple[Filt
             f = Filter(f.dimension, f.value, f.operator, spec(goal))
         resolved.append(f)
     return tuple(resolved)
+
+
+#: The fields of a goal that an owner sets.
+FIELDS = ("name", "kind", "pattern", "event", "prop_key", "prop_value", "currency")
+
+
+class TooManyGoals(Exception):
+    """A site has :data:`MAX_GOALS` goals already."""
+
+
+def _normalised(values: dict) -> dict:
+    """A goal's fields, each kind keeping only its own (a page goal has no event, no currency)."""
+    values = {name: values.get(name) or ("" if name != "currency" else None) for name in FIELDS}
+    if values["kind"] == "page":
+        values.update(event="", prop_key="", prop_value="", currency=None)
+    else:
+        values["pattern"] = ""
+    return values
+
+
+def add_goal(db, site_id: int, values: dict) -> Goal:
+    """A new goal of the site (``values`` checked by :func:`check`); :class:`TooManyGoals` past
+    :data:`MAX_GOALS`."""
+    if count_goals(db, site_id) >= MAX_GOALS:
+        raise TooManyGoals(f"A site has at most {MAX_GOALS} goals: delete one first.")
+    goal = Goal(site_id=site_id, **_normalised(values))
+    db.add(goal)
+    db.flush()
+    return goal
+
+
+def update_goal(goal: Goal, values: dict) -> None:
+    """Change a goal (``values`` checked by :func:`check`): its past numbers change with it."""
+    for name, value in _normalised(values).items():
+        setattr(goal, name, value)

@@ -39,6 +39,10 @@ class Amount(TypeDecorator):
     impl = Numeric(17, 4)
     cache_ok = True
 
+    @property
+    def python_type(self) -> type:
+        return Decimal
+
     def load_dialect_impl(self, dialect):
         if dialect.name == "sqlite":
             return dialect.type_descriptor(BigInteger())
