@@ -1,12 +1,9 @@
 """A shop's checkout in a real browser: the real snippet sends an event with revenue and a
-variant, and the owner makes a funnel and an experiment in the browser and sees the visitor."""
+variant, and the owner makes goals, a funnel and an experiment in the browser and sees the visitor."""
 
 from decimal import Decimal
 
 import pytest
-from sqlalchemy.orm import Session
-
-from tracking.models import Goal
 
 pytestmark = pytest.mark.browser
 
@@ -42,9 +39,17 @@ def test_revenue_and_a_variant_reach_the_funnel_and_the_experiment(app, pages, n
     assert (purchase["event"], purchase["props"]) == ("Purchase", {"plan": "pro", "experiment:checkout": "B"})
     assert (purchase["revenue_amount"], purchase["revenue_currency"]) == (Decimal("29.90"), "EUR")
 
-    with Session(app.engine) as session, session.begin():
-        session.add_all([Goal(site_id=site_id, name="Checkout page", kind="page", pattern="/checkout.html"),
-                         Goal(site_id=site_id, name="Purchase", kind="event", event="Purchase", currency="EUR")])
+    # The owner adds a page goal and an event goal with revenue on the goals page.
+    for fields in ({"name": "Checkout page", "kind": "page", "pattern": "/checkout.html"},
+                   {"name": "Purchase", "kind": "event", "event": "Purchase", "currency": "EUR"}):
+        owner.page.goto(f"{app.url}/sites/{site_id}/goals/")
+        form = owner.page.locator("form#add-goal")
+        form.locator('select[name="kind"]').select_option(fields.pop("kind"))
+        for name, value in fields.items():
+            form.locator(f'input[name="{name}"]').fill(value)
+        form.locator('button[name="submit"]').click()
+        owner.page.wait_for_load_state()
+    assert "Purchase" in owner.page.locator("main").inner_text()
 
     # The owner makes a funnel of the two goals and sees the visitor pass both steps.
     owner.page.goto(f"{app.url}/sites/{site_id}/funnels")
