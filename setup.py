@@ -50,6 +50,8 @@ tests_require = [
     "pytest>=8",
     "pytest-cov>=5",
     "ruff==0.17.6",
+    # The experiments' statistics are checked against an independent implementation.
+    "scipy>=1.11",
     "schemathesis>=4.30,<5",
     "types-waitress==3.0.1.20260724",
     "WebTest>=3.0",

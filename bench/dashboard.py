@@ -56,15 +56,20 @@ INI = ROOT / "production.ini"
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
 
 import psycopg
-from sqlalchemy import event, text, update
+from sqlalchemy import delete, event, text, update
 from sqlalchemy.orm import Session
 
 from tests.postgresql import ADMIN_URL, throwaway_database
 from tests.servers import Server, seed_site
-from tracking.models import Site, User, get_engine
+from tracking.conversions import create_funnel, site_funnels
+from tracking.goals import resolve_filters, site_goals, spec
+from tracking.models import Funnel, Goal, Site, User, get_engine
 from tracking.models.accounts import password_context
 from tracking.models.types import utcnow
 from tracking.reports import api
+from tracking.reports.funnels import FunnelReport
+from tracking.reports.funnels import funnel as funnel_report
+from tracking.reports.goals import goal_rows
 from tracking.reports.periods import period_from
 from tracking.reports.query import DETAILS, SiteRef, StatsQuery, filters_from
 from tracking.scripts.demo import ProgressBar, generate
@@ -80,11 +85,18 @@ WARMUP = 2
 @dataclass(frozen=True)
 class Scenario:
     name: str
-    #: ``""`` for the dashboard, ``"panel"`` for a panel's full list
+    #: ``""`` for the dashboard, ``"panel"`` for a panel's full list, ``"funnels"`` for a funnel's page
     view: str
     params: dict[str, str]
     #: p50 targets in milliseconds, by database
     targets: dict[str, float]
+    #: The site has :data:`GOALS` while this scenario runs (without, it has none); a value
+    #: ``{name}`` in ``params`` is the id of that goal.
+    goals: bool = False
+
+    def resolved(self, ids: dict[str, int]) -> dict[str, str]:
+        """``params`` with each ``{goal name}`` replaced by that goal's id."""
+        return {key: value.format(**ids) if "{" in value else value for key, value in self.params.items()}
 
 
 #: One value of each filter kind, as the demo generator makes them (``tracking-demo``): for
@@ -114,9 +126,36 @@ ONE_FILTER_30D = {"postgresql": 300.0, "sqlite": 300.0}
 ONE_FILTER_12MO = {"postgresql": 1000.0}
 TWO_FILTERS_30D = {"postgresql": 500.0, "sqlite": 500.0}
 DETAILS_FILTERED = {"postgresql": 300.0, "sqlite": 300.0}
+#: A funnel's page (``/sites/<id>/funnels``, its report over the raw rows).
+FUNNEL_30D = {"postgresql": 500.0, "sqlite": 500.0}
+FUNNEL_12MO = {"postgresql": 1500.0, "sqlite": 1500.0}
+#: The benchmark's funnel, on the demo generator's pages and events: home, pricing, the sign-up
+#: page, the sign-up event (``set_funnel`` gives the site its goals and itself).
+FUNNEL_STEPS = (("Home", "page", "/"), ("Pricing", "page", "/pricing"), ("Sign-up page", "page", "/signup"),
+                ("Sign-up", "event", "signup"))
+
+#: The goals of the goal scenarios, one of each kind, as the demo's traffic has them: a wildcard
+#: page, pages across segments, an exact page, an event, an event with a property.
+GOALS = {
+    "blog": {"name": "Blog post", "kind": "page", "pattern": "/blog/*/*"},
+    "docs": {"name": "Docs", "kind": "page", "pattern": "/docs/**"},
+    "pricing": {"name": "Pricing", "kind": "page", "pattern": "/pricing"},
+    "signup": {"name": "Sign-up", "kind": "event", "event": "signup"},
+    "pro": {"name": "Pro sign-up", "kind": "event", "event": "signup", "prop_key": "plan", "prop_value": "pro"},
+}
+#: p50 targets (ms): the goals panel's added cost is its scenario's p50 minus "30 days"' (< 50 ms).
+GOALS_30D = {"postgresql": UNFILTERED_30D["postgresql"] + 50.0, "sqlite": UNFILTERED_30D["sqlite"] + 50.0}
+GOAL_FILTER_30D = {"postgresql": 500.0, "sqlite": 500.0}
+GOAL_FILTER_12MO = {"postgresql": 1500.0}
 
 SCENARIOS = (
     Scenario("30 days", "", {"period": "30d"}, UNFILTERED_30D),
+    Scenario("30 days, goals panel", "", {"period": "30d"}, GOALS_30D, goals=True),
+    Scenario("30 days, goal=Sign-up", "", {"period": "30d", "goal": "{signup}"}, GOAL_FILTER_30D, goals=True),
+    Scenario("30 days, goal=Blog post", "", {"period": "30d", "goal": "{blog}"}, GOAL_FILTER_30D, goals=True),
+    Scenario("30 days, goal=Pro sign-up", "", {"period": "30d", "goal": "{pro}"}, GOAL_FILTER_30D, goals=True),
+    Scenario("12 months, goal=Sign-up", "", {"period": "12mo", "goal": "{signup}"}, GOAL_FILTER_12MO, goals=True),
+    Scenario("12 months, goal=Docs", "", {"period": "12mo", "goal": "{docs}"}, GOAL_FILTER_12MO, goals=True),
     Scenario("12 months", "", {"period": "12mo"}, UNFILTERED_12MO),
     *(Scenario(f"30 days, {dim}={value}", "", {"period": "30d", dim: value}, ONE_FILTER_30D) for dim, value in FILTERS),
     *(Scenario(f"12 months, {dim}={value}", "", {"period": "12mo", dim: value}, ONE_FILTER_12MO)
@@ -134,6 +173,8 @@ SCENARIOS = (
              DETAILS_FILTERED),
     Scenario("panel: events, 30 days, browser=Chrome", "panel",
              {"dim": "event", "period": "30d", "browser": "Chrome"}, DETAILS_FILTERED),
+    Scenario("funnel 30d", "funnels", {"period": "30d"}, FUNNEL_30D),
+    Scenario("funnel 12mo", "funnels", {"period": "12mo"}, FUNNEL_12MO),
 )
 
 
@@ -235,6 +276,29 @@ def dataset(database: str, hits: int, days: int, keep: Path | None) -> Iterator[
     yield seeded
 
 
+def set_funnel(url: str, site_id: int) -> int:
+    """Give the site the benchmark's funnel (:data:`FUNNEL_STEPS`) and its goals, as its only
+    funnel (after :func:`set_goals`, which deletes goals and so the funnel's steps); its id."""
+    engine = get_engine({"sqlalchemy.url": url})
+    try:
+        with Session(engine) as session, session.begin():
+            session.execute(delete(Funnel).where(Funnel.site_id == site_id))
+            goals = [Goal(site_id=site_id, name=name, kind=kind, pattern=value if kind == "page" else "",
+                          event=value if kind == "event" else "") for name, kind, value in FUNNEL_STEPS]
+            session.add_all(goals)
+            session.flush()
+            return create_funnel(session, site_id, "Sign-up", [goal.id for goal in goals]).id
+    finally:
+        engine.dispose()
+
+
+def funnel_of(session: Session, site: Site, period) -> FunnelReport:
+    """The report of the site's first funnel (the one its page shows) over ``period``."""
+    funnel = site_funnels(session, site.id)[0]
+    by_id = {goal.id: spec(goal) for goal in site_goals(session, site.id)}
+    return funnel_report(session, SiteRef(site.id, site.timezone), period, (), [by_id[i] for i in funnel.goal_ids])
+
+
 # -- HTTP ----------------------------------------------------------------------------------
 
 
@@ -288,15 +352,33 @@ HEADLINE_VISITORS = re.compile(r'id="metric-visitors"[^>]*>.*?class="[^"]*metric
 FIRST_NUMBER_CELL = re.compile(r'<tbody>.*?<td class="table-num">([^<]+)</td>', re.S)
 
 
-def expected_text(data: Dataset, scenario: Scenario, day: date) -> str:
+def set_goals(data: Dataset, wanted: bool) -> dict[str, int]:
+    """Give the site :data:`GOALS` (or none): their ids by name."""
+    engine = get_engine({"sqlalchemy.url": data.url})
+    try:
+        with Session(engine) as session, session.begin():
+            session.execute(delete(Goal).where(Goal.site_id == data.site_id))
+            if not wanted:
+                return {}
+            made = {name: Goal(site_id=data.site_id, **fields) for name, fields in GOALS.items()}
+            session.add_all(made.values())
+            session.flush()
+            return {name: goal.id for name, goal in made.items()}
+    finally:
+        engine.dispose()
+
+
+def expected_text(data: Dataset, scenario: Scenario, day: date, params: dict[str, str]) -> str:
     """What the page must show on ``day``, computed by the reports straight from the database."""
     engine = get_engine({"sqlalchemy.url": data.url})
     try:
         with Session(engine) as session:
             site = session.get(Site, data.site_id)
-            query = StatsQuery(SiteRef(site.id, site.timezone), period_from(scenario.params, day),
-                               filters_from(scenario.params))
-            if scenario.view == "panel":
+            query = StatsQuery(SiteRef(site.id, site.timezone), period_from(params, day),
+                               resolve_filters(session, site.id, filters_from(params)))
+            if scenario.view == "funnels":
+                value = funnel_of(session, site, query.period).steps[0].visitors
+            elif scenario.view == "panel":
                 dim = scenario.params["dim"]
                 rows = api.breakdown(session, StatsQuery(query.site, query.period, query.filters, (dim,),
                                                          DETAILS[dim], limit=MORE_LIMIT)).rows
@@ -310,8 +392,12 @@ def expected_text(data: Dataset, scenario: Scenario, day: date) -> str:
     return number(value)
 
 
+FUNNEL_FIRST_STEP = re.compile(r'id="funnel-steps".*?<tbody>.*?<td class="table-num">([^<]+)</td>', re.S)
+
+
 def shown_text(scenario: Scenario, page: str) -> str:
-    match = (FIRST_NUMBER_CELL if scenario.view == "panel" else HEADLINE_VISITORS).search(page)
+    shown = {"panel": FIRST_NUMBER_CELL, "funnels": FUNNEL_FIRST_STEP}.get(scenario.view, HEADLINE_VISITORS)
+    match = shown.search(page)
     return match.group(1).strip() if match else "(not found)"
 
 
@@ -328,7 +414,10 @@ def measure(data: Dataset, database: str, requests: int, workdir: Path,
         browser = Browser(server.port)
         browser.log_in(data.email)
         for scenario in scenarios:
-            path = f"/sites/{data.site_id}/{scenario.view}?{urlencode(scenario.params)}"
+            params = scenario.resolved(set_goals(data, scenario.goals))
+            if scenario.view == "funnels":
+                set_funnel(data.url, data.site_id)
+            path = f"/sites/{data.site_id}/{scenario.view}?{urlencode(params)}"
             # The periods end today: past midnight (the site's), the page shows another period.
             expectations: dict[date, str] = {}
             timings = []
@@ -339,7 +428,7 @@ def measure(data: Dataset, database: str, requests: int, workdir: Path,
                 days = {before, today(data.timezone)}
                 try:
                     for day in days - expectations.keys():
-                        expectations[day] = expected_text(data, scenario, day)
+                        expectations[day] = expected_text(data, scenario, day, params)
                 except RuntimeError as exc:
                     print(f"  WRONG {exc}")
                     right = False
@@ -370,12 +459,18 @@ def measure(data: Dataset, database: str, requests: int, workdir: Path,
 # -- profile -------------------------------------------------------------------------------
 
 
-def dashboard_queries(session: Session, site: Site, scenario: Scenario, call: Callable[[str], None]) -> None:
+def dashboard_queries(session: Session, site: Site, scenario: Scenario, call: Callable[[str], None],
+                      params: dict[str, str] | None = None) -> None:
     """The report calls the view of ``scenario`` makes, in its order (see tracking.views.dashboard);
     ``call(name)`` is told before each."""
+    params = scenario.params if params is None else params
     where = SiteRef(site.id, site.timezone)
-    period = period_from(scenario.params, today(site.timezone))
-    filters = filters_from(scenario.params)
+    period = period_from(params, today(site.timezone))
+    filters = resolve_filters(session, site.id, filters_from(params))
+    if scenario.view == "funnels":
+        call("funnel (the site's first)")
+        funnel_of(session, site, period)
+        return
     if scenario.view == "panel":
         dim = scenario.params["dim"]
         call(f"panel {dim} (full list)")
@@ -386,6 +481,11 @@ def dashboard_queries(session: Session, site: Site, scenario: Scenario, call: Ca
     api.overview(session, query)
     call("realtime")
     api.realtime(session, query, utcnow())
+    goals = [spec(goal) for goal in site_goals(session, site.id)]
+    if goals:
+        call("goals panel, both periods")
+        totals = api.aggregate(session, query)
+        goal_rows(session, query, goals, totals.totals.visitors, totals.previous.visitors if totals.previous else 0)
 
 
 @dataclass
@@ -418,9 +518,12 @@ def profile(data: Dataset, top: int = 6, scenarios: tuple[Scenario, ...] = SCENA
 
     postgresql = engine.dialect.name == "postgresql"
     for scenario in scenarios:
+        params = scenario.resolved(set_goals(data, scenario.goals))
+        if scenario.view == "funnels":
+            set_funnel(data.url, data.site_id)
         with Session(engine) as session:
             site = session.get(Site, data.site_id)
-            dashboard_queries(session, site, scenario, lambda name: None)  # warm the caches
+            dashboard_queries(session, site, scenario, lambda name: None, params)  # warm the caches
             calls.clear()
             clock = {"last": time.perf_counter()}
 
@@ -431,7 +534,7 @@ def profile(data: Dataset, top: int = 6, scenarios: tuple[Scenario, ...] = SCENA
                 clock["last"] = now
                 calls.append(Call(name))
 
-            dashboard_queries(session, site, scenario, call)
+            dashboard_queries(session, site, scenario, call, params)
             calls[-1].seconds = time.perf_counter() - clock["last"]
             total = sum(c.seconds for c in calls)
             sql = sum(seconds for c in calls for seconds, *_ in c.statements)

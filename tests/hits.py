@@ -27,12 +27,15 @@ def make_hit(
     ua: str = CHROME,
     referrer: str = "",
     props: dict | None = None,
+    revenue: dict | None = None,
 ) -> EnrichedHit:
     """A hit on ``site`` (a ``Site`` row whose url is https://example.com) at naive-UTC ``at``."""
     info = SiteInfo(site.id, site.owner_id, "example.com", site.timezone, True, True, True)
     fields = {"url": "https://example.com" + path, "event": event, "referrer": referrer}
     if props:
         fields["props"] = json.dumps(props)
+    if revenue:
+        fields["revenue"] = json.dumps(revenue)
     return PIPELINE.process(info, parse(fields), ip=ip, user_agent=ua, dnt=False, gpc=False, now=at)
 
 

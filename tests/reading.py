@@ -3,6 +3,7 @@ filters, each call a query value through :mod:`tracking.reports.api` (and so the
 
 from datetime import timedelta
 
+from tracking.goals import resolve_filters
 from tracking.reports import api
 from tracking.reports.periods import Period
 from tracking.reports.query import DETAILS, Filter, SiteRef, StatsQuery
@@ -14,7 +15,8 @@ class SiteReports:
         self.site = SiteRef(site_id, timezone)
 
     def query(self, period, filters: dict[str, str], **query) -> StatsQuery:
-        return StatsQuery(self.site, period, tuple(Filter(dim, value) for dim, value in filters.items()), **query)
+        given = tuple(Filter(dim, value) for dim, value in filters.items())
+        return StatsQuery(self.site, period, resolve_filters(self.db, self.site.id, given), **query)
 
     def overview(self, period, filters, dims, limit: int = 10):
         return api.overview(self.db, self.query(period, filters, dimensions=tuple(dims), limit=limit, compare=True))

@@ -5,7 +5,7 @@ A visit is a stored ``Visit`` row, read through its hits alone: its first hit gi
 location, device and entry page, its last page view its exit page; its page views, events and
 duration are counted from its hits. A visitor is attributed to their first visit (the earliest
 visit of their id); with a page or event filter, to their first visit of the period that
-matches (so visitors are distinct ids, in the totals and in each day of the chart when the
+matches (with a goal filter: converted; so visitors are distinct ids, in the totals and in each day of the chart when the
 site is in UTC). A page's or an event's visitors are distinct ids. The sites here are in UTC, so that a period's days are the days of visitor
 ids (a visitor's first view of a page that day is in the period).
 """
@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from tracking.goals import site_goals, spec
 from tracking.models import Engagement, Hit, Visit
 from tracking.reports.periods import Period
 from tracking.summaries.dimensions import VISIT_DIMENSIONS, prop_value
@@ -31,6 +32,9 @@ class RawRows:
         self.engagements = defaultdict(list)  # (visit, path) → its measurements of the page
         for measured in dbsession.scalars(select(Engagement).where(Engagement.site_id == site_id)):
             self.engagements[(measured.visit_id, measured.path)].append(measured)
+        #: The site's goals by id (as a filter names them): a goal filter keeps the visits with a
+        #: hit that converts (:meth:`tracking.goals.GoalSpec.matches_hit`).
+        self.goals = {str(goal.id): spec(goal) for goal in site_goals(dbsession, site_id)}
         self.first_of_visitor = {}
         for visit in sorted(self.stored, key=lambda v: v.started_at):
             self.first_of_visitor.setdefault(visit.visitor, visit.id)
@@ -49,6 +53,9 @@ class RawRows:
                 return False
             if name == "event" and not any(h.event == value for h in self.hits[visit.id]):
                 return False
+            if name == "goal" and not any(self.goals[value].matches_hit(h.event, h.path, h.props)
+                                          for h in self.hits[visit.id]):
+                return False
             if name in VISIT_DIMENSIONS and self.value_of(visit, name) != value:
                 return False
         return True
@@ -58,7 +65,7 @@ class RawRows:
 
     def attributed(self, period: Period, filters: dict[str, str]) -> dict[int, int]:
         """Visitor → the visit they are counted at (see the module's docstring)."""
-        if "page" not in filters and "event" not in filters:
+        if not {"page", "event", "goal"} & set(filters):
             return self.first_of_visitor
         firsts = {}
         for visit in sorted(self.visits(period, filters), key=lambda v: (v.started_at, v.id)):

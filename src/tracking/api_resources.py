@@ -6,6 +6,8 @@
     └── ApiV1          /api/v1/                 any API key: api
         ├── ApiSites   /api/v1/sites/           a sites:write key: add-site
         │   └── ApiSite   /api/v1/sites/<id>/   see below
+        │       └── ApiGoals  /api/v1/sites/<id>/goals/    (inherited)
+        │           └── ApiGoal  /api/v1/sites/<id>/goals/<id>
         └── ApiEvents  /api/v1/events           an events:write key: write-events
 
 An API site stands for a site of the pages' tree (``/sites/<id>/``): what a key may do with it
@@ -31,8 +33,9 @@ from __future__ import annotations
 
 from pyramid.authorization import DENY_ALL, Allow
 
-from . import api_keys
-from .resources import Resource, SiteResource
+from . import api_keys, goals
+from .models import Goal
+from .resources import Resource, SiteResource, parse_id
 from .security import API_KEY, Permission, current_api_key, scope_principal, user_principal
 
 #: On an API site: (API permission, the permission the user needs on the site, the scope).
@@ -83,6 +86,11 @@ class ApiSite(Resource):
     def site(self):
         return self.site_resource.site
 
+    def __getitem__(self, name: str) -> Resource:
+        if name == "goals":
+            return ApiGoals(self, name)
+        raise KeyError(name)  # a view's name: aggregate, breakdown...
+
     def __acl__(self) -> list:
         request = self.request
         key = current_api_key(request)
@@ -95,6 +103,25 @@ class ApiSite(Resource):
             if (scope is None or scope in scopes) and request.has_permission(needed, self.site_resource)
         )
         return [(Allow, user_principal(key.user_id), granted), DENY_ALL]
+
+
+class ApiGoals(Resource):
+    """A site's goals, as the API shows them: read with the site, changed with ``edit``."""
+
+    __parent__: ApiSite
+
+    def __getitem__(self, name: str) -> ApiGoal:
+        site = self.__parent__.site
+        goal = None if site is None else goals.find_goal(self.request.dbsession, site.id, parse_id(name, Goal))
+        if goal is None:
+            raise KeyError(name)
+        return ApiGoal(self, name, goal)
+
+
+class ApiGoal(Resource):
+    def __init__(self, parent: ApiGoals, name: str, goal: Goal) -> None:
+        super().__init__(parent, name)
+        self.goal = goal
 
 
 class ApiEvents(Resource):

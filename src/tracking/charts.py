@@ -280,3 +280,34 @@ def _tooltip(bucket: Bucket, kind: str, metric: str = DEFAULT_METRIC) -> str:
     if bucket.state == "partial":
         text += f"; this {kind} is not over"
     return text
+
+
+@dataclass(frozen=True)
+class FunnelBar:
+    """One step's bar in the drawing's coordinates: ``x``, ``width``, the top of the step's own
+    bar (``top``) and of the bar of the step before (``before``: the drop-off is drawn between
+    them); heights run down to :data:`HEIGHT`."""
+
+    x: float
+    width: float
+    top: float
+    before: float
+
+
+def funnel_chart(counts: list[int]) -> list[FunnelBar]:
+    """The bars of a funnel whose steps had ``counts`` visitors: one column each, scaled to the
+    first step (the largest: no step has more visitors than the one before)."""
+    if not counts:
+        return []
+    most = max(max(counts), 1)
+    column = WIDTH / len(counts)
+    width = column * 0.7
+
+    def top(count: int) -> float:
+        return HEIGHT - HEIGHT * count / most
+
+    return [
+        FunnelBar(x=n * column + (column - width) / 2, width=width, top=top(count),
+                  before=top(counts[n - 1]) if n else top(count))
+        for n, count in enumerate(counts)
+    ]

@@ -7,7 +7,9 @@
     │   └── SiteResource       /sites/<id>/      its owner and members: by role (ROLE_PERMISSIONS)
     │       ├── Visits         /sites/<id>/visits/        the site's visits
     │       │   └── VisitResource  /sites/<id>/visits/<id>   one visit's timeline
-    │       └── Bots           /sites/<id>/bots/          the site's bot hits
+    │       ├── Bots           /sites/<id>/bots/          the site's bot hits
+    │       └── Goals          /sites/<id>/goals/         its goals (edit: owner and admins)
+    │           └── GoalResource   /sites/<id>/goals/<id>    one goal
     ├── Shares                 /share/
     │   └── SharedSite         /share/<secret>/  everyone (or who gave its password): view,
     │       ├── Visits …                          and view-visits if the link includes them
@@ -46,7 +48,7 @@ from . import accounts, members
 from .headers import forbid_storing
 from .ingest.sites import SiteInfo, SiteUnavailable
 from .interfaces import IDatabase, ISiteDirectory
-from .models import Site, User, Visit
+from .models import Goal, Site, User, Visit
 from .models.types import utcnow
 from .security import ADMIN, ROLE_PERMISSIONS, Permission, email_principal, share_principal, user_principal
 
@@ -165,6 +167,11 @@ class SiteResource(SiteReports):
     def site(self) -> Site | None:
         return self.request.dbsession.get(Site, self.info.id)
 
+    def __getitem__(self, name: str) -> Resource:
+        if name == "goals":  # the site's own, not a share link's
+            return Goals(self, name)
+        return super().__getitem__(name)
+
     def __acl__(self) -> list:
         site = self.site
         if site is None:  # deleted by another process since the directory cached it
@@ -197,6 +204,31 @@ class VisitResource(Resource):
     def __init__(self, parent: Visits, name: str, visit: Visit) -> None:
         super().__init__(parent, name)
         self.visit = visit
+
+
+class Goals(Resource):
+    """The goals of a site (:mod:`tracking.goals`): managed by whoever may edit the site."""
+
+    __parent__: SiteResource
+
+    def __getitem__(self, name: str) -> "GoalResource":
+        site = self.__parent__.site
+        if site is None:
+            raise KeyError(name)
+        goal = self.request.dbsession.scalar(
+            select(Goal).where(Goal.id == parse_id(name, Goal), Goal.site_id == site.id)
+        )
+        if goal is None:
+            raise KeyError(name)
+        return GoalResource(self, name, goal)
+
+
+class GoalResource(Resource):
+    """One goal of a site."""
+
+    def __init__(self, parent: Goals, name: str, goal: Goal) -> None:
+        super().__init__(parent, name)
+        self.goal = goal
 
 
 class Bots(Resource):

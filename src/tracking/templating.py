@@ -14,6 +14,7 @@ FILTERS = {
     "country": "tracking.templating:country",
     "flag": "tracking.templating:flag",
     "local": "tracking.templating:local",
+    "money": "tracking.templating:money",
 }
 
 
@@ -45,6 +46,13 @@ def offset(delta) -> str:
 
 def percent(value) -> str:
     return f"{value:.0f}%" if value >= 10 or value == 0 else f"{value:.1f}%"
+
+
+def money(amount, currency: str) -> str:
+    """An amount in its currency, with its minor unit's decimals: ``€29.90``, ``¥1,500``."""
+    from babel.numbers import format_currency
+
+    return format_currency(amount, currency, locale="en")
 
 
 def local(ts, timezone: str) -> str:

@@ -11,8 +11,10 @@ from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from tracking.models import User
+from tracking.conversions import create_experiment, create_funnel
+from tracking.models import Goal, User
 
 pytestmark = pytest.mark.browser
 
@@ -47,6 +49,13 @@ def owned(module_app, browser, e2e, chrome_ua):
             assert response.status == 204
     stored = app.wait_for_hits(site_id, len(hits))
     visit_id = stored[0]["visit_id"]
+    with Session(app.engine) as session, session.begin():  # a funnel's and an experiment's reports
+        goals = [Goal(site_id=site_id, name="Post", kind="page", pattern="/posts/*"),
+                 Goal(site_id=site_id, name="Sign-up", kind="event", event="signup")]
+        session.add_all(goals)
+        session.flush()
+        create_funnel(session, site_id, "Reader to sign-up", [goal.id for goal in goals])
+        create_experiment(session, site_id, "Sign-up button", "button", "A", goals[1].id)
     with app.engine.connect() as conn:
         user_id = conn.execute(select(User.id).where(User.email == owner.email)).scalar_one()
     return SimpleNamespace(app=app, site_id=site_id, new_site_id=new_site_id, visit_id=visit_id, state=state,
@@ -67,6 +76,8 @@ PAGES = {
     "details": ("/sites/{site_id}/panel?dim=country", True),
     "site filtered": ("/sites/{site_id}/?period=7d&metric=pageviews&page=/posts/1", True),
     "range error": ("/sites/{site_id}/?period=custom&from=2026-03-10&to=2026-03-01", True),
+    "funnels": ("/sites/{site_id}/funnels", True),
+    "experiments": ("/sites/{site_id}/experiments", True),
     "settings": ("/sites/{site_id}/edit", True),
     "delete site": ("/sites/{site_id}/delete", True),
     "account": ("/users/{user_id}/", True),

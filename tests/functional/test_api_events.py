@@ -148,3 +148,16 @@ def test_a_large_body_is_a_413(testapp, sender):
     res = testapp.post("/api/v1/events", b"{" + b" " * (4 * 1024 * 1024) + b"}",
                        headers={**bearer(sender), "Content-Type": "application/json"}, status=413)
     assert error_of(res)["code"] == "too_large"
+
+
+def test_a_back_end_sends_revenue_as_the_beacon_takes_it(testapp, dbsession, site, sender, stored):
+    from decimal import Decimal
+
+    good = hit(site, "/checkout", event="Purchase", revenue={"amount": "19.99", "currency": "USD"})
+    assert send(testapp, sender, [good]).json == {"accepted": 1, "ignored": {}}
+    assert stored() == 1
+    [row] = dbsession.scalars(select(Hit).where(Hit.site_id == site.id)).all()
+    assert (row.revenue_amount, row.revenue_currency) == (Decimal("19.99"), "USD")
+    bad = hit(site, "/checkout", event="Purchase", revenue={"amount": "-5", "currency": "USD"})
+    res = send(testapp, sender, [good, bad], status=400)
+    assert error_of(res)["field"] == "hits[1].revenue.amount"

@@ -2,6 +2,7 @@
 
 import json
 import re
+from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -84,6 +85,17 @@ def test_post_json_as_send_beacon_sends_it(beacon, stored, dbsession):
     [hit] = stored_hits(dbsession)
     assert hit.event == "signup" and hit.path == "/pricing"
     assert hit.props == {"plan": "pro", "seats": "3", "trial": "true"}
+
+
+def test_a_page_view_carries_the_variants_the_tracker_adds(beacon, stored, dbsession):
+    # tracking.variant('checkout', 'B'): the longest key the tracker sends is 11 + 53 = 64 characters.
+    longest = "experiment:" + "k" * 53
+    res = beacon("POST", body={"url": "https://blog.example.com/", "props": {"experiment:checkout": "B", longest: "v" * 256}})
+    assert res.status_code == 204
+    stored()
+    [hit] = stored_hits(dbsession)
+    assert hit.event == "pageview"
+    assert hit.props == {"experiment:checkout": "B", longest: "v" * 256}
 
 
 def test_post_form_and_referer_fallback(beacon, stored, dbsession):
@@ -423,3 +435,67 @@ def test_requests_share_one_class_with_the_request_properties(app, testapp, beac
     assert re.search(r"'nonce-[\w-]{22}'", page.headers["Content-Security-Policy"])
     assert beacon(params={"url": "https://blog.example.com/"}).status_int == 204
     assert stored() == 1
+
+
+# -- revenue: a custom event's exact amount and currency; anything else a 400 naming the field --
+
+CHECKOUT = "https://blog.example.com/checkout"
+
+
+@pytest.mark.parametrize(("revenue", "amount", "currency"), [
+    ({"amount": "29.90", "currency": "EUR"}, Decimal("29.9"), "EUR"),
+    ({"amount": 29.9, "currency": "EUR"}, Decimal("29.9"), "EUR"),  # a JSON number, read from its text
+    ({"amount": "1500", "currency": "JPY"}, Decimal("1500"), "JPY"),
+    ({"amount": "0.125", "currency": "KWD"}, Decimal("0.125"), "KWD"),
+    ({"amount": "999999999999.99", "currency": "USD"}, Decimal("999999999999.99"), "USD"),
+    ({"amount": "0", "currency": "USD"}, Decimal("0"), "USD"),
+])
+def test_a_custom_event_carries_an_exact_revenue(beacon, stored, dbsession, revenue, amount, currency):
+    res = beacon("POST", body={"url": CHECKOUT, "event": "Purchase", "revenue": revenue})
+    assert res.status_code == 204
+    stored()
+    [hit] = stored_hits(dbsession)
+    assert (hit.revenue_amount, hit.revenue_currency) == (amount, currency)
+    assert isinstance(hit.revenue_amount, Decimal)
+
+
+def test_revenue_in_a_query_string_is_the_object_as_json(beacon, stored, dbsession):
+    res = beacon(params={"url": CHECKOUT, "event": "Purchase", "revenue": json.dumps({"amount": "5.5", "currency": "GBP"})})
+    assert res.status_code == 204
+    stored()
+    [hit] = stored_hits(dbsession)
+    assert (hit.revenue_amount, hit.revenue_currency) == (Decimal("5.5"), "GBP")
+
+
+@pytest.mark.parametrize(("revenue", "field"), [
+    ({"amount": "29.90", "currency": "EURO"}, "revenue.currency"),
+    ({"amount": "29.90", "currency": "eur"}, "revenue.currency"),
+    ({"amount": "29.90", "currency": "XYZ"}, "revenue.currency"),
+    ({"amount": "29.90", "currency": 978}, "revenue.currency"),
+    ({"amount": "-1", "currency": "EUR"}, "revenue.amount"),
+    ({"amount": "abc", "currency": "EUR"}, "revenue.amount"),
+    ({"amount": "NaN", "currency": "EUR"}, "revenue.amount"),
+    ({"amount": "Infinity", "currency": "EUR"}, "revenue.amount"),
+    ({"amount": "1e12", "currency": "EUR"}, "revenue.amount"),
+    ({"amount": "1" * 41, "currency": "EUR"}, "revenue.amount"),
+    ({"amount": "29.901", "currency": "EUR"}, "revenue.amount"),
+    ({"amount": "1.5", "currency": "JPY"}, "revenue.amount"),
+    ({"amount": True, "currency": "EUR"}, "revenue.amount"),
+    ({"amount": None, "currency": "EUR"}, "revenue.amount"),
+    ({"amount": ["1"], "currency": "EUR"}, "revenue.amount"),
+    ({"amount": "1"}, "revenue"),
+    ({"amount": "1", "currency": "EUR", "extra": 1}, "revenue"),
+    ("29.90 EUR", "revenue"),
+    ([1, 2], "revenue"),
+])
+def test_a_wrong_revenue_is_a_400_naming_the_field(beacon, stored, dbsession, revenue, field):
+    res = beacon("POST", body={"url": CHECKOUT, "event": "Purchase", "revenue": revenue})
+    assert res.status_code == 400 and res.content_type == "application/json"
+    assert field in res.json["errors"]
+    assert stored() == 0 and dbsession.scalars(select(Hit)).all() == []
+
+
+def test_a_page_view_carries_no_revenue(beacon, stored, dbsession):
+    res = beacon("POST", body={"url": CHECKOUT, "revenue": {"amount": "1", "currency": "EUR"}})
+    assert res.status_code == 400 and "revenue" in res.json["errors"]
+    assert stored() == 0

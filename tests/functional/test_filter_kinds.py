@@ -12,7 +12,7 @@ from tests.hits import GOOGLEBOT, IPHONE, make_hit
 from tests.reading import SiteReports
 from tests.reference import RawRows
 from tracking.ingest.store import Store
-from tracking.models import DailySalt, DailyStat, Hit, HourlyStat, Visit
+from tracking.models import DailySalt, DailyStat, Goal, Hit, HourlyStat, Visit
 from tracking.reports.periods import Period
 from tracking.reports.query import FILTERABLE, sort_metric
 from tracking.summaries.dimensions import DIMENSIONS, VISIT_DIMENSIONS
@@ -50,12 +50,21 @@ def test_each_filter_kind_equals_the_raw_rows(dbsession, make_site, owner, specs
     # In two batches, as two server processes would write them.
     Store(None).write_batch(dbsession, hits[: len(hits) // 2])
     Store(None).write_batch(dbsession, hits[len(hits) // 2:])
+    # Goals of each kind: a page with a wildcard, across segments, an event with a property.
+    goals = [Goal(site_id=site.id, name="A", kind="page", pattern="/*"),
+             Goal(site_id=site.id, name="B", kind="page", pattern="/**b"),
+             Goal(site_id=site.id, name="Pro", kind="event", event="signup", prop_key="plan", prop_value="pro")]
+    dbsession.add_all(goals)
+    dbsession.flush()
     raw = RawRows(dbsession, site.id)
     reports = SiteReports(dbsession, site.id, "UTC")
     previous = PERIOD.previous()
     for dim in FILTERABLE:
         # A value some visit has (or, when none has one, a value no visit has).
-        values = sorted(raw.rows(Period("custom", previous.start, PERIOD.end), {}, dim)) or ["nothing"]
+        if dim == "goal":
+            values = [str(goal.id) for goal in goals]
+        else:
+            values = sorted(raw.rows(Period("custom", previous.start, PERIOD.end), {}, dim)) or ["nothing"]
         filters = {dim: values[pick % len(values)]}
         overview = reports.overview(PERIOD, filters, DIMENSIONS, limit=1000)
         assert _totals(overview.totals.__dict__) == _totals(raw.totals(PERIOD, filters)), filters
@@ -71,7 +80,7 @@ def test_each_filter_kind_equals_the_raw_rows(dbsession, make_site, owner, specs
             else:  # the panel's metric
                 shown = {row.value: getattr(row, metric) for row in panel.rows}
                 assert shown == {value: numbers[metric] for value, numbers in expected.items()}, (filters, panel_dim)
-    for model in (DailyStat, HourlyStat, Hit, Visit):
+    for model in (Goal, DailyStat, HourlyStat, Hit, Visit):
         dbsession.execute(delete(model))
     dbsession.execute(delete(DailySalt))
     dbsession.delete(site)

@@ -13,7 +13,7 @@ import pytest
 
 from tests.support import TestApp
 from tracking import members
-from tracking.models import SiteMember, Visit
+from tracking.models import Goal, SiteMember, Visit
 from tracking.models.types import utcnow
 
 WHO = ("anonymous", "owner", "admin", "viewer", "other", "site-less admin", "share link", "revoked link", "expired link")
@@ -24,6 +24,7 @@ L = 303  # to the login page (or, for a password-protected link, to its password
 SITE_PAGES = {
     "": (L, 200, 200, 200, 404, 404, 200, 404, 404),
     "?period=7d&country=FR": (L, 200, 200, 200, 404, 404, 200, 404, 404),
+    "?goal={goal}": (L, 200, 200, 200, 404, 404, 200, 404, 404),
     "panel?dim=page": (L, 200, 200, 200, 404, 404, 200, 404, 404),
     "export.csv?dim=page": (L, 200, 200, 200, 404, 404, 200, 404, 404),
     "export.csv?dim=hits": (L, 200, 200, 200, 404, 404, 404, 404, 404),
@@ -31,11 +32,17 @@ SITE_PAGES = {
     "visits/": (L, 200, 200, 200, 404, 404, 404, 404, 404),
     "visits/{visit}": (L, 200, 200, 200, 404, 404, 404, 404, 404),
     "bots/": (L, 200, 200, 200, 404, 404, 404, 404, 404),
+    "funnels": (L, 200, 200, 200, 404, 404, 404, 404, 404),
+    "funnels?period=12mo&funnel=1&country=FR": (L, 200, 200, 200, 404, 404, 404, 404, 404),
+    "experiments": (L, 200, 200, 200, 404, 404, 404, 404, 404),
+    "experiments?period=7d&experiment=1": (L, 200, 200, 200, 404, 404, 404, 404, 404),
     "edit": (L, 200, 200, 403, 404, 404, 404, 404, 404),
     "members": (L, 200, 200, 403, 404, 404, 404, 404, 404),
     "share": (L, 200, 200, 403, 404, 404, 404, 404, 404),
     "transfer": (L, 200, 403, 403, 404, 404, 404, 404, 404),
     "delete": (L, 200, 403, 403, 404, 404, 404, 404, 404),
+    "goals/": (L, 200, 200, 403, 404, 404, 404, 404, 404),
+    "goals/{goal}/": (L, 200, 200, 403, 404, 404, 404, 404, 404),
     "unlock": (404, 404, 404, 404, 404, 404, 303, 404, 404),
 }
 OTHER_PAGES = {
@@ -61,7 +68,8 @@ def world(dbsession, make_user, owner, site):
     site.members.extend([SiteMember(user_id=admin_member.id, role="admin"), SiteMember(user_id=viewer.id, role="viewer")])
     now = utcnow()
     visit = Visit(site_id=site.id, visitor=1, started_at=now, ended_at=now, day=date.today(), pageviews=1)
-    dbsession.add(visit)
+    goal = Goal(site_id=site.id, name="Sign-up", kind="page", pattern="/signup")
+    dbsession.add_all([visit, goal])
     dbsession.flush()
     invitation = members.invite(dbsession, site, "newcomer@example.com", "viewer", owner, now)
     used = members.invite(dbsession, site, "early@example.com", "viewer", owner, now)
@@ -80,7 +88,7 @@ def world(dbsession, make_user, owner, site):
     return {
         "users": {"owner": owner, "admin": admin_member, "viewer": viewer, "other": other, "site-less admin": site_less_admin},
         "links": {"share link": live, "revoked link": revoked, "expired link": expired},
-        "names": {"site": site.id, "owner": owner.id, "visit": visit.id, "invitation": invitation, "used": used},
+        "names": {"site": site.id, "owner": owner.id, "visit": visit.id, "goal": goal.id, "invitation": invitation, "used": used},
     }
 
 
@@ -118,7 +126,17 @@ SITE_FORMS = {
     ("share", "share-link"): (L, 200, 200, 403, 404, 404, 404, 404, 404),
     ("share", "revoke-link"): (L, 200, 200, 403, 404, 404, 404, 404, 404),
     ("transfer", "transfer"): (L, 200, 403, 403, 404, 404, 404, 404, 404),
+    ("funnels", "funnel-add"): (L, 200, 200, 403, 404, 404, 404, 404, 404),
+    ("funnels", "funnel-edit"): (L, 303, 303, 403, 404, 404, 404, 404, 404),
+    ("funnels", "funnel-delete"): (L, 200, 200, 403, 404, 404, 404, 404, 404),
+    ("experiments", "experiment-add"): (L, 200, 200, 403, 404, 404, 404, 404, 404),
+    ("experiments", "experiment-edit"): (L, 303, 303, 403, 404, 404, 404, 404, 404),
+    ("experiments", "experiment-delete"): (L, 200, 200, 403, 404, 404, 404, 404, 404),
     ("unlock", "unlock"): (404, 404, 404, 404, 404, 404, 200, 404, 404),
+    ("goals/", "add-goal"): (L, 200, 200, 403, 404, 404, 404, 404, 404),
+    ("goals/{goal}/", "edit-goal"): (L, 200, 200, 403, 404, 404, 404, 404, 404),
+    # Last: it deletes the goal the two above are about.
+    ("goals/{goal}/delete", "delete-goal"): (L, 303, 303, 403, 404, 404, 404, 404, 404),
 }
 OTHER_FORMS = {
     ("/invitations/{invitation}", "accept"): (L, 403, 403, 403, 403, 403, L, L, L),
@@ -137,7 +155,7 @@ def test_every_form_for_everyone(app, world, who, dbsession):
     column = WHO.index(who)
     names = world["names"]
     base = f"/share/{world['links'][who]}/" if who in world["links"] else f"/sites/{names['site']}/"
-    cells = [(base + page, formid, statuses[column]) for (page, formid), statuses in SITE_FORMS.items()]
+    cells = [(base + page.format(**names), formid, statuses[column]) for (page, formid), statuses in SITE_FORMS.items()]
     cells += [(page.format(**names), formid, statuses[column]) for (page, formid), statuses in OTHER_FORMS.items()]
     token = browser.csrf_token()
     wrong = []

@@ -255,3 +255,22 @@ def test_a_killed_writer_process_leaves_the_spool_to_its_replacement(pipeline, t
         assert spool_files(spool) == []
     finally:
         store.close()
+
+
+def test_a_spooled_hit_keeps_its_revenue_and_a_file_of_an_earlier_version_has_none(pipeline, tmp_path):
+    info = SiteInfo(1, 1, "example.com", "UTC", True, True, True)
+    raw = parse({"url": "https://example.com/", "event": "Purchase",
+                 "revenue": {"amount": "29.90", "currency": "EUR"}})
+    hit = pipeline.process(info, raw, ip="198.51.100.1", user_agent=CHROME, dnt=False, gpc=False, now=T0)
+    spool_hits(tmp_path, [hit])
+    [(spool, [back])] = claim(tmp_path)
+    assert (back.revenue_amount, back.revenue_currency) == ("29.9", "EUR") and back == hit
+    spool.release()
+    # A line written before hits carried revenue: both None.
+    path = next(tmp_path.glob("hits-*.jsonl"))
+    row = json.loads(path.read_text())
+    del row["revenue_amount"], row["revenue_currency"]
+    path.write_text(json.dumps(row) + "\n")
+    [(spool, [old])] = claim(tmp_path)
+    assert (old.revenue_amount, old.revenue_currency) == (None, None)
+    spool.release()

@@ -4,6 +4,7 @@ or the driver changes how a type is stored, these fail."""
 
 import itertools
 from datetime import date, datetime
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import bindparam, delete, update
@@ -24,6 +25,7 @@ SAMPLES = {
     float: [0.0, -33.8688, 151.2093, 1e-7, 1 / 3, None],
     str: ["", "/", "tab\there", "new\nline", "back\\slash", "quote'\"", "ünïcødé ✓ 日本", "\x1f", "x" * 64],
     dict: [{"plan": "pro", "n": "1"}, {"ü": "✓", "q": "\"'\\"}, {}, None],
+    Decimal: [Decimal("0"), Decimal("29.9"), Decimal("999999999999.9999"), None],
 }
 #: Columns whose values have a narrower range than their Python type.
 NARROW = {
@@ -40,6 +42,9 @@ NARROW = {
     "event": ["pageview", "Signup ✓"],
     "ip": [None, "203.0.113.0", "2001:db8::"],
     "visit_id": [None, 1, 2**63 - 1],
+    # The hit writer carries an amount as its text (as a spool file does).
+    "revenue_amount": [None, "0", "29.9", "999999999999.9999", "0.0001"],
+    "revenue_currency": [None, "EUR", "JPY"],
 }
 
 

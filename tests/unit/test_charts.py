@@ -99,3 +99,13 @@ def test_duration_and_views_per_visit_axes():
     assert [label for _, label in line_chart(found, "day", "views_per_visit").ticks] == ["0", "0.75", "1.5", "2.25", "3"]
     small = buckets([Point(JAN, 1, 3, 2)], None, "day", JAN + timedelta(days=1), now=datetime(2026, 2, 1))
     assert [label for _, label in line_chart(small, "day", "views_per_visit").ticks] == ["0", "0.5", "1", "1.5", "2"]
+
+
+def test_a_funnels_bars_are_scaled_to_its_first_step():
+    from tracking.charts import HEIGHT, WIDTH, funnel_chart
+
+    bars = funnel_chart([200, 100, 0])
+    assert [(bar.top, bar.before) for bar in bars] == [(0.0, 0.0), (HEIGHT / 2, 0.0), (HEIGHT, HEIGHT / 2)]
+    assert all(bar.x >= n * WIDTH / 3 and bar.x + bar.width <= (n + 1) * WIDTH / 3 for n, bar in enumerate(bars))
+    assert [bar.top for bar in funnel_chart([0, 0])] == [HEIGHT, HEIGHT]  # no visitors: no bar, no division by 0
+    assert funnel_chart([]) == []

@@ -82,6 +82,26 @@ out.queue = p.hits;
 p = page({beacon: false}); out.beacon_false = p.hits;
 p = page({beacon: null, fetch: null}); p.ctx.tracking('e', {k: 'a b'}); out.image = p.hits;
 
+p = page();
+p.ctx.tracking('Purchase', {plan: 'pro'}, {revenue: {amount: '29.90', currency: 'EUR'}});
+p.ctx.tracking('Refund', 0, {revenue: {amount: '5', currency: 'USD'}});
+p.ctx.tracking('NoRevenue', {}, {});
+out.revenue = p.hits;
+
+p = page({beacon: null, fetch: null});
+p.ctx.tracking.variant('checkout', 'B');
+p.ctx.tracking('Purchase', 0, {revenue: {amount: '1.50', currency: 'EUR'}});
+out.revenue_image = p.hits;
+
+p = page();
+p.ctx.tracking.variant('checkout', 'B'); p.ctx.tracking.variant('hero', 'control');
+p.ctx.tracking.variant('checkout', 'A');  // the last call for a key wins
+p.ctx.tracking.variant('', 'x'); p.ctx.tracking.variant('k'.repeat(54), 'x');
+p.ctx.tracking.variant('v', 'x'.repeat(257)); p.ctx.tracking.variant('n', 1); p.ctx.tracking.variant(null, 'x');
+p.ctx.tracking('Signup', {plan: 'pro', 'experiment:hero': 'spoofed'});
+p.history.pushState({}, '', '/next');
+out.variant = p.hits;
+
 p = page({attrs: {'data-outbound-links': ''}});
 p.click('https://other.test/x?y=1'); p.click('https://site.test/internal'); p.click('mailto:a@b.test');
 out.outbound = p.hits;
@@ -207,3 +227,29 @@ def test_missing_current_script_or_beacon_sends_nothing(hits):
     # the harness would have exited non-zero had anything thrown
     assert hits["no_script"] == []
     assert hits["no_beacon"] == []
+
+
+def test_event_with_revenue(hits):
+    assert [h["body"] for h in hits["revenue"][1:]] == [
+        {"url": PAGE, "event": "Purchase", "width": 1280, "props": {"plan": "pro"},
+         "revenue": {"amount": "29.90", "currency": "EUR"}},
+        {"url": PAGE, "event": "Refund", "width": 1280, "revenue": {"amount": "5", "currency": "USD"}},
+        {"url": PAGE, "event": "NoRevenue", "width": 1280},
+    ]
+
+
+def test_revenue_and_variant_through_the_image(hits):
+    assert hits["revenue_image"][1]["url"] == (
+        BEACON + "?url=https%3A%2F%2Fsite.test%2Fa%3Fx%3D1&event=Purchase&width=1280"
+        "&props=%7B%22experiment%3Acheckout%22%3A%22B%22%7D"
+        "&revenue=%7B%22amount%22%3A%221.50%22%2C%22currency%22%3A%22EUR%22%7D"
+    )
+
+
+def test_variant_labels_every_later_hit(hits):
+    load, signup, pageview = (h["body"] for h in hits["variant"])
+    assert "props" not in load  # the page view sent before the call
+    variants = {"experiment:checkout": "A", "experiment:hero": "control"}
+    assert signup["props"] == {"plan": "pro", **variants}  # a variant outranks a property of that name
+    assert pageview == {"url": "https://site.test/next", "event": "pageview", "width": 1280,
+                        "referrer": PAGE, "props": variants}

@@ -13,12 +13,20 @@ event     ``pageview`` (default) or a custom event name            64 characters
 referrer  the page's ``document.referrer``                         2048 characters
 width     the viewport width in CSS pixels                         integer 0–32767
 props     custom properties: a JSON object of scalar values        30 keys, key ≤ 64, value ≤ 256
+revenue   a custom event's revenue: ``{"amount": "29.90",         ISO 4217 currency; amount
+          "currency": "EUR"}`` (a JSON object, or its text)        0 ≤ amount < 10^12, the
+                                                                   currency's decimals (≤ 4)
 ========  =======================================================  ===========================
+
+An amount is a decimal: a JSON string (``"29.90"``, exact) or number (read from its decimal
+text, never through a binary float). A hit carries it as its canonical text.
 """
 
 import json
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
+from ..money import amount_error, currency_error
 from .enrich import PageURL, clean_text, parse_page_url
 
 MAX_BODY = 8192
@@ -30,7 +38,9 @@ MAX_PROP_VALUE = 256
 #: The widest viewport taken: what ``hits.width`` (a SMALLINT) holds. A wider one stored would
 #: fail its whole batch on PostgreSQL, again at every retry; no screen is that wide.
 MAX_WIDTH = 32_767
-FIELDS = ("url", "event", "referrer", "width", "props")
+FIELDS = ("url", "event", "referrer", "width", "props", "revenue")
+#: The longest amount's text (``999999999999.9999`` and room for a sign, zeros and an exponent).
+MAX_AMOUNT_TEXT = 40
 
 
 @dataclass(slots=True)
@@ -42,6 +52,8 @@ class RawHit:
     referrer: str = ""
     width: int | None = None
     props: dict[str, str] | None = None
+    #: A custom event's revenue: the amount's text (``"29.9"``) and its ISO 4217 currency.
+    revenue: tuple[str, str] | None = None
 
 
 class BadHit(Exception):
@@ -78,10 +90,13 @@ def parse(fields: dict, referer_header: str = "") -> RawHit:
     referrer = _text(fields.get("referrer"), "referrer", MAX_URL, errors)
     width = _width(fields.get("width"), errors)
     props = _props(fields.get("props"), errors)
+    revenue = _revenue(fields.get("revenue"), errors)
+    if revenue is not None and event == "pageview":
+        errors["revenue"] = "only a custom event carries revenue"
     if errors:
         raise BadHit(errors)
     assert page is not None  # no URL is an error above
-    return RawHit(page=page, event=event, referrer=referrer, width=width, props=props)
+    return RawHit(page=page, event=event, referrer=referrer, width=width, props=props, revenue=revenue)
 
 
 def _text(value, name: str, limit: int, errors: dict) -> str:
@@ -155,3 +170,41 @@ def _props(value, errors: dict) -> dict[str, str] | None:
     return props or None
 
 
+
+
+def _revenue(value, errors: dict) -> tuple[str, str] | None:
+    """``{"amount": ..., "currency": ...}`` (or its JSON text) → (the amount's text, currency)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        if len(value) > MAX_BODY:
+            errors["revenue"] = "too long"
+            return None
+        try:
+            value = json.loads(value, parse_float=Decimal)
+        except (ValueError, RecursionError):
+            errors["revenue"] = "must be a JSON object with amount and currency"
+            return None
+    if not isinstance(value, dict) or set(value) != {"amount", "currency"}:
+        errors["revenue"] = "must be a JSON object with amount and currency"
+        return None
+    currency, amount = value["currency"], value["amount"]
+    if not isinstance(currency, str) or currency_error(currency):
+        errors["revenue.currency"] = "must be an ISO 4217 currency code, such as EUR"
+        return None
+    if isinstance(amount, bool) or not isinstance(amount, (str, int, float, Decimal)):
+        errors["revenue.amount"] = "must be a decimal number, such as \"29.90\""
+        return None
+    text = amount if isinstance(amount, str) else repr(amount) if isinstance(amount, float) else str(amount)
+    try:
+        number = Decimal(text.strip()) if len(text) <= MAX_AMOUNT_TEXT else None
+    except InvalidOperation:
+        number = None
+    if number is None:
+        errors["revenue.amount"] = "must be a decimal number, such as \"29.90\""
+        return None
+    error = amount_error(number, currency)
+    if error:
+        errors["revenue.amount"] = error
+        return None
+    return format(number.normalize() if number else Decimal(0), "f"), currency

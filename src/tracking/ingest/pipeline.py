@@ -86,6 +86,9 @@ class EnrichedHit:
     #: previous measurement, and the scroll depth in percent (``None``: not measured).
     engaged_ms: int | None = None
     scroll_depth: int | None = None
+    #: A custom event's revenue: the amount's decimal text and its currency (or both ``None``).
+    revenue_amount: str | None = None
+    revenue_currency: str | None = None
 
 
 @implementer(IHitPipeline)
@@ -164,6 +167,8 @@ class Pipeline:
             bot,
             enrich.truncate_ip(ip, self.store_ip),
             raw.props,
+            revenue_amount=raw.revenue[0] if raw.revenue else None,
+            revenue_currency=raw.revenue[1] if raw.revenue else None,
         )
 
 

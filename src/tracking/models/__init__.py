@@ -14,7 +14,9 @@ from zope.interface import implementer
 from ..interfaces import IDatabase, ISettings
 from .accounts import User  # noqa: F401
 from .api_keys import ApiKey  # noqa: F401
+from .conversions import Experiment, Funnel, FunnelStep  # noqa: F401
 from .engagements import Engagement  # noqa: F401
+from .goals import Goal  # noqa: F401
 from .hits import DailySalt, Hit, Visit  # noqa: F401
 from .ignored import IgnoredHits  # noqa: F401
 from .jobs import Job  # noqa: F401

@@ -6,6 +6,7 @@ A visitor is one person on one day: the daily salted id in ``visitor``.
 """
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, LargeBinary, SmallInteger, String, Text
@@ -15,7 +16,7 @@ from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
 from .meta import Base
-from .types import BigIntPK, utcnow
+from .types import Amount, BigIntPK, utcnow
 
 
 class Hit(Base):
@@ -74,6 +75,10 @@ class Hit(Base):
     ip: Mapped[str | None] = mapped_column(String(45))
     #: Custom event properties; SQL NULL (not JSON ``null``) when there are none.
     props: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    #: A custom event's revenue (``revenue`` in the beacon's JSON): its amount and ISO 4217
+    #: currency, both set or both ``None``. Never converted (:mod:`tracking.goals`).
+    revenue_amount: Mapped[Decimal | None] = mapped_column(Amount)
+    revenue_currency: Mapped[str | None] = mapped_column(String(3))
 
 
 class Visit(Base):

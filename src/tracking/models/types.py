@@ -2,9 +2,11 @@
 
 import re
 from datetime import UTC, datetime
+from decimal import Decimal
 
-from sqlalchemy import BigInteger, Integer
+from sqlalchemy import BigInteger, Integer, Numeric
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.types import TypeDecorator
 
 #: A 64-bit primary key that is still SQLite's auto-incrementing ROWID alias.
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
@@ -24,3 +26,43 @@ def postgresql_array(column) -> str:
     unnested): its element type without a length, since a cast to ``VARCHAR(n)`` would cut
     longer text silently."""
     return re.sub(r"\(.*\)", "", column.type.compile(dialect=postgresql.dialect())) + "[]"
+
+
+class Amount(TypeDecorator):
+    """A sum of money, exact: ``NUMERIC(17, 4)`` on PostgreSQL (up to 10^13, four decimals).
+
+    SQLite has no exact decimal type (its ``NUMERIC`` keeps ``29.90`` as a float), so there the
+    column holds whole ten-thousandths (``299000``): integers, which it sums exactly. Values go in
+    as :class:`~decimal.Decimal` or as their text (``"29.90"``, what a spool file carries) and
+    come out as :class:`~decimal.Decimal`, sums included, on both databases."""
+
+    impl = Numeric(17, 4)
+    cache_ok = True
+
+    @property
+    def python_type(self) -> type:
+        return Decimal
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(Numeric(17, 4, asdecimal=True))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        value = Decimal(value)
+        if dialect.name == "sqlite":
+            return int(value.scaleb(AMOUNT_DECIMALS).to_integral_exact())
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return Decimal(int(value)).scaleb(-AMOUNT_DECIMALS)
+        return Decimal(value)
+
+
+#: Decimals an :class:`Amount` keeps.
+AMOUNT_DECIMALS = 4

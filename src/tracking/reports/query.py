@@ -9,23 +9,34 @@ whose message tells a person why.
 
 Filters (:class:`Filter`) select visits: ``country is DE`` keeps the visits from Germany,
 ``page is /pricing`` the visits that viewed that page, ``event is signup`` those that sent the
-event. Several filters must all match. The operator is ``is`` today; the value has room for
+event, ``goal is 12`` those that converted on goal 12 (:mod:`tracking.goals`: the filter
+carries the goal's rules, :func:`tracking.goals.resolve_filters`). Several filters must all match. The operator is ``is`` today; the value has room for
 others (``is not``, ``contains``...) without changing its shape.
 """
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..summaries.dimensions import DIMENSIONS, LABELS, VISIT_DIMENSIONS
 from .periods import Period
+
+if TYPE_CHECKING:
+    from ..goals import GoalSpec
 
 
 class InvalidQuery(ValueError):
     """A query the reports cannot answer; the message tells a person why."""
 
 
-#: Filters that can be set: every dimension but properties.
-FILTERABLE = (*VISIT_DIMENSIONS, "page", "event")
+#: Filters that can be set: every dimension but properties, and goals (by id: the visits that
+#: converted on the goal).
+FILTERABLE = (*VISIT_DIMENSIONS, "page", "event", "goal")
+#: Filters that keep the visits with a hit that matches: a visitor is counted at the first of
+#: them in the period.
+HIT_FILTERS = ("page", "event", "goal")
+#: The largest goal id (32 bits): a larger one names no goal and never reaches the database.
+MAX_GOAL_ID = 2**31 - 1
 #: Filter operators.
 OPERATORS = ("is",)
 #: The longest stored value of any dimension (a page's path): a longer filter cannot match.
@@ -80,17 +91,25 @@ class SiteRef:
 
 @dataclass(frozen=True)
 class Filter:
-    """Visits whose ``dimension`` ``operator`` ``value`` (see the module's docstring)."""
+    """Visits whose ``dimension`` ``operator`` ``value`` (see the module's docstring).
+
+    A ``goal`` filter's value is the goal's id; ``goal`` is its rules, which the raw runner
+    needs (``None`` until :func:`tracking.goals.resolve_filters` has found them)."""
 
     dimension: str
     value: str
     operator: str = "is"
+    goal: "GoalSpec | None" = None
 
     def __post_init__(self) -> None:
         if self.dimension not in FILTERABLE:
             raise InvalidQuery(f"There is no filter by {self.dimension!r}.")
         if self.operator not in OPERATORS:
             raise InvalidQuery(f"There is no filter operator {self.operator!r}.")
+        if self.dimension == "goal" and not (self.value.isascii() and self.value.isdigit()
+                                             and not self.value.startswith("0")
+                                             and int(self.value) <= MAX_GOAL_ID):
+            raise InvalidQuery("The goal filter is a goal's id.")
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ their hits for the page, event and property panels and the chart's page views. S
 ``BENCHMARKS.md`` has the figures. Every filter is a condition on the visit row: a country
 filter finds its visits through an index; the others read the period's visits, a page or event
 filter in the list of pages and events each visit keeps (``visits.pages``,
-``visits.event_names``). With a page or event filter a visitor is counted at their first
+``visits.event_names``), a goal filter too (:func:`tracking.goals.visit_converts`). With a page,
+event or goal filter a visitor is counted at their first
 matching visit of the period (one ranking of the matching visits, where distinct counts would
 sort them once per panel).
 
@@ -26,11 +27,12 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Text, and_, case, cast, func, literal, null, select, text, tuple_, type_coerce, union_all
 from sqlalchemy.sql.selectable import CTE, Subquery
 
+from ..goals import visit_converts
 from ..models import Hit, Visit
 from ..models.hits import listed
 from ..summaries.dimensions import COUNT_FIELDS, HIT_DIMENSIONS, VISIT_DIMENSIONS, hour_expression, prop_value
 from .periods import Period
-from .query import Filter, SiteRef, StatsQuery, sort_metric
+from .query import HIT_FILTERS, Filter, InvalidQuery, SiteRef, StatsQuery, sort_metric
 from .results import Panel, Point, Row, Totals, bucket_of, buckets, make_panel, points, ranked
 
 REALTIME_MINUTES = 30
@@ -53,6 +55,10 @@ def matching(site: SiteRef, period: Period, filters: Iterable[Filter]) -> list:
             conditions.append(listed(v.pages, f.value))
         elif f.dimension == "event":
             conditions.append(listed(v.event_names, f.value))
+        elif f.dimension == "goal":
+            if f.goal is None:
+                raise InvalidQuery("A goal filter without its goal's rules (tracking.goals.resolve_filters).")
+            conditions.append(visit_converts(f.goal, Visit.__table__))
     return conditions
 
 
@@ -333,7 +339,7 @@ class Scan:
 
 
 def _hit_filter(filters: tuple[Filter, ...]) -> bool:
-    return any(f.dimension in HIT_DIMENSIONS for f in filters)
+    return any(f.dimension in HIT_FILTERS for f in filters)
 
 
 def _visit_sums(v, filters: tuple[Filter, ...]):

@@ -54,6 +54,14 @@ class StatsRequest:
 
     query: StatsQuery
     interval: str = "day"
+    #: A breakdown by goal (``dimension=goal``): the goals panel's rows, not a dimension's,
+    #: with these metrics.
+    by_goal: bool = False
+    metrics: tuple[str, ...] = ()
+
+
+#: The metrics of a breakdown by goal (the goals panel's), in order; revenue comes with each row.
+GOAL_METRICS = ("visitors", "conversions", "conversion_rate")
 
 
 def _single(params, allowed: tuple[str, ...]) -> dict[str, str]:
@@ -124,6 +132,15 @@ def stats_request(kind: str, params, site, today: date) -> StatsRequest:
         dim = values.get("dimension")
         if dim is None:
             raise InvalidInput("dimension", "A breakdown needs a dimension.")
+        if dim == "goal":
+            metrics = tuple(values["metrics"].split(",")) if "metrics" in values else GOAL_METRICS
+            if any(metric not in GOAL_METRICS for metric in metrics) or len(set(metrics)) != len(metrics):
+                raise InvalidInput("metrics", f"A breakdown by goal has the metrics {', '.join(GOAL_METRICS)}, each once.")
+            if "prop_event" in values:
+                raise InvalidInput("prop_event", "Only a breakdown by prop takes prop_event.")
+            query = StatsQuery(ref, period, filters, limit=_integer(values, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
+                               offset=_integer(values, "offset", 0, 0, MAX_OFFSET))
+            return StatsRequest(query, by_goal=True, metrics=metrics)
         if dim not in DIMENSIONS:
             raise InvalidInput("dimension", f"There is no dimension {dim!r}: one of {', '.join(DIMENSIONS)}.")
         metrics = tuple(values["metrics"].split(",")) if "metrics" in values else DETAILS[dim]

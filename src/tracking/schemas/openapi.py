@@ -11,6 +11,8 @@ from __future__ import annotations
 from functools import cache
 
 from ..api_keys import SCOPES
+from ..goals import KINDS, MAX_NAME, MAX_PATTERN
+from ..goals import MAX_EVENT as MAX_GOAL_EVENT
 from ..ingest.hit import MAX_EVENT, MAX_PROP_KEY, MAX_PROP_VALUE, MAX_PROPS, MAX_URL, MAX_WIDTH
 from ..reports.api import SERIES_METRICS
 from ..reports.engagement import ENGAGEMENT_METRICS
@@ -18,6 +20,7 @@ from ..reports.periods import PERIODS
 from ..reports.query import DETAILS, FILTERABLE, MAX_FILTER
 from ..summaries.dimensions import DIMENSIONS, LABELS
 from . import api as limits
+from .api import GOAL_METRICS
 
 VERSION = "1"
 
@@ -63,11 +66,14 @@ PERIOD_PARAMETERS = [
     _query("from", {"type": "string", "format": "date"}, "A custom period's first day (YYYY-MM-DD)."),
     _query("to", {"type": "string", "format": "date"}, "A custom period's last day, included."),
     *(_query(dim, {"type": "string", "maxLength": MAX_FILTER}, f"Only visits whose {LABELS[dim].lower()} is this.")
-      for dim in FILTERABLE),
+      for dim in FILTERABLE if dim != "goal"),
+    _query("goal", {"type": "string", "pattern": "^[1-9][0-9]{0,9}$"},
+           "Only visits that converted on this goal (its id): one of its hits matches the goal."),
 ]
 COMPARE = _query("compare", {"type": "string", "enum": ["true", "false"], "default": "false"},
                  "Also the period before (as the dashboard compares).")
 SITE_ID = {"name": "site_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+GOAL_ID = {"name": "goal_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
 
 
 def _stats(summary: str, parameters: list, schema: str, description: str) -> dict:
@@ -90,7 +96,10 @@ def _schemas() -> dict:
         "additionalProperties": False}
     base = {"site_id": {"type": "integer"}, "timezone": {"type": "string"}, "period": period,
             "filters": {"type": "object", "additionalProperties": {"type": "string"}}}
-    metrics = sorted({metric for names in DETAILS.values() for metric in names})
+    metrics = sorted({metric for names in (*DETAILS.values(), GOAL_METRICS) for metric in names})
+    money = {"type": "object", "required": ["amount", "currency"], "additionalProperties": False, "properties": {
+        "amount": {"type": "string", "description": "Exact decimal text, with the currency's decimals."},
+        "currency": {"type": "string", "description": "ISO 4217."}}}
     site_fields = {
         "name": {"type": "string", "minLength": 1, "maxLength": 100},
         "url": {"type": "string", "maxLength": 300, "description": "scheme://host[:port]; a path is dropped."},
@@ -99,6 +108,16 @@ def _schemas() -> dict:
         "umami_website_id": {"type": ["string", "null"], "description": "The id Umami's tracker sends (a UUID), for POST /api/send."},
     }
     scalar = {"type": ["string", "number", "boolean", "null"]}
+    goal_fields = {
+        "name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME},
+        "kind": {"type": "string", "enum": list(KINDS)},
+        "pattern": {"type": "string", "maxLength": MAX_PATTERN,
+                    "description": "A page goal's path: `*` any run of characters within a segment, `**` across segments."},
+        "event": {"type": "string", "maxLength": MAX_GOAL_EVENT, "description": "An event goal's custom event."},
+        "prop_key": {"type": "string", "maxLength": MAX_PROP_KEY, "description": "Optional: only its events with this property…"},
+        "prop_value": {"type": "string", "maxLength": MAX_PROP_VALUE, "description": "…set to this value."},
+        "currency": {"type": ["string", "null"], "description": "An event goal's revenue currency (ISO 4217)."},
+    }
     return {
         "Error": {"type": "object", "required": ["error"], "additionalProperties": False, "properties": {"error": {
             "type": "object", "required": ["code", "field", "message"], "additionalProperties": False, "properties": {
@@ -123,10 +142,17 @@ def _schemas() -> dict:
                 "period": period, "visitors": {"type": "array", "items": count},
                 "results": {"type": "array", "items": _ref("Bucket")}}}}},
         "Breakdown": {"type": "object", "required": [*base, "dimension", "metrics", "results", "offset", "next_offset"], "properties": {
-            **base, "dimension": {"type": "string", "enum": list(DIMENSIONS)},
+            **base, "dimension": {"type": "string", "enum": [*DIMENSIONS, "goal"]},
             "metrics": {"type": "array", "items": {"type": "string", "enum": metrics}},
             "results": {"type": "array", "items": {"type": "object", "required": ["value", "share"], "properties": {
                 "value": {"type": "string"}, "event": {"type": "string"}, "property": {"type": "string"}, "share": number,
+                "goal_id": {"type": "integer", "description": "dimension=goal: the goal's id (its name is the value)."},
+                "revenue": {"oneOf": [money, {"type": "null"}],
+                            "description": "dimension=goal: the conversions' revenue in the goal's currency."},
+                "average_revenue": {"oneOf": [money, {"type": "null"}],
+                                    "description": "dimension=goal: per conversion that carried an amount in it."},
+                "other_revenue": {"type": "array", "items": money,
+                                  "description": "dimension=goal: revenue in other currencies, never converted."},
                 **{metric: number for metric in metrics},
                 **{metric: {"type": ["number", "null"], "description": "null: the page has no measurement."}
                    for metric in ENGAGEMENT_METRICS}}}},
@@ -147,12 +173,21 @@ def _schemas() -> dict:
             "width": {"type": ["integer", "null"], "minimum": 0, "maximum": MAX_WIDTH},
             "props": {"type": ["object", "null"], "maxProperties": MAX_PROPS, "additionalProperties": scalar,
                       "description": f"Keys of 1 to {MAX_PROP_KEY} characters, values of at most {MAX_PROP_VALUE}."},
+            "revenue": {"type": ["object", "null"], "required": ["amount", "currency"], "additionalProperties": False,
+                        "description": "A custom event's revenue: an amount from 0 to under 10^12 with at most its "
+                                       "currency's decimals, and an ISO 4217 currency.",
+                        "properties": {"amount": {"type": ["string", "number"]}, "currency": {"type": "string"}}},
             "ip": {"type": "string", "description": "The visitor's IP address."},
             "user_agent": {"type": "string", "maxLength": limits.MAX_USER_AGENT, "description": "The visitor's User-Agent."},
             "dnt": {"type": "boolean", "default": False, "description": "The visitor sent DNT: 1."},
             "gpc": {"type": "boolean", "default": False, "description": "The visitor sent Sec-GPC: 1."}}},
         "Hits": {"type": "object", "required": ["hits"], "additionalProperties": False, "properties": {
             "hits": {"type": "array", "minItems": 1, "maxItems": limits.MAX_HITS, "items": _ref("Hit")}}},
+        "Goal": {"type": "object", "additionalProperties": False, "required": ["id", *goal_fields],
+                 "properties": {"id": {"type": "integer"}, **goal_fields}},
+        "GoalList": {"type": "object", "required": ["results"], "properties": {"results": {"type": "array", "items": _ref("Goal")}}},
+        "NewGoal": {"type": "object", "required": ["name", "kind"], "additionalProperties": False, "properties": goal_fields},
+        "GoalChange": {"type": "object", "minProperties": 1, "additionalProperties": False, "properties": goal_fields},
         "Accepted": {"type": "object", "required": ["accepted", "ignored"], "properties": {
             "accepted": count, "ignored": {"type": "object", "additionalProperties": count}}},
     }
@@ -165,7 +200,9 @@ def document() -> dict:
     error_responses["E429"]["headers"] = {"Retry-After": {"schema": {"type": "string"}}, **RATE_HEADERS}
     error_responses["E503"] = _json(_ref("Error"), "Too many hits wait for the database; retry after `Retry-After`.")
     breakdown = [
-        _query("dimension", {"type": "string", "enum": list(DIMENSIONS)}, "What to break the visits down by (required)."),
+        _query("dimension", {"type": "string", "enum": [*DIMENSIONS, "goal"]},
+               "What to break the visits down by (required); `goal`: the goals panel's rows, each goal's converting "
+               "visitors, conversions, conversion rate (its share) and revenue."),
         _query("metrics", {"type": "string"}, "Comma-separated; default (and choice): the dimension's full list's."),
         _query("limit", {"type": "integer", "minimum": 1, "maximum": limits.MAX_LIMIT, "default": limits.DEFAULT_LIMIT}, "Rows."),
         _query("offset", {"type": "integer", "minimum": 0, "maximum": limits.MAX_OFFSET, "default": 0}, "First row."),
@@ -211,6 +248,24 @@ def document() -> dict:
                               "(their ratios are those of the sums)."),
             "/sites/{site_id}/breakdown": _stats("The rows of one dimension", [*PERIOD_PARAMETERS, *breakdown], "Breakdown",
                                                  "A panel's full list, in its order, a page at a time (`next_offset`)."),
+            "/sites/{site_id}/goals": {
+                "parameters": [SITE_ID],
+                "get": {"summary": "A site's goals", "tags": ["goals"],
+                        "responses": {"200": _json(_ref("GoalList"), "The goals, oldest first.", RATE_HEADERS), **_errors()}},
+                "post": {"summary": "Add a goal (sites:write)", "tags": ["goals"],
+                         "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("NewGoal")}}},
+                         "responses": {"201": _json(_ref("Goal"), "The new goal.", RATE_HEADERS), **_errors("403", "413")}},
+            },
+            "/sites/{site_id}/goals/{goal_id}": {
+                "parameters": [SITE_ID, GOAL_ID],
+                "get": {"summary": "A goal", "tags": ["goals"],
+                        "responses": {"200": _json(_ref("Goal"), "The goal.", RATE_HEADERS), **_errors()}},
+                "patch": {"summary": "Change a goal (sites:write)", "tags": ["goals"],
+                          "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("GoalChange")}}},
+                          "responses": {"200": _json(_ref("Goal"), "The goal as changed.", RATE_HEADERS), **_errors("403", "413")}},
+                "delete": {"summary": "Delete a goal (sites:write)", "tags": ["goals"],
+                           "responses": {"204": {"description": "Deleted.", "headers": RATE_HEADERS}, **_errors("403")}},
+            },
             "/sites/{site_id}/realtime": _stats("Visitors of the last 30 minutes", [], "Realtime", "On the whole site."),
             "/events": {"post": {
                 "summary": "Send hits from a back end (events:write)", "tags": ["events"],

@@ -55,6 +55,8 @@ LABELS: dict[str, str] = {
     "page": "Page",
     "event": "Event",
     "prop": "Property",
+    # Not a dimension of the summaries: the reports' filter by goal (tracking.goals).
+    "goal": "Goal",
 }
 
 

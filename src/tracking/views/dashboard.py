@@ -21,10 +21,12 @@ from pyramid.response import Response
 from pyramid.view import view_config, view_defaults
 
 from ..charts import DEFAULT_METRIC, METRICS, buckets, grain, line_chart, shown_value
+from ..goals import resolve_filters, site_goals, spec
 from ..headers import allow_framing
 from ..interfaces import IDatabase
 from ..models.types import utcnow
 from ..reports import api, export
+from ..reports.goals import goal_rows
 from ..reports.periods import FIRST_DAY, PERIODS, period_from
 from ..reports.query import DETAILS, FILTERABLE, InvalidQuery, SiteRef, StatsQuery, filters_from
 from ..resources import ISiteReports, SharedSite, SiteResource
@@ -76,8 +78,10 @@ class PageQuery:
         params = query_params(request)
         self.today = today(site.timezone)
         self.period = period_from(params, self.today)
-        filters = filters_from(params)
+        filters = resolve_filters(request.dbsession, site.id, filters_from(params))
         self.filters = {f.dimension: f.value for f in filters}
+        #: What a filter's chip shows when not its value: a goal's name.
+        self.shown = {f.dimension: f.goal.name for f in filters if f.goal is not None}
         #: The chart's metric (a headline number's link switches it).
         self.metric = params.get("metric") if params.get("metric") in METRICS else DEFAULT_METRIC
         if chart and self.metric != DEFAULT_METRIC:
@@ -182,6 +186,7 @@ class DashboardViews:
         overview = api.overview(db, query.stats)
         totals, before = overview.totals, overview.before
         groups = [(title, [(dim, overview.panels[dim]) for dim in dims]) for title, dims in GROUPS]
+        goals = [spec(goal) for goal in site_goals(db, self.site.id)]
         return {
             "site": self.site,
             "query": query,
@@ -197,6 +202,8 @@ class DashboardViews:
             "bot_hits": overview.bot_hits,
             **chart(self.request, query, overview.series, overview.previous),
             "groups": groups,
+            "goals": goal_rows(db, query.stats, goals, totals.visitors, before.visitors),
+            "change": lambda now, before: _change(float(now), float(before)),
             "labels": LABELS,
             "filterable": FILTERABLE,
             "snippet": snippet(self.request, self.context) if isinstance(self.context, SiteResource) else "",

@@ -7,14 +7,20 @@ functions and the planner the dashboard uses, so the numbers are the dashboard's
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
+from decimal import Decimal
 
 from pyramid.view import view_config, view_defaults
 
 from ...api_resources import ApiSite
+from ...goals import resolve_filters, site_goals, spec
 from ...models.types import utcnow
+from ...money import decimals
 from ...reports import api
+from ...reports.goals import goal_rows
 from ...reports.intervals import COARSE, coarser
+from ...reports.query import InvalidQuery
 from ...reports.results import Point, Totals
 from ...schemas.api import InvalidInput, stats_request
 from ...security import Permission
@@ -24,6 +30,13 @@ from . import invalid, json_response, limited
 
 #: The headline metrics, as the aggregate answers them.
 HEADLINE = ("visitors", "visits", "pageviews", "views_per_visit", "bounce_rate", "average_duration", "events")
+
+
+def _money(amount, currency) -> dict:
+    """An amount as exact decimal text with its currency's decimals (``"29.90"``)."""
+    places = decimals(currency)
+    return {"amount": f"{amount.quantize(Decimal(1).scaleb(-places)) if places else amount.quantize(Decimal(1))}",
+            "currency": currency}
 
 
 def _number(value):
@@ -55,11 +68,16 @@ class StatsViews:
 
     def _question(self, kind: str):
         try:
-            return stats_request(kind, self.request.GET, self.site, today(self.site.timezone))
+            question = stats_request(kind, self.request.GET, self.site, today(self.site.timezone))
         except InvalidInput as error:
             raise invalid(error.field, error.message) from None
         except UnicodeDecodeError:
             raise invalid(None, "The query string is not UTF-8.") from None
+        try:  # a goal filter's goal: one of the site's
+            filters = resolve_filters(self.request.dbsession, self.site.id, question.query.filters)
+        except InvalidQuery as error:
+            raise invalid("goal", str(error)) from None
+        return replace(question, query=replace(question.query, filters=filters))
 
     def _base(self, query) -> dict:
         return {"site_id": self.site.id, "timezone": self.site.timezone, "period": _period_json(query.period),
@@ -93,7 +111,10 @@ class StatsViews:
 
     @view_config(name="breakdown")
     def breakdown(self):
-        query = self._question("breakdown").query
+        question = self._question("breakdown")
+        query = question.query
+        if question.by_goal:
+            return self._goals(query, question.metrics)
         panel = api.breakdown(self.request.dbsession, query)
         dim = query.dimensions[0]
         rows = []
@@ -107,6 +128,33 @@ class StatsViews:
             rows.append(item)
         body = {**self._base(query), "dimension": dim, "metrics": list(query.metrics), "results": rows,
                 "offset": query.offset, "next_offset": query.offset + len(rows) if panel.more else None}
+        return json_response(body)
+
+    def _goals(self, query, metrics: tuple[str, ...]):
+        """The goals panel's rows, in the goals' order: each goal's id and name, its metrics, its
+        revenue in its currency and apart in others (amounts as decimal strings, exact), and
+        ``share``: its conversion rate."""
+        db = self.request.dbsession
+        goals = [spec(goal) for goal in site_goals(db, self.site.id)]
+        visitors = api.aggregate(db, query).totals.visitors
+        rows = goal_rows(db, query, goals, visitors, 0)
+        page = rows[query.offset:query.offset + query.limit]
+        results = []
+        for row in page:
+            rate = row.rate or 0.0
+            numbers = {"visitors": row.now.visitors, "conversions": row.now.conversions, "conversion_rate": rate}
+            revenue, average = row.revenue(), row.average()
+            results.append({
+                "value": row.goal.name, "goal_id": row.goal.id,
+                **{metric: _number(numbers[metric]) for metric in metrics},
+                "revenue": None if revenue is None else _money(revenue, row.goal.currency),
+                "average_revenue": None if average is None else _money(average, row.goal.currency),
+                "other_revenue": [_money(total, currency) for currency, total in row.other_currencies],
+                "share": _number(rate),
+            })
+        more = query.offset + len(page) < len(rows)
+        body = {**self._base(query), "dimension": "goal", "metrics": list(metrics), "results": results,
+                "offset": query.offset, "next_offset": query.offset + len(page) if more else None}
         return json_response(body)
 
     @view_config(name="realtime")

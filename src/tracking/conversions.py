@@ -1,0 +1,120 @@
+"""Funnels and A/B experiments of a site: their rules, and storing them.
+
+* A **funnel** is :data:`MIN_STEPS` to :data:`MAX_STEPS` ordered steps, each a goal of the site
+  (the same goal may come back later in a funnel). How a visit passes its steps is
+  :mod:`tracking.reports.funnels`'.
+* An **experiment** names an experiment key (what the pages pass to the tracker's
+  ``tracking.variant(key, variant)``: their hits carry the property ``experiment:<key>``), the
+  control variant and the goal it is measured on. Its numbers are
+  :mod:`tracking.reports.exposures`' and :mod:`tracking.reports.experiments`'.
+
+This module knows nothing of views: the forms check with :func:`funnel_errors` and
+:func:`experiment_errors`, then store with the functions below.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+
+from .models.conversions import Experiment, Funnel, FunnelStep
+
+MIN_STEPS = 2
+MAX_STEPS = 8
+#: The most funnels, and experiments, one site may have.
+MAX_FUNNELS = 50
+MAX_EXPERIMENTS = 50
+MAX_NAME = 100
+#: ``experiment:`` and the key make a property name of at most 64 characters (the beacon's bound).
+PROP_PREFIX = "experiment:"
+MAX_KEY = 64 - len(PROP_PREFIX)
+MAX_VARIANT = 256
+
+_UNSTORABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+#: ``"`` and ``\`` would end SQLite's JSON path of the property.
+_BAD_KEY = re.compile(r'["\\]')
+
+
+def _name_error(name: str) -> str | None:
+    if not name.strip():
+        return "Required."
+    if len(name) > MAX_NAME or _UNSTORABLE.search(name):
+        return f"At most {MAX_NAME} characters, no control characters."
+    return None
+
+
+def funnel_errors(name: str, goal_ids: list[int], site_goal_ids: set[int]) -> dict[str, str]:
+    """Everything wrong with a funnel, by field (``name``, ``steps``); empty: it may be stored."""
+    errors: dict[str, str] = {}
+    error = _name_error(name)
+    if error:
+        errors["name"] = error
+    if not MIN_STEPS <= len(goal_ids) <= MAX_STEPS:
+        errors["steps"] = f"A funnel has {MIN_STEPS} to {MAX_STEPS} steps."
+    elif any(goal_id not in site_goal_ids for goal_id in goal_ids):
+        errors["steps"] = "Every step is one of this site's goals."
+    return errors
+
+
+def experiment_errors(name: str, key: str, control: str, goal_id: int | None,
+                      site_goal_ids: set[int]) -> dict[str, str]:
+    """Everything wrong with an experiment, by field; empty: it may be stored."""
+    errors: dict[str, str] = {}
+    error = _name_error(name)
+    if error:
+        errors["name"] = error
+    if not key:
+        errors["key"] = "Required."
+    elif len(key) > MAX_KEY or _UNSTORABLE.search(key) or _BAD_KEY.search(key):
+        errors["key"] = f"At most {MAX_KEY} characters, without \" or \\ or control characters."
+    if not control:
+        errors["control"] = "Required."
+    elif len(control) > MAX_VARIANT or _UNSTORABLE.search(control):
+        errors["control"] = f"At most {MAX_VARIANT} characters, no control characters."
+    if goal_id is None or goal_id not in site_goal_ids:
+        errors["goal"] = "One of this site's goals."
+    return errors
+
+
+def site_funnels(db, site_id: int) -> list[Funnel]:
+    return list(db.scalars(select(Funnel).where(Funnel.site_id == site_id).order_by(Funnel.id)))
+
+
+def site_experiments(db, site_id: int) -> list[Experiment]:
+    return list(db.scalars(select(Experiment).where(Experiment.site_id == site_id).order_by(Experiment.id)))
+
+
+def count_funnels(db, site_id: int) -> int:
+    return int(db.scalar(select(func.count()).select_from(Funnel).where(Funnel.site_id == site_id)))
+
+
+def count_experiments(db, site_id: int) -> int:
+    return int(db.scalar(select(func.count()).select_from(Experiment).where(Experiment.site_id == site_id)))
+
+
+def create_funnel(db, site_id: int, name: str, goal_ids: list[int]) -> Funnel:
+    funnel = Funnel(site_id=site_id, name=name.strip())
+    funnel.steps = [FunnelStep(position=i, goal_id=goal_id) for i, goal_id in enumerate(goal_ids)]
+    db.add(funnel)
+    db.flush()
+    return funnel
+
+
+def update_funnel(db, funnel: Funnel, name: str, goal_ids: list[int]) -> None:
+    funnel.name = name.strip()
+    funnel.steps.clear()
+    db.flush()  # the old steps go before the new ones take their places
+    funnel.steps.extend(FunnelStep(position=i, goal_id=goal_id) for i, goal_id in enumerate(goal_ids))
+    db.flush()
+
+
+def create_experiment(db, site_id: int, name: str, key: str, control: str, goal_id: int) -> Experiment:
+    experiment = Experiment(site_id=site_id, name=name.strip(), key=key, control=control, goal_id=goal_id)
+    db.add(experiment)
+    db.flush()
+    return experiment
+
+
+def update_experiment(experiment: Experiment, name: str, key: str, control: str, goal_id: int) -> None:
+    experiment.name, experiment.key, experiment.control, experiment.goal_id = name.strip(), key, control, goal_id
