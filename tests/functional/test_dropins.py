@@ -1,6 +1,7 @@
 """The drop-in endpoints: what Plausible's and Umami's trackers send lands as the beacon's hits."""
 
 import json
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
@@ -44,7 +45,8 @@ def test_plausibles_long_form_with_props_and_revenue(testapp, dbsession, site, s
                                  "p": json.dumps({"from": "footer"})}, 202)
     assert stored() == 2
     purchase, signup = hits_of(dbsession, site)
-    assert purchase.event == "Purchase" and purchase.props == {"plan": "pro", "revenue": "29.90 EUR"}
+    assert purchase.event == "Purchase" and purchase.props == {"plan": "pro"}
+    assert (purchase.revenue_amount, purchase.revenue_currency) == (Decimal("29.90"), "EUR")
     assert signup.event == "Signup" and signup.props == {"from": "footer"}
 
 
@@ -109,6 +111,19 @@ def test_umami_bad_input(testapp, umami_site, stored, body, status):
 
 def test_a_large_body_is_a_413(testapp, site):
     testapp.post("/api/event", b"{" + b" " * 9000 + b"}", headers=HEADERS, status=413)
+
+
+@pytest.mark.parametrize(("revenue", "field"), [
+    ({"amount": "29.90", "currency": "XXY"}, "revenue.currency"),
+    ({"amount": -1, "currency": "EUR"}, "revenue.amount"),
+    ({"amount": "lots", "currency": "EUR"}, "revenue.amount"),
+    ("29.90 EUR", "revenue"),
+])
+def test_plausibles_bad_revenue_is_a_400_naming_it(testapp, site, stored, revenue, field):
+    res = post(testapp, "/api/event", {"n": "Purchase", "u": "https://blog.example.com/", "d": "blog.example.com",
+                                       "$": revenue}, 400)
+    assert field in res.json["errors"]
+    assert stored() == 0
 
 
 def test_preflight(testapp):

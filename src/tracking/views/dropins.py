@@ -2,7 +2,8 @@
 tracker it already has at this server, without editing its pages otherwise.
 
 ``POST /api/event`` takes what Plausible's tracker sends: the long form of its Events API
-(``name``, ``url``, ``domain``, ``referrer``, ``props``, ``revenue``) and the compact keys its
+(``name``, ``url``, ``domain``, ``referrer``, ``props``, ``revenue`` — an amount and an ISO 4217
+currency, stored as the event's revenue as the beacon's ``revenue`` is) and the compact keys its
 current script posts as ``text/plain`` (``n``, ``u``, ``d``, ``r``, ``p``, ``$``). The site is
 the one whose host is ``domain`` (a comma-separated list sends the hit to each; when several
 accounts added the same host, the first site added gets it, as a domain belongs to whoever added
@@ -185,19 +186,11 @@ def plausible_fields(data: dict) -> tuple[list[str], dict, Measured | None]:
         measured = engagement_of(data)
         url = data.get("url")
         return domains, ({} if url is None else {"url": url}), measured
-    props = _props(data.get("props"))
+    # Revenue (``$``) is the beacon's own ``revenue`` field: an exact amount in an ISO 4217
+    # currency, kept as the event's revenue (goals count it), checked as the beacon checks it.
     revenue = data.get("revenue")
-    if isinstance(revenue, dict) and revenue:
-        if props is None:
-            props = {}
-        if isinstance(props, str):
-            try:
-                props = json.loads(props)
-            except (ValueError, RecursionError):
-                raise BadHit({"props": "must be a JSON object"}) from None
-        if isinstance(props, dict):
-            props = {**props, "revenue": f"{revenue.get('amount', '')} {revenue.get('currency', '')}".strip()}
-    fields = {"url": data.get("url"), "event": name, "referrer": data.get("referrer"), "props": props}
+    fields = {"url": data.get("url"), "event": name, "referrer": data.get("referrer"),
+              "props": _props(data.get("props")), "revenue": revenue or None}
     return domains, {key: value for key, value in fields.items() if value is not None}, None
 
 
