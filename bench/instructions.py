@@ -9,6 +9,9 @@ process, on SQLite (so the database's own work is counted too):
 * ``api``: one ``POST /api/v1/events`` of 100 hits (``--api-batch``) through the whole WSGI application, with an
   ``events:write`` key (the bodies of ``bench/api_events.py``: 200 pages, 4 referrers, 4 Chrome
   user agents, 1000 addresses; the hits stop in the buffer, as the beacon's do);
+* ``plausible`` and ``umami``: one page view through the peers' trackers' endpoints
+  (``POST /api/event`` with the compact body Plausible's script posts, ``POST /api/send`` with
+  Umami's), the same page, referrer and user agent as the beacon's hit, stopping in the buffer;
 * ``dashboard``: the signed-in owner's dashboard page of a site with ``--hits`` demo hits, for
   ``?period=30d``, ``?period=12mo`` and ``?period=30d&country=DE`` (served from the summaries,
   the summaries, and the raw rows).
@@ -48,6 +51,15 @@ from pathlib import Path
 CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
           "Chrome/131.0.0.0 Safari/537.36")
 PASSWORD = "instructions-bench-password"
+UMAMI_ID = "3f2a1c9e-0b7d-4e5f-8a6b-1c2d3e4f5a6b"
+#: What each tracker posts for one page view (the beacon's hit's page, referrer and width).
+DROPIN_BODIES = {
+    "plausible": ("/api/event", "text/plain", b'{"n":"pageview","u":"https://example.com/pricing?a=1",'
+                  b'"d":"example.com","r":"https://www.google.com/"}', "202 Accepted"),
+    "umami": ("/api/send", "application/json", b'{"type":"event","payload":{"website":"' + UMAMI_ID.encode()
+              + b'","hostname":"example.com","url":"/pricing?a=1","referrer":"https://www.google.com/",'
+              b'"screen":"1280x800","language":"en-US","title":"Pricing"}}', "200 OK"),
+}
 PAGES = ("?period=30d", "?period=12mo", "?period=30d&country=DE")
 
 
@@ -72,7 +84,7 @@ def prepare(workdir: Path, hits: int) -> tuple[str, int, str]:
         user = session.execute(insert(User).values(
             name="Owner", email=email, password_hash=password_context.hash(PASSWORD)).returning(User.id)).scalar()
         site = session.execute(insert(Site).values(
-            owner_id=user, name="Shop", url="https://example.com").returning(Site.id)).scalar()
+            owner_id=user, name="Shop", url="https://example.com", umami_website_id=UMAMI_ID).returning(Site.id)).scalar()
     engine.dispose()
     usage = subprocess.run([str(bin_dir / "tracking-demo"), "--help"], capture_output=True, text=True).stdout
     count_flag = "--hits" if "--hits" in usage else "--visits"  # hits were once called visits
@@ -159,6 +171,29 @@ def beacon_request(app, site: int):
     return hit
 
 
+def dropin_request(app, which: str):
+    path, content_type, body, expected = DROPIN_BODIES[which]
+    environ = {
+        "REQUEST_METHOD": "POST", "PATH_INFO": path, "SCRIPT_NAME": "", "QUERY_STRING": "",
+        "SERVER_NAME": "localhost", "SERVER_PORT": "6543", "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "stats.example.org", "REMOTE_ADDR": "81.2.69.160", "wsgi.url_scheme": "http",
+        "CONTENT_TYPE": content_type, "CONTENT_LENGTH": str(len(body)), "HTTP_USER_AGENT": CHROME,
+    }
+    statuses: set[str] = set()
+
+    def start_response(status, headers, exc_info=None):
+        statuses.add(status)
+
+    def hit():
+        result = app({**environ, "wsgi.input": io.BytesIO(body)}, start_response)
+        b"".join(result)
+        getattr(result, "close", lambda: None)()
+        if statuses != {expected}:
+            raise SystemExit(f"{path} answered {statuses}")
+
+    return hit
+
+
 def dashboard_request(app, site: int, email: str, query: str):
     from webtest import TestApp
 
@@ -178,6 +213,8 @@ def child(args) -> None:
     """The measured process: build, warm, tell the parent, run ``--count`` requests on its word."""
     if args.what == "beacon":
         what = beacon_request(application(args.url), args.site)
+    elif args.what in DROPIN_BODIES:
+        what = dropin_request(application(args.url), args.what)
     elif args.what == "api":
         what = api_request(application(args.url), args.site, args.key, args.api_batch)
     else:
@@ -230,7 +267,7 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=3, help="measured requests of each dashboard page (default 3)")
     parser.add_argument("--api-batches", type=int, default=20, help="measured API batches (default 20)")
     parser.add_argument("--api-batch", type=int, default=100, help="hits in each API batch (default 100)")
-    parser.add_argument("--only", choices=("beacon", "api", "dashboard"), help="measure only this")
+    parser.add_argument("--only", choices=("beacon", "dropins", "api", "dashboard"), help="measure only this")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     for name in ("--url", "--email", "--what", "--key"):
         parser.add_argument(name, help=argparse.SUPPRESS)
@@ -251,6 +288,9 @@ def main() -> None:
         if args.only in (None, "beacon"):
             per_hit = count(url, site, email, "beacon", args.beacon_hits, 200, workdir)
             print(f"  beacon hit: {per_hit / 1e6:.3f} M instructions", flush=True)
+        for which in DROPIN_BODIES if args.only in (None, "dropins") else ():
+            per_hit = count(url, site, email, which, args.beacon_hits, 200, workdir)
+            print(f"  {which} hit: {per_hit / 1e6:.3f} M instructions", flush=True)
         if args.only in (None, "api"):
             per_batch = count(url, site, email, "api", args.api_batches, 10, workdir, key=api_key(url),
                               api_batch=args.api_batch)
