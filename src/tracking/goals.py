@@ -243,9 +243,12 @@ def visit_converts(goal: GoalSpec, visits=None, hits=None) -> ColumnElement[bool
         return named
     h = Hit.__table__ if hits is None else hits
     # CASE: the visit's hits are read only when it sent the event (SQLite would otherwise run
-    # the subquery for every visit of a select list).
-    return case((named, exists(select(1).select_from(h).where(h.c.visit_id == v.c.id, hit_converts(goal, h)))),
-                else_=false())
+    # the subquery for every visit of a select list). A visit's hits come at or after its start:
+    # said, so that PostgreSQL looks up each such visit's hits through their visit index rather
+    # than hash the matching hits of every visit of the site (a scan of all its hits).
+    sent = exists(select(1).select_from(h).where(h.c.visit_id == v.c.id, h.c.ts >= v.c.started_at,
+                                                 hit_converts(goal, h)))
+    return case((named, sent), else_=false())
 
 
 class contains(FunctionElement):
