@@ -335,6 +335,7 @@ def _server_hit(item) -> ServerHit:
     try:
         if (
             item.get("props") is None
+            and item.get("revenue") is None
             and type(url) is str
             and (event is None or type(event) is str)
             and (referrer is None or type(referrer) is str)
@@ -361,7 +362,7 @@ _MISSING = object()
 # hits of one page share one :class:`RawHit`, which nothing changes after it is made.
 
 #: The page, event and referrer of a hit are checked through the cache when their characters
-#: add up to at most this many (and the hit has no props).
+#: add up to at most this many (and the hit has no props and no revenue).
 CACHED_FIELDS = 512
 
 
