@@ -44,7 +44,6 @@ Errors are the beacon's: ``{"errors": {field: message}}``.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 
