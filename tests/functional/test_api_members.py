@@ -75,6 +75,7 @@ def test_an_invitation_answers_its_link_once_and_the_link_lets_the_address_join(
     row = dbsession.get(Invitation, body["id"])
     assert row.token_hash == members.secret_hash(token) and token not in row.token_hash
     assert res.location == f"{HOST}/api/v1/sites/{site.id}/invitations/{row.id}"
+    assert testapp.get(res.location, headers=bearer(manager)).json == {k: v for k, v in body.items() if k != "url"}
     assert "url" not in testapp.get(f"/api/v1/sites/{site.id}/members", headers=bearer(manager)).json["invitations"][0]
     assert history(dbsession, site)[0] == "invited other@example.com as admin"
     # The link is the page's: the invited address accepts it there.
@@ -137,6 +138,7 @@ def test_a_share_link_answers_its_address_once_and_opens_the_dashboard(testapp, 
     assert history(dbsession, site)[0] == "created the share link “For the board”"
     listed = testapp.get(f"/api/v1/sites/{site.id}/shares", headers=bearer(manager)).json["results"]
     assert listed == [{name: value for name, value in body.items() if name != "url"}]
+    assert testapp.get(res.location, headers=bearer(manager)).json == listed[0]
     browser = fresh()
     assert browser.get(body["url"][len(HOST):]).status_code == 200
     testapp.delete(f"/api/v1/sites/{site.id}/shares/{body['id']}", headers=bearer(manager), status=204)
@@ -162,6 +164,8 @@ ENDPOINTS = [  # (method, path under the site, body, whether it reads)
     ("GET", "members", None, True),
     ("GET", "invitations", None, True),
     ("GET", "shares", None, True),
+    ("GET", "invitations/{invitation}", None, True),
+    ("GET", "shares/{share}", None, True),
     ("POST", "invitations", {"email": "z@example.com"}, False),
     ("POST", "shares", {"label": "L"}, False),
     ("PATCH", "members/{viewer}", {"role": "admin"}, False),
@@ -215,6 +219,14 @@ def test_a_viewers_key_may_not(call, dbsession, site, people, method, path, body
 @pytest.mark.parametrize(("method", "path", "body", "reads"), ENDPOINTS)
 def test_another_users_key_finds_nothing(call, dbsession, other, site, method, path, body, reads):
     key = make_key(dbsession, other, scopes=("stats:read", "sites:write"))
+    before = _events(dbsession, site)
+    assert error_of(call(key, method, path, body, 404))["code"] == "not_found"
+    assert _events(dbsession, site) == before
+
+
+@pytest.mark.parametrize(("method", "path", "body", "reads"), ENDPOINTS)
+def test_a_key_limited_to_another_site_finds_nothing(call, dbsession, owner, make_site, site, method, path, body, reads):
+    key = make_key(dbsession, owner, scopes=("stats:read", "sites:write"), sites=[make_site(owner, name="Other")])
     before = _events(dbsession, site)
     assert error_of(call(key, method, path, body, 404))["code"] == "not_found"
     assert _events(dbsession, site) == before

@@ -352,6 +352,9 @@ def document() -> dict:
             },
             "/sites/{site_id}/invitations/{invitation_id}": {
                 "parameters": [SITE_ID, INVITATION_ID],
+                "get": {"summary": "A pending invitation (owner or admin)", "tags": ["members"],
+                        "responses": {"200": _json(_ref("Invitation"), "The invitation, without its link.", RATE_HEADERS),
+                                      **_errors("403")}},
                 "delete": _deleted("Revoke a pending invitation (sites:write; owner or admin)", "members"),
             },
             "/sites/{site_id}/shares": {
@@ -367,6 +370,9 @@ def document() -> dict:
             },
             "/sites/{site_id}/shares/{share_id}": {
                 "parameters": [SITE_ID, SHARE_ID],
+                "get": {"summary": "A share link (owner or admin)", "tags": ["shares"],
+                        "responses": {"200": _json(_ref("ShareLink"), "The link, without its address.", RATE_HEADERS),
+                                      **_errors("403")}},
                 "delete": _deleted("Revoke a share link (sites:write; owner or admin)", "shares"),
             },
             "/sites/{site_id}/realtime": _stats("Visitors of the last 30 minutes", [], "Realtime", "On the whole site."),

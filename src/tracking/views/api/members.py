@@ -2,8 +2,9 @@
 
 * ``/api/v1/sites/<id>/members``: the owner and members with their roles, and the pending
   invitations; ``…/members/<user id>``: a member's role changed (``PATCH``) or the member removed.
-* ``…/invitations``: an address invited; ``…/invitations/<id>``: an invitation revoked.
-* ``…/shares``: the share links, listed and added; ``…/shares/<id>``: a link revoked.
+* ``…/invitations``: the pending invitations, and an address invited; ``…/invitations/<id>``:
+  one, read or revoked.
+* ``…/shares``: the share links, listed and added; ``…/shares/<id>``: one, read or revoked.
 
 Reading asks a ``stats:read`` key, changing a ``sites:write`` key, of a user who may manage the
 site (its owner or an admin). The rules and the site's history are :mod:`tracking.members`'s:
@@ -124,6 +125,12 @@ class InvitationsViews:
         return json_response(body, 201, {"Location": request.resource_url(self.context, str(invitation.id))})
 
 
+@view_config(context=ApiInvitation, name="", request_method="GET", permission=READ_MEMBERS, decorator=limited,
+             require_csrf=False)
+def read_invitation(context, request):
+    return json_response(invitation_json(context.invitation))
+
+
 @view_config(context=ApiInvitation, name="", request_method="DELETE", permission=Permission.MANAGE,
              decorator=limited, require_csrf=False)
 def revoke_invitation(context, request):
@@ -155,6 +162,12 @@ class SharesViews:
         link = request.dbsession.scalar(select(ShareLink).where(ShareLink.secret_hash == members.secret_hash(secret)))
         body = {**share_json(link), "url": request.resource_url(request.root, "share", secret, "")}
         return json_response(body, 201, {"Location": request.resource_url(self.context, str(link.id))})
+
+
+@view_config(context=ApiShare, name="", request_method="GET", permission=READ_MEMBERS, decorator=limited,
+             require_csrf=False)
+def read_share(context, request):
+    return json_response(share_json(context.link))
 
 
 @view_config(context=ApiShare, name="", request_method="DELETE", permission=Permission.MANAGE,
