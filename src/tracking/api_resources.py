@@ -6,8 +6,14 @@
     └── ApiV1          /api/v1/                 any API key: api
         ├── ApiSites   /api/v1/sites/           a sites:write key: add-site
         │   └── ApiSite   /api/v1/sites/<id>/   see below
-        │       └── ApiGoals  /api/v1/sites/<id>/goals/    (inherited)
-        │           └── ApiGoal  /api/v1/sites/<id>/goals/<id>
+        │       ├── ApiGoals  /api/v1/sites/<id>/goals/    (inherited)
+        │       │   └── ApiGoal  /api/v1/sites/<id>/goals/<id>
+        │       ├── ApiMembers      …/members/      (inherited)
+        │       │   └── ApiMember      …/members/<user id>
+        │       ├── ApiInvitations  …/invitations/  (inherited)
+        │       │   └── ApiInvitation  …/invitations/<id>
+        │       └── ApiShares       …/shares/       (inherited)
+        │           └── ApiShare       …/shares/<id>
         └── ApiEvents  /api/v1/events           an events:write key: write-events
 
 An API site stands for a site of the pages' tree (``/sites/<id>/``): what a key may do with it
@@ -22,7 +28,13 @@ permission (API)       the user's permission on the site   and the key's scope
 ``read-stats``         ``view``                            ``stats:read``
 ``edit``, ``delete``   ``edit``, ``delete``                ``sites:write``
 ``write-events``       ``edit``                            ``events:write``
+``read-members``       ``manage``                          ``stats:read``
+``manage``             ``manage``                          ``sites:write``
 =====================  ==================================  =======================
+
+A site's members, invitations and share links are looked up only for a key that may read the
+site: for any other key, a path under them is a 404, as the site itself is (without a live key,
+a 401 as everywhere).
 
 A key limited to other sites, or without a key (a session cookie counts for nothing here: see
 :mod:`tracking.security`), gets nothing. Names that are not ids, and ids of no site, raise
@@ -32,11 +44,16 @@ A key limited to other sites, or without a key (a session cookie counts for noth
 from __future__ import annotations
 
 from pyramid.authorization import DENY_ALL, Allow
+from pyramid.httpexceptions import HTTPForbidden
 
-from . import api_keys, goals
-from .models import Goal
+from . import api_keys, goals, members
+from .models import Goal, Invitation, ShareLink, SiteMember, User
+from .models.types import utcnow
 from .resources import Resource, SiteResource, parse_id
 from .security import API_KEY, Permission, current_api_key, scope_principal, user_principal
+
+#: Read a site's members, invitations and share links: a ``stats:read`` key of an owner or admin.
+READ_MEMBERS = "read-members"
 
 #: On an API site: (API permission, the permission the user needs on the site, the scope).
 GRANTS = (
@@ -45,6 +62,8 @@ GRANTS = (
     (Permission.EDIT, Permission.EDIT, "sites:write"),
     (Permission.DELETE, Permission.DELETE, "sites:write"),
     (Permission.WRITE_EVENTS, Permission.EDIT, "events:write"),
+    (READ_MEMBERS, Permission.MANAGE, "stats:read"),
+    (Permission.MANAGE, Permission.MANAGE, "sites:write"),
 )
 
 
@@ -89,6 +108,12 @@ class ApiSite(Resource):
     def __getitem__(self, name: str) -> Resource:
         if name == "goals":
             return ApiGoals(self, name)
+        if name in PEOPLE:
+            if current_api_key(self.request) is None:
+                raise HTTPForbidden()  # the API's 401, before anything of the site is looked up
+            if not self.request.has_permission(Permission.API, self):
+                raise KeyError(name)  # a site the key may not see: its 404
+            return PEOPLE[name](self, name)
         raise KeyError(name)  # a view's name: aggregate, breakdown...
 
     def __acl__(self) -> list:
@@ -122,6 +147,75 @@ class ApiGoal(Resource):
     def __init__(self, parent: ApiGoals, name: str, goal: Goal) -> None:
         super().__init__(parent, name)
         self.goal = goal
+
+
+class ApiMembers(Resource):
+    """A site's members: ``…/members/<user id>``, one of the ``site_members`` rows (the owner is
+    the site's, not a row: ``ApiMember.member`` is ``None`` for them)."""
+
+    __parent__: ApiSite
+
+    def __getitem__(self, name: str) -> ApiMember:
+        site = self.__parent__.site
+        user_id = parse_id(name, User)
+        if user_id == site.owner_id:
+            return ApiMember(self, name, user_id, None)
+        member = next((m for m in site.members if m.user_id == user_id), None)
+        if member is None:
+            raise KeyError(name)
+        return ApiMember(self, name, member.user_id, member)
+
+
+class ApiMember(Resource):
+    def __init__(self, parent: ApiMembers, name: str, user_id: int, member: SiteMember | None) -> None:
+        super().__init__(parent, name)
+        self.user_id = user_id
+        self.member = member
+
+
+class ApiInvitations(Resource):
+    """A site's pending invitations (used, revoked and expired ones are gone)."""
+
+    __parent__: ApiSite
+
+    def __getitem__(self, name: str) -> ApiInvitation:
+        site = self.__parent__.site
+        wanted = parse_id(name, Invitation)
+        invitation = next((i for i in members.pending_invitations(self.request.dbsession, site.id, utcnow())
+                           if i.id == wanted), None)
+        if invitation is None:
+            raise KeyError(name)
+        return ApiInvitation(self, name, invitation)
+
+
+class ApiInvitation(Resource):
+    def __init__(self, parent: ApiInvitations, name: str, invitation: Invitation) -> None:
+        super().__init__(parent, name)
+        self.invitation = invitation
+
+
+class ApiShares(Resource):
+    """A site's share links."""
+
+    __parent__: ApiSite
+
+    def __getitem__(self, name: str) -> ApiShare:
+        site = self.__parent__.site
+        wanted = parse_id(name, ShareLink)
+        link = next((link for link in members.links_of(self.request.dbsession, site.id) if link.id == wanted), None)
+        if link is None:
+            raise KeyError(name)
+        return ApiShare(self, name, link)
+
+
+class ApiShare(Resource):
+    def __init__(self, parent: ApiShares, name: str, link: ShareLink) -> None:
+        super().__init__(parent, name)
+        self.link = link
+
+
+#: An API site's people and links, by their name in the path.
+PEOPLE: dict[str, type[Resource]] = {"members": ApiMembers, "invitations": ApiInvitations, "shares": ApiShares}
 
 
 class ApiEvents(Resource):

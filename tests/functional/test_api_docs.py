@@ -18,7 +18,10 @@ def test_the_document_is_served_to_anyone(testapp):
     assert doc["openapi"] == "3.1.0" and res.headers["Access-Control-Allow-Origin"] == "*"
     assert set(doc["paths"]) == {"/sites", "/sites/{site_id}", "/sites/{site_id}/aggregate", "/sites/{site_id}/timeseries",
                                  "/sites/{site_id}/breakdown", "/sites/{site_id}/realtime", "/events",
-                                 "/sites/{site_id}/goals", "/sites/{site_id}/goals/{goal_id}"}
+                                 "/sites/{site_id}/goals", "/sites/{site_id}/goals/{goal_id}",
+                                 "/sites/{site_id}/members", "/sites/{site_id}/members/{user_id}",
+                                 "/sites/{site_id}/invitations", "/sites/{site_id}/invitations/{invitation_id}",
+                                 "/sites/{site_id}/shares", "/sites/{site_id}/shares/{share_id}"}
     dimension = next(p for p in doc["paths"]["/sites/{site_id}/breakdown"]["get"]["parameters"] if p["name"] == "dimension")
     assert dimension["schema"]["enum"] == [*DIMENSIONS, "goal"]  # goal: the goals panel's rows
 

@@ -22,12 +22,15 @@ import colander
 
 from ..ingest.enrich import clean_text
 from ..ingest.hit import FIELDS, MAX_WIDTH, BadHit, RawHit, parse
+from ..models.accounts import normalize_email
+from ..models.members import MEMBER_ROLES
 from ..reports.api import SERIES_METRICS
 from ..reports.intervals import COARSE
 from ..reports.periods import DEFAULT_PERIOD, PERIODS, Period, period_from
 from ..reports.query import DETAILS, FILTERABLE, InvalidQuery, SiteRef, StatsQuery, filters_from
 from ..summaries.dimensions import DIMENSIONS
 from . import no_control_characters
+from .members import InviteSchema, ShareLinkSchema
 from .sites import normalize_site_url, timezones, umami_website_id
 
 #: Intervals of a time series.
@@ -250,6 +253,69 @@ def site_fields(body: dict, partial: bool = False) -> dict:
     if "url" in fields:
         fields["url"] = normalize_site_url(fields["url"])
     return fields
+
+
+# Members, invitations and share links: the web forms' schemas, without their CSRF token, after
+# a check of the JSON types (a form takes text only; a number is no e-mail address here)
+
+
+def _form_fields(schema: colander.SchemaNode, body: dict, types: dict[str, tuple[type, ...]], **bind) -> dict:
+    """``body`` checked against ``types`` (field: the JSON types it takes; ``None`` for a missing
+    value), then deserialized by a form's ``schema`` (its CSRF token left out)."""
+    unknown = sorted(set(body) - set(types))
+    if unknown:
+        raise InvalidInput(unknown[0], "There is no such field.")
+    for name, value in body.items():
+        allowed = types[name]
+        if list in allowed and isinstance(value, list) and all(isinstance(item, str) for item in value):
+            texts = value
+        elif type(value) in allowed and not isinstance(value, list):  # exactly: true is no number, 1 is no boolean
+            texts = [value] if isinstance(value, str) else []
+        else:
+            raise InvalidInput(name, "Must be " + " or ".join(_TYPE_NAMES[kind] for kind in allowed) + ".")
+        if any(unicodedata.category(char) == "Cs" for text in texts for char in text):
+            raise InvalidInput(name, "Must be valid Unicode text.")
+    schema = schema.clone()
+    del schema["csrf_token"]
+    cstruct = {name: ("\n".join(value) if isinstance(value, list) else value)
+               for name, value in body.items() if value is not None}
+    try:
+        return schema.bind(**bind).deserialize(cstruct)
+    except colander.Invalid as error:
+        field, message = next(iter(error.asdict().items()))
+        raise InvalidInput(field or None, message) from None
+
+
+_TYPE_NAMES = {str: "a string", bool: "true or false", list: "a list of strings", type(None): "null"}
+
+
+def invitation_fields(body: dict) -> dict:
+    """An invitation: ``email`` and ``role`` (``viewer`` unless said), checked as the members
+    page's invite form checks them; the address normalised as the page does."""
+    fields = _form_fields(InviteSchema(), {"role": "viewer", **body}, {"email": (str,), "role": (str,)})
+    return {"email": normalize_email(fields["email"]), "role": fields["role"]}
+
+
+def member_role(body: dict) -> str:
+    """A member's new role (``admin`` or ``viewer``); removing one is ``DELETE``."""
+    unknown = sorted(set(body) - {"role"})
+    if unknown:
+        raise InvalidInput(unknown[0], "There is no such field.")
+    role = body.get("role")
+    if role not in MEMBER_ROLES:  # (not hashed: a list or an object is simply not one of them)
+        raise InvalidInput("role", f"Must be one of {', '.join(MEMBER_ROLES)}.")
+    return role
+
+
+def share_fields(body: dict, today: date) -> dict:
+    """A share link: ``label``, and optionally ``password``, ``expires`` (a day after ``today``,
+    YYYY-MM-DD: the link stops at its start, UTC), ``include_visits`` and ``origins`` (a list of
+    origins that may frame its dashboard), checked as the share page's form checks them."""
+    types = {"label": (str,), "password": (str, type(None)), "expires": (str, type(None)),
+             "include_visits": (bool,), "origins": (list,)}
+    fields = _form_fields(ShareLinkSchema(), body, types, today=today)
+    return {"label": fields["label"], "password": fields["password"], "expires": fields["expires"],
+            "include_visits": fields["include_visits"], "origins": fields["origins"].split()}
 
 
 # Hits sent by a back end

@@ -14,13 +14,17 @@ from ..api_keys import SCOPES
 from ..goals import KINDS, MAX_NAME, MAX_PATTERN
 from ..goals import MAX_EVENT as MAX_GOAL_EVENT
 from ..ingest.hit import MAX_EVENT, MAX_PROP_KEY, MAX_PROP_VALUE, MAX_PROPS, MAX_URL, MAX_WIDTH
+from ..members import INVITATION_LIFETIME
+from ..models.members import MEMBER_ROLES, ROLES
 from ..reports.api import SERIES_METRICS
 from ..reports.engagement import ENGAGEMENT_METRICS
 from ..reports.periods import PERIODS
 from ..reports.query import DETAILS, FILTERABLE, MAX_FILTER
 from ..summaries.dimensions import DIMENSIONS, LABELS
 from . import api as limits
+from .accounts import PASSWORD_MAX, PASSWORD_MIN
 from .api import GOAL_METRICS
+from .members import MAX_ORIGINS
 
 VERSION = "1"
 
@@ -74,6 +78,19 @@ COMPARE = _query("compare", {"type": "string", "enum": ["true", "false"], "defau
                  "Also the period before (as the dashboard compares).")
 SITE_ID = {"name": "site_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
 GOAL_ID = {"name": "goal_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+USER_ID = {"name": "user_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1},
+           "description": "The member's user id."}
+INVITATION_ID = {"name": "invitation_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+SHARE_ID = {"name": "share_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+
+
+def _body(name: str) -> dict:
+    return {"required": True, "content": {"application/json": {"schema": _ref(name)}}}
+
+
+def _deleted(summary: str, tag: str) -> dict:
+    return {"summary": summary, "tags": [tag],
+            "responses": {"204": {"description": "Done.", "headers": RATE_HEADERS}, **_errors("403")}}
 
 
 def _stats(summary: str, parameters: list, schema: str, description: str) -> dict:
@@ -117,6 +134,19 @@ def _schemas() -> dict:
         "prop_key": {"type": "string", "maxLength": MAX_PROP_KEY, "description": "Optional: only its events with this property…"},
         "prop_value": {"type": "string", "maxLength": MAX_PROP_VALUE, "description": "…set to this value."},
         "currency": {"type": ["string", "null"], "description": "An event goal's revenue currency (ISO 4217)."},
+    }
+    moment = {"type": "string", "format": "date-time"}
+    role = {"type": "string", "enum": list(MEMBER_ROLES)}
+    invitation = {"email": {"type": "string", "maxLength": 254}, "role": {**role, "default": "viewer"}}
+    share = {
+        "label": {"type": "string", "minLength": 1, "maxLength": 100, "description": "Who the link is for, say."},
+        "password": {"type": ["string", "null"], "minLength": PASSWORD_MIN, "maxLength": PASSWORD_MAX,
+                     "description": "Optional: the dashboard asks for it."},
+        "expires": {"type": ["string", "null"], "format": "date",
+                    "description": "Optional: a day after today; the link stops at its start (UTC)."},
+        "include_visits": {"type": "boolean", "default": False, "description": "The visit log (and its exports) too."},
+        "origins": {"type": "array", "maxItems": MAX_ORIGINS, "items": {"type": "string"},
+                    "description": "Origins (https://example.com) that may show the dashboard in a frame."},
     }
     return {
         "Error": {"type": "object", "required": ["error"], "additionalProperties": False, "properties": {"error": {
@@ -188,6 +218,33 @@ def _schemas() -> dict:
         "GoalList": {"type": "object", "required": ["results"], "properties": {"results": {"type": "array", "items": _ref("Goal")}}},
         "NewGoal": {"type": "object", "required": ["name", "kind"], "additionalProperties": False, "properties": goal_fields},
         "GoalChange": {"type": "object", "minProperties": 1, "additionalProperties": False, "properties": goal_fields},
+        "Member": {"type": "object", "required": ["user_id", "name", "email", "role"], "additionalProperties": False,
+                   "properties": {"user_id": {"type": "integer"}, "name": {"type": "string"}, "email": {"type": "string"},
+                                  "role": {"type": "string", "enum": list(ROLES)}}},
+        "MemberList": {"type": "object", "required": ["results", "invitations"], "properties": {
+            "results": {"type": "array", "items": _ref("Member"), "description": "The owner first, then the members."},
+            "invitations": {"type": "array", "items": _ref("Invitation"), "description": "The pending invitations."}}},
+        "MemberChange": {"type": "object", "required": ["role"], "additionalProperties": False,
+                         "properties": {"role": role}},
+        "Invitation": {"type": "object", "required": [*invitation, "id", "created_at", "expires_at"],
+                       "properties": {"id": {"type": "integer"}, **invitation, "created_at": moment, "expires_at": moment}},
+        "InvitationList": {"type": "object", "required": ["results"],
+                           "properties": {"results": {"type": "array", "items": _ref("Invitation")}}},
+        "NewInvitation": {"type": "object", "required": ["email"], "additionalProperties": False, "properties": invitation},
+        "SentInvitation": {"allOf": [_ref("Invitation"), {"type": "object", "required": ["url"], "properties": {"url": {
+            "type": "string", "description": "The acceptance link, shown this once: send it to the address."}}}]},
+        "ShareLink": {"type": "object", "required": ["id", "label", "password", "expires_at", "include_visits", "origins",
+                                                     "created_at"],
+                      "properties": {"id": {"type": "integer"}, "label": share["label"],
+                                     "password": {"type": "boolean", "description": "Whether the link asks for a password."},
+                                     "expires_at": {"type": ["string", "null"], "format": "date-time"},
+                                     "include_visits": share["include_visits"], "origins": share["origins"],
+                                     "created_at": moment}},
+        "ShareLinkList": {"type": "object", "required": ["results"],
+                          "properties": {"results": {"type": "array", "items": _ref("ShareLink")}}},
+        "NewShareLink": {"type": "object", "required": ["label"], "additionalProperties": False, "properties": share},
+        "SentShareLink": {"allOf": [_ref("ShareLink"), {"type": "object", "required": ["url"], "properties": {"url": {
+            "type": "string", "description": "The link's secret address, shown this once."}}}]},
         "Accepted": {"type": "object", "required": ["accepted", "ignored"], "properties": {
             "accepted": count, "ignored": {"type": "object", "additionalProperties": count}}},
     }
@@ -265,6 +322,58 @@ def document() -> dict:
                           "responses": {"200": _json(_ref("Goal"), "The goal as changed.", RATE_HEADERS), **_errors("403", "413")}},
                 "delete": {"summary": "Delete a goal (sites:write)", "tags": ["goals"],
                            "responses": {"204": {"description": "Deleted.", "headers": RATE_HEADERS}, **_errors("403")}},
+            },
+            "/sites/{site_id}/members": {
+                "parameters": [SITE_ID],
+                "get": {"summary": "A site's members and pending invitations (owner or admin)", "tags": ["members"],
+                        "responses": {"200": _json(_ref("MemberList"), "The people of the site.", RATE_HEADERS),
+                                      **_errors("403")}},
+            },
+            "/sites/{site_id}/members/{user_id}": {
+                "parameters": [SITE_ID, USER_ID],
+                "patch": {"summary": "Change a member's role (sites:write; owner or admin)", "tags": ["members"],
+                          "description": "The owner is no member: a 400 (the site's transfer page gives it away).",
+                          "requestBody": _body("MemberChange"),
+                          "responses": {"200": _json(_ref("Member"), "The member as changed.", RATE_HEADERS),
+                                        **_errors("403", "413")}},
+                "delete": _deleted("Remove a member (sites:write; owner or admin); the owner cannot be", "members"),
+            },
+            "/sites/{site_id}/invitations": {
+                "parameters": [SITE_ID],
+                "get": {"summary": "A site's pending invitations (owner or admin)", "tags": ["members"],
+                        "responses": {"200": _json(_ref("InvitationList"), "Oldest first.", RATE_HEADERS),
+                                      **_errors("403")}},
+                "post": {"summary": "Invite an address (sites:write; owner or admin)", "tags": ["members"],
+                         "description": f"The answer holds the acceptance link, once; it works for "
+                                        f"{INVITATION_LIFETIME.days} days, for one account with that address.",
+                         "requestBody": _body("NewInvitation"),
+                         "responses": {"201": _json(_ref("SentInvitation"), "The invitation.", RATE_HEADERS),
+                                       **_errors("403", "413")}},
+            },
+            "/sites/{site_id}/invitations/{invitation_id}": {
+                "parameters": [SITE_ID, INVITATION_ID],
+                "get": {"summary": "A pending invitation (owner or admin)", "tags": ["members"],
+                        "responses": {"200": _json(_ref("Invitation"), "The invitation, without its link.", RATE_HEADERS),
+                                      **_errors("403")}},
+                "delete": _deleted("Revoke a pending invitation (sites:write; owner or admin)", "members"),
+            },
+            "/sites/{site_id}/shares": {
+                "parameters": [SITE_ID],
+                "get": {"summary": "A site's share links (owner or admin)", "tags": ["shares"],
+                        "responses": {"200": _json(_ref("ShareLinkList"), "Oldest first; no address.", RATE_HEADERS),
+                                      **_errors("403")}},
+                "post": {"summary": "Add a share link (sites:write; owner or admin)", "tags": ["shares"],
+                         "description": "The answer holds the link's secret address, once.",
+                         "requestBody": _body("NewShareLink"),
+                         "responses": {"201": _json(_ref("SentShareLink"), "The share link.", RATE_HEADERS),
+                                       **_errors("403", "413")}},
+            },
+            "/sites/{site_id}/shares/{share_id}": {
+                "parameters": [SITE_ID, SHARE_ID],
+                "get": {"summary": "A share link (owner or admin)", "tags": ["shares"],
+                        "responses": {"200": _json(_ref("ShareLink"), "The link, without its address.", RATE_HEADERS),
+                                      **_errors("403")}},
+                "delete": _deleted("Revoke a share link (sites:write; owner or admin)", "shares"),
             },
             "/sites/{site_id}/realtime": _stats("Visitors of the last 30 minutes", [], "Realtime", "On the whole site."),
             "/events": {"post": {
