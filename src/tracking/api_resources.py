@@ -32,8 +32,8 @@ permission (API)       the user's permission on the site   and the key's scope
 ``manage``             ``manage``                          ``sites:write``
 =====================  ==================================  =======================
 
-A site's members, invitations and share links are looked up only for a key that may read the
-site: for any other key, a path under them is a 404, as the site itself is (without a live key,
+A site's goals, members, invitations and share links are looked up only for a key that may
+read the site: for any other key, a path under them is a 404, as the site itself is (without a live key,
 a 401 as everywhere).
 
 A key limited to other sites, or without a key (a session cookie counts for nothing here: see
@@ -106,15 +106,14 @@ class ApiSite(Resource):
         return self.site_resource.site
 
     def __getitem__(self, name: str) -> Resource:
-        if name == "goals":
-            return ApiGoals(self, name)
-        if name in PEOPLE:
-            if current_api_key(self.request) is None:
-                raise HTTPForbidden()  # the API's 401, before anything of the site is looked up
-            if not self.request.has_permission(Permission.API, self):
-                raise KeyError(name)  # a site the key may not see: its 404
-            return PEOPLE[name](self, name)
-        raise KeyError(name)  # a view's name: aggregate, breakdown...
+        child = CHILDREN.get(name)
+        if child is None:
+            raise KeyError(name)  # a view's name: aggregate, breakdown...
+        if current_api_key(self.request) is None:
+            raise HTTPForbidden()  # the API's 401, before anything of the site is looked up
+        if not self.request.has_permission(Permission.API, self):
+            raise KeyError(name)  # a site the key may not see: its 404, whether its goal exists or not
+        return child(self, name)
 
     def __acl__(self) -> list:
         request = self.request
@@ -215,7 +214,9 @@ class ApiShare(Resource):
 
 
 #: An API site's people and links, by their name in the path.
-PEOPLE: dict[str, type[Resource]] = {"members": ApiMembers, "invitations": ApiInvitations, "shares": ApiShares}
+#: What a site has under it in the API, each behind the site's own 404 (see above).
+CHILDREN: dict[str, type[Resource]] = {"goals": ApiGoals, "members": ApiMembers, "invitations": ApiInvitations,
+                                       "shares": ApiShares}
 
 
 class ApiEvents(Resource):

@@ -247,3 +247,19 @@ def test_a_viewer_s_key_cannot_change_goals(testapp, dbsession, make_user, site)
     testapp.post_json(f"/api/v1/sites/{site.id}/goals", {"name": "A", "kind": "page", "pattern": "/a"},
                       headers=key, status=403)
     assert testapp.get(f"/api/v1/sites/{site.id}/goals", headers=key).json == {"results": []}
+
+
+def test_another_user_s_key_finds_no_goal_of_the_site(testapp, dbsession, make_user, site):
+    """A goal of a site the key may not see is a 404, as the site is, whether the goal exists or not."""
+    goal = Goal(site_id=site.id, name="Pricing", kind="page", pattern="/pricing")
+    dbsession.add(goal)
+    dbsession.flush()
+    stranger = make_user(email="stranger@example.com")
+    key = bearer(make_key(dbsession, stranger, scopes=("sites:write", "stats:read")))
+    base = f"/api/v1/sites/{site.id}/goals"
+    for path in (base, f"{base}/{goal.id}", f"{base}/{goal.id + 1000}"):
+        testapp.get(path, headers=key, status=404)
+    testapp.patch_json(f"{base}/{goal.id}", {"name": "X"}, headers=key, status=404)
+    testapp.delete(f"{base}/{goal.id}", headers=key, status=404)
+    testapp.get(f"{base}/{goal.id}", status=401)
+    assert dbsession.get(Goal, goal.id).name == "Pricing"
