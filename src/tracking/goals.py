@@ -33,8 +33,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
-from sqlalchemy import Boolean, and_, case, exists, false, func, select
+from sqlalchemy import Boolean, and_, case, exists, false, func, literal, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
@@ -42,6 +43,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from .models import Goal, Hit, Visit
 from .models.hits import LIST_SEPARATOR, listed
 from .money import currency_error
+from .pathglob import MAX_WILDCARDS, WILDCARDS, path_matches
 from .reports.query import Filter, InvalidQuery
 
 #: The most goals one site may have.
@@ -81,7 +83,11 @@ class GoalSpec:
     def matches_path(self, path: str) -> bool:
         """Whether a page view of ``path`` converts on this page goal (in Python: the tests' and
         the reference computation's, the same rule as :func:`hit_converts`)."""
-        return self.kind == "page" and re.fullmatch(path_regex(self.pattern), path) is not None
+        if self.kind != "page":
+            return False
+        if len(WILDCARDS.findall(self.pattern)) <= 1:  # as in SQL (:func:`_matches`)
+            return _compiled(path_regex(self.pattern)).fullmatch(path) is not None
+        return path_matches(self.pattern, path)
 
     def matches_hit(self, event: str, path: str, props: dict | None) -> bool:
         """Whether a hit (its event, path and properties) converts on this goal, in Python."""
@@ -112,6 +118,8 @@ def pattern_error(pattern: str) -> str | None:
         return "A page pattern has no control characters."
     if "***" in pattern:
         return "A wildcard is * (within a path segment) or ** (across segments), not ***."
+    if len(WILDCARDS.findall(pattern)) > MAX_WILDCARDS:
+        return f"A page pattern has at most {MAX_WILDCARDS} wildcards."
     if any(ch.isspace() for ch in pattern):
         return "A page pattern has no spaces (a path's spaces are sent as %20)."
     return None
@@ -154,7 +162,6 @@ def check(kind: str, name: str, pattern: str = "", event: str = "", prop_key: st
 
 # -- patterns ---------------------------------------------------------------------------------
 
-_WILDCARDS = re.compile(r"\*\*|\*")
 
 
 def _regex(pattern: str, within: str, anywhere: str) -> str:
@@ -163,7 +170,7 @@ def _regex(pattern: str, within: str, anywhere: str) -> str:
     text is a regular expression for Python's ``re`` (SQLite) and PostgreSQL's ``~``."""
     out = []
     at = 0
-    for wildcard in _WILDCARDS.finditer(pattern):
+    for wildcard in WILDCARDS.finditer(pattern):
         out.append(_escape(pattern[at:wildcard.start()]))
         out.append(anywhere if wildcard.group() == "**" else within)
         at = wildcard.end()
@@ -187,6 +194,44 @@ def listing_regex(pattern: str) -> str:
     (``visits.pages``: each path between two U+001F)."""
     sep = LIST_SEPARATOR
     return f"{sep}{_regex(pattern, f'[^/{sep}]*', f'[^{sep}]*')}{sep}"
+
+
+@lru_cache(maxsize=256)
+def _compiled(regex: str) -> re.Pattern:
+    return re.compile(regex)
+
+
+def _matches(column, pattern: str, listing: bool) -> ColumnElement[bool]:
+    """``column`` (a path, or a list of paths) matches ``pattern``. PostgreSQL runs the regular
+    expression (its engine does not backtrack); SQLite runs it in Python, where a pattern with
+    more than one wildcard is matched by :func:`path_matches` instead of a regular expression."""
+    regex = listing_regex(pattern) if listing else path_regex(pattern)
+    if len(WILDCARDS.findall(pattern)) <= 1:  # one wildcard: no backtracking to speak of
+        return column.regexp_match(regex)
+    return glob_match(column, pattern, regex, listing)
+
+
+class glob_match(FunctionElement):
+    """``glob_match(column, pattern, regex, listing)``: see :func:`_matches`."""
+
+    inherit_cache = True
+    type = Boolean()
+
+    def __init__(self, column, pattern: str, regex: str, listing: bool) -> None:
+        super().__init__(column, literal(pattern), literal(regex), literal(1 if listing else 0))
+
+
+@compiles(glob_match)
+def _glob_match_sqlite(element, compiler, **kw):
+    column, pattern, _, listing = element.clauses
+    return (f"tracking_glob({compiler.process(pattern, **kw)}, {compiler.process(column, **kw)}, "
+            f"{compiler.process(listing, **kw)})")
+
+
+@compiles(glob_match, "postgresql")
+def _glob_match_postgresql(element, compiler, **kw):
+    column, _, regex, _ = element.clauses
+    return f"({compiler.process(column, **kw)} ~ {compiler.process(regex, **kw)})"
 
 
 def _literal_prefix(pattern: str) -> str:
@@ -214,7 +259,7 @@ def hit_converts(goal: GoalSpec, hits=None) -> ColumnElement[bool]:
             # that is a start and ``**`` needs nothing more.
             path = func.substr(h.c.path, 1, len(prefix)) == prefix
             if not _prefix_only(goal.pattern):
-                path = and_(path, h.c.path.regexp_match(path_regex(goal.pattern)))
+                path = and_(path, _matches(h.c.path, goal.pattern, listing=False))
         return and_(h.c.event == "pageview", path)
     condition = h.c.event == goal.event
     if goal.prop_key:
@@ -237,7 +282,7 @@ def visit_converts(goal: GoalSpec, visits=None, hits=None) -> ColumnElement[bool
         started = contains(v.c.pages, LIST_SEPARATOR + _literal_prefix(goal.pattern))
         if _prefix_only(goal.pattern):
             return started
-        return and_(started, v.c.pages.regexp_match(listing_regex(goal.pattern)))
+        return and_(started, _matches(v.c.pages, goal.pattern, listing=True))
     named = listed(v.c.event_names, goal.event)
     if not goal.prop_key:
         return named

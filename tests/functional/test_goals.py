@@ -263,3 +263,26 @@ def test_another_user_s_key_finds_no_goal_of_the_site(testapp, dbsession, make_u
     testapp.delete(f"{base}/{goal.id}", headers=key, status=404)
     testapp.get(f"{base}/{goal.id}", status=401)
     assert dbsession.get(Goal, goal.id).name == "Pricing"
+
+
+def test_a_visitor_s_hostile_path_cannot_stall_a_goal_with_many_wildcards(dbsession, goals):
+    """A path made to blow up a backtracking regular expression (seconds to hours per visit on
+    SQLite, where Python runs it) is matched at once; the goal's numbers stay exact."""
+    site, made = goals
+    hostile = "/blog/" + "-" * 1000
+    matching = "/blog/2026-06-03.html"
+    hits = [make_hit(site, DAY + timedelta(hours=2, minutes=n), path, ip=f"198.51.100.{50 + n}")
+            for n, path in enumerate([hostile, hostile + "/", matching])]
+    Store(None).write_batch(dbsession, hits)
+    dated = Goal(site_id=site.id, name="Dated post", kind="page", pattern="/blog/*-*-*.html")
+    greedy = Goal(site_id=site.id, name="Greedy", kind="page", pattern="/**-**-**-**-**x")
+    dbsession.add_all([dated, greedy])
+    dbsession.flush()
+    reports = SiteReports(dbsession, site.id, "UTC")
+    query = reports.query(PERIOD, {}, compare=False)
+    rows = {row.goal.name: row for row in goal_rows(dbsession, query, [spec(dated), spec(greedy)], 7, 0)}
+    assert (rows["Dated post"].now.visitors, rows["Dated post"].now.conversions) == (1, 1)
+    assert (rows["Greedy"].now.visitors, rows["Greedy"].now.conversions) == (0, 0)
+    assert reports.totals(PERIOD, {"goal": str(dated.id)}).visitors == 1
+    converted = dbsession.scalars(select(Hit.path).where(Hit.site_id == site.id, hit_converts(spec(dated)))).all()
+    assert converted == [matching]

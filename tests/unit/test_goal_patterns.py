@@ -5,10 +5,13 @@ import re
 from decimal import Decimal
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from tracking.goals import GoalSpec, check, listing_regex, path_regex, pattern_error
 from tracking.models.hits import listing
 from tracking.money import amount_error, currency_error
+from tracking.pathglob import listing_matches, path_matches
 
 
 def page(pattern: str) -> GoalSpec:
@@ -59,9 +62,36 @@ def test_a_wildcard_in_the_list_of_paths_stays_within_one_path():
     ("/a b", "no spaces"),
     ("/a\x00", "control"),
     ("/" + "a" * 1024, "at most 1024"),
+    ("/*a/*b/*c/*d/*e/**f/*g/*h/*i", "at most 8 wildcards"),
 ])
 def test_a_malformed_pattern_is_refused_with_a_reason(pattern, error):
     assert error in pattern_error(pattern)
+
+
+# Patterns and paths over a small alphabet, so that wildcards, slashes and literals meet often.
+_PATTERNS = st.lists(st.sampled_from(["a", "b", "/", "-", "*", "**"]), max_size=9).map(lambda parts: "/" + "".join(parts))
+_PATHS = st.text(alphabet="ab/-", max_size=12).map(lambda text: "/" + text)
+
+
+@given(pattern=_PATTERNS, path=_PATHS)
+@settings(max_examples=400, deadline=None)
+def test_the_linear_matcher_says_what_the_regular_expression_says(pattern, path):
+    assume(pattern_error(pattern) is None)
+    expected = re.fullmatch(path_regex(pattern), path) is not None
+    assert path_matches(pattern, path) is expected
+    paths = listing(["/other", path])
+    assert listing_matches(pattern, paths) is (re.search(listing_regex(pattern), paths) is not None)
+
+
+@pytest.mark.parametrize(("pattern", "path"), [
+    ("/**a**a**a**a**a**b", "/" + "a" * 1023),  # a backtracking engine tries ~n^6 ways
+    ("/blog/*-*-*.html", "/blog/" + "-" * 1018),
+    ("/*-*-*-*-x", "/" + "-" * 1023),
+])
+def test_a_hostile_path_is_matched_at_once(pattern, path):
+    """Without the linear matcher each of these takes from seconds to hours."""
+    assert path_matches(pattern, path) is False
+    assert path_matches(pattern, path[:-1] + ("b" if pattern.endswith("b") else "x")) is pattern.endswith(("b", "x"))
 
 
 def test_path_regex_is_anchored():

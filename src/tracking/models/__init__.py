@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 from zope.interface import implementer
 
 from ..interfaces import IDatabase, ISettings
+from ..pathglob import sqlite_glob
 from .accounts import User  # noqa: F401
 from .api_keys import ApiKey  # noqa: F401
 from .conversions import Experiment, Funnel, FunnelStep  # noqa: F401
@@ -43,6 +44,8 @@ def _sqlite_connect(dbapi_connection, connection_record) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+    # Goals' page patterns with several wildcards, matched without backtracking (see pathglob).
+    dbapi_connection.create_function("tracking_glob", 3, sqlite_glob, deterministic=True)
 
 
 #: ``BEGIN`` variants a connection may ask for with the ``sqlite_begin`` execution option.

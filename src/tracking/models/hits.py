@@ -15,6 +15,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Mapped, mapped_column
 from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
+from ..pathglob import LIST_SEPARATOR
 from .meta import Base
 from .types import Amount, BigIntPK, utcnow
 
@@ -142,11 +143,6 @@ class DailySalt(Base):
     day: Mapped[date] = mapped_column(primary_key=True)
     salt: Mapped[bytes] = mapped_column(LargeBinary(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-#: Between the items of ``visits.pages`` and ``visits.event_names``: U+001F, which the beacon
-#: strips from every value it stores, so no path or event name holds it.
-LIST_SEPARATOR = "\x1f"
 
 
 def listing(values) -> str:
