@@ -286,3 +286,21 @@ def test_a_visitor_s_hostile_path_cannot_stall_a_goal_with_many_wildcards(dbsess
     assert reports.totals(PERIOD, {"goal": str(dated.id)}).visitors == 1
     converted = dbsession.scalars(select(Hit.path).where(Hit.site_id == site.id, hit_converts(spec(dated)))).all()
     assert converted == [matching]
+
+
+def test_revenue_sums_exactly_past_what_a_64_bit_integer_holds(dbsession, goals):
+    """A thousand of the largest amounts (10^15 in all: past 2^63 ten-thousandths, how SQLite
+    stores them) — anyone may send them — sum exactly on both databases."""
+    site, _ = goals
+    amount = {"amount": "999999999999.99", "currency": "EUR"}
+    hits = [make_hit(site, DAY + timedelta(hours=3, seconds=n), "/", ip=f"203.0.113.{n % 250}", event="Buy",
+                     revenue=amount) for n in range(1000)]
+    Store(None).write_batch(dbsession, hits)
+    buy = Goal(site_id=site.id, name="Buy", kind="event", event="Buy", currency="EUR")
+    dbsession.add(buy)
+    dbsession.flush()
+    query = SiteReports(dbsession, site.id, "UTC").query(PERIOD, {}, compare=False)
+    [row] = goal_rows(dbsession, query, [spec(buy)], 254, 0)
+    assert row.now.conversions == 1000
+    assert row.revenue() == Decimal("999999999999990")
+    assert row.average() == Decimal("999999999999.99")

@@ -18,10 +18,11 @@ Two statements per period whatever the number of goals (:func:`goal_numbers`). R
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import BigInteger, and_, case, func, or_, select, type_coerce
 
 from ..goals import GoalSpec, hit_converts, visit_converts
 from ..models import Hit, Visit
+from ..models.types import AMOUNT_DECIMALS
 from .periods import Period
 from .query import StatsQuery
 from .raw_runner import RawRunner, matching
@@ -105,11 +106,12 @@ def goal_numbers(db, query: StatsQuery, period: Period, goals: list[GoalSpec]) -
     # a page goal (its pattern may be a regular expression, which SQLite runs in Python).
     converts = [and_(mark, hit_converts(goal, h)) for mark, goal in zip(marks, goals, strict=True)]
     priced = [index for index, goal in enumerate(goals) if goal.kind == "event"]
+    split = db.get_bind().dialect.name == "sqlite"
     hits = select(
         h.c.revenue_currency,
         *(func.coalesce(func.sum(case((condition, 1), else_=0)), 0) for condition in converts),
-        *(func.sum(case((converts[index], h.c.revenue_amount))) for index in priced),
         *(func.count(case((converts[index], h.c.revenue_amount))) for index in priced),
+        *(column for index in priced for column in _amount_sums(converts[index], h.c.revenue_amount, split)),
     ).select_from(converted.join(h, h.c.visit_id == converted.c.id)).where(or_(*marks)).group_by(h.c.revenue_currency)
     if db.get_bind().dialect.name == "postgresql":
         # The hits of the period's visits come at or after its start: a bound that lets the
@@ -121,11 +123,34 @@ def goal_numbers(db, query: StatsQuery, period: Period, goals: list[GoalSpec]) -
         currency = row[0]
         for index, numbers in enumerate(found):
             numbers.conversions += int(row[1 + index])
+        sums = row[1 + width + len(priced):]
         for at, index in enumerate(priced):
-            count = int(row[1 + width + len(priced) + at])
+            count = int(row[1 + width + at])
             if currency is not None and count:
-                found[index].revenue[currency] = (row[1 + width + at], count)
+                found[index].revenue[currency] = (_amount(sums, at, split), count)
     return found
+
+
+#: On SQLite an amount is whole ten-thousandths (:class:`~tracking.models.types.Amount`), whose
+#: sum would overflow its 64-bit integers past ~922 of the largest amounts: it is summed in two
+#: parts, the amounts' high digits and their low ones, added up exactly in Python.
+SPLIT = 10**8
+
+
+def _amount_sums(condition, amount, split: bool) -> tuple:
+    """The SQL sums of ``amount`` where ``condition`` holds: one, or two parts on SQLite."""
+    if not split:
+        return (func.sum(case((condition, amount))),)
+    raw = type_coerce(amount, BigInteger)
+    return (func.sum(case((condition, raw.op("/")(SPLIT)))), func.sum(case((condition, raw.op("%")(SPLIT)))))
+
+
+def _amount(sums, at: int, split: bool) -> Decimal:
+    """The exact sum of :func:`_amount_sums`' ``at``-th goal."""
+    if not split:
+        return sums[at]
+    high, low = sums[2 * at], sums[2 * at + 1]
+    return Decimal(int(high or 0) * SPLIT + int(low or 0)).scaleb(-AMOUNT_DECIMALS)
 
 
 def goal_rows(db, query: StatsQuery, goals: list[GoalSpec], visitors_total: int, visitors_before: int) -> list[GoalRow]:
