@@ -113,6 +113,14 @@ def test_a_large_body_is_a_413(testapp, site):
     testapp.post("/api/event", b"{" + b" " * 9000 + b"}", headers=HEADERS, status=413)
 
 
+def test_plausibles_revenue_from_javascript_arithmetic_is_rounded_to_the_currency(testapp, dbsession, site, stored):
+    post(testapp, "/api/event", {"n": "Purchase", "u": "https://blog.example.com/", "d": "blog.example.com",
+                                 "$": {"amount": 59.97000000000001, "currency": "EUR"}}, 202)
+    assert stored() == 1
+    [purchase] = hits_of(dbsession, site)
+    assert (purchase.revenue_amount, purchase.revenue_currency) == (Decimal("59.97"), "EUR")
+
+
 @pytest.mark.parametrize(("revenue", "field"), [
     ({"amount": "29.90", "currency": "XXY"}, "revenue.currency"),
     ({"amount": -1, "currency": "EUR"}, "revenue.amount"),

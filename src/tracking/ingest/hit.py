@@ -19,14 +19,15 @@ revenue   a custom event's revenue: ``{"amount": "29.90",         ISO 4217 curre
 ========  =======================================================  ===========================
 
 An amount is a decimal: a JSON string (``"29.90"``, exact) or number (read from its decimal
-text, never through a binary float). A hit carries it as its canonical text.
+text, never through a binary float). A hit carries it as its canonical text. A JSON number is rounded, half to even, to the
+currency's decimals (it was a binary float in the page that sent it); a string is taken as written.
 """
 
 import json
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
-from ..money import amount_error, currency_error
+from ..money import MAX_AMOUNT, amount_error, currency_error, decimals
 from .enrich import PageURL, clean_text, parse_page_url
 
 MAX_BODY = 8192
@@ -189,6 +190,8 @@ def _revenue(value, errors: dict) -> tuple[str, str] | None:
         errors["revenue"] = "must be a JSON object with amount and currency"
         return None
     currency, amount = value["currency"], value["amount"]
+    if isinstance(currency, str):
+        currency = currency.upper()  # as the goal form takes it: ``eur`` is EUR
     if not isinstance(currency, str) or currency_error(currency):
         errors["revenue.currency"] = "must be an ISO 4217 currency code, such as EUR"
         return None
@@ -203,6 +206,12 @@ def _revenue(value, errors: dict) -> tuple[str, str] | None:
     if number is None:
         errors["revenue.amount"] = "must be a decimal number, such as \"29.90\""
         return None
+    if not isinstance(amount, str) and number.is_finite() and number >= 0:
+        # A JSON number is a binary float in the page that sent it (``19.99 * 3`` is
+        # ``59.97000000000001``): rounded, half to even, to the currency's decimals. A string is
+        # taken as written.
+        number = number.quantize(Decimal(1).scaleb(-decimals(currency)), rounding=ROUND_HALF_EVEN) \
+            if abs(number) < MAX_AMOUNT else number
     error = amount_error(number, currency)
     if error:
         errors["revenue.amount"] = error
