@@ -37,6 +37,8 @@ class _Conversions:
     """What the two pages share: the site, its goals, the query of the period and filters."""
 
     name = ""
+    #: The query parameter that names the funnel or experiment shown.
+    param = ""
 
     def __init__(self, context, request):
         self.context = context
@@ -57,6 +59,12 @@ class _Conversions:
         value = query_params(self.request).get(key, "")
         return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else None
 
+    def _selected(self, items):
+        """The one named by :attr:`param`, else the first when none is named."""
+        wanted = self._selected_id(self.param)
+        chosen = next((item for item in items if item.id == wanted), None)
+        return chosen or (items[0] if items and wanted is None else None)
+
     def _periods(self, query: PageQuery, selected: dict) -> list[tuple[str, str, str]]:
         """Links to the report over other periods: (period key, label, address)."""
         return [(key, PERIODS[key], query.url(self.name, period=key, **{"from": None, "to": None}, **selected))
@@ -69,11 +77,7 @@ class _Conversions:
 @view_defaults(context=SiteResource, name="funnels", renderer="tracking:templates/sites/funnels.jinja2")
 class FunnelViews(_Conversions):
     name = "funnels"
-
-    def _selected(self, funnels):
-        wanted = self._selected_id("funnel")
-        chosen = next((f for f in funnels if f.id == wanted), None)
-        return chosen or (funnels[0] if funnels and wanted is None else None)
+    param = "funnel"
 
     def _add_form(self) -> FormHandler:
         return FormHandler(self.request, FunnelSchema(), formid="funnel-add", button="Add funnel",
@@ -174,11 +178,7 @@ class FunnelViews(_Conversions):
 @view_defaults(context=SiteResource, name="experiments", renderer="tracking:templates/sites/experiments.jinja2")
 class ExperimentViews(_Conversions):
     name = "experiments"
-
-    def _selected(self, experiments):
-        wanted = self._selected_id("experiment")
-        chosen = next((e for e in experiments if e.id == wanted), None)
-        return chosen or (experiments[0] if experiments and wanted is None else None)
+    param = "experiment"
 
     def _add_form(self) -> FormHandler:
         return FormHandler(self.request, ExperimentSchema(), formid="experiment-add", button="Add experiment",
