@@ -118,7 +118,8 @@ class ApiSite(Resource):
     def __acl__(self) -> list:
         request = self.request
         key = current_api_key(request)
-        if key is None or self.site is None or not api_keys.covers(key, self.site.id):
+        # A site that is gone grants nothing: its own ACL denies all.
+        if key is None or not api_keys.covers(key, self.site_resource.info.id):
             return [DENY_ALL]
         scopes = key.scope_set
         granted = tuple(

@@ -40,7 +40,7 @@ from sqlalchemy.exc import DBAPIError
 
 from . import api_keys, user_sessions
 from .interfaces import IApiKeyLimiter, IDatabase, ISettings
-from .models import ApiKey, User, UserSession
+from .models import User, UserSession
 
 ADMIN = "role:admin"
 #: Where the session cookie keeps the token of the signed-in session.
@@ -116,8 +116,10 @@ class SecurityPolicy:
         self.acl = ACLHelper()
         self.session_cache = RequestLocalCache(self.load_session)
         self.key_cache = RequestLocalCache(self.load_key)
+        self.key_user_cache = RequestLocalCache(self.load_key_user)
+        self.key_principals_cache = RequestLocalCache(self.key_principals)
 
-    def load_key(self, request) -> ApiKey | None:
+    def load_key(self, request) -> api_keys.LiveKey | None:
         """The request's live API key, counted against its rate limit (see :func:`key_allowance`)."""
         key = bearer_key(request)
         if not key or not request.path_info.startswith(API_PATH):
@@ -132,8 +134,23 @@ class SecurityPolicy:
             request.add_finished_callback(partial(_touch_key, row.id, at))
         return row
 
-    def api_key(self, request) -> ApiKey | None:
+    def api_key(self, request) -> api_keys.LiveKey | None:
         return self.key_cache.get_or_create(request)
+
+    def load_key_user(self, request) -> User | None:
+        """The user of the request's key, loaded when a view asks who it is (the permission
+        checks need only the key's principals)."""
+        key = self.api_key(request)
+        return None if key is None else request.dbsession.get(User, key.user_id)
+
+    def key_principals(self, request) -> list[str] | None:
+        """With a live key, the request's principals, which nothing changes during the request
+        (see the module's docstring); else ``None``."""
+        key = self.api_key(request)
+        if key is None:
+            return None
+        return [Everyone, Authenticated, user_principal(key.user_id), email_principal(key.email), API_KEY,
+                *(scope_principal(scope) for scope in key.scope_set)]
 
     def load_session(self, request) -> UserSession | None:
         if request.path_info.startswith(API_PATH):
@@ -155,25 +172,27 @@ class SecurityPolicy:
         return self.session_cache.get_or_create(request)
 
     def identity(self, request) -> User | None:
-        key = self.api_key(request)
-        if key is not None:
-            return key.user
+        if self.api_key(request) is not None:
+            return self.key_user_cache.get_or_create(request)
         row = self.session(request)
         return None if row is None else row.user
 
     def authenticated_userid(self, request) -> int | None:
+        key = self.api_key(request)
+        if key is not None:
+            return key.user_id
         user = self.identity(request)
         return None if user is None else user.id
 
     def effective_principals(self, request) -> list[str]:
+        principals = self.key_principals_cache.get_or_create(request)
+        if principals is not None:
+            return principals
         principals = [Everyone]
         user = self.identity(request)
         if user is not None:
             principals += [Authenticated, user_principal(user.id), email_principal(user.email)]
-            key = self.api_key(request)
-            if key is not None:
-                principals += [API_KEY, *(scope_principal(scope) for scope in key.scope_set)]
-            elif user.is_admin:
+            if user.is_admin:
                 principals.append(ADMIN)
         if not request.path_info.startswith(API_PATH) and SHARES_KEY in request.session:
             principals += [share_principal(link_id) for link_id in request.session[SHARES_KEY]]
@@ -221,7 +240,7 @@ def _touch_key(key_id, at, request) -> None:
         log.warning("could not record an API key's last use (%s)", type(error).__name__)
 
 
-def current_api_key(request) -> ApiKey | None:
+def current_api_key(request) -> api_keys.LiveKey | None:
     """The request's live API key, if any."""
     return request.registry.getUtility(ISecurityPolicy).api_key(request)
 

@@ -81,6 +81,23 @@ def test_a_revoked_key_opens_nothing(testapp, dbsession, owner, site):
     assert error_of(res)["code"] == "unauthorized" and res.headers["WWW-Authenticate"] == "Bearer"
 
 
+def test_a_disabled_accounts_keys_open_nothing_until_it_is_enabled(testapp, dbsession, admin, owner, site):
+    key = make_key(dbsession, owner, scopes=("stats:read", "events:write"))
+    assert testapp.get(f"/api/v1/sites/{site.id}", headers=bearer(key)).status_code == 200
+    testapp.login(admin.email)
+    page = testapp.get(f"/users/{owner.id}/manage")
+    assert page.forms["state"].submit("submit").status_code == 303
+    testapp.reset()
+    res = testapp.get(f"/api/v1/sites/{site.id}", headers=bearer(key), status=401)
+    assert error_of(res)["code"] == "unauthorized"
+    hits = {"hits": [{"site_id": site.id, "url": "https://example.com/", "ip": "203.0.113.7", "user_agent": "Mozilla/5.0"}]}
+    assert error_of(testapp.post_json("/api/v1/events", hits, headers=bearer(key), status=401))["code"] == "unauthorized"
+    testapp.login(admin.email)
+    assert testapp.get(f"/users/{owner.id}/manage").forms["state"].submit("submit").status_code == 303
+    testapp.reset()
+    assert testapp.get(f"/api/v1/sites/{site.id}", headers=bearer(key)).status_code == 200
+
+
 def test_nobody_else_revokes_my_key(testapp, dbsession, owner, other):
     key = make_key(dbsession, owner)
     row = dbsession.scalar(select(ApiKey).where(ApiKey.user_id == owner.id))

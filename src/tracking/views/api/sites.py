@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from ... import members
 from ...api_resources import ApiSite, ApiSites
-from ...models import Site
+from ...models import ApiKey, Site
 from ...schemas.api import InvalidInput, site_fields
 from ...security import Permission, current_api_key
 from ...summaries import jobs
@@ -78,7 +78,7 @@ class SitesViews:
         key = current_api_key(request)
         if key.site_ids is not None:
             # A key limited to some sites may use the sites it adds.
-            key.site_ids = [*key.site_ids, site.id]
+            request.dbsession.get(ApiKey, key.id).site_ids = [*key.site_ids, site.id]
         return json_response(site_json(site), 201, {"Location": request.resource_url(self.context, str(site.id))})
 
 
