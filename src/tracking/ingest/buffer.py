@@ -13,7 +13,7 @@ from collections import deque
 from .pipeline import EnrichedHit
 
 #: Hits written in one transaction at most; a writer starts as soon as this many wait.
-BATCH_SIZE = 2_000
+BATCH_SIZE = 5_000
 
 
 class HitBuffer:

@@ -27,6 +27,7 @@ its settings first, in the same way: a :class:`~tracking.settings.StoreSettings`
 writer needs.
 """
 
+import gc
 import logging
 import os
 import pickle
@@ -256,6 +257,12 @@ def serve(hits_fd: int, acks_fd: int) -> None:
             on_progress=report,
         )
         store.load_spool()  # reports how many hits its claimed files hold, even none
+        # What exists now (modules, the mappers, the engine) lives as long as the process: out of
+        # the collector's reach, each full collection looks only at the batches' own objects
+        # (as the server does: ``tracking.server.freeze_startup_objects``). BENCHMARKS.md: the
+        # writer's time a hit, with and without.
+        gc.collect()
+        gc.freeze()
         store.start()
         while (message := _receive(hits)) is not None:
             store.submit_many([EnrichedHit(*row) for row in pickle.loads(message)])
