@@ -8,7 +8,10 @@ the per-key limit off, ``tracking.api_rate = 0``, since the point is the most hi
 bodies made before the clock starts). Then SIGTERM (the server writes what it buffers) and the
 site's rows are counted: they must equal the hits acknowledged by ``202`` answers.
 
-Reported: hits a second acknowledged (the target: 20,000 with batches of 100), requests a second,
+Reported: hits a second stored — every acknowledged hit committed, counted from the start of
+the run until the last of them is in the table, so that the server's buffer cannot hide a
+slower writer (the target: 20,000 with batches of 100, and no request refused with ``503``) —
+hits a second acknowledged, requests a second,
 latency percentiles, stored == acknowledged, and the CPU time per hit of the server process and
 of its writer process (from ``/proc``: steadier than hits a second on a shared machine; the
 database server's own time is not in them).
@@ -88,6 +91,17 @@ def client(port: int, key: str, payloads: list[bytes], until: float, results: li
         results.append((accepted, requests, errors, latencies))
 
 
+def _until_stored(url: str, site_a: int, site_b: int, accepted: int, started: float, timeout: float = 120.0) -> float | None:
+    """Seconds from ``started`` until the site holds ``accepted`` hits (``None``: not within
+    ``timeout``), looked at every 50 ms."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if count_rows(url, site_a, site_b)["stored"] >= accepted:
+            return time.monotonic() - started
+        time.sleep(0.05)
+    return None
+
+
 def run(kind: str, args) -> dict:
     from tests.servers import Server, app_ini
 
@@ -120,7 +134,10 @@ def run(kind: str, args) -> dict:
                 for thread in threads:
                     thread.join()
                 elapsed = time.monotonic() - started
-                time.sleep(0.5)  # the writer's last batches belong to the run's cost
+                accepted = sum(r[0] for r in results)
+                # Stored, not only acknowledged: the run lasts until the writer has committed
+                # every acknowledged hit (the buffer would otherwise hide a slower writer).
+                stored_after = _until_stored(url, site_a, site_b, accepted, started)
                 server_after, writer_after = tree_cpu_seconds(server.process.pid)
                 exit_status = server.terminate()
             finally:
@@ -135,6 +152,7 @@ def run(kind: str, args) -> dict:
     latencies = sorted(latency for r in results for latency in r[3])
     return {
         "database": kind, "hits_per_second": accepted / elapsed, "requests_per_second": requests / elapsed,
+        "stored_per_second": accepted / stored_after if stored_after else 0.0,
         "errors": sum(r[2] for r in results), "acknowledged": accepted, "stored": counts["stored"],
         "p50_ms": 1000 * latencies[len(latencies) // 2], "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)],
         "server_cpu_us_per_hit": 1e6 * (server_after - server_cpu) / max(accepted, 1),
@@ -155,11 +173,14 @@ def main() -> int:
     for kind in kinds:
         result = run(kind, args)
         print(json.dumps(result, indent=1, default=str))
-        ok = result["stored"] == result["acknowledged"] and not result["errors"]
-        failed |= not ok
-        print(f"{kind}: {result['hits_per_second']:,.0f} hits/s in batches of {args.batch} "
-              f"(target {TARGET_HITS_PER_SECOND:,}: {'met' if result['hits_per_second'] >= TARGET_HITS_PER_SECOND else 'MISSED'}), "
-              f"stored {'==' if ok else '!='} acknowledged")
+        same = result["stored"] == result["acknowledged"]
+        failed |= not same
+        # Met: stored that fast, every request taken (a 503 says the buffer was full).
+        met = result["stored_per_second"] >= TARGET_HITS_PER_SECOND and not result["errors"]
+        print(f"{kind}: {result['stored_per_second']:,.0f} hits/s stored ({result['hits_per_second']:,.0f} acknowledged)"
+              f" in batches of {args.batch}, {result['errors']} requests refused"
+              f" (target {TARGET_HITS_PER_SECOND:,}: {'met' if met else 'MISSED'}), "
+              f"stored {'==' if same else '!='} acknowledged")
     return 1 if failed else 0
 
 
