@@ -1,0 +1,168 @@
+"""Deleting a goal that funnels and experiments are built on: the goal page names each of them
+and what happens to it before anything is deleted, and the site's history says what went."""
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from tracking.models import Experiment, Funnel, FunnelStep, Goal, SiteEvent
+
+
+@pytest.fixture
+def goals(dbsession, site):
+    made = [Goal(site_id=site.id, name=name, kind="page", pattern=pattern)
+            for name, pattern in [("Pricing", "/pricing"), ("Sign-up page", "/signup"), ("Welcome", "/welcome")]]
+    dbsession.add_all(made)
+    dbsession.flush()
+    return made
+
+
+def _funnel(dbsession, site, name, goal_list) -> Funnel:
+    funnel = Funnel(site_id=site.id, name=name,
+                    steps=[FunnelStep(position=i, goal_id=goal.id) for i, goal in enumerate(goal_list)])
+    dbsession.add(funnel)
+    dbsession.flush()
+    return funnel
+
+
+@pytest.fixture
+def built(dbsession, site, goals):
+    """On the goal "Sign-up page": a funnel that keeps two steps without it, two that would keep
+    one, an experiment; and a funnel and an experiment that do not use it."""
+    pricing, signup, welcome = goals
+    made = {
+        "flow": _funnel(dbsession, site, "Flow", [pricing, signup, welcome]),
+        "short": _funnel(dbsession, site, "Short", [pricing, signup]),
+        "twice": _funnel(dbsession, site, "Twice", [signup, signup, welcome]),
+        "other": _funnel(dbsession, site, "Other", [pricing, welcome]),
+    }
+    for key, name, goal in [("checkout", "Checkout", signup), ("prices", "Prices", pricing)]:
+        made[key] = Experiment(site_id=site.id, name=name, key=key, control="A", goal_id=goal.id)
+        dbsession.add(made[key])
+    dbsession.flush()
+    return {name: thing.id for name, thing in made.items()}
+
+
+def _state(dbsession, site) -> dict:
+    """The site's goals, funnels (with their steps' goals and positions) and experiments."""
+    dbsession.expire_all()
+    funnels = dbsession.scalars(select(Funnel).where(Funnel.site_id == site.id).order_by(Funnel.id))
+    return {
+        "goals": [g.name for g in dbsession.scalars(select(Goal).where(Goal.site_id == site.id).order_by(Goal.id))],
+        "funnels": {f.name: [(s.position, s.goal_id) for s in f.steps] for f in funnels},
+        "experiments": sorted(dbsession.scalars(select(Experiment.name).where(Experiment.site_id == site.id))),
+    }
+
+
+def _history(dbsession, site) -> list[str]:
+    dbsession.expire_all()
+    return [e.what for e in dbsession.scalars(select(SiteEvent).where(SiteEvent.site_id == site.id)
+                                              .order_by(SiteEvent.id.desc()))]
+
+
+def _text(node) -> str:
+    return re.sub(r"\s+", " ", node.get_text()).strip()
+
+
+# -- the goal page ---------------------------------------------------------------------------------
+
+
+def test_the_confirmation_names_every_funnel_and_experiment_and_what_happens_to_it(testapp, dbsession, owner, site,
+                                                                                 goals, built):
+    before = _state(dbsession, site)
+    testapp.login(owner.email)
+    page = testapp.get(f"/sites/{site.id}/goals/").click("Delete", href=f"/{goals[1].id}/delete$")
+    assert page.request.path == f"/sites/{site.id}/goals/{goals[1].id}/delete"
+    assert [_text(li) for li in page.html.select("#goal-uses li")] == [
+        "The funnel Flow loses its step on this goal and keeps 2 steps: Pricing → Welcome.",
+        "The funnel Short is deleted: without this goal it would keep 1 step, and a funnel has at least 2.",
+        "The funnel Twice is deleted: without this goal it would keep 1 step, and a funnel has at least 2.",
+        "The experiment Checkout (key checkout) is deleted: it is measured on this goal.",
+    ]
+    assert "Other" not in page.text and "Prices" not in page.text
+    form = page.forms["delete-goal"]
+    assert "change or delete the funnels and experiments listed above" in page.text
+    # Not ticked: the form again, and nothing is deleted.
+    res = form.submit("submit")
+    assert res.status_code == 200 and "Tick the box to confirm." in res.text
+    assert _state(dbsession, site) == before
+
+    res.forms["delete-goal"]["confirm"] = True
+    res = res.forms["delete-goal"].submit("submit")
+    assert res.status_code == 303
+    flashed = res.follow().text
+    assert "Goal “Sign-up page” deleted." in flashed
+    assert "Deleted with it: the funnel “Short”, the funnel “Twice”, the experiment “Checkout”." in flashed
+    assert "Without its steps: the funnel “Flow”." in flashed
+    pricing, _, welcome = (g.id for g in goals)
+    assert _state(dbsession, site) == {
+        "goals": ["Pricing", "Welcome"],
+        "funnels": {"Flow": [(0, pricing), (1, welcome)], "Other": [(0, pricing), (1, welcome)]},
+        "experiments": ["Prices"],
+    }
+    # The funnel that lost a step still reports, with the steps it kept.
+    funnels = testapp.get(f"/sites/{site.id}/funnels?funnel={built['flow']}")
+    assert [_text(row.select("td")[0]) for row in funnels.html.select("#funnel-steps tbody tr")] == [
+        "1. Pricing", "2. Welcome"]
+
+
+def test_the_history_says_what_went_with_the_goal(testapp, dbsession, owner, site, goals, built):
+    testapp.login(owner.email)
+    form = testapp.get(f"/sites/{site.id}/goals/{goals[1].id}/delete").forms["delete-goal"]
+    form["confirm"] = True
+    form.submit("submit")
+    assert _history(dbsession, site)[:5] == [
+        "deleted the goal “Sign-up page”",
+        "deleted the experiment “Checkout” measured on the goal “Sign-up page”",
+        "deleted the funnel “Twice” with the goal “Sign-up page” (it would have kept 1 step)",
+        "deleted the funnel “Short” with the goal “Sign-up page” (it would have kept 1 step)",
+        "removed the goal “Sign-up page” from the funnel “Flow” (it keeps 2 steps)",
+    ]
+    history = _text(testapp.get(f"/sites/{site.id}/members").html.select_one("#history"))
+    assert f"{owner.email} (Olivia Owner) deleted the goal “Sign-up page”" in history
+
+
+def test_a_goal_nothing_is_built_on_is_deleted_after_a_plain_confirmation(testapp, dbsession, owner, site, goals):
+    welcome = goals[2].id
+    testapp.login(owner.email)
+    page = testapp.get(f"/sites/{site.id}/goals/{welcome}/").click("Delete this goal")
+    assert _text(page.html.select_one("#goal-uses")) == "No funnel or experiment uses this goal."
+    assert "Yes, delete this goal" in page.text and "listed above" not in page.text
+    form = page.forms["delete-goal"]
+    form["confirm"] = True
+    assert "Goal “Welcome” deleted." in form.submit("submit").follow().text
+    assert _state(dbsession, site)["goals"] == ["Pricing", "Sign-up page"]
+    assert _history(dbsession, site) == ["deleted the goal “Welcome”"]
+    testapp.get(f"/sites/{site.id}/goals/{welcome}/delete", status=404)
+
+
+def test_a_funnel_made_after_the_page_was_shown_is_shown_before_anything_is_deleted(testapp, dbsession, owner,
+                                                                                    site, goals):
+    testapp.login(owner.email)
+    form = testapp.get(f"/sites/{site.id}/goals/{goals[1].id}/delete").forms["delete-goal"]
+    form["confirm"] = True
+    _funnel(dbsession, site, "Late", [goals[0], goals[1]])  # meanwhile, in another tab
+    res = form.submit("submit")
+    assert res.status_code == 303 and res.location.endswith(f"/goals/{goals[1].id}/delete")
+    page = res.follow()
+    assert "changed since that page was shown: nothing was deleted" in page.text
+    assert [_text(li) for li in page.html.select("#goal-uses li")] == [
+        "The funnel Late is deleted: without this goal it would keep 1 step, and a funnel has at least 2."]
+    assert _state(dbsession, site)["funnels"] == {"Late": [(0, goals[0].id), (1, goals[1].id)]}
+    assert _history(dbsession, site) == []
+
+
+def test_a_viewer_can_neither_see_nor_post_the_confirmation(testapp, dbsession, make_user, site, goals, built):
+    from tracking.models import SiteMember
+
+    viewer = make_user(email="viewer@example.com")
+    site.members.append(SiteMember(user_id=viewer.id, role="viewer"))
+    dbsession.flush()
+    before = _state(dbsession, site)
+    testapp.login(viewer.email)
+    testapp.get(f"/sites/{site.id}/goals/{goals[1].id}/delete", status=403)
+    token = testapp.csrf_token(f"/sites/{site.id}/")
+    testapp.post(f"/sites/{site.id}/goals/{goals[1].id}/delete",
+                 {"__formid__": "delete-goal", "csrf_token": token, "confirm": "true", "uses": ""}, status=403)
+    assert _state(dbsession, site) == before
