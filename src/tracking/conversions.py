@@ -20,8 +20,9 @@ anything changes, what deleting a goal does to the site's funnels and experiment
   a funnel of one step measures nothing, and none is ever kept that its form would refuse;
 * an experiment measured on the goal is deleted with it (an experiment has one goal).
 
-The goal page shows that list and asks for confirmation. :func:`delete_goal` then does exactly
-what the list said, and writes each change in the site's history.
+The goal page shows that list and asks for confirmation; the API refuses the deletion with a
+``409`` naming them unless asked to go ahead (``?cascade=true``). :func:`delete_goal` then does
+exactly what the list said, and writes each change in the site's history.
 """
 
 from __future__ import annotations

@@ -1,11 +1,13 @@
 """Deleting a goal that funnels and experiments are built on: the goal page names each of them
-and what happens to it before anything is deleted, and the site's history says what went."""
+and what happens to it before anything is deleted, the API refuses unless told to go ahead, and
+the site's history says what went."""
 
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from tests.apiclient import bearer, error_of, make_key
 from tracking.models import Experiment, Funnel, FunnelStep, Goal, SiteEvent
 
 
@@ -166,3 +168,68 @@ def test_a_viewer_can_neither_see_nor_post_the_confirmation(testapp, dbsession, 
     testapp.post(f"/sites/{site.id}/goals/{goals[1].id}/delete",
                  {"__formid__": "delete-goal", "csrf_token": token, "confirm": "true", "uses": ""}, status=403)
     assert _state(dbsession, site) == before
+
+
+# -- the API -------------------------------------------------------------------------------------------
+
+
+def test_the_api_refuses_to_delete_a_goal_things_are_built_on_and_names_them(testapp, dbsession, owner, site,
+                                                                           goals, built):
+    before = _state(dbsession, site)
+    key = bearer(make_key(dbsession, owner, scopes=("sites:write",)))
+    pricing, signup, welcome = (g.id for g in goals)
+    url = f"/api/v1/sites/{site.id}/goals/{signup}"
+    for params in ("", "?cascade=false"):
+        res = testapp.delete(url + params, headers=key, status=409)
+        assert res.json["error"]["code"] == "goal_in_use" and "cascade=true" in res.json["error"]["message"]
+        assert res.json["funnels"] == [
+            {"id": built["flow"], "name": "Flow", "outcome": "changed", "steps": [pricing, welcome]},
+            {"id": built["short"], "name": "Short", "outcome": "deleted", "steps": [pricing]},
+            {"id": built["twice"], "name": "Twice", "outcome": "deleted", "steps": [welcome]},
+        ]
+        assert res.json["experiments"] == [
+            {"id": built["checkout"], "name": "Checkout", "key": "checkout", "outcome": "deleted"}]
+    assert _state(dbsession, site) == before and _history(dbsession, site) == []
+
+
+def test_the_api_deletes_with_cascade_and_says_what_it_did(testapp, dbsession, owner, site, goals, built):
+    key = bearer(make_key(dbsession, owner, scopes=("sites:write",)))
+    pricing, signup, welcome = (g.id for g in goals)
+    res = testapp.delete(f"/api/v1/sites/{site.id}/goals/{signup}?cascade=true", headers=key, status=200)
+    assert res.json["goal"]["id"] == signup and res.json["goal"]["name"] == "Sign-up page"
+    assert [(f["name"], f["outcome"]) for f in res.json["funnels"]] == [
+        ("Flow", "changed"), ("Short", "deleted"), ("Twice", "deleted")]
+    assert [e["name"] for e in res.json["experiments"]] == ["Checkout"]
+    assert _state(dbsession, site) == {
+        "goals": ["Pricing", "Welcome"],
+        "funnels": {"Flow": [(0, pricing), (1, welcome)], "Other": [(0, pricing), (1, welcome)]},
+        "experiments": ["Prices"],
+    }
+    history = _history(dbsession, site)
+    assert history[0] == "deleted the goal “Sign-up page” (API)"
+    assert "removed the goal “Sign-up page” from the funnel “Flow” (it keeps 2 steps) (API)" in history
+    assert "deleted the experiment “Checkout” measured on the goal “Sign-up page” (API)" in history
+    testapp.delete(f"/api/v1/sites/{site.id}/goals/{signup}?cascade=true", headers=key, status=404)
+
+
+def test_the_api_deletes_a_goal_nothing_is_built_on_as_before(testapp, dbsession, owner, site, goals, built):
+    key = bearer(make_key(dbsession, owner, scopes=("sites:write",)))
+    lonely = Goal(site_id=site.id, name="Lonely", kind="event", event="Lonely")
+    alone = Goal(site_id=site.id, name="Alone", kind="event", event="Alone")
+    dbsession.add_all([lonely, alone])
+    dbsession.flush()
+    res = testapp.delete(f"/api/v1/sites/{site.id}/goals/{lonely.id}", headers=key, status=204)
+    assert res.body == b""
+    res = testapp.delete(f"/api/v1/sites/{site.id}/goals/{alone.id}?cascade=true", headers=key, status=200)
+    assert res.json == {"goal": {"id": alone.id, "name": "Alone", "kind": "event", "pattern": "", "event": "Alone",
+                                 "prop_key": "", "prop_value": "", "currency": None},
+                        "funnels": [], "experiments": []}
+    assert _state(dbsession, site)["goals"] == ["Pricing", "Sign-up page", "Welcome"]
+
+
+@pytest.mark.parametrize("query", ["cascade=yes", "cascade=", "cascade=true&cascade=true"])
+def test_a_wrong_cascade_is_a_400_and_nothing_is_deleted(testapp, dbsession, owner, site, goals, built, query):
+    key = bearer(make_key(dbsession, owner, scopes=("sites:write",)))
+    res = testapp.delete(f"/api/v1/sites/{site.id}/goals/{goals[2].id}?{query}", headers=key, status=400)
+    assert error_of(res)["field"] == "cascade"
+    assert dbsession.scalar(select(func.count()).select_from(Goal).where(Goal.site_id == site.id)) == 3
