@@ -1,6 +1,6 @@
 """Deleting a goal that funnels and experiments are built on: the goal page names each of them
 and what happens to it before anything is deleted, the API refuses unless told to go ahead, and
-the site's history says what went."""
+the site's history says what went; the funnels and experiments forms write the history too."""
 
 import re
 
@@ -168,6 +168,51 @@ def test_a_viewer_can_neither_see_nor_post_the_confirmation(testapp, dbsession, 
     testapp.post(f"/sites/{site.id}/goals/{goals[1].id}/delete",
                  {"__formid__": "delete-goal", "csrf_token": token, "confirm": "true", "uses": ""}, status=403)
     assert _state(dbsession, site) == before
+
+
+# -- the funnels and experiments forms write the history ---------------------------------------------
+
+
+def test_funnels_and_experiments_added_changed_and_deleted_are_in_the_history(testapp, dbsession, owner, site,
+                                                                              goals):
+    testapp.login(owner.email)
+    form = testapp.get(f"/sites/{site.id}/funnels").forms["funnel-add"]
+    form["name"] = "Flow"
+    form.set("step", str(goals[0].id), index=0)
+    form.set("step", str(goals[1].id), index=1)
+    form.submit("submit")
+    funnel = dbsession.scalars(select(Funnel).where(Funnel.site_id == site.id)).one()
+    form = testapp.get(f"/sites/{site.id}/funnels?funnel={funnel.id}").forms["funnel-edit"]
+    form["name"] = "Sign-up flow"
+    form.set("step", str(goals[2].id), index=2)
+    form.submit("submit")
+    form = testapp.get(f"/sites/{site.id}/funnels?funnel={funnel.id}").forms["funnel-edit"]
+    form.submit("submit")  # nothing changed: no line
+    form = testapp.get(f"/sites/{site.id}/funnels").forms["funnel-delete"]
+    form["funnel"] = str(funnel.id)
+    form.submit("submit")
+
+    form = testapp.get(f"/sites/{site.id}/experiments").forms["experiment-add"]
+    form["name"], form["key"], form["control"], form["goal"] = "Checkout", "checkout", "A", str(goals[1].id)
+    form.submit("submit")
+    experiment = dbsession.scalars(select(Experiment).where(Experiment.site_id == site.id)).one()
+    form = testapp.get(f"/sites/{site.id}/experiments?experiment={experiment.id}").forms["experiment-edit"]
+    form["control"], form["goal"] = "B", str(goals[2].id)
+    form.submit("submit")
+    form = testapp.get(f"/sites/{site.id}/experiments").forms["experiment-delete"]
+    form["experiment"] = str(experiment.id)
+    form.submit("submit")
+
+    assert _history(dbsession, site) == [
+        "deleted the experiment “Checkout”",
+        "changed the experiment “Checkout”: control B, goal “Welcome”",
+        "added the experiment “Checkout”: key checkout, control A, goal “Sign-up page”",
+        "deleted the funnel “Sign-up flow”",
+        "changed the funnel “Flow”: named “Sign-up flow”, steps “Pricing” → “Sign-up page” → “Welcome”",
+        "added the funnel “Flow”: “Pricing” → “Sign-up page”",
+    ]
+    history = _text(testapp.get(f"/sites/{site.id}/members").html.select_one("#history"))
+    assert "deleted the funnel “Sign-up flow”" in history and "added the experiment “Checkout”" in history
 
 
 # -- the API -------------------------------------------------------------------------------------------
