@@ -1,6 +1,6 @@
 /* Tracking beacon: stateless, nothing stored, no identifiers. */
 !function(w,d){try{
-var s=d.currentScript,b=s.getAttribute('data-beacon'),L=location,t=w.tracking,q=t&&t.q||[],P,R=d.referrer,X={},E='addEventListener',T,
+var s=d.currentScript,b=s.getAttribute('data-beacon'),L=location,t=w.tracking,q=t&&t.q||[],v=t&&t.v||[],P,R=d.referrer,X={},E='addEventListener',T,
 G=function(f){return function(){try{f.apply(this,arguments)}catch(e){}}},
 S=function(e,p,m,r){
 var o={url:L.href,event:e,width:w.innerWidth|0},n=navigator,j,k,u=[],x;
@@ -26,5 +26,5 @@ history.pushState=function(){var r=H.apply(this,arguments);V();return r};
 history.replaceState=function(){var r=J.apply(this,arguments);P=L.pathname+L.search;return r};
 w[E]('popstate',V);d[E]('prerenderingchange',Z);d[E]('visibilitychange',Z);
 s.hasAttribute('data-outbound-links')&&(d[E]('click',O,!0),d[E]('auxclick',O,!0));
-Z();q.map(function(a){T.apply(w,a)})
+v.map(function(a){T.variant.apply(w,a)});Z();q.map(function(a){T.apply(w,a)})
 }catch(e){}}(window,document);
