@@ -10,14 +10,30 @@
 
 This module knows nothing of views: the forms check with :func:`funnel_errors` and
 :func:`experiment_errors`, then store with the functions below.
+
+**Deleting a goal** is never silent about what is built on it. :func:`goal_deletion` says, before
+anything changes, what deleting a goal does to the site's funnels and experiments:
+
+* a funnel that uses the goal loses those steps (the others keep their order) when at least
+  :data:`MIN_STEPS` steps are left;
+* a funnel that would be left with fewer than :data:`MIN_STEPS` steps is deleted with the goal:
+  a funnel of one step measures nothing, and none is ever kept that its form would refuse;
+* an experiment measured on the goal is deleted with it (an experiment has one goal).
+
+The goal page shows that list and asks for confirmation; the API refuses the deletion with a
+``409`` naming them unless asked to go ahead (``?cascade=true``). :func:`delete_goal` then does
+exactly what the list said, and writes each change in the site's history.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 
+from . import members
+from .models import Goal, User
 from .models.conversions import Experiment, Funnel, FunnelStep
 
 MIN_STEPS = 2
@@ -118,3 +134,100 @@ def create_experiment(db, site_id: int, name: str, key: str, control: str, goal_
 
 def update_experiment(experiment: Experiment, name: str, key: str, control: str, goal_id: int) -> None:
     experiment.name, experiment.key, experiment.control, experiment.goal_id = name.strip(), key, control, goal_id
+
+
+# -- deleting a goal ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FunnelChange:
+    """What deleting a goal does to one funnel: ``steps``, the goal ids it keeps, in order; with
+    fewer than :data:`MIN_STEPS` of them the funnel is deleted."""
+
+    funnel: Funnel
+    steps: tuple[int, ...]
+
+    @property
+    def deleted(self) -> bool:
+        return len(self.steps) < MIN_STEPS
+
+    @property
+    def removed(self) -> int:
+        """How many of its steps were the goal."""
+        return len(self.funnel.steps) - len(self.steps)
+
+
+@dataclass(frozen=True)
+class GoalDeletion:
+    """What deleting :attr:`goal` does: to the funnels that use it and the experiments measured
+    on it (each in the order it was made). :func:`goal_deletion` makes it."""
+
+    goal: Goal
+    funnels: tuple[FunnelChange, ...] = field(default=())
+    experiments: tuple[Experiment, ...] = field(default=())
+
+    @property
+    def changed_funnels(self) -> list[FunnelChange]:
+        return [change for change in self.funnels if not change.deleted]
+
+    @property
+    def deleted_funnels(self) -> list[FunnelChange]:
+        return [change for change in self.funnels if change.deleted]
+
+    @property
+    def harmless(self) -> bool:
+        """Nothing but the goal goes: no funnel uses it, no experiment is measured on it."""
+        return not self.funnels and not self.experiments
+
+    @property
+    def fingerprint(self) -> str:
+        """A short text that changes whenever what the deletion does changes (``f3:4.5``: funnel
+        3 keeps goals 4 and 5; ``e2``: experiment 2 goes): the confirmation form carries the one
+        it showed, so a funnel or experiment that changed meanwhile is shown before it is touched."""
+        parts = [f"f{c.funnel.id}:{'.'.join(map(str, c.steps))}" for c in self.funnels]
+        parts += [f"e{experiment.id}" for experiment in self.experiments]
+        return " ".join(parts)
+
+
+def steps_text(count: int) -> str:
+    """``no step``, ``1 step``, ``3 steps``."""
+    return "no step" if count == 0 else "1 step" if count == 1 else f"{count} steps"
+
+
+def goal_deletion(db, goal: Goal) -> GoalDeletion:
+    """What deleting ``goal`` would do; nothing is changed."""
+    funnels = db.scalars(
+        select(Funnel).where(Funnel.site_id == goal.site_id,
+                             Funnel.id.in_(select(FunnelStep.funnel_id).where(FunnelStep.goal_id == goal.id)))
+        .order_by(Funnel.id)
+    )
+    experiments = db.scalars(select(Experiment).where(Experiment.goal_id == goal.id).order_by(Experiment.id))
+    return GoalDeletion(
+        goal,
+        tuple(FunnelChange(f, tuple(i for i in f.goal_ids if i != goal.id)) for f in funnels),
+        tuple(experiments),
+    )
+
+
+def delete_goal(db, deletion: GoalDeletion, actor: User | None, via: str = "") -> None:
+    """Delete the goal of ``deletion`` and do to its funnels and experiments what it says; each
+    change is a line of the site's history (``via``: `` (API)`` for a change through the API)."""
+    goal = deletion.goal
+    for change in deletion.funnels:
+        funnel = change.funnel
+        if change.deleted:
+            db.delete(funnel)
+            what = (f"deleted the funnel “{funnel.name}” with the goal “{goal.name}” "
+                    f"(it would have kept {steps_text(len(change.steps))})")
+        else:
+            update_funnel(db, funnel, funnel.name, list(change.steps))
+            what = (f"removed the goal “{goal.name}” from the funnel “{funnel.name}” "
+                    f"(it keeps {steps_text(len(change.steps))})")
+        members.record(db, goal.site_id, actor, what + via)
+    for experiment in deletion.experiments:
+        db.delete(experiment)
+        members.record(db, goal.site_id, actor,
+                       f"deleted the experiment “{experiment.name}” measured on the goal “{goal.name}”{via}")
+    db.delete(goal)
+    db.flush()
+    members.record(db, goal.site_id, actor, f"deleted the goal “{goal.name}”{via}")

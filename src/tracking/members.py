@@ -5,8 +5,9 @@ nothing of either. Every token or secret handed out (:func:`new_secret`) is 32 r
 shown once, and stored only as its SHA-256 (:func:`secret_hash`); a row is found by that hash,
 and the stored hash is compared with :func:`hmac.compare_digest` as well.
 
-History: each change to a site's members, invitations, share links, settings or ownership adds a
-line to ``site_events`` (:func:`record`); the newest :data:`HISTORY_KEPT` are kept.
+History: each change to a site's members, invitations, share links, settings or ownership, and
+to its goals, funnels and experiments, adds a line to ``site_events`` (:func:`record`); the newest
+:data:`HISTORY_KEPT` are kept.
 """
 
 import hashlib

@@ -56,10 +56,11 @@ def owned(module_app, browser, e2e, chrome_ua):
         session.flush()
         create_funnel(session, site_id, "Reader to sign-up", [goal.id for goal in goals])
         create_experiment(session, site_id, "Sign-up button", "button", "A", goals[1].id)
+        goal_id = goals[1].id  # what its deletion page lists: the funnel and the experiment
     with app.engine.connect() as conn:
         user_id = conn.execute(select(User.id).where(User.email == owner.email)).scalar_one()
     return SimpleNamespace(app=app, site_id=site_id, new_site_id=new_site_id, visit_id=visit_id, state=state,
-                           email=owner.email, user_id=user_id)
+                           email=owner.email, user_id=user_id, goal_id=goal_id)
 
 
 PAGES = {
@@ -80,6 +81,7 @@ PAGES = {
     "experiments": ("/sites/{site_id}/experiments", True),
     "settings": ("/sites/{site_id}/edit", True),
     "delete site": ("/sites/{site_id}/delete", True),
+    "delete goal": ("/sites/{site_id}/goals/{goal_id}/delete", True),
     "account": ("/users/{user_id}/", True),
 }
 #: What each list shows of the hits above: one visit of three hits, and one bot hit.
@@ -115,7 +117,8 @@ def test_no_serious_violations(name, scheme, owned, new_context, axe_script):
     path, logged_in = PAGES[name]
     context = new_context(storage_state=owned.state if logged_in else None, bypass_csp=True, color_scheme=scheme)
     page = context.new_page()
-    ids = {"site_id": owned.site_id, "new_site_id": owned.new_site_id, "visit_id": owned.visit_id, "user_id": owned.user_id}
+    ids = {"site_id": owned.site_id, "new_site_id": owned.new_site_id, "visit_id": owned.visit_id, "user_id": owned.user_id,
+           "goal_id": owned.goal_id}
     response = page.goto(owned.app.url + path.format(**ids))
     assert response.status == 200
     if name in ROWS:

@@ -201,6 +201,20 @@ def test_calls_made_before_the_script_loads_are_queued(shop, pages, new_context,
     assert events == [("newsletter-shown", {"position": "footer"}), ("pageview", {})]
 
 
+def test_a_variant_set_before_the_script_loads_labels_the_page_view_on_load(shop, pages, new_context, chrome_ua, e2e):
+    queue = (
+        "<script>window.tracking = window.tracking || function () {(tracking.q = tracking.q || []).push(arguments)};"
+        "tracking.variant = tracking.variant || function () {(tracking.v = tracking.v || []).push(arguments)};"
+        "tracking.variant('checkout', 'B'); tracking('newsletter-shown');</script>"
+    )
+    pages.write("variant-early.html", e2e.shop_page(queue + "\n" + shop.snippet))
+    page = _visitor(new_context, chrome_ua)
+    page.goto(shop.url + "/variant-early.html")
+    rows = shop.app.wait_for_hits(shop.site_id, 2, path="/variant-early.html")
+    events = sorted((r["event"], r["props"]) for r in rows)
+    assert events == [("newsletter-shown", {"experiment:checkout": "B"}), ("pageview", {"experiment:checkout": "B"})]
+
+
 def _sent_to_beacon(page) -> list:
     """The beacon requests a page sends, as they are sent."""
     sent = []

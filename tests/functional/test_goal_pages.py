@@ -78,11 +78,14 @@ def test_a_goal_is_changed_and_deleted(testapp, dbsession, owner, site):
     assert form.submit("submit").status_code == 303
     (changed,) = goals_of(dbsession, site)
     assert (changed.kind, changed.event, changed.pattern) == ("event", "Download", "")
-    token = testapp.csrf_token(f"/sites/{site.id}/goals/")
     goal_id = changed.id
-    assert testapp.post(f"/sites/{site.id}/goals/{goal_id}/delete", {"csrf_token": token}).status_code == 303
+    form = testapp.get(f"/sites/{site.id}/goals/{goal_id}/delete").forms["delete-goal"]
+    form["confirm"] = True
+    assert form.submit("submit").status_code == 303
     assert goals_of(dbsession, site) == []
-    assert testapp.post(f"/sites/{site.id}/goals/{goal_id}/delete", {"csrf_token": token}, status=404)
+    token = testapp.csrf_token(f"/sites/{site.id}/goals/")
+    testapp.post(f"/sites/{site.id}/goals/{goal_id}/delete", {"__formid__": "delete-goal", "csrf_token": token,
+                                                              "confirm": "true"}, status=404)
 
 
 def test_a_goal_of_another_site_is_not_found_here(testapp, dbsession, owner, site, make_site):

@@ -43,6 +43,7 @@ SITE_PAGES = {
     "delete": (L, 200, 403, 403, 404, 404, 404, 404, 404),
     "goals/": (L, 200, 200, 403, 404, 404, 404, 404, 404),
     "goals/{goal}/": (L, 200, 200, 403, 404, 404, 404, 404, 404),
+    "goals/{goal}/delete": (L, 200, 200, 403, 404, 404, 404, 404, 404),
     "unlock": (404, 404, 404, 404, 404, 404, 303, 404, 404),
 }
 OTHER_PAGES = {
@@ -135,8 +136,7 @@ SITE_FORMS = {
     ("unlock", "unlock"): (404, 404, 404, 404, 404, 404, 200, 404, 404),
     ("goals/", "add-goal"): (L, 200, 200, 403, 404, 404, 404, 404, 404),
     ("goals/{goal}/", "edit-goal"): (L, 200, 200, 403, 404, 404, 404, 404, 404),
-    # Last: it deletes the goal the two above are about.
-    ("goals/{goal}/delete", "delete-goal"): (L, 303, 303, 403, 404, 404, 404, 404, 404),
+    ("goals/{goal}/delete", "delete-goal"): (L, 200, 200, 403, 404, 404, 404, 404, 404),
 }
 OTHER_FORMS = {
     ("/invitations/{invitation}", "accept"): (L, 403, 403, 403, 403, 403, L, L, L),

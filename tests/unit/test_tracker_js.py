@@ -79,6 +79,15 @@ p = page({before: "window.tracking = window.tracking || function () {" +
                   " tracking('early', {n: 1}); tracking('early2');"});
 out.queue = p.hits;
 
+p = page({before: "window.tracking = window.tracking || function () {" +
+                  " (tracking.q = tracking.q || []).push(arguments) };" +
+                  " tracking.variant = tracking.variant || function () {" +
+                  " (tracking.v = tracking.v || []).push(arguments) };" +
+                  " tracking('early'); tracking.variant('checkout', 'B'); tracking.variant('hero', 'x'.repeat(257));" +
+                  " tracking.variant('hero', 'control');"});
+p.history.pushState({}, '', '/next');
+out.variant_queue = p.hits;
+
 p = page({beacon: false}); out.beacon_false = p.hits;
 p = page({beacon: null, fetch: null}); p.ctx.tracking('e', {k: 'a b'}); out.image = p.hits;
 
@@ -187,6 +196,18 @@ def test_queued_calls_replayed(hits):
         {"url": PAGE, "event": "pageview", "width": 1280, "referrer": "https://ref.test/from"},
         {"url": PAGE, "event": "early", "width": 1280, "props": {"n": 1}},
         {"url": PAGE, "event": "early2", "width": 1280},
+    ]
+
+
+def test_variants_queued_before_the_script_label_the_first_page_view(hits):
+    """The snippet's queue takes ``tracking.variant`` calls too: they are applied before the page
+    view sent on load, so it carries the variants, and so does every later hit (queued events
+    included); a variant the script would ignore is ignored from the queue as well."""
+    variants = {"experiment:checkout": "B", "experiment:hero": "control"}
+    assert [h["body"] for h in hits["variant_queue"]] == [
+        {"url": PAGE, "event": "pageview", "width": 1280, "referrer": "https://ref.test/from", "props": variants},
+        {"url": PAGE, "event": "early", "width": 1280, "props": variants},
+        {"url": "https://site.test/next", "event": "pageview", "width": 1280, "referrer": PAGE, "props": variants},
     ]
 
 

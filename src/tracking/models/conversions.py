@@ -7,8 +7,10 @@ goal, against a control variant. Both are read rules, like goals: their numbers 
 from the stored hits when the reports ask (:mod:`tracking.reports.funnels`,
 :mod:`tracking.reports.exposures`).
 
-Deleting a goal removes it from the funnels that use it (the step goes, the others keep their
-order) and deletes the experiments measured on it.
+Deleting a goal is :func:`tracking.conversions.delete_goal`'s: a funnel loses its steps on the goal
+(the others keep their order), a funnel that would keep fewer than 2 steps is deleted, and so is
+an experiment measured on the goal — each named to the owner first. The foreign keys' ``ON DELETE
+CASCADE`` is only the database's backstop (a goal deleted another way leaves no dangling step).
 """
 
 from __future__ import annotations

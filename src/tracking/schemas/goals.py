@@ -71,3 +71,27 @@ class GoalSchema(CSRFSchema):
 
     def validator(self, node, value):
         _whole_goal(node, value)
+
+
+@colander.deferred
+def _confirm_label(node, kw):
+    if kw["harmless"]:
+        return "Yes, delete this goal"
+    return "Yes, delete this goal and change or delete the funnels and experiments listed above"
+
+
+class DeleteGoalSchema(CSRFSchema):
+    """The confirmation of a goal's deletion (bind ``harmless``: no funnel or experiment uses it).
+
+    ``uses`` carries what the page listed (:attr:`~tracking.conversions.GoalDeletion.fingerprint`):
+    when the funnels or experiments built on the goal changed meanwhile, nothing is deleted and the
+    page lists them again."""
+
+    uses = colander.SchemaNode(colander.String(), widget=deform.widget.HiddenWidget(), missing="")
+    confirm = colander.SchemaNode(
+        colander.Boolean(),
+        title="Confirmation",
+        label=_confirm_label,
+        validator=colander.Function(lambda v: v is True, "Tick the box to confirm."),
+        missing=False,
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import cache
 
 from ..api_keys import SCOPES
+from ..conversions import MIN_STEPS
 from ..goals import KINDS, MAX_NAME, MAX_PATTERN
 from ..goals import MAX_EVENT as MAX_GOAL_EVENT
 from ..ingest.hit import MAX_EVENT, MAX_PROP_KEY, MAX_PROP_VALUE, MAX_PROPS, MAX_URL, MAX_WIDTH
@@ -125,6 +126,12 @@ def _schemas() -> dict:
         "umami_website_id": {"type": ["string", "null"], "description": "The id Umami's tracker sends (a UUID), for POST /api/send."},
     }
     scalar = {"type": ["string", "number", "boolean", "null"]}
+    uses = {  # what deleting a goal does to what is built on it
+        "funnels": {"type": "array", "items": _ref("FunnelChange"),
+                    "description": "The funnels with a step on the goal, oldest first."},
+        "experiments": {"type": "array", "items": _ref("ExperimentChange"),
+                        "description": "The experiments measured on the goal, oldest first."},
+    }
     goal_fields = {
         "name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME},
         "kind": {"type": "string", "enum": list(KINDS)},
@@ -218,6 +225,26 @@ def _schemas() -> dict:
         "GoalList": {"type": "object", "required": ["results"], "properties": {"results": {"type": "array", "items": _ref("Goal")}}},
         "NewGoal": {"type": "object", "required": ["name", "kind"], "additionalProperties": False, "properties": goal_fields},
         "GoalChange": {"type": "object", "minProperties": 1, "additionalProperties": False, "properties": goal_fields},
+        "FunnelChange": {"type": "object", "required": ["id", "name", "outcome", "steps"], "additionalProperties": False,
+                         "properties": {
+                             "id": {"type": "integer"}, "name": {"type": "string"},
+                             "outcome": {"type": "string", "enum": ["changed", "deleted"], "description": (
+                                 f"`changed`: it loses its steps on the goal; `deleted`: it would keep fewer than "
+                                 f"{MIN_STEPS} steps, so it goes with the goal.")},
+                             "steps": {"type": "array", "items": {"type": "integer"},
+                                       "description": "The goal ids of the steps it keeps (would have kept), in order."}}},
+        "ExperimentChange": {"type": "object", "required": ["id", "name", "key", "outcome"], "additionalProperties": False,
+                             "properties": {"id": {"type": "integer"}, "name": {"type": "string"},
+                                            "key": {"type": "string"},
+                                            "outcome": {"type": "string", "enum": ["deleted"],
+                                                        "description": "An experiment goes with its goal."}}},
+        "GoalDeleted": {"type": "object", "required": ["goal", *uses], "additionalProperties": False,
+                        "properties": {"goal": _ref("Goal"), **uses}},
+        "GoalInUse": {"type": "object", "required": ["error", *uses], "additionalProperties": False, "properties": {
+            "error": {"type": "object", "required": ["code", "field", "message"], "additionalProperties": False,
+                      "properties": {"code": {"type": "string", "enum": ["goal_in_use"]}, "field": {"type": "null"},
+                                     "message": {"type": "string"}}},
+            **uses}},
         "Member": {"type": "object", "required": ["user_id", "name", "email", "role"], "additionalProperties": False,
                    "properties": {"user_id": {"type": "integer"}, "name": {"type": "string"}, "email": {"type": "string"},
                                   "role": {"type": "string", "enum": list(ROLES)}}},
@@ -321,7 +348,23 @@ def document() -> dict:
                           "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("GoalChange")}}},
                           "responses": {"200": _json(_ref("Goal"), "The goal as changed.", RATE_HEADERS), **_errors("403", "413")}},
                 "delete": {"summary": "Delete a goal (sites:write)", "tags": ["goals"],
-                           "responses": {"204": {"description": "Deleted.", "headers": RATE_HEADERS}, **_errors("403")}},
+                           "description": (
+                               "A funnel with a step on the goal loses that step; one that would keep fewer than "
+                               f"{MIN_STEPS} steps is deleted, and so is an experiment measured on the goal. So when "
+                               "funnels or experiments are built on the goal, it is deleted only with `cascade=true`: "
+                               "otherwise the answer is a 409 naming them, and nothing changes."),
+                           "parameters": [_query("cascade", {"type": "string", "enum": ["true", "false"], "default": "false"},
+                                                 "`true`: delete the goal even when funnels or experiments are built on "
+                                                 "it, changing or deleting them, and answer with what was done.")],
+                           "responses": {
+                               "200": _json(_ref("GoalDeleted"), "With cascade=true: deleted, and what was done to the "
+                                            "funnels and experiments built on it.", RATE_HEADERS),
+                               "204": {"description": "Deleted (without cascade=true: nothing was built on it).",
+                                       "headers": RATE_HEADERS},
+                               "409": _json(_ref("GoalInUse"), "Not deleted: funnels or experiments are built on it "
+                                            "(what deleting it would do to them). Send cascade=true to go ahead.",
+                                            RATE_HEADERS),
+                               **_errors("403")}},
             },
             "/sites/{site_id}/members": {
                 "parameters": [SITE_ID],

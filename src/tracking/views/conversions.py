@@ -3,7 +3,8 @@ that add, change and delete them (owners and admins: ``edit``).
 
 ``/sites/<id>/funnels`` and ``/sites/<id>/experiments`` show one funnel or experiment at a time
 (``?funnel=<id>``, ``?experiment=<id>``; the first by default) over the period and filters of
-the query string, as the dashboard's. Each form is posted to a view of its own.
+the query string, as the dashboard's. Each form is posted to a view of its own; each change is a line of the site's
+history.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.view import view_config, view_defaults
 
-from .. import conversions, goals
+from .. import conversions, goals, members
 from ..charts import funnel_chart
 from ..forms import FormHandler
 from ..reports import experiments as statistics
@@ -73,11 +74,20 @@ class _Conversions:
     def _here(self, **params) -> str:
         return self.request.resource_url(self.context, self.name, query=params)
 
+    def _goal_name(self, goal_id: int) -> str:
+        return next((f"“{goal.name}”" for goal in self.goals if goal.id == goal_id), f"goal {goal_id}")
+
+    def _record(self, what: str) -> None:
+        members.record(self.db, self.site.id, self.request.identity, what)
+
 
 @view_defaults(context=SiteResource, name="funnels", renderer="tracking:templates/sites/funnels.jinja2")
 class FunnelViews(_Conversions):
     name = "funnels"
     param = "funnel"
+
+    def _steps(self, goal_ids: list[int]) -> str:
+        return " → ".join(self._goal_name(goal_id) for goal_id in goal_ids)
 
     def _add_form(self) -> FormHandler:
         return FormHandler(self.request, FunnelSchema(), formid="funnel-add", button="Add funnel",
@@ -145,6 +155,7 @@ class FunnelViews(_Conversions):
         if values is None:
             return self._page(add=handler)
         funnel = conversions.create_funnel(self.db, self.site.id, values["name"], values["steps"])
+        self._record(f"added the funnel “{funnel.name}”: {self._steps(funnel.goal_ids)}")
         self.request.session.flash(f"Funnel “{funnel.name}” added.")
         return HTTPSeeOther(self._here(funnel=funnel.id))
 
@@ -158,7 +169,15 @@ class FunnelViews(_Conversions):
         values = self._checked(handler)
         if values is None:
             return self._page(edit=handler)
+        before = (funnel.name, funnel.goal_ids)
         conversions.update_funnel(self.db, funnel, values["name"], values["steps"])
+        changes = []
+        if funnel.name != before[0]:
+            changes.append(f"named “{funnel.name}”")
+        if funnel.goal_ids != before[1]:
+            changes.append(f"steps {self._steps(funnel.goal_ids)}")
+        if changes:
+            self._record(f"changed the funnel “{before[0]}”: " + ", ".join(changes))
         self.request.session.flash(f"Funnel “{funnel.name}” saved.")
         return HTTPSeeOther(self._here(funnel=funnel.id))
 
@@ -171,6 +190,7 @@ class FunnelViews(_Conversions):
             return self._page(delete=handler)
         funnel = next(f for f in funnels if str(f.id) == appstruct["funnel"])
         self.db.delete(funnel)
+        self._record(f"deleted the funnel “{funnel.name}”")
         self.request.session.flash(f"Funnel “{funnel.name}” deleted.")
         return HTTPSeeOther(self._here())
 
@@ -251,6 +271,8 @@ class ExperimentViews(_Conversions):
         if values is None:
             return self._page(add=handler)
         experiment = conversions.create_experiment(self.db, self.site.id, **values)
+        self._record(f"added the experiment “{experiment.name}”: key {experiment.key}, control {experiment.control}, "
+                     f"goal {self._goal_name(experiment.goal_id)}")
         self.request.session.flash(f"Experiment “{experiment.name}” added.")
         return HTTPSeeOther(self._here(experiment=experiment.id))
 
@@ -264,7 +286,16 @@ class ExperimentViews(_Conversions):
         values = self._checked(handler)
         if values is None:
             return self._page(edit=handler)
+        before = (experiment.name, experiment.key, experiment.control, experiment.goal_id)
         conversions.update_experiment(experiment, **values)
+        changes = [text for text, changed in [
+            (f"named “{experiment.name}”", experiment.name != before[0]),
+            (f"key {experiment.key}", experiment.key != before[1]),
+            (f"control {experiment.control}", experiment.control != before[2]),
+            (f"goal {self._goal_name(experiment.goal_id)}", experiment.goal_id != before[3]),
+        ] if changed]
+        if changes:
+            self._record(f"changed the experiment “{before[0]}”: " + ", ".join(changes))
         self.request.session.flash(f"Experiment “{experiment.name}” saved.")
         return HTTPSeeOther(self._here(experiment=experiment.id))
 
@@ -277,5 +308,6 @@ class ExperimentViews(_Conversions):
             return self._page(delete=handler)
         experiment = next(e for e in experiments if str(e.id) == appstruct["experiment"])
         self.db.delete(experiment)
+        self._record(f"deleted the experiment “{experiment.name}”")
         self.request.session.flash(f"Experiment “{experiment.name}” deleted.")
         return HTTPSeeOther(self._here())

@@ -1,20 +1,24 @@
 """A site's goals (``/sites/<id>/goals/``): the list, the form that adds one, and each goal's
-page to change or delete it. Whoever may edit the site (its owner and admins) manages them; the
-rules are :mod:`tracking.goals`'s, the numbers the dashboard's goals panel."""
+page to change it and its page to delete it (``/sites/<id>/goals/<id>/delete``), which first says
+what the deletion does to the funnels and experiments built on the goal and asks for
+confirmation (:func:`tracking.conversions.goal_deletion`). Whoever may edit the site (its owner
+and admins) manages them; the rules are :mod:`tracking.goals`'s, the numbers the dashboard's
+goals panel."""
 
 from __future__ import annotations
 
 from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.view import view_config, view_defaults
 
-from .. import goals, members
+from .. import conversions, goals, members
 from ..forms import FormHandler
 from ..resources import GoalResource, Goals
-from ..schemas.goals import GoalSchema
+from ..schemas.goals import DeleteGoalSchema, GoalSchema
 from ..security import Permission
 
 LIST = "tracking:templates/sites/goals.jinja2"
 EDIT = "tracking:templates/sites/goal.jinja2"
+DELETE = "tracking:templates/sites/goal_delete.jinja2"
 
 
 def _describe(goal) -> str:
@@ -58,7 +62,7 @@ class GoalsViews:
         except goals.TooManyGoals as error:
             form.fail(str(error))
             return self._page(form)
-        members.record(request.dbsession, self.site.id, request.identity, f"added the goal {goal.name!r}")
+        members.record(request.dbsession, self.site.id, request.identity, f"added the goal “{goal.name}”")
         request.session.flash(f"Goal {goal.name!r} added.")
         return HTTPSeeOther(request.resource_url(self.context))
 
@@ -91,15 +95,45 @@ class GoalViews:
         if appstruct is None:
             return self._page(form)
         goals.update_goal(self.goal, appstruct)
-        members.record(request.dbsession, self.site.id, request.identity, f"changed the goal {self.goal.name!r}")
+        members.record(request.dbsession, self.site.id, request.identity, f"changed the goal “{self.goal.name}”")
         request.session.flash(f"Goal {self.goal.name!r} saved.")
         return HTTPSeeOther(request.resource_url(self.context.__parent__))
 
-    @view_config(name="delete", request_method="POST", renderer=None)
+    def _delete_form(self, deletion: conversions.GoalDeletion) -> FormHandler:
+        return FormHandler(self.request, DeleteGoalSchema(), formid="delete-goal", button="Delete goal", danger=True,
+                           appstruct={"uses": deletion.fingerprint}, harmless=deletion.harmless)
+
+    def _delete_page(self, deletion: conversions.GoalDeletion, form: FormHandler) -> dict:
+        names = {goal.id: goal.name for goal in goals.site_goals(self.request.dbsession, self.site.id)}
+        return {"site": self.site, "goal": self.goal, "describe": _describe, "deletion": deletion, "names": names,
+                "steps_text": conversions.steps_text, "min_steps": conversions.MIN_STEPS, "form": form.html}
+
+    @view_config(name="delete", request_method="GET", renderer=DELETE)
+    def confirm_delete(self):
+        deletion = conversions.goal_deletion(self.request.dbsession, self.goal)
+        return self._delete_page(deletion, self._delete_form(deletion))
+
+    @view_config(name="delete", request_method="POST", renderer=DELETE)
     def delete(self):
         request = self.request
+        deletion = conversions.goal_deletion(request.dbsession, self.goal)
+        form = self._delete_form(deletion)
+        appstruct = form.validate()
+        if appstruct is None:
+            return self._delete_page(deletion, form)
+        if appstruct["uses"] != deletion.fingerprint:
+            request.session.flash("The funnels and experiments that use this goal changed since that page was shown: "
+                                  "nothing was deleted. Check what deleting it does now.")
+            return HTTPSeeOther(request.resource_url(self.context, "delete"))
         name = self.goal.name
-        request.dbsession.delete(self.goal)
-        members.record(request.dbsession, self.site.id, request.identity, f"deleted the goal {name!r}")
-        request.session.flash(f"Goal {name!r} deleted.")
+        conversions.delete_goal(request.dbsession, deletion, request.identity)
+        message = f"Goal “{name}” deleted."
+        gone = [f"the funnel “{c.funnel.name}”" for c in deletion.deleted_funnels]
+        gone += [f"the experiment “{e.name}”" for e in deletion.experiments]
+        if gone:
+            message += " Deleted with it: " + ", ".join(gone) + "."
+        if deletion.changed_funnels:
+            message += " Without its steps: " + ", ".join(f"the funnel “{c.funnel.name}”"
+                                                         for c in deletion.changed_funnels) + "."
+        request.session.flash(message)
         return HTTPSeeOther(request.resource_url(self.context.__parent__))

@@ -12,6 +12,8 @@ when no one field is at fault), with ``Cache-Control: no-store``:
 403    ``insufficient_scope``    the key may see the resource but not do this
 404    ``not_found``             no such resource, or not one the key may see
 405    ``method_not_allowed``    the resource does not answer that method
+409    ``goal_in_use``           funnels or experiments are built on the goal to delete (the
+                                 answer names them; ``?cascade=true`` goes ahead)
 413    ``too_large``             the body is larger than the endpoint takes
 429    ``rate_limited``          the key made too many requests this minute
 500    ``server_error``          a fault of ours (logged); never an answer to bad input

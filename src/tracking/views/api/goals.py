@@ -1,14 +1,20 @@
 """``/api/v1/sites/<id>/goals``: a site's goals, listed and added; ``…/goals/<id>``: one goal,
 read, changed (``PATCH``) and deleted. Reading asks what reading the site asks; changing asks a
 ``sites:write`` key whose user may edit the site. The rules are :mod:`tracking.goals`'s, as on
-the goals page."""
+the goals page.
+
+Deleting a goal that funnels or experiments are built on changes them as the goal page's
+confirmation says (:func:`tracking.conversions.goal_deletion`), so the API does it only when
+asked: without ``?cascade=true`` the answer is a ``409`` (``goal_in_use``) naming them, and
+nothing changes; with it, a ``200`` names what was changed and deleted. A goal nothing is built
+on is deleted with a ``204`` (or, with ``?cascade=true``, a ``200`` with empty lists)."""
 
 from __future__ import annotations
 
 from pyramid.response import Response
 from pyramid.view import view_config, view_defaults
 
-from ... import goals, members
+from ... import conversions, goals, members
 from ...api_resources import ApiGoal, ApiGoals
 from ...models import Goal
 from ...security import Permission
@@ -19,6 +25,22 @@ MAX_BODY = 4096
 
 def goal_json(goal: Goal) -> dict:
     return {"id": goal.id, **{name: getattr(goal, name) for name in goals.FIELDS}}
+
+
+def deletion_json(deletion: conversions.GoalDeletion) -> dict:
+    """What deleting a goal does (or did) to its funnels and experiments."""
+    return {
+        "funnels": [{"id": c.funnel.id, "name": c.funnel.name, "outcome": "deleted" if c.deleted else "changed",
+                     "steps": list(c.steps)} for c in deletion.funnels],
+        "experiments": [{"id": e.id, "name": e.name, "key": e.key, "outcome": "deleted"} for e in deletion.experiments],
+    }
+
+
+def _cascade(request) -> bool:
+    values = request.GET.getall("cascade")
+    if len(values) > 1 or (values and values[0] not in ("true", "false")):
+        raise invalid("cascade", "cascade is true or false, given once.")
+    return values == ["true"]
 
 
 def _fields(request, current: Goal | None = None) -> dict:
@@ -96,6 +118,15 @@ class GoalViews:
     @view_config(request_method="DELETE", permission=Permission.EDIT)
     def delete(self):
         request = self.request
-        request.dbsession.delete(self.goal)
-        members.record(request.dbsession, self.goal.site_id, request.identity, f"deleted the goal {self.goal.name!r} (API)")
-        return Response(status=204, headerlist=[("Cache-Control", "no-store")])
+        cascade = _cascade(request)
+        deletion = conversions.goal_deletion(request.dbsession, self.goal)
+        if not cascade and not deletion.harmless:
+            body = {"error": {"code": "goal_in_use", "field": None, "message": (
+                "Funnels or experiments are built on this goal; deleting it changes or deletes them as listed. "
+                "Send DELETE again with ?cascade=true to go ahead.")}, **deletion_json(deletion)}
+            return json_response(body, 409)
+        goal = goal_json(self.goal)
+        conversions.delete_goal(request.dbsession, deletion, request.identity, via=" (API)")
+        if not cascade:
+            return Response(status=204, headerlist=[("Cache-Control", "no-store")])
+        return json_response({"goal": goal, **deletion_json(deletion)})
