@@ -87,6 +87,39 @@ def test_events_do_not_move_the_exit_page_and_visitors_are_apart(pipeline, dbses
     assert first.visitor != second.visitor and not first.is_bounce and second.is_bounce
 
 
+def test_a_hit_is_first_once_per_visitor_page_or_event_and_day_across_batches_and_visits(pipeline, dbsession, example):
+    """Each visitor's first page view of a path (first event of a name) that day, and no other
+    hit, is marked first: checked against the raw rows, whatever the batches, the stores
+    writing them (no memory of earlier batches), the visits (a gap opens a new one) and the
+    order the hits of a batch come in."""
+    import random
+
+    rng = random.Random(7)
+    paths, events, ips = ("/", "/a", "/b", "/c"), ("pageview", "pageview", "signup", "outbound"), ("198.51.100.1", "198.51.100.2", "198.51.100.3")
+    hits = []
+    for n in range(240):
+        at = T0 + timedelta(minutes=n * 3 + rng.randrange(3))  # gaps of 40+ minutes below: new visits
+        if n % 60 == 59:
+            at += timedelta(minutes=40)
+        hits.append(make_hit(pipeline, example, at=at, path=rng.choice(paths), event=rng.choice(events), ip=rng.choice(ips),
+                             ua=CHROME if n % 17 else "Googlebot/2.1 (+http://www.google.com/bot.html)"))
+    for start in range(0, len(hits), 37):
+        batch = hits[start:start + 37]
+        rng.shuffle(batch)
+        Store(None).write_batch(dbsession, batch)
+    dbsession.expire_all()
+    rows = list(dbsession.scalars(select(Hit).where(Hit.site_id == example.id).order_by(Hit.ts, Hit.id)))
+    assert len(rows) == 240 and len({r.visit_id for r in rows if not r.bot}) > 3
+    seen, expected = set(), []
+    for row in rows:
+        key = (row.visitor, row.event, row.path if row.event == "pageview" else "")
+        expected.append(not row.bot and key not in seen)
+        if not row.bot:
+            seen.add(key)
+    assert [row.is_first for row in rows] == expected
+    assert 10 < sum(expected) < 200
+
+
 def test_salts_rotate_daily_and_are_deleted_after_two_days(pipeline, dbsession, example):
     store = Store(None)
     day1 = make_hit(pipeline, example, at=T0)

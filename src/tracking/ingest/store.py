@@ -62,7 +62,7 @@ from .pipeline import EnrichedHit
 from .spool import HIT_FIELDS, SCAN_SECONDS, SpoolFile, spool_hits
 from .spool import claim as claim_spool_files
 from .statements import Statement
-from .visits import assign_visits, first_hits, record_engagements
+from .visits import assign_visits, record_engagements
 
 log = logging.getLogger(__name__)
 
@@ -258,8 +258,7 @@ class Store(HitBuffer):
         delta = Delta()
         if batch:
             visitors = [visitor_id(self._salt(session, hit.ts.date()), hit.visitor_key) for hit in batch]
-            visit_ids = assign_visits(connection, batch, visitors, delta)
-            firsts = first_hits(connection, batch, visitors)
+            visit_ids, firsts = assign_visits(connection, batch, visitors, delta)
             rows = []
             for hit, visitor, visit_id, first in zip(batch, visitors, visit_ids, firsts, strict=True):
                 rows.append((*_stored_values(hit), visitor, visit_id, first))

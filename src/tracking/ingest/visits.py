@@ -4,8 +4,9 @@ For each batch the hit writer (:mod:`.store`) reads the visits of its visitors f
 (row locks on PostgreSQL; on SQLite the database's write lock, taken at BEGIN), so several server
 processes continue each other's visits; two processes seeing a brand-new visitor within the same
 instant may each open one. :func:`assign_visits` opens and extends visits and records their
-changes in the batch's summary :class:`~tracking.summaries.delta.Delta`; :func:`first_hits` tells
-each hit that is its visitor's first view of its page (or first event of its name) that day;
+changes in the batch's summary :class:`~tracking.summaries.delta.Delta`, and tells each hit that
+is its visitor's first view of its page (or first event of its name) that day, from the pages and
+events their visits list;
 :func:`record_engagements` stores the measurements of page views that Plausible's tracker sends
 after them (time on page, scroll depth), which extend a visit and count nothing.
 """
@@ -98,25 +99,35 @@ UPDATE_VISITS = Statement(_V, ("ended_at", "exit_path", "pageviews", "events", "
                           key="id")
 
 
-def assign_visits(connection, batch: list[EnrichedHit], visitors: list[int], delta: Delta) -> list[int | None]:
-    """The visit id of each hit (``None`` for bots), opening and extending visits.
+def assign_visits(connection, batch: list[EnrichedHit], visitors: list[int],
+                  delta: Delta) -> tuple[list[int | None], list[bool]]:
+    """The visit id of each hit (``None`` for bots), opening and extending visits; and whether
+    each hit is its visitor's first page view of its path (first event of its name) today.
 
     The visitors' visits are read from the database (locked on PostgreSQL, so that server
     processes extending the same visit take turns; on SQLite the writer's transaction holds
     the database's write lock); visitor ids change daily, so that is every visit they had
-    today, and any at all means this is not their first visit today.
+    today, and any at all means this is not their first visit today. The pages and events
+    those visits list are what the visitor has already seen today: a hit is a first when
+    none of them, nor an earlier hit of the batch, has its path (its event's name).
     """
     people = [(i, hit) for i, hit in enumerate(batch) if not hit.bot]
     result: list[int | None] = [None] * len(batch)
+    firsts = [False] * len(batch)
     if not people:
-        return result
+        return result, firsts
     keys = {(hit.site_id, visitors[i]) for i, hit in people}
     postgresql = connection.dialect.name == "postgresql"
     current: dict[tuple[int, int], _State] = {}
+    #: Per visitor: the paths viewed (``("pageview", path)``) and events sent (``(name, "")``) today.
+    already: dict[tuple[int, int], set[tuple[str, str]]] = {}
     for row in connection.execute(_VISITS_OF[postgresql], _visitor_parameters(postgresql, keys)).all():
         key = (row[1], row[2])  # rows come by ended_at: the last visit of each visitor wins
         if key in keys:
-            current[key] = _State.from_row(row)
+            visit = current[key] = _State.from_row(row)
+            viewed = already.setdefault(key, set())
+            viewed.update(("pageview", path) for path in visit.pages)
+            viewed.update((name, "") for name in visit.names)
     seen = set(current)
 
     new: list[_State] = []
@@ -129,14 +140,22 @@ def assign_visits(connection, batch: list[EnrichedHit], visitors: list[int], del
             seen.add(key)
             current[key] = state
             new.append(state)
+        known = already.get(key)
+        if known is None:
+            known = already[key] = set()
         if hit.event == "pageview":
             state.pageviews += 1
             state.pages[hit.path] = None
             if hit.ts >= state.last:
                 state.attrs["exit"] = hit.path
+            first_key = ("pageview", hit.path)
         else:
             state.events += 1
             state.names[hit.event] = None
+            first_key = (hit.event, "")
+        if first_key not in known:
+            known.add(first_key)
+            firsts[i] = True
         if hit.ts > state.last:
             state.last = hit.ts
         assigned.append((i, state))
@@ -159,7 +178,7 @@ def assign_visits(connection, batch: list[EnrichedHit], visitors: list[int], del
         delta.change_visit(state.site_id, state.day, state.attrs, state.before, state.before_exit, state.counts())
     for i, state in assigned:
         result[i] = state.id
-    return result
+    return result, firsts
 
 
 #: The stored measurements of page views (:func:`record_engagements`).
@@ -263,48 +282,3 @@ _VISITS_OF = {
     False: select(*_VISIT_COLUMNS).where(_visitors_in(False, _V)).order_by(_V.c.ended_at),
     True: select(*_VISIT_COLUMNS).where(_visitors_in(True, _V)).order_by(_V.c.ended_at).with_for_update(),
 }
-
-#: Which of the keys (site, visitor, event, path for a page view or "" for an event) already
-#: have a hit: one row per key that does (its position in the parameters, from 1).
-_SEEN_KEYS = {
-    False: text(
-        "SELECT k.key + 1 FROM json_each(:keys) AS k WHERE EXISTS (SELECT 1 FROM hits AS h"
-        " WHERE h.site_id = k.value ->> 0 AND h.visitor = k.value ->> 1 AND h.event = k.value ->> 2"
-        " AND (h.event <> 'pageview' OR h.path = k.value ->> 3))"
-    ),
-    # A lateral subquery with LIMIT: one index probe per key, whatever the planner thinks of
-    # the array's size (as a semi-join it may scan all the hits).
-    True: text(
-        "SELECT k.n FROM unnest(CAST(:sites AS integer[]), CAST(:visitors AS bigint[]), CAST(:events AS text[]),"
-        " CAST(:paths AS text[])) WITH ORDINALITY AS k(site_id, visitor, event, path, n)"
-        " CROSS JOIN LATERAL (SELECT 1 FROM hits AS h WHERE h.site_id = k.site_id AND h.visitor = k.visitor"
-        " AND h.event = k.event AND (h.event <> 'pageview' OR h.path = k.path) LIMIT 1) AS seen"
-    ),
-}
-
-
-def first_hits(connection, batch: list[EnrichedHit], visitors: list[int]) -> list[bool]:
-    """Whether each hit is its visitor's first page view of that path (first event of that name) today."""
-    keys = list(dict.fromkeys(
-        (hit.site_id, visitors[i], hit.event, hit.path if hit.event == "pageview" else "")
-        for i, hit in enumerate(batch) if not hit.bot
-    ))
-    seen: set[tuple] = set()
-    if keys:
-        if connection.dialect.name == "postgresql":
-            sites, people, events, paths = zip(*keys, strict=True)
-            parameters = {"sites": list(sites), "visitors": list(people), "events": list(events), "paths": list(paths)}
-            found = connection.scalars(_SEEN_KEYS[True], parameters)
-        else:
-            found = connection.scalars(_SEEN_KEYS[False], {"keys": json.dumps(keys)})
-        seen = {keys[n - 1] for n in found}
-    result = [False] * len(batch)
-    for i in sorted(range(len(batch)), key=lambda i: batch[i].ts):
-        hit = batch[i]
-        if hit.bot:
-            continue
-        key = (hit.site_id, visitors[i], hit.event, hit.path if hit.event == "pageview" else "")
-        if key not in seen:
-            seen.add(key)
-            result[i] = True
-    return result
