@@ -26,7 +26,6 @@ class Hit(Base):
     __tablename__ = "hits"
     __table_args__ = (
         Index("ix_hits_site_id_ts", "site_id", "ts"),
-        Index("ix_hits_site_id_visitor", "site_id", "visitor"),
         Index("ix_hits_visit_id", "visit_id"),
     )
 
