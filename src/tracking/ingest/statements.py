@@ -12,9 +12,7 @@ it saves is measured in BENCHMARKS.md ("The hit writer's statements").
 from datetime import date, datetime
 from operator import methodcaller
 
-from sqlalchemy.exc import DBAPIError
-
-from ..models.types import postgresql_array
+from ..models.types import driver_cursor, execute_binary, postgresql_array
 
 
 class Statement:
@@ -84,36 +82,24 @@ class Statement:
         if sql is None:
             quote = dialect.identifier_preparer.quote
             names = (*self.columns, self.key)
-            arrays = ", ".join(f"CAST(%s AS {postgresql_array(self.table.c[name])})" for name in names)
+            arrays = ", ".join(f"CAST(%b AS {postgresql_array(self.table.c[name])})" for name in names)
             assignments = ", ".join(f"{quote(column)} = u.{quote(column)}" for column in self.columns)
             table = quote(self.table.name)
             sql = self._compiled["unnest"] = (
                 f"UPDATE {table} SET {assignments} FROM unnest({arrays}) AS u({', '.join(quote(n) for n in names)})"
                 f" WHERE {table}.{quote(self.key)} = u.{quote(self.key)}"
             )
-        connection.exec_driver_sql(sql, tuple(list(column) for column in zip(*rows, strict=True)))
+        execute_binary(connection, sql, tuple(list(column) for column in zip(*rows, strict=True)))
 
     def _copy(self, connection, rows) -> None:
         """Insert with ``COPY``: psycopg formats the rows in C, where its executemany spends
         Python on every row (the writer's largest cost on PostgreSQL). Driver errors are raised
         as SQLAlchemy's, as for any other statement."""
-        dialect = connection.dialect
-        quote = dialect.identifier_preparer.quote
+        quote = connection.dialect.identifier_preparer.quote
         sql = f"COPY {quote(self.table.name)} ({', '.join(quote(column) for column in self.columns)}) FROM STDIN"
-        cursor = connection.connection.cursor()
-        try:
-            with cursor.copy(sql) as copy:
-                for row in rows:
-                    copy.write_row(row)
-        except dialect.loaded_dbapi.Error as error:
-            invalidated = dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
-            if invalidated:
-                connection.invalidate(error)
-            raise DBAPIError.instance(
-                sql, None, error, dialect.loaded_dbapi.Error, connection_invalidated=invalidated, dialect=dialect
-            ) from error
-        finally:
-            cursor.close()
+        with driver_cursor(connection, sql) as cursor, cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
 
 
 #: C implementations of what SQLite's timestamp and date bind processors write, for values of

@@ -17,11 +17,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from sqlalchemy import text
 from sqlalchemy.dialects import sqlite
 
 from ..models import DailyStat, HourlyStat
-from ..models.types import postgresql_array
+from ..models.types import execute_binary, postgresql_array
 from .dimensions import BOT, COUNT_FIELDS, HITS, TOTAL, prop_value
 
 #: Indexes into a counts vector (:data:`~.dimensions.COUNT_FIELDS`).
@@ -117,8 +116,8 @@ class Delta:
             if postgresql:
                 # Arrays, one per column, unnested by the server: the driver adapts a few lists
                 # instead of running an executemany of thousands of rows in Python.
-                columns = [list(column) for column in zip(*(key + tuple(counts) for key, counts in rows), strict=True)]
-                connection.execute(_unnest_upsert(model, keys, fields), dict(zip((*keys, *fields), columns, strict=True)))
+                columns = tuple(list(column) for column in zip(*(key + tuple(counts) for key, counts in rows), strict=True))
+                execute_binary(connection, _unnest_upsert(model, keys, fields), columns)
             else:
                 names = (*keys, *fields)
                 connection.execute(
@@ -127,13 +126,14 @@ class Delta:
 
 
 @functools.cache
-def _unnest_upsert(model, keys: tuple[str, ...], fields: tuple[str, ...]):
-    """PostgreSQL: add the rows given as one array per column (``INSERT … SELECT unnest``)."""
+def _unnest_upsert(model, keys: tuple[str, ...], fields: tuple[str, ...]) -> str:
+    """PostgreSQL: add the rows given as one array per column, in the order of ``keys`` then
+    ``fields`` (``INSERT … SELECT unnest``; the driver's placeholders, for :func:`execute_binary`)."""
     table = model.__table__
     names = (*keys, *fields)
-    arrays = ", ".join(f"CAST(:{name} AS {postgresql_array(table.c[name])})" for name in names)
+    arrays = ", ".join(f"CAST(%b AS {postgresql_array(table.c[name])})" for name in names)
     updates = ", ".join(f"{field} = {table.name}.{field} + excluded.{field}" for field in fields)
-    return text(
+    return (
         f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({arrays})"
         f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
     )
