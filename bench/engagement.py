@@ -47,7 +47,7 @@ def items(site_id: int, count: int, seconds: int, *, engaged: bool = False):
         hit = pipeline.process(info, parse({"url": f"https://example.com{path}"}), ip=f"10.{i // 65536}.{i // 256 % 256}.{i % 256}",
                                user_agent=CHROME, dnt=False, gpc=False, now=T0 + timedelta(seconds=seconds, milliseconds=i))
         if engaged:
-            hit.event, hit.engaged_ms, hit.scroll_depth = "engagement", 19_000, 70
+            hit = hit._replace(event="engagement", engaged_ms=19_000, scroll_depth=70)
         found.append(hit)
     return found
 
@@ -63,9 +63,8 @@ def measure(url: str, count: int, rounds: int) -> dict[str, float]:
         firsts, views, engagements = items(site_id, count, 0), items(site_id, count, 20), items(site_id, count, 20, engaged=True)
         # Each pipeline keys visitors under a secret of its own: the same visitors, the same keys.
         keys = [hit.visitor_key for hit in firsts]
-        for batch in (views, engagements):
-            for hit, key in zip(batch, keys, strict=True):
-                hit.visitor_key = key
+        views, engagements = ([hit._replace(visitor_key=key) for hit, key in zip(batch, keys, strict=True)]
+                              for batch in (views, engagements))
         with sessions() as session, session.begin():
             store.write_batch(session, firsts)
         best = {"page views": float("inf"), "engagements": float("inf")}

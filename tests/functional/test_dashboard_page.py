@@ -141,8 +141,7 @@ def test_previous_and_next_period_arrows(page_of, site):
 
 
 def test_countries_are_named_with_a_flag(page_of, site, dbsession):
-    hit = make_hit(site, utcnow() - timedelta(minutes=5), "/")
-    hit.country = "DE"
+    hit = make_hit(site, utcnow() - timedelta(minutes=5), "/")._replace(country="DE")
     store(dbsession, hit)
     page = page_of(site, period="today")
     cell = page.html.select_one("#panel-country td.value")
@@ -168,8 +167,7 @@ def test_panels_are_grouped_for_tabs(page_of, site, dbsession):
 def test_a_long_list_can_be_searched(testapp, owner, site, dbsession):
     at = utcnow() - timedelta(minutes=30)
     store(dbsession, *[make_hit(site, at, path, ip=f"198.51.100.{i}") for i, path in enumerate(["/", "/pricing", "/Price-list", "/blog"])])
-    de = make_hit(site, at, "/", ip="198.51.100.9")
-    de.country = "DE"
+    de = make_hit(site, at, "/", ip="198.51.100.9")._replace(country="DE")
     store(dbsession, de)
     testapp.login(owner.email)
     page = testapp.get(f"/sites/{site.id}/panel", params={"dim": "page", "period": "today", "q": " PRIC "})

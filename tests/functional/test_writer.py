@@ -90,8 +90,8 @@ def test_an_engagement_goes_through_the_child_as_a_measurement(pipeline, site, t
     engine, site_id = site
     [view] = hits(pipeline, site_id, 1)
     [engaged] = hits(pipeline, site_id, 1)  # the same visitor and page, 30 s later
-    engaged.ts += timedelta(seconds=30)
-    engaged.event, engaged.props, engaged.engaged_ms, engaged.scroll_depth = "engagement", None, 28_000, 75
+    engaged = engaged._replace(ts=engaged.ts + timedelta(seconds=30), event="engagement", props=None, engaged_ms=28_000,
+                               scroll_depth=75)
     store = writer(url_of(engine), tmp_path)
     try:
         assert store.submit(view) and store.submit(engaged)

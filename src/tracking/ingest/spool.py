@@ -31,7 +31,6 @@ import logging
 import os
 import re
 import time
-from dataclasses import fields
 from datetime import date, datetime
 from functools import partial
 from pathlib import Path
@@ -43,7 +42,7 @@ log = logging.getLogger(__name__)
 #: A running writer looks for spool files nobody holds this often.
 SCAN_SECONDS = 5.0
 
-HIT_FIELDS = tuple(field.name for field in fields(EnrichedHit))
+HIT_FIELDS = EnrichedHit._fields
 #: Fields of a hit that spool files written by earlier versions lack, with their value then.
 SPOOL_DEFAULTS = {"as_org": ""}
 #: A spool file: its id (``<pid>-<ns>`` of the process and instant that wrote it) and how many of

@@ -39,7 +39,6 @@ import threading
 import time
 from collections import deque
 from multiprocessing.connection import Connection
-from operator import attrgetter
 
 from zope.interface import implementer
 
@@ -47,7 +46,7 @@ from ..interfaces import IHitStore
 from ..settings import StoreSettings
 from .buffer import HitBuffer
 from .pipeline import EnrichedHit
-from .spool import HIT_FIELDS, count_unclaimed, spool_hits
+from .spool import count_unclaimed, spool_hits
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -55,7 +54,6 @@ log = logging.getLogger(__name__)
 #: The child's reports: how many of the hits its server sent are settled, and how many hits read
 #: from spool files it holds, not yet committed.
 _PROGRESS = struct.Struct("!QQ")
-_row = attrgetter(*HIT_FIELDS)
 #: The child's program (not ``-m``: this module is imported with its package first).
 _CHILD = "from tracking.ingest.writer import main; main()"
 #: The longest wait before starting a writer again after it died young (doubling from 0.1 s).
@@ -197,7 +195,7 @@ class WriterProcess(HitBuffer):
                 pipe, generation, stopping = self._hits_pipe, self._generation, self._stopping
             if batch and pipe is not None:
                 try:
-                    pipe.send_bytes(_dumps([_row(hit) for hit in batch]))
+                    pipe.send_bytes(_dumps(list(map(tuple, batch))))
                 except (OSError, ValueError):
                     # The child is gone: its reader requeues these and starts another.
                     with self._cond:
@@ -265,7 +263,7 @@ def serve(hits_fd: int, acks_fd: int) -> None:
         gc.freeze()
         store.start()
         while (message := _receive(hits)) is not None:
-            store.submit_many([EnrichedHit(*row) for row in pickle.loads(message)])
+            store.submit_many(list(map(EnrichedHit._make, pickle.loads(message))))
         store.close()
         engine.dispose()
 

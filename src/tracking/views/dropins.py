@@ -115,9 +115,10 @@ def _store(request, sites, fields: dict, measured: Measured | None = None) -> Re
             if measured is None:
                 hit = enrich(registry, site, raw, **options)
             else:  # not a hit: not counted among the ignored hits either
-                hit = registry.getUtility(IHitPipeline).process(site, raw, **options)
-                hit.event, hit.referrer, hit.props = "engagement", "", None
-                hit.engaged_ms, hit.scroll_depth = measured.engaged_ms, measured.scroll_depth
+                hit = registry.getUtility(IHitPipeline).process(site, raw, **options)._replace(
+                    event="engagement", referrer="", props=None,
+                    engaged_ms=measured.engaged_ms, scroll_depth=measured.scroll_depth,
+                )
         except Ignored:
             continue
         if not store.submit(hit):
