@@ -36,7 +36,7 @@ lint: $(VENV)/.installed-testing
 	$(VENV)/bin/mypy src
 
 # The linters first: a finding fails the run before the suite starts.
-test: lint browser-deps nginx-deps
+test: lint browser-deps nginx-deps bench-deps
 	$(PY) -m pytest --cov=tracking --cov-report=term-missing:skip-covered --cov-fail-under=90
 	@if $(PY) -m tests.postgresql; then \
 		$(MAKE) --no-print-directory test-postgresql; \
@@ -81,6 +81,19 @@ nginx-deps:
 			|| echo "nginx-deps: apt-get could not install nginx: the nginx test will skip"; \
 	else \
 		echo "nginx-deps: no nginx and no way to install it here (needs root and apt-get): the nginx test will skip"; \
+	fi
+
+# wrk, the load generator of bench/ingest.py and bench/flood.py (the slow tests run them briefly).
+# Idempotent; without it those benchmarks fall back to a slower Python load generator.
+.PHONY: bench-deps
+bench-deps:
+	@if command -v wrk >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "bench-deps: installing Debian's wrk (apt-get)"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } \
+			|| echo "bench-deps: apt-get could not install wrk: the benchmarks use their Python load generator"; \
+	else \
+		echo "bench-deps: no wrk and no way to install it here (needs root and apt-get): the benchmarks use their Python load generator"; \
 	fi
 
 test-sqlite: $(VENV)/.installed-testing

@@ -588,7 +588,21 @@ def run_python_load(url: str, script: Path, site_a: int, site_b: int, duration: 
     async def everyone() -> None:
         await asyncio.wait_for(asyncio.gather(*(worker(n) for n in range(args.connections))), duration + 10)
 
-    asyncio.run(everyone())
+    # In a thread of its own: the caller may be in a running event loop (a test run after
+    # the browser tests), where asyncio.run refuses to start another.
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(everyone())
+        except BaseException as error:  # raised again in the caller's thread
+            failed.append(error)
+
+    runner = threading.Thread(target=run, name="python-load")
+    runner.start()
+    runner.join()
+    if failed:
+        raise failed[0]
     if dropin is not None and not load.other and not sum(load.socket_errors.values()):
         load.acked, load.flagged = len(sent_a), load.flagged - len(sent_a)
     load.seconds = time.monotonic() - start
