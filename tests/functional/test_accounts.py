@@ -1,5 +1,7 @@
 """Register, log in, log out, and the account page."""
 
+from datetime import datetime
+
 import pytest
 from sqlalchemy import func, select
 
@@ -161,8 +163,15 @@ def test_account_page_changes_password(testapp, dbsession, owner):
     assert testapp.login("owner@example.com", "new-password-123").status_code == 303
 
 
-def test_delete_account_needs_confirmation_and_deletes_sites(testapp, dbsession, owner, site):
+def test_delete_account_needs_confirmation_and_deletes_sites(testapp, dbsession, owner, other, make_site, site):
+    from tests.hits import make_hit
+    from tracking.ingest.store import Store
+    from tracking.models import Hit
+
     owner_id = owner.id
+    kept = make_site(other, url="https://example.com")
+    Store(None).write_batch(dbsession, [make_hit(site, datetime(2026, 3, 1, 12)), make_hit(kept, datetime(2026, 3, 1, 12))])
+    assert dbsession.scalar(select(func.count(Hit.id))) == 2
     testapp.login("owner@example.com")
     form = testapp.get(f"/users/{owner.id}/delete").forms["delete-account"]
     form["current_password"] = "wrong"
@@ -175,5 +184,7 @@ def test_delete_account_needs_confirmation_and_deletes_sites(testapp, dbsession,
     assert res.status_code == 303
     dbsession.expire_all()
     assert dbsession.get(User, owner_id) is None
-    assert dbsession.scalar(select(func.count(Site.id))) == 0
+    assert dbsession.scalar(select(func.count(Site.id))) == 1  # the other account's
+    # The account's sites' hits went with them; the other site's stayed.
+    assert list(dbsession.scalars(select(Hit.site_id))) == [kept.id]
     assert testapp.get("/sites/").status_code == 303  # logged out

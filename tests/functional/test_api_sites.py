@@ -84,12 +84,23 @@ def test_a_site_is_changed_and_the_beacon_forgets_it(app, testapp, dbsession, si
     assert error_of(testapp.patch_json(f"/api/v1/sites/{site.id}", {}, headers=bearer(writer), status=400))["field"] is None
 
 
-def test_a_site_is_deleted(testapp, dbsession, site, writer):
+def test_a_site_is_deleted_with_its_hits(testapp, dbsession, site, writer):
+    from datetime import datetime
+
+    from sqlalchemy import func, select
+
+    from tests.hits import make_hit
+    from tracking.ingest.store import Store
+    from tracking.models import Hit
+
     site_id = site.id
+    Store(None).write_batch(dbsession, [make_hit(site, datetime(2026, 3, 1, 12), path) for path in ("/", "/a")])
+    assert dbsession.scalar(select(func.count(Hit.id)).where(Hit.site_id == site_id)) == 2
     res = testapp.delete(f"/api/v1/sites/{site_id}", headers=bearer(writer), status=204)
     assert res.body == b""
     dbsession.expunge_all()
     assert dbsession.get(Site, site_id) is None
+    assert dbsession.scalar(select(func.count(Hit.id)).where(Hit.site_id == site_id)) == 0
     assert error_of(testapp.get(f"/api/v1/sites/{site_id}", headers=bearer(writer), status=404))["code"] == "not_found"
 
 

@@ -47,7 +47,7 @@ from datetime import date, timedelta
 from operator import attrgetter
 from pathlib import Path
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from zope.interface import implementer
 
@@ -250,8 +250,12 @@ class Store(HitBuffer):
         then the batch's engagements (measurements of page views, after the page views of the
         same batch: :func:`~.visits.record_engagements`)."""
         connection = session.connection()  # Core: plain rows, no ORM machinery on the hot path
-        existing_sites = set(connection.scalars(select(Site.id).where(Site.id.in_({hit.site_id for hit in batch}))))
-        batch = [hit for hit in batch if hit.site_id in existing_sites]  # sites deleted meanwhile
+        # Sites deleted meanwhile lose their hits here. On PostgreSQL the sites stay locked (key
+        # share) until the batch commits: a site's deletion waits for it, then deletes its hits
+        # (``hits.site_id`` is no foreign key: see ``models.hits``). On SQLite the writer's
+        # transaction holds the database's write lock.
+        existing_sites = set(connection.scalars(_EXISTING_SITES, {"ids": sorted({hit.site_id for hit in batch})}))
+        batch = [hit for hit in batch if hit.site_id in existing_sites]
         engagements = [hit for hit in batch if hit.engaged_ms is not None]
         if engagements:
             batch = [hit for hit in batch if hit.engaged_ms is None]
@@ -387,6 +391,9 @@ class _Claim:
         self.committed = 0
 
 
+#: Which of some sites exist, locked against deletion until the transaction ends (PostgreSQL;
+#: SQLite has no row locks and renders no ``FOR`` clause).
+_EXISTING_SITES = select(Site.id).where(Site.id.in_(bindparam("ids", expanding=True))).with_for_update(read=True, key_share=True)
 #: The fields of a hit that are columns of ``hits`` (the visitor key becomes the visitor id).
 _STORED_FIELDS = tuple(name for name in HIT_FIELDS if name not in ("visitor_key", "engaged_ms", "scroll_depth"))
 _stored_values = attrgetter(*_STORED_FIELDS)
