@@ -35,16 +35,27 @@ lint: $(VENV)/.installed-testing
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy src
 
-# The linters first: a finding fails the run before the suite starts.
-test: lint browser-deps nginx-deps bench-deps
-	$(PY) -m pytest --cov=tracking --cov-report=term-missing:skip-covered --cov-fail-under=90
-	@if $(PY) -m tests.postgresql; then \
-		$(MAKE) --no-print-directory test-postgresql; \
+# The linters first: a finding fails the run before the suite starts. Then the two databases'
+# legs at once: most of a test's time is waiting (servers starting, browsers, a writer's
+# interval), so together they take about as long as one. The PostgreSQL leg's output goes to
+# var/test-postgresql.log and is shown once both are done; the run fails if either does.
+test: lint browser-deps nginx-deps bench-deps | var
+	@pg=; \
+	if $(PY) -m tests.postgresql; then \
+		echo "== the same suite on PostgreSQL, at the same time: var/test-postgresql.log =="; \
+		$(PY) -m pytest -p no:cacheprovider --database=postgresql > var/test-postgresql.log 2>&1 & pg=$$!; \
 	elif [ -n "$$REQUIRE_POSTGRESQL" ]; then \
 		echo "PostgreSQL at $$TRACKING_TEST_POSTGRESQL is not reachable, and REQUIRE_POSTGRESQL is set"; exit 1; \
 	else \
 		echo "SKIPPED the PostgreSQL leg: no server at $$TRACKING_TEST_POSTGRESQL"; \
-	fi
+	fi; \
+	$(PY) -m pytest --cov=tracking --cov-report=term-missing:skip-covered --cov-fail-under=90; sqlite=$$?; \
+	postgresql=0; \
+	if [ -n "$$pg" ]; then \
+		wait $$pg; postgresql=$$?; \
+		echo "== the PostgreSQL leg (exit status $$postgresql) =="; cat var/test-postgresql.log; \
+	fi; \
+	[ $$sqlite -eq 0 ] && [ $$postgresql -eq 0 ]
 
 # What the browser tests (tests/browser) need besides Python: Debian's headless Chromium, and the
 # packages of tests/browser/package.json: axe-core, and the peers' own clients (Plausible's tracker,
