@@ -57,20 +57,26 @@ test: lint browser-deps nginx-deps bench-deps | var
 	fi; \
 	[ $$sqlite -eq 0 ] && [ $$postgresql -eq 0 ]
 
+# $(call apt_install,TARGET,CHECK,PACKAGE,WITHOUT): Debian's PACKAGE, unless CHECK succeeds, installed
+# when this can be (as root, with apt-get); otherwise TARGET says so, and what happens WITHOUT it.
+define apt_install
+if $(2); then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "$(1): installing Debian's $(3) (apt-get)"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(3) >/dev/null; } \
+			|| echo "$(1): apt-get could not install $(3): $(4)"; \
+	else \
+		echo "$(1): no $(3) and no way to install it here (needs root and apt-get): $(4)"; \
+	fi
+endef
+
 # What the browser tests (tests/browser) need besides Python: Debian's headless Chromium, and the
 # packages of tests/browser/package.json: axe-core, and the peers' own clients (Plausible's tracker,
 # Umami's Node client, run by node). Idempotent; a step that cannot run here says so and the tests
 # concerned skip.
 .PHONY: browser-deps
 browser-deps:
-	@if [ -x /usr/bin/chromium ]; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "browser-deps: installing Debian's chromium (apt-get)"; \
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
-			|| echo "browser-deps: apt-get could not install chromium: the browser tests will skip"; \
-	else \
-		echo "browser-deps: no /usr/bin/chromium and no way to install it here (needs root and apt-get): the browser tests will skip"; \
-	fi
+	@$(call apt_install,browser-deps,[ -x /usr/bin/chromium ],chromium,the browser tests will skip)
 	@if [ -d tests/browser/node_modules/axe-core ] && [ -d tests/browser/node_modules/@plausible-analytics/tracker ] \
 		&& [ -d tests/browser/node_modules/@umami/node ]; then :; \
 	elif command -v npm >/dev/null 2>&1; then \
@@ -85,27 +91,13 @@ browser-deps:
 # Idempotent; where it cannot be installed the test skips, saying so (or fails with REQUIRE_NGINX).
 .PHONY: nginx-deps
 nginx-deps:
-	@if [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "nginx-deps: installing Debian's nginx-light (apt-get)"; \
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; } \
-			|| echo "nginx-deps: apt-get could not install nginx: the nginx test will skip"; \
-	else \
-		echo "nginx-deps: no nginx and no way to install it here (needs root and apt-get): the nginx test will skip"; \
-	fi
+	@$(call apt_install,nginx-deps,[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1,nginx-light,the nginx test will skip)
 
 # wrk, the load generator of bench/ingest.py and bench/flood.py (the slow tests run them briefly).
 # Idempotent; without it those benchmarks fall back to a slower Python load generator.
 .PHONY: bench-deps
 bench-deps:
-	@if command -v wrk >/dev/null 2>&1; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "bench-deps: installing Debian's wrk (apt-get)"; \
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } \
-			|| echo "bench-deps: apt-get could not install wrk: the benchmarks use their Python load generator"; \
-	else \
-		echo "bench-deps: no wrk and no way to install it here (needs root and apt-get): the benchmarks use their Python load generator"; \
-	fi
+	@$(call apt_install,bench-deps,command -v wrk >/dev/null 2>&1,wrk,the benchmarks use their Python load generator)
 
 test-sqlite: $(VENV)/.installed-testing
 	$(PY) -m pytest

@@ -43,7 +43,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from .models import Goal, Hit, Visit
 from .models.hits import LIST_SEPARATOR, listed
 from .money import currency_error
-from .pathglob import MAX_WILDCARDS, WILDCARDS, path_matches
+from .pathglob import MAX_WILDCARDS, WILDCARDS, backtracks, path_matches
 from .reports.query import Filter, InvalidQuery
 
 #: The most goals one site may have.
@@ -85,9 +85,9 @@ class GoalSpec:
         the reference computation's, the same rule as :func:`hit_converts`)."""
         if self.kind != "page":
             return False
-        if len(WILDCARDS.findall(self.pattern)) <= 1:  # as in SQL (:func:`_matches`)
-            return _compiled(path_regex(self.pattern)).fullmatch(path) is not None
-        return path_matches(self.pattern, path)
+        if backtracks(self.pattern):  # as in SQL (:func:`_matches`)
+            return path_matches(self.pattern, path)
+        return _compiled(path_regex(self.pattern)).fullmatch(path) is not None
 
     def matches_hit(self, event: str, path: str, props: dict | None) -> bool:
         """Whether a hit (its event, path and properties) converts on this goal, in Python."""
@@ -163,7 +163,6 @@ def check(kind: str, name: str, pattern: str = "", event: str = "", prop_key: st
 # -- patterns ---------------------------------------------------------------------------------
 
 
-
 def _regex(pattern: str, within: str, anywhere: str) -> str:
     """The body of a regular expression for ``pattern``: each ``*`` → ``within``, ``**`` →
     ``anywhere``, every other ASCII character that is not a letter or a digit escaped. The same
@@ -206,9 +205,9 @@ def _matches(column, pattern: str, listing: bool) -> ColumnElement[bool]:
     expression (its engine does not backtrack); SQLite runs it in Python, where a pattern with
     more than one wildcard is matched by :func:`path_matches` instead of a regular expression."""
     regex = listing_regex(pattern) if listing else path_regex(pattern)
-    if len(WILDCARDS.findall(pattern)) <= 1:  # one wildcard: no backtracking to speak of
-        return column.regexp_match(regex)
-    return glob_match(column, pattern, regex, listing)
+    if backtracks(pattern):
+        return glob_match(column, pattern, regex, listing)
+    return column.regexp_match(regex)
 
 
 class glob_match(FunctionElement):

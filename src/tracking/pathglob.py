@@ -26,6 +26,12 @@ MAX_WILDCARDS = 8
 _STAR, _ANY = object(), object()
 
 
+def backtracks(pattern: str) -> bool:
+    """Whether a regular expression of ``pattern`` could backtrack for long: it has more than one
+    wildcard (with one, there is nothing to try again)."""
+    return len(WILDCARDS.findall(pattern)) > 1
+
+
 @lru_cache(maxsize=256)
 def _tokens(pattern: str) -> tuple:
     """``pattern`` as matching steps: a character, ``_STAR`` (``*``) or ``_ANY`` (``**``)."""
@@ -87,5 +93,3 @@ def sqlite_glob(pattern: str, text: str | None, listing: int) -> int:
     if text is None:
         return 0
     return int(listing_matches(pattern, text) if listing else path_matches(pattern, text))
-
-

@@ -187,30 +187,30 @@ def test_without_javascript_the_pixel_records_the_visit(shop, pages, new_context
     assert row["width"] is None and row["referrer"] == ""
 
 
-def test_calls_made_before_the_script_loads_are_queued(shop, pages, new_context, chrome_ua, e2e):
-    queue = (
-        "<script>window.tracking = window.tracking || function () {(tracking.q = tracking.q || []).push(arguments)};"
-        "tracking('newsletter-shown', {position: 'footer'});</script>"
-    )
-    pages.write("queued.html", e2e.shop_page(queue + "\n" + shop.snippet))
+#: The pre-load stub of the README: calls made before the script loads are queued.
+STUB = "window.tracking = window.tracking || function () {(tracking.q = tracking.q || []).push(arguments)};"
+
+
+def _two_hits_of(name: str, script: str, shop, pages, new_context, chrome_ua, e2e) -> list[dict]:
+    """The two hits of a visit to a shop page that runs ``script`` before the snippet."""
+    pages.write(name, e2e.shop_page(f"<script>{script}</script>\n" + shop.snippet))
     page = _visitor(new_context, chrome_ua)
-    page.goto(shop.url + "/queued.html")
-    rows = shop.app.wait_for_hits(shop.site_id, 2, path="/queued.html")
+    page.goto(f"{shop.url}/{name}")
+    return shop.app.wait_for_hits(shop.site_id, 2, path=f"/{name}")
+
+
+def test_calls_made_before_the_script_loads_are_queued(shop, pages, new_context, chrome_ua, e2e):
+    rows = _two_hits_of("queued.html", STUB + "tracking('newsletter-shown', {position: 'footer'});",
+                        shop, pages, new_context, chrome_ua, e2e)
     # Both beacons leave at once: the server may store them in either order.
     events = sorted((r["event"], r["props"] or {}) for r in rows)
     assert events == [("newsletter-shown", {"position": "footer"}), ("pageview", {})]
 
 
 def test_a_variant_set_before_the_script_loads_labels_the_page_view_on_load(shop, pages, new_context, chrome_ua, e2e):
-    queue = (
-        "<script>window.tracking = window.tracking || function () {(tracking.q = tracking.q || []).push(arguments)};"
-        "tracking.variant = tracking.variant || function () {(tracking.v = tracking.v || []).push(arguments)};"
-        "tracking.variant('checkout', 'B'); tracking('newsletter-shown');</script>"
-    )
-    pages.write("variant-early.html", e2e.shop_page(queue + "\n" + shop.snippet))
-    page = _visitor(new_context, chrome_ua)
-    page.goto(shop.url + "/variant-early.html")
-    rows = shop.app.wait_for_hits(shop.site_id, 2, path="/variant-early.html")
+    script = (STUB + "tracking.variant = tracking.variant || function () {(tracking.v = tracking.v || []).push(arguments)};"
+              "tracking.variant('checkout', 'B'); tracking('newsletter-shown');")
+    rows = _two_hits_of("variant-early.html", script, shop, pages, new_context, chrome_ua, e2e)
     events = sorted((r["event"], r["props"]) for r in rows)
     assert events == [("newsletter-shown", {"experiment:checkout": "B"}), ("pageview", {"experiment:checkout": "B"})]
 

@@ -27,7 +27,6 @@ its settings first, in the same way: a :class:`~tracking.settings.StoreSettings`
 writer needs.
 """
 
-import gc
 import logging
 import os
 import pickle
@@ -227,6 +226,7 @@ def _receive(connection: Connection) -> bytes | None:
 def serve(hits_fd: int, acks_fd: int) -> None:
     """The child: read batches of hits until the pipe closes, store them, report progress."""
     from ..models import get_engine, get_session_factory
+    from ..server import freeze_startup_objects
 
     # Stopped by the end of its input, not by the signals meant for the server.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -255,12 +255,10 @@ def serve(hits_fd: int, acks_fd: int) -> None:
             on_progress=report,
         )
         store.load_spool()  # reports how many hits its claimed files hold, even none
-        # What exists now (modules, the mappers, the engine) lives as long as the process: out of
-        # the collector's reach, each full collection looks only at the batches' own objects
-        # (as the server does: ``tracking.server.freeze_startup_objects``). BENCHMARKS.md: the
-        # writer's time a hit, with and without.
-        gc.collect()
-        gc.freeze()
+        # What exists now (modules, the mappers, the engine) lives as long as the process, as in
+        # the server: each full collection then looks only at the batches' own objects
+        # (BENCHMARKS.md: the writer's time a hit, with and without).
+        freeze_startup_objects()
         store.start()
         while (message := _receive(hits)) is not None:
             store.submit_many(list(map(EnrichedHit._make, pickle.loads(message))))

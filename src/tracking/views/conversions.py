@@ -80,6 +80,13 @@ class _Conversions:
     def _record(self, what: str) -> None:
         members.record(self.db, self.site.id, self.request.identity, what)
 
+    def _record_change(self, what: str, changes: list[tuple[str, bool]]) -> None:
+        """A history line naming what changed (``changes``: each text, and whether it did); none
+        for a save that changed nothing."""
+        changed = [text for text, did in changes if did]
+        if changed:
+            self._record(f"changed {what}: " + ", ".join(changed))
+
 
 @view_defaults(context=SiteResource, name="funnels", renderer="tracking:templates/sites/funnels.jinja2")
 class FunnelViews(_Conversions):
@@ -171,13 +178,10 @@ class FunnelViews(_Conversions):
             return self._page(edit=handler)
         before = (funnel.name, funnel.goal_ids)
         conversions.update_funnel(self.db, funnel, values["name"], values["steps"])
-        changes = []
-        if funnel.name != before[0]:
-            changes.append(f"named “{funnel.name}”")
-        if funnel.goal_ids != before[1]:
-            changes.append(f"steps {self._steps(funnel.goal_ids)}")
-        if changes:
-            self._record(f"changed the funnel “{before[0]}”: " + ", ".join(changes))
+        self._record_change(f"the funnel “{before[0]}”", [
+            (f"named “{funnel.name}”", funnel.name != before[0]),
+            (f"steps {self._steps(funnel.goal_ids)}", funnel.goal_ids != before[1]),
+        ])
         self.request.session.flash(f"Funnel “{funnel.name}” saved.")
         return HTTPSeeOther(self._here(funnel=funnel.id))
 
@@ -288,14 +292,12 @@ class ExperimentViews(_Conversions):
             return self._page(edit=handler)
         before = (experiment.name, experiment.key, experiment.control, experiment.goal_id)
         conversions.update_experiment(experiment, **values)
-        changes = [text for text, changed in [
+        self._record_change(f"the experiment “{before[0]}”", [
             (f"named “{experiment.name}”", experiment.name != before[0]),
             (f"key {experiment.key}", experiment.key != before[1]),
             (f"control {experiment.control}", experiment.control != before[2]),
             (f"goal {self._goal_name(experiment.goal_id)}", experiment.goal_id != before[3]),
-        ] if changed]
-        if changes:
-            self._record(f"changed the experiment “{before[0]}”: " + ", ".join(changes))
+        ])
         self.request.session.flash(f"Experiment “{experiment.name}” saved.")
         return HTTPSeeOther(self._here(experiment=experiment.id))
 

@@ -67,9 +67,12 @@ def json_response(body, status: int = 200, headers=None) -> Response:
     return response
 
 
+def error_body(error: ApiError) -> dict:
+    return {"error": {"code": error.code, "field": error.field, "message": error.message}}
+
+
 def error_response(error: ApiError) -> Response:
-    body = {"error": {"code": error.code, "field": error.field, "message": error.message}}
-    return json_response(body, error.status, error.headers)
+    return json_response(error_body(error), error.status, error.headers)
 
 
 def read_json(request, max_bytes: int) -> dict:

@@ -18,7 +18,7 @@ from ... import conversions, goals, members
 from ...api_resources import ApiGoal, ApiGoals
 from ...models import Goal
 from ...security import Permission
-from . import invalid, json_response, limited, read_json
+from . import ApiError, error_body, invalid, json_response, limited, read_json
 
 MAX_BODY = 4096
 
@@ -121,10 +121,9 @@ class GoalViews:
         cascade = _cascade(request)
         deletion = conversions.goal_deletion(request.dbsession, self.goal)
         if not cascade and not deletion.harmless:
-            body = {"error": {"code": "goal_in_use", "field": None, "message": (
-                "Funnels or experiments are built on this goal; deleting it changes or deletes them as listed. "
-                "Send DELETE again with ?cascade=true to go ahead.")}, **deletion_json(deletion)}
-            return json_response(body, 409)
+            error = ApiError(409, "goal_in_use", "Funnels or experiments are built on this goal; deleting it changes "
+                             "or deletes them as listed. Send DELETE again with ?cascade=true to go ahead.")
+            return json_response({**error_body(error), **deletion_json(deletion)}, error.status)
         goal = goal_json(self.goal)
         conversions.delete_goal(request.dbsession, deletion, request.identity, via=" (API)")
         if not cascade:
