@@ -73,6 +73,7 @@ from tracking.reports.goals import goal_rows
 from tracking.reports.periods import period_from
 from tracking.reports.query import DETAILS, SiteRef, StatsQuery, filters_from
 from tracking.scripts.demo import ProgressBar, generate
+from tracking.summaries.goals import rebuild_goals
 from tracking.templating import number
 from tracking.timezones import today
 from tracking.views.dashboard import GROUPS, MORE_LIMIT
@@ -353,7 +354,8 @@ FIRST_NUMBER_CELL = re.compile(r'<tbody>.*?<td class="table-num">([^<]+)</td>', 
 
 
 def set_goals(data: Dataset, wanted: bool) -> dict[str, int]:
-    """Give the site :data:`GOALS` (or none): their ids by name."""
+    """Give the site :data:`GOALS` (or none): their ids by name. New goals' summary rows are
+    counted at once, as the writer's ``goals`` job would (its time is printed)."""
     engine = get_engine({"sqlalchemy.url": data.url})
     try:
         with Session(engine) as session, session.begin():
@@ -363,6 +365,9 @@ def set_goals(data: Dataset, wanted: bool) -> dict[str, int]:
             made = {name: Goal(site_id=data.site_id, **fields) for name, fields in GOALS.items()}
             session.add_all(made.values())
             session.flush()
+            started = time.perf_counter()
+            rebuild_goals(session, data.site_id)
+            print(f"  goals' summary rows counted in {time.perf_counter() - started:.1f} s (the goals job)", flush=True)
             return {name: goal.id for name, goal in made.items()}
     finally:
         engine.dispose()

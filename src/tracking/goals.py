@@ -34,6 +34,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Boolean, and_, case, exists, false, func, literal, select
 from sqlalchemy.ext.compiler import compiles
@@ -44,7 +45,9 @@ from .models import Goal, Hit, Visit
 from .models.hits import LIST_SEPARATOR, listed
 from .money import currency_error
 from .pathglob import MAX_WILDCARDS, WILDCARDS, backtracks, path_matches
-from .reports.query import Filter, InvalidQuery
+
+if TYPE_CHECKING:
+    from .reports.query import Filter
 
 #: The most goals one site may have.
 MAX_GOALS = 100
@@ -74,6 +77,8 @@ class GoalSpec:
     prop_key: str = ""
     prop_value: str = ""
     currency: str | None = None
+    #: Whether the goal's summary rows count its present rules (:mod:`tracking.summaries.goals`).
+    summarized: bool = False
 
     @property
     def exact(self) -> bool:
@@ -101,7 +106,7 @@ class GoalSpec:
 def spec(goal: Goal) -> GoalSpec:
     """The rules of a stored goal."""
     return GoalSpec(goal.id, goal.name, goal.kind, goal.pattern, goal.event, goal.prop_key, goal.prop_value,
-                    goal.currency)
+                    goal.currency, bool(goal.summarized_version) and goal.summarized_version == goal.rules_version)
 
 
 # -- checking what an owner types -------------------------------------------------------------
@@ -332,6 +337,10 @@ def resolve_filters(db, site_id: int, filters: tuple[Filter, ...]) -> tuple[Filt
 
     A goal the site does not have (deleted, or another site's) raises
     :class:`~tracking.reports.query.InvalidQuery`: the dashboard's 400 page, the API's 400."""
+    # Imported here: the write side (the goal summaries) imports this module, and loads nothing
+    # of the reports (``tests/unit/test_layers.py``).
+    from .reports.query import Filter, InvalidQuery
+
     resolved = []
     for f in filters:
         if f.dimension == "goal" and f.goal is None:
@@ -363,7 +372,9 @@ def _normalised(values: dict) -> dict:
 
 def add_goal(db, site_id: int, values: dict) -> Goal:
     """A new goal of the site (``values`` checked by :func:`check`); :class:`TooManyGoals` past
-    :data:`MAX_GOALS`."""
+    :data:`MAX_GOALS`. Its summary rows are counted by a ``goals`` job, which the caller queues
+    (:func:`tracking.summaries.jobs.enqueue_goals`); until it is done its numbers come from the
+    raw rows."""
     if count_goals(db, site_id) >= MAX_GOALS:
         raise TooManyGoals(f"A site has at most {MAX_GOALS} goals: delete one first.")
     goal = Goal(site_id=site_id, **_normalised(values))
@@ -372,7 +383,19 @@ def add_goal(db, site_id: int, values: dict) -> Goal:
     return goal
 
 
-def update_goal(goal: Goal, values: dict) -> None:
-    """Change a goal (``values`` checked by :func:`check`): its past numbers change with it."""
-    for name, value in _normalised(values).items():
+#: The fields of a goal that say which hits convert (its name does not).
+RULES = ("kind", "pattern", "event", "prop_key", "prop_value", "currency")
+
+
+def update_goal(goal: Goal, values: dict) -> bool:
+    """Change a goal (``values`` checked by :func:`check`): its past numbers change with it.
+    Whether its rules changed: then its summary rows are recounted (a ``goals`` job: the caller
+    queues it, :func:`tracking.summaries.jobs.enqueue_goals`), and until then its numbers come
+    from the raw rows."""
+    values = _normalised(values)
+    changed = any(getattr(goal, name) != values[name] for name in RULES)
+    for name, value in values.items():
         setattr(goal, name, value)
+    if changed:
+        goal.rules_version += 1
+    return changed

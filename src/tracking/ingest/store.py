@@ -30,8 +30,9 @@ day (spooled hits stored days later) deletes it again in its own transaction: su
 fresh salt that lives only for their batch, so their visitor counts as new in each batch.
 
 Each batch is one transaction: the hits' visitor ids (salted here), their visits
-(:mod:`.visits`), the hits themselves (:mod:`.statements`) and the summary tables
-(:mod:`tracking.summaries.delta`).
+(:mod:`.visits`), the hits themselves (:mod:`.statements`), the summary tables
+(:mod:`tracking.summaries.delta`) and, for sites with goals, their goals' conversions
+(:mod:`tracking.summaries.goals`).
 
 Jobs: between batches, when idle and at least every ``jobs.POLL_SECONDS``, the writer thread runs
 the jobs that are due (a time-zone change's rebuild: :mod:`tracking.summaries.jobs`), so that they
@@ -56,6 +57,7 @@ from ..models import DailySalt, Hit, Site
 from ..models.types import utcnow
 from ..summaries import jobs
 from ..summaries.delta import Delta
+from ..summaries.goals import GoalDelta, batch_goals, record_conversions
 from .buffer import BATCH_SIZE, HitBuffer
 from .enrich import visitor_id
 from .pipeline import EnrichedHit
@@ -260,18 +262,23 @@ class Store(HitBuffer):
         if engagements:
             batch = [hit for hit in batch if hit.engaged_ms is None]
         delta = Delta()
+        conversions = GoalDelta()
         if batch:
             visitors = [visitor_id(self._salt(session, hit.ts.date()), hit.visitor_key) for hit in batch]
-            visit_ids, firsts = assign_visits(connection, batch, visitors, delta)
+            visit_ids, firsts, days = assign_visits(connection, batch, visitors, delta)
             rows = []
             for hit, visitor, visit_id, first in zip(batch, visitors, visit_ids, firsts, strict=True):
                 rows.append((*_stored_values(hit), visitor, visit_id, first))
                 delta.add_hit(hit.site_id, hit.day, hit.ts, hit.event, hit.path, hit.props, first, hit.bot)
             INSERT_HITS.executemany(connection, rows)
+            goals = batch_goals(connection, sorted(existing_sites))
+            if goals:
+                record_conversions(conversions, goals, batch, visitors, days)
         if engagements:
             visitors = [visitor_id(self._salt(session, hit.ts.date()), hit.visitor_key) for hit in engagements]
             record_engagements(connection, engagements, visitors, delta)
         delta.apply(session)
+        conversions.apply(connection)
 
     # -- salts ---------------------------------------------------------------------------
 

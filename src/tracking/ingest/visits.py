@@ -12,7 +12,7 @@ after them (time on page, scroll depth), which extend a visit and count nothing.
 """
 
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import (
     ARRAY,
@@ -100,9 +100,10 @@ UPDATE_VISITS = Statement(_V, ("ended_at", "exit_path", "pageviews", "events", "
 
 
 def assign_visits(connection, batch: list[EnrichedHit], visitors: list[int],
-                  delta: Delta) -> tuple[list[int | None], list[bool]]:
-    """The visit id of each hit (``None`` for bots), opening and extending visits; and whether
-    each hit is its visitor's first page view of its path (first event of its name) today.
+                  delta: Delta) -> tuple[list[int | None], list[bool], list[date | None]]:
+    """The visit id of each hit (``None`` for bots), opening and extending visits; whether
+    each hit is its visitor's first page view of its path (first event of its name) today; and
+    the day its visit began (``None`` for bots: the day a conversion counts on).
 
     The visitors' visits are read from the database (locked on PostgreSQL, so that server
     processes extending the same visit take turns; on SQLite the writer's transaction holds
@@ -114,8 +115,9 @@ def assign_visits(connection, batch: list[EnrichedHit], visitors: list[int],
     people = [(i, hit) for i, hit in enumerate(batch) if not hit.bot]
     result: list[int | None] = [None] * len(batch)
     firsts = [False] * len(batch)
+    days: list[date | None] = [None] * len(batch)
     if not people:
-        return result, firsts
+        return result, firsts, days
     keys = {(hit.site_id, visitors[i]) for i, hit in people}
     postgresql = connection.dialect.name == "postgresql"
     current: dict[tuple[int, int], _State] = {}
@@ -178,7 +180,8 @@ def assign_visits(connection, batch: list[EnrichedHit], visitors: list[int],
         delta.change_visit(state.site_id, state.day, state.attrs, state.before, state.before_exit, state.counts())
     for i, state in assigned:
         result[i] = state.id
-    return result, firsts
+        days[i] = state.day
+    return result, firsts, days
 
 
 #: The stored measurements of page views (:func:`record_engagements`).

@@ -1,7 +1,8 @@
 """Jobs: heavy work on a site's data, queued by a request and run by the hit writer.
 
-The one kind today is ``rebuild``: re-date a site's visits and hits in its new time zone and
-recompute its summaries (:mod:`tracking.summaries.jobs` has the rules: claiming, retries,
+Two kinds: ``rebuild`` re-dates a site's visits and hits in its new time zone and recomputes
+its summaries; ``goals`` recomputes the summary rows of a site's goals after a goal was added
+or its rules changed (:mod:`tracking.summaries.jobs` has the rules: claiming, retries,
 replacing a pending job). The row is the job's whole story, shown to the site's owner.
 """
 
@@ -14,7 +15,7 @@ from .meta import Base
 from .types import utcnow
 
 #: What a job does.
-KINDS = ("rebuild",)
+KINDS = ("rebuild", "goals")
 #: ``pending`` (waiting to run, or to run again after a failed attempt), ``running``,
 #: ``done``, ``failed`` (no attempt left).
 STATES = ("pending", "running", "done", "failed")

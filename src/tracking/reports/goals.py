@@ -1,29 +1,38 @@
 """The goals panel: per goal, its converting visitors, conversions, conversion rate and revenue,
-from the raw rows of the query's period and filters (and of the period before).
+over the query's period and filters (and the period before).
+
+Without filters the goals' summary rows answer (``goal_stats``, ``goal_revenue``: a few rows a
+day, kept by the writer), for the goals summarized for their present rules; with filters, and for
+a goal added or changed whose rows are still being recounted, the raw rows (:func:`goal_numbers`).
+The planner says which (:attr:`~.planner.Plan.goals`); both count by the same rules:
 
 Counting rules (:mod:`tracking.goals` says which hits convert):
 
-* **converting visitors**: the distinct visitors with a visit of the period that matches the
-  filters and converted (visitor ids are daily, so over several days a sum of daily visitors,
-  as everywhere in the reports);
+* **converting visitors**: the visitors with a visit of the period that matches the filters and
+  converted, counted per day (visitor ids are daily, so over several days a sum of daily
+  visitors, as everywhere in the reports; a visit counts on the day it began);
 * **conversions**: the converting hits of those visits;
 * **conversion rate**: converting visitors / the visitors of the period and filters, in percent;
 * **revenue**: the sum of the conversions' amounts in the goal's currency, and its average per
   conversion that carries one; amounts in other currencies are summed apart, per currency, never
   converted.
 
-Two statements per period whatever the number of goals (:func:`goal_numbers`). Read only.
+From the raw rows, two statements per period whatever the number of goals (:func:`goal_numbers`);
+from the summaries, two small ones (:func:`summarized_numbers`). Read only.
 """
 
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, and_, case, func, or_, select, type_coerce
+from sqlalchemy import BigInteger, String, and_, case, cast, func, or_, select, tuple_, type_coerce
+from sqlalchemy.sql.expression import ColumnElement
 
 from ..goals import GoalSpec, hit_converts, visit_converts
-from ..models import Hit, Visit
+from ..models import GoalRevenue, GoalStat, Hit, Visit
+from ..models.summaries import SPLIT
 from ..models.types import AMOUNT_DECIMALS
 from .periods import Period
+from .planner import Source, plan
 from .query import StatsQuery
 from .raw_runner import RawRunner, matching
 
@@ -94,10 +103,16 @@ def goal_numbers(db, query: StatsQuery, period: Period, goals: list[GoalSpec]) -
     h = Hit.__table__
     RawRunner(db, query).tune()  # PostgreSQL: no JIT compilation (~100 ms a statement), room to hash
     flags = [visit_converts(goal, v, h).label(f"g{index}") for index, goal in enumerate(goals)]
-    marked = select(v.c.id, v.c.visitor, *flags).where(*matching(query.site, period, query.filters))
+    marked = select(v.c.id, v.c.day, v.c.visitor, *flags).where(*matching(query.site, period, query.filters))
     converted = marked.cte("converted").prefix_with("MATERIALIZED")
     marks = [converted.c[f"g{index}"] for index in range(len(goals))]
-    people = select(*(func.count(func.distinct(case((mark, converted.c.visitor)))) for mark in marks))
+    # A visitor per day (the summaries' rule): the pair of the visit's day and the visitor id.
+    person: ColumnElement
+    if db.get_bind().dialect.name == "postgresql":
+        person = tuple_(converted.c.day, converted.c.visitor)
+    else:
+        person = cast(converted.c.visitor, String) + "@" + cast(converted.c.day, String)
+    people = select(*(func.count(func.distinct(case((mark, person)))) for mark in marks))
     for index, visitors in enumerate(db.execute(people).one()):
         found[index].visitors = int(visitors)
     if not any(number.visitors for number in found):
@@ -131,10 +146,36 @@ def goal_numbers(db, query: StatsQuery, period: Period, goals: list[GoalSpec]) -
     return found
 
 
+def summarized_numbers(db, query: StatsQuery, period: Period, goals: list[GoalSpec]) -> list[GoalNumbers]:
+    """Each goal's numbers for ``period`` from the goals' summary rows (no filters), in the order
+    of ``goals``: a sum of days, two indexed statements whatever the number of goals."""
+    found = [GoalNumbers() for _ in goals]
+    if not goals:
+        return found
+    at = {goal.id: index for index, goal in enumerate(goals)}
+    s = GoalStat
+    days = (s.site_id == query.site.id, s.goal_id.in_(list(at)), s.day >= period.start, s.day < period.end)
+    for goal_id, visitors, conversions in db.execute(
+        select(s.goal_id, func.sum(s.visitors), func.sum(s.conversions)).where(*days).group_by(s.goal_id)
+    ):
+        found[at[goal_id]].visitors = int(visitors)
+        found[at[goal_id]].conversions = int(conversions)
+    r = GoalRevenue
+    priced = [goal.id for goal in goals if goal.kind == "event"]
+    if priced:
+        rows = select(r.goal_id, r.currency, func.sum(r.high), func.sum(r.low), func.sum(r.count)).where(
+            r.site_id == query.site.id, r.goal_id.in_(priced), r.day >= period.start, r.day < period.end
+        ).group_by(r.goal_id, r.currency)
+        for goal_id, currency, high, low, count in db.execute(rows):
+            if count:
+                amount = Decimal(int(high) * SPLIT + int(low)).scaleb(-AMOUNT_DECIMALS)
+                found[at[goal_id]].revenue[currency] = (amount, int(count))
+    return found
+
+
 #: On SQLite an amount is whole ten-thousandths (:class:`~tracking.models.types.Amount`), whose
 #: sum would overflow its 64-bit integers past ~922 of the largest amounts: it is summed in two
-#: parts, the amounts' high digits and their low ones, added up exactly in Python.
-SPLIT = 10**8
+#: parts (``SPLIT``), the amounts' high digits and their low ones, added up exactly in Python.
 
 
 def _amount_sums(condition, amount, split: bool) -> tuple:
@@ -153,8 +194,20 @@ def _amount(sums, at: int, split: bool) -> Decimal:
     return Decimal(int(high or 0) * SPLIT + int(low or 0)).scaleb(-AMOUNT_DECIMALS)
 
 
+def numbers(db, query: StatsQuery, period: Period, goals: list[GoalSpec]) -> list[GoalNumbers]:
+    """Each goal's numbers for ``period``, where the planner says: the summaries answer for the
+    goals summarized for their present rules, the raw rows for the others (and under filters)."""
+    if plan(query).goals is Source.RAW:
+        return goal_numbers(db, query, period, goals)
+    ready = [goal for goal in goals if goal.summarized]
+    pending = [goal for goal in goals if not goal.summarized]
+    found = dict(zip((goal.id for goal in ready), summarized_numbers(db, query, period, ready), strict=True))
+    found.update(zip((goal.id for goal in pending), goal_numbers(db, query, period, pending), strict=True))
+    return [found[goal.id] for goal in goals]
+
+
 def goal_rows(db, query: StatsQuery, goals: list[GoalSpec], visitors_total: int, visitors_before: int) -> list[GoalRow]:
     """The goals panel's rows (with the period before when ``query.compare``)."""
-    now = goal_numbers(db, query, query.period, goals)
-    before = goal_numbers(db, query, query.period.previous(), goals) if query.compare else [None] * len(goals)
+    now = numbers(db, query, query.period, goals)
+    before = numbers(db, query, query.period.previous(), goals) if query.compare else [None] * len(goals)
     return [GoalRow(goal, n, b, visitors_total, visitors_before) for goal, n, b in zip(goals, now, before, strict=True)]

@@ -31,6 +31,10 @@ The rules:
    applies to them; the number is the period's bot hits, shown beside the report.
 6. With ``compare``, the previous period is planned by the same rules (the same filters), its
    totals and its visitors per bucket only.
+7. **Goals' numbers come from their summaries without filters** (``goal_stats``,
+   ``goal_revenue``: per goal and day), for each goal whose rows were recounted for its present
+   rules; a goal just added or changed is counted from the raw rows until its recount is done
+   (:mod:`.goals`). With filters, from the raw rows: the matching visits' conversions.
 """
 
 from dataclasses import dataclass
@@ -68,6 +72,8 @@ class Plan:
     entries: Source | None
     bots: Source
     realtime: Source
+    #: The goals panel's numbers (rule 7).
+    goals: Source
 
     def raw_dimensions(self) -> tuple[str, ...]:
         return tuple(dim for dim, source in self.breakdowns if source is Source.RAW)
@@ -94,4 +100,5 @@ def plan(query: StatsQuery) -> Plan:
         entries=entries,
         bots=Source.SUMMARIES,  # rule 5
         realtime=Source.RAW,  # rule 4
+        goals=rows,  # rule 7
     )

@@ -33,6 +33,11 @@ The rules:
   crash, the OOM killer, a power cut): it is claimed again, as one more attempt.
 * While a site has a job waiting or running, its pages say so (:func:`latest`), and its numbers
   are the old ones: the rows keep the days of the previous time zone until the job is done.
+
+A second kind, ``goals`` (:func:`enqueue_goals`), recounts the summary rows of a site's goals
+(:func:`~.goals.rebuild_goals`) after a goal was added or its rules changed, by the same rules
+(one pending per site, claimed atomically, retried, taken over after the lease). Its pages say
+nothing of it: until it is done the goals' numbers come from the raw rows, exact and slower.
 """
 
 import logging
@@ -44,11 +49,13 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from ..models import Job, Site
 from ..models.types import utcnow
+from .goals import rebuild_goals
 from .rebuild import change_timezone
 
 log = logging.getLogger(__name__)
 
 REBUILD = "rebuild"
+GOALS = "goals"
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
 #: Attempts at a job before it is failed for good.
 MAX_ATTEMPTS = 3
@@ -84,10 +91,24 @@ def enqueue_rebuild(session, site_id: int, timezone: str, *, now: datetime | Non
     return job
 
 
+def enqueue_goals(session, site_id: int, *, now: datetime | None = None) -> Job:
+    """Queue a recount of the site's goal rows, in ``session``'s transaction, unless one waits."""
+    job = session.scalars(
+        select(Job).where(Job.site_id == site_id, Job.kind == GOALS, Job.state == PENDING).order_by(Job.id).limit(1)
+    ).first()
+    if job is None:
+        job = Job(site_id=site_id, kind=GOALS, payload="", state=PENDING, attempts=0, created_at=now or utcnow())
+        session.add(job)
+        session.flush()
+    return job
+
+
 def latest(session, site_id: int) -> Job | None:
-    """The site's latest job, unless it is done: what the site's pages tell the owner (a
+    """The site's latest rebuild, unless it is done: what the site's pages tell the owner (a
     rebuild waiting or running, or one that failed)."""
-    job = session.scalars(select(Job).where(Job.site_id == site_id).order_by(Job.id.desc()).limit(1)).first()
+    job = session.scalars(
+        select(Job).where(Job.site_id == site_id, Job.kind == REBUILD).order_by(Job.id.desc()).limit(1)
+    ).first()
     return None if job is None or job.state == DONE else job
 
 
@@ -171,13 +192,18 @@ def _run(session_factory, claim: _Claim, clock) -> None:
             if job is None or job.state != RUNNING or job.started_at != claim.started_at:
                 return  # its site was deleted, or another writer took it after the lease ran out
             site = session.get(Site, job.site_id)
-            change_timezone(session, site.id, site.timezone)
+            kind = job.kind
+            if kind == GOALS:
+                rebuild_goals(session, site.id)
+            else:
+                change_timezone(session, site.id, site.timezone)
             job.state, job.finished_at, job.error = DONE, clock(), None
     except Exception as exc:  # a job's failure must never stop the writer
-        log.exception("job %d (rebuild of site %d), attempt %d, failed", claim.id, claim.site_id, claim.attempts)
+        log.exception("job %d (of site %d), attempt %d, failed", claim.id, claim.site_id, claim.attempts)
         _failed(session_factory, claim, describe(exc), clock())
         return
-    log.info("job %d: rebuilt site %d in %.1f s", claim.id, claim.site_id, (clock() - started).total_seconds())
+    log.info("job %d: %s of site %d in %.1f s", claim.id, "goals recounted" if kind == GOALS else "rebuilt",
+             claim.site_id, (clock() - started).total_seconds())
 
 
 def _failed(session_factory, claim: _Claim, error: str, now: datetime) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import Table, and_, bindparam, case, delete, func, literal, or_,
 from ..models import DailyStat, Hit, HourlyStat, Visit
 from ..timezones import local_day
 from .dimensions import BOT, COUNT_FIELDS, HITS, PROP_SEPARATOR, TOTAL, VISIT_DIMENSIONS, hour_expression
+from .goals import rebuild_goals
 
 
 def _table(model) -> Table:
@@ -32,7 +33,8 @@ def _first(column):
 
 
 def rebuild(session, site_id: int) -> None:
-    """Recompute a site's summary rows from its visits and hits."""
+    """Recompute a site's summary rows from its visits and hits, its goals' rows too
+    (:func:`~.goals.rebuild_goals`)."""
     session.execute(delete(DailyStat).where(DailyStat.site_id == site_id))
     session.execute(delete(HourlyStat).where(HourlyStat.site_id == site_id))
     v = Visit
@@ -129,6 +131,7 @@ def rebuild(session, site_id: int) -> None:
             .group_by(both.c.site_id, both.c.hour),
         )
     )
+    rebuild_goals(session, site_id)
 
 
 def hits_by_day(where):

@@ -15,6 +15,7 @@ from ..forms import FormHandler
 from ..resources import GoalResource, Goals
 from ..schemas.goals import DeleteGoalSchema, GoalSchema
 from ..security import Permission
+from ..summaries import jobs
 
 LIST = "tracking:templates/sites/goals.jinja2"
 EDIT = "tracking:templates/sites/goal.jinja2"
@@ -62,6 +63,7 @@ class GoalsViews:
         except goals.TooManyGoals as error:
             form.fail(str(error))
             return self._page(form)
+        jobs.enqueue_goals(request.dbsession, self.site.id)
         members.record(request.dbsession, self.site.id, request.identity, f"added the goal “{goal.name}”")
         request.session.flash(f"Goal {goal.name!r} added.")
         return HTTPSeeOther(request.resource_url(self.context))
@@ -94,7 +96,8 @@ class GoalViews:
         appstruct = form.validate()
         if appstruct is None:
             return self._page(form)
-        goals.update_goal(self.goal, appstruct)
+        if goals.update_goal(self.goal, appstruct):
+            jobs.enqueue_goals(request.dbsession, self.site.id)
         members.record(request.dbsession, self.site.id, request.identity, f"changed the goal “{self.goal.name}”")
         request.session.flash(f"Goal {self.goal.name!r} saved.")
         return HTTPSeeOther(request.resource_url(self.context.__parent__))

@@ -18,6 +18,7 @@ from ... import conversions, goals, members
 from ...api_resources import ApiGoal, ApiGoals
 from ...models import Goal
 from ...security import Permission
+from ...summaries import jobs
 from . import ApiError, error_body, invalid, json_response, limited, read_json
 
 MAX_BODY = 4096
@@ -93,6 +94,7 @@ class GoalsViews:
             goal = goals.add_goal(request.dbsession, self.site.id, fields)
         except goals.TooManyGoals as error:
             raise invalid(None, str(error)) from None
+        jobs.enqueue_goals(request.dbsession, self.site.id)
         members.record(request.dbsession, self.site.id, request.identity, f"added the goal {goal.name!r} (API)")
         return json_response(goal_json(goal), 201, {"Location": request.resource_url(self.context, str(goal.id))})
 
@@ -111,7 +113,8 @@ class GoalViews:
     @view_config(request_method="PATCH", permission=Permission.EDIT)
     def update(self):
         request = self.request
-        goals.update_goal(self.goal, _fields(request, self.goal))
+        if goals.update_goal(self.goal, _fields(request, self.goal)):
+            jobs.enqueue_goals(request.dbsession, self.goal.site_id)
         members.record(request.dbsession, self.goal.site_id, request.identity, f"changed the goal {self.goal.name!r} (API)")
         return json_response(goal_json(self.goal))
 

@@ -1,0 +1,238 @@
+"""Goal summaries: each goal's converting visitors, conversions and revenue per local day, kept
+by the hit writer batch by batch and recomputed from the raw rows when a goal changes.
+
+The rows (``goal_stats``, ``goal_revenue``, ``goal_visitors``: :mod:`tracking.models.summaries`)
+count what the goals panel shows without filters (:mod:`tracking.reports.goals` has the
+counting rules), by the day the converting visits began:
+
+* a **conversion** is a hit that converts on the goal (:meth:`~tracking.goals.GoalSpec.matches_hit`,
+  the rule the SQL of :func:`~tracking.goals.hit_converts` follows); it counts on its visit's day;
+* a **converting visitor** of a day is a visitor with a visit of that day that converted: the
+  writer records each (goal, day, visitor) once in ``goal_visitors`` and adds one to the day's
+  ``visitors`` when the row is new;
+* **revenue**: an event goal's conversions that carry an amount, per currency.
+
+Who keeps them:
+
+* :class:`GoalDelta`: the change one batch of hits makes, applied by the store in the batch's
+  transaction, under the rules of the goals as the batch reads them (:func:`batch_goals`, locked
+  against deletion until the batch commits);
+* :func:`rebuild_goals`: every goal row of a site recomputed from its visits and hits, with the
+  site locked against the writers (``FOR UPDATE`` against the key-share lock each batch takes:
+  no batch of the site commits in between); each goal is then marked summarized for the rules it
+  was recomputed with (``summarized_version``). It runs as a ``goals`` job of the writer
+  (:mod:`.jobs`) when a goal is added or its rules change, and within every rebuild of the site.
+
+A goal's rows are read only while it is summarized for its present rules: a new or changed goal
+is counted from the raw rows until its job is done, never from rows of other rules.
+"""
+
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+from typing import cast
+
+from sqlalchemy import Table, case, delete, func, literal, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..goals import GoalSpec, hit_converts, spec, visit_converts
+from ..models import Goal, GoalRevenue, GoalStat, GoalVisitor, Hit, Site, Visit
+from ..models.summaries import SPLIT
+from ..models.types import AMOUNT_DECIMALS
+
+_STATS = cast(Table, GoalStat.__table__)
+_REVENUE = cast(Table, GoalRevenue.__table__)
+_VISITORS = cast(Table, GoalVisitor.__table__)
+
+
+class SiteGoals:
+    """A site's goals, indexed for testing hits: event goals by their event's name, page goals
+    without a wildcard by their path, the others one after the other."""
+
+    def __init__(self, goals: list[GoalSpec]) -> None:
+        self.by_event: dict[str, list[GoalSpec]] = defaultdict(list)
+        self.by_path: dict[str, list[GoalSpec]] = defaultdict(list)
+        self.patterns: list[GoalSpec] = []
+        for goal in goals:
+            if goal.kind == "event":
+                self.by_event[goal.event].append(goal)
+            elif goal.exact:
+                self.by_path[goal.pattern].append(goal)
+            else:
+                self.patterns.append(goal)
+
+    def converting(self, event: str, path: str, props: dict | None) -> list[GoalSpec]:
+        """The goals a hit converts on."""
+        if event == "pageview":
+            found = self.by_path.get(path, [])
+            matched = [goal for goal in self.patterns if goal.matches_path(path)]
+            return found + matched if matched else found
+        return [goal for goal in self.by_event.get(event, ()) if goal.matches_hit(event, path, props)]
+
+
+def batch_goals(connection, site_ids: list[int]) -> dict[int, SiteGoals]:
+    """The goals of some sites (those that have any), locked against deletion (key share, on
+    PostgreSQL) until the transaction ends: a goal deleted meanwhile is deleted after the batch,
+    with the rows it added."""
+    query = select(Goal).where(Goal.site_id.in_(site_ids)).order_by(Goal.id).with_for_update(read=True, key_share=True)
+    found: dict[int, list[GoalSpec]] = defaultdict(list)
+    for row in connection.execute(query.with_only_columns(*Goal.__table__.c)).mappings():
+        found[row["site_id"]].append(
+            GoalSpec(row["id"], row["name"], row["kind"], row["pattern"], row["event"], row["prop_key"],
+                     row["prop_value"], row["currency"])
+        )
+    return {site_id: SiteGoals(goals) for site_id, goals in found.items()}
+
+
+def _parts(amount: Decimal) -> tuple[int, int]:
+    """An amount as (high, low): whole ten-thousandths = high × SPLIT + low."""
+    units = int(amount.scaleb(AMOUNT_DECIMALS).to_integral_exact())
+    return divmod(units, SPLIT)
+
+
+class GoalDelta:
+    """The changes a batch makes to the goal rows, applied in one statement per table."""
+
+    def __init__(self) -> None:
+        self.conversions: dict[tuple[int, int, date], int] = defaultdict(int)
+        self.revenue: dict[tuple[int, int, date, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+        self.visitors: set[tuple[int, int, date, int]] = set()
+
+    def add(self, site_id: int, day: date, visitor: int, goal: GoalSpec, currency: str | None,
+            amount: Decimal | None) -> None:
+        """A hit of a visit of ``day`` by ``visitor`` that converts on ``goal``."""
+        self.conversions[(site_id, goal.id, day)] += 1
+        self.visitors.add((site_id, goal.id, day, visitor))
+        if goal.kind == "event" and currency is not None and amount is not None:
+            high, low = _parts(Decimal(amount))
+            row = self.revenue[(site_id, goal.id, day, currency)]
+            row[0] += high
+            row[1] += low
+            row[2] += 1
+
+    def apply(self, connection) -> None:
+        """Record the visitors (the new ones add to their day's count), then add the counts.
+        Rows go in key order, so that writers in several processes lock them in the same order."""
+        if not self.conversions:
+            return
+        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        people = sorted(self.visitors)
+        new: dict[tuple[int, int, date], int] = defaultdict(int)
+        keys = ("site_id", "goal_id", "day", "visitor")
+        insert = dialect.insert(_VISITORS).on_conflict_do_nothing().returning(
+            _VISITORS.c.site_id, _VISITORS.c.goal_id, _VISITORS.c.day
+        )
+        for at in range(0, len(people), 500):  # SQLite's limit of bound parameters
+            rows = [dict(zip(keys, person, strict=True)) for person in people[at:at + 500]]
+            for site_id, goal_id, day in connection.execute(insert.values(rows)):
+                new[(site_id, goal_id, day)] += 1
+        stats = [
+            {"site_id": key[0], "goal_id": key[1], "day": key[2], "visitors": new.get(key, 0), "conversions": count}
+            for key, count in sorted(self.conversions.items())
+        ]
+        _add(connection, dialect, _STATS, ("site_id", "goal_id", "day"), ("visitors", "conversions"), stats)
+        revenue = [
+            {"site_id": key[0], "goal_id": key[1], "day": key[2], "currency": key[3], "high": high, "low": low,
+             "count": count}
+            for key, (high, low, count) in sorted(self.revenue.items())
+        ]
+        _add(connection, dialect, _REVENUE, ("site_id", "goal_id", "day", "currency"), ("high", "low", "count"), revenue)
+
+
+def _add(connection, dialect, table, keys: tuple[str, ...], fields: tuple[str, ...], rows: list[dict]) -> None:
+    """Insert ``rows``, adding their ``fields`` to those of the rows already there."""
+    if not rows:
+        return
+    statement = dialect.insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(keys), set_={field: table.c[field] + statement.excluded[field] for field in fields}
+    )
+    connection.execute(statement, rows)
+
+
+def record_conversions(delta: GoalDelta, goals: dict[int, SiteGoals], batch, visitors: list[int],
+                       days: list[date | None]) -> None:
+    """Add the conversions among a batch's hits (``days``: each hit's visit's day, ``None``
+    for a bot's hit, which converts nothing)."""
+    for hit, visitor, day in zip(batch, visitors, days, strict=True):
+        if day is None:
+            continue
+        site = goals.get(hit.site_id)
+        if site is None:
+            continue
+        for goal in site.converting(hit.event, hit.path, hit.props):
+            delta.add(hit.site_id, day, visitor, goal, hit.revenue_currency, hit.revenue_amount)
+
+
+def rebuild_goals(session, site_id: int) -> int:
+    """Recompute the goal rows of a site from its visits and hits, in ``session``'s transaction,
+    and mark its goals summarized for their present rules; how many goals.
+
+    The site is locked first (on SQLite the transaction holds the write lock): no batch of its
+    hits commits until this transaction does, and every batch that committed before is counted."""
+    session.execute(select(Site.id).where(Site.id == site_id).with_for_update())
+    goals = list(session.scalars(select(Goal).where(Goal.site_id == site_id).order_by(Goal.id)))
+    for table in (_VISITORS, _STATS, _REVENUE):
+        session.execute(delete(table).where(table.c.site_id == site_id))
+    if not goals:
+        return 0
+    specs = [spec(goal) for goal in goals]
+    v = Visit.__table__
+    h = Hit.__table__
+    # Visitors: from the visits, which list their pages and events (a visit converts when one of
+    # its hits does).
+    for goal in specs:
+        session.execute(_VISITORS.insert().from_select(
+            ("site_id", "goal_id", "day", "visitor"),
+            select(v.c.site_id, literal(goal.id), v.c.day, v.c.visitor).where(
+                v.c.site_id == site_id, visit_converts(goal, v)
+            ).distinct(),
+        ))
+    # Conversions: one pass over the converting hits, each dated by its visit.
+    converts = [hit_converts(goal, h) for goal in specs]
+    day = v.c.day
+    stats: dict[tuple[int, date], list[int]] = {}
+    counted = select(_VISITORS.c.goal_id, _VISITORS.c.day, func.count()).where(
+        _VISITORS.c.site_id == site_id
+    ).group_by(_VISITORS.c.goal_id, _VISITORS.c.day)
+    for goal_id, on, visitors in session.execute(counted):
+        stats[(goal_id, on)] = [int(visitors), 0]
+    counts = select(day, *(func.sum(case((condition, 1), else_=0)) for condition in converts)).select_from(
+        h.join(v, v.c.id == h.c.visit_id)
+    ).where(h.c.site_id == site_id, or_(*converts)).group_by(day)
+    for row in session.execute(counts):
+        for goal, count in zip(specs, row[1:], strict=True):
+            if count:
+                stats.setdefault((goal.id, row[0]), [0, 0])[1] = int(count)
+    rows = [{"site_id": site_id, "goal_id": goal_id, "day": on, "visitors": visitors, "conversions": conversions}
+            for (goal_id, on), (visitors, conversions) in sorted(stats.items())]
+    if rows:
+        session.execute(_STATS.insert(), rows)
+    priced = [(goal, condition) for goal, condition in zip(specs, converts, strict=True) if goal.kind == "event"]
+    if priced:
+        amounts = select(
+            day, h.c.revenue_currency, h.c.revenue_amount, *(condition for _, condition in priced)
+        ).select_from(h.join(v, v.c.id == h.c.visit_id)).where(
+            h.c.site_id == site_id, h.c.revenue_currency.is_not(None), h.c.revenue_amount.is_not(None),
+            or_(*(condition for _, condition in priced)),
+        )
+        delta = GoalDelta()
+        for row in session.execute(amounts):
+            for (goal, _), converted in zip(priced, row[3:], strict=True):
+                if converted:
+                    high, low = _parts(Decimal(row[2]))
+                    found = delta.revenue[(site_id, goal.id, row[0], row[1])]
+                    found[0] += high
+                    found[1] += low
+                    found[2] += 1
+        rows = [
+            {"site_id": key[0], "goal_id": key[1], "day": key[2], "currency": key[3], "high": high, "low": low,
+             "count": count}
+            for key, (high, low, count) in sorted(delta.revenue.items())
+        ]
+        if rows:
+            session.execute(_REVENUE.insert(), rows)
+    # The rules as read above: a goal changed since is not summarized (its own job follows).
+    for goal in goals:
+        session.execute(update(Goal).where(Goal.id == goal.id).values(summarized_version=goal.rules_version))
+    return len(goals)
