@@ -354,11 +354,19 @@ FIRST_NUMBER_CELL = re.compile(r'<tbody>.*?<td class="table-num">([^<]+)</td>', 
 
 
 def set_goals(data: Dataset, wanted: bool) -> dict[str, int]:
-    """Give the site :data:`GOALS` (or none): their ids by name. New goals' summary rows are
-    counted at once, as the writer's ``goals`` job would (its time is printed)."""
+    """Give the site :data:`GOALS` (or none): their ids by name. The goals it has are kept when
+    they are these, counted; new goals' summary rows are counted at once, as the writer's
+    ``goals`` job would (its time is printed)."""
     engine = get_engine({"sqlalchemy.url": data.url})
     try:
         with Session(engine) as session, session.begin():
+            kept = {goal.name: goal for goal in site_goals(session, data.site_id)}
+            if wanted and sorted(kept) == sorted(fields["name"] for fields in GOALS.values()) and all(
+                spec(kept[fields["name"]]).summarized
+                and all(getattr(kept[fields["name"]], key) == value for key, value in fields.items())
+                for fields in GOALS.values()
+            ):
+                return {name: kept[fields["name"]].id for name, fields in GOALS.items()}
             session.execute(delete(Goal).where(Goal.site_id == data.site_id))
             if not wanted:
                 return {}
@@ -422,6 +430,7 @@ def measure(data: Dataset, database: str, requests: int, workdir: Path,
             params = scenario.resolved(set_goals(data, scenario.goals))
             if scenario.view == "funnels":
                 set_funnel(data.url, data.site_id)
+            browser.connection.close()  # the server may have closed it while the goals were set
             path = f"/sites/{data.site_id}/{scenario.view}?{urlencode(params)}"
             # The periods end today: past midnight (the site's), the page shows another period.
             expectations: dict[date, str] = {}

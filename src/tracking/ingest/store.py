@@ -57,7 +57,7 @@ from ..models import DailySalt, Hit, Site
 from ..models.types import utcnow
 from ..summaries import jobs
 from ..summaries.delta import Delta
-from ..summaries.goals import GoalDelta, batch_goals, record_conversions
+from ..summaries.goals import GoalDelta, batch_goals, prune_visitors, record_conversions
 from .buffer import BATCH_SIZE, HitBuffer
 from .enrich import visitor_id
 from .pipeline import EnrichedHit
@@ -312,10 +312,13 @@ class Store(HitBuffer):
 
     def _delete_expired_salts(self, session, today: date) -> None:
         """Delete, in ``session``'s transaction (and from memory), the salts of the days before
-        the day before ``today``."""
+        the day before ``today``, and the goals' converting visitors of days past
+        (:func:`~tracking.summaries.goals.prune_visitors`)."""
         oldest = today - timedelta(days=SALT_DAYS - 1)
         self._salts = {d: s for d, s in self._salts.items() if d >= oldest}
         session.execute(delete(DailySalt).where(DailySalt.day < oldest))
+        # The goals' converting visitors of days no visitor id can come back to.
+        prune_visitors(session.connection(), today)
 
     def _delete_expired_salts_alone(self) -> None:
         today = self.clock().date()

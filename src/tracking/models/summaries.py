@@ -91,7 +91,9 @@ class GoalRevenue(Base):
 class GoalVisitor(Base):
     """A visitor who converted on a goal on a local day (of their visit): what makes
     ``goal_stats.visitors`` a count of distinct visitors when the writer adds to it batch by
-    batch (a visitor counts once, when their row is new)."""
+    batch (a visitor counts once, when their row is new). Kept for the last few days only:
+    visitor ids are daily, so older rows could never be met again and are deleted
+    (:func:`tracking.summaries.goals.prune_visitors`)."""
 
     __tablename__ = "goal_visitors"
     __table_args__ = (PrimaryKeyConstraint("site_id", "goal_id", "day", "visitor"),)

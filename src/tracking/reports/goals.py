@@ -89,6 +89,12 @@ class GoalRow:
                       if currency != self.goal.currency)
 
 
+#: PostgreSQL: up to this many converted visits, their hits are read through the visit index
+#: (about 20 µs a visit); past it, the site's range of hits from the period's start is hashed
+#: (about 3 µs a hit): see :func:`goal_numbers`.
+PROBE_LIMIT = 50_000
+
+
 def goal_numbers(db, query: StatsQuery, period: Period, goals: list[GoalSpec]) -> list[GoalNumbers]:
     """Each goal's numbers for ``period`` under ``query``'s filters, in the order of ``goals``.
 
@@ -112,8 +118,9 @@ def goal_numbers(db, query: StatsQuery, period: Period, goals: list[GoalSpec]) -
         person = tuple_(converted.c.day, converted.c.visitor)
     else:
         person = cast(converted.c.visitor, String) + "@" + cast(converted.c.day, String)
-    people = select(*(func.count(func.distinct(case((mark, person)))) for mark in marks))
-    for index, visitors in enumerate(db.execute(people).one()):
+    people = select(func.count(case((or_(*marks), 1))), *(func.count(func.distinct(case((mark, person)))) for mark in marks))
+    converted_visits, *counts = db.execute(people).one()
+    for index, visitors in enumerate(counts):
         found[index].visitors = int(visitors)
     if not any(number.visitors for number in found):
         return found
@@ -128,10 +135,13 @@ def goal_numbers(db, query: StatsQuery, period: Period, goals: list[GoalSpec]) -
         *(func.count(case((converts[index], h.c.revenue_amount))) for index in priced),
         *(column for index in priced for column in _amount_sums(converts[index], h.c.revenue_amount, split)),
     ).select_from(converted.join(h, h.c.visit_id == converted.c.id)).where(or_(*marks)).group_by(h.c.revenue_currency)
-    if db.get_bind().dialect.name == "postgresql":
-        # The hits of the period's visits come at or after its start: a bound that lets the
-        # planner hash the site's range of hits rather than look up each visit's. (SQLite would
-        # then scan the marked visits once a hit: it looks up each visit's hits by their index.)
+    if db.get_bind().dialect.name == "postgresql" and converted_visits > PROBE_LIMIT:
+        # Many converted visits: the hits of the period's visits come at or after its start, a
+        # bound that lets the planner hash the site's range of hits rather than look up each
+        # visit's. Fewer (a goal filter, a narrow one): each visit's hits through the visit
+        # index, which the planner would not choose by itself (it guesses a third of the visits
+        # converted): 3.4 s → 0.6 s for a goal filter's 13,000 visits over 30 days on 10 M hits.
+        # (SQLite always looks up each visit's hits by their index.)
         hits = hits.where(h.c.site_id == query.site.id, h.c.ts >= period.bounds(query.site.timezone)[0])
     width = len(goals)
     for row in db.execute(hits):

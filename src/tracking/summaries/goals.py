@@ -9,7 +9,8 @@ counting rules), by the day the converting visits began:
   the rule the SQL of :func:`~tracking.goals.hit_converts` follows); it counts on its visit's day;
 * a **converting visitor** of a day is a visitor with a visit of that day that converted: the
   writer records each (goal, day, visitor) once in ``goal_visitors`` and adds one to the day's
-  ``visitors`` when the row is new;
+  ``visitors`` when the row is new; those rows are kept for the last few days only
+  (:data:`VISITOR_DAYS`: visitor ids are daily, no later hit can meet an older one);
 * **revenue**: an event goal's conversions that carry an amount, per currency.
 
 Who keeps them:
@@ -28,17 +29,21 @@ is counted from the raw rows until its job is done, never from rows of other rul
 """
 
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import cast
 
-from sqlalchemy import Table, case, delete, func, literal, or_, select, update
+from sqlalchemy import Table, case, delete, func, literal, or_, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..goals import GoalSpec, hit_converts, spec, visit_converts
 from ..models import Goal, GoalRevenue, GoalStat, GoalVisitor, Hit, Site, Visit
 from ..models.summaries import SPLIT
-from ..models.types import AMOUNT_DECIMALS
+from ..models.types import AMOUNT_DECIMALS, utcnow
+
+#: Days of converting visitors kept to count each visitor once as new hits come
+#: (:func:`visitors_kept_since`): visitor ids are daily, a local day spans two UTC days.
+VISITOR_DAYS = 3
 
 _STATS = cast(Table, GoalStat.__table__)
 _REVENUE = cast(Table, GoalRevenue.__table__)
@@ -164,9 +169,23 @@ def record_conversions(delta: GoalDelta, goals: dict[int, SiteGoals], batch, vis
             delta.add(hit.site_id, day, visitor, goal, hit.revenue_currency, hit.revenue_amount)
 
 
-def rebuild_goals(session, site_id: int) -> int:
+def visitors_kept_since(today: date) -> date:
+    """The first local day whose converting visitors are kept in ``goal_visitors`` when the UTC
+    day is ``today``: visitor ids are salted per UTC day (``tracking.ingest.store``), so only the
+    visits of the last days can still be joined by a visitor already counted; older rows are
+    deleted (:func:`prune_visitors`), their day's count stays in ``goal_stats``."""
+    return today - timedelta(days=VISITOR_DAYS)
+
+
+def prune_visitors(connection, today: date) -> None:
+    """Delete the ``goal_visitors`` rows no new hit can meet again (see :func:`visitors_kept_since`)."""
+    connection.execute(delete(_VISITORS).where(_VISITORS.c.day < visitors_kept_since(today)))
+
+
+def rebuild_goals(session, site_id: int, *, today: date | None = None) -> int:
     """Recompute the goal rows of a site from its visits and hits, in ``session``'s transaction,
-    and mark its goals summarized for their present rules; how many goals.
+    and mark its goals summarized for their present rules; how many goals. ``today``: the UTC
+    day, for the visitors kept (:func:`visitors_kept_since`).
 
     The site is locked first (on SQLite the transaction holds the write lock): no batch of its
     hits commits until this transaction does, and every batch that committed before is counted."""
@@ -180,30 +199,35 @@ def rebuild_goals(session, site_id: int) -> int:
     v = Visit.__table__
     h = Hit.__table__
     # Visitors: from the visits, which list their pages and events (a visit converts when one of
-    # its hits does).
-    for goal in specs:
-        session.execute(_VISITORS.insert().from_select(
-            ("site_id", "goal_id", "day", "visitor"),
-            select(v.c.site_id, literal(goal.id), v.c.day, v.c.visitor).where(
-                v.c.site_id == site_id, visit_converts(goal, v)
-            ).distinct(),
-        ))
+    # its hits does): one pass, each converted visit marked with the goals it converted on; per
+    # goal and day the distinct visitors.
+    flags = [visit_converts(goal, v, h).label(f"g{index}") for index, goal in enumerate(specs)]
+    marked = select(v.c.day, v.c.visitor, *flags).where(v.c.site_id == site_id).cte("marked").prefix_with("MATERIALIZED")
+    per_goal = [
+        select(literal(goal.id), marked.c.day, func.count(func.distinct(marked.c.visitor)))
+        .where(marked.c[f"g{index}"]).group_by(marked.c.day)
+        for index, goal in enumerate(specs)
+    ]
+    stats: dict[tuple[int, date], list[int]] = {}
+    for goal_id, on, visitors in session.execute(union_all(*per_goal)):
+        stats[(goal_id, _date(on))] = [int(visitors), 0]
+    # Who converted on the days new hits may still come to: one more short pass, by day.
+    since = visitors_kept_since(today or utcnow().date())
+    recent = select(v.c.day, v.c.visitor, *flags).where(v.c.site_id == site_id, v.c.day >= since).cte("recent")
+    session.execute(_VISITORS.insert().from_select(("site_id", "goal_id", "day", "visitor"), union_all(*(
+        select(literal(site_id), literal(goal.id), recent.c.day, recent.c.visitor).where(recent.c[f"g{index}"]).distinct()
+        for index, goal in enumerate(specs)
+    ))))
     # Conversions: one pass over the converting hits, each dated by its visit.
     converts = [hit_converts(goal, h) for goal in specs]
     day = v.c.day
-    stats: dict[tuple[int, date], list[int]] = {}
-    counted = select(_VISITORS.c.goal_id, _VISITORS.c.day, func.count()).where(
-        _VISITORS.c.site_id == site_id
-    ).group_by(_VISITORS.c.goal_id, _VISITORS.c.day)
-    for goal_id, on, visitors in session.execute(counted):
-        stats[(goal_id, on)] = [int(visitors), 0]
     counts = select(day, *(func.sum(case((condition, 1), else_=0)) for condition in converts)).select_from(
         h.join(v, v.c.id == h.c.visit_id)
     ).where(h.c.site_id == site_id, or_(*converts)).group_by(day)
     for row in session.execute(counts):
         for goal, count in zip(specs, row[1:], strict=True):
             if count:
-                stats.setdefault((goal.id, row[0]), [0, 0])[1] = int(count)
+                stats.setdefault((goal.id, _date(row[0])), [0, 0])[1] = int(count)
     rows = [{"site_id": site_id, "goal_id": goal_id, "day": on, "visitors": visitors, "conversions": conversions}
             for (goal_id, on), (visitors, conversions) in sorted(stats.items())]
     if rows:
@@ -236,3 +260,8 @@ def rebuild_goals(session, site_id: int) -> int:
     for goal in goals:
         session.execute(update(Goal).where(Goal.id == goal.id).values(summarized_version=goal.rules_version))
     return len(goals)
+
+
+def _date(value) -> date:
+    """A day as SQLite gives it through ``UNION ALL`` (text) or as a date."""
+    return date.fromisoformat(value) if isinstance(value, str) else value
