@@ -90,9 +90,7 @@ class GoalSpec:
         the reference computation's, the same rule as :func:`hit_converts`)."""
         if self.kind != "page":
             return False
-        if backtracks(self.pattern):  # as in SQL (:func:`_matches`)
-            return path_matches(self.pattern, path)
-        return _compiled(path_regex(self.pattern)).fullmatch(path) is not None
+        return path_matcher(self.pattern)(path)
 
     def matches_hit(self, event: str, path: str, props: dict | None) -> bool:
         """Whether a hit (its event, path and properties) converts on this goal, in Python."""
@@ -203,6 +201,23 @@ def listing_regex(pattern: str) -> str:
 @lru_cache(maxsize=256)
 def _compiled(regex: str) -> re.Pattern:
     return re.compile(regex)
+
+
+@lru_cache(maxsize=1024)
+def path_matcher(pattern: str):
+    """``path → whether it matches the page pattern whole``, made once per pattern (the hit
+    writer tests each page view against each of its site's page goals): the pattern's literal
+    start first, as in SQL (:func:`hit_converts`), then its regular expression, or for a
+    pattern that could backtrack :func:`~tracking.pathglob.path_matches` (as :func:`_matches`)."""
+    if "*" not in pattern:
+        return pattern.__eq__
+    prefix = _literal_prefix(pattern)
+    if _prefix_only(pattern):
+        return lambda path: path.startswith(prefix)
+    if backtracks(pattern):
+        return lambda path: path.startswith(prefix) and path_matches(pattern, path)
+    fullmatch = _compiled(path_regex(pattern)).fullmatch
+    return lambda path: path.startswith(prefix) and fullmatch(path) is not None
 
 
 def _matches(column, pattern: str, listing: bool) -> ColumnElement[bool]:

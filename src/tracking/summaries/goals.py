@@ -28,7 +28,9 @@ A goal's rows are read only while it is summarized for its present rules: a new 
 is counted from the raw rows until its job is done, never from rows of other rules.
 """
 
+import functools
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import cast
@@ -36,10 +38,10 @@ from typing import cast
 from sqlalchemy import Table, case, delete, func, literal, or_, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..goals import GoalSpec, hit_converts, spec, visit_converts
+from ..goals import GoalSpec, hit_converts, path_matcher, spec, visit_converts
 from ..models import Goal, GoalRevenue, GoalStat, GoalVisitor, Hit, Site, Visit
 from ..models.summaries import SPLIT
-from ..models.types import AMOUNT_DECIMALS, utcnow
+from ..models.types import AMOUNT_DECIMALS, driver_cursor, postgresql_array, utcnow
 
 #: Days of converting visitors kept to count each visitor once as new hits come
 #: (:func:`visitors_kept_since`): visitor ids are daily, a local day spans two UTC days.
@@ -57,20 +59,20 @@ class SiteGoals:
     def __init__(self, goals: list[GoalSpec]) -> None:
         self.by_event: dict[str, list[GoalSpec]] = defaultdict(list)
         self.by_path: dict[str, list[GoalSpec]] = defaultdict(list)
-        self.patterns: list[GoalSpec] = []
+        self.patterns: list[tuple[GoalSpec, Callable[[str], bool]]] = []
         for goal in goals:
             if goal.kind == "event":
                 self.by_event[goal.event].append(goal)
             elif goal.exact:
                 self.by_path[goal.pattern].append(goal)
             else:
-                self.patterns.append(goal)
+                self.patterns.append((goal, path_matcher(goal.pattern)))
 
     def converting(self, event: str, path: str, props: dict | None) -> list[GoalSpec]:
         """The goals a hit converts on."""
         if event == "pageview":
             found = self.by_path.get(path, [])
-            matched = [goal for goal in self.patterns if goal.matches_path(path)]
+            matched = [goal for goal, matches in self.patterns if matches(path)]
             return found + matched if matched else found
         return [goal for goal in self.by_event.get(event, ()) if goal.matches_hit(event, path, props)]
 
@@ -121,16 +123,21 @@ class GoalDelta:
         if not self.conversions:
             return
         dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-        people = sorted(self.visitors)
         new: dict[tuple[int, int, date], int] = defaultdict(int)
         keys = ("site_id", "goal_id", "day", "visitor")
-        insert = dialect.insert(_VISITORS).on_conflict_do_nothing().returning(
-            _VISITORS.c.site_id, _VISITORS.c.goal_id, _VISITORS.c.day
-        )
-        for at in range(0, len(people), 500):  # SQLite's limit of bound parameters
-            rows = [dict(zip(keys, person, strict=True)) for person in people[at:at + 500]]
-            for site_id, goal_id, day in connection.execute(insert.values(rows)):
-                new[(site_id, goal_id, day)] += 1
+        # One statement compiled once, its rows sent in pages ("insertmanyvalues"); only the new
+        # rows come back.
+        people = sorted(self.visitors)
+        if dialect is postgresql:
+            # Arrays, one per column, unnested by the server (as the daily summaries' upsert).
+            sql = _new_visitors_unnested()
+            with driver_cursor(connection, sql) as cursor:
+                cursor.execute(sql, tuple(list(column) for column in zip(*people, strict=True)))
+                returned = cursor.fetchall()
+        else:
+            returned = connection.execute(_new_visitors(), [dict(zip(keys, person, strict=True)) for person in people])
+        for site_id, goal_id, day in returned:
+            new[(site_id, goal_id, day)] += 1
         stats = [
             {"site_id": key[0], "goal_id": key[1], "day": key[2], "visitors": new.get(key, 0), "conversions": count}
             for key, count in sorted(self.conversions.items())
@@ -142,6 +149,24 @@ class GoalDelta:
             for key, (high, low, count) in sorted(self.revenue.items())
         ]
         _add(connection, dialect, _REVENUE, ("site_id", "goal_id", "day", "currency"), ("high", "low", "count"), revenue)
+
+
+@functools.cache
+def _new_visitors():
+    """SQLite: insert the visitors that are new, returning their keys (one statement, its rows
+    sent in pages: SQLAlchemy's "insertmanyvalues")."""
+    return sqlite.insert(_VISITORS).on_conflict_do_nothing().returning(
+        _VISITORS.c.site_id, _VISITORS.c.goal_id, _VISITORS.c.day
+    )
+
+
+@functools.cache
+def _new_visitors_unnested() -> str:
+    """PostgreSQL: the same, the rows given as one array per column (binary parameters)."""
+    names = ("site_id", "goal_id", "day", "visitor")
+    arrays = ", ".join(f"CAST(%b AS {postgresql_array(_VISITORS.c[name])})" for name in names)
+    return (f"INSERT INTO goal_visitors ({', '.join(names)}) SELECT * FROM unnest({arrays})"
+            " ON CONFLICT DO NOTHING RETURNING site_id, goal_id, day")
 
 
 def _add(connection, dialect, table, keys: tuple[str, ...], fields: tuple[str, ...], rows: list[dict]) -> None:

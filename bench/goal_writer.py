@@ -1,0 +1,114 @@
+"""What a site's goals cost the hit writer: a batch of page views and events stored with no goals,
+with the five goals of ``bench/dashboard.py``, and with 100 goals (the most a site may have).
+
+    .venv/bin/python -m bench.goal_writer                       # SQLite and PostgreSQL
+    .venv/bin/python -m bench.goal_writer --database sqlite --hits 5000 --rounds 7
+
+A fresh database (SQLite file; PostgreSQL: a throw-away database created through
+``TRACKING_TEST_POSTGRESQL``, as the tests do) with one site. Then, in one transaction rolled back
+each time, ``--rounds`` times each way, alternating, one batch of ``--hits`` hits through
+``Store.write_batch`` (what the writer does with a batch): 2,000 visitors' page views of the
+demo's kind of paths (``/``, ``/pricing``, ``/blog/<n>/<m>``, ``/docs/<n>/<m>``) and one in ten a
+``signup`` event with a plan and an amount. With goals, the hits that convert add their goal rows
+in the same transaction (``tracking.summaries.goals``). Each figure is the fastest round, per hit.
+"""
+
+import argparse
+import itertools
+import json
+import tempfile
+import time
+from contextlib import ExitStack
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import sessionmaker
+
+from tracking.ingest.enrich import GeoLocator
+from tracking.ingest.hit import parse
+from tracking.ingest.pipeline import Pipeline
+from tracking.ingest.sites import SiteInfo
+from tracking.ingest.store import Store
+from tracking.models import Goal, GoalStat, get_engine
+
+from .dashboard import GOALS
+
+CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+T0 = datetime(2026, 3, 10, 9, 0)
+
+
+def hits(site_id: int, count: int):
+    pipeline = Pipeline(GeoLocator())
+    info = SiteInfo(site_id, 1, "example.com", "UTC", True, True, True)
+    paths = ("/", "/pricing", "/blog/{n}/{m}", "/docs/{n}/{m}", "/about")
+    found = []
+    for i in range(count):
+        fields = {"url": "https://example.com" + paths[i % len(paths)].format(n=i % 7, m=i % 13)}
+        if i % 10 == 9:
+            fields.update(event="signup", props=json.dumps({"plan": "pro" if i % 20 == 19 else "free"}),
+                          revenue=json.dumps({"amount": f"{i % 90 + 9}.90", "currency": "EUR"}))
+        found.append(pipeline.process(info, parse(fields), ip=f"10.0.{i % 2000 // 256}.{i % 256}", user_agent=CHROME,
+                                      dnt=False, gpc=False, now=T0 + timedelta(milliseconds=10 * i)))
+    return found
+
+
+def goal_sets(site_id: int) -> dict[str, list[dict]]:
+    five = [dict(fields) for fields in GOALS.values()]
+    hundred = five + [{"name": f"Page {n}", "kind": "page", "pattern": f"/section-{n}/*"} for n in range(60)] + [
+        {"name": f"Event {n}", "kind": "event", "event": f"event-{n}"} for n in range(35)]
+    return {"no goals": [], "5 goals": five, "100 goals": hundred}
+
+
+def measure(url: str, count: int, rounds: int) -> dict[str, float]:
+    from tests.servers import seed_site
+
+    engine = get_engine({"sqlalchemy.url": url})
+    try:
+        _, site_id = seed_site(engine)
+        sessions = sessionmaker(engine)
+        store = Store(sessions)
+        batch = hits(site_id, count)
+        sets = goal_sets(site_id)
+        best = dict.fromkeys(sets, float("inf"))
+        for _, name in itertools.product(range(rounds), sets):
+            with sessions() as session:
+                session.begin()
+                session.execute(delete(Goal).where(Goal.site_id == site_id))
+                session.add_all(Goal(site_id=site_id, **fields) for fields in sets[name])
+                session.flush()
+                started = time.perf_counter()
+                store.write_batch(session, batch)
+                session.flush()
+                best[name] = min(best[name], time.perf_counter() - started)
+                rows = session.scalar(select(func.count()).select_from(GoalStat))
+                assert (rows > 0) == bool(sets[name]), (name, rows)
+                session.rollback()
+        return {name: seconds / count for name, seconds in best.items()}
+    finally:
+        engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--hits", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args()
+    from tests.postgresql import throwaway_database
+    from tests.support import migrate
+
+    for database in ("sqlite", "postgresql") if args.database == "both" else (args.database,):
+        with ExitStack() as stack:
+            if database == "postgresql":
+                url = stack.enter_context(throwaway_database("tracking_bench_goal_writer"))
+            else:
+                url = f"sqlite:///{stack.enter_context(tempfile.TemporaryDirectory())}/bench.sqlite"
+            migrate(url)
+            result = measure(url, args.hits, args.rounds)
+        base = result["no goals"]
+        print(f"{database}: a batch of {args.hits} hits, per hit: "
+              + ", ".join(f"{name} {seconds * 1e6:.1f} µs ({seconds / base:.2f}×)" for name, seconds in result.items()))
+
+
+if __name__ == "__main__":
+    main()
