@@ -42,6 +42,7 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
+from sqlalchemy.sql.elements import ColumnClause
 from sqlalchemy.sql.selectable import CTE, Subquery
 
 from ..goals import visit_converts
@@ -71,7 +72,7 @@ def matching(site: SiteRef, period: Period, filters: Iterable[Filter]) -> list:
         # Implied by the filter; written as the partial index of the visits with a UTM
         # parameter states it (literals, not parameters: the planner must know, for any plan
         # it keeps, that the index holds every row that can match).
-        empty = literal_column("''")
+        empty: ColumnClause[str] = literal_column("''")
         conditions.append(or_(v.utm_source != empty, v.utm_medium != empty, v.utm_campaign != empty))
     for f in filters:
         if f.dimension in VISIT_DIMENSIONS:
@@ -175,8 +176,9 @@ class Scan:
     """The numbers of one period with filters, from the raw rows of its matching visits.
 
     Two statements: one over the matching visits (totals, counts per bucket, one grouping
-    per visit panel) and, when a page, event or property panel or the chart's page views
-    need them, one over those visits' hits. Each finds the matching visits itself, by the
+    per visit panel; none for the panels of pages, events or properties alone, without a
+    chart: no number of theirs comes from it) and, when a page, event or property panel or
+    the chart's page views need them, one over those visits' hits. Each finds the matching visits itself, by the
     site and day index and the filters.
     """
 
@@ -197,7 +199,10 @@ class Scan:
         self.rows: dict[str, dict[str, Row]] = defaultdict(dict)
         self.props: Counter[str] = Counter()
         found = buckets(period, self.bucket, self.site.timezone) if series else {}
-        self.totals = self._visits(visit_dims, found, series)
+        if series or not dims or any(dim in VISIT_DIMENSIONS for dim in dims):
+            self.totals = self._visits(visit_dims, found, series)
+        else:  # pages, events or properties alone: their shares are of their own sum
+            self.totals = Totals()
         for dim in dims:
             if dim in fixed and self.totals.visits:
                 self.rows[dim][fixed[dim]] = Row.of(fixed[dim], astuple(self.totals))
