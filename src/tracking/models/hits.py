@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     delete,
     event,
+    text,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute, Mapped, mapped_column
@@ -41,6 +42,11 @@ class Hit(Base):
     __table_args__ = (
         Index("ix_hits_site_id_ts", "site_id", "ts"),
         Index("ix_hits_visit_id", "visit_id"),
+        # A filtered report counts the bot hits that match its filters: through this index it
+        # reads the period's bot hits only, not all of its hits. Partial, so a person's hit
+        # (nearly all of them) costs the writer no entry in it.
+        Index("ix_hits_site_id_ts_bots", "site_id", "ts", postgresql_where=text("bot <> ''"),
+              sqlite_where=text("bot <> ''")),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
@@ -111,6 +117,10 @@ def _delete_hits_of_site(mapper, connection, site: Site) -> None:
     connection.execute(delete(Hit).where(Hit.site_id == site.id))
 
 
+#: The visits that came with a UTM parameter: those of ``ix_visits_site_id_day_utm``.
+UTM_VISIT = "utm_source <> '' OR utm_medium <> '' OR utm_campaign <> ''"
+
+
 class Visit(Base):
     """A visitor's hits less than 30 minutes apart: when, where from, entry and exit, counts."""
 
@@ -124,6 +134,11 @@ class Visit(Base):
         Index("ix_visits_site_id_ended_at", "site_id", "ended_at"),
         # The visits page lists a site's visits newest first.
         Index("ix_visits_site_id_started_at", "site_id", "started_at"),
+        # A filter by a UTM parameter reads the period's visits that have one (a few in a
+        # hundred, in most sites' traffic) rather than all of them. Partial, so a visit without
+        # UTM parameters (most of them) costs the writer no entry in it.
+        Index("ix_visits_site_id_day_utm", "site_id", "day", postgresql_where=text(UTM_VISIT),
+              sqlite_where=text(UTM_VISIT)),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)

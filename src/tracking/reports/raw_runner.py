@@ -5,7 +5,8 @@ totals, the chart's visitors, visits, bounces and durations, and every visit pan
 (``GROUPING SETS`` on PostgreSQL, one ``UNION ALL`` branch per panel on SQLite), and one over
 their hits for the page, event and property panels and the chart's page views. Slower on big sites than the summaries —
 ``BENCHMARKS.md`` has the figures. Every filter is a condition on the visit row: a country
-filter finds its visits through an index; the others read the period's visits, a page or event
+filter finds its visits through an index, a UTM filter through the partial index of the visits
+that have a UTM parameter; the others read the period's visits, a page or event
 filter in the list of pages and events each visit keeps (``visits.pages``,
 ``visits.event_names``), a goal filter too (:func:`tracking.goals.visit_converts`). With a page,
 event or goal filter a visitor is counted at their first
@@ -22,9 +23,26 @@ Read only: nothing here writes (``tests/unit/test_layers.py`` checks it).
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from dataclasses import astuple
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Text, and_, case, cast, func, literal, null, select, text, tuple_, type_coerce, union_all
+from sqlalchemy import (
+    Text,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    null,
+    or_,
+    select,
+    text,
+    tuple_,
+    type_coerce,
+    union_all,
+)
+from sqlalchemy.sql.elements import ColumnClause
 from sqlalchemy.sql.selectable import CTE, Subquery
 
 from ..goals import visit_converts
@@ -36,6 +54,8 @@ from .query import HIT_FILTERS, Filter, InvalidQuery, SiteRef, StatsQuery, sort_
 from .results import Panel, Point, Row, Totals, bucket_of, buckets, make_panel, points, ranked
 
 REALTIME_MINUTES = 30
+#: The filters a visit without UTM parameters cannot match, unless by the empty value.
+UTM_DIMENSIONS = ("utm_source", "utm_medium", "utm_campaign")
 
 
 def labelled(*columns):
@@ -48,6 +68,12 @@ def matching(site: SiteRef, period: Period, filters: Iterable[Filter]) -> list:
     condition on the visit row (its pages and events are listed on it)."""
     v = Visit
     conditions = [v.site_id == site.id, v.day >= period.start, v.day < period.end]
+    if any(f.dimension in UTM_DIMENSIONS and f.value for f in filters):
+        # Implied by the filter; written as the partial index of the visits with a UTM
+        # parameter states it (literals, not parameters: the planner must know, for any plan
+        # it keeps, that the index holds every row that can match).
+        empty: ColumnClause[str] = literal_column("''")
+        conditions.append(or_(v.utm_source != empty, v.utm_medium != empty, v.utm_campaign != empty))
     for f in filters:
         if f.dimension in VISIT_DIMENSIONS:
             conditions.append(getattr(v, VISIT_DIMENSIONS[f.dimension]) == f.value)
@@ -150,8 +176,9 @@ class Scan:
     """The numbers of one period with filters, from the raw rows of its matching visits.
 
     Two statements: one over the matching visits (totals, counts per bucket, one grouping
-    per visit panel) and, when a page, event or property panel or the chart's page views
-    need them, one over those visits' hits. Each finds the matching visits itself, by the
+    per visit panel; none for the panels of pages, events or properties alone, without a
+    chart: no number of theirs comes from it) and, when a page, event or property panel or
+    the chart's page views need them, one over those visits' hits. Each finds the matching visits itself, by the
     site and day index and the filters.
     """
 
@@ -164,12 +191,21 @@ class Scan:
         self.bucket = runner.query.bucket
         self.prop_event = runner.query.prop_event
         dims = tuple(dims)
-        visit_dims = [dim for dim in dims if dim in VISIT_DIMENSIONS]
+        # A panel of a filtered visit dimension has one row, the filter's value, whose counts
+        # are the totals: no grouping for it.
+        fixed = {f.dimension: f.value for f in self.filters if f.dimension in VISIT_DIMENSIONS}
+        visit_dims = [dim for dim in dims if dim in VISIT_DIMENSIONS and dim not in fixed]
         runner.tune()
         self.rows: dict[str, dict[str, Row]] = defaultdict(dict)
         self.props: Counter[str] = Counter()
         found = buckets(period, self.bucket, self.site.timezone) if series else {}
-        self.totals = self._visits(visit_dims, found, series)
+        if series or not dims or any(dim in VISIT_DIMENSIONS for dim in dims):
+            self.totals = self._visits(visit_dims, found, series)
+        else:  # pages, events or properties alone: their shares are of their own sum
+            self.totals = Totals()
+        for dim in dims:
+            if dim in fixed and self.totals.visits:
+                self.rows[dim][fixed[dim]] = Row.of(fixed[dim], astuple(self.totals))
         hit_dims = [dim for dim in dims if dim in HIT_DIMENSIONS]
         if hit_dims or (series and pageviews):
             self._hits(hit_dims, found, series and pageviews)
@@ -197,8 +233,9 @@ class Scan:
         for group in sets:
             spans.append(range(position, position + len(group)))
             position += len(group)
-        if not columns:  # the grand total alone
-            found = ((0, row) for row in db.execute(select(*measures).select_from(source)))
+        if len(sets) == 1:  # one grouping (or the grand total alone): a plain GROUP BY
+            query = select(*columns, *measures).select_from(source)
+            found = ((0, row) for row in db.execute(query.group_by(*columns) if columns else query))
         elif self.runner.postgresql:
             query = select(func.grouping(*columns), *columns, *measures).select_from(source).group_by(
                 func.grouping_sets(*(tuple_(*group) for group in sets))
@@ -239,22 +276,25 @@ class Scan:
                        *(t.c[VISIT_DIMENSIONS[dim]] for dim in dims)]
             v = select(*columns, *ranked_visits).where(*where).cte("matching_visits").prefix_with("MATERIALIZED")
         bucket = (self._hour(v.c.started_at) if self.bucket == "hour" else v.c.day).label("bucket")
-        sets: list[tuple] = [(), (bucket,)] if series else [()]
+        # With a chart, the totals are the sum of its buckets (every count is additive: a
+        # visitor is counted once per day, at one visit): one grouping less, and without panels
+        # (the period before) a plain GROUP BY, which PostgreSQL can count in parallel.
+        sets: list[tuple] = [(bucket,)] if series else [()]
         sets += [(v.c[VISIT_DIMENSIONS[dim]],) for dim in dims]
-        panels = dict(zip(range(len(sets) - len(dims), len(sets)), dims, strict=True))
-        totals = Totals()
+        panels = dict(zip(range(1, len(sets)), dims, strict=True))
+        sums = [0] * len(COUNT_FIELDS)
         for index, values, counts in self._grouped(v, sets, _visit_sums(v, self.filters)):
-            if index == 0:
-                totals = Totals(*counts)
-            elif index in panels:
+            if index in panels:
                 self.rows[panels[index]][values[0]] = Row.of(values[0], counts)
-            else:
+                continue
+            sums = [total + count for total, count in zip(sums, counts, strict=True)]
+            if series:
                 key = self._key(values[0])
                 if key in found:  # visitors, visits, bounces, duration (page views: from the hits)
                     visitors, visits, _, bounces, duration, _ = counts
                     for at, count in ((0, visitors), (2, visits), (3, bounces), (4, duration)):
                         found[key][at] += count
-        return totals
+        return Totals(*sums)
 
     def _hits(self, dims: list[str], found: dict, series: bool) -> None:
         start, end = self.period.bounds(self.site.timezone)
