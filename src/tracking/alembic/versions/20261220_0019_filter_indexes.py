@@ -1,8 +1,8 @@
 """indexes for filtered reports: the bot hits by site and time, the visits with UTM parameters
 
-Revision ID: 0018_filter_indexes
-Revises: 0017_hits_without_site_key
-Create Date: 2026-12-19 09:00:00.000000
+Revision ID: 0019_filter_indexes
+Revises: 0018_goal_summaries
+Create Date: 2026-12-20 09:00:00.000000
 
 Two partial indexes, each holding a small share of its table's rows, so that the writer adds an
 entry to them for those rows only:
@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0018_filter_indexes"
-down_revision = "0017_hits_without_site_key"
+revision = "0019_filter_indexes"
+down_revision = "0018_goal_summaries"
 branch_labels = None
 depends_on = None
 
