@@ -203,6 +203,23 @@ def _fresh_database(database: str, workdir: Path):
         yield f"sqlite:///{workdir / 'tracking.sqlite'}"
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test shows the log of the app it ran against (a 500 page's traceback is in it),
+    in the report and as ``artifacts/server-logs/<test>.log``."""
+    report = yield
+    if report.failed:
+        for name in ("app", "module_app"):
+            app = getattr(item, "funcargs", {}).get(name)
+            if isinstance(app, App) and app.server.log.exists():
+                log = app.server.log.read_text(errors="replace")
+                report.sections.append((f"server log ({name})", log[-20_000:]))
+                folder = ARTIFACTS / "server-logs"
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', item.nodeid)}.log").write_text(log)
+    return report
+
+
 @pytest.fixture
 def app(database, tmp_path):
     """A fresh app for one test."""
