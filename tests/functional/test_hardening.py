@@ -725,3 +725,40 @@ def test_a_locked_sqlite_database_makes_the_request_retry(app, testapp, owner, d
     assert failures, "the lock was not met"
     assert res.status_code == 303
     assert "Name saved." in res.follow().text
+
+
+def test_a_form_waits_for_the_hit_writers_lock_on_sqlite(app_settings, fresh_db, password_hash, database):
+    """While another connection holds SQLite's write lock (the hit writer running a long job),
+    an owner's form waits for it and is saved: it does not read first and then meet "database is
+    locked" on every attempt, which ended on the error page."""
+    if database != "sqlite":
+        pytest.skip("SQLite only")
+    import sqlite3
+
+    from tracking import main
+    from tracking.interfaces import IHitPipeline
+
+    wsgi = main({}, **{**app_settings, "sqlalchemy.url": fresh_db})
+    engine = wsgi.registry.getUtility(IDatabase).engine
+    with engine.begin() as conn:
+        user_id = conn.execute(User.__table__.insert().values(
+            name="Owner", email="owner@example.com", password_hash=password_hash)).inserted_primary_key[0]
+    client = TestApp(wsgi)
+    client.login("owner@example.com")
+    form = client.get(f"/users/{user_id}/").forms["name"]
+    form["name"] = "Saved while the writer worked"
+
+    writer = sqlite3.connect(fresh_db.removeprefix("sqlite:///"), isolation_level=None, check_same_thread=False)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("UPDATE users SET name = name")
+    released = threading.Timer(1.0, writer.commit)
+    released.start()
+    try:
+        res = form.submit("submit", expect_errors=True)
+    finally:
+        released.join()
+        writer.close()
+        wsgi.registry.getUtility(IHitPipeline).geo.close()
+        engine.dispose()
+    assert res.status_code == 303, res.status
+    assert "Name saved." in res.follow().text

@@ -108,9 +108,23 @@ class Database:
         return cls(get_engine(database))
 
 
+#: Requests that may write: on SQLite their transaction takes the write lock when it begins.
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def dbsession(request) -> Session:
-    """``request.dbsession``: a session in the request's transaction (``request.tm``)."""
-    return get_tm_session(request.registry.getUtility(IDatabase).session_factory, request.tm, request=request)
+    """``request.dbsession``: a session in the request's transaction (``request.tm``).
+
+    On SQLite a request that may write (not ``GET``, ``HEAD`` or ``OPTIONS``) begins with
+    ``BEGIN IMMEDIATE``: it waits for the hit writer's lock (``busy_timeout``) rather than read
+    first and then find the lock taken, which SQLite answers at once with "database is locked"
+    (a retry, and after ``retry.attempts`` of them the error page, while a long job of the
+    writer holds the lock). The beacon writes through the writer, never through this session."""
+    database = request.registry.getUtility(IDatabase)
+    session = get_tm_session(database.session_factory, request.tm, request=request)
+    if request.method not in _SAFE_METHODS and database.engine.dialect.name == "sqlite":
+        session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+    return session
 
 
 def includeme(config) -> None:
