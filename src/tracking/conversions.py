@@ -33,8 +33,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 
 from . import members
+from .goals import GoalSpec, funnel_definition
 from .models import Goal, User
 from .models.conversions import Experiment, Funnel, FunnelStep
+from .summaries import jobs
 
 MIN_STEPS = 2
 MAX_STEPS = 8
@@ -110,19 +112,33 @@ def count_experiments(db, site_id: int) -> int:
 
 
 def create_funnel(db, site_id: int, name: str, goal_ids: list[int]) -> Funnel:
+    """A new funnel; its rows (how far each visit went) are counted by a ``goals`` job, queued
+    here: until it is done its report counts from the raw rows."""
     funnel = Funnel(site_id=site_id, name=name.strip())
     funnel.steps = [FunnelStep(position=i, goal_id=goal_id) for i, goal_id in enumerate(goal_ids)]
     db.add(funnel)
     db.flush()
+    jobs.enqueue_goals(db, site_id)
     return funnel
 
 
 def update_funnel(db, funnel: Funnel, name: str, goal_ids: list[int]) -> None:
+    """Rename a funnel or change its steps: new steps queue the recount of its rows."""
     funnel.name = name.strip()
+    if funnel.goal_ids == list(goal_ids):
+        db.flush()
+        return
     funnel.steps.clear()
     db.flush()  # the old steps go before the new ones take their places
     funnel.steps.extend(FunnelStep(position=i, goal_id=goal_id) for i, goal_id in enumerate(goal_ids))
     db.flush()
+    jobs.enqueue_goals(db, funnel.site_id)
+
+
+def summarized(funnel: Funnel, steps: list[GoalSpec]) -> int | None:
+    """The funnel's id when its rows were counted for ``steps`` (its present steps' goals, with
+    their rules): the funnel report then reads them; ``None`` otherwise."""
+    return funnel.id if funnel.summarized_key == funnel_definition(steps) else None
 
 
 def create_experiment(db, site_id: int, name: str, key: str, control: str, goal_id: int) -> Experiment:

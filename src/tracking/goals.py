@@ -31,12 +31,14 @@ currencies and amounts follow :mod:`tracking.money`.
 
 from __future__ import annotations
 
+import operator
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, reduce
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, and_, case, exists, false, func, literal, select
+from sqlalchemy import Boolean, and_, case, exists, false, func, literal, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
@@ -79,6 +81,8 @@ class GoalSpec:
     currency: str | None = None
     #: Whether the goal's summary rows count its present rules (:mod:`tracking.summaries.goals`).
     summarized: bool = False
+    #: Its rules' version (``goals.rules_version``): a funnel's rows are counted for its steps'.
+    version: int = 0
 
     @property
     def exact(self) -> bool:
@@ -101,10 +105,33 @@ class GoalSpec:
         return not self.prop_key or (props or {}).get(self.prop_key) == self.prop_value
 
 
-def spec(goal: Goal) -> GoalSpec:
-    """The rules of a stored goal."""
+def spec(goal) -> GoalSpec:
+    """The rules of a stored goal (a :class:`~tracking.models.goals.Goal`, or a row of the
+    ``goals`` table with its columns)."""
     return GoalSpec(goal.id, goal.name, goal.kind, goal.pattern, goal.event, goal.prop_key, goal.prop_value,
-                    goal.currency, bool(goal.summarized_version) and goal.summarized_version == goal.rules_version)
+                    goal.currency, bool(goal.summarized_version) and goal.summarized_version == goal.rules_version,
+                    goal.rules_version)
+
+
+def funnel_definition(steps: Iterable[GoalSpec]) -> str:
+    """What a funnel's summary rows are counted for (``funnels.summarized_key``): its steps'
+    goals, in order, each with the version of its rules (``goals.rules_version``)."""
+    return ",".join(f"{goal.id}:{goal.version}" for goal in steps)
+
+
+def steps_passed(masks: Iterable[int], steps: int, passed: int = 0) -> int:
+    """How many steps of a funnel one visit passed, given each of its hits, in order, as a bit
+    mask of the steps whose goal it converts on (bit *i*: step *i*); ``passed``: the steps its
+    earlier hits passed, for hits that all come after those (the walk goes on from there).
+
+    The rule (:mod:`tracking.reports.funnels`): each step at the first hit after the hit that
+    passed the step before; one hit passes at most one step."""
+    for mask in masks:
+        if passed == steps:
+            break
+        if mask >> passed & 1:
+            passed += 1
+    return passed
 
 
 # -- checking what an owner types -------------------------------------------------------------
@@ -331,6 +358,35 @@ def _contains_sqlite(element, compiler, **kw):
 @compiles(contains, "postgresql")
 def _contains_postgresql(element, compiler, **kw):
     return f"strpos({compiler.process(element.clauses, **kw)}) > 0"
+
+
+# -- funnels' steps in SQL -------------------------------------------------------------------
+
+
+def step_mask(goals: Sequence[GoalSpec], h):
+    """A hit's steps, as a bit mask (bit *i*: it converts on step *i*'s goal)."""
+    return reduce(operator.add, [case((hit_converts(goal, h), 1 << n), else_=0) for n, goal in enumerate(goals)])
+
+
+def converts_on_any(goals: Sequence[GoalSpec], h):
+    """The hit converts on one of the steps' goals (each distinct goal tested once)."""
+    return or_(*(hit_converts(goal, h) for goal in {goal.id: goal for goal in goals}.values()))
+
+
+#: A hit's mask as one character in SQL: ``chr(BASE + mask)``, from U+0101 (no character of a
+#: regular expression's syntax among them).
+BASE = 0x100
+
+
+def passes(steps: int, step: int) -> str:
+    """A regular expression that finds, in a visit's hits written as characters of their masks
+    (in order), a subsequence passing the first ``step`` of ``steps``: a hit that converts on
+    step 1, later one on step 2, and so on. Such a subsequence exists exactly when the walk of
+    :func:`steps_passed` (each step at the first hit after the step before) gets that far."""
+    masks = range(1, 1 << steps)
+    return ".*".join(
+        "[" + "".join(chr(BASE + mask) for mask in masks if mask >> n & 1) + "]" for n in range(step)
+    )
 
 
 def site_goals(db, site_id: int) -> list[Goal]:

@@ -186,7 +186,7 @@ def walked_by_hand(dbsession, site, period, goals, visit_filter=None) -> list[in
     own = defaultdict(list)
     for hit in dbsession.scalars(select(Hit).where(Hit.site_id == site.id).order_by(Hit.ts, Hit.id)):
         own[hit.visit_id].append(hit)
-    best: dict[int, int] = {}
+    best: dict[tuple, int] = {}
     for visit in dbsession.scalars(select(Visit).where(Visit.site_id == site.id)):
         hits = own[visit.id]
         if not period.start <= visit.day < period.end:
@@ -197,8 +197,8 @@ def walked_by_hand(dbsession, site, period, goals, visit_filter=None) -> list[in
         for hit in hits:
             if passed < len(goals) and goals[passed].matches_hit(hit.event, hit.path, hit.props):
                 passed += 1
-        if passed:
-            best[visit.visitor] = max(best.get(visit.visitor, 0), passed)
+        if passed:  # a visitor is one person on one day
+            best[(visit.day, visit.visitor)] = max(best.get((visit.day, visit.visitor), 0), passed)
     return [sum(1 for reached in best.values() if reached > n) for n in range(len(goals))]
 
 

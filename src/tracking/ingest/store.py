@@ -32,7 +32,8 @@ fresh salt that lives only for their batch, so their visitor counts as new in ea
 Each batch is one transaction: the hits' visitor ids (salted here), their visits
 (:mod:`.visits`), the hits themselves (:mod:`.statements`), the summary tables
 (:mod:`tracking.summaries.delta`) and, for sites with goals, their goals' conversions
-(:mod:`tracking.summaries.goals`).
+(:mod:`tracking.summaries.goals`) and how far each visit went in their funnels
+(:mod:`tracking.summaries.funnels`).
 
 Jobs: between batches, when idle and at least every ``jobs.POLL_SECONDS``, the writer thread runs
 the jobs that are due (a time-zone change's rebuild: :mod:`tracking.summaries.jobs`), so that they
@@ -57,6 +58,7 @@ from ..models import DailySalt, Hit, Site
 from ..models.types import utcnow
 from ..summaries import jobs
 from ..summaries.delta import Delta
+from ..summaries.funnels import FunnelWalks, batch_funnels
 from ..summaries.goals import GoalDelta, batch_goals, prune_visitors, record_conversions
 from .buffer import BATCH_SIZE, HitBuffer
 from .enrich import visitor_id
@@ -263,6 +265,8 @@ class Store(HitBuffer):
             batch = [hit for hit in batch if hit.engaged_ms is None]
         delta = Delta()
         conversions = GoalDelta()
+        walks = FunnelWalks()
+        goals: dict = {}
         if batch:
             visitors = [visitor_id(self._salt(session, hit.ts.date()), hit.visitor_key) for hit in batch]
             visit_ids, firsts, days = assign_visits(connection, batch, visitors, delta)
@@ -273,12 +277,16 @@ class Store(HitBuffer):
             INSERT_HITS.executemany(connection, rows)
             goals = batch_goals(connection, sorted(existing_sites))
             if goals:
-                record_conversions(conversions, goals, batch, visitors, days)
+                converting = record_conversions(conversions, goals, batch, visitors, days)
+                funnels = batch_funnels(connection, sorted(goals))
+                if funnels:
+                    walks.add(funnels, batch, visit_ids, visitors, days, converting)
         if engagements:
             visitors = [visitor_id(self._salt(session, hit.ts.date()), hit.visitor_key) for hit in engagements]
             record_engagements(connection, engagements, visitors, delta)
         delta.apply(session)
         conversions.apply(connection)
+        walks.apply(connection, goals)
 
     # -- salts ---------------------------------------------------------------------------
 

@@ -24,7 +24,16 @@ from .jobs import Job  # noqa: F401
 from .members import Invitation, PasswordToken, ShareLink, SiteEvent, SiteMember  # noqa: F401
 from .meta import Base  # noqa: F401
 from .sites import Site  # noqa: F401
-from .summaries import DailyStat, GoalRevenue, GoalStat, GoalVisitor, HourlyStat  # noqa: F401
+from .summaries import (  # noqa: F401
+    DailyStat,
+    FunnelStat,
+    FunnelVisit,
+    FunnelVisitor,
+    GoalRevenue,
+    GoalStat,
+    GoalVisitor,
+    HourlyStat,
+)
 from .throttle import LoginThrottle  # noqa: F401
 from .user_sessions import UserSession  # noqa: F401
 

@@ -33,6 +33,10 @@ class Funnel(Base):
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The definition its ``funnel_visits`` rows were counted for (:func:`tracking.goals.funnel_definition`:
+    #: its steps' goals and their rules' versions), or ``None``: the rows are read only while it
+    #: is the funnel's present one.
+    summarized_key: Mapped[str | None] = mapped_column(String(200))
 
     steps: Mapped[list[FunnelStep]] = relationship(
         order_by="FunnelStep.position", cascade="all, delete-orphan", passive_deletes=True, lazy="selectin",

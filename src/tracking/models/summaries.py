@@ -3,7 +3,7 @@
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, ForeignKey, PrimaryKeyConstraint, String
+from sqlalchemy import BigInteger, ForeignKey, PrimaryKeyConstraint, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .meta import Base
@@ -102,3 +102,56 @@ class GoalVisitor(Base):
     goal_id: Mapped[int] = mapped_column(ForeignKey("goals.id", ondelete="CASCADE"))
     day: Mapped[date]
     visitor: Mapped[int] = mapped_column(BigInteger)
+
+
+class FunnelVisit(Base):
+    """How far one visit went in a funnel: what the funnel report counts, kept by the hit writer
+    and recomputed from the raw rows when the funnel or one of its goals changes
+    (:mod:`tracking.summaries.funnels`); read only while the funnel's ``summarized_key`` is its
+    present definition.
+
+    A row for each visit of the funnel's site with a hit that converts on one of its steps:
+    ``passed``, the steps it passed in order (0: none, its hits were of later steps);
+    ``seen_at``, the time of the latest such hit the row has counted (a later hit continues the
+    walk; an earlier one, arriving late, has the visit walked again from its stored hits).
+    ``day`` and ``visitor`` are the visit's. Rows of a deleted visit are deleted with it by
+    whatever deletes visits (retention, erasure)."""
+
+    __tablename__ = "funnel_visits"
+    __table_args__ = (PrimaryKeyConstraint("funnel_id", "day", "visit_id"),)
+
+    funnel_id: Mapped[int] = mapped_column(ForeignKey("funnels.id", ondelete="CASCADE"))
+    day: Mapped[date]
+    visit_id: Mapped[int] = mapped_column(BigInteger)
+    visitor: Mapped[int] = mapped_column(BigInteger)
+    passed: Mapped[int] = mapped_column(SmallInteger)
+    seen_at: Mapped[datetime]
+
+
+class FunnelStat(Base):
+    """A funnel's visitors on one local day (of their visits), by the most steps one of their
+    visits of that day passed (``passed`` ≥ 1): the funnel report without filters adds up the
+    days. Kept by the writer with :class:`FunnelVisitor` (a visitor moves from one ``passed`` to
+    a higher one), recomputed with the funnel's rows (:mod:`tracking.summaries.funnels`)."""
+
+    __tablename__ = "funnel_stats"
+    __table_args__ = (PrimaryKeyConstraint("funnel_id", "day", "passed"),)
+
+    funnel_id: Mapped[int] = mapped_column(ForeignKey("funnels.id", ondelete="CASCADE"))
+    day: Mapped[date]
+    passed: Mapped[int] = mapped_column(SmallInteger)
+    visitors: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class FunnelVisitor(Base):
+    """The most steps of a funnel one of a visitor's visits of a local day passed: what moves
+    the visitor in ``funnel_stats`` when a visit goes further. Kept for the last few days only,
+    as ``goal_visitors`` (visitor ids are daily: no later hit can meet an older row)."""
+
+    __tablename__ = "funnel_visitors"
+    __table_args__ = (PrimaryKeyConstraint("funnel_id", "day", "visitor"),)
+
+    funnel_id: Mapped[int] = mapped_column(ForeignKey("funnels.id", ondelete="CASCADE"))
+    day: Mapped[date]
+    visitor: Mapped[int] = mapped_column(BigInteger)
+    passed: Mapped[int] = mapped_column(SmallInteger)

@@ -7,15 +7,19 @@ The counting rules:
   ordered by time, then by id (two hits of the same second keep the order they arrived in). A
   visit passes the steps it can, earliest first; one hit passes at most one step, so a funnel
   whose two steps are the same goal needs two such hits.
-* A **visitor** (one person on one day, as everywhere in the reports) is at step *n* when one of
-  their visits of the period passed the first *n* steps. Steps of one visit are never joined
-  with steps of another.
+* A **visitor** (one person on one day, as everywhere in the reports: over several days, a sum of
+  each day's visitors) is at step *n* when one of their visits of that day passed the first *n*
+  steps. Steps of one visit are never joined with steps of another.
 * The period and the filters select the visits (as on the dashboard: a visit belongs to the day
   it started, and keeps all its hits). The first step's visitors are counted from the visit
   rows (the pages and events each lists); only the hits of the visits that converted on the
   first two steps' goals are read, in order.
 
-How it is read. SQLite: the first step's visitors in one statement; then those visits' hits that
+How it is read. Once the funnel's summary rows were counted for its present steps (planner rule
+8), from them: without filters the visitors of each day by the most steps they passed
+(``funnel_stats``), with filters how far each matching visit went (``funnel_visits``); both are
+kept by the hit writer (:mod:`tracking.summaries.funnels`). Until then, from the raw rows.
+SQLite: the first step's visitors in one statement; then those visits' hits that
 convert on a step, in order, walked in Python (:func:`steps_passed`). PostgreSQL: everything in
 one statement that returns the visitors at each step: each such visit's hits become a string, one
 character per hit (its steps as a bit mask, :data:`BASE`), in order, and the visit passed step
@@ -34,32 +38,20 @@ Read only, like the rest of :mod:`tracking.reports`.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import reduce
 from itertools import groupby
+from typing import cast
 
-from sqlalchemy import case, func, literal, or_, select, text, true
+from sqlalchemy import case, func, literal, select, text, true, tuple_
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
-from ..goals import GoalSpec, hit_converts, visit_converts
-from ..models import Hit, Visit
+from ..goals import BASE, GoalSpec, converts_on_any, passes, step_mask, steps_passed, visit_converts
+from ..models import FunnelStat, FunnelVisit, Hit, Visit
 from .periods import Period
+from .planner import Source, funnel_source
 from .query import Filter, SiteRef
 from .raw_runner import matching
-
-
-def steps_passed(masks: Iterable[int], steps: int) -> int:
-    """How many steps one visit passed, given each of its hits, in order, as a bit mask of the
-    steps whose goal it converts on (bit *i*: step *i*)."""
-    passed = 0
-    for mask in masks:
-        if passed == steps:
-            break
-        if mask >> passed & 1:
-            passed += 1
-    return passed
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,65 +101,71 @@ def from_counts(names: Sequence[str], counts: Sequence[int]) -> FunnelReport:
     return FunnelReport(tuple(rows))
 
 
-def funnel(db, site: SiteRef, period: Period, filters: tuple[Filter, ...], goals: Sequence[GoalSpec]) -> FunnelReport:
+def funnel(db, site: SiteRef, period: Period, filters: tuple[Filter, ...], goals: Sequence[GoalSpec],
+           summarized: int | None = None) -> FunnelReport:
     """The funnel of ``goals`` (its steps, in order) over the visits of ``period`` that match
-    ``filters`` (goal filters resolved: :func:`tracking.goals.resolve_filters`)."""
+    ``filters`` (goal filters resolved: :func:`tracking.goals.resolve_filters`). ``summarized``:
+    the funnel whose ``funnel_visits`` rows were counted for these steps, which then answer
+    (:func:`~.planner.funnel_source`); without, the raw rows."""
     names = [goal.name for goal in goals]
     if not goals:
         return report(names, ())
+    if funnel_source(summarized is not None) is Source.SUMMARIES:
+        return from_counts(names, _counted_from_rows(db, site, period, filters, cast(int, summarized), len(goals)))
     if db.get_bind().dialect.name == "postgresql":
         return from_counts(names, _counted_in_sql(db, site, period, filters, goals))
     in_period = matching(site, period, filters)
     # Step 1 is a condition on the visit row (its pages and events are listed on it).
-    entered = db.scalar(select(func.count(Visit.visitor.distinct())).where(*in_period, visit_converts(goals[0])))
+    people = select(Visit.day, Visit.visitor).where(*in_period, visit_converts(goals[0])).distinct().subquery()
+    entered = int(db.scalar(select(func.count()).select_from(people)))
     if len(goals) == 1 or not entered:
         return report(names, [1] * entered)
     # Only visits that converted on the first two goals can pass step 2: only their hits are read,
     # each chosen visit's through the visit index (as the raw runner reads them).
     h = Hit.__table__
     visits = (
-        select(Visit.id, Visit.visitor)
+        select(Visit.id, Visit.day, Visit.visitor)
         .where(*in_period, visit_converts(goals[0]), visit_converts(goals[1]))
         .subquery("entered")
     )
     rows = db.execute(
-        select(h.c.visit_id, visits.c.visitor, _mask(goals, h))
+        select(h.c.visit_id, visits.c.day, visits.c.visitor, step_mask(goals, h))
         .join(visits, h.c.visit_id == visits.c.id)
-        .where(_converts_on_any(goals, h))
+        .where(converts_on_any(goals, h))
         .order_by(h.c.visit_id, h.c.ts, h.c.id)
     )
-    best: dict[int, int] = {}  # visitor → most steps one of their visits passed (at least 1)
-    for (_, visitor), hits in groupby(rows, key=lambda row: (row[0], row[1])):
-        passed = steps_passed((row[2] for row in hits), len(goals))
-        best[visitor] = max(best.get(visitor, 0), passed)
+    best: dict[tuple, int] = {}  # (day, visitor) → most steps one of their visits passed (at least 1)
+    for (_, day, visitor), hits in groupby(rows, key=lambda row: (row[0], row[1], row[2])):
+        passed = steps_passed((row[3] for row in hits), len(goals))
+        best[(day, visitor)] = max(best.get((day, visitor), 0), passed)
     # The other visitors who entered passed step 1 only.
     return report(names, [*best.values(), *[1] * (entered - len(best))])
 
 
-def _mask(goals: Sequence[GoalSpec], h):
-    """A hit's steps, as a bit mask (bit *i*: it converts on step *i*'s goal)."""
-    return reduce(operator.add, [case((hit_converts(goal, h), 1 << n), else_=0) for n, goal in enumerate(goals)])
-
-
-def _converts_on_any(goals: Sequence[GoalSpec], h):
-    """The hit converts on one of the steps' goals (each distinct goal tested once)."""
-    return or_(*(hit_converts(goal, h) for goal in {goal.id: goal for goal in goals}.values()))
-
-
-#: A hit's mask as one character in SQL: ``chr(BASE + mask)``, from U+0101 (no character of a
-#: regular expression's syntax among them).
-BASE = 0x100
-
-
-def passes(steps: int, step: int) -> str:
-    """A regular expression that finds, in a visit's hits written as characters of their masks
-    (in order), a subsequence passing the first ``step`` of ``steps``: a hit that converts on
-    step 1, later one on step 2, and so on. Such a subsequence exists exactly when the walk of
-    :func:`steps_passed` (each step at the first hit after the step before) gets that far."""
-    masks = range(1, 1 << steps)
-    return ".*".join(
-        "[" + "".join(chr(BASE + mask) for mask in masks if mask >> n & 1) + "]" for n in range(step)
-    )
+def _counted_from_rows(db, site: SiteRef, period: Period, filters: tuple[Filter, ...], funnel_id: int,
+                       steps: int) -> list[int]:
+    """The visitors at each step, from the funnel's summary rows. Without filters, the days'
+    counts (``funnel_stats``: each visitor of a day at the most steps one of their visits passed);
+    with filters, the rows of the matching visits (``funnel_visits``: how far each went), each
+    visitor of a day at their furthest."""
+    at = [0] * (steps + 1)
+    if filters:
+        r = FunnelVisit.__table__
+        if db.get_bind().dialect.name == "postgresql":
+            db.execute(text("SET LOCAL jit = off"))  # as the raw runner does (RawRunner.tune)
+        best = select(func.max(r.c.passed).label("passed")).where(
+            r.c.funnel_id == funnel_id, r.c.day >= period.start, r.c.day < period.end, r.c.passed >= 1,
+            r.c.visit_id.in_(select(Visit.id).where(*matching(site, period, filters))),
+        ).group_by(r.c.day, r.c.visitor).subquery("best")
+        counted = select(best.c.passed, func.count()).group_by(best.c.passed)
+    else:
+        s = FunnelStat.__table__
+        counted = select(s.c.passed, func.sum(s.c.visitors)).where(
+            s.c.funnel_id == funnel_id, s.c.day >= period.start, s.c.day < period.end
+        ).group_by(s.c.passed)
+    for passed, visitors in db.execute(counted):
+        at[min(int(passed), steps)] += int(visitors)
+    return [sum(at[n + 1:]) for n in range(steps)]
 
 
 def _counted_in_sql(db, site: SiteRef, period: Period, filters: tuple[Filter, ...],
@@ -188,21 +186,21 @@ def _counted_in_sql(db, site: SiteRef, period: Period, filters: tuple[Filter, ..
     steps = len(goals)
     in_period = [*matching(site, period, filters), visit_converts(goals[0], v)]
     if steps == 1:
-        return [db.scalar(select(func.count(v.c.visitor.distinct())).where(*in_period))]
+        return [db.scalar(select(func.count(tuple_(v.c.day, v.c.visitor).distinct())).where(*in_period))]
     # The visits read by parallel workers, for this statement: the planner otherwise weighs
     # sending each visit row to the leader above reading them all in one process (over 12
     # months, 1.4 million rows kept of 3.9 million read: seconds).
     db.execute(text("SET LOCAL parallel_tuple_cost = 0.01"))
     entered = (
-        select(v.c.id, v.c.visitor, visit_converts(goals[1], v).label("further"))
+        select(v.c.id, v.c.day, v.c.visitor, visit_converts(goals[1], v).label("further"))
         .where(*in_period)
         .cte("entered")
         .prefix_with("MATERIALIZED")  # read once, for the count and for the walk
     )
     walk = (
-        select(func.string_agg(func.chr(BASE + _mask(goals, h)), aggregate_order_by(literal(""), h.c.ts, h.c.id))
+        select(func.string_agg(func.chr(BASE + step_mask(goals, h)), aggregate_order_by(literal(""), h.c.ts, h.c.id))
                .label("seq"))
-        .where(h.c.visit_id == entered.c.id, _converts_on_any(goals, h))
+        .where(h.c.visit_id == entered.c.id, converts_on_any(goals, h))
         .lateral("walk")
     )
     # The steps each visit that converted on the first two goals passed (at least 1: the first
@@ -210,10 +208,11 @@ def _counted_in_sql(db, site: SiteRef, period: Period, filters: tuple[Filter, ..
     seq = func.coalesce(walk.c.seq, "")
     passed = case(*((~seq.regexp_match(passes(steps, n)), n - 1) for n in range(2, steps + 1)),
                   else_=steps).label("passed")
-    walked = select(entered.c.visitor, passed).join(walk, true()).where(entered.c.further).subquery("walked")
+    walked = select(entered.c.day, entered.c.visitor, passed).join(walk, true()).where(entered.c.further).subquery("walked")
+    person = tuple_(walked.c.day, walked.c.visitor)
     counts = list(db.execute(select(
-        select(func.count(entered.c.visitor.distinct())).scalar_subquery(),
-        *(func.count(walked.c.visitor.distinct()).filter(walked.c.passed >= n) for n in range(2, steps + 1)),
+        select(func.count(tuple_(entered.c.day, entered.c.visitor).distinct())).scalar_subquery(),
+        *(func.count(person.distinct()).filter(walked.c.passed >= n) for n in range(2, steps + 1)),
     )).one())
     db.execute(text("SET LOCAL parallel_tuple_cost TO DEFAULT"))  # for this statement only
     return counts

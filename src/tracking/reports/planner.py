@@ -35,6 +35,10 @@ The rules:
    ``goal_revenue``: per goal and day), for each goal whose rows were recounted for its present
    rules; a goal just added or changed is counted from the raw rows until its recount is done
    (:mod:`.goals`). With filters, from the raw rows: the matching visits' conversions.
+8. **A funnel's numbers come from its visits' rows** (``funnel_visits``: how far each visit
+   went), filters or not (with filters, the rows of the matching visits), once they were
+   counted for its present steps and their goals' rules (:func:`funnel_source`); until then
+   from the raw hits of the period's visits, walked in order (:mod:`.funnels`).
 """
 
 from dataclasses import dataclass
@@ -102,3 +106,9 @@ def plan(query: StatsQuery) -> Plan:
         realtime=Source.RAW,  # rule 4
         goals=rows,  # rule 7
     )
+
+
+def funnel_source(summarized: bool) -> Source:
+    """Where a funnel's numbers are read (rule 8): ``summarized``, whether its rows were counted
+    for its present definition (:func:`tracking.goals.funnel_definition`)."""
+    return Source.SUMMARIES if summarized else Source.RAW

@@ -18,8 +18,8 @@ Who keeps them:
 * :class:`GoalDelta`: the change one batch of hits makes, applied by the store in the batch's
   transaction, under the rules of the goals as the batch reads them (:func:`batch_goals`, locked
   against deletion until the batch commits);
-* :func:`rebuild_goals`: every goal row of a site recomputed from its visits and hits, with the
-  site locked against the writers (``FOR UPDATE`` against the key-share lock each batch takes:
+* :func:`rebuild_goals`: every goal row of a site recomputed from its visits and hits (and its
+  funnels' rows, :func:`~.funnels.rebuild_funnels`), with the site locked against the writers (``FOR UPDATE`` against the key-share lock each batch takes:
   no batch of the site commits in between); each goal is then marked summarized for the rules it
   was recomputed with (``summarized_version``). It runs as a ``goals`` job of the writer
   (:mod:`.jobs`) when a goal is added or its rules change, and within every rebuild of the site.
@@ -39,9 +39,10 @@ from sqlalchemy import Table, case, delete, func, literal, or_, select, union_al
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..goals import GoalSpec, hit_converts, path_matcher, spec, visit_converts
-from ..models import Goal, GoalRevenue, GoalStat, GoalVisitor, Hit, Site, Visit
+from ..models import FunnelVisitor, Goal, GoalRevenue, GoalStat, GoalVisitor, Hit, Site, Visit
 from ..models.summaries import SPLIT
 from ..models.types import AMOUNT_DECIMALS, driver_cursor, postgresql_array, utcnow
+from .funnels import rebuild_funnels
 
 #: Days of converting visitors kept to count each visitor once as new hits come
 #: (:func:`visitors_kept_since`): visitor ids are daily, a local day spans two UTC days.
@@ -57,6 +58,7 @@ class SiteGoals:
     without a wildcard by their path, the others one after the other."""
 
     def __init__(self, goals: list[GoalSpec]) -> None:
+        self.by_id = {goal.id: goal for goal in goals}
         self.by_event: dict[str, list[GoalSpec]] = defaultdict(list)
         self.by_path: dict[str, list[GoalSpec]] = defaultdict(list)
         self.patterns: list[tuple[GoalSpec, Callable[[str], bool]]] = []
@@ -83,11 +85,8 @@ def batch_goals(connection, site_ids: list[int]) -> dict[int, SiteGoals]:
     with the rows it added."""
     query = select(Goal).where(Goal.site_id.in_(site_ids)).order_by(Goal.id).with_for_update(read=True, key_share=True)
     found: dict[int, list[GoalSpec]] = defaultdict(list)
-    for row in connection.execute(query.with_only_columns(*Goal.__table__.c)).mappings():
-        found[row["site_id"]].append(
-            GoalSpec(row["id"], row["name"], row["kind"], row["pattern"], row["event"], row["prop_key"],
-                     row["prop_value"], row["currency"])
-        )
+    for row in connection.execute(query.with_only_columns(*Goal.__table__.c)):
+        found[row.site_id].append(spec(row))
     return {site_id: SiteGoals(goals) for site_id, goals in found.items()}
 
 
@@ -181,17 +180,17 @@ def _add(connection, dialect, table, keys: tuple[str, ...], fields: tuple[str, .
 
 
 def record_conversions(delta: GoalDelta, goals: dict[int, SiteGoals], batch, visitors: list[int],
-                       days: list[date | None]) -> None:
+                       days: list[date | None]) -> list[list[GoalSpec]]:
     """Add the conversions among a batch's hits (``days``: each hit's visit's day, ``None``
-    for a bot's hit, which converts nothing)."""
+    for a bot's hit, which converts nothing); the goals each hit converts on."""
+    converting: list[list[GoalSpec]] = []
     for hit, visitor, day in zip(batch, visitors, days, strict=True):
-        if day is None:
-            continue
         site = goals.get(hit.site_id)
-        if site is None:
-            continue
-        for goal in site.converting(hit.event, hit.path, hit.props):
-            delta.add(hit.site_id, day, visitor, goal, hit.revenue_currency, hit.revenue_amount)
+        found = site.converting(hit.event, hit.path, hit.props) if site is not None and day is not None else []
+        for goal in found:
+            delta.add(hit.site_id, cast(date, day), visitor, goal, hit.revenue_currency, hit.revenue_amount)
+        converting.append(found)
+    return converting
 
 
 def visitors_kept_since(today: date) -> date:
@@ -203,8 +202,10 @@ def visitors_kept_since(today: date) -> date:
 
 
 def prune_visitors(connection, today: date) -> None:
-    """Delete the ``goal_visitors`` rows no new hit can meet again (see :func:`visitors_kept_since`)."""
-    connection.execute(delete(_VISITORS).where(_VISITORS.c.day < visitors_kept_since(today)))
+    """Delete the ``goal_visitors`` and ``funnel_visitors`` rows no new hit can meet again (see
+    :func:`visitors_kept_since`)."""
+    for table in (_VISITORS, cast(Table, FunnelVisitor.__table__)):
+        connection.execute(delete(table).where(table.c.day < visitors_kept_since(today)))
 
 
 def rebuild_goals(session, site_id: int, *, today: date | None = None) -> int:
@@ -284,6 +285,8 @@ def rebuild_goals(session, site_id: int, *, today: date | None = None) -> int:
     # The rules as read above: a goal changed since is not summarized (its own job follows).
     for goal in goals:
         session.execute(update(Goal).where(Goal.id == goal.id).values(summarized_version=goal.rules_version))
+    # The funnels' rows, on the same locked site (their steps are goals).
+    rebuild_funnels(session, site_id, since)
     return len(goals)
 
 

@@ -117,7 +117,8 @@ class FunnelViews(_Conversions):
         by_id = {goal.id: goals.spec(goal) for goal in self.goals}
         if selected is not None:
             steps = [by_id[goal_id] for goal_id in selected.goal_ids if goal_id in by_id]
-            report = funnel_report(self.db, query.stats.site, query.period, self._filters(query), steps)
+            report = funnel_report(self.db, query.stats.site, query.period, self._filters(query), steps,
+                                   conversions.summarized(selected, steps))
             chart = funnel_chart([row.visitors for row in report.steps])
         editing = self.request.has_permission(Permission.EDIT)
         return {
