@@ -12,16 +12,15 @@ visit), ``visits``, ``pageviews``, ``bounces`` (visits of one page view and no e
 ``duration`` (seconds, summed over visits), ``events`` (custom events).
 """
 
-import functools
 from collections import defaultdict
-from collections.abc import Iterable
 from datetime import date, datetime
+from typing import cast
 
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import Table
 
 from ..models import DailyStat, HourlyStat
-from ..models.types import execute_binary, postgresql_array
 from .dimensions import BOT, COUNT_FIELDS, HITS, TOTAL, prop_value
+from .rows import upsert
 
 #: Indexes into a counts vector (:data:`~.dimensions.COUNT_FIELDS`).
 VISITORS, VISITS, PAGEVIEWS, BOUNCES, DURATION, EVENTS = range(6)
@@ -106,44 +105,8 @@ class Delta:
         daily = sorted((key, counts) for key, counts in self.daily.items() if any(counts))
         hourly = sorted((key, counts) for key, counts in self.hourly.items() if any(counts))
         connection = session.connection()  # Core: plain rows, no ORM bulk machinery
-        postgresql = connection.dialect.name == "postgresql"
         for model, keys, fields, rows in (
             (DailyStat, ("site_id", "dim", "day", "value"), COUNT_FIELDS, daily),
             (HourlyStat, ("site_id", "hour"), ("visitors", "visits", "pageviews"), hourly),
         ):
-            if not rows:
-                continue
-            if postgresql:
-                # Arrays, one per column, unnested by the server: the driver adapts a few lists
-                # instead of running an executemany of thousands of rows in Python.
-                columns = tuple(list(column) for column in zip(*(key + tuple(counts) for key, counts in rows), strict=True))
-                execute_binary(connection, _unnest_upsert(model, keys, fields), columns)
-            else:
-                names = (*keys, *fields)
-                connection.execute(
-                    _upsert(model, keys, fields), [dict(zip(names, key + tuple(counts), strict=True)) for key, counts in rows]
-                )
-
-
-@functools.cache
-def _unnest_upsert(model, keys: tuple[str, ...], fields: tuple[str, ...]) -> str:
-    """PostgreSQL: add the rows given as one array per column, in the order of ``keys`` then
-    ``fields`` (``INSERT … SELECT unnest``; the driver's placeholders, for :func:`execute_binary`)."""
-    table = model.__table__
-    names = (*keys, *fields)
-    arrays = ", ".join(f"CAST(%b AS {postgresql_array(table.c[name])})" for name in names)
-    updates = ", ".join(f"{field} = {table.name}.{field} + excluded.{field}" for field in fields)
-    return (
-        f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({arrays})"
-        f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
-    )
-
-
-def _upsert(model, keys: Iterable[str], fields: Iterable[str]):
-    """SQLite: add the rows, one parameter set each."""
-    table = model.__table__
-    statement = sqlite.insert(table)
-    return statement.on_conflict_do_update(
-        index_elements=list(keys),
-        set_={field: table.c[field] + statement.excluded[field] for field in fields},
-    )
+            upsert(connection, cast(Table, model.__table__), keys, tuple(fields), [key + tuple(counts) for key, counts in rows])

@@ -33,11 +33,11 @@ from itertools import groupby
 from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import Table, case, delete, func, literal, select, text, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from ..goals import BASE, GoalSpec, converts_on_any, funnel_definition, passes, spec, step_mask, steps_passed
 from ..models import Funnel, FunnelStat, FunnelStep, FunnelVisit, FunnelVisitor, Goal, Hit, Visit
+from .rows import upsert
 
 if TYPE_CHECKING:
     from .goals import SiteGoals
@@ -142,14 +142,11 @@ class FunnelWalks:
             rows.extend(_walked_again(connection, again, goals))
         if not rows:
             return
-        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
         # In key order, so that writers in several processes lock the rows in the same order.
         rows.sort(key=lambda row: (row["funnel_id"], row["day"], row["visit_id"]))
-        statement = dialect.insert(_ROWS)
-        connection.execute(statement.on_conflict_do_update(
-            index_elements=["funnel_id", "day", "visit_id"],
-            set_={"passed": statement.excluded.passed, "seen_at": statement.excluded.seen_at},
-        ), rows)
+        upsert(connection, _ROWS, ("funnel_id", "day", "visit_id"), ("visitor", "passed", "seen_at"),
+               [(row["funnel_id"], row["day"], row["visit_id"], row["visitor"], row["passed"], row["seen_at"]) for row in rows],
+               add=False)
         # The visitors whose visit went further than it had: each visitor of a day counts at the
         # most steps one of their visits passed (a walk never goes back: a hit more can only
         # make a visit pass as many steps or more).
@@ -159,10 +156,10 @@ class FunnelWalks:
                 key = (row["funnel_id"], row["day"], row["visitor"])
                 further[key] = max(further.get(key, 0), row["passed"])
         if further:
-            _move_visitors(connection, dialect, further)
+            _move_visitors(connection, further)
 
 
-def _move_visitors(connection, dialect, further: dict[tuple[int, date, int], int]) -> None:
+def _move_visitors(connection, further: dict[tuple[int, date, int], int]) -> None:
     """Record each visitor's new most steps of the day (``funnel_visitors``) and move them in
     the day's counts (``funnel_stats``): one fewer at the steps they had, one more at the new."""
     keys = sorted(further)
@@ -183,20 +180,10 @@ def _move_visitors(connection, dialect, further: dict[tuple[int, date, int], int
         if had:
             moves[(key[0], key[1], had)] -= 1
         moves[(key[0], key[1], now)] += 1
-        people.append({"funnel_id": key[0], "day": key[1], "visitor": key[2], "passed": now})
-    if not people:
-        return
-    statement = dialect.insert(_VISITORS)
-    connection.execute(statement.on_conflict_do_update(
-        index_elements=["funnel_id", "day", "visitor"], set_={"passed": statement.excluded.passed}
-    ), people)
-    counts = [{"funnel_id": key[0], "day": key[1], "passed": key[2], "visitors": change}
-              for key, change in sorted(moves.items()) if change]
-    if counts:
-        statement = dialect.insert(_STATS)
-        connection.execute(statement.on_conflict_do_update(
-            index_elements=["funnel_id", "day", "passed"], set_={"visitors": _STATS.c.visitors + statement.excluded.visitors}
-        ), counts)
+        people.append((*key, now))
+    upsert(connection, _VISITORS, ("funnel_id", "day", "visitor"), ("passed",), people, add=False)
+    upsert(connection, _STATS, ("funnel_id", "day", "passed"), ("visitors",),
+           [(*key, change) for key, change in sorted(moves.items()) if change])
 
 
 def _date(value) -> date:

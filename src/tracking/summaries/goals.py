@@ -43,6 +43,7 @@ from ..models import FunnelVisitor, Goal, GoalRevenue, GoalStat, GoalVisitor, Hi
 from ..models.summaries import SPLIT
 from ..models.types import AMOUNT_DECIMALS, driver_cursor, postgresql_array, utcnow
 from .funnels import rebuild_funnels
+from .rows import upsert
 
 #: Days of converting visitors kept to count each visitor once as new hits come
 #: (:func:`visitors_kept_since`): visitor ids are daily, a local day spans two UTC days.
@@ -124,8 +125,7 @@ class GoalDelta:
         dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
         new: dict[tuple[int, int, date], int] = defaultdict(int)
         keys = ("site_id", "goal_id", "day", "visitor")
-        # One statement compiled once, its rows sent in pages ("insertmanyvalues"); only the new
-        # rows come back.
+        # Only the new rows come back.
         people = sorted(self.visitors)
         if dialect is postgresql:
             # Arrays, one per column, unnested by the server (as the daily summaries' upsert).
@@ -137,17 +137,10 @@ class GoalDelta:
             returned = connection.execute(_new_visitors(), [dict(zip(keys, person, strict=True)) for person in people])
         for site_id, goal_id, day in returned:
             new[(site_id, goal_id, day)] += 1
-        stats = [
-            {"site_id": key[0], "goal_id": key[1], "day": key[2], "visitors": new.get(key, 0), "conversions": count}
-            for key, count in sorted(self.conversions.items())
-        ]
-        _add(connection, dialect, _STATS, ("site_id", "goal_id", "day"), ("visitors", "conversions"), stats)
-        revenue = [
-            {"site_id": key[0], "goal_id": key[1], "day": key[2], "currency": key[3], "high": high, "low": low,
-             "count": count}
-            for key, (high, low, count) in sorted(self.revenue.items())
-        ]
-        _add(connection, dialect, _REVENUE, ("site_id", "goal_id", "day", "currency"), ("high", "low", "count"), revenue)
+        stats = [(*key, new.get(key, 0), count) for key, count in sorted(self.conversions.items())]
+        upsert(connection, _STATS, ("site_id", "goal_id", "day"), ("visitors", "conversions"), stats)
+        revenue = [(*key, high, low, count) for key, (high, low, count) in sorted(self.revenue.items())]
+        upsert(connection, _REVENUE, ("site_id", "goal_id", "day", "currency"), ("high", "low", "count"), revenue)
 
 
 @functools.cache
@@ -166,17 +159,6 @@ def _new_visitors_unnested() -> str:
     arrays = ", ".join(f"CAST(%b AS {postgresql_array(_VISITORS.c[name])})" for name in names)
     return (f"INSERT INTO goal_visitors ({', '.join(names)}) SELECT * FROM unnest({arrays})"
             " ON CONFLICT DO NOTHING RETURNING site_id, goal_id, day")
-
-
-def _add(connection, dialect, table, keys: tuple[str, ...], fields: tuple[str, ...], rows: list[dict]) -> None:
-    """Insert ``rows``, adding their ``fields`` to those of the rows already there."""
-    if not rows:
-        return
-    statement = dialect.insert(table)
-    statement = statement.on_conflict_do_update(
-        index_elements=list(keys), set_={field: table.c[field] + statement.excluded[field] for field in fields}
-    )
-    connection.execute(statement, rows)
 
 
 def record_conversions(delta: GoalDelta, goals: dict[int, SiteGoals], batch, visitors: list[int],
