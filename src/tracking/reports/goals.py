@@ -24,7 +24,7 @@ from the summaries, two small ones (:func:`summarized_numbers`). Read only.
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, String, and_, case, cast, func, or_, select, text, tuple_, type_coerce
+from sqlalchemy import BigInteger, String, and_, case, cast, func, or_, select, tuple_, type_coerce
 from sqlalchemy.sql.expression import ColumnElement
 
 from ..goals import GoalSpec, hit_converts, visit_converts
@@ -89,12 +89,6 @@ class GoalRow:
                       if currency != self.goal.currency)
 
 
-#: PostgreSQL: up to this many converted visits, their hits are read through the visit index
-#: (about 20 µs a visit); past it, the site's range of hits from the period's start is hashed
-#: (about 3 µs a hit): see :func:`goal_numbers`.
-PROBE_LIMIT = 50_000
-
-
 def goal_numbers(db, query: StatsQuery, period: Period, goals: list[GoalSpec]) -> list[GoalNumbers]:
     """Each goal's numbers for ``period`` under ``query``'s filters, in the order of ``goals``.
 
@@ -135,26 +129,18 @@ def goal_numbers(db, query: StatsQuery, period: Period, goals: list[GoalSpec]) -
         *(func.count(case((converts[index], h.c.revenue_amount))) for index in priced),
         *(column for index in priced for column in _amount_sums(converts[index], h.c.revenue_amount, split)),
     ).select_from(converted.join(h, h.c.visit_id == converted.c.id)).where(or_(*marks)).group_by(h.c.revenue_currency)
-    if db.get_bind().dialect.name == "postgresql" and converted_visits > PROBE_LIMIT:
+    runner = RawRunner(db, query)
+    probe = runner.probes(converted_visits)
+    if runner.postgresql and not probe:
         # Many converted visits: the hits of the period's visits come at or after its start, a
         # bound that lets the planner hash the site's range of hits rather than look up each
         # visit's. Fewer (a goal filter, a narrow one): each visit's hits through the visit
-        # index, which the planner would not choose by itself (it guesses a third of the visits
-        # converted, and hashes or merges all the site's hits): 3.4 s → 0.6 s for a goal
-        # filter's 13,000 visits over 30 days on 10 M hits.
-        # (SQLite always looks up each visit's hits by their index.)
+        # index (RawRunner.probes): 3.4 s → 0.6 s for a goal filter's 13,000 visits over 30
+        # days on 10 M hits. (SQLite always looks up each visit's hits by their index.)
         hits = hits.where(h.c.site_id == query.site.id, h.c.ts >= period.bounds(query.site.timezone)[0])
     width = len(goals)
-    probe = db.get_bind().dialect.name == "postgresql" and converted_visits <= PROBE_LIMIT
-    if probe:  # no hash or merge join of all the site's hits, whatever the planner guesses
-        db.execute(text("SET LOCAL enable_hashjoin = off"))
-        db.execute(text("SET LOCAL enable_mergejoin = off"))
-    try:
+    with runner.probing(probe):
         rows = db.execute(hits).all()
-    finally:
-        if probe:
-            db.execute(text("SET LOCAL enable_hashjoin TO DEFAULT"))
-            db.execute(text("SET LOCAL enable_mergejoin TO DEFAULT"))
     for row in rows:
         currency = row[0]
         for index, numbers in enumerate(found):

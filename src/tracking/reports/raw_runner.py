@@ -23,6 +23,7 @@ Read only: nothing here writes (``tests/unit/test_layers.py`` checks it).
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import astuple
 from datetime import date, datetime, timedelta
 
@@ -54,6 +55,10 @@ from .query import HIT_FILTERS, Filter, InvalidQuery, SiteRef, StatsQuery, sort_
 from .results import Panel, Point, Row, Totals, bucket_of, buckets, make_panel, points, ranked
 
 REALTIME_MINUTES = 30
+#: PostgreSQL: up to this many visits, their hits are read through the visit index (about 20 µs
+#: a visit); past it, the site's range of hits from the period's start is hashed (about 3 µs a
+#: hit): :meth:`RawRunner.probing`.
+PROBE_LIMIT = 50_000
 #: The filters a visit without UTM parameters cannot match, unless by the empty value.
 UTM_DIMENSIONS = ("utm_source", "utm_medium", "utm_campaign")
 
@@ -113,6 +118,28 @@ class RawRunner:
         if self.postgresql:
             self.db.execute(text("SET LOCAL jit = off"))
             self.db.execute(text("SET LOCAL work_mem = '32MB'"))
+
+    def probes(self, visits: int | None) -> bool:
+        """PostgreSQL: whether the hits of the matching visits are read through the visit index,
+        with no hash or merge join of the site's range of hits (:meth:`probing`): when the
+        visits are known to be few (``visits``, at most :data:`PROBE_LIMIT`). The planner would
+        choose by its guess of how many visits match, and it guesses a condition on a visit's
+        pages or events keeps a third of them: 2.2 s → 0.1 s for 13,000 visits of 354,000."""
+        return self.postgresql and visits is not None and visits <= PROBE_LIMIT
+
+    @contextmanager
+    def probing(self, probe: bool):
+        """Around one statement: no hash or merge join when ``probe`` (:meth:`probes`); the
+        planner's defaults come back after it."""
+        if probe:
+            self.db.execute(text("SET LOCAL enable_hashjoin = off"))
+            self.db.execute(text("SET LOCAL enable_mergejoin = off"))
+        try:
+            yield
+        finally:
+            if probe:
+                self.db.execute(text("SET LOCAL enable_hashjoin TO DEFAULT"))
+                self.db.execute(text("SET LOCAL enable_mergejoin TO DEFAULT"))
 
     def scan(self, period: Period, dims: Iterable[str] = (), *, series: bool = True, pageviews: bool = True) -> "Scan":
         """Everything of ``period`` at once: totals, chart (unless not ``series``; its page views
@@ -199,8 +226,11 @@ class Scan:
         self.rows: dict[str, dict[str, Row]] = defaultdict(dict)
         self.props: Counter[str] = Counter()
         found = buckets(period, self.bucket, self.site.timezone) if series else {}
+        #: How many visits match, when the visit pass counted them (the hit pass's plan).
+        matched: int | None = None
         if series or not dims or any(dim in VISIT_DIMENSIONS for dim in dims):
             self.totals = self._visits(visit_dims, found, series)
+            matched = self.totals.visits
         else:  # pages, events or properties alone: their shares are of their own sum
             self.totals = Totals()
         for dim in dims:
@@ -208,7 +238,7 @@ class Scan:
                 self.rows[dim][fixed[dim]] = Row.of(fixed[dim], astuple(self.totals))
         hit_dims = [dim for dim in dims if dim in HIT_DIMENSIONS]
         if hit_dims or (series and pageviews):
-            self._hits(hit_dims, found, series and pageviews)
+            self._hits(hit_dims, found, series and pageviews, matched)
         self.series = points(found)
 
     def panel(self, dim: str, limit: int, offset: int = 0) -> Panel:
@@ -296,11 +326,15 @@ class Scan:
                         found[key][at] += count
         return Totals(*sums)
 
-    def _hits(self, dims: list[str], found: dict, series: bool) -> None:
+    def _hits(self, dims: list[str], found: dict, series: bool, matched: int | None) -> None:
         start, end = self.period.bounds(self.site.timezone)
         h = Hit
         ids = select(Visit.id).where(*matching(self.site, self.period, self.filters))
-        if self.runner.postgresql:
+        probe = self.runner.probes(matched)
+        if probe:
+            # Few visits: their hits through the visit index (no range of the site's hits).
+            chosen = select(h).where(h.visit_id.in_(ids))
+        elif self.runner.postgresql:
             # Hits of the period's visits come at or after the period's start: a bound that lets
             # the planner choose between the visit index and the site's range of hits.
             chosen = select(h).where(h.visit_id.in_(ids), h.site_id == self.site.id, h.ts >= start)
@@ -326,20 +360,21 @@ class Scan:
         firsts_of: Counter[tuple] = Counter()  # values of ``group`` → its hits that were firsts
         hits_of: Counter[tuple] = Counter()  # values of ``group`` → its hits
         chart: Counter = Counter()  # bucket → page views
-        if group and bucket and not self.runner.postgresql:
-            # SQLite runs each grouping set as a pass of its own: one pass by both, summed up here.
-            for _, values, (firsts, count, charted) in self._grouped(hits, [group + bucket], measures):
-                firsts_of[values[:-1]] += firsts
-                hits_of[values[:-1]] += count
-                chart[values[-1]] += charted
-        else:
-            sets = [s for s in (group, bucket) if s]
-            for index, values, (firsts, count, charted) in self._grouped(hits, sets, measures):
-                if group and index == 0:
-                    firsts_of[values] += firsts
-                    hits_of[values] += count
-                else:
-                    chart[values[0]] += charted
+        with self.runner.probing(probe):
+            if group and bucket and not self.runner.postgresql:
+                # SQLite runs each grouping set as a pass of its own: one pass by both, summed up here.
+                for _, values, (firsts, count, charted) in self._grouped(hits, [group + bucket], measures):
+                    firsts_of[values[:-1]] += firsts
+                    hits_of[values[:-1]] += count
+                    chart[values[-1]] += charted
+            else:
+                sets = [s for s in (group, bucket) if s]
+                for index, values, (firsts, count, charted) in self._grouped(hits, sets, measures):
+                    if group and index == 0:
+                        firsts_of[values] += firsts
+                        hits_of[values] += count
+                    else:
+                        chart[values[0]] += charted
         for values, count in hits_of.items():
             firsts = firsts_of[values]
             page, name = values[0], values[1]
