@@ -1,5 +1,6 @@
 """What a site's goals cost the hit writer: a batch of page views and events stored with no goals,
-with the five goals of ``bench/dashboard.py``, and with 100 goals (the most a site may have).
+with the five goals of ``bench/dashboard.py``, with 100 goals (the most a site may have), and
+with the five goals and three funnels (``tracking.summaries.funnels``: how far each visit went).
 
     .venv/bin/python -m bench.goal_writer                       # SQLite and PostgreSQL
     .venv/bin/python -m bench.goal_writer --database sqlite --hits 5000 --rounds 7
@@ -24,14 +25,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import sessionmaker
 
+from tracking.conversions import create_funnel
 from tracking.ingest.enrich import GeoLocator
 from tracking.ingest.hit import parse
 from tracking.ingest.pipeline import Pipeline
 from tracking.ingest.sites import SiteInfo
 from tracking.ingest.store import Store
-from tracking.models import Goal, GoalStat, get_engine
+from tracking.models import FunnelVisit, Goal, GoalStat, get_engine
 
-from .dashboard import GOALS
+from .dashboard import FUNNEL_STEPS, GOALS
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 T0 = datetime(2026, 3, 10, 9, 0)
@@ -52,11 +54,18 @@ def hits(site_id: int, count: int):
     return found
 
 
-def goal_sets(site_id: int) -> dict[str, list[dict]]:
+def goal_sets(site_id: int) -> dict[str, tuple[list[dict], list[list[int]]]]:
+    """Each way to measure: the site's goals, and its funnels (each its steps, as indexes into
+    the goals)."""
     five = [dict(fields) for fields in GOALS.values()]
     hundred = five + [{"name": f"Page {n}", "kind": "page", "pattern": f"/section-{n}/*"} for n in range(60)] + [
         {"name": f"Event {n}", "kind": "event", "event": f"event-{n}"} for n in range(35)]
-    return {"no goals": [], "5 goals": five, "100 goals": hundred}
+    # The dashboard benchmark's funnel (home, pricing, a page, the sign-up event) and two more.
+    steps = [{"name": name, "kind": kind, "pattern": value if kind == "page" else "",
+              "event": value if kind == "event" else ""} for name, kind, value in FUNNEL_STEPS]
+    funnels = [[5, 6, 7, 8], [6, 3], [0, 1, 2, 8, 4]]
+    return {"no goals": ([], []), "5 goals": (five, []), "100 goals": (hundred, []),
+            "5 goals, 3 funnels": (five + steps, funnels)}
 
 
 def measure(url: str, count: int, rounds: int) -> dict[str, float]:
@@ -74,14 +83,20 @@ def measure(url: str, count: int, rounds: int) -> dict[str, float]:
             with sessions() as session:
                 session.begin()
                 session.execute(delete(Goal).where(Goal.site_id == site_id))
-                session.add_all(Goal(site_id=site_id, **fields) for fields in sets[name])
+                goals, funnels = sets[name]
+                made = [Goal(site_id=site_id, **fields) for fields in goals]
+                session.add_all(made)
                 session.flush()
+                for n, indexes in enumerate(funnels):
+                    create_funnel(session, site_id, f"Funnel {n}", [made[i].id for i in indexes])
                 started = time.perf_counter()
                 store.write_batch(session, batch)
                 session.flush()
                 best[name] = min(best[name], time.perf_counter() - started)
                 rows = session.scalar(select(func.count()).select_from(GoalStat))
-                assert (rows > 0) == bool(sets[name]), (name, rows)
+                assert (rows > 0) == bool(goals), (name, rows)
+                walked = session.scalar(select(func.count()).select_from(FunnelVisit))
+                assert (walked > 0) == bool(funnels), (name, walked)
                 session.rollback()
         return {name: seconds / count for name, seconds in best.items()}
     finally:

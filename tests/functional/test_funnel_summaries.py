@@ -19,6 +19,7 @@ from tracking.reports.periods import Period
 from tracking.reports.query import Filter, SiteRef
 from tracking.summaries import jobs
 from tracking.summaries.funnels import rebuild_funnels
+from tracking.summaries.goals import prune_visitors, visitors_kept_since
 
 
 def funnel_rows(dbsession, funnel_ids) -> set[tuple]:
@@ -98,6 +99,18 @@ def test_the_writer_keeps_what_a_recount_gives_and_the_raw_hits_say(dbsession, m
     assert rebuild_funnels(dbsession, site.id, DAY.date() - timedelta(days=1)) == len(funnels)
     assert funnel_rows(dbsession, ids) == kept
     assert day_rows(dbsession, ids) == days
+    # Days later, the visits that passed no step and each visitor's best of the day are gone;
+    # the counts stay. A recount then keeps the same.
+    today = DAY.date() + timedelta(days=4)
+    prune_visitors(dbsession.connection(), today)
+    since = visitors_kept_since(today)
+    pruned = {row for row in kept if row[4] or row[1] >= since}
+    assert funnel_rows(dbsession, ids) == pruned != kept
+    assert day_rows(dbsession, ids)["stats"] == days["stats"]
+    assert rebuild_funnels(dbsession, site.id, since) == len(funnels)
+    assert funnel_rows(dbsession, ids) == pruned
+    assert day_rows(dbsession, ids) == {"stats": days["stats"],
+                                        "visitors": {k: v for k, v in days["visitors"].items() if k[1] >= since}}
 
     dbsession.expire_all()
     where = SiteRef(site.id, timezone)

@@ -111,7 +111,8 @@ class FunnelVisit(Base):
     present definition.
 
     A row for each visit of the funnel's site with a hit that converts on one of its steps:
-    ``passed``, the steps it passed in order (0: none, its hits were of later steps);
+    ``passed``, the steps it passed in order (0: none, its hits were of later steps: such rows
+    are kept for the last few days only, while a hit of the visit may still come);
     ``seen_at``, the time of the latest such hit the row has counted (a later hit continues the
     walk; an earlier one, arriving late, has the visit walked again from its stored hits).
     ``day`` and ``visitor`` are the visit's. Rows of a deleted visit are deleted with it by

@@ -32,7 +32,7 @@ from datetime import date, datetime
 from itertools import groupby
 from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import Table, case, delete, func, literal, select, text, tuple_, update
+from sqlalchemy import Table, case, delete, func, literal, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from ..goals import BASE, GoalSpec, converts_on_any, funnel_definition, passes, spec, step_mask, steps_passed
@@ -242,9 +242,9 @@ def rebuild_funnels(session, site_id: int, since: date) -> int:
     for funnel in funnels:
         steps = [goals[goal_id] for goal_id in funnel.goal_ids]
         if session.get_bind().dialect.name == "postgresql":
-            _walk_in_sql(session, site_id, funnel.id, steps)
+            _walk_in_sql(session, site_id, funnel.id, steps, since)
         else:
-            _walk_in_python(session, site_id, funnel.id, steps)
+            _walk_in_python(session, site_id, funnel.id, steps, since)
         # Each visitor of a day at the most steps one of their visits passed.
         r = _ROWS
         best = (
@@ -265,7 +265,7 @@ def rebuild_funnels(session, site_id: int, since: date) -> int:
     return len(funnels)
 
 
-def _walk_in_sql(session, site_id: int, funnel_id: int, steps: list[GoalSpec]) -> None:
+def _walk_in_sql(session, site_id: int, funnel_id: int, steps: list[GoalSpec], since: date) -> None:
     """PostgreSQL: each visit's step hits as a string, one character per hit (its steps as a
     bit mask), in order; the steps it passed found by regular expressions (the funnel report's
     way, :func:`tracking.goals.passes`); one statement."""
@@ -284,13 +284,16 @@ def _walk_in_sql(session, site_id: int, funnel_id: int, steps: list[GoalSpec]) -
     )
     count = len(steps)
     passed = case(*((~walk.c.seq.regexp_match(passes(count, n)), n - 1) for n in range(1, count + 1)), else_=count)
+    walked = select(v.c.day, v.c.id, v.c.visitor, passed.label("passed"), walk.c.seen_at).join(
+        v, v.c.id == walk.c.visit_id
+    ).subquery("walked")
     session.execute(_ROWS.insert().from_select(
         ("funnel_id", "day", "visit_id", "visitor", "passed", "seen_at"),
-        select(literal(funnel_id), v.c.day, v.c.id, v.c.visitor, passed, walk.c.seen_at).join(v, v.c.id == walk.c.visit_id),
+        select(literal(funnel_id), *walked.c).where(or_(walked.c.passed >= 1, walked.c.day >= since)),
     ))
 
 
-def _walk_in_python(session, site_id: int, funnel_id: int, steps: list[GoalSpec]) -> None:
+def _walk_in_python(session, site_id: int, funnel_id: int, steps: list[GoalSpec], since: date) -> None:
     """SQLite: each visit's step hits read in order and walked (:func:`~tracking.goals.steps_passed`)."""
     h, v = Hit.__table__, Visit.__table__
     rows = session.execute(
@@ -303,8 +306,11 @@ def _walk_in_python(session, site_id: int, funnel_id: int, steps: list[GoalSpec]
     written = []
     for (visit_id, day, visitor), hits in groupby(rows, key=lambda row: (row[0], row[1], row[2])):
         masks = [(row.ts, _mask(steps, row.event, row.path, row.props)) for row in hits]
+        passed = steps_passed((m for _, m in masks), len(steps))
+        if not passed and _date(day) < since:
+            continue  # kept only while a hit of the visit may still come (prune_visitors)
         written.append({"funnel_id": funnel_id, "day": day, "visit_id": visit_id, "visitor": visitor,
-                        "passed": steps_passed((m for _, m in masks), len(steps)), "seen_at": masks[-1][0]})
+                        "passed": passed, "seen_at": masks[-1][0]})
         if len(written) >= 10_000:
             session.execute(_ROWS.insert(), written)
             written = []

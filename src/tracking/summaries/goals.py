@@ -39,7 +39,7 @@ from sqlalchemy import Table, case, delete, func, literal, or_, select, union_al
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..goals import GoalSpec, hit_converts, path_matcher, spec, visit_converts
-from ..models import FunnelVisitor, Goal, GoalRevenue, GoalStat, GoalVisitor, Hit, Site, Visit
+from ..models import FunnelVisit, FunnelVisitor, Goal, GoalRevenue, GoalStat, GoalVisitor, Hit, Site, Visit
 from ..models.summaries import SPLIT
 from ..models.types import AMOUNT_DECIMALS, driver_cursor, postgresql_array, utcnow
 from .funnels import rebuild_funnels
@@ -185,9 +185,14 @@ def visitors_kept_since(today: date) -> date:
 
 def prune_visitors(connection, today: date) -> None:
     """Delete the ``goal_visitors`` and ``funnel_visitors`` rows no new hit can meet again (see
-    :func:`visitors_kept_since`)."""
+    :func:`visitors_kept_since`), and the ``funnel_visits`` rows of such visits that passed no
+    step (kept only for a hit that might still come: a later step's hits, waiting for a first
+    step that arrives late)."""
+    since = visitors_kept_since(today)
     for table in (_VISITORS, cast(Table, FunnelVisitor.__table__)):
-        connection.execute(delete(table).where(table.c.day < visitors_kept_since(today)))
+        connection.execute(delete(table).where(table.c.day < since))
+    walks = cast(Table, FunnelVisit.__table__)
+    connection.execute(delete(walks).where(walks.c.day < since, walks.c.passed == 0))
 
 
 def rebuild_goals(session, site_id: int, *, today: date | None = None) -> int:
