@@ -13,13 +13,13 @@ from tests.hits import make_hit
 from tracking import conversions
 from tracking.goals import resolve_filters, spec
 from tracking.ingest.store import Store
-from tracking.models import Funnel, FunnelStat, FunnelVisit, FunnelVisitor, Goal, Job
+from tracking.models import Funnel, FunnelStat, FunnelStep, FunnelVisit, FunnelVisitor, Goal, Job
 from tracking.reports.funnels import funnel
 from tracking.reports.periods import Period
 from tracking.reports.query import Filter, SiteRef
 from tracking.summaries import jobs
 from tracking.summaries.funnels import rebuild_funnels
-from tracking.summaries.goals import prune_visitors, visitors_kept_since
+from tracking.summaries.goals import prune_visitors, rebuild_goals, visitors_kept_since
 
 
 def funnel_rows(dbsession, funnel_ids) -> set[tuple]:
@@ -219,3 +219,21 @@ def test_a_funnel_is_counted_from_the_raw_hits_until_its_job_is_done(testapp, db
     assert jobs.run_due(factory) == 1
     dbsession.expire_all()
     assert conversions.summarized(f, steps()) == f.id and shown() == again
+
+
+def test_a_funnel_left_without_steps_does_not_stop_the_recount(dbsession, make_site, owner):
+    """Goals deleted by the database's cascade alone (not through the goal's deletion page) can
+    leave a funnel with no step: the goals job still recounts the site's goals and other funnels."""
+    site = make_site(owner, url="https://example.com", timezone="UTC")
+    made = [Goal(site_id=site.id, name=name, kind="page", pattern=path) for name, path in (("Home", "/"), ("Pricing", "/pricing"))]
+    dbsession.add_all(made)
+    dbsession.flush()
+    emptied = conversions.create_funnel(dbsession, site.id, "Emptied", [made[0].id, made[1].id])
+    kept = conversions.create_funnel(dbsession, site.id, "Kept", [made[1].id, made[1].id])
+    Store(None).write_batch(dbsession, [make_hit(site, DAY, "/pricing"), make_hit(site, DAY + timedelta(minutes=1), "/pricing")])
+    dbsession.execute(FunnelStep.__table__.delete().where(FunnelStep.funnel_id == emptied.id))
+    dbsession.expire_all()
+    assert rebuild_goals(dbsession, site.id, today=DAY.date()) == 2
+    dbsession.expire_all()
+    assert conversions.summarized(emptied, []) == emptied.id
+    assert {row[4] for row in funnel_rows(dbsession, [kept.id])} == {2}

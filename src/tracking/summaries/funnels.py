@@ -241,6 +241,9 @@ def rebuild_funnels(session, site_id: int, since: date) -> int:
     goals = {goal.id: spec(goal) for goal in session.scalars(select(Goal).where(Goal.site_id == site_id))}
     for funnel in funnels:
         steps = [goals[goal_id] for goal_id in funnel.goal_ids]
+        if not steps:  # its goals deleted by the database's cascade alone: nothing to count
+            session.execute(update(Funnel).where(Funnel.id == funnel.id).values(summarized_key=funnel_definition(steps)))
+            continue
         if session.get_bind().dialect.name == "postgresql":
             _walk_in_sql(session, site_id, funnel.id, steps, since)
         else:
