@@ -227,9 +227,9 @@ def test_a_goal_job_is_not_shown_as_a_rebuild(testapp, dbsession, make_site, own
 
 
 def test_the_raw_count_is_the_same_whichever_way_the_hits_are_read(dbsession, make_site, owner, monkeypatch, database):
-    """PostgreSQL: a few matching visits have their hits read through the visit index, many the
-    site's range of hits from the period's start (RawRunner.probes). Both ways give the same
-    goals panel and the same filtered dashboard (SQLite has one way only)."""
+    """PostgreSQL: the goals panel reads the hits of a few converted visits through the visit
+    index, of many the site's range of hits from the period's start (RawRunner.probes). Both
+    ways give the same numbers, filtered or not (SQLite has one way only)."""
     if database != "postgresql":
         pytest.skip("PostgreSQL only: SQLite always reads a visit's hits through its index")
     import tracking.reports.raw_runner as runner
@@ -241,14 +241,10 @@ def test_the_raw_count_is_the_same_whichever_way_the_hits_are_read(dbsession, ma
     specs = [spec(goal) for goal in made.values()]
     reports = SiteReports(dbsession, site.id, "UTC")
     period = Period("custom", DAY.date(), DAY.date() + timedelta(days=3))
-    dims = ("page", "event", "prop", "country", "browser")
     for filters in ({}, {"goal": str(made["signup"].id)}, {"page": "/pricing"}):
         q = reports.query(period, filters)
         probed = goal_numbers(dbsession, q, q.period, specs)
-        seen = reports.overview(period, filters, dims) if filters else None
         monkeypatch.setattr(runner, "PROBE_LIMIT", -1)
         hashed = goal_numbers(dbsession, q, q.period, specs)
         assert probed == hashed and any(n.conversions for n in probed)
-        if filters:
-            assert reports.overview(period, filters, dims) == seen and seen.totals.visits > 0
         monkeypatch.setattr(runner, "PROBE_LIMIT", 50_000)

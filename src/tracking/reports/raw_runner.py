@@ -120,11 +120,13 @@ class RawRunner:
             self.db.execute(text("SET LOCAL work_mem = '32MB'"))
 
     def probes(self, visits: int | None) -> bool:
-        """PostgreSQL: whether the hits of the matching visits are read through the visit index,
-        with no hash or merge join of the site's range of hits (:meth:`probing`): when the
-        visits are known to be few (``visits``, at most :data:`PROBE_LIMIT`). The planner would
-        choose by its guess of how many visits match, and it guesses a condition on a visit's
-        pages or events keeps a third of them: 2.2 s → 0.1 s for 13,000 visits of 354,000."""
+        """PostgreSQL: whether the hits of some visits, found first (materialised), are read
+        through the visit index, with no hash or merge join of the site's range of hits
+        (:meth:`probing`): when the visits are known to be few (``visits``, at most
+        :data:`PROBE_LIMIT`). The planner would choose by its guess of how many visits match, and
+        it guesses a condition on a visit's pages or events keeps a third of them. Used by the
+        goals panel (:func:`~.goals.goal_numbers`); the dashboard's hit pass, measured with it,
+        was no faster (its statement finds the visits itself, and hashes them well)."""
         return self.postgresql and visits is not None and visits <= PROBE_LIMIT
 
     @contextmanager
@@ -226,11 +228,8 @@ class Scan:
         self.rows: dict[str, dict[str, Row]] = defaultdict(dict)
         self.props: Counter[str] = Counter()
         found = buckets(period, self.bucket, self.site.timezone) if series else {}
-        #: How many visits match, when the visit pass counted them (the hit pass's plan).
-        matched: int | None = None
         if series or not dims or any(dim in VISIT_DIMENSIONS for dim in dims):
             self.totals = self._visits(visit_dims, found, series)
-            matched = self.totals.visits
         else:  # pages, events or properties alone: their shares are of their own sum
             self.totals = Totals()
         for dim in dims:
@@ -238,7 +237,7 @@ class Scan:
                 self.rows[dim][fixed[dim]] = Row.of(fixed[dim], astuple(self.totals))
         hit_dims = [dim for dim in dims if dim in HIT_DIMENSIONS]
         if hit_dims or (series and pageviews):
-            self._hits(hit_dims, found, series and pageviews, matched)
+            self._hits(hit_dims, found, series and pageviews)
         self.series = points(found)
 
     def panel(self, dim: str, limit: int, offset: int = 0) -> Panel:
@@ -326,15 +325,11 @@ class Scan:
                         found[key][at] += count
         return Totals(*sums)
 
-    def _hits(self, dims: list[str], found: dict, series: bool, matched: int | None) -> None:
+    def _hits(self, dims: list[str], found: dict, series: bool) -> None:
         start, end = self.period.bounds(self.site.timezone)
         h = Hit
         ids = select(Visit.id).where(*matching(self.site, self.period, self.filters))
-        probe = self.runner.probes(matched)
-        if probe:
-            # Few visits: their hits through the visit index (no range of the site's hits).
-            chosen = select(h).where(h.visit_id.in_(ids))
-        elif self.runner.postgresql:
+        if self.runner.postgresql:
             # Hits of the period's visits come at or after the period's start: a bound that lets
             # the planner choose between the visit index and the site's range of hits.
             chosen = select(h).where(h.visit_id.in_(ids), h.site_id == self.site.id, h.ts >= start)
@@ -360,21 +355,20 @@ class Scan:
         firsts_of: Counter[tuple] = Counter()  # values of ``group`` → its hits that were firsts
         hits_of: Counter[tuple] = Counter()  # values of ``group`` → its hits
         chart: Counter = Counter()  # bucket → page views
-        with self.runner.probing(probe):
-            if group and bucket and not self.runner.postgresql:
-                # SQLite runs each grouping set as a pass of its own: one pass by both, summed up here.
-                for _, values, (firsts, count, charted) in self._grouped(hits, [group + bucket], measures):
-                    firsts_of[values[:-1]] += firsts
-                    hits_of[values[:-1]] += count
-                    chart[values[-1]] += charted
-            else:
-                sets = [s for s in (group, bucket) if s]
-                for index, values, (firsts, count, charted) in self._grouped(hits, sets, measures):
-                    if group and index == 0:
-                        firsts_of[values] += firsts
-                        hits_of[values] += count
-                    else:
-                        chart[values[0]] += charted
+        if group and bucket and not self.runner.postgresql:
+            # SQLite runs each grouping set as a pass of its own: one pass by both, summed up here.
+            for _, values, (firsts, count, charted) in self._grouped(hits, [group + bucket], measures):
+                firsts_of[values[:-1]] += firsts
+                hits_of[values[:-1]] += count
+                chart[values[-1]] += charted
+        else:
+            sets = [s for s in (group, bucket) if s]
+            for index, values, (firsts, count, charted) in self._grouped(hits, sets, measures):
+                if group and index == 0:
+                    firsts_of[values] += firsts
+                    hits_of[values] += count
+                else:
+                    chart[values[0]] += charted
         for values, count in hits_of.items():
             firsts = firsts_of[values]
             page, name = values[0], values[1]
