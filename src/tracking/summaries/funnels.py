@@ -32,12 +32,12 @@ from datetime import date, datetime
 from itertools import groupby
 from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import Table, case, delete, func, literal, or_, select, text, tuple_, update
+from sqlalchemy import Table, case, delete, func, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from ..goals import BASE, GoalSpec, converts_on_any, funnel_definition, passes, spec, step_mask, steps_passed
 from ..models import Funnel, FunnelStat, FunnelStep, FunnelVisit, FunnelVisitor, Goal, Hit, Visit
-from .rows import upsert
+from .rows import select_keys, upsert
 
 if TYPE_CHECKING:
     from .goals import SiteGoals
@@ -119,13 +119,10 @@ class FunnelWalks:
             return
         keys = sorted((funnel.id, visit.day, visit_id) for (funnel, visit_id), visit in self.visits.items())
         stored: dict[tuple[int, int], tuple[int, datetime]] = {}
-        for chunk in _chunks(keys, 500):
-            for funnel_id, visit_id, passed, seen_at in connection.execute(
-                select(_ROWS.c.funnel_id, _ROWS.c.visit_id, _ROWS.c.passed, _ROWS.c.seen_at).where(
-                    tuple_(_ROWS.c.funnel_id, _ROWS.c.day, _ROWS.c.visit_id).in_(chunk)
-                )
-            ):
-                stored[(funnel_id, visit_id)] = (passed, seen_at)
+        for funnel_id, visit_id, passed, seen_at in select_keys(
+            connection, _ROWS, ("funnel_id", "day", "visit_id"), ("funnel_id", "visit_id", "passed", "seen_at"), keys
+        ):
+            stored[(funnel_id, visit_id)] = (passed, _datetime(seen_at))
         rows = []
         again: list[tuple[FunnelSteps, int, _Visit]] = []
         before: dict[tuple[int, int], int] = {}  # (funnel, visit) → the steps it had passed
@@ -164,13 +161,10 @@ def _move_visitors(connection, further: dict[tuple[int, date, int], int]) -> Non
     the day's counts (``funnel_stats``): one fewer at the steps they had, one more at the new."""
     keys = sorted(further)
     known: dict[tuple[int, date, int], int] = {}
-    for chunk in _chunks(keys, 500):
-        for funnel_id, day, visitor, passed in connection.execute(
-            select(_VISITORS.c.funnel_id, _VISITORS.c.day, _VISITORS.c.visitor, _VISITORS.c.passed).where(
-                tuple_(_VISITORS.c.funnel_id, _VISITORS.c.day, _VISITORS.c.visitor).in_(chunk)
-            )
-        ):
-            known[(funnel_id, _date(day), visitor)] = passed
+    for funnel_id, day, visitor, passed in select_keys(
+        connection, _VISITORS, ("funnel_id", "day", "visitor"), ("funnel_id", "day", "visitor", "passed"), keys
+    ):
+        known[(funnel_id, _date(day), visitor)] = passed
     moves: dict[tuple[int, date, int], int] = defaultdict(int)
     people = []
     for key in keys:
@@ -188,6 +182,10 @@ def _move_visitors(connection, further: dict[tuple[int, date, int], int]) -> Non
 
 def _date(value) -> date:
     return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _datetime(value) -> datetime:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _row(funnel_id: int, visit_id: int, visit: _Visit, passed: int, seen_at: datetime) -> dict:
