@@ -132,7 +132,9 @@ def test_the_unfiltered_dashboard_reads_the_summaries(testapp, owner, site, stat
         raw = [statement for statement in statements if tables(statement) & {"hits", "visits"}]
         assert len(raw) == 1 and "ended_at >=" in raw[0] and "hits" not in tables(raw[0])
         summaries = [statement for statement in statements if tables(statement) & {"daily_stats", "hourly_stats"}]
-        assert len(summaries) >= 20
+        # Totals, chart and bot hits of both periods, and every panel in one statement.
+        assert 5 <= len(summaries) <= 10
+        assert sum(1 for statement in summaries if "PARTITION BY daily_stats.dim" in statement) == 1
 
 
 def test_a_filtered_dashboard_reads_the_raw_rows(testapp, owner, site, statements):
@@ -149,3 +151,18 @@ def test_a_filtered_dashboard_reads_the_raw_rows(testapp, owner, site, statement
 def test_the_details_of_pages_read_their_visits_from_the_raw_hits(dbsession, site, statements):
     api.breakdown(dbsession, query(site, dimensions=("page",), metrics=DETAILS["page"]))
     assert [tables(s) for s in statements if tables(s) & {"hits", "visits"}] == [{"hits"}]
+
+
+@pytest.mark.parametrize(("limit", "offset"), [(10, 0), (2, 0), (2, 3), (1, 1)])
+def test_every_panel_in_one_statement_is_each_panel_read_alone(dbsession, site, limit, offset):
+    """The dashboard reads its unfiltered panels in one statement: each panel, its page of rows,
+    whether there are more and each row's share, is the one its own statement gives."""
+    from tracking.reports.summary_runner import SummaryRunner
+    from tracking.summaries.dimensions import DIMENSIONS
+
+    runner = SummaryRunner(dbsession, query(site, dimensions=DIMENSIONS, limit=limit, offset=offset))
+    together = runner.breakdowns(DIMENSIONS, WEEK)
+    alone = {dim: runner.breakdown(dim, WEEK) for dim in DIMENSIONS}
+    assert together == alone
+    assert sum(1 for panel in together.values() if panel.rows) >= (8 if offset == 0 else 2)
+    assert limit > 1 or any(panel.more for panel in together.values())

@@ -8,9 +8,10 @@ about one dimension at a time, without filters (:mod:`.planner`).
 Read only: nothing here writes (``tests/unit/test_layers.py`` checks it).
 """
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, literal_column, select
+from sqlalchemy import case, func, literal_column, select
 
 from ..models import DailyStat, HourlyStat
 from ..summaries.dimensions import BOT, COUNT_FIELDS, HITS, PROP_SEPARATOR, TOTAL, VISIT_DIMENSIONS
@@ -83,6 +84,45 @@ class SummaryRunner:
         else:
             whole = int(found[0][7]) if found else 0
         return make_panel(dim, rows, limit, whole)
+
+    def breakdowns(self, dims: Sequence[str], period: Period, totals: Totals | None = None) -> dict[str, Panel]:
+        """The panels of several dimensions, as :meth:`breakdown` gives each, in one statement:
+        one scan of the period's summary rows, each dimension's values ranked in it (over 12
+        months of a big site, a scan per panel cost ~80 ms each for pages, entries and exits)."""
+        if len(dims) < 2 or (self.query.prop_event and "prop" in dims):
+            return {dim: self.breakdown(dim, period, totals) for dim in dims}
+        limit, offset = self.query.limit, self.query.offset
+        d = DailyStat
+        metric = case(*((d.dim == dim, func.sum(getattr(d, sort_metric(dim)))) for dim in dims), else_=0)
+        grouped = (
+            select(
+                d.dim, d.value, *_sums(d),
+                func.sum(metric).over(partition_by=d.dim).label("whole"),
+                func.row_number().over(
+                    partition_by=d.dim, order_by=(metric.desc(), func.sum(d.visits).desc(), d.value.asc())
+                ).label("rank"),
+            )
+            .where(d.site_id == self.site.id, d.dim.in_(dims), d.day >= period.start, d.day < period.end)
+            .group_by(d.dim, d.value)
+            # A visit that moved on leaves a row of zeros behind (its former exit page).
+            .having(func.sum(d.visits) + func.sum(d.pageviews) + func.sum(d.events) > 0)
+            .subquery("ranked")
+        )
+        rows: dict[str, list[Row]] = {dim: [] for dim in dims}
+        wholes: dict[str, int] = {}
+        for found in self.db.execute(
+            select(grouped).where(grouped.c.rank > offset, grouped.c.rank <= offset + limit + 1)
+            .order_by(grouped.c.dim, grouped.c.rank)
+        ):
+            rows[found[0]].append(Row.of(found[1], map(int, found[2:8])))
+            wholes[found[0]] = int(found[8])
+        if any(dim in VISIT_DIMENSIONS for dim in dims) and totals is None:
+            totals = self.totals(period)
+        return {
+            dim: make_panel(dim, rows[dim], limit,
+                            getattr(totals, sort_metric(dim)) if dim in VISIT_DIMENSIONS else wholes.get(dim, 0))
+            for dim in dims
+        }
 
     def entries(self, period: Period) -> dict[str, Row]:
         """The visits that began on each page: their number, bounces and duration."""
