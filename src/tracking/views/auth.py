@@ -27,10 +27,14 @@ def checked_password(request, email: str, check) -> bool:
     of that account and this client. Raises :class:`throttle.Throttled`, without calling
     ``check``, while either is throttled."""
     keys = throttle.login_keys(request.registry.getUtility(ISettings).secret, email, request.remote_addr)
+    # The attempt's time, taken before the session first waits for SQLite's write lock (its
+    # transaction begins with it): attempts that arrive at once and queue behind the lock count
+    # at the instant they arrived, not later, when the throttle's wait may have run out.
+    now = utcnow()
     # The counters are Core statements, which the transaction manager does not see: without
     # this a failure would be rolled back with the request's read-only transaction.
     mark_changed(request.dbsession, transaction_manager=request.tm)
-    return throttle.checked(request.dbsession, keys, utcnow(), check)
+    return throttle.checked(request.dbsession, keys, now, check)
 
 
 def refuse(request, handler: FormHandler, wait, reason: str = throttle.FAILED) -> None:
@@ -107,7 +111,8 @@ class AuthViews:
             token = request.params.get("invitation", "")
         except UnicodeDecodeError:
             raise HTTPBadRequest("The address is not valid: its query string is not UTF-8.") from None
-        invitation = members.find_invitation(request.dbsession, token, utcnow()) if token else None
+        now = utcnow()  # before the session's first wait for SQLite's write lock (see checked_password)
+        invitation = members.find_invitation(request.dbsession, token, now) if token else None
         if registration == "closed" or (registration == "invite" and invitation is None):
             raise HTTPNotFound()
         handler = FormHandler(
@@ -116,7 +121,7 @@ class AuthViews:
             invited_email=invitation.email if invitation else None,
         )
         if handler.posted():
-            secret, ip, now = request.registry.getUtility(ISettings).secret, request.remote_addr, utcnow()
+            secret, ip = request.registry.getUtility(ISettings).secret, request.remote_addr
             # Counted like a failed log-in before the form is checked; given back unless the
             # answer is "this address has an account" (see tracking.throttle).
             counted = throttle.attempt(request.dbsession, [throttle.client_key(secret, ip)] if ip else [], now)
