@@ -5,9 +5,11 @@ A ``funnel_visits`` row (:class:`~tracking.models.summaries.FunnelVisit`) is kep
 with a hit that converts on one of a funnel's steps: the steps it passed, by the rule of
 :func:`~tracking.goals.steps_passed` (each step at the first hit after the hit that passed the
 step before, hits ordered by time then arrival), and the time of the latest such hit counted.
-The funnel report (:mod:`tracking.reports.funnels`) counts the distinct visitors of the rows of
-its period (and filters) that passed each step: one indexed range, where the raw rows need every
-step hit of the period's visits, walked in order.
+Beside them, per funnel and day, the visitors by the most steps one of their visits passed
+(``funnel_stats``), and each visitor's most of the last days (``funnel_visitors``: what moves a
+visitor from one count to a higher one). The funnel report (:mod:`tracking.reports.funnels`)
+adds up the days' counts without filters, and reads the matching visits' rows with filters,
+where the raw rows need every step hit of the period's visits, walked in order.
 
 Who keeps them:
 
