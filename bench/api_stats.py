@@ -80,7 +80,7 @@ def expected(url: str, site_id: int, endpoint: str, params: dict[str, str]):
     try:
         with Session(engine) as session:
             site = session.get(Site, site_id)
-            ref = SiteRef(site.id, site.timezone)
+            ref = SiteRef.of(site)
             period = period_from(params, today(site.timezone))
             filters = filters_from({dim: value for dim, value in params.items() if dim in FILTERABLE})
             if endpoint == "breakdown":

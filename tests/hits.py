@@ -14,6 +14,7 @@ IPHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
     "Version/17.4 Mobile/15E148 Safari/604.1"
 )
+FIREFOX_LINUX = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0"
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 
 
@@ -55,6 +56,20 @@ def summaries(dbsession, site_id: int) -> tuple[dict, dict]:
         for r in dbsession.scalars(select(HourlyStat).where(HourlyStat.site_id == site_id))
     }
     return ({k: v for k, v in daily.items() if any(v)}, {k: v for k, v in hourly.items() if any(v)})
+
+
+def segment_summaries(dbsession, site_id: int) -> dict:
+    """The site's ``segment_stats`` rows; rows that cancelled out to zero count as absent."""
+    from sqlalchemy import select
+
+    from tracking.models import SegmentStat
+
+    dbsession.flush()
+    rows = {
+        (r.segment, r.segment_value, r.dim, r.day, r.value): (r.visitors, r.visits, r.pageviews, r.bounces, r.duration, r.events)
+        for r in dbsession.scalars(select(SegmentStat).where(SegmentStat.site_id == site_id))
+    }
+    return {k: v for k, v in rows.items() if any(v)}
 
 
 def three_days_of_traffic(dbsession, site, start: datetime) -> None:

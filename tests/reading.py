@@ -10,9 +10,12 @@ from tracking.reports.query import DETAILS, Filter, SiteRef, StatsQuery
 
 
 class SiteReports:
-    def __init__(self, dbsession, site_id: int, timezone: str) -> None:
+    """``segmented``: whether the planner may read the segments' summaries (rule 9); without,
+    every filter reads the raw rows."""
+
+    def __init__(self, dbsession, site_id: int, timezone: str, segmented: bool = False) -> None:
         self.db = dbsession
-        self.site = SiteRef(site_id, timezone)
+        self.site = SiteRef(site_id, timezone, segmented)
 
     def query(self, period, filters: dict[str, str], **query) -> StatsQuery:
         given = tuple(Filter(dim, value) for dim, value in filters.items())

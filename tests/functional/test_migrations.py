@@ -173,3 +173,63 @@ def test_hits_stored_before_the_as_organisation_get_an_empty_one(fresh_db):
         migrate(fresh_db)
     finally:
         engine.dispose()
+
+
+def test_sites_with_data_are_segmented_by_a_rebuild_job_after_0021(fresh_db):
+    """0021 adds the segments' summaries: a site without data is segmented at once; one with
+    data waits for the ``segments`` job it gets (its filters read the raw rows until then),
+    which counts its past and marks it."""
+    from sqlalchemy.orm import sessionmaker
+
+    from tracking.summaries.jobs import run_due
+
+    with environment(TRACKING_DATABASE_URL=fresh_db):
+        command.downgrade(Config(str(ROOT / "development.ini")), "0020_funnel_visits")
+    engine = get_engine({"sqlalchemy.url": fresh_db})
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO users (id, name, email, password_hash, is_admin, created_at) VALUES (1, 'a', 'a@example.com', 'x', false, '2026-01-01')"))
+            for site in (1, 2):
+                connection.execute(text(
+                    "INSERT INTO sites (id, owner_id, name, url, timezone, honor_dnt, honor_gpc, restrict_hosts, created_at)"
+                    " VALUES (:id, 1, 's', 'https://example.com', 'Europe/Paris', true, true, true, '2026-01-01')"
+                ), {"id": site})
+            connection.execute(text(
+                "INSERT INTO daily_stats (site_id, dim, day, value, visitors, visits, pageviews, bounces, duration, events)"
+                " VALUES (1, '', '2026-05-01', '', 1, 1, 1, 1, 0, 0)"
+            ))
+        engine.dispose()
+        migrate(fresh_db)
+        with engine.connect() as connection:
+            segmented = dict(connection.execute(text("SELECT id, segmented FROM sites")).all())
+            jobs = connection.execute(text("SELECT site_id, kind, payload, state FROM jobs")).all()
+        assert segmented == {1: False, 2: True}
+        assert [tuple(job) for job in jobs] == [(1, "segments", "", "pending")]
+        assert run_due(sessionmaker(engine)) == 1
+        with engine.connect() as connection:
+            assert dict(connection.execute(text("SELECT id, segmented FROM sites")).all()) == {1: True, 2: True}
+    finally:
+        engine.dispose()
+
+
+def test_a_deleted_jobs_id_is_never_given_again(fresh_db):
+    """Jobs' ids are never reused (a job named in a log is that job), also on SQLite after the
+    migrations that copy the table to change its checks (0018, 0021)."""
+    migrate(fresh_db)
+    engine = get_engine({"sqlalchemy.url": fresh_db})
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO users (id, name, email, password_hash, is_admin, created_at) VALUES (1, 'a', 'a@example.com', 'x', false, '2026-01-01')"))
+            connection.execute(text(
+                "INSERT INTO sites (id, owner_id, name, url, timezone, honor_dnt, honor_gpc, restrict_hosts, created_at)"
+                " VALUES (1, 1, 's', 'https://example.com', 'UTC', true, true, true, '2026-01-01')"
+            ))
+            for _ in range(3):
+                connection.execute(text("INSERT INTO jobs (site_id, kind, payload, state, created_at, attempts)"
+                                        " VALUES (1, 'goals', '', 'done', '2026-01-01', 1)"))
+            connection.execute(text("DELETE FROM jobs"))
+            connection.execute(text("INSERT INTO jobs (site_id, kind, payload, state, created_at, attempts)"
+                                    " VALUES (1, 'goals', '', 'pending', '2026-01-02', 0)"))
+            assert connection.execute(text("SELECT max(id) FROM jobs")).scalar() == 4
+    finally:
+        engine.dispose()

@@ -139,13 +139,26 @@ def test_the_unfiltered_dashboard_reads_the_summaries(testapp, owner, site, stat
 
 def test_a_filtered_dashboard_reads_the_raw_rows(testapp, owner, site, statements):
     testapp.login(owner.email)
-    testapp.get(f"/sites/{site.id}/", params={"period": "custom", "from": "2026-06-01", "to": "2026-06-07", "device": "mobile"})
+    testapp.get(f"/sites/{site.id}/", params={"period": "custom", "from": "2026-06-01", "to": "2026-06-07", "source": "Search"})
     # The period's two passes (its visits, their hits), the previous period's one (its visits),
     # and the bot hits that match the filters (from the hits: bots have no visit).
     assert sum(1 for statement in statements if "hits" in tables(statement)) == 2
     assert [tables(s) & {"daily_stats", "hourly_stats"} for s in statements if tables(s) & {"daily_stats", "hourly_stats"}] == [
         {"daily_stats"},  # whether the site has data
     ]
+
+
+def test_a_dashboard_filtered_by_a_segment_reads_its_summaries(testapp, owner, site, statements):
+    testapp.login(owner.email)
+    testapp.get(f"/sites/{site.id}/", params={"period": "custom", "from": "2026-06-01", "to": "2026-06-07", "device": "mobile"})
+    read = [tables(s) for s in statements]
+    # Totals, panels and chart of both periods from the segment's rows. Raw rows only for the
+    # visitors of the last 30 minutes (an index range of ``visits``) and the bot hits that
+    # match the filter (bots have no visit, no segment).
+    visits = [statement for statement in statements if "visits" in tables(statement)]
+    assert len(visits) == 1 and "ended_at >=" in visits[0]
+    assert sum(1 for found in read if "hits" in found) == 1
+    assert sum(1 for found in read if "segment_stats" in found) >= 4
 
 
 def test_the_details_of_pages_read_their_visits_from_the_raw_hits(dbsession, site, statements):

@@ -7,16 +7,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
-from tests.hits import CHROME, GOOGLEBOT, IPHONE, make_hit, summaries
+from tests.hits import CHROME, FIREFOX_LINUX, GOOGLEBOT, IPHONE, make_hit, segment_summaries, summaries
 from tests.reading import SiteReports
 from tracking.ingest.store import Store
-from tracking.models import DailySalt, DailyStat, Hit, HourlyStat, Visit
+from tracking.models import DailySalt, DailyStat, Hit, HourlyStat, SegmentStat, Visit
 from tracking.reports.periods import Period
-from tracking.summaries.dimensions import HIT_DIMENSIONS, VISIT_DIMENSIONS
+from tracking.summaries.dimensions import HIT_DIMENSIONS, SEGMENTS, VISIT_DIMENSIONS
 from tracking.summaries.rebuild import rebuild
 from tracking.timezones import local_day
 
-UAS = [CHROME, IPHONE, GOOGLEBOT]
+UAS = [CHROME, IPHONE, FIREFOX_LINUX, GOOGLEBOT]
+#: Each visitor's country, as the geo database would say of their address (none here).
+COUNTRIES = ["DE", "FR", "DE", "", "US"]
 START = datetime(2026, 3, 28, 20, 0)  # the night Paris moves to summer time
 
 hit_strategy = st.fixed_dictionaries({
@@ -31,15 +33,16 @@ hit_strategy = st.fixed_dictionaries({
 })
 
 
-def make_hits(site, specs, start=START):
+def make_hits(site, specs, start=START, countries=COUNTRIES):
     hits = []
     for spec in sorted(specs, key=lambda s: s["minute"]):
         path = spec["path"] + (("&" if "?" in spec["path"] else "?") + spec["utm"] if spec["utm"] else "")
         props = {"plan": spec["plan"]} if spec["plan"] and spec["event"] != "pageview" else None
-        hits.append(make_hit(
+        hit = make_hit(
             site, start + timedelta(minutes=spec["minute"]), path, event=spec["event"], referrer=spec["referrer"],
             ip=f"198.51.100.{spec['visitor']}", ua=spec["ua"], props=props,
-        ))
+        )
+        hits.append(hit._replace(country=countries[spec["visitor"]]) if countries else hit)
     return hits
 
 
@@ -57,10 +60,10 @@ def test_summaries_equal_a_rebuild_from_raw_rows(dbsession, make_site, owner, sp
     bounds = sorted({0, len(hits), *[c for c in cuts if c < len(hits)]})
     for start, end in pairwise(bounds):
         Store(None).write_batch(dbsession, hits[start:end])
-    incremental = summaries(dbsession, site.id)
+    incremental = summaries(dbsession, site.id), segment_summaries(dbsession, site.id)
     rebuild(dbsession, site.id)
-    assert summaries(dbsession, site.id) == incremental
-    for model in (DailyStat, HourlyStat, Hit, Visit):
+    assert (summaries(dbsession, site.id), segment_summaries(dbsession, site.id)) == incremental
+    for model in (DailyStat, SegmentStat, HourlyStat, Hit, Visit):
         dbsession.execute(delete(model))
     dbsession.execute(delete(DailySalt))
     dbsession.delete(site)
@@ -75,6 +78,10 @@ def test_a_visit_continued_in_a_later_batch_moves_its_exit_page(dbsession, make_
     daily, _ = summaries(dbsession, site.id)
     exits = {value: counts for (dim, _, value), counts in daily.items() if dim == "exit"}
     assert exits == {"/b": (1, 1, 2, 0, 300, 0)}  # one visit of two page views, five minutes
+    segment_exits = {(segment, value): counts for (segment, _, dim, _, value), counts
+                     in segment_summaries(dbsession, site.id).items() if dim == "exit"}
+    assert segment_exits == {("country", "/b"): (1, 1, 2, 0, 300, 0), ("browser", "/b"): (1, 1, 2, 0, 300, 0),
+                             ("os", "/b"): (1, 1, 2, 0, 300, 0), ("device", "/b"): (1, 1, 2, 0, 300, 0)}
     rebuild(dbsession, site.id)
     assert summaries(dbsession, site.id)[0] == daily
 
@@ -99,20 +106,58 @@ def test_a_filter_every_visit_matches_changes_no_number(dbsession, make_site, ow
     are computed apart: with a filter that every visit matches they must show the same numbers,
     by day and by hour, in every panel."""
     site = make_site(owner, url="https://example.com", timezone=timezone)
-    Store(None).write_batch(dbsession, make_hits(site, specs))
+    Store(None).write_batch(dbsession, make_hits(site, specs, countries=None))
     reports = SiteReports(dbsession, site.id, timezone)
     countries = {country for (country,) in dbsession.execute(select(Visit.country).where(Visit.site_id == site.id))}
     dims = (*VISIT_DIMENSIONS, *HIT_DIMENSIONS)
     first = local_day(START, timezone)
     for period in (Period("custom", first - timedelta(days=3), first + timedelta(days=4)),  # by day
                    Period("custom", first, first + timedelta(days=2))):  # by hour: when every hit is in it
-        if period.hourly and any(local_day(hit.ts, timezone) >= period.end for hit in make_hits(site, specs)):
+        if period.hourly and any(local_day(hit.ts, timezone) >= period.end for hit in make_hits(site, specs, countries=None)):
             continue  # a visit crossing the end counts its later hits in panels, not in the chart
         for country in countries:
             assert _numbers(reports.overview(period, {"country": country}, dims, limit=100)) == _numbers(
                 reports.overview(period, {}, dims, limit=100)
             )
     for model in (DailyStat, HourlyStat, Hit, Visit):
+        dbsession.execute(delete(model))
+    dbsession.execute(delete(DailySalt))
+    dbsession.delete(site)
+    dbsession.flush()
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(
+    specs=st.lists(hit_strategy, min_size=1, max_size=40),
+    cuts=st.lists(st.integers(1, 39), max_size=3),
+    timezone=st.sampled_from(["UTC", "Europe/Paris", "America/St_Johns"]),
+)
+def test_a_segment_filter_reads_its_summaries_and_shows_the_raw_rows_numbers(dbsession, make_site, owner, specs, cuts,
+                                                                            timezone):
+    """Filtered by one country, browser, operating system or device, the dashboard reads that
+    value's summaries (rule 9): every panel, the totals, the chart by day and the previous
+    period's numbers are those the raw rows give for the same filter, whatever the batches."""
+    site = make_site(owner, url="https://example.com", timezone=timezone)
+    hits = make_hits(site, specs)
+    bounds = sorted({0, len(hits), *[c for c in cuts if c < len(hits)]})
+    for start, end in pairwise(bounds):
+        Store(None).write_batch(dbsession, hits[start:end])
+    summarized = SiteReports(dbsession, site.id, timezone, segmented=True)
+    raw = SiteReports(dbsession, site.id, timezone)
+    dims = (*VISIT_DIMENSIONS, *HIT_DIMENSIONS)
+    first = local_day(START, timezone)
+    period = Period("custom", first - timedelta(days=3), first + timedelta(days=4))
+    values = {segment: {value for (value,) in dbsession.execute(
+        select(getattr(Visit, VISIT_DIMENSIONS[segment])).where(Visit.site_id == site.id))} for segment in SEGMENTS}
+    for segment, found in values.items():
+        for value in (*found, "nowhere"):
+            filters = {segment: value}
+            assert _numbers(summarized.overview(period, filters, dims, limit=100)) == _numbers(
+                raw.overview(period, filters, dims, limit=100)), (segment, value)
+            for dim in ("page", "entry"):
+                assert summarized.panel(dim, period, filters, limit=100, full=True).rows == raw.panel(
+                    dim, period, filters, limit=100, full=True).rows, (segment, value, dim)
+    for model in (DailyStat, SegmentStat, HourlyStat, Hit, Visit):
         dbsession.execute(delete(model))
     dbsession.execute(delete(DailySalt))
     dbsession.delete(site)

@@ -7,7 +7,7 @@ import pytest
 from tracking.reports.periods import Period
 from tracking.reports.planner import Source, plan
 from tracking.reports.query import DETAILS, FILTERABLE, Filter, InvalidQuery, SiteRef, StatsQuery, filters_from
-from tracking.summaries.dimensions import DIMENSIONS
+from tracking.summaries.dimensions import DIMENSIONS, SEGMENTS
 
 SITE = SiteRef(1, "Europe/Paris")
 WEEK = Period("custom", date(2026, 6, 1), date(2026, 6, 8))
@@ -32,6 +32,37 @@ def test_any_filter_has_the_raw_rows_answer(dim):
     assert (p.totals, p.series) == (R, R)
     assert dict(p.breakdowns) == dict.fromkeys(DIMENSIONS, R)
     assert p.bots is S  # bots have no visit: no filter applies to them
+
+
+SEGMENTED = SiteRef(1, "Europe/Paris", segmented=True)
+
+
+@pytest.mark.parametrize("dim", SEGMENTS)
+def test_one_filter_by_a_segments_value_reads_its_summaries(dim):
+    p = plan(StatsQuery(SEGMENTED, WEEK, (Filter(dim, "x"),), DIMENSIONS, DETAILS["page"], compare=True))
+    assert p.segment == (dim, "x")
+    assert (p.totals, p.series, p.entries, p.bots) == (S, S, S, S)
+    assert dict(p.breakdowns) == dict.fromkeys(DIMENSIONS, S)
+    assert dict(p.people) == {"page": R, "event": R}  # the visits of each: the summaries have none
+    assert p.goals is R  # goal_stats has no segments
+    # hourly_stats neither: a chart by hour reads the raw rows.
+    assert plan(StatsQuery(SEGMENTED, DAY, (Filter(dim, "x"),))).series is R
+
+
+@pytest.mark.parametrize("filters", [
+    (Filter("country", "DE"), Filter("device", "mobile")),  # two filters
+    (Filter("source", "Google"),),  # a visitor comes back from another source: not a segment
+    (Filter("city", "Berlin"),),  # too many values to keep rows for each
+    (Filter("page", "/"),),
+], ids=["two", "source", "city", "page"])
+def test_other_filters_on_a_segmented_site_read_the_raw_rows(filters):
+    p = plan(StatsQuery(SEGMENTED, WEEK, filters, DIMENSIONS))
+    assert p.segment is None and (p.totals, p.series) == (R, R)
+
+
+def test_a_site_whose_segments_are_not_counted_yet_reads_the_raw_rows():
+    p = plan(query(filters=(Filter("country", "DE"),), dimensions=DIMENSIONS))
+    assert p.segment is None and (p.totals, p.series) == (R, R)
 
 
 def test_the_visits_of_pages_and_events_come_from_the_raw_hits():

@@ -269,11 +269,11 @@ class Store(HitBuffer):
         goals: dict = {}
         if batch:
             visitors = [visitor_id(self._salt(session, hit.ts.date()), hit.visitor_key) for hit in batch]
-            visit_ids, firsts, days = assign_visits(connection, batch, visitors, delta)
+            visit_ids, firsts, days, attrs = assign_visits(connection, batch, visitors, delta)
             rows = []
-            for hit, visitor, visit_id, first in zip(batch, visitors, visit_ids, firsts, strict=True):
+            for hit, visitor, visit_id, first, its_visit in zip(batch, visitors, visit_ids, firsts, attrs, strict=True):
                 rows.append((*_stored_values(hit), visitor, visit_id, first))
-                delta.add_hit(hit.site_id, hit.day, hit.ts, hit.event, hit.path, hit.props, first, hit.bot)
+                delta.add_hit(hit.site_id, hit.day, hit.ts, hit.event, hit.path, hit.props, first, hit.bot, its_visit)
             INSERT_HITS.executemany(connection, rows)
             goals = batch_goals(connection, sorted(existing_sites))
             if goals:

@@ -100,10 +100,11 @@ UPDATE_VISITS = Statement(_V, ("ended_at", "exit_path", "pageviews", "events", "
 
 
 def assign_visits(connection, batch: list[EnrichedHit], visitors: list[int],
-                  delta: Delta) -> tuple[list[int | None], list[bool], list[date | None]]:
+                  delta: Delta) -> tuple[list[int | None], list[bool], list[date | None], list[dict[str, str] | None]]:
     """The visit id of each hit (``None`` for bots), opening and extending visits; whether
-    each hit is its visitor's first page view of its path (first event of its name) today; and
-    the day its visit began (``None`` for bots: the day a conversion counts on).
+    each hit is its visitor's first page view of its path (first event of its name) today;
+    the day its visit began (``None`` for bots: the day a conversion counts on); and its
+    visit's dimensions (``None`` for bots: the segments its summaries count in).
 
     The visitors' visits are read from the database (locked on PostgreSQL, so that server
     processes extending the same visit take turns; on SQLite the writer's transaction holds
@@ -116,8 +117,9 @@ def assign_visits(connection, batch: list[EnrichedHit], visitors: list[int],
     result: list[int | None] = [None] * len(batch)
     firsts = [False] * len(batch)
     days: list[date | None] = [None] * len(batch)
+    attrs: list[dict[str, str] | None] = [None] * len(batch)
     if not people:
-        return result, firsts, days
+        return result, firsts, days, attrs
     keys = {(hit.site_id, visitors[i]) for i, hit in people}
     postgresql = connection.dialect.name == "postgresql"
     current: dict[tuple[int, int], _State] = {}
@@ -181,7 +183,8 @@ def assign_visits(connection, batch: list[EnrichedHit], visitors: list[int],
     for i, state in assigned:
         result[i] = state.id
         days[i] = state.day
-    return result, firsts, days
+        attrs[i] = state.attrs
+    return result, firsts, days, attrs
 
 
 #: The stored measurements of page views (:func:`record_engagements`).

@@ -33,6 +33,7 @@ from .summaries import (  # noqa: F401
     GoalStat,
     GoalVisitor,
     HourlyStat,
+    SegmentStat,
 )
 from .throttle import LoginThrottle  # noqa: F401
 from .user_sessions import UserSession  # noqa: F401

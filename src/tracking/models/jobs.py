@@ -1,8 +1,9 @@
 """Jobs: heavy work on a site's data, queued by a request and run by the hit writer.
 
-Two kinds: ``rebuild`` re-dates a site's visits and hits in its new time zone and recomputes
+Three kinds: ``rebuild`` re-dates a site's visits and hits in its new time zone and recomputes
 its summaries; ``goals`` recomputes the summary rows of a site's goals after a goal was added
-or its rules changed (:mod:`tracking.summaries.jobs` has the rules: claiming, retries,
+or its rules changed; ``segments`` recomputes a site's summaries in place (queued by the
+upgrade that added the segments' summaries, for the sites that had data) (:mod:`tracking.summaries.jobs` has the rules: claiming, retries,
 replacing a pending job). The row is the job's whole story, shown to the site's owner.
 """
 
@@ -15,7 +16,7 @@ from .meta import Base
 from .types import utcnow
 
 #: What a job does.
-KINDS = ("rebuild", "goals")
+KINDS = ("rebuild", "goals", "segments")
 #: ``pending`` (waiting to run, or to run again after a failed attempt), ``running``,
 #: ``done``, ``failed`` (no attempt left).
 STATES = ("pending", "running", "done", "failed")

@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .meta import Base
@@ -37,6 +37,11 @@ class Site(Base):
     #: are this site's (:mod:`tracking.views.dropins`).
     umami_website_id: Mapped[str | None] = mapped_column(String(36), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Whether ``segment_stats`` holds all of the site's data: a site created since it exists
+    #: does from its first hit; an older one once a rebuild counted its past
+    #: (:func:`tracking.summaries.rebuild.rebuild`). Until then filtered dashboards read the
+    #: raw rows.
+    segmented: Mapped[bool] = mapped_column(default=True, server_default=false())
 
     owner: Mapped["User"] = relationship(back_populates="sites")
     #: Everyone else with access, with their roles (:mod:`tracking.models.members`).

@@ -32,6 +32,30 @@ class DailyStat(Base):
     events: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class SegmentStat(Base):
+    """The rows of ``daily_stats`` again, for the visits of one value of a segment dimension
+    (:data:`tracking.summaries.dimensions.SEGMENTS`): ``segment`` is the dimension, ``segment_value``
+    its value (``country``, ``DE``). The visits of that value contribute to them exactly as all
+    visits do to ``daily_stats``, and their hits likewise (the hits of a visit from Germany to
+    the page rows of ``country``, ``DE``). Bots have no visit and no rows here."""
+
+    __tablename__ = "segment_stats"
+    __table_args__ = (PrimaryKeyConstraint("site_id", "segment", "segment_value", "dim", "day", "value"),)
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    segment: Mapped[str] = mapped_column(String(16))
+    segment_value: Mapped[str] = mapped_column(String(64))
+    dim: Mapped[str] = mapped_column(String(16))
+    day: Mapped[date]
+    value: Mapped[str] = mapped_column(String(1024))
+    visitors: Mapped[int] = mapped_column(BigInteger, default=0)
+    visits: Mapped[int] = mapped_column(BigInteger, default=0)
+    pageviews: Mapped[int] = mapped_column(BigInteger, default=0)
+    bounces: Mapped[int] = mapped_column(BigInteger, default=0)
+    duration: Mapped[int] = mapped_column(BigInteger, default=0)
+    events: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class HourlyStat(Base):
     """A site's counts per UTC hour, for the time-series chart."""
 

@@ -70,7 +70,7 @@ class _Runners:
     """The runner of each source for one query."""
 
     def __init__(self, db, query: StatsQuery) -> None:
-        self.summaries = SummaryRunner(db, query)
+        self.summaries = SummaryRunner(db, query, plan(query).segment)
         self.raw = RawRunner(db, query)
 
     def of(self, source: Source) -> Runner:

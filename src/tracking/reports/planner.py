@@ -11,8 +11,8 @@ The rules:
 1. **Without filters, the summaries answer what they hold**: the totals, the chart (``hourly_stats``
    by hour, ``daily_stats``' day totals and ``hits`` rows by day), a breakdown by any one
    dimension, the entries of each page. A few small indexed queries, whatever the traffic.
-2. **With any filter, the raw rows answer**: each summary row holds one dimension's value, so it
-   cannot say how many visits from Germany viewed ``/pricing``. Totals, chart and breakdowns
+2. **With any filter, the raw rows answer** (but see 9): each summary row holds one dimension's
+   value, so it cannot say how many visits from Germany viewed ``/pricing``. Totals, chart and breakdowns
    come from the matching visits and their hits, in one scan per period (two statements).
    Every filter kind — a visit dimension, a page, an event — is a condition on the visit row
    (each visit lists the pages it viewed and the events it sent), so none reads hits to find
@@ -39,11 +39,20 @@ The rules:
    went), filters or not (with filters, the rows of the matching visits), once they were
    counted for its present steps and their goals' rules (:func:`funnel_source`); until then
    from the raw hits of the period's visits, walked in order (:mod:`.funnels`).
+9. **One filter by a segment's value reads that value's summaries**: ``country is DE`` (or a
+   browser, an operating system, a device: :data:`~tracking.summaries.dimensions.SEGMENTS`)
+   alone is answered like an unfiltered query, from the rows ``segment_stats`` holds for the
+   visits from Germany, once the site's segments hold all of its data (``SiteRef.segmented``).
+   A segment's value is the visitor's all day, so its summaries' visitors (the first visit of
+   the day, the first view of a page) are the filtered visitors, exactly. Not from them: an
+   hourly chart (``hourly_stats`` has no segments), the goals panel (rule 7), the visits of a
+   page (rule 3) and the bot hits (rule 5), read as with any filter.
 """
 
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ..summaries.dimensions import SEGMENTS
 from .query import StatsQuery
 
 
@@ -78,33 +87,47 @@ class Plan:
     realtime: Source
     #: The goals panel's numbers (rule 7).
     goals: Source
+    #: The segment whose summaries answer (rule 9): its dimension and value.
+    segment: tuple[str, str] | None = None
 
     def raw_dimensions(self) -> tuple[str, ...]:
         return tuple(dim for dim, source in self.breakdowns if source is Source.RAW)
 
 
+def segment_of(query: StatsQuery) -> tuple[str, str] | None:
+    """The segment whose summaries answer ``query`` (rule 9), if any."""
+    if len(query.filters) != 1 or not query.site.segmented:
+        return None
+    (only,) = query.filters
+    return (only.dimension, only.value) if only.dimension in SEGMENTS and only.operator == "is" else None
+
+
 def plan(query: StatsQuery) -> Plan:
     """The plan of ``query`` (see the module's docstring for the rules)."""
-    rows = Source.RAW if query.filters else Source.SUMMARIES  # rules 1 and 2
+    segment = segment_of(query)
+    raw = bool(query.filters) and segment is None
+    rows = Source.RAW if raw else Source.SUMMARIES  # rules 1, 2 and 9
     asked = set(query.metrics)
     people = tuple(
         (dim, Source.RAW)  # rule 3
         for dim in query.dimensions
         # Without filters a page's (an event's) visitors are the summaries' own: those who
-        # first viewed it (sent it) that day.
-        if dim in ("page", "event") and ("visits" in asked or ("visitors" in asked and query.filters))
+        # first viewed it (sent it) that day; a segment's are its own too (rule 9).
+        if dim in ("page", "event") and ("visits" in asked or ("visitors" in asked and raw))
     )
     entries = rows if "page" in query.dimensions and asked & _ENTRIES else None
+    hourly = query.bucket == "hour" and (bool(asked & _NOT_HOURLY) or segment is not None)
     return Plan(
         query=query,
         totals=rows,
-        series=Source.RAW if query.bucket == "hour" and asked & _NOT_HOURLY else rows,  # rule 3
+        series=Source.RAW if hourly else rows,  # rules 3 and 9
         breakdowns=tuple((dim, rows) for dim in query.dimensions),
         people=people,
         entries=entries,
         bots=Source.SUMMARIES,  # rule 5
         realtime=Source.RAW,  # rule 4
-        goals=rows,  # rule 7
+        goals=Source.RAW if query.filters else Source.SUMMARIES,  # rule 7
+        segment=segment,
     )
 
 

@@ -83,10 +83,17 @@ def sort_metric(dim: str) -> str:
 
 @dataclass(frozen=True)
 class SiteRef:
-    """The site a query is about: its id and the time zone its days are counted in."""
+    """The site a query is about: its id, the time zone its days are counted in, and whether
+    its segments' summaries hold all of its data (``Site.segmented``; :mod:`.planner`)."""
 
     id: int
     timezone: str
+    segmented: bool = False
+
+    @classmethod
+    def of(cls, site) -> "SiteRef":
+        """The reference of a ``Site`` row."""
+        return cls(site.id, site.timezone, site.segmented)
 
 
 @dataclass(frozen=True)

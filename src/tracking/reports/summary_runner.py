@@ -3,7 +3,9 @@
 The store keeps them in step with every batch of hits (:mod:`tracking.summaries`): a handful of
 small indexed queries answer the unfiltered dashboard whatever the traffic. Each row holds one
 dimension's value (or the site's total) for one local day, so the summaries answer a question
-about one dimension at a time, without filters (:mod:`.planner`).
+about one dimension at a time, without filters (:mod:`.planner`) — or with one filter by a
+segment's value (``country=DE``), from that value's rows in ``segment_stats``, which hold the
+same numbers for its visits alone.
 
 Read only: nothing here writes (``tests/unit/test_layers.py`` checks it).
 """
@@ -13,7 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import case, func, literal_column, select
 
-from ..models import DailyStat, HourlyStat
+from ..models import DailyStat, HourlyStat, SegmentStat
 from ..summaries.dimensions import BOT, COUNT_FIELDS, HITS, PROP_SEPARATOR, TOTAL, VISIT_DIMENSIONS
 from .periods import Period
 from .query import StatsQuery, sort_metric
@@ -28,19 +30,31 @@ def _sums(model):
 class SummaryRunner:
     """Queries over the summary rows of ``query.site`` (with its interval, page of rows and
     ``prop_event``), for any period. Filters are not read: the planner sends here only the parts
-    of unfiltered queries, and the bot hits, which no visit filter applies to."""
+    of unfiltered queries, those of a query filtered by a segment's value (``segment``: the
+    dimension and the value, whose rows are read instead of ``daily_stats``; the planner
+    decides), and the bot hits, which no visit filter applies to."""
 
-    def __init__(self, db, query: StatsQuery) -> None:
+    def __init__(self, db, query: StatsQuery, segment: tuple[str, str] | None = None) -> None:
         self.db = db
         self.query = query
         self.site = query.site
+        self.segment = segment
+        #: ``daily_stats``, or ``segment_stats`` (the same columns, and the segment's two)
+        self.model = DailyStat if segment is None else SegmentStat
+
+    def _rows(self, period: Period):
+        """The conditions of the site's rows (its segment's) of ``period``, whatever the dimension."""
+        d = self.model
+        conditions = [d.site_id == self.site.id, d.day >= period.start, d.day < period.end]
+        if self.segment is not None:
+            conditions += [SegmentStat.segment == self.segment[0], SegmentStat.segment_value == self.segment[1]]
+        return conditions
 
     def _daily(self, period: Period, dim: str):
-        d = DailyStat
-        return (d.site_id == self.site.id, d.dim == dim, d.day >= period.start, d.day < period.end)
+        return (*self._rows(period), self.model.dim == dim)
 
     def totals(self, period: Period) -> Totals:
-        row = self.db.execute(select(*_sums(DailyStat)).where(*self._daily(period, TOTAL))).one()
+        row = self.db.execute(select(*_sums(self.model)).where(*self._daily(period, TOTAL))).one()
         return Totals(*map(int, row))
 
     def has_data(self) -> bool:
@@ -48,7 +62,9 @@ class SummaryRunner:
         return self.db.scalar(select(DailyStat.day).where(DailyStat.site_id == self.site.id).limit(1)) is not None
 
     def bot_hits(self, period: Period) -> int:
-        return int(self.db.scalar(select(func.coalesce(func.sum(DailyStat.pageviews), 0)).where(*self._daily(period, BOT))))
+        d = DailyStat  # bots have no visit, hence no segment
+        return int(self.db.scalar(select(func.coalesce(func.sum(d.pageviews), 0)).where(
+            d.site_id == self.site.id, d.dim == BOT, d.day >= period.start, d.day < period.end)))
 
     def breakdown(self, dim: str, period: Period, totals: Totals | None = None) -> Panel:
         """The query's page of values of ``dim`` (for ``prop`` with ``prop_event``: that event's
@@ -60,9 +76,9 @@ class SummaryRunner:
         metric = sort_metric(dim)
         limit, offset, prop_event = self.query.limit, self.query.offset, self.query.prop_event
         conditions = list(self._daily(period, dim))
+        d = self.model
         if dim == "prop" and prop_event:
-            conditions.append(DailyStat.value.startswith(prop_event + PROP_SEPARATOR, autoescape=True))
-        d = DailyStat
+            conditions.append(d.value.startswith(prop_event + PROP_SEPARATOR, autoescape=True))
         query = (
             select(d.value, *_sums(d))
             .where(*conditions)
@@ -92,7 +108,7 @@ class SummaryRunner:
         if len(dims) < 2 or (self.query.prop_event and "prop" in dims):
             return {dim: self.breakdown(dim, period, totals) for dim in dims}
         limit, offset = self.query.limit, self.query.offset
-        d = DailyStat
+        d = self.model
         metric = case(*((d.dim == dim, func.sum(getattr(d, sort_metric(dim)))) for dim in dims), else_=0)
         grouped = (
             select(
@@ -102,7 +118,7 @@ class SummaryRunner:
                     partition_by=d.dim, order_by=(metric.desc(), func.sum(d.visits).desc(), d.value.asc())
                 ).label("rank"),
             )
-            .where(d.site_id == self.site.id, d.dim.in_(dims), d.day >= period.start, d.day < period.end)
+            .where(*self._rows(period), d.dim.in_(dims))
             .group_by(d.dim, d.value)
             # A visit that moved on leaves a row of zeros behind (its former exit page).
             .having(func.sum(d.visits) + func.sum(d.pageviews) + func.sum(d.events) > 0)
@@ -126,7 +142,7 @@ class SummaryRunner:
 
     def entries(self, period: Period) -> dict[str, Row]:
         """The visits that began on each page: their number, bounces and duration."""
-        d = DailyStat
+        d = self.model
         query = select(d.value, *_sums(d)).where(*self._daily(period, "entry")).group_by(d.value)
         return {row[0]: Row.of(row[0], map(int, row[1:])) for row in self.db.execute(query)}
 
@@ -137,6 +153,8 @@ class SummaryRunner:
         bucket = self.query.bucket
         found = buckets(period, bucket, self.site.timezone)
         if bucket == "hour":
+            if self.segment is not None:
+                raise ValueError("hourly_stats holds no segments: the planner reads their hours from the raw rows")
             start, end = period.bounds(self.site.timezone)
             h = HourlyStat
             rows = self.db.execute(
@@ -154,11 +172,11 @@ class SummaryRunner:
             # By local day, exactly (UTC hours do not fall on local midnight in every zone):
             # visitors, visits, bounces and duration from the day's total, page views from the
             # day's hits.
-            d = DailyStat
+            d = self.model
             dims = (TOTAL, HITS) if pageviews else (TOTAL,)
             rows = self.db.execute(
                 select(d.day, d.dim, d.visitors, d.pageviews, d.visits, d.bounces, d.duration).where(
-                    d.site_id == self.site.id, d.dim.in_(dims), d.day >= period.start, d.day < period.end
+                    *self._rows(period), d.dim.in_(dims)
                 )
             )
             for day, dim, visitors, views, visits, bounces, duration in rows:

@@ -130,7 +130,7 @@ def stats_request(kind: str, params, site, today: date) -> StatsRequest:
     values = _single(params, (*PERIOD_PARAMS, *FILTERABLE, *extra) if kind != "realtime" else ())
     period = _period(values, today)
     filters = _filters(values)
-    ref = SiteRef(site.id, site.timezone)
+    ref = SiteRef.of(site)
     if kind == "breakdown":
         dim = values.get("dimension")
         if dim is None:

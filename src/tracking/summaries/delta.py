@@ -10,6 +10,10 @@ the same definitions — the two must always agree (the test suite checks it on 
 Counts per row: ``visitors`` (first visits of the day — a visitor is attributed to their first
 visit), ``visits``, ``pageviews``, ``bounces`` (visits of one page view and no event),
 ``duration`` (seconds, summed over visits), ``events`` (custom events).
+
+``segment_stats`` holds the same rows again per value of each segment dimension
+(:data:`~.dimensions.SEGMENTS`): a visit contributes to the rows of its own values (its
+country's, its browser's ...), and its hits with it. Bot hits have no visit and no segment.
 """
 
 from collections import defaultdict
@@ -18,8 +22,8 @@ from typing import cast
 
 from sqlalchemy import Table
 
-from ..models import DailyStat, HourlyStat
-from .dimensions import BOT, COUNT_FIELDS, HITS, TOTAL, prop_value
+from ..models import DailyStat, HourlyStat, SegmentStat
+from .dimensions import BOT, COUNT_FIELDS, HITS, SEGMENTS, TOTAL, prop_value
 from .rows import upsert
 
 #: Indexes into a counts vector (:data:`~.dimensions.COUNT_FIELDS`).
@@ -41,10 +45,12 @@ class Delta:
     def __init__(self) -> None:
         self.daily: dict[tuple[int, str, date, str], list[int]] = defaultdict(lambda: [0] * 6)
         self.hourly: dict[tuple[int, datetime], list[int]] = defaultdict(lambda: [0, 0, 0])
+        #: (site, segment, its value, dim, day, value) → counts
+        self.segments: dict[tuple[int, str, str, str, date, str], list[int]] = defaultdict(lambda: [0] * 6)
 
     def add_visit(self, site_id: int, day: date, attrs: dict[str, str], counts: tuple[int, ...]) -> None:
         """A new visit's contribution: to the day's total and to each of its dimensions."""
-        self._add(site_id, day, ((TOTAL, ""), *attrs.items()), counts)
+        self._add(site_id, day, attrs, ((TOTAL, ""), *attrs.items()), counts)
 
     def change_visit(
         self, site_id: int, day: date, attrs: dict[str, str], before: tuple[int, ...], before_exit: str,
@@ -56,57 +62,74 @@ class Delta:
         the new one gains the present one."""
         change = tuple(now - then for now, then in zip(counts, before, strict=True))
         if attrs["exit"] == before_exit:
-            self._add(site_id, day, ((TOTAL, ""), *attrs.items()), change)
+            self._add(site_id, day, attrs, ((TOTAL, ""), *attrs.items()), change)
             return
-        self._add(site_id, day, ((TOTAL, ""), *((d, v) for d, v in attrs.items() if d != "exit")), change)
-        self._add(site_id, day, (("exit", before_exit),), tuple(-then for then in before))
-        self._add(site_id, day, (("exit", attrs["exit"]),), counts)
+        self._add(site_id, day, attrs, ((TOTAL, ""), *((d, v) for d, v in attrs.items() if d != "exit")), change)
+        self._add(site_id, day, attrs, (("exit", before_exit),), tuple(-then for then in before))
+        self._add(site_id, day, attrs, (("exit", attrs["exit"]),), counts)
 
-    def _add(self, site_id: int, day: date, rows, counts: tuple[int, ...]) -> None:
-        """Add ``counts`` to the (dimension, value) ``rows`` of a day, touching only the counts
-        that change: most of a continued visit's changes are zero."""
+    def _add(self, site_id: int, day: date, attrs: dict[str, str], rows, counts: tuple[int, ...]) -> None:
+        """Add ``counts`` to the (dimension, value) ``rows`` of a day, and of the segments of
+        the visit's ``attrs``, touching only the counts that change: most of a continued
+        visit's changes are zero."""
         changes = [(i, count) for i, count in enumerate(counts) if count]
         if not changes:
             return
-        daily = self.daily
+        daily, segments = self.daily, self.segments
+        rows = tuple(rows)
         for dim, value in rows:
             row = daily[(site_id, dim, day, value)]
             for i, count in changes:
                 row[i] += count
+        for segment in SEGMENTS:
+            segment_value = attrs[segment]
+            for dim, value in rows:
+                row = segments[(site_id, segment, segment_value, dim, day, value)]
+                for i, count in changes:
+                    row[i] += count
 
     def add_visit_start(self, site_id: int, started: datetime, is_first: bool) -> None:
         row = self.hourly[(site_id, hour_of(started))]
         row[0] += 1 if is_first else 0
         row[1] += 1
 
-    def add_hit(self, site_id: int, day: date, ts: datetime, event: str, path: str, props, is_first: bool, bot: str) -> None:
-        daily = self.daily
+    def add_hit(self, site_id: int, day: date, ts: datetime, event: str, path: str, props, is_first: bool, bot: str,
+                attrs: dict[str, str] | None = None) -> None:
+        """A hit's contribution; ``attrs``: its visit's dimensions (``None`` for a bot's hit)."""
         if bot:
-            daily[(site_id, BOT, day, bot)][PAGEVIEWS] += 1
+            self.daily[(site_id, BOT, day, bot)][PAGEVIEWS] += 1
             return
         first = 1 if is_first else 0
         if event == "pageview":
-            daily[(site_id, HITS, day, "")][PAGEVIEWS] += 1
-            row = daily[(site_id, "page", day, path)]
-            row[PAGEVIEWS] += 1
-            row[VISITORS] += first
             self.hourly[(site_id, hour_of(ts))][2] += 1
-        else:
-            daily[(site_id, HITS, day, "")][EVENTS] += 1
-            row = daily[(site_id, "event", day, event)]
-            row[EVENTS] += 1
-            row[VISITORS] += first
-            for key, value in (props or {}).items():
-                daily[(site_id, "prop", day, prop_value(event, key, value))][EVENTS] += 1
+        # The day's rows, and its segments' (keys of ``daily`` and ``segments`` end alike).
+        targets: list[tuple[dict, tuple]] = [(self.daily, (site_id,))]
+        if attrs:
+            targets += [(self.segments, (site_id, segment, attrs[segment])) for segment in SEGMENTS]
+        for counted, prefix in targets:
+            if event == "pageview":
+                counted[(*prefix, HITS, day, "")][PAGEVIEWS] += 1
+                row = counted[(*prefix, "page", day, path)]
+                row[PAGEVIEWS] += 1
+                row[VISITORS] += first
+            else:
+                counted[(*prefix, HITS, day, "")][EVENTS] += 1
+                row = counted[(*prefix, "event", day, event)]
+                row[EVENTS] += 1
+                row[VISITORS] += first
+                for key, value in (props or {}).items():
+                    counted[(*prefix, "prop", day, prop_value(event, key, value))][EVENTS] += 1
 
     def apply(self, session) -> None:
         """Add the changes to the summary rows: one statement per table. Rows go in key order,
         so that writers in several processes lock shared rows in the same order."""
         daily = sorted((key, counts) for key, counts in self.daily.items() if any(counts))
         hourly = sorted((key, counts) for key, counts in self.hourly.items() if any(counts))
+        segments = sorted((key, counts) for key, counts in self.segments.items() if any(counts))
         connection = session.connection()  # Core: plain rows, no ORM bulk machinery
         for model, keys, fields, rows in (
             (DailyStat, ("site_id", "dim", "day", "value"), COUNT_FIELDS, daily),
+            (SegmentStat, ("site_id", "segment", "segment_value", "dim", "day", "value"), COUNT_FIELDS, segments),
             (HourlyStat, ("site_id", "hour"), ("visitors", "visits", "pageviews"), hourly),
         ):
             upsert(connection, cast(Table, model.__table__), keys, tuple(fields), [key + tuple(counts) for key, counts in rows])

@@ -33,6 +33,16 @@ VISIT_DIMENSIONS: dict[str, str] = {
     "exit": "exit_path",
 }
 
+#: The visit dimensions whose every value has its own summary rows (``segment_stats``): a
+#: dashboard filtered by one of them (``country=DE``, ``device=mobile``) reads them as an
+#: unfiltered one reads ``daily_stats``. Each is a function of what a visitor id is made of (the
+#: address and the User-Agent), so a visitor has one value of it all day: the summaries' "first
+#: visit of the day" and "first view of a page that day" stay the visitor's own within the
+#: segment, and the numbers equal those of the raw rows. The source is not one of them (one
+#: visitor comes back from another source), nor are region and city (their values are too many:
+#: the rows would outnumber the visits).
+SEGMENTS: tuple[str, ...] = ("country", "browser", "os", "device")
+
 #: dimension → column of ``hits`` (``prop`` is computed from ``event`` and ``props``)
 HIT_DIMENSIONS: dict[str, str] = {"page": "path", "event": "event", "prop": "props"}
 

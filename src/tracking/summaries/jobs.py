@@ -38,6 +38,11 @@ A second kind, ``goals`` (:func:`enqueue_goals`), recounts the summary rows of a
 (:func:`~.goals.rebuild_goals`) after a goal was added or its rules changed, by the same rules
 (one pending per site, claimed atomically, retried, taken over after the lease). Its pages say
 nothing of it: until it is done the goals' numbers come from the raw rows, exact and slower.
+
+A third, ``segments``, recounts every summary row of a site in place (:func:`~.rebuild.rebuild`,
+no re-dating): the upgrade that added the segments' summaries queued one for each site that had
+data (migration ``0021``). Its pages say nothing of it either: until it is done the site's
+filters read the raw rows (``Site.segmented``).
 """
 
 import logging
@@ -50,12 +55,13 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from ..models import Job, Site
 from ..models.types import utcnow
 from .goals import rebuild_goals
-from .rebuild import change_timezone
+from .rebuild import change_timezone, rebuild
 
 log = logging.getLogger(__name__)
 
 REBUILD = "rebuild"
 GOALS = "goals"
+SEGMENTS = "segments"
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
 #: Attempts at a job before it is failed for good.
 MAX_ATTEMPTS = 3
@@ -195,6 +201,8 @@ def _run(session_factory, claim: _Claim, clock) -> None:
             kind = job.kind
             if kind == GOALS:
                 rebuild_goals(session, site.id)
+            elif kind == SEGMENTS:
+                rebuild(session, site.id)
             else:
                 change_timezone(session, site.id, site.timezone)
             job.state, job.finished_at, job.error = DONE, clock(), None
@@ -202,8 +210,8 @@ def _run(session_factory, claim: _Claim, clock) -> None:
         log.exception("job %d (of site %d), attempt %d, failed", claim.id, claim.site_id, claim.attempts)
         _failed(session_factory, claim, describe(exc), clock())
         return
-    log.info("job %d: %s of site %d in %.1f s", claim.id, "goals recounted" if kind == GOALS else "rebuilt",
-             claim.site_id, (clock() - started).total_seconds())
+    done = {GOALS: "goals recounted", SEGMENTS: "summaries recounted"}.get(kind, "rebuilt")
+    log.info("job %d: %s of site %d in %.1f s", claim.id, done, claim.site_id, (clock() - started).total_seconds())
 
 
 def _failed(session_factory, claim: _Claim, error: str, now: datetime) -> None:

@@ -8,11 +8,25 @@ lock — so they run where hits are written: as a job of the writer (:mod:`.jobs
 ``tracking-admin rebuild``, or in bulk tools (``tracking-demo``), never inside a web request.
 """
 
-from sqlalchemy import Table, and_, bindparam, case, delete, func, literal, or_, select, text, tuple_
+from sqlalchemy import (
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
 
-from ..models import DailyStat, Hit, HourlyStat, Visit
+from ..models import DailyStat, Hit, HourlyStat, SegmentStat, Site, Visit
 from ..timezones import local_day
-from .dimensions import BOT, COUNT_FIELDS, HITS, PROP_SEPARATOR, TOTAL, VISIT_DIMENSIONS, hour_expression
+from .dimensions import BOT, COUNT_FIELDS, HITS, PROP_SEPARATOR, SEGMENTS, TOTAL, VISIT_DIMENSIONS, hour_expression
 from .goals import rebuild_goals
 
 
@@ -22,6 +36,8 @@ def _table(model) -> Table:
 
 _DAILY = _table(DailyStat)
 _HOURLY = _table(HourlyStat)
+_SEGMENTS = _table(SegmentStat)
+_HITS = _table(Hit)
 
 
 def _bounce():
@@ -33,10 +49,42 @@ def _first(column):
 
 
 def rebuild(session, site_id: int) -> None:
-    """Recompute a site's summary rows from its visits and hits, its goals' rows too
-    (:func:`~.goals.rebuild_goals`)."""
+    """Recompute a site's summary rows from its visits and hits, its segments' rows and its
+    goals' rows too (:func:`~.goals.rebuild_goals`); the site is then ``segmented``."""
     session.execute(delete(DailyStat).where(DailyStat.site_id == site_id))
+    session.execute(delete(SegmentStat).where(SegmentStat.site_id == site_id))
     session.execute(delete(HourlyStat).where(HourlyStat.site_id == site_id))
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        # Memory for the hash tables of the groupings.
+        session.execute(text("SET LOCAL work_mem = '64MB'"))
+    for segment in (None, *SEGMENTS):
+        _count_visits(session, site_id, dialect, segment)
+        _count_hits(session, site_id, dialect, segment)
+    session.execute(_DAILY.insert().from_select(_COLUMNS, hits_by_day(DailyStat.site_id == site_id)))
+    session.execute(_SEGMENTS.insert().from_select(_SEGMENT_COLUMNS, _segment_hits_by_day(site_id)))
+    _count_hours(session, site_id, dialect)
+    rebuild_goals(session, site_id)
+    session.execute(update(Site).where(Site.id == site_id).values(segmented=True))
+
+
+_COLUMNS = ("site_id", "dim", "day", "value", *COUNT_FIELDS)
+_SEGMENT_COLUMNS = ("site_id", "segment", "segment_value", "dim", "day", "value", *COUNT_FIELDS)
+
+
+def _target(segment: str | None):
+    """Where the rows of ``segment`` go (``None``: ``daily_stats``), the columns that key them
+    before ``dim`` (the segment's name and value, from the visit), and the segment's column."""
+    if segment is None:
+        return _DAILY, _COLUMNS, (), None
+    column = getattr(Visit, VISIT_DIMENSIONS[segment])
+    return _SEGMENTS, _SEGMENT_COLUMNS, (literal(segment), column), column
+
+
+def _count_visits(session, site_id: int, dialect: str, segment: str | None) -> None:
+    """Each visit's contribution to the site's total and its dimensions' rows (of ``segment``'s
+    values: the rows of the visits of each value)."""
+    table, columns, keys, column = _target(segment)
     v = Visit
     counts = (
         _first(v.is_first),
@@ -46,13 +94,15 @@ def rebuild(session, site_id: int) -> None:
         func.sum(v.duration),
         func.sum(v.events),
     )
-    columns = ("site_id", "dim", "day", "value", *COUNT_FIELDS)
-    dialect = session.get_bind().dialect.name
-    dims = ((TOTAL, None), *VISIT_DIMENSIONS.items())
+    by_segment = () if column is None else (column,)
     if dialect == "postgresql":
-        # One pass over the visits: a grouping per dimension (memory for its hash tables).
-        session.execute(text("SET LOCAL work_mem = '64MB'"))
-        groups = [getattr(v, column) for column in VISIT_DIMENSIONS.values()]
+        if column is not None:
+            # The segment's value keys every grouping set, under another expression than the
+            # column's own grouping set (whose ``grouping()`` bit would otherwise always be 0).
+            value_of_segment = column.concat(literal_column("''"))
+            keys, by_segment = (keys[0], value_of_segment), (value_of_segment,)
+        # One pass over the visits: a grouping per dimension.
+        groups = [getattr(v, name) for name in VISIT_DIMENSIONS.values()]
         grouped = func.grouping(*groups)
         everything = (1 << len(groups)) - 1
         dim_of_row = case(
@@ -60,31 +110,37 @@ def rebuild(session, site_id: int) -> None:
             else_=literal(TOTAL),
         )
         query = (
-            select(v.site_id, dim_of_row, v.day, func.coalesce(*groups, literal("")), *counts)
+            select(v.site_id, *keys, dim_of_row, v.day, func.coalesce(*groups, literal("")), *counts)
             .where(v.site_id == site_id)
-            .group_by(v.site_id, v.day, func.grouping_sets(*(tuple_(g) for g in groups), tuple_()))
+            .group_by(v.site_id, *by_segment, v.day, func.grouping_sets(*(tuple_(g) for g in groups), tuple_()))
         )
-        session.execute(_DAILY.insert().from_select(columns, query))
-    else:
-        for dim, column in dims:
-            value = literal("") if column is None else getattr(v, column)
-            query = (
-                select(v.site_id, literal(dim), v.day, value, *counts)
-                .where(v.site_id == site_id)
-                .group_by(v.site_id, v.day, value)
-            )
-            session.execute(_DAILY.insert().from_select(columns, query))
+        session.execute(table.insert().from_select(columns, query))
+        return
+    for dim, name in ((TOTAL, None), *VISIT_DIMENSIONS.items()):
+        value = literal("") if name is None else getattr(v, name)
+        query = (
+            select(v.site_id, *keys, literal(dim), v.day, value, *counts)
+            .where(v.site_id == site_id)
+            .group_by(v.site_id, *by_segment, v.day, value)
+        )
+        session.execute(table.insert().from_select(columns, query))
 
-    # Pages, events and bot reasons: one pass over the hits.
+
+def _count_hits(session, site_id: int, dialect: str, segment: str | None) -> None:
+    """The hits' contributions: pages, events (and bot reasons, outside segments), then the
+    events' properties, one row per (event, key, value) of their JSON objects."""
+    table, columns, keys, column = _target(segment)
     h = Hit
     zero = literal(0)
     page = h.event == "pageview"
+    person = h.bot == ""
+    source = _HITS if column is None else _HITS.join(_table(Visit), Visit.id == h.visit_id)
+    by_segment = () if column is None else (column,)
     kind = case((h.bot != "", literal(BOT)), (page, literal("page")), else_=literal("event"))
     value = case((h.bot != "", h.bot), (page, h.path), else_=h.event)
-    person = h.bot == ""
     query = (
         select(
-            h.site_id, kind, h.day, value,
+            h.site_id, *keys, kind, h.day, value,
             func.sum(case((and_(person, h.is_first), 1), else_=0)),
             zero,
             func.sum(case((or_(page, ~person), 1), else_=0)),
@@ -92,27 +148,30 @@ def rebuild(session, site_id: int) -> None:
             zero,
             func.sum(case((and_(person, ~page), 1), else_=0)),
         )
-        .where(h.site_id == site_id)
-        .group_by(h.site_id, h.day, kind, value)
+        .select_from(source)
+        # Bots have no visit: no segment counts them.
+        .where(h.site_id == site_id, *(() if column is None else (person,)))
+        .group_by(h.site_id, *by_segment, h.day, kind, value)
     )
-    session.execute(_DAILY.insert().from_select(columns, query))
-    session.execute(_DAILY.insert().from_select(columns, hits_by_day(DailyStat.site_id == site_id)))
-    people = (h.site_id == site_id) & person
+    session.execute(table.insert().from_select(columns, query))
 
-    # Properties: one row per (event, key, value), from the JSON objects of the events.
     each = (func.json_each_text if dialect == "postgresql" else func.json_each)(h.props).table_valued("key", "value")
     separator = literal(PROP_SEPARATOR)
     query = (
-        select(h.site_id, literal("prop"), h.day, h.event + separator + each.c.key + separator + each.c.value,
+        select(h.site_id, *keys, literal("prop"), h.day, h.event + separator + each.c.key + separator + each.c.value,
                zero, zero, zero, zero, zero, func.count())
-        .select_from(h)
+        .select_from(source)
         .join(each, literal(True))
-        .where(people & (h.event != "pageview") & h.props.is_not(None))
-        .group_by(h.site_id, h.day, h.event, each.c.key, each.c.value)
+        .where(h.site_id == site_id, person, h.event != "pageview", h.props.is_not(None))
+        .group_by(h.site_id, *by_segment, h.day, h.event, each.c.key, each.c.value)
     )
-    session.execute(_DAILY.insert().from_select(columns, query))
+    session.execute(table.insert().from_select(columns, query))
 
-    one = literal(1)
+
+def _count_hours(session, site_id: int, dialect: str) -> None:
+    """``hourly_stats``: the visits by the hour they began, the page views by theirs."""
+    v, h = Visit, Hit
+    zero, one = literal(0), literal(1)
     starts = select(
         v.site_id.label("site_id"),
         hour_expression(dialect, v.started_at).label("hour"),
@@ -122,7 +181,7 @@ def rebuild(session, site_id: int) -> None:
     ).where(v.site_id == site_id)
     views = select(
         h.site_id, hour_expression(dialect, h.ts), zero, zero, one
-    ).where(people & (h.event == "pageview"))
+    ).where(h.site_id == site_id, h.bot == "", h.event == "pageview")
     both = starts.union_all(views).subquery()
     session.execute(
         _HOURLY.insert().from_select(
@@ -131,7 +190,18 @@ def rebuild(session, site_id: int) -> None:
             .group_by(both.c.site_id, both.c.hour),
         )
     )
-    rebuild_goals(session, site_id)
+
+
+def _segment_hits_by_day(site_id: int):
+    """The ``hits`` rows of a site's segments, from their page and event rows."""
+    s = SegmentStat
+    zero = literal(0)
+    return (
+        select(s.site_id, s.segment, s.segment_value, literal(HITS), s.day, literal(""), zero, zero,
+               func.sum(s.pageviews), zero, zero, func.sum(s.events))
+        .where(s.site_id == site_id, s.dim.in_(("page", "event")))
+        .group_by(s.site_id, s.segment, s.segment_value, s.day)
+    )
 
 
 def hits_by_day(where):

@@ -86,7 +86,7 @@ class PageQuery:
         self.metric = params.get("metric") if params.get("metric") in METRICS else DEFAULT_METRIC
         if chart and self.metric != DEFAULT_METRIC:
             query["metrics"] = (self.metric,)
-        self.stats = StatsQuery(SiteRef(site.id, site.timezone), self.period, filters, **query)
+        self.stats = StatsQuery(SiteRef.of(site), self.period, filters, **query)
         self.base = {"period": self.period.key}
         if self.period.key == "custom":
             self.base["from"] = self.period.start.isoformat()

@@ -24,7 +24,7 @@ def _list_query(request, site) -> tuple[ListQuery, str]:
     params = query_params(request)
     day, corrected = day_from(params.get("day"))
     before = params.get("before")
-    return ListQuery(SiteRef(site.id, site.timezone), day, int(before) if before and _BEFORE.fullmatch(before) else None), corrected
+    return ListQuery(SiteRef.of(site), day, int(before) if before and _BEFORE.fullmatch(before) else None), corrected
 
 
 def _links(request, context, day, before, next_before) -> dict:
@@ -58,7 +58,7 @@ def visits(context, request):
 def visit(context, request):
     """One visit: when, how long, from where, on what, and its hits in order."""
     site = context.__parent__.__parent__.site
-    return {"site": site, "timeline": timeline(request.dbsession, SiteRef(site.id, site.timezone), context.visit)}
+    return {"site": site, "timeline": timeline(request.dbsession, SiteRef.of(site), context.visit)}
 
 
 @view_config(context=Bots, name="", permission=Permission.VIEW_VISITS, renderer="tracking:templates/sites/bots.jinja2")
