@@ -139,7 +139,7 @@ def test_the_unfiltered_dashboard_reads_the_summaries(testapp, owner, site, stat
 
 def test_a_filtered_dashboard_reads_the_raw_rows(testapp, owner, site, statements):
     testapp.login(owner.email)
-    testapp.get(f"/sites/{site.id}/", params={"period": "custom", "from": "2026-06-01", "to": "2026-06-07", "source": "Search"})
+    testapp.get(f"/sites/{site.id}/", params={"period": "custom", "from": "2026-06-01", "to": "2026-06-07", "referrer": "news.ycombinator.com"})
     # The period's two passes (its visits, their hits), the previous period's one (its visits),
     # and the bot hits that match the filters (from the hits: bots have no visit).
     assert sum(1 for statement in statements if "hits" in tables(statement)) == 2

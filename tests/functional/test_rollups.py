@@ -81,7 +81,8 @@ def test_a_visit_continued_in_a_later_batch_moves_its_exit_page(dbsession, make_
     segment_exits = {(segment, value): counts for (segment, _, dim, _, value), counts
                      in segment_summaries(dbsession, site.id).items() if dim == "exit"}
     assert segment_exits == {("country", "/b"): (1, 1, 2, 0, 300, 0), ("browser", "/b"): (1, 1, 2, 0, 300, 0),
-                             ("os", "/b"): (1, 1, 2, 0, 300, 0), ("device", "/b"): (1, 1, 2, 0, 300, 0)}
+                             ("os", "/b"): (1, 1, 2, 0, 300, 0), ("device", "/b"): (1, 1, 2, 0, 300, 0),
+                             ("source", "/b"): (1, 1, 2, 0, 300, 0)}
     rebuild(dbsession, site.id)
     assert summaries(dbsession, site.id)[0] == daily
 
@@ -134,7 +135,7 @@ def test_a_filter_every_visit_matches_changes_no_number(dbsession, make_site, ow
 )
 def test_a_segment_filter_reads_its_summaries_and_shows_the_raw_rows_numbers(dbsession, make_site, owner, specs, cuts,
                                                                             timezone):
-    """Filtered by one country, browser, operating system or device, the dashboard reads that
+    """Filtered by one country, browser, operating system, device or source, the dashboard reads that
     value's summaries (rule 9): every panel, the totals, the chart by day and the previous
     period's numbers are those the raw rows give for the same filter, whatever the batches."""
     site = make_site(owner, url="https://example.com", timezone=timezone)

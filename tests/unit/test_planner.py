@@ -51,10 +51,11 @@ def test_one_filter_by_a_segments_value_reads_its_summaries(dim):
 
 @pytest.mark.parametrize("filters", [
     (Filter("country", "DE"), Filter("device", "mobile")),  # two filters
-    (Filter("source", "Google"),),  # a visitor comes back from another source: not a segment
-    (Filter("city", "Berlin"),),  # too many values to keep rows for each
+    (Filter("referrer", "example.org"),),  # as many values as visitors bring: not a segment
+    (Filter("city", "Berlin"),),
+    (Filter("exit", "/"),),  # a visit moves from one exit page to the next
     (Filter("page", "/"),),
-], ids=["two", "source", "city", "page"])
+], ids=["two", "referrer", "city", "exit", "page"])
 def test_other_filters_on_a_segmented_site_read_the_raw_rows(filters):
     p = plan(StatsQuery(SEGMENTED, WEEK, filters, DIMENSIONS))
     assert p.segment is None and (p.totals, p.series) == (R, R)

@@ -40,11 +40,12 @@ The rules:
    counted for its present steps and their goals' rules (:func:`funnel_source`); until then
    from the raw hits of the period's visits, walked in order (:mod:`.funnels`).
 9. **One filter by a segment's value reads that value's summaries**: ``country is DE`` (or a
-   browser, an operating system, a device: :data:`~tracking.summaries.dimensions.SEGMENTS`)
-   alone is answered like an unfiltered query, from the rows ``segment_stats`` holds for the
-   visits from Germany, once the site's segments hold all of its data (``SiteRef.segmented``).
-   A segment's value is the visitor's all day, so its summaries' visitors (the first visit of
-   the day, the first view of a page) are the filtered visitors, exactly. Not from them: an
+   browser, an operating system, a device, a source class:
+   :data:`~tracking.summaries.dimensions.SEGMENTS`) alone is answered like an unfiltered
+   query, from the rows ``segment_stats`` holds for the visits from Germany, once the site's
+   segments hold all of its data (``SiteRef.segmented``). A visit has one value of each from
+   its first hit to its last, and the summaries count visitors as rule 2 does under a visit
+   filter (the first visit of the day, the first view of a page), so the numbers are the same. Not from them: an
    hourly chart (``hourly_stats`` has no segments), the goals panel (rule 7), the visits of a
    page (rule 3) and the bot hits (rule 5), read as with any filter.
 """

@@ -35,13 +35,15 @@ VISIT_DIMENSIONS: dict[str, str] = {
 
 #: The visit dimensions whose every value has its own summary rows (``segment_stats``): a
 #: dashboard filtered by one of them (``country=DE``, ``device=mobile``) reads them as an
-#: unfiltered one reads ``daily_stats``. Each is a function of what a visitor id is made of (the
-#: address and the User-Agent), so a visitor has one value of it all day: the summaries' "first
-#: visit of the day" and "first view of a page that day" stay the visitor's own within the
-#: segment, and the numbers equal those of the raw rows. The source is not one of them (one
-#: visitor comes back from another source), nor are region and city (their values are too many:
-#: the rows would outnumber the visits).
-SEGMENTS: tuple[str, ...] = ("country", "browser", "os", "device")
+#: unfiltered one reads ``daily_stats``. A visit keeps its value of each from its first hit to
+#: its last, and the summaries count visitors as the raw rows do under a visit filter (a visitor
+#: at their first visit of the day, a page's at their first view of it that day), so a
+#: segment's rows hold exactly the numbers the raw rows give for its filter. These five have
+#: few values (a country code, a browser, an operating system, a device class, a source class
+#: of five); region, city, referrer, UTM parameters and entry pages have as many as visitors
+#: bring, and their rows would outnumber the visits. The exit page is the visit's last page:
+#: a visit would move between its values with every page view, its hits' rows with it.
+SEGMENTS: tuple[str, ...] = ("country", "browser", "os", "device", "source")
 
 #: dimension → column of ``hits`` (``prop`` is computed from ``event`` and ``props``)
 HIT_DIMENSIONS: dict[str, str] = {"page": "path", "event": "event", "prop": "props"}

@@ -1,4 +1,4 @@
-"""segment summaries: the daily rows again for each country, browser, operating system and device
+"""segment summaries: the daily rows again for each country, browser, operating system, device and source
 
 Revision ID: 0021_segment_stats
 Revises: 0020_funnel_visits
