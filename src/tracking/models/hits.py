@@ -131,6 +131,13 @@ class Visit(Base):
         # Filtered dashboards read the matching visits of a period: by country, the most
         # common filter, through this index rather than every visit of the period.
         Index("ix_visits_site_id_country_day", "site_id", "country", "day"),
+        # And so by the other visit dimensions whose values are too many for summaries of their
+        # own (``segment_stats`` has the country's, the browser's ...); not by the exit page,
+        # which changes with every page view.
+        Index("ix_visits_site_id_region_day", "site_id", "region", "day"),
+        Index("ix_visits_site_id_city_day", "site_id", "city", "day"),
+        Index("ix_visits_site_id_ref_host_day", "site_id", "ref_host", "day"),
+        Index("ix_visits_site_id_entry_path_day", "site_id", "entry_path", "day"),
         Index("ix_visits_site_id_ended_at", "site_id", "ended_at"),
         # The visits page lists a site's visits newest first.
         Index("ix_visits_site_id_started_at", "site_id", "started_at"),
