@@ -61,8 +61,8 @@ def rebuild(session, site_id: int) -> None:
     for segment in (None, *SEGMENTS):
         _count_visits(session, site_id, dialect, segment)
         _count_hits(session, site_id, dialect, segment)
-    session.execute(_DAILY.insert().from_select(_COLUMNS, hits_by_day(DailyStat.site_id == site_id)))
-    session.execute(_SEGMENTS.insert().from_select(_SEGMENT_COLUMNS, _segment_hits_by_day(site_id)))
+    session.execute(_DAILY.insert().from_select(_COLUMNS, _hits_by_day(DailyStat, site_id)))
+    session.execute(_SEGMENTS.insert().from_select(_SEGMENT_COLUMNS, _hits_by_day(SegmentStat, site_id)))
     _count_hours(session, site_id, dialect)
     rebuild_goals(session, site_id)
     session.execute(update(Site).where(Site.id == site_id).values(segmented=True))
@@ -192,26 +192,16 @@ def _count_hours(session, site_id: int, dialect: str) -> None:
     )
 
 
-def _segment_hits_by_day(site_id: int):
-    """The ``hits`` rows of a site's segments, from their page and event rows."""
-    s = SegmentStat
+def _hits_by_day(model, site_id: int):
+    """The ``hits`` rows of a site (``DailyStat``) or of its segments (``SegmentStat``), from
+    their page and event rows."""
+    keys = (SegmentStat.segment, SegmentStat.segment_value) if model is SegmentStat else ()
     zero = literal(0)
     return (
-        select(s.site_id, s.segment, s.segment_value, literal(HITS), s.day, literal(""), zero, zero,
-               func.sum(s.pageviews), zero, zero, func.sum(s.events))
-        .where(s.site_id == site_id, s.dim.in_(("page", "event")))
-        .group_by(s.site_id, s.segment, s.segment_value, s.day)
-    )
-
-
-def hits_by_day(where):
-    """The ``hits`` rows of the sites ``where`` selects, from their page and event rows."""
-    d = DailyStat
-    zero = literal(0)
-    return (
-        select(d.site_id, literal(HITS), d.day, literal(""), zero, zero, func.sum(d.pageviews), zero, zero, func.sum(d.events))
-        .where(where, d.dim.in_(("page", "event")))
-        .group_by(d.site_id, d.day)
+        select(model.site_id, *keys, literal(HITS), model.day, literal(""), zero, zero,
+               func.sum(model.pageviews), zero, zero, func.sum(model.events))
+        .where(model.site_id == site_id, model.dim.in_(("page", "event")))
+        .group_by(model.site_id, *keys, model.day)
     )
 
 
