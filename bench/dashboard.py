@@ -18,7 +18,8 @@ For each database (SQLite, PostgreSQL):
 
 ``--keep DIR`` keeps the seeded databases (an SQLite file in DIR; a PostgreSQL database named
 after the dataset and DIR) and a note of them in DIR, so that a rerun with the same ``--hits`` and
-``--days`` skips the seeding (a kept database is migrated to the code's schema first). ``--profile`` then times each report call of each scenario and
+``--days`` skips the seeding (a kept database is migrated to the code's schema first, and the
+jobs its migrations queued are run, as the hit writer would). ``--profile`` then times each report call of each scenario and
 its SQL statements, calling the reports directly as the views do, and shows the plan of the
 slowest statement (``EXPLAIN ANALYZE`` on PostgreSQL, ``EXPLAIN QUERY PLAN`` on SQLite).
 
