@@ -9,7 +9,19 @@ from sqlalchemy.orm import Mapped, mapped_column
 from .meta import Base
 
 
-class DailyStat(Base):
+class Counts:
+    """The counts of a summary row (:data:`tracking.summaries.dimensions.COUNT_FIELDS`), shared
+    by ``daily_stats`` and ``segment_stats``."""
+
+    visitors: Mapped[int] = mapped_column(BigInteger, default=0)
+    visits: Mapped[int] = mapped_column(BigInteger, default=0)
+    pageviews: Mapped[int] = mapped_column(BigInteger, default=0)
+    bounces: Mapped[int] = mapped_column(BigInteger, default=0)
+    duration: Mapped[int] = mapped_column(BigInteger, default=0)
+    events: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class DailyStat(Counts, Base):
     """One row of the reports' summary: a site's day, one dimension's value, and its counts.
 
     ``dim`` is one of :data:`tracking.summaries.dimensions.DIMENSIONS` ("" for the site totals).
@@ -24,15 +36,9 @@ class DailyStat(Base):
     dim: Mapped[str] = mapped_column(String(16))
     day: Mapped[date]
     value: Mapped[str] = mapped_column(String(1024))
-    visitors: Mapped[int] = mapped_column(BigInteger, default=0)
-    visits: Mapped[int] = mapped_column(BigInteger, default=0)
-    pageviews: Mapped[int] = mapped_column(BigInteger, default=0)
-    bounces: Mapped[int] = mapped_column(BigInteger, default=0)
-    duration: Mapped[int] = mapped_column(BigInteger, default=0)
-    events: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class SegmentStat(Base):
+class SegmentStat(Counts, Base):
     """The rows of ``daily_stats`` again, for the visits of one value of a segment dimension
     (:data:`tracking.summaries.dimensions.SEGMENTS`): ``segment`` is the dimension, ``segment_value``
     its value (``country``, ``DE``). The visits of that value contribute to them exactly as all
@@ -48,12 +54,6 @@ class SegmentStat(Base):
     dim: Mapped[str] = mapped_column(String(16))
     day: Mapped[date]
     value: Mapped[str] = mapped_column(String(1024))
-    visitors: Mapped[int] = mapped_column(BigInteger, default=0)
-    visits: Mapped[int] = mapped_column(BigInteger, default=0)
-    pageviews: Mapped[int] = mapped_column(BigInteger, default=0)
-    bounces: Mapped[int] = mapped_column(BigInteger, default=0)
-    duration: Mapped[int] = mapped_column(BigInteger, default=0)
-    events: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class HourlyStat(Base):
