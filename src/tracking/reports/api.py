@@ -47,7 +47,7 @@ from ..timezones import local_day
 from . import engagement
 from .engagement import ENGAGEMENT_METRICS
 from .periods import Period
-from .planner import Source, plan
+from .planner import Plan, Source, plan
 from .query import InvalidQuery, StatsQuery
 from .raw_runner import REALTIME_MINUTES, RawRunner, matching
 from .results import Aggregate, Overview, Panel, Point, Row, Timeseries, Totals
@@ -69,9 +69,9 @@ class Runner(Protocol):
 class _Runners:
     """The runner of each source for one query."""
 
-    def __init__(self, db, query: StatsQuery) -> None:
-        self.summaries = SummaryRunner(db, query, plan(query).segment)
-        self.raw = RawRunner(db, query)
+    def __init__(self, db, p: Plan) -> None:
+        self.summaries = SummaryRunner(db, p.query, p.segment)
+        self.raw = RawRunner(db, p.query)
 
     def of(self, source: Source) -> Runner:
         return self.raw if source is Source.RAW else self.summaries
@@ -110,7 +110,7 @@ def overview(db, query: StatsQuery) -> Overview:
     only when ``query.metrics`` ask for them), the period's bot hits (:func:`bot_hits`) and
     whether the site has any data."""
     p = plan(query)
-    run = _Runners(db, query)
+    run = _Runners(db, p)
     previous = query.period.previous()
     if p.totals is p.series is Source.RAW and len(p.raw_dimensions()) == len(p.breakdowns):
         # One scan per period answers it all: two statements each.
@@ -136,7 +136,8 @@ def overview(db, query: StatsQuery) -> Overview:
 
 def aggregate(db, query: StatsQuery) -> Aggregate:
     """The period's totals; with ``compare``, the previous period's."""
-    runner = _Runners(db, query).of(plan(query).totals)
+    p = plan(query)
+    runner = _Runners(db, p).of(p.totals)
     return Aggregate(runner.totals(query.period), runner.totals(query.period.previous()) if query.compare else None)
 
 
@@ -145,7 +146,8 @@ def timeseries(db, query: StatsQuery) -> Timeseries:
     stay 0 when ``query.metrics`` names only visitors) — from which every headline metric of a
     bucket follows (:class:`~.results.Point`); with ``compare``, the previous period's per
     bucket (its page views only when ``query.metrics`` name page views or views per visit)."""
-    runner = _Runners(db, query).of(plan(query).series)
+    p = plan(query)
+    runner = _Runners(db, p).of(p.series)
     points = runner.series(query.period, pageviews=_pageviews(query))
     if not query.compare:
         return Timeseries(points)
@@ -163,7 +165,7 @@ def breakdown(db, query: StatsQuery) -> Panel:
     if len(query.dimensions) != 1:
         raise InvalidQuery("A breakdown is by one dimension.")
     p = plan(query)
-    run = _Runners(db, query)
+    run = _Runners(db, p)
     (dim, source), = p.breakdowns
     panel = run.of(source).breakdown(dim, query.period)
     for _, people_source in p.people:
@@ -190,7 +192,8 @@ def realtime(db, query: StatsQuery, now: datetime) -> int:
     """Visitors with a hit in the 30 minutes before ``now`` (the query's period does not apply);
     with filters, the visitors of the matching visits among them (a page or event filter: the
     visits that viewed the page or sent the event, since the day before)."""
-    runner = _Runners(db, query).raw_only(plan(query).realtime)
+    p = plan(query)
+    runner = _Runners(db, p).raw_only(p.realtime)
     if not query.filters:
         return runner.realtime(now)
     since = now - timedelta(minutes=REALTIME_MINUTES)
@@ -214,7 +217,8 @@ def bot_hits(db, query: StatsQuery) -> int | None:
     that match them, counted on the raw hits; ``None`` when a filter cannot apply to a bot hit
     (an entry or exit page)."""
     if not query.filters:
-        return _Runners(db, query).summaries_only(plan(query).bots).bot_hits(query.period)
+        p = plan(query)
+        return _Runners(db, p).summaries_only(p.bots).bot_hits(query.period)
     if any(f.dimension not in BOT_FILTERS for f in query.filters):
         return None
     start, end = query.period.bounds(query.site.timezone)
@@ -229,7 +233,8 @@ def bot_hits(db, query: StatsQuery) -> int | None:
 
 def has_data(db, query: StatsQuery) -> bool:
     """Whether the site ever received a hit (people or bots)."""
-    return _Runners(db, query).summaries_only(plan(query).bots).has_data()
+    p = plan(query)
+    return _Runners(db, p).summaries_only(p.bots).has_data()
 
 
 def ignored(db, site_id: int) -> list[IgnoredHits]:
