@@ -13,6 +13,17 @@ from tracking.models import get_engine
 from tracking.models.meta import Base
 
 
+def owner_and_sites(connection, ids, timezone: str = "UTC") -> None:
+    """User 1 and its sites ``ids``, written as plain rows (the columns every schema since 0001 has)."""
+    connection.execute(text("INSERT INTO users (id, name, email, password_hash, is_admin, created_at)"
+                            " VALUES (1, 'a', 'a@example.com', 'x', false, '2026-01-01')"))
+    for site in ids:
+        connection.execute(text(
+            "INSERT INTO sites (id, owner_id, name, url, timezone, honor_dnt, honor_gpc, restrict_hosts, created_at)"
+            " VALUES (:id, 1, 's', 'https://example.com', :timezone, true, true, true, '2026-01-01')"
+        ), {"id": site, "timezone": timezone})
+
+
 def test_migrated_database_matches_the_models(fresh_db):
     engine = get_engine({"sqlalchemy.url": fresh_db})
     try:
@@ -109,12 +120,7 @@ def test_daily_hits_are_built_from_the_page_and_event_rows_of_each_site(fresh_db
     engine = get_engine({"sqlalchemy.url": fresh_db})
     try:
         with engine.begin() as connection:
-            connection.execute(text("INSERT INTO users (id, name, email, password_hash, is_admin, created_at) VALUES (1, 'a', 'a@example.com', 'x', false, '2026-01-01')"))
-            for site in (1, 2):
-                connection.execute(text(
-                    "INSERT INTO sites (id, owner_id, name, url, timezone, honor_dnt, honor_gpc, restrict_hosts, created_at)"
-                    " VALUES (:id, 1, 's', 'https://example.com', 'UTC', true, true, true, '2026-01-01')"
-                ), {"id": site})
+            owner_and_sites(connection, (1, 2))
             rows = [
                 (1, "page", "2026-05-01", "/", 3, 0), (1, "page", "2026-05-01", "/a", 2, 0), (1, "event", "2026-05-01", "signup", 0, 4),
                 (1, "page", "2026-05-02", "/", 1, 0), (1, "", "2026-05-01", "", 9, 9), (2, "event", "2026-05-01", "x", 0, 1),
@@ -155,11 +161,7 @@ def test_hits_stored_before_the_as_organisation_get_an_empty_one(fresh_db):
             if not column.nullable and column.name != "id"
         }
         with engine.begin() as connection:
-            connection.execute(text("INSERT INTO users (id, name, email, password_hash, is_admin, created_at) VALUES (1, 'a', 'a@example.com', 'x', false, '2026-01-01')"))
-            connection.execute(text(
-                "INSERT INTO sites (id, owner_id, name, url, timezone, honor_dnt, honor_gpc, restrict_hosts, created_at)"
-                " VALUES (1, 1, 's', 'https://example.com', 'UTC', true, true, true, '2026-01-01')"
-            ))
+            owner_and_sites(connection, (1,))
             connection.execute(visits.insert().values(**row))
         engine.dispose()
         migrate(fresh_db)
@@ -188,12 +190,7 @@ def test_sites_with_data_are_segmented_by_a_rebuild_job_after_0021(fresh_db):
     engine = get_engine({"sqlalchemy.url": fresh_db})
     try:
         with engine.begin() as connection:
-            connection.execute(text("INSERT INTO users (id, name, email, password_hash, is_admin, created_at) VALUES (1, 'a', 'a@example.com', 'x', false, '2026-01-01')"))
-            for site in (1, 2):
-                connection.execute(text(
-                    "INSERT INTO sites (id, owner_id, name, url, timezone, honor_dnt, honor_gpc, restrict_hosts, created_at)"
-                    " VALUES (:id, 1, 's', 'https://example.com', 'Europe/Paris', true, true, true, '2026-01-01')"
-                ), {"id": site})
+            owner_and_sites(connection, (1, 2), timezone="Europe/Paris")
             connection.execute(text(
                 "INSERT INTO daily_stats (site_id, dim, day, value, visitors, visits, pageviews, bounces, duration, events)"
                 " VALUES (1, '', '2026-05-01', '', 1, 1, 1, 1, 0, 0)"
@@ -219,11 +216,7 @@ def test_a_deleted_jobs_id_is_never_given_again(fresh_db):
     engine = get_engine({"sqlalchemy.url": fresh_db})
     try:
         with engine.begin() as connection:
-            connection.execute(text("INSERT INTO users (id, name, email, password_hash, is_admin, created_at) VALUES (1, 'a', 'a@example.com', 'x', false, '2026-01-01')"))
-            connection.execute(text(
-                "INSERT INTO sites (id, owner_id, name, url, timezone, honor_dnt, honor_gpc, restrict_hosts, created_at)"
-                " VALUES (1, 1, 's', 'https://example.com', 'UTC', true, true, true, '2026-01-01')"
-            ))
+            owner_and_sites(connection, (1,))
             for _ in range(3):
                 connection.execute(text("INSERT INTO jobs (site_id, kind, payload, state, created_at, attempts)"
                                         " VALUES (1, 'goals', '', 'done', '2026-01-01', 1)"))
