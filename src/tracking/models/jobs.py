@@ -3,8 +3,9 @@
 Three kinds: ``rebuild`` re-dates a site's visits and hits in its new time zone and recomputes
 its summaries; ``goals`` recomputes the summary rows of a site's goals after a goal was added
 or its rules changed; ``segments`` recomputes a site's summaries in place (queued by the
-upgrade that added the segments' summaries, for the sites that had data) (:mod:`tracking.summaries.jobs` has the rules: claiming, retries,
-replacing a pending job). The row is the job's whole story, shown to the site's owner.
+upgrade that added the segments' summaries, for the sites that had data).
+:mod:`tracking.summaries.jobs` has the rules: claiming, retries, replacing a pending job. The
+row is the job's whole story, shown to the site's owner.
 """
 
 from datetime import datetime

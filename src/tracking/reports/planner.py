@@ -12,8 +12,8 @@ The rules:
    by hour, ``daily_stats``' day totals and ``hits`` rows by day), a breakdown by any one
    dimension, the entries of each page. A few small indexed queries, whatever the traffic.
 2. **With any filter, the raw rows answer** (but see 9): each summary row holds one dimension's
-   value, so it cannot say how many visits from Germany viewed ``/pricing``. Totals, chart and breakdowns
-   come from the matching visits and their hits, in one scan per period (two statements).
+   value, so it cannot say how many visits from Germany viewed ``/pricing``. Totals, chart and
+   breakdowns come from the matching visits and their hits, in one scan per period (two statements).
    Every filter kind — a visit dimension, a page, an event — is a condition on the visit row
    (each visit lists the pages it viewed and the events it sent), so none reads hits to find
    its visits.
@@ -45,9 +45,9 @@ The rules:
    query, from the rows ``segment_stats`` holds for the visits from Germany, once the site's
    segments hold all of its data (``SiteRef.segmented``). A visit has one value of each from
    its first hit to its last, and the summaries count visitors as rule 2 does under a visit
-   filter (the first visit of the day, the first view of a page), so the numbers are the same. Not from them: an
-   hourly chart (``hourly_stats`` has no segments), the goals panel (rule 7), the visits of a
-   page (rule 3) and the bot hits (rule 5), read as with any filter.
+   filter (the first visit of the day, the first view of a page), so the numbers are the same.
+   Not from them: an hourly chart (``hourly_stats`` has no segments), the goals panel (rule
+   7), the visits of a page (rule 3) and the bot hits (rule 5), read as with any filter.
 """
 
 from dataclasses import dataclass

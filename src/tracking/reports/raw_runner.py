@@ -5,8 +5,8 @@ totals, the chart's visitors, visits, bounces and durations, and every visit pan
 (``GROUPING SETS`` on PostgreSQL, one ``UNION ALL`` branch per panel on SQLite), and one over
 their hits for the page, event and property panels and the chart's page views. Slower on big sites than the summaries —
 ``BENCHMARKS.md`` has the figures. Every filter is a condition on the visit row: a country,
-region, city, referrer or entry page filter finds its visits through an index, a UTM filter through the partial index of the visits
-that have a UTM parameter; the others read the period's visits, a page or event
+region, city, referrer or entry page filter finds its visits through an index, a UTM filter
+through the partial index of the visits that have a UTM parameter; the others read the period's visits, a page or event
 filter in the list of pages and events each visit keeps (``visits.pages``,
 ``visits.event_names``), a goal filter too (:func:`tracking.goals.visit_converts`). With a page,
 event or goal filter a visitor is counted at their first
