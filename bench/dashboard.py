@@ -75,7 +75,7 @@ from tracking.reports.periods import period_from
 from tracking.reports.query import DETAILS, SiteRef, StatsQuery, filters_from
 from tracking.scripts.demo import ProgressBar, generate
 from tracking.summaries.goals import rebuild_goals
-from tracking.summaries.jobs import run_due
+from tracking.summaries.jobs import queue_values, run_due
 from tracking.templating import number
 from tracking.timezones import today
 from tracking.views.dashboard import GROUPS, MORE_LIMIT
@@ -214,16 +214,19 @@ def migrate(url: str) -> None:
 
 
 def run_jobs(url: str) -> None:
-    """The jobs a migration queued (a rebuild that counts new summaries), run as the hit writer
-    would before the pages are timed."""
+    """The jobs a migration queued (a rebuild that counts new summaries) and the choice of the
+    site's common values (``values``, which the hit writer queues when it starts and then daily),
+    run as the hit writer would before the pages are timed."""
     engine = get_engine({"sqlalchemy.url": url})
     try:
         started = time.perf_counter()
         ran = 0
+        queue_values(sessionmaker(engine), utcnow())
         while run_due(sessionmaker(engine)):
             ran += 1
         if ran:
-            print(f"  ran {ran} job(s) the migrations queued in {time.perf_counter() - started:.1f} s", flush=True)
+            print(f"  ran {ran} job(s) (the migrations', the common values') in {time.perf_counter() - started:.1f} s",
+                  flush=True)
     finally:
         engine.dispose()
 
@@ -242,6 +245,7 @@ def seed(url: str, hits: int, days: int) -> Dataset:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE hits, visits, daily_stats, hourly_stats"))
     engine.dispose()
+    run_jobs(url)
     return Dataset(url, site_id, email, hits, days, date.today().isoformat(), result.load_seconds,
                    result.rebuild_seconds, result.index_seconds)
 

@@ -10,12 +10,14 @@ from tracking.reports.query import DETAILS, Filter, SiteRef, StatsQuery
 
 
 class SiteReports:
-    """``segmented``: whether the planner may read the segments' summaries (rule 9); without,
-    every filter reads the raw rows."""
+    """``segmented``: whether the planner may read the segments' summaries (rule 9), and
+    ``values`` the common values with their own (``(dimension, value)``); without, every filter
+    reads the raw rows."""
 
-    def __init__(self, dbsession, site_id: int, timezone: str, segmented: bool = False) -> None:
+    def __init__(self, dbsession, site_id: int, timezone: str, segmented: bool = False,
+                 values: frozenset[tuple[str, str]] = frozenset()) -> None:
         self.db = dbsession
-        self.site = SiteRef(site_id, timezone, segmented)
+        self.site = SiteRef(site_id, timezone, segmented, values)
 
     def query(self, period, filters: dict[str, str], **query) -> StatsQuery:
         given = tuple(Filter(dim, value) for dim, value in filters.items())

@@ -292,7 +292,8 @@ def test_a_rebuild_runs_in_the_writer_while_hits_keep_being_accepted(served, mon
 
     with factory() as session, session.begin():
         assert session.scalar(select(func.count(Hit.id)).where(Hit.site_id == site_id)) == 25
-        assert session.scalars(select(Job.state)).all() == ["done"]
+        # (The writer also chose the site's common values when it started: a job of its own.)
+        assert session.scalars(select(Job.state).where(Job.kind == jobs.REBUILD)).all() == ["done"]
         rows = session.execute(select(Visit.started_at, Visit.day).where(Visit.site_id == site_id)).all()
         assert rows and all(day == local_day(started, "America/New_York") for started, day in rows)
         assert any(started.date() == NIGHT.date() for started, _ in rows)

@@ -10,16 +10,20 @@ from sqlalchemy import delete, select
 from tests.hits import CHROME, FIREFOX_LINUX, GOOGLEBOT, IPHONE, make_hit, segment_summaries, summaries
 from tests.reading import SiteReports
 from tracking.ingest.store import Store
-from tracking.models import DailySalt, DailyStat, Hit, HourlyStat, SegmentStat, Visit
+from tracking.models import DailySalt, DailyStat, Hit, HourlyStat, SegmentStat, SegmentValue, Visit
 from tracking.reports.periods import Period
-from tracking.summaries.dimensions import HIT_DIMENSIONS, SEGMENTS, VISIT_DIMENSIONS
+from tracking.reports.planner import plan
+from tracking.summaries.dimensions import HIT_DIMENSIONS, SEGMENTS, TOP_SEGMENTS, VISIT_DIMENSIONS
 from tracking.summaries.rebuild import rebuild
+from tracking.summaries.segments import choose_values
 from tracking.timezones import local_day
 
 UAS = [CHROME, IPHONE, FIREFOX_LINUX, GOOGLEBOT]
 #: Each visitor's country, as the geo database would say of their address (none here).
 COUNTRIES = ["DE", "FR", "DE", "", "US"]
 START = datetime(2026, 3, 28, 20, 0)  # the night Paris moves to summer time
+#: The day the common values are chosen: the hits' days are among its last 30.
+CHOSEN_ON = START.date() + timedelta(days=3)
 
 hit_strategy = st.fixed_dictionaries({
     "minute": st.integers(0, 60 * 30),
@@ -56,19 +60,29 @@ def make_hits(site, specs, start=START, countries=COUNTRIES):
 def test_summaries_equal_a_rebuild_from_raw_rows(dbsession, make_site, owner, specs, cuts, timezone):
     site = make_site(owner, url="https://example.com", timezone=timezone)
     hits = make_hits(site, specs)
-    # Written in several batches, each by a fresh store (as several server processes would).
+    # Written in several batches, each by a fresh store (as several server processes would);
+    # the common values are chosen after the first (counted from the raw rows, then kept by
+    # the writer: their visits that continue in later batches too).
     bounds = sorted({0, len(hits), *[c for c in cuts if c < len(hits)]})
     for start, end in pairwise(bounds):
         Store(None).write_batch(dbsession, hits[start:end])
+        if start == 0:
+            choose_values(dbsession, site.id, CHOSEN_ON)
     incremental = summaries(dbsession, site.id), segment_summaries(dbsession, site.id)
     rebuild(dbsession, site.id)
     assert (summaries(dbsession, site.id), segment_summaries(dbsession, site.id)) == incremental
-    for model in (DailyStat, SegmentStat, HourlyStat, Hit, Visit):
+    for model in (DailyStat, SegmentStat, SegmentValue, HourlyStat, Hit, Visit):
         dbsession.execute(delete(model))
     dbsession.execute(delete(DailySalt))
     dbsession.delete(site)
     dbsession.flush()
 
+
+def values_of(dbsession, site_id: int) -> frozenset[tuple[str, str]]:
+    """The site's chosen common values, as ``SiteRef.values`` has them."""
+    return frozenset(dbsession.execute(
+        select(SegmentValue.segment, SegmentValue.value).where(SegmentValue.site_id == site_id)
+    ).tuples())
 
 
 def test_a_visit_continued_in_a_later_batch_moves_its_exit_page(dbsession, make_site, owner):
@@ -135,7 +149,8 @@ def test_a_filter_every_visit_matches_changes_no_number(dbsession, make_site, ow
 )
 def test_a_segment_filter_reads_its_summaries_and_shows_the_raw_rows_numbers(dbsession, make_site, owner, specs, cuts,
                                                                             timezone):
-    """Filtered by one country, browser, operating system, device or source, the dashboard reads that
+    """Filtered by one country, browser, operating system, device or source, or by a chosen
+    common value of a referrer, a UTM parameter or an entry page, the dashboard reads that
     value's summaries (rule 9): every panel, the totals, the chart by day and the previous
     period's numbers are those the raw rows give for the same filter, whatever the batches."""
     site = make_site(owner, url="https://example.com", timezone=timezone)
@@ -143,22 +158,28 @@ def test_a_segment_filter_reads_its_summaries_and_shows_the_raw_rows_numbers(dbs
     bounds = sorted({0, len(hits), *[c for c in cuts if c < len(hits)]})
     for start, end in pairwise(bounds):
         Store(None).write_batch(dbsession, hits[start:end])
-    summarized = SiteReports(dbsession, site.id, timezone, segmented=True)
+        if start == 0:
+            choose_values(dbsession, site.id, CHOSEN_ON)
+    chosen = values_of(dbsession, site.id)
+    summarized = SiteReports(dbsession, site.id, timezone, segmented=True, values=chosen)
     raw = SiteReports(dbsession, site.id, timezone)
     dims = (*VISIT_DIMENSIONS, *HIT_DIMENSIONS)
     first = local_day(START, timezone)
     period = Period("custom", first - timedelta(days=3), first + timedelta(days=4))
     values = {segment: {value for (value,) in dbsession.execute(
         select(getattr(Visit, VISIT_DIMENSIONS[segment])).where(Visit.site_id == site.id))} for segment in SEGMENTS}
+    values |= {segment: {value for dim, value in chosen if dim == segment} for segment in TOP_SEGMENTS}
     for segment, found in values.items():
         for value in (*found, "nowhere"):
             filters = {segment: value}
+            assert plan(summarized.query(period, filters)).segment == (
+                (segment, value) if segment in SEGMENTS or value in found else None)
             assert _numbers(summarized.overview(period, filters, dims, limit=100)) == _numbers(
                 raw.overview(period, filters, dims, limit=100)), (segment, value)
             for dim in ("page", "entry"):
                 assert summarized.panel(dim, period, filters, limit=100, full=True).rows == raw.panel(
                     dim, period, filters, limit=100, full=True).rows, (segment, value, dim)
-    for model in (DailyStat, SegmentStat, HourlyStat, Hit, Visit):
+    for model in (DailyStat, SegmentStat, SegmentValue, HourlyStat, Hit, Visit):
         dbsession.execute(delete(model))
     dbsession.execute(delete(DailySalt))
     dbsession.delete(site)

@@ -60,6 +60,7 @@ from ..summaries import jobs
 from ..summaries.delta import Delta
 from ..summaries.funnels import FunnelWalks, batch_funnels
 from ..summaries.goals import GoalDelta, batch_goals, prune_visitors, record_conversions
+from ..summaries.segments import site_values
 from .buffer import BATCH_SIZE, HitBuffer
 from .enrich import visitor_id
 from .pipeline import EnrichedHit
@@ -113,6 +114,7 @@ class Store(HitBuffer):
         self._spool_committed = 0  # hits of spool files committed
         self._spool_scan_due = 0.0  # time.monotonic() of the next look for unclaimed spool files
         self._jobs_due = 0.0  # time.monotonic() of the next look for due jobs
+        self._values_queued_on: date | None = None  # the clock's day the values jobs were last queued
         #: Called as ``on_progress(settled, spooled)`` whenever either changes: how many of the
         #: hits submitted are settled (committed, or spooled at shutdown; they settle in the order
         #: they were submitted), and how many hits read from spool files wait (``spooled``).
@@ -230,9 +232,13 @@ class Store(HitBuffer):
             self._progress()
 
     def _run_jobs(self) -> None:
-        """Run the jobs that are due, here between batches (see the module's docstring)."""
+        """Run the jobs that are due, here between batches (see the module's docstring); on a new
+        day first queue each site's choice of its common values (:mod:`~tracking.summaries.segments`)."""
         self._jobs_due = time.monotonic() + jobs.POLL_SECONDS
-        jobs.run_due(self.session_factory)
+        now = self.clock()
+        if now.date() != self._values_queued_on and jobs.queue_values(self.session_factory, now) is not None:
+            self._values_queued_on = now.date()
+        jobs.run_due(self.session_factory, clock=self.clock)
 
     def _write(self, batch: list[EnrichedHit]) -> None:
         with self.session_factory() as session:
@@ -263,7 +269,9 @@ class Store(HitBuffer):
         engagements = [hit for hit in batch if hit.engaged_ms is not None]
         if engagements:
             batch = [hit for hit in batch if hit.engaged_ms is None]
-        delta = Delta()
+        # The sites' common values with rows of their own (segments.choose_values writes them
+        # with the site locked against this batch's key-share lock, taken above).
+        delta = Delta(site_values(connection, sorted(existing_sites)) if existing_sites else None)
         conversions = GoalDelta()
         walks = FunnelWalks()
         goals: dict = {}

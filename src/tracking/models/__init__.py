@@ -34,6 +34,7 @@ from .summaries import (  # noqa: F401
     GoalVisitor,
     HourlyStat,
     SegmentStat,
+    SegmentValue,
 )
 from .throttle import LoginThrottle  # noqa: F401
 from .user_sessions import UserSession  # noqa: F401

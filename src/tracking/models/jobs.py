@@ -1,9 +1,11 @@
 """Jobs: heavy work on a site's data, queued by a request and run by the hit writer.
 
-Three kinds: ``rebuild`` re-dates a site's visits and hits in its new time zone and recomputes
+Four kinds: ``rebuild`` re-dates a site's visits and hits in its new time zone and recomputes
 its summaries; ``goals`` recomputes the summary rows of a site's goals after a goal was added
 or its rules changed; ``segments`` recomputes a site's summaries in place (queued by the
-upgrade that added the segments' summaries, for the sites that had data).
+upgrade that added the segments' summaries, for the sites that had data); ``values`` chooses
+the common values of a site's dimensions with many values and counts the new ones' rows
+(queued by the writer once a day per site: :mod:`tracking.summaries.segments`).
 :mod:`tracking.summaries.jobs` has the rules: claiming, retries, replacing a pending job. The
 row is the job's whole story, shown to the site's owner.
 """
@@ -17,7 +19,7 @@ from .meta import Base
 from .types import utcnow
 
 #: What a job does.
-KINDS = ("rebuild", "goals", "segments")
+KINDS = ("rebuild", "goals", "segments", "values")
 #: ``pending`` (waiting to run, or to run again after a failed attempt), ``running``,
 #: ``done``, ``failed`` (no attempt left).
 STATES = ("pending", "running", "done", "failed")

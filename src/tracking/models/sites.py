@@ -1,6 +1,6 @@
 """Sites: what an owner tracks."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -13,6 +13,7 @@ from .types import utcnow
 if TYPE_CHECKING:
     from .accounts import User
     from .members import SiteMember
+    from .summaries import SegmentValue
 
 
 class Site(Base):
@@ -42,6 +43,13 @@ class Site(Base):
     #: (:func:`tracking.summaries.rebuild.rebuild`). Until then filtered dashboards read the
     #: raw rows.
     segmented: Mapped[bool] = mapped_column(default=True, server_default=false())
+    #: The day the writer last chose the site's common values with rows of their own
+    #: (:class:`~tracking.models.summaries.SegmentValue`, :mod:`tracking.summaries.segments`).
+    values_chosen_on: Mapped[date | None]
+    #: Those values (read by the reports' planner).
+    segment_values: Mapped[list["SegmentValue"]] = relationship(
+        viewonly=True, order_by="(SegmentValue.segment, SegmentValue.value)"
+    )
 
     owner: Mapped["User"] = relationship(back_populates="sites")
     #: Everyone else with access, with their roles (:mod:`tracking.models.members`).

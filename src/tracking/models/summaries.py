@@ -7,6 +7,7 @@ from sqlalchemy import BigInteger, ForeignKey, PrimaryKeyConstraint, SmallIntege
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .meta import Base
+from .types import utcnow
 
 
 class Counts:
@@ -40,20 +41,38 @@ class DailyStat(Counts, Base):
 
 class SegmentStat(Counts, Base):
     """The rows of ``daily_stats`` again, for the visits of one value of a segment dimension
-    (:data:`tracking.summaries.dimensions.SEGMENTS`): ``segment`` is the dimension, ``segment_value``
-    its value (``country``, ``DE``). The visits of that value contribute to them exactly as all
-    visits do to ``daily_stats``, and their hits likewise (the hits of a visit from Germany to
-    the page rows of ``country``, ``DE``). Bots have no visit and no rows here."""
+    (:data:`tracking.summaries.dimensions.SEGMENTS`, or a site's :class:`SegmentValue`):
+    ``segment`` is the dimension, ``segment_value`` its value (``country``, ``DE``). The visits
+    of that value contribute to them exactly as all visits do to ``daily_stats``, and their hits
+    likewise (the hits of a visit from Germany to the page rows of ``country``, ``DE``). Bots
+    have no visit and no rows here."""
 
     __tablename__ = "segment_stats"
     __table_args__ = (PrimaryKeyConstraint("site_id", "segment", "segment_value", "dim", "day", "value"),)
 
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
     segment: Mapped[str] = mapped_column(String(16))
-    segment_value: Mapped[str] = mapped_column(String(64))
+    segment_value: Mapped[str] = mapped_column(String(1024))
     dim: Mapped[str] = mapped_column(String(16))
     day: Mapped[date]
     value: Mapped[str] = mapped_column(String(1024))
+
+
+class SegmentValue(Base):
+    """One value of a site's dimension with many values (:data:`tracking.summaries.dimensions.TOP_SEGMENTS`:
+    a referrer, a UTM parameter, a region, a city, an entry page) whose visits have their own
+    ``segment_stats`` rows, as every country has: a value common enough on the site to be
+    filtered by often (:mod:`tracking.summaries.segments` chooses them). A row exists only once
+    the value's rows hold all of the site's data: written in the transaction that counted them,
+    kept up by the hit writer from then on."""
+
+    __tablename__ = "segment_values"
+    __table_args__ = (PrimaryKeyConstraint("site_id", "segment", "value"),)
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    segment: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(1024))
+    chosen_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class HourlyStat(Base):

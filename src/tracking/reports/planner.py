@@ -46,6 +46,10 @@ The rules:
    segments hold all of its data (``SiteRef.segmented``). A visit has one value of each from
    its first hit to its last, and the summaries count visitors as rule 2 does under a visit
    filter (the first visit of the day, the first view of a page), so the numbers are the same.
+   The same for one filter by a **common value** of a dimension with many values (a referrer,
+   a UTM parameter, a region, a city, an entry page) that has rows of its own
+   (``SiteRef.values``, chosen and counted by :mod:`tracking.summaries.segments`); any other
+   value of theirs is read from the raw rows (rule 2), through its index.
    Not from them: an hourly chart (``hourly_stats`` has no segments), the goals panel (rule
    7), the visits of a page (rule 3) and the bot hits (rule 5), read as with any filter.
 """
@@ -97,10 +101,15 @@ class Plan:
 
 def segment_of(query: StatsQuery) -> tuple[str, str] | None:
     """The segment whose summaries answer ``query`` (rule 9), if any."""
-    if len(query.filters) != 1 or not query.site.segmented:
+    if len(query.filters) != 1:
         return None
     (only,) = query.filters
-    return (only.dimension, only.value) if only.dimension in SEGMENTS and only.operator == "is" else None
+    key = (only.dimension, only.value)
+    if only.operator != "is":
+        return None
+    if only.dimension in SEGMENTS:
+        return key if query.site.segmented else None
+    return key if key in query.site.values else None
 
 
 def plan(query: StatsQuery) -> Plan:

@@ -83,17 +83,20 @@ def sort_metric(dim: str) -> str:
 
 @dataclass(frozen=True)
 class SiteRef:
-    """The site a query is about: its id, the time zone its days are counted in, and whether
-    its segments' summaries hold all of its data (``Site.segmented``; :mod:`.planner`)."""
+    """The site a query is about: its id, the time zone its days are counted in, whether its
+    segments' summaries hold all of its data (``Site.segmented``), and its common values with
+    summaries of their own (``Site.segment_values``: (dimension, value) pairs; :mod:`.planner`)."""
 
     id: int
     timezone: str
     segmented: bool = False
+    values: frozenset[tuple[str, str]] = frozenset()
 
     @classmethod
     def of(cls, site) -> "SiteRef":
         """The reference of a ``Site`` row."""
-        return cls(site.id, site.timezone, site.segmented)
+        values = frozenset((row.segment, row.value) for row in site.segment_values)
+        return cls(site.id, site.timezone, site.segmented, values)
 
 
 @dataclass(frozen=True)

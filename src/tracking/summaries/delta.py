@@ -12,8 +12,10 @@ visit), ``visits``, ``pageviews``, ``bounces`` (visits of one page view and no e
 ``duration`` (seconds, summed over visits), ``events`` (custom events).
 
 ``segment_stats`` holds the same rows again per value of each segment dimension
-(:data:`~.dimensions.SEGMENTS`): a visit contributes to the rows of its own values (its
-country's, its browser's ...), and its hits with it. Bot hits have no visit and no segment.
+(:data:`~.dimensions.SEGMENTS`) and per chosen common value of the dimensions with many values
+(``segment_values``: :mod:`.segments`): a visit contributes to the rows of its own values (its
+country's, its browser's ..., its referrer's when that one is chosen), and its hits with it. Bot
+hits have no visit and no segment.
 """
 
 from collections import defaultdict
@@ -25,6 +27,7 @@ from sqlalchemy import Table
 from ..models import DailyStat, HourlyStat, SegmentStat
 from .dimensions import BOT, COUNT_FIELDS, HITS, SEGMENTS, TOTAL, prop_value
 from .rows import upsert
+from .segments import SiteValues
 
 #: Indexes into a counts vector (:data:`~.dimensions.COUNT_FIELDS`).
 VISITORS, VISITS, PAGEVIEWS, BOUNCES, DURATION, EVENTS = range(6)
@@ -42,7 +45,9 @@ def hour_of(ts: datetime) -> datetime:
 class Delta:
     """Changes to the summary rows, accumulated over a batch, then applied in one statement each."""
 
-    def __init__(self) -> None:
+    def __init__(self, values: SiteValues | None = None) -> None:
+        #: The sites' chosen common values (:func:`~.segments.site_values`): their rows too.
+        self.values: SiteValues = values or {}
         self.daily: dict[tuple[int, str, date, str], list[int]] = defaultdict(lambda: [0] * 6)
         self.hourly: dict[tuple[int, datetime], list[int]] = defaultdict(lambda: [0, 0, 0])
         #: (site, segment, its value, dim, day, value) → counts
@@ -81,12 +86,19 @@ class Delta:
             row = daily[(site_id, dim, day, value)]
             for i, count in changes:
                 row[i] += count
-        for segment in SEGMENTS:
-            segment_value = attrs[segment]
+        for segment, segment_value in self._segments(site_id, attrs):
             for dim, value in rows:
                 row = segments[(site_id, segment, segment_value, dim, day, value)]
                 for i, count in changes:
                     row[i] += count
+
+    def _segments(self, site_id: int, attrs: dict[str, str]) -> list[tuple[str, str]]:
+        """The segments (dimension, value) a visit with ``attrs`` counts in."""
+        keys = [(segment, attrs[segment]) for segment in SEGMENTS]
+        chosen = self.values.get(site_id)
+        if chosen:
+            keys += [(segment, attrs[segment]) for segment, values in chosen.items() if attrs[segment] in values]
+        return keys
 
     def add_visit_start(self, site_id: int, started: datetime, is_first: bool) -> None:
         row = self.hourly[(site_id, hour_of(started))]
@@ -105,7 +117,7 @@ class Delta:
         # The day's rows, and its segments' (keys of ``daily`` and ``segments`` end alike).
         targets: list[tuple[dict, tuple]] = [(self.daily, (site_id,))]
         if attrs:
-            targets += [(self.segments, (site_id, segment, attrs[segment])) for segment in SEGMENTS]
+            targets += [(self.segments, (site_id, *key)) for key in self._segments(site_id, attrs)]
         for counted, prefix in targets:
             if event == "pageview":
                 counted[(*prefix, HITS, day, "")][PAGEVIEWS] += 1

@@ -45,6 +45,14 @@ VISIT_DIMENSIONS: dict[str, str] = {
 #: a visit would move between its values with every page view, its hits' rows with it.
 SEGMENTS: tuple[str, ...] = ("country", "browser", "os", "device", "source")
 
+#: The visit dimensions with as many values as visitors bring, whose *common* values have
+#: segment rows of their own (``segment_values``: :mod:`.segments` chooses them): a value that
+#: keeps many visits is slow to read from the raw rows and is the one people click; a rare one
+#: is quick to read from the raw rows through its index, and its rows would outnumber its visits.
+#: Like the segments, each keeps its value from a visit's first hit to its last (the entry page
+#: is the first page).
+TOP_SEGMENTS: tuple[str, ...] = ("referrer", "utm_source", "utm_medium", "utm_campaign", "region", "city", "entry")
+
 #: dimension → column of ``hits`` (``prop`` is computed from ``event`` and ``props``)
 HIT_DIMENSIONS: dict[str, str] = {"page": "path", "event": "event", "prop": "props"}
 

@@ -43,6 +43,11 @@ A third, ``segments``, recounts every summary row of a site in place (:func:`~.r
 no re-dating): the upgrade that added the segments' summaries queued one for each site that had
 data (migration ``0021``). Its pages say nothing of it either: until it is done the site's
 filters read the raw rows (``Site.segmented``).
+
+A fourth, ``values``, chooses the site's common values of the dimensions with many values and
+counts the rows of the new ones (:func:`~.segments.choose_values`). The writer queues one for
+each site once a day (:func:`queue_values`), unless one waits or runs; until a value is
+counted, a filter by it reads the raw rows.
 """
 
 import logging
@@ -56,12 +61,14 @@ from ..models import Job, Site
 from ..models.types import utcnow
 from .goals import rebuild_goals
 from .rebuild import change_timezone, rebuild
+from .segments import choose_values, queue_due
 
 log = logging.getLogger(__name__)
 
 REBUILD = "rebuild"
 GOALS = "goals"
 SEGMENTS = "segments"
+VALUES = "values"
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
 #: Attempts at a job before it is failed for good.
 MAX_ATTEMPTS = 3
@@ -107,6 +114,20 @@ def enqueue_goals(session, site_id: int, *, now: datetime | None = None) -> Job:
         session.add(job)
         session.flush()
     return job
+
+
+def queue_values(session_factory, now: datetime) -> int | None:
+    """Queue a ``values`` job for every site whose common values were not chosen today (UTC),
+    unless it has one waiting or running; returns how many were queued. Never raises (as
+    :func:`run_due`): a database that cannot be reached is logged (``None``), and the writer
+    asks again."""
+    try:
+        with session_factory() as session, session.begin():
+            session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+            return queue_due(session, now, VALUES, (PENDING, RUNNING))
+    except (DBAPIError, SQLAlchemyError, OSError) as exc:
+        log.warning("could not queue the values jobs (%s)", exc.__class__.__name__)
+        return None
 
 
 def latest(session, site_id: int) -> Job | None:
@@ -203,6 +224,8 @@ def _run(session_factory, claim: _Claim, clock) -> None:
                 rebuild_goals(session, site.id)
             elif kind == SEGMENTS:
                 rebuild(session, site.id)
+            elif kind == VALUES:
+                choose_values(session, site.id, clock().date())
             else:
                 change_timezone(session, site.id, site.timezone)
             job.state, job.finished_at, job.error = DONE, clock(), None
@@ -210,7 +233,9 @@ def _run(session_factory, claim: _Claim, clock) -> None:
         log.exception("job %d (of site %d), attempt %d, failed", claim.id, claim.site_id, claim.attempts)
         _failed(session_factory, claim, describe(exc), clock())
         return
-    done = {GOALS: "goals recounted", SEGMENTS: "summaries recounted"}.get(kind, "rebuilt")
+    done = {GOALS: "goals recounted", SEGMENTS: "summaries recounted", VALUES: "common values chosen"}.get(
+        kind, "rebuilt"
+    )
     log.info("job %d: %s of site %d in %.1f s", claim.id, done, claim.site_id, (clock() - started).total_seconds())
 
 

@@ -8,6 +8,8 @@ lock — so they run where hits are written: as a job of the writer (:mod:`.jobs
 ``tracking-admin rebuild``, or in bulk tools (``tracking-demo``), never inside a web request.
 """
 
+from collections.abc import Sequence
+
 from sqlalchemy import (
     Table,
     and_,
@@ -24,7 +26,7 @@ from sqlalchemy import (
     update,
 )
 
-from ..models import DailyStat, Hit, HourlyStat, SegmentStat, Site, Visit
+from ..models import DailyStat, Hit, HourlyStat, SegmentStat, SegmentValue, Site, Visit
 from ..timezones import local_day
 from .dimensions import BOT, COUNT_FIELDS, HITS, PROP_SEPARATOR, SEGMENTS, TOTAL, VISIT_DIMENSIONS, hour_expression
 from .goals import rebuild_goals
@@ -49,8 +51,9 @@ def _first(column):
 
 
 def rebuild(session, site_id: int) -> None:
-    """Recompute a site's summary rows from its visits and hits, its segments' rows and its
-    goals' rows too (:func:`~.goals.rebuild_goals`); the site is then ``segmented``."""
+    """Recompute a site's summary rows from its visits and hits, its segments' rows (and those
+    of its chosen values: :mod:`.segments`) and its goals' rows too
+    (:func:`~.goals.rebuild_goals`); the site is then ``segmented``."""
     session.execute(delete(DailyStat).where(DailyStat.site_id == site_id))
     session.execute(delete(SegmentStat).where(SegmentStat.site_id == site_id))
     session.execute(delete(HourlyStat).where(HourlyStat.site_id == site_id))
@@ -58,14 +61,34 @@ def rebuild(session, site_id: int) -> None:
     if dialect == "postgresql":
         # Memory for the hash tables of the groupings.
         session.execute(text("SET LOCAL work_mem = '64MB'"))
-    for segment in (None, *SEGMENTS):
-        _count_visits(session, site_id, dialect, segment)
-        _count_hits(session, site_id, dialect, segment)
+    chosen: dict[str, list[str]] = {}
+    for segment, value in session.execute(
+        select(SegmentValue.segment, SegmentValue.value).where(SegmentValue.site_id == site_id)
+    ):
+        chosen.setdefault(segment, []).append(value)
+    for segment, values in ((None, None), *((segment, None) for segment in SEGMENTS), *chosen.items()):
+        count_segment(session, site_id, dialect, segment, values)
     session.execute(_DAILY.insert().from_select(_COLUMNS, _hits_by_day(DailyStat, site_id)))
     session.execute(_SEGMENTS.insert().from_select(_SEGMENT_COLUMNS, _hits_by_day(SegmentStat, site_id)))
     _count_hours(session, site_id, dialect)
     rebuild_goals(session, site_id)
     session.execute(update(Site).where(Site.id == site_id).values(segmented=True))
+
+
+def count_segment(session, site_id: int, dialect: str, segment: str | None, values: Sequence[str] | None = None) -> None:
+    """Insert the rows of the site's visits and hits (but the ``hits`` rows: :func:`_hits_by_day`)
+    into ``daily_stats`` (``segment`` ``None``) or into ``segment_stats`` for every value of
+    ``segment``, or for ``values`` of it only."""
+    _count_visits(session, site_id, dialect, segment, values)
+    _count_hits(session, site_id, dialect, segment, values)
+
+
+def count_hits_by_day(session, site_id: int, segment: str, values: Sequence[str]) -> None:
+    """Insert the ``hits`` rows of ``values`` of ``segment``, from their page and event rows."""
+    session.execute(_SEGMENTS.insert().from_select(
+        _SEGMENT_COLUMNS, _hits_by_day(SegmentStat, site_id, SegmentStat.segment == segment,
+                                       SegmentStat.segment_value.in_(values))
+    ))
 
 
 _COLUMNS = ("site_id", "dim", "day", "value", *COUNT_FIELDS)
@@ -81,10 +104,11 @@ def _target(segment: str | None):
     return _SEGMENTS, _SEGMENT_COLUMNS, (literal(segment), column), column
 
 
-def _count_visits(session, site_id: int, dialect: str, segment: str | None) -> None:
+def _count_visits(session, site_id: int, dialect: str, segment: str | None, values: Sequence[str] | None) -> None:
     """Each visit's contribution to the site's total and its dimensions' rows (of ``segment``'s
-    values: the rows of the visits of each value)."""
+    values, or of ``values`` of it: the rows of the visits of each value)."""
     table, columns, keys, column = _target(segment)
+    only = () if values is None or column is None else (column.in_(values),)
     v = Visit
     counts = (
         _first(v.is_first),
@@ -111,7 +135,7 @@ def _count_visits(session, site_id: int, dialect: str, segment: str | None) -> N
         )
         query = (
             select(v.site_id, *keys, dim_of_row, v.day, func.coalesce(*groups, literal("")), *counts)
-            .where(v.site_id == site_id)
+            .where(v.site_id == site_id, *only)
             .group_by(v.site_id, *by_segment, v.day, func.grouping_sets(*(tuple_(g) for g in groups), tuple_()))
         )
         session.execute(table.insert().from_select(columns, query))
@@ -120,16 +144,17 @@ def _count_visits(session, site_id: int, dialect: str, segment: str | None) -> N
         value = literal("") if name is None else getattr(v, name)
         query = (
             select(v.site_id, *keys, literal(dim), v.day, value, *counts)
-            .where(v.site_id == site_id)
+            .where(v.site_id == site_id, *only)
             .group_by(v.site_id, *by_segment, v.day, value)
         )
         session.execute(table.insert().from_select(columns, query))
 
 
-def _count_hits(session, site_id: int, dialect: str, segment: str | None) -> None:
+def _count_hits(session, site_id: int, dialect: str, segment: str | None, values: Sequence[str] | None) -> None:
     """The hits' contributions: pages, events (and bot reasons, outside segments), then the
     events' properties, one row per (event, key, value) of their JSON objects."""
     table, columns, keys, column = _target(segment)
+    only = () if values is None or column is None else (column.in_(values),)
     h = Hit
     zero = literal(0)
     page = h.event == "pageview"
@@ -150,7 +175,7 @@ def _count_hits(session, site_id: int, dialect: str, segment: str | None) -> Non
         )
         .select_from(source)
         # Bots have no visit: no segment counts them.
-        .where(h.site_id == site_id, *(() if column is None else (person,)))
+        .where(h.site_id == site_id, *(() if column is None else (person,)), *only)
         .group_by(h.site_id, *by_segment, h.day, kind, value)
     )
     session.execute(table.insert().from_select(columns, query))
@@ -162,7 +187,7 @@ def _count_hits(session, site_id: int, dialect: str, segment: str | None) -> Non
                zero, zero, zero, zero, zero, func.count())
         .select_from(source)
         .join(each, literal(True))
-        .where(h.site_id == site_id, person, h.event != "pageview", h.props.is_not(None))
+        .where(h.site_id == site_id, person, h.event != "pageview", h.props.is_not(None), *only)
         .group_by(h.site_id, *by_segment, h.day, h.event, each.c.key, each.c.value)
     )
     session.execute(table.insert().from_select(columns, query))
@@ -192,15 +217,15 @@ def _count_hours(session, site_id: int, dialect: str) -> None:
     )
 
 
-def _hits_by_day(model, site_id: int):
-    """The ``hits`` rows of a site (``DailyStat``) or of its segments (``SegmentStat``), from
-    their page and event rows."""
+def _hits_by_day(model, site_id: int, *only):
+    """The ``hits`` rows of a site (``DailyStat``) or of its segments (``SegmentStat``; those
+    ``only`` selects), from their page and event rows."""
     keys = (SegmentStat.segment, SegmentStat.segment_value) if model is SegmentStat else ()
     zero = literal(0)
     return (
         select(model.site_id, *keys, literal(HITS), model.day, literal(""), zero, zero,
                func.sum(model.pageviews), zero, zero, func.sum(model.events))
-        .where(model.site_id == site_id, model.dim.in_(("page", "event")))
+        .where(model.site_id == site_id, model.dim.in_(("page", "event")), *only)
         .group_by(model.site_id, *keys, model.day)
     )
 
