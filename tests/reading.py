@@ -1,6 +1,7 @@
 """The read API in the words of the report tests: one site's numbers for a period and a dict of
 filters, each call a query value through :mod:`tracking.reports.api` (and so the planner)."""
 
+from dataclasses import replace
 from datetime import timedelta
 
 from tracking.goals import resolve_filters
@@ -10,9 +11,9 @@ from tracking.reports.query import DETAILS, Filter, SiteRef, StatsQuery
 
 
 class SiteReports:
-    """``segmented``: whether the planner may read the segments' summaries (rule 9), and
-    ``values`` the common values with their own (``(dimension, value)``); without, every filter
-    reads the raw rows."""
+    """``segmented``: whether the planner may read the segments' summaries (rule 9: the goals'
+    too), and ``values`` the common values with their own (``(dimension, value)``); without,
+    every filter reads the raw rows."""
 
     def __init__(self, dbsession, site_id: int, timezone: str, segmented: bool = False,
                  values: frozenset[tuple[str, str]] = frozenset()) -> None:
@@ -21,7 +22,10 @@ class SiteReports:
 
     def query(self, period, filters: dict[str, str], **query) -> StatsQuery:
         given = tuple(Filter(dim, value) for dim, value in filters.items())
-        return StatsQuery(self.site, period, resolve_filters(self.db, self.site.id, given), **query)
+        resolved = resolve_filters(self.db, self.site.id, given)
+        if not self.site.segmented:  # a goal filter too reads the raw rows
+            resolved = tuple(replace(f, goal=replace(f.goal, summarized=False)) if f.goal else f for f in resolved)
+        return StatsQuery(self.site, period, resolved, **query)
 
     def overview(self, period, filters, dims, limit: int = 10):
         return api.overview(self.db, self.query(period, filters, dimensions=tuple(dims), limit=limit, compare=True))

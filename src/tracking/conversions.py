@@ -30,13 +30,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from . import members
 from .goals import GoalSpec, funnel_definition
-from .models import Goal, User
+from .models import Goal, SegmentStat, User
 from .models.conversions import Experiment, Funnel, FunnelStep
 from .summaries import jobs
+from .summaries.dimensions import GOAL
 
 MIN_STEPS = 2
 MAX_STEPS = 8
@@ -245,5 +246,8 @@ def delete_goal(db, deletion: GoalDeletion, actor: User | None, via: str = "") -
         members.record(db, goal.site_id, actor,
                        f"deleted the experiment “{experiment.name}” measured on the goal “{goal.name}”{via}")
     db.delete(goal)
+    # Its segment's rows (its visits go with it: goal_visits' key is the goal's).
+    db.execute(delete(SegmentStat).where(SegmentStat.site_id == goal.site_id, SegmentStat.segment == GOAL,
+                                         SegmentStat.segment_value == str(goal.id)))
     db.flush()
     members.record(db, goal.site_id, actor, f"deleted the goal “{goal.name}”{via}")

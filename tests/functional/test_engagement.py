@@ -9,12 +9,14 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.apiclient import bearer, make_key
-from tests.hits import CHROME
+from tests.hits import CHROME, segment_summaries
 from tracking.ingest.spool import claim, spool_hits
-from tracking.models import Engagement, Hit, IgnoredHits, Visit
+from tracking.models import Engagement, Goal, Hit, IgnoredHits, Visit
 from tracking.reports import api
 from tracking.reports.periods import Period
 from tracking.reports.query import Filter, SiteRef, StatsQuery
+from tracking.summaries.dimensions import GOAL
+from tracking.summaries.goals import rebuild_goals
 
 T = datetime(2026, 6, 2, 9, 0)
 DAY = {"period": "custom", "from": "2026-06-02", "to": "2026-06-02"}
@@ -229,3 +231,23 @@ def test_an_engagement_survives_the_spool(tmp_path, app, testapp, dbsession, sit
     stored()
     assert counts(dbsession, site) == (1, 1, 1)
     assert dbsession.scalars(select(Visit.duration)).one() == 20
+
+
+def test_the_time_engagements_add_counts_in_the_segment_of_a_goal_the_visit_converted_on(
+        testapp, dbsession, site, clock, stored):
+    pricing = Goal(site_id=site.id, name="Pricing", kind="page", pattern="/pricing")
+    dbsession.add(pricing)
+    dbsession.flush()
+    clock(0)
+    page_view(testapp, "/pricing")
+    clock(40)
+    engagement(testapp, "/pricing", e=35_000, sd=60)
+    stored()
+    clock(100)
+    engagement(testapp, "/pricing", e=55_000, sd=80)
+    stored()
+    total = (GOAL, str(pricing.id), "", T.date(), "")
+    kept = segment_summaries(dbsession, site.id)
+    assert kept[total] == (1, 1, 1, 1, 100, 0)  # one visit of one page, 100 s long
+    rebuild_goals(dbsession, site.id)
+    assert segment_summaries(dbsession, site.id) == kept

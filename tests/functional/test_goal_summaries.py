@@ -9,14 +9,17 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from tests.hits import make_hit
+from tests.hits import make_hit, segment_summaries
 from tests.reading import SiteReports
+from tracking.conversions import delete_goal, goal_deletion
 from tracking.goals import spec
 from tracking.ingest.store import Store
-from tracking.models import Goal, GoalRevenue, GoalStat, GoalVisitor, Job
+from tracking.models import Goal, GoalRevenue, GoalStat, GoalVisit, GoalVisitor, Job
 from tracking.reports.goals import goal_numbers, numbers, summarized_numbers
 from tracking.reports.periods import Period
+from tracking.reports.planner import plan
 from tracking.summaries import jobs
+from tracking.summaries.dimensions import GOAL, HIT_DIMENSIONS, VISIT_DIMENSIONS
 from tracking.summaries.goals import rebuild_goals
 
 DAY = datetime(2026, 6, 3, 9, 0)
@@ -112,6 +115,48 @@ def test_the_writer_keeps_what_a_recount_gives_and_the_raw_rows_say(dbsession, m
     whole = dict(zip(made, goal_numbers(dbsession, q, q.period, specs), strict=True))
     assert whole["signup"].conversions > whole["pro"].conversions > 0
     assert set(whole["signup"].revenue) == {"EUR", "USD"}
+
+
+def goal_segments(dbsession, site_id: int) -> tuple[dict, set]:
+    """The goals' segment rows (zero rows count as absent) and the visits that converted."""
+    rows = {key: counts for key, counts in segment_summaries(dbsession, site_id).items() if key[0] == GOAL}
+    visits = set(dbsession.execute(select(GoalVisit.goal_id, GoalVisit.day, GoalVisit.visitor, GoalVisit.visit_id)
+                                   .where(GoalVisit.site_id == site_id)).tuples())
+    return rows, visits
+
+
+def dashboard(overview) -> tuple:
+    """What a dashboard shows: totals (now and before), the chart, every panel's rows."""
+    return (overview.totals, overview.before, overview.series, overview.previous_visitors,
+            {dim: panel.rows for dim, panel in overview.panels.items()})
+
+
+@pytest.mark.parametrize("timezone", ["UTC", "America/New_York"])
+def test_a_goal_filter_reads_its_segment_rows_and_shows_the_raw_rows_numbers(dbsession, make_site, owner, timezone):
+    """Random hits in random batches, visits converting in a later batch than they began: the
+    goals' segment rows the writer kept equal a recount, and a dashboard filtered by each goal
+    reads them (rule 9) and shows the numbers of the raw rows."""
+    rng = random.Random(12)
+    site = make_site(owner, url="https://example.com", timezone=timezone)
+    made = make_goals(dbsession, site)
+    hits = random_hits(site, rng, 300)
+    write(dbsession, hits, rng)
+    kept = goal_segments(dbsession, site.id)
+    assert {key[1] for key in kept[0]} == {str(goal.id) for goal in made.values()}
+    rebuild_goals(dbsession, site.id, today=max(hit.ts for hit in hits).date())
+    assert goal_segments(dbsession, site.id) == kept
+    dbsession.expire_all()
+    summarized = SiteReports(dbsession, site.id, timezone, segmented=True)
+    raw = SiteReports(dbsession, site.id, timezone)
+    dims = (*VISIT_DIMENSIONS, *HIT_DIMENSIONS)
+    for days in (1, 2, 5):
+        period = Period("custom", DAY.date(), DAY.date() + timedelta(days=days))
+        for goal in made.values():
+            filters = {"goal": str(goal.id)}
+            assert plan(summarized.query(period, filters)).segment == (GOAL, str(goal.id))
+            assert plan(raw.query(period, filters)).segment is None
+            assert dashboard(summarized.overview(period, filters, dims, limit=100)) == dashboard(
+                raw.overview(period, filters, dims, limit=100)), (goal.name, days)
 
 
 def test_hand_worked_numbers_from_the_summaries(dbsession, make_site, owner):
@@ -248,3 +293,16 @@ def test_the_raw_count_is_the_same_whichever_way_the_hits_are_read(dbsession, ma
         hashed = goal_numbers(dbsession, q, q.period, specs)
         assert probed == hashed and any(n.conversions for n in probed)
         monkeypatch.setattr(runner, "PROBE_LIMIT", 50_000)
+
+
+def test_a_deleted_goal_takes_its_visits_and_segment_rows_with_it(dbsession, make_site, owner):
+    site = make_site(owner, url="https://example.com", timezone="UTC")
+    made = make_goals(dbsession, site)
+    write(dbsession, random_hits(site, random.Random(3), 120), random.Random(3))
+    pricing = made["pricing"]
+    rows, visits = goal_segments(dbsession, site.id)
+    assert any(key[1] == str(pricing.id) for key in rows) and any(visit[0] == pricing.id for visit in visits)
+    delete_goal(dbsession, goal_deletion(dbsession, pricing), owner)
+    rows_after, visits_after = goal_segments(dbsession, site.id)
+    assert rows_after == {key: counts for key, counts in rows.items() if key[1] != str(pricing.id)}
+    assert visits_after == {visit for visit in visits if visit[0] != pricing.id}

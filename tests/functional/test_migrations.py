@@ -226,3 +226,36 @@ def test_a_deleted_jobs_id_is_never_given_again(fresh_db):
             assert connection.execute(text("SELECT max(id) FROM jobs")).scalar() == 4
     finally:
         engine.dispose()
+
+
+def test_goals_are_counted_again_for_their_segments_after_0024(fresh_db):
+    """0024 adds the goals' segments: every goal's rows are marked not counted for its rules (the
+    goals panel reads the raw rows meanwhile) and each site with goals gets one ``goals`` job,
+    which counts them, segments included, and marks them again."""
+    from sqlalchemy.orm import sessionmaker
+
+    from tracking.summaries.jobs import run_due
+
+    with environment(TRACKING_DATABASE_URL=fresh_db):
+        command.downgrade(Config(str(ROOT / "development.ini")), "0023_segment_values")
+    engine = get_engine({"sqlalchemy.url": fresh_db})
+    try:
+        with engine.begin() as connection:
+            owner_and_sites(connection, (1, 2))
+            for name in ("a", "b"):
+                connection.execute(text(
+                    "INSERT INTO goals (site_id, name, kind, pattern, event, prop_key, prop_value, created_at,"
+                    " rules_version, summarized_version) VALUES (1, :name, 'event', '', 'Signup', '', '',"
+                    " '2026-01-01', 1, 1)"
+                ), {"name": name})
+        engine.dispose()
+        migrate(fresh_db)
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT DISTINCT summarized_version FROM goals")).scalars().all() == [0]
+            jobs = connection.execute(text("SELECT site_id, kind, state FROM jobs")).all()
+        assert [tuple(job) for job in jobs] == [(1, "goals", "pending")]
+        assert run_due(sessionmaker(engine)) == 1
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT DISTINCT summarized_version FROM goals")).scalars().all() == [1]
+    finally:
+        engine.dispose()

@@ -59,7 +59,7 @@ from ..models.types import utcnow
 from ..summaries import jobs
 from ..summaries.delta import Delta
 from ..summaries.funnels import FunnelWalks, batch_funnels
-from ..summaries.goals import GoalDelta, batch_goals, prune_visitors, record_conversions
+from ..summaries.goals import GoalDelta, batch_goals, goal_matches, prune_visitors, record_conversions
 from ..summaries.segments import site_values
 from .buffer import BATCH_SIZE, HitBuffer
 from .enrich import visitor_id
@@ -274,24 +274,27 @@ class Store(HitBuffer):
         delta = Delta(site_values(connection, sorted(existing_sites)) if existing_sites else None)
         conversions = GoalDelta()
         walks = FunnelWalks()
-        goals: dict = {}
+        goals = batch_goals(connection, sorted(existing_sites)) if existing_sites else {}
         if batch:
             visitors = [visitor_id(self._salt(session, hit.ts.date()), hit.visitor_key) for hit in batch]
-            visit_ids, firsts, days, attrs = assign_visits(connection, batch, visitors, delta)
+            # The goals each hit converts on (none for a bot's: it has no visit).
+            converting = goal_matches(goals, batch) if goals else None
+            visit_ids, firsts, days, attrs, visit_goals = assign_visits(connection, batch, visitors, delta, converting)
             rows = []
-            for hit, visitor, visit_id, first, its_visit in zip(batch, visitors, visit_ids, firsts, attrs, strict=True):
+            for hit, visitor, visit_id, first, its_visit, its_goals in zip(batch, visitors, visit_ids, firsts, attrs,
+                                                                          visit_goals, strict=True):
                 rows.append((*_stored_values(hit), visitor, visit_id, first))
-                delta.add_hit(hit.site_id, hit.day, hit.ts, hit.event, hit.path, hit.props, first, hit.bot, its_visit)
+                delta.add_hit(hit.site_id, hit.day, hit.ts, hit.event, hit.path, hit.props, first, hit.bot, its_visit,
+                              its_goals)
             INSERT_HITS.executemany(connection, rows)
-            goals = batch_goals(connection, sorted(existing_sites))
-            if goals:
-                converting = record_conversions(conversions, goals, batch, visitors, days)
+            if converting is not None:
+                record_conversions(conversions, batch, visitors, days, converting)
                 funnels = batch_funnels(connection, sorted(goals))
                 if funnels:
                     walks.add(funnels, batch, visit_ids, visitors, days, converting)
         if engagements:
             visitors = [visitor_id(self._salt(session, hit.ts.date()), hit.visitor_key) for hit in engagements]
-            record_engagements(connection, engagements, visitors, delta)
+            record_engagements(connection, engagements, visitors, delta, bool(goals))
         delta.apply(session)
         conversions.apply(connection)
         walks.apply(connection, goals)

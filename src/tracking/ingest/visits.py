@@ -12,7 +12,9 @@ after them (time on page, scroll depth), which extend a visit and count nothing.
 """
 
 import json
+from collections.abc import Iterable
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     ARRAY,
@@ -24,14 +26,18 @@ from sqlalchemy import (
     func,
     select,
     text,
+    tuple_,
 )
 
-from ..models import Engagement, Visit
+from ..models import Engagement, GoalVisit, Hit, Visit
 from ..models.hits import listed_values, listing
 from ..summaries.delta import Delta, visit_counts
-from ..summaries.dimensions import VISIT_DIMENSIONS
+from ..summaries.dimensions import GOAL, VISIT_DIMENSIONS
 from .pipeline import EnrichedHit
 from .statements import Statement
+
+if TYPE_CHECKING:
+    from ..goals import GoalSpec
 
 VISIT_GAP = timedelta(minutes=30)
 
@@ -49,7 +55,7 @@ class _State:
     ``names``: the paths it viewed and the events it sent, in the order first seen."""
 
     __slots__ = ("id", "site_id", "visitor", "day", "is_first", "started", "last", "attrs", "pageviews", "events",
-                 "before", "before_exit", "pages", "names")
+                 "before", "before_exit", "pages", "names", "goals", "goals_before")
 
     def __init__(self, id, site_id, visitor, day, is_first, started, last, attrs, pageviews=0, events=0,
                  pages=(), names=()):
@@ -67,6 +73,10 @@ class _State:
         self.before_exit = None if id is None else attrs["exit"]
         self.pages = dict.fromkeys(pages)
         self.names = dict.fromkeys(names)
+        #: The goals it converted on (read from ``goal_visits`` for a visit of the database), and
+        #: those before the batch.
+        self.goals: set[int] = set()
+        self.goals_before: frozenset[int] = frozenset()
 
     @classmethod
     def from_row(cls, row) -> "_State":
@@ -99,12 +109,19 @@ UPDATE_VISITS = Statement(_V, ("ended_at", "exit_path", "pageviews", "events", "
                           key="id")
 
 
-def assign_visits(connection, batch: list[EnrichedHit], visitors: list[int],
-                  delta: Delta) -> tuple[list[int | None], list[bool], list[date | None], list[dict[str, str] | None]]:
+def assign_visits(
+    connection, batch: list[EnrichedHit], visitors: list[int], delta: Delta,
+    converting: "list[list[GoalSpec]] | None" = None,
+) -> tuple[list[int | None], list[bool], list[date | None], list[dict[str, str] | None], list[frozenset[int]]]:
     """The visit id of each hit (``None`` for bots), opening and extending visits; whether
     each hit is its visitor's first page view of its path (first event of its name) today;
     the day its visit began (``None`` for bots: the day a conversion counts on); and its
-    visit's dimensions (``None`` for bots: the segments its summaries count in).
+    visit's dimensions (``None`` for bots: the segments its summaries count in); and the goals
+    its visit converted on, this batch's hits included (``converting``: the goals each hit
+    converts on, ``None`` when the batch's sites have none).
+
+    A visit that converts on a goal for the first time joins the goal's segment with
+    everything it counted before (:func:`_enter_goals`).
 
     The visitors' visits are read from the database (locked on PostgreSQL, so that server
     processes extending the same visit take turns; on SQLite the writer's transaction holds
@@ -118,8 +135,9 @@ def assign_visits(connection, batch: list[EnrichedHit], visitors: list[int],
     firsts = [False] * len(batch)
     days: list[date | None] = [None] * len(batch)
     attrs: list[dict[str, str] | None] = [None] * len(batch)
+    goals: list[frozenset[int]] = [frozenset()] * len(batch)
     if not people:
-        return result, firsts, days, attrs
+        return result, firsts, days, attrs, goals
     keys = {(hit.site_id, visitors[i]) for i, hit in people}
     postgresql = connection.dialect.name == "postgresql"
     current: dict[tuple[int, int], _State] = {}
@@ -132,6 +150,8 @@ def assign_visits(connection, batch: list[EnrichedHit], visitors: list[int],
             viewed = already.setdefault(key, set())
             viewed.update(("pageview", path) for path in visit.pages)
             viewed.update((name, "") for name in visit.names)
+    if converting is not None:
+        _read_goals(connection, current.values())
     seen = set(current)
 
     new: list[_State] = []
@@ -162,6 +182,8 @@ def assign_visits(connection, batch: list[EnrichedHit], visitors: list[int],
             firsts[i] = True
         if hit.ts > state.last:
             state.last = hit.ts
+        if converting is not None and converting[i]:
+            state.goals.update(goal.id for goal in converting[i])
         assigned.append((i, state))
 
     if new:
@@ -179,19 +201,76 @@ def assign_visits(connection, batch: list[EnrichedHit], visitors: list[int],
         delta.add_visit(state.site_id, state.day, state.attrs, state.counts())
         delta.add_visit_start(state.site_id, state.started, state.is_first)
     for state in extended:
-        delta.change_visit(state.site_id, state.day, state.attrs, state.before, state.before_exit, state.counts())
+        delta.change_visit(state.site_id, state.day, state.attrs, state.before, state.before_exit, state.counts(),
+                           state.goals_before)
+    if converting is not None:
+        _enter_goals(connection, [state for state in {id(s): s for _, s in assigned}.values()
+                                  if state.goals != state.goals_before], delta)
     for i, state in assigned:
         result[i] = state.id
         days[i] = state.day
         attrs[i] = state.attrs
-    return result, firsts, days, attrs
+        goals[i] = frozenset(state.goals)
+    return result, firsts, days, attrs, goals
+
+
+_GV = GoalVisit.__table__
+_GOALS_OF = select(_GV.c.visit_id, _GV.c.goal_id).where(_GV.c.visit_id.in_(bindparam("ids", expanding=True)))
+_PRIOR_HITS = select(Hit.visit_id, Hit.day, Hit.event, Hit.path, Hit.props, Hit.is_first).where(
+    Hit.visit_id.in_(bindparam("ids", expanding=True))
+)
+INSERT_GOAL_VISITS = Statement(_GV, ("site_id", "goal_id", "day", "visitor", "visit_id"))
+
+
+def _read_goals(connection, states: Iterable[_State]) -> None:
+    """The goals the visits of the database converted on (``goal_visits``)."""
+    by_id = {state.id: state for state in states}
+    if not by_id:
+        return
+    for visit_id, goal_id in connection.execute(_GOALS_OF, {"ids": sorted(by_id)}):
+        by_id[visit_id].goals.add(goal_id)
+    for state in by_id.values():
+        state.goals_before = frozenset(state.goals)
+
+
+def _enter_goals(connection, states: list[_State], delta: Delta) -> None:
+    """Visits that converted on goals for the first time in this batch: recorded in
+    ``goal_visits``, and their contribution so far added to those goals' segments — the visit's
+    counts (its visitor counted at the visitor's first visit of the day to convert on the goal,
+    as the raw rows count them under a goal filter) and, for a visit continued from an earlier
+    batch, the hits it had (read back; this batch's hits follow in :meth:`Delta.add_hit`)."""
+    if not states:
+        return
+    entering = sorted(((state, goal_id) for state in states for goal_id in state.goals - state.goals_before),
+                      key=lambda pair: (pair[0].started, pair[0].id, pair[1]))
+    keys = {(state.site_id, goal_id, state.day, state.visitor) for state, goal_id in entering}
+    counted = set(connection.execute(
+        select(_GV.c.site_id, _GV.c.goal_id, _GV.c.day, _GV.c.visitor).where(
+            tuple_(_GV.c.site_id, _GV.c.goal_id, _GV.c.day, _GV.c.visitor).in_(sorted(keys))
+        )
+    ).tuples())
+    for state, goal_id in entering:
+        key = (state.site_id, goal_id, state.day, state.visitor)
+        visitors, *rest = state.counts()
+        delta.enter_goal(state.site_id, state.day, state.attrs, (0 if key in counted else 1, *rest), goal_id)
+        counted.add(key)
+    INSERT_GOAL_VISITS.executemany(
+        connection, [(state.site_id, goal_id, state.day, state.visitor, state.id) for state, goal_id in entering]
+    )
+    continued = {state.id: state for state in states if state.before is not None}
+    if continued:
+        for visit_id, day, event, path, props, is_first in connection.execute(_PRIOR_HITS, {"ids": sorted(continued)}):
+            state = continued[visit_id]
+            for goal_id in state.goals - state.goals_before:
+                delta.add_segment_hit(state.site_id, (GOAL, str(goal_id)), day, event, path, props, is_first)
 
 
 #: The stored measurements of page views (:func:`record_engagements`).
 INSERT_ENGAGEMENTS = Statement(Engagement.__table__, ("site_id", "visit_id", "ts", "path", "engaged_ms", "scroll_depth"))
 
 
-def record_engagements(connection, engagements: list[EnrichedHit], visitors: list[int], delta: Delta) -> int:
+def record_engagements(connection, engagements: list[EnrichedHit], visitors: list[int], delta: Delta,
+                       goals: bool = False) -> int:
     """Store the engagements (Plausible's tracker: how long a page was engaged, how far it was
     scrolled) as measurements of their visits' page views, and let each keep its visit going;
     how many were stored.
@@ -206,6 +285,7 @@ def record_engagements(connection, engagements: list[EnrichedHit], visitors: lis
     that another server process's writer stores before its page view is committed (the
     script reports after the page was engaged or scrolled: rarely within the writers' fraction
     of a second), and one in the same batch as a later page view that opens a new visit.
+    ``goals``: whether the sites have goals, whose segments a longer visit changes too.
     """
     keys = {(hit.site_id, visitors[i]) for i, hit in enumerate(engagements) if not hit.bot}
     if not keys:
@@ -233,8 +313,11 @@ def record_engagements(connection, engagements: list[EnrichedHit], visitors: lis
         [(s.last, s.attrs["exit"], s.pageviews, s.events, s.duration, listing(s.pages), listing(s.names), s.id)
          for s in extended.values()],
     )
+    if goals:
+        _read_goals(connection, extended.values())
     for state in extended.values():
-        delta.change_visit(state.site_id, state.day, state.attrs, state.before, state.before_exit, state.counts())
+        delta.change_visit(state.site_id, state.day, state.attrs, state.before, state.before_exit, state.counts(),
+                           state.goals_before)
     INSERT_ENGAGEMENTS.executemany(connection, rows)
     return len(rows)
 

@@ -31,6 +31,7 @@ from .summaries import (  # noqa: F401
     FunnelVisitor,
     GoalRevenue,
     GoalStat,
+    GoalVisit,
     GoalVisitor,
     HourlyStat,
     SegmentStat,

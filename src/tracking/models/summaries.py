@@ -3,7 +3,7 @@
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, ForeignKey, PrimaryKeyConstraint, SmallInteger, String
+from sqlalchemy import BigInteger, ForeignKey, Index, PrimaryKeyConstraint, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .meta import Base
@@ -145,6 +145,28 @@ class GoalVisitor(Base):
     goal_id: Mapped[int] = mapped_column(ForeignKey("goals.id", ondelete="CASCADE"))
     day: Mapped[date]
     visitor: Mapped[int] = mapped_column(BigInteger)
+
+
+class GoalVisit(Base):
+    """A visit that converted on a goal (one of its hits did): what puts it in the goal's
+    segment rows (``segment_stats`` with ``segment`` ``goal``, ``segment_value`` the goal's id),
+    which a dashboard filtered by the goal reads, and what a goal filter on the raw rows finds
+    its visits by. ``day`` is the visit's, ``visitor`` its visitor's: the first visit of a
+    visitor and day to convert counts the visitor (:mod:`tracking.summaries.goals`). Kept by
+    the writer and recomputed with the goal's other rows when its rules change."""
+
+    __tablename__ = "goal_visits"
+    __table_args__ = (
+        PrimaryKeyConstraint("site_id", "goal_id", "day", "visitor", "visit_id"),
+        # The writer reads the goals of the visits a batch continues.
+        Index("ix_goal_visits_visit_id", "visit_id"),
+    )
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    goal_id: Mapped[int] = mapped_column(ForeignKey("goals.id", ondelete="CASCADE"))
+    day: Mapped[date]
+    visitor: Mapped[int] = mapped_column(BigInteger)
+    visit_id: Mapped[int] = mapped_column(BigInteger)
 
 
 class FunnelVisit(Base):

@@ -49,7 +49,10 @@ The rules:
    The same for one filter by a **common value** of a dimension with many values (a referrer,
    a UTM parameter, a region, a city, an entry page) that has rows of its own
    (``SiteRef.values``, chosen and counted by :mod:`tracking.summaries.segments`); any other
-   value of theirs is read from the raw rows (rule 2), through its index.
+   value of theirs is read from the raw rows (rule 2), through its index. And for one filter
+   by a **goal** whose rows were counted for its present rules (rule 7): the rows of the
+   visits that converted on it (``goal_visits``), which count a visitor at their first visit
+   of the day that converted, as the raw rows do under a goal filter.
    Not from them: an hourly chart (``hourly_stats`` has no segments), the goals panel (rule
    7), the visits of a page (rule 3) and the bot hits (rule 5), read as with any filter.
 """
@@ -57,7 +60,7 @@ The rules:
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ..summaries.dimensions import SEGMENTS
+from ..summaries.dimensions import GOAL, SEGMENTS
 from .query import StatsQuery
 
 
@@ -109,6 +112,9 @@ def segment_of(query: StatsQuery) -> tuple[str, str] | None:
         return None
     if only.dimension in SEGMENTS:
         return key if query.site.segmented else None
+    if only.dimension == GOAL:
+        # The goal's visits' rows, once its rows were counted for its present rules.
+        return (GOAL, str(only.goal.id)) if only.goal is not None and only.goal.summarized else None
     return key if key in query.site.values else None
 
 

@@ -10,7 +10,7 @@ through the partial index of the visits that have a UTM parameter; the others re
 filter in the list of pages and events each visit keeps (``visits.pages``,
 ``visits.event_names``), a goal filter too (:func:`tracking.goals.visit_converts`). With a page,
 event or goal filter a visitor is counted at their first
-matching visit of the period (one ranking of the matching visits, where distinct counts would
+matching visit of the day (one ranking of the matching visits, where distinct counts would
 sort them once per panel).
 
 Also from the raw rows, whatever the filters: the visitors and visits of each page or event
@@ -291,10 +291,12 @@ class Scan:
     def _visits(self, dims: list[str], found: dict, series: bool) -> Totals:
         t = Visit.__table__
         where = matching(self.site, self.period, self.filters)
-        # With a page or event filter, a visitor is counted at their first matching visit (of
-        # the period): distinct visitors, which the rows of a panel add up to, as without filters.
+        # With a page, event or goal filter, a visitor is counted at their first matching visit
+        # of the day (visitor ids are daily): distinct visitors per day, which the rows of a
+        # panel add up to, as without filters.
         ranked_visits = (
-            [func.row_number().over(partition_by=t.c.visitor, order_by=(t.c.started_at, t.c.id)).label("match_rank")]
+            [func.row_number().over(partition_by=(t.c.visitor, t.c.day), order_by=(t.c.started_at, t.c.id))
+             .label("match_rank")]
             if _hit_filter(self.filters) else []
         )
         v: Subquery | CTE

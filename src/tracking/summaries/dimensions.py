@@ -45,6 +45,11 @@ VISIT_DIMENSIONS: dict[str, str] = {
 #: a visit would move between its values with every page view, its hits' rows with it.
 SEGMENTS: tuple[str, ...] = ("country", "browser", "os", "device", "source")
 
+#: The segment of the goals (``segment_stats``): its value is a goal's id, its visits those that
+#: converted on the goal (``goal_visits``). A visit joins it at its first converting hit, with
+#: everything it counted before (:meth:`~.delta.Delta.enter_goal`).
+GOAL = "goal"
+
 #: The visit dimensions with as many values as visitors bring, whose *common* values have
 #: segment rows of their own (``segment_values``: :mod:`.segments` chooses them): a value that
 #: keeps many visits is slow to read from the raw rows and is the one people click; a rare one

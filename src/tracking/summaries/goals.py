@@ -39,9 +39,10 @@ from sqlalchemy import Table, case, delete, func, literal, or_, select, union_al
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..goals import GoalSpec, hit_converts, path_matcher, spec, visit_converts
-from ..models import FunnelVisit, FunnelVisitor, Goal, GoalRevenue, GoalStat, GoalVisitor, Hit, Site, Visit
+from ..models import FunnelVisit, FunnelVisitor, Goal, GoalRevenue, GoalStat, GoalVisit, GoalVisitor, Hit, Site, Visit
 from ..models.summaries import SPLIT
 from ..models.types import AMOUNT_DECIMALS, driver_cursor, postgresql_array, utcnow
+from .counting import count_goal_segments
 from .funnels import rebuild_funnels
 from .rows import upsert
 
@@ -52,6 +53,7 @@ VISITOR_DAYS = 3
 _STATS = cast(Table, GoalStat.__table__)
 _REVENUE = cast(Table, GoalRevenue.__table__)
 _VISITORS = cast(Table, GoalVisitor.__table__)
+_GOAL_VISITS = cast(Table, GoalVisit.__table__)
 
 
 class SiteGoals:
@@ -161,18 +163,24 @@ def _new_visitors_unnested() -> str:
             " ON CONFLICT DO NOTHING RETURNING site_id, goal_id, day")
 
 
-def record_conversions(delta: GoalDelta, goals: dict[int, SiteGoals], batch, visitors: list[int],
-                       days: list[date | None]) -> list[list[GoalSpec]]:
-    """Add the conversions among a batch's hits (``days``: each hit's visit's day, ``None``
-    for a bot's hit, which converts nothing); the goals each hit converts on."""
-    converting: list[list[GoalSpec]] = []
-    for hit, visitor, day in zip(batch, visitors, days, strict=True):
+def goal_matches(goals: dict[int, SiteGoals], batch) -> list[list[GoalSpec]]:
+    """The goals each hit of a batch converts on (none for a bot's hit: it has no visit)."""
+    found: list[list[GoalSpec]] = []
+    for hit in batch:
         site = goals.get(hit.site_id)
-        found = site.converting(hit.event, hit.path, hit.props) if site is not None and day is not None else []
+        found.append(site.converting(hit.event, hit.path, hit.props) if site is not None and not hit.bot else [])
+    return found
+
+
+def record_conversions(delta: GoalDelta, batch, visitors: list[int], days: list[date | None],
+                       converting: list[list[GoalSpec]]) -> None:
+    """Add the conversions among a batch's hits (``days``: each hit's visit's day, ``None``
+    for a bot's hit, which converts nothing; ``converting``: the goals each converts on)."""
+    for hit, visitor, day, found in zip(batch, visitors, days, converting, strict=True):
+        if day is None:
+            continue
         for goal in found:
-            delta.add(hit.site_id, cast(date, day), visitor, goal, hit.revenue_currency, hit.revenue_amount)
-        converting.append(found)
-    return converting
+            delta.add(hit.site_id, day, visitor, goal, hit.revenue_currency, hit.revenue_amount)
 
 
 def visitors_kept_since(today: date) -> date:
@@ -204,33 +212,38 @@ def rebuild_goals(session, site_id: int, *, today: date | None = None) -> int:
     hits commits until this transaction does, and every batch that committed before is counted."""
     session.execute(select(Site.id).where(Site.id == site_id).with_for_update())
     goals = list(session.scalars(select(Goal).where(Goal.site_id == site_id).order_by(Goal.id)))
-    for table in (_VISITORS, _STATS, _REVENUE):
+    for table in (_VISITORS, _STATS, _REVENUE, _GOAL_VISITS):
         session.execute(delete(table).where(table.c.site_id == site_id))
     if not goals:
+        count_goal_segments(session, site_id)
         return 0
     specs = [spec(goal) for goal in goals]
     v = Visit.__table__
     h = Hit.__table__
-    # Visitors: from the visits, which list their pages and events (a visit converts when one of
-    # its hits does): one pass, each converted visit marked with the goals it converted on; per
-    # goal and day the distinct visitors.
+    # The visits that converted (a visit converts when one of its hits does; the visits list
+    # their pages and events): one pass, each visit marked with the goals it converted on.
     flags = [visit_converts(goal, v, h).label(f"g{index}") for index, goal in enumerate(specs)]
-    marked = select(v.c.day, v.c.visitor, *flags).where(v.c.site_id == site_id).cte("marked").prefix_with("MATERIALIZED")
-    per_goal = [
-        select(literal(goal.id), marked.c.day, func.count(func.distinct(marked.c.visitor)))
-        .where(marked.c[f"g{index}"]).group_by(marked.c.day)
-        for index, goal in enumerate(specs)
-    ]
-    stats: dict[tuple[int, date], list[int]] = {}
-    for goal_id, on, visitors in session.execute(union_all(*per_goal)):
-        stats[(goal_id, _date(on))] = [int(visitors), 0]
-    # Who converted on the days new hits may still come to: one more short pass, by day.
-    since = visitors_kept_since(today or utcnow().date())
-    recent = select(v.c.day, v.c.visitor, *flags).where(v.c.site_id == site_id, v.c.day >= since).cte("recent")
-    session.execute(_VISITORS.insert().from_select(("site_id", "goal_id", "day", "visitor"), union_all(*(
-        select(literal(site_id), literal(goal.id), recent.c.day, recent.c.visitor).where(recent.c[f"g{index}"]).distinct()
+    marked = select(v.c.id, v.c.day, v.c.visitor, *flags).where(v.c.site_id == site_id).cte("marked").prefix_with(
+        "MATERIALIZED")
+    session.execute(_GOAL_VISITS.insert().from_select(("site_id", "goal_id", "day", "visitor", "visit_id"), union_all(*(
+        select(literal(site_id), literal(goal.id), marked.c.day, marked.c.visitor, marked.c.id).where(marked.c[f"g{index}"])
         for index, goal in enumerate(specs)
     ))))
+    # Visitors: per goal and day, the distinct visitors of its visits.
+    gv = _GOAL_VISITS
+    stats: dict[tuple[int, date], list[int]] = {}
+    for goal_id, on, visitors in session.execute(
+        select(gv.c.goal_id, gv.c.day, func.count(func.distinct(gv.c.visitor)))
+        .where(gv.c.site_id == site_id).group_by(gv.c.goal_id, gv.c.day)
+    ):
+        stats[(goal_id, _date(on))] = [int(visitors), 0]
+    # Who converted on the days new hits may still come to.
+    since = visitors_kept_since(today or utcnow().date())
+    session.execute(_VISITORS.insert().from_select(
+        ("site_id", "goal_id", "day", "visitor"),
+        select(gv.c.site_id, gv.c.goal_id, gv.c.day, gv.c.visitor).where(gv.c.site_id == site_id, gv.c.day >= since)
+        .distinct(),
+    ))
     # Conversions: one pass over the converting hits, each dated by its visit.
     converts = [hit_converts(goal, h) for goal in specs]
     day = v.c.day
@@ -272,7 +285,9 @@ def rebuild_goals(session, site_id: int, *, today: date | None = None) -> int:
     # The rules as read above: a goal changed since is not summarized (its own job follows).
     for goal in goals:
         session.execute(update(Goal).where(Goal.id == goal.id).values(summarized_version=goal.rules_version))
-    # The funnels' rows, on the same locked site (their steps are goals).
+    # The goals' segment rows, from their visits; the funnels' rows, on the same locked site
+    # (their steps are goals).
+    count_goal_segments(session, site_id)
     rebuild_funnels(session, site_id, since)
     return len(goals)
 

@@ -34,8 +34,8 @@ from math import ceil
 from sqlalchemy import delete, func, insert, literal, or_, select, update
 
 from ..models import Job, SegmentStat, SegmentValue, Site, Visit
+from .counting import count_hits_by_day, count_segment
 from .dimensions import TOP_SEGMENTS, VISIT_DIMENSIONS
-from .rebuild import count_hits_by_day, count_segment
 
 #: A value is common with at least this share of the visits of the last ``TOP_DAYS`` days
 #: (on the benchmark's 10-million-hit site, 1 % of a year's visits takes ~1.5 s to read from
