@@ -157,6 +157,13 @@ def test_a_goal_filter_reads_its_segment_rows_and_shows_the_raw_rows_numbers(dbs
             assert plan(raw.query(period, filters)).segment is None
             assert dashboard(summarized.overview(period, filters, dims, limit=100)) == dashboard(
                 raw.overview(period, filters, dims, limit=100)), (goal.name, days)
+        # The goals panel under a filter: from the visits listed as converted, the raw rows' numbers.
+        specs = [spec(goal) for goal in made.values()]
+        assert all(goal.summarized for goal in specs)
+        for filters in (*({"goal": str(goal.id)} for goal in made.values()), {"page": "/pricing"}, {"source": "direct"}):
+            listed = numbers(dbsession, summarized.query(period, filters), period, specs)
+            assert listed == goal_numbers(dbsession, raw.query(period, filters), period, specs), (filters, days)
+        assert any(number.revenue for number in listed)
 
 
 def test_hand_worked_numbers_from_the_summaries(dbsession, make_site, owner):

@@ -288,7 +288,9 @@ class Store(HitBuffer):
                               its_goals)
             INSERT_HITS.executemany(connection, rows)
             if converting is not None:
-                record_conversions(conversions, batch, visitors, days, converting)
+                record_conversions(conversions, batch, visitors, visit_ids, days, converting)
+                # Now: the engagements below read which goals their visits converted on.
+                conversions.apply(connection)
                 funnels = batch_funnels(connection, sorted(goals))
                 if funnels:
                     walks.add(funnels, batch, visit_ids, visitors, days, converting)
@@ -296,7 +298,6 @@ class Store(HitBuffer):
             visitors = [visitor_id(self._salt(session, hit.ts.date()), hit.visitor_key) for hit in engagements]
             record_engagements(connection, engagements, visitors, delta, bool(goals))
         delta.apply(session)
-        conversions.apply(connection)
         walks.apply(connection, goals)
 
     # -- salts ---------------------------------------------------------------------------

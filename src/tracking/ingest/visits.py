@@ -219,7 +219,6 @@ _GOALS_OF = select(_GV.c.visit_id, _GV.c.goal_id).where(_GV.c.visit_id.in_(bindp
 _PRIOR_HITS = select(Hit.visit_id, Hit.day, Hit.event, Hit.path, Hit.props, Hit.is_first).where(
     Hit.visit_id.in_(bindparam("ids", expanding=True))
 )
-INSERT_GOAL_VISITS = Statement(_GV, ("site_id", "goal_id", "day", "visitor", "visit_id"))
 
 
 def _read_goals(connection, states: Iterable[_State]) -> None:
@@ -234,8 +233,9 @@ def _read_goals(connection, states: Iterable[_State]) -> None:
 
 
 def _enter_goals(connection, states: list[_State], delta: Delta) -> None:
-    """Visits that converted on goals for the first time in this batch: recorded in
-    ``goal_visits``, and their contribution so far added to those goals' segments — the visit's
+    """Visits that converted on goals for the first time in this batch (``goal_visits`` gets
+    them with their conversions: :class:`~tracking.summaries.goals.GoalDelta`): their
+    contribution so far added to those goals' segments — the visit's
     counts (its visitor counted at the visitor's first visit of the day to convert on the goal,
     as the raw rows count them under a goal filter) and, for a visit continued from an earlier
     batch, the hits it had (read back; this batch's hits follow in :meth:`Delta.add_hit`)."""
@@ -254,9 +254,6 @@ def _enter_goals(connection, states: list[_State], delta: Delta) -> None:
         visitors, *rest = state.counts()
         delta.enter_goal(state.site_id, state.day, state.attrs, (0 if key in counted else 1, *rest), goal_id)
         counted.add(key)
-    INSERT_GOAL_VISITS.executemany(
-        connection, [(state.site_id, goal_id, state.day, state.visitor, state.id) for state, goal_id in entering]
-    )
     continued = {state.id: state for state in states if state.before is not None}
     if continued:
         for visit_id, day, event, path, props, is_first in connection.execute(_PRIOR_HITS, {"ids": sorted(continued)}):

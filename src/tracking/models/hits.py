@@ -47,6 +47,10 @@ class Hit(Base):
         # (nearly all of them) costs the writer no entry in it.
         Index("ix_hits_site_id_ts_bots", "site_id", "ts", postgresql_where=text("bot <> ''"),
               sqlite_where=text("bot <> ''")),
+        # The goals panel under a filter reads the revenue of the matching visits' conversions:
+        # the period's hits that carry revenue, few.
+        Index("ix_hits_site_id_ts_revenue", "site_id", "ts", postgresql_where=text("revenue_currency IS NOT NULL"),
+              sqlite_where=text("revenue_currency IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)

@@ -151,9 +151,10 @@ class GoalVisit(Base):
     """A visit that converted on a goal (one of its hits did): what puts it in the goal's
     segment rows (``segment_stats`` with ``segment`` ``goal``, ``segment_value`` the goal's id),
     which a dashboard filtered by the goal reads, and what a goal filter on the raw rows finds
-    its visits by. ``day`` is the visit's, ``visitor`` its visitor's: the first visit of a
-    visitor and day to convert counts the visitor (:mod:`tracking.summaries.goals`). Kept by
-    the writer and recomputed with the goal's other rows when its rules change."""
+    its visits by, and what the goals panel counts under a filter (the converting visitors and
+    conversions of the matching visits). ``day`` is the visit's, ``visitor`` its visitor's: the
+    first visit of a visitor and day to convert counts the visitor (:mod:`tracking.summaries.goals`).
+    Kept by the writer and recomputed with the goal's other rows when its rules change."""
 
     __tablename__ = "goal_visits"
     __table_args__ = (
@@ -167,6 +168,8 @@ class GoalVisit(Base):
     day: Mapped[date]
     visitor: Mapped[int] = mapped_column(BigInteger)
     visit_id: Mapped[int] = mapped_column(BigInteger)
+    #: Its hits that converted on the goal.
+    conversions: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class FunnelVisit(Base):

@@ -34,7 +34,9 @@ The rules:
 7. **Goals' numbers come from their summaries without filters** (``goal_stats``,
    ``goal_revenue``: per goal and day), for each goal whose rows were recounted for its present
    rules; a goal just added or changed is counted from the raw rows until its recount is done
-   (:mod:`.goals`). With filters, from the raw rows: the matching visits' conversions.
+   (:mod:`.goals`). With filters, from the raw rows: the matching visits' conversions — for
+   such a goal, those its list of converted visits (``goal_visits``, with their conversions)
+   holds of the matching visits, and the revenue of their hits that carry any.
 8. **A funnel's numbers come from its visits' rows** (``funnel_visits``: how far each visit
    went), filters or not (with filters, the rows of the matching visits), once they were
    counted for its present steps and their goals' rules (:func:`funnel_source`); until then

@@ -47,7 +47,7 @@ from sqlalchemy.sql.elements import ColumnClause
 from sqlalchemy.sql.selectable import CTE, Subquery
 
 from ..goals import visit_converts
-from ..models import Hit, Visit
+from ..models import GoalVisit, Hit, Visit
 from ..models.hits import listed
 from ..summaries.dimensions import COUNT_FIELDS, HIT_DIMENSIONS, VISIT_DIMENSIONS, hour_expression, prop_value
 from .periods import Period
@@ -89,7 +89,13 @@ def matching(site: SiteRef, period: Period, filters: Iterable[Filter]) -> list:
         elif f.dimension == "goal":
             if f.goal is None:
                 raise InvalidQuery("A goal filter without its goal's rules (tracking.goals.resolve_filters).")
-            conditions.append(visit_converts(f.goal, Visit.__table__))
+            if f.goal.summarized:  # the visits listed as converted on it, through their index
+                gv = GoalVisit.__table__
+                conditions.append(v.id.in_(select(gv.c.visit_id).where(
+                    gv.c.site_id == site.id, gv.c.goal_id == f.goal.id, gv.c.day >= period.start, gv.c.day < period.end
+                )))
+            else:
+                conditions.append(visit_converts(f.goal, Visit.__table__))
     return conditions
 
 

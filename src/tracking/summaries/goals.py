@@ -38,7 +38,7 @@ from typing import cast
 from sqlalchemy import Table, case, delete, func, literal, or_, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..goals import GoalSpec, hit_converts, path_matcher, spec, visit_converts
+from ..goals import GoalSpec, hit_converts, path_matcher, spec
 from ..models import FunnelVisit, FunnelVisitor, Goal, GoalRevenue, GoalStat, GoalVisit, GoalVisitor, Hit, Site, Visit
 from ..models.summaries import SPLIT
 from ..models.types import AMOUNT_DECIMALS, driver_cursor, postgresql_array, utcnow
@@ -104,13 +104,16 @@ class GoalDelta:
 
     def __init__(self) -> None:
         self.conversions: dict[tuple[int, int, date], int] = defaultdict(int)
+        #: (site, goal, day, visitor, visit) → conversions: the rows of ``goal_visits``
+        self.visits: dict[tuple[int, int, date, int, int], int] = defaultdict(int)
         self.revenue: dict[tuple[int, int, date, str], list[int]] = defaultdict(lambda: [0, 0, 0])
         self.visitors: set[tuple[int, int, date, int]] = set()
 
-    def add(self, site_id: int, day: date, visitor: int, goal: GoalSpec, currency: str | None,
+    def add(self, site_id: int, day: date, visitor: int, visit_id: int, goal: GoalSpec, currency: str | None,
             amount: Decimal | None) -> None:
-        """A hit of a visit of ``day`` by ``visitor`` that converts on ``goal``."""
+        """A hit of visit ``visit_id`` of ``day`` by ``visitor`` that converts on ``goal``."""
         self.conversions[(site_id, goal.id, day)] += 1
+        self.visits[(site_id, goal.id, day, visitor, visit_id)] += 1
         self.visitors.add((site_id, goal.id, day, visitor))
         if goal.kind == "event" and currency is not None and amount is not None:
             high, low = _parts(Decimal(amount))
@@ -143,6 +146,8 @@ class GoalDelta:
         upsert(connection, _STATS, ("site_id", "goal_id", "day"), ("visitors", "conversions"), stats)
         revenue = [(*key, high, low, count) for key, (high, low, count) in sorted(self.revenue.items())]
         upsert(connection, _REVENUE, ("site_id", "goal_id", "day", "currency"), ("high", "low", "count"), revenue)
+        upsert(connection, _GOAL_VISITS, ("site_id", "goal_id", "day", "visitor", "visit_id"), ("conversions",),
+               [(*key, count) for key, count in sorted(self.visits.items())])
 
 
 @functools.cache
@@ -172,15 +177,15 @@ def goal_matches(goals: dict[int, SiteGoals], batch) -> list[list[GoalSpec]]:
     return found
 
 
-def record_conversions(delta: GoalDelta, batch, visitors: list[int], days: list[date | None],
-                       converting: list[list[GoalSpec]]) -> None:
+def record_conversions(delta: GoalDelta, batch, visitors: list[int], visit_ids: list[int | None],
+                       days: list[date | None], converting: list[list[GoalSpec]]) -> None:
     """Add the conversions among a batch's hits (``days``: each hit's visit's day, ``None``
     for a bot's hit, which converts nothing; ``converting``: the goals each converts on)."""
-    for hit, visitor, day, found in zip(batch, visitors, days, converting, strict=True):
-        if day is None:
+    for hit, visitor, visit_id, day, found in zip(batch, visitors, visit_ids, days, converting, strict=True):
+        if day is None or visit_id is None:
             continue
         for goal in found:
-            delta.add(hit.site_id, day, visitor, goal, hit.revenue_currency, hit.revenue_amount)
+            delta.add(hit.site_id, day, visitor, visit_id, goal, hit.revenue_currency, hit.revenue_amount)
 
 
 def visitors_kept_since(today: date) -> date:
@@ -220,23 +225,31 @@ def rebuild_goals(session, site_id: int, *, today: date | None = None) -> int:
     specs = [spec(goal) for goal in goals]
     v = Visit.__table__
     h = Hit.__table__
-    # The visits that converted (a visit converts when one of its hits does; the visits list
-    # their pages and events): one pass, each visit marked with the goals it converted on.
-    flags = [visit_converts(goal, v, h).label(f"g{index}") for index, goal in enumerate(specs)]
-    marked = select(v.c.id, v.c.day, v.c.visitor, *flags).where(v.c.site_id == site_id).cte("marked").prefix_with(
-        "MATERIALIZED")
-    session.execute(_GOAL_VISITS.insert().from_select(("site_id", "goal_id", "day", "visitor", "visit_id"), union_all(*(
-        select(literal(site_id), literal(goal.id), marked.c.day, marked.c.visitor, marked.c.id).where(marked.c[f"g{index}"])
+    # The visits that converted and their conversions (the converting hits), per goal: one pass
+    # over the converting hits, grouped by visit; a visit's conversions count on its day.
+    converts = [hit_converts(goal, h) for goal in specs]
+    per_visit = select(
+        v.c.id, v.c.day, v.c.visitor,
+        *(func.sum(case((condition, 1), else_=0)).label(f"c{index}") for index, condition in enumerate(converts)),
+    ).select_from(h.join(v, v.c.id == h.c.visit_id)).where(h.c.site_id == site_id, or_(*converts)).group_by(
+        v.c.id, v.c.day, v.c.visitor
+    ).cte("per_visit").prefix_with("MATERIALIZED")
+    gv = _GOAL_VISITS
+    session.execute(gv.insert().from_select(("site_id", "goal_id", "day", "visitor", "visit_id", "conversions"), union_all(*(
+        select(literal(site_id), literal(goal.id), per_visit.c.day, per_visit.c.visitor, per_visit.c.id,
+               per_visit.c[f"c{index}"]).where(per_visit.c[f"c{index}"] > 0)
         for index, goal in enumerate(specs)
     ))))
-    # Visitors: per goal and day, the distinct visitors of its visits.
-    gv = _GOAL_VISITS
-    stats: dict[tuple[int, date], list[int]] = {}
-    for goal_id, on, visitors in session.execute(
-        select(gv.c.goal_id, gv.c.day, func.count(func.distinct(gv.c.visitor)))
-        .where(gv.c.site_id == site_id).group_by(gv.c.goal_id, gv.c.day)
-    ):
-        stats[(goal_id, _date(on))] = [int(visitors), 0]
+    # Per goal and day: the distinct visitors of its visits, and their conversions.
+    stats = [
+        {"site_id": site_id, "goal_id": goal_id, "day": _date(on), "visitors": int(visitors), "conversions": int(conversions)}
+        for goal_id, on, visitors, conversions in session.execute(
+            select(gv.c.goal_id, gv.c.day, func.count(func.distinct(gv.c.visitor)), func.sum(gv.c.conversions))
+            .where(gv.c.site_id == site_id).group_by(gv.c.goal_id, gv.c.day).order_by(gv.c.goal_id, gv.c.day)
+        )
+    ]
+    if stats:
+        session.execute(_STATS.insert(), stats)
     # Who converted on the days new hits may still come to.
     since = visitors_kept_since(today or utcnow().date())
     session.execute(_VISITORS.insert().from_select(
@@ -244,20 +257,7 @@ def rebuild_goals(session, site_id: int, *, today: date | None = None) -> int:
         select(gv.c.site_id, gv.c.goal_id, gv.c.day, gv.c.visitor).where(gv.c.site_id == site_id, gv.c.day >= since)
         .distinct(),
     ))
-    # Conversions: one pass over the converting hits, each dated by its visit.
-    converts = [hit_converts(goal, h) for goal in specs]
     day = v.c.day
-    counts = select(day, *(func.sum(case((condition, 1), else_=0)) for condition in converts)).select_from(
-        h.join(v, v.c.id == h.c.visit_id)
-    ).where(h.c.site_id == site_id, or_(*converts)).group_by(day)
-    for row in session.execute(counts):
-        for goal, count in zip(specs, row[1:], strict=True):
-            if count:
-                stats.setdefault((goal.id, _date(row[0])), [0, 0])[1] = int(count)
-    rows = [{"site_id": site_id, "goal_id": goal_id, "day": on, "visitors": visitors, "conversions": conversions}
-            for (goal_id, on), (visitors, conversions) in sorted(stats.items())]
-    if rows:
-        session.execute(_STATS.insert(), rows)
     priced = [(goal, condition) for goal, condition in zip(specs, converts, strict=True) if goal.kind == "event"]
     if priced:
         amounts = select(
