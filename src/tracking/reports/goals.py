@@ -34,7 +34,7 @@ from ..models.types import AMOUNT_DECIMALS
 from .periods import Period
 from .planner import Source, plan
 from .query import StatsQuery
-from .raw_runner import RawRunner, matching
+from .raw_runner import RawRunner, matching, matching_ids
 
 
 @dataclass
@@ -212,17 +212,15 @@ def listed_numbers(db, query: StatsQuery, period: Period, goals: list[GoalSpec])
         return found
     gv = GoalVisit.__table__
     RawRunner(db, query).tune()
-    ids = select(Visit.id).where(*matching(query.site, period, query.filters))
-    person: ColumnElement
-    if db.get_bind().dialect.name == "postgresql":
-        person = tuple_(gv.c.day, gv.c.visitor)
-    else:
-        person = cast(gv.c.visitor, String) + "@" + cast(gv.c.day, String)
+    ids = matching_ids(query.site, period, query.filters)
     at = {goal.id: index for index, goal in enumerate(goals)}
-    counted = select(gv.c.goal_id, func.count(func.distinct(person)), func.sum(gv.c.conversions)).where(
+    # A visitor per day (the summaries' rule): grouped by goal, day and visitor first (hashed),
+    # then counted per goal.
+    people = select(gv.c.goal_id, func.sum(gv.c.conversions).label("conversions")).where(
         gv.c.site_id == query.site.id, gv.c.goal_id.in_(list(at)), gv.c.day >= period.start, gv.c.day < period.end,
         gv.c.visit_id.in_(ids),
-    ).group_by(gv.c.goal_id)
+    ).group_by(gv.c.goal_id, gv.c.day, gv.c.visitor).subquery("people")
+    counted = select(people.c.goal_id, func.count(), func.sum(people.c.conversions)).group_by(people.c.goal_id)
     for goal_id, visitors, conversions in db.execute(counted):
         found[at[goal_id]].visitors = int(visitors)
         found[at[goal_id]].conversions = int(conversions)

@@ -90,13 +90,25 @@ def matching(site: SiteRef, period: Period, filters: Iterable[Filter]) -> list:
             if f.goal is None:
                 raise InvalidQuery("A goal filter without its goal's rules (tracking.goals.resolve_filters).")
             if f.goal.summarized:  # the visits listed as converted on it, through their index
-                gv = GoalVisit.__table__
-                conditions.append(v.id.in_(select(gv.c.visit_id).where(
-                    gv.c.site_id == site.id, gv.c.goal_id == f.goal.id, gv.c.day >= period.start, gv.c.day < period.end
-                )))
+                conditions.append(v.id.in_(_listed(site, period, f.goal.id)))
             else:
                 conditions.append(visit_converts(f.goal, Visit.__table__))
     return conditions
+
+
+def matching_ids(site: SiteRef, period: Period, filters: tuple[Filter, ...]):
+    """The ids of the visits of the period that match ``filters``, as a select: for one filter
+    by a goal counted for its present rules, its list of converted visits alone."""
+    if len(filters) == 1 and filters[0].dimension == "goal" and filters[0].goal and filters[0].goal.summarized:
+        return _listed(site, period, filters[0].goal.id)
+    return select(Visit.id).where(*matching(site, period, filters))
+
+
+def _listed(site: SiteRef, period: Period, goal_id: int):
+    """The visits of the period that converted on a goal, from its list (``goal_visits``)."""
+    gv = GoalVisit.__table__
+    return select(gv.c.visit_id).where(gv.c.site_id == site.id, gv.c.goal_id == goal_id, gv.c.day >= period.start,
+                                       gv.c.day < period.end)
 
 
 def matching_visits(site: SiteRef, period: Period, filters: Iterable[Filter]):

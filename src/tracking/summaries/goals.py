@@ -35,7 +35,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import cast
 
-from sqlalchemy import Table, case, delete, func, literal, or_, select, union_all, update
+from sqlalchemy import Table, case, delete, func, literal, or_, select, text, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..goals import GoalSpec, hit_converts, path_matcher, spec
@@ -289,6 +289,10 @@ def rebuild_goals(session, site_id: int, *, today: date | None = None) -> int:
     # (their steps are goals).
     count_goal_segments(session, site_id)
     rebuild_funnels(session, site_id, since)
+    if session.get_bind().dialect.name == "postgresql":
+        # Fresh statistics for the planner: a first count fills the list of converted visits
+        # from nothing (millions of rows), and a goal filter's statements read it by them.
+        session.execute(text("ANALYZE goal_visits"))
     return len(goals)
 
 
