@@ -53,18 +53,20 @@ def test_the_common_values_are_chosen_and_counted_from_the_raw_rows(dbsession, m
     # 200 visits: 1 % is 2 visits. A referrer of one visit is rare; no referrer is never chosen.
     Store(None).write_batch(dbsession, visits(site, T, {"google.com": 120, "bing.com": 40, "rare.example": 1, "": 39}))
     added = segments.choose_values(dbsession, site.id, T.date())
-    assert added == {"referrer": ["google.com", "bing.com"], "entry": ["/"]}
-    assert chosen(dbsession, site.id) == {("referrer", "google.com"), ("referrer", "bing.com"), ("entry", "/")}
+    assert added == {"referrer": ["google.com", "bing.com"], "entry": ["/"], "page": ["/"]}
+    assert chosen(dbsession, site.id) == {("referrer", "google.com"), ("referrer", "bing.com"), ("entry", "/"),
+                                          ("page", "/")}
     assert dbsession.get(Site, site.id).values_chosen_on == T.date()
     rows = segment_summaries(dbsession, site.id)
     # The site's total row of each value: its visitors, visits, page views, bounces, duration, events.
     assert rows[("referrer", "google.com", "", T.date(), "")] == (120, 120, 120, 120, 0, 0)
     assert rows[("referrer", "bing.com", "page", T.date(), "/")] == (40, 0, 40, 0, 0, 0)
     assert not any(key[:2] == ("referrer", "rare.example") for key in rows)
-    counted = {key: counts for key, counts in rows.items() if key[0] in ("referrer", "entry")}
+    assert rows[("page", "/", "", T.date(), "")] == (200, 200, 200, 200, 0, 0)
+    counted = {key: counts for key, counts in rows.items() if key[0] in ("referrer", "entry", "page")}
     rebuild(dbsession, site.id)  # recounts the chosen values with the rest: the same rows
     assert {key: counts for key, counts in segment_summaries(dbsession, site.id).items()
-            if key[0] in ("referrer", "entry")} == counted
+            if key[0] in ("referrer", "entry", "page")} == counted
     # Nothing new the next day: nothing counted again.
     assert segments.choose_values(dbsession, site.id, T.date() + timedelta(days=1)) == {}
     assert segment_summaries(dbsession, site.id) == rows
@@ -132,3 +134,20 @@ def test_the_writer_queues_one_choice_a_day_per_site_and_runs_it(dbsession, fact
     # Tomorrow, one each again, and a waiting one is not doubled.
     assert jobs.queue_values(factory, T + timedelta(days=1)) == 2
     assert jobs.queue_values(factory, T + timedelta(days=1, hours=1)) == 0
+
+
+def test_a_visit_that_views_a_chosen_page_later_brings_its_earlier_hits_into_the_pages_rows(
+        dbsession, make_site, owner):
+    site = make_site(owner, url="https://example.com", timezone="UTC")
+    # 200 visits of /pricing make it common; one visit of /a (0.5 %) does not make /a common.
+    Store(None).write_batch(dbsession, [*visits(site, T, {"": 200}, path="/pricing"),
+                                        make_hit(site, T, "/a", ip="192.0.2.1")])
+    assert segments.choose_values(dbsession, site.id, T.date())["page"] == ["/pricing"]
+    # In a later batch that visit goes on to /pricing: it joins the page's rows with its /a.
+    Store(None).write_batch(dbsession, [make_hit(site, T + timedelta(minutes=3), "/pricing", ip="192.0.2.1")])
+    rows = segment_summaries(dbsession, site.id)
+    assert rows[("page", "/pricing", "page", T.date(), "/a")] == (1, 0, 1, 0, 0, 0)
+    assert rows[("page", "/pricing", "", T.date(), "")] == (201, 201, 202, 200, 180, 0)
+    assert rows[("page", "/pricing", "exit", T.date(), "/pricing")][1] == 201
+    rebuild(dbsession, site.id)
+    assert segment_summaries(dbsession, site.id) == rows

@@ -279,13 +279,13 @@ class Store(HitBuffer):
             visitors = [visitor_id(self._salt(session, hit.ts.date()), hit.visitor_key) for hit in batch]
             # The goals each hit converts on (none for a bot's: it has no visit).
             converting = goal_matches(goals, batch) if goals else None
-            visit_ids, firsts, days, attrs, visit_goals = assign_visits(connection, batch, visitors, delta, converting)
+            visit_ids, firsts, days, attrs, joined = assign_visits(connection, batch, visitors, delta, converting)
             rows = []
-            for hit, visitor, visit_id, first, its_visit, its_goals in zip(batch, visitors, visit_ids, firsts, attrs,
-                                                                          visit_goals, strict=True):
+            for hit, visitor, visit_id, first, its_visit, its_segments in zip(batch, visitors, visit_ids, firsts, attrs,
+                                                                             joined, strict=True):
                 rows.append((*_stored_values(hit), visitor, visit_id, first))
                 delta.add_hit(hit.site_id, hit.day, hit.ts, hit.event, hit.path, hit.props, first, hit.bot, its_visit,
-                              its_goals)
+                              its_segments)
             INSERT_HITS.executemany(connection, rows)
             if converting is not None:
                 record_conversions(conversions, batch, visitors, visit_ids, days, converting)

@@ -55,7 +55,7 @@ class _State:
     ``names``: the paths it viewed and the events it sent, in the order first seen."""
 
     __slots__ = ("id", "site_id", "visitor", "day", "is_first", "started", "last", "attrs", "pageviews", "events",
-                 "before", "before_exit", "pages", "names", "goals", "goals_before")
+                 "before", "before_exit", "pages", "names", "members", "members_before")
 
     def __init__(self, id, site_id, visitor, day, is_first, started, last, attrs, pageviews=0, events=0,
                  pages=(), names=()):
@@ -73,10 +73,9 @@ class _State:
         self.before_exit = None if id is None else attrs["exit"]
         self.pages = dict.fromkeys(pages)
         self.names = dict.fromkeys(names)
-        #: The goals it converted on (read from ``goal_visits`` for a visit of the database), and
-        #: those before the batch.
-        self.goals: set[int] = set()
-        self.goals_before: frozenset[int] = frozenset()
+        #: The segments it joined at a hit (:func:`_enter_segments`), and those before the batch.
+        self.members: set[tuple[str, str]] = set()
+        self.members_before: frozenset[tuple[str, str]] = frozenset()
 
     @classmethod
     def from_row(cls, row) -> "_State":
@@ -112,16 +111,18 @@ UPDATE_VISITS = Statement(_V, ("ended_at", "exit_path", "pageviews", "events", "
 def assign_visits(
     connection, batch: list[EnrichedHit], visitors: list[int], delta: Delta,
     converting: "list[list[GoalSpec]] | None" = None,
-) -> tuple[list[int | None], list[bool], list[date | None], list[dict[str, str] | None], list[frozenset[int]]]:
+) -> tuple[list[int | None], list[bool], list[date | None], list[dict[str, str] | None],
+           list[frozenset[tuple[str, str]]]]:
     """The visit id of each hit (``None`` for bots), opening and extending visits; whether
     each hit is its visitor's first page view of its path (first event of its name) today;
     the day its visit began (``None`` for bots: the day a conversion counts on); and its
-    visit's dimensions (``None`` for bots: the segments its summaries count in); and the goals
-    its visit converted on, this batch's hits included (``converting``: the goals each hit
-    converts on, ``None`` when the batch's sites have none).
+    visit's dimensions (``None`` for bots: the segments its summaries count in); and the
+    segments its visit joined at a hit, this batch's included (``converting``: the goals each
+    hit converts on, ``None`` when the batch's sites have none; the chosen pages and events,
+    from ``delta.values``).
 
-    A visit that converts on a goal for the first time joins the goal's segment with
-    everything it counted before (:func:`_enter_goals`).
+    A visit that converts on a goal, views a chosen page or sends a chosen event for the first
+    time joins that segment with everything it counted before (:func:`_enter_segments`).
 
     The visitors' visits are read from the database (locked on PostgreSQL, so that server
     processes extending the same visit take turns; on SQLite the writer's transaction holds
@@ -135,14 +136,16 @@ def assign_visits(
     firsts = [False] * len(batch)
     days: list[date | None] = [None] * len(batch)
     attrs: list[dict[str, str] | None] = [None] * len(batch)
-    goals: list[frozenset[int]] = [frozenset()] * len(batch)
+    members: list[frozenset[tuple[str, str]]] = [frozenset()] * len(batch)
     if not people:
-        return result, firsts, days, attrs, goals
+        return result, firsts, days, attrs, members
     keys = {(hit.site_id, visitors[i]) for i, hit in people}
     postgresql = connection.dialect.name == "postgresql"
     current: dict[tuple[int, int], _State] = {}
     #: Per visitor: the paths viewed (``("pageview", path)``) and events sent (``(name, "")``) today.
     already: dict[tuple[int, int], set[tuple[str, str]]] = {}
+    #: Per (site, visitor, day): the chosen pages and events its visits listed (:func:`_enter_segments`).
+    joined: dict[tuple[int, int, date], set[tuple[str, str]]] = {}
     for row in connection.execute(_VISITS_OF[postgresql], _visitor_parameters(postgresql, keys)).all():
         key = (row[1], row[2])  # rows come by ended_at: the last visit of each visitor wins
         if key in keys:
@@ -150,6 +153,9 @@ def assign_visits(
             viewed = already.setdefault(key, set())
             viewed.update(("pageview", path) for path in visit.pages)
             viewed.update((name, "") for name in visit.names)
+            visit.members_before = _listed_members(visit, delta.values.get(visit.site_id))
+            visit.members.update(visit.members_before)
+            joined.setdefault((visit.site_id, visit.visitor, visit.day), set()).update(visit.members_before)
     if converting is not None:
         _read_goals(connection, current.values())
     seen = set(current)
@@ -183,7 +189,12 @@ def assign_visits(
         if hit.ts > state.last:
             state.last = hit.ts
         if converting is not None and converting[i]:
-            state.goals.update(goal.id for goal in converting[i])
+            state.members.update((GOAL, str(goal.id)) for goal in converting[i])
+        chosen = delta.values.get(hit.site_id)
+        if chosen:
+            segment, value = ("page", hit.path) if hit.event == "pageview" else ("event", hit.event)
+            if value in chosen.get(segment, ()):
+                state.members.add((segment, value))
         assigned.append((i, state))
 
     if new:
@@ -202,16 +213,15 @@ def assign_visits(
         delta.add_visit_start(state.site_id, state.started, state.is_first)
     for state in extended:
         delta.change_visit(state.site_id, state.day, state.attrs, state.before, state.before_exit, state.counts(),
-                           state.goals_before)
-    if converting is not None:
-        _enter_goals(connection, [state for state in {id(s): s for _, s in assigned}.values()
-                                  if state.goals != state.goals_before], delta)
+                           state.members_before)
+    _enter_segments(connection, [state for state in {id(s): s for _, s in assigned}.values()
+                                 if state.members != state.members_before], delta, joined)
     for i, state in assigned:
         result[i] = state.id
         days[i] = state.day
         attrs[i] = state.attrs
-        goals[i] = frozenset(state.goals)
-    return result, firsts, days, attrs, goals
+        members[i] = frozenset(state.members)
+    return result, firsts, days, attrs, members
 
 
 _GV = GoalVisit.__table__
@@ -221,45 +231,63 @@ _PRIOR_HITS = select(Hit.visit_id, Hit.day, Hit.event, Hit.path, Hit.props, Hit.
 )
 
 
+def _listed_members(state: _State, chosen: dict[str, frozenset[str]] | None) -> frozenset[tuple[str, str]]:
+    """The chosen pages and events (:mod:`~tracking.summaries.segments`) a visit lists."""
+    if not chosen:
+        return frozenset()
+    pages, events = chosen.get("page", frozenset()), chosen.get("event", frozenset())
+    return frozenset([*(("page", path) for path in state.pages if path in pages),
+                      *(("event", name) for name in state.names if name in events)])
+
+
 def _read_goals(connection, states: Iterable[_State]) -> None:
-    """The goals the visits of the database converted on (``goal_visits``)."""
+    """The goals the visits of the database converted on (``goal_visits``), among the segments
+    they had joined."""
     by_id = {state.id: state for state in states}
     if not by_id:
         return
     for visit_id, goal_id in connection.execute(_GOALS_OF, {"ids": sorted(by_id)}):
-        by_id[visit_id].goals.add(goal_id)
+        by_id[visit_id].members.add((GOAL, str(goal_id)))
     for state in by_id.values():
-        state.goals_before = frozenset(state.goals)
+        state.members_before = frozenset(state.members)
 
 
-def _enter_goals(connection, states: list[_State], delta: Delta) -> None:
-    """Visits that converted on goals for the first time in this batch (``goal_visits`` gets
-    them with their conversions: :class:`~tracking.summaries.goals.GoalDelta`): their
-    contribution so far added to those goals' segments — the visit's
-    counts (its visitor counted at the visitor's first visit of the day to convert on the goal,
-    as the raw rows count them under a goal filter) and, for a visit continued from an earlier
-    batch, the hits it had (read back; this batch's hits follow in :meth:`Delta.add_hit`)."""
+def _enter_segments(connection, states: list[_State], delta: Delta,
+                    joined: dict[tuple[int, int, date], set[tuple[str, str]]]) -> None:
+    """Visits that joined segments at a hit in this batch — converted on a goal (``goal_visits``
+    gets them with their conversions: :class:`~tracking.summaries.goals.GoalDelta`), viewed a
+    chosen page, sent a chosen event: their contribution so far added to those segments. The
+    visit's counts, its visitor counted at the visitor's first visit of the day to join (as the
+    raw rows count a visitor under a goal, page or event filter: by the goals' list, or by the
+    pages and events the visitor's visits of the day list, ``joined``); and, for a visit
+    continued from an earlier batch, the hits it had (read back; this batch's hits follow in
+    :meth:`Delta.add_hit`)."""
     if not states:
         return
-    entering = sorted(((state, goal_id) for state in states for goal_id in state.goals - state.goals_before),
+    entering = sorted(((state, member) for state in states for member in state.members - state.members_before),
                       key=lambda pair: (pair[0].started, pair[0].id, pair[1]))
-    keys = {(state.site_id, goal_id, state.day, state.visitor) for state, goal_id in entering}
-    counted = set(connection.execute(
-        select(_GV.c.site_id, _GV.c.goal_id, _GV.c.day, _GV.c.visitor).where(
-            tuple_(_GV.c.site_id, _GV.c.goal_id, _GV.c.day, _GV.c.visitor).in_(sorted(keys))
-        )
-    ).tuples())
-    for state, goal_id in entering:
-        key = (state.site_id, goal_id, state.day, state.visitor)
+    goals = {(state.site_id, int(value), state.day, state.visitor) for state, (segment, value) in entering
+             if segment == GOAL}
+    counted = set()
+    if goals:
+        for site_id, goal_id, day, visitor in connection.execute(
+            select(_GV.c.site_id, _GV.c.goal_id, _GV.c.day, _GV.c.visitor).where(
+                tuple_(_GV.c.site_id, _GV.c.goal_id, _GV.c.day, _GV.c.visitor).in_(sorted(goals))
+            )
+        ):
+            counted.add((site_id, visitor, day, (GOAL, str(goal_id))))
+    for state, member in entering:
+        key = (state.site_id, state.visitor, state.day, member)
+        first = key not in counted and member not in joined.get((state.site_id, state.visitor, state.day), ())
         visitors, *rest = state.counts()
-        delta.enter_goal(state.site_id, state.day, state.attrs, (0 if key in counted else 1, *rest), goal_id)
+        delta.enter_segment(state.site_id, state.day, state.attrs, (1 if first else 0, *rest), member)
         counted.add(key)
     continued = {state.id: state for state in states if state.before is not None}
     if continued:
         for visit_id, day, event, path, props, is_first in connection.execute(_PRIOR_HITS, {"ids": sorted(continued)}):
             state = continued[visit_id]
-            for goal_id in state.goals - state.goals_before:
-                delta.add_segment_hit(state.site_id, (GOAL, str(goal_id)), day, event, path, props, is_first)
+            for member in state.members - state.members_before:
+                delta.add_segment_hit(state.site_id, member, day, event, path, props, is_first)
 
 
 #: The stored measurements of page views (:func:`record_engagements`).
@@ -310,11 +338,14 @@ def record_engagements(connection, engagements: list[EnrichedHit], visitors: lis
         [(s.last, s.attrs["exit"], s.pageviews, s.events, s.duration, listing(s.pages), listing(s.names), s.id)
          for s in extended.values()],
     )
+    for state in extended.values():
+        state.members_before = _listed_members(state, delta.values.get(state.site_id))
+        state.members.update(state.members_before)
     if goals:
         _read_goals(connection, extended.values())
     for state in extended.values():
         delta.change_visit(state.site_id, state.day, state.attrs, state.before, state.before_exit, state.counts(),
-                           state.goals_before)
+                           state.members_before)
     INSERT_ENGAGEMENTS.executemany(connection, rows)
     return len(rows)
 

@@ -8,10 +8,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, Table, and_, case, cast, delete, func, literal, literal_column, or_, select, tuple_
+from sqlalchemy import (
+    String,
+    Table,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+    union_all,
+)
 
 from ..models import DailyStat, GoalVisit, Hit, SegmentStat, Visit
-from .dimensions import BOT, COUNT_FIELDS, GOAL, HITS, PROP_SEPARATOR, TOTAL, VISIT_DIMENSIONS
+from ..models.hits import listed
+from .dimensions import BOT, COUNT_FIELDS, GOAL, HITS, LISTED, PROP_SEPARATOR, TOTAL, VISIT_DIMENSIONS
 
 
 def _table(model) -> Table:
@@ -75,10 +90,27 @@ class _Target:
         return () if self.name is None else (literal(self.name), value)
 
 
-def _target(site_id: int, segment: str | None) -> _Target:
+def _target(site_id: int, segment: str | None, values: Sequence[str] | None = None) -> _Target:
     v = _table(Visit)
     if segment is None:
         return _Target(DAILY, COLUMNS, v.c, v.c.is_first, _HITS)
+    if segment in LISTED:
+        # The visits that viewed a page (sent an event), as the visits list them: a visitor
+        # counts at their first such visit of the day. Each value's visits found apart.
+        if not values:
+            raise ValueError(f"the {segment} segment is counted for chosen values only")
+        listing = v.c.pages if segment == "page" else v.c.event_names
+        found = [select(v.c.id.label("visit_id"), literal(value).label("member")).where(
+            v.c.site_id == site_id, listed(listing, value)) for value in values]
+        pairs = (found[0] if len(found) == 1 else union_all(*found)).subquery("members")
+        rank = func.row_number().over(partition_by=(pairs.c.member, v.c.day, v.c.visitor),
+                                      order_by=(v.c.started_at, v.c.id))
+        visits = select(*v.c, pairs.c.member, rank.label("member_rank")).select_from(
+            v.join(pairs, pairs.c.visit_id == v.c.id)
+        ).subquery("member_visits")
+        return _Target(SEGMENTS_TABLE, SEGMENT_COLUMNS, visits.c, visits.c.member_rank == 1,
+                       _HITS.join(pairs, pairs.c.visit_id == _HITS.c.visit_id), visits.c.member, pairs.c.member,
+                       segment)
     if segment == GOAL:
         # A goal's visits: a visitor counts at their first visit of the day that converted.
         gv = _table(GoalVisit)
@@ -98,7 +130,7 @@ def _target(site_id: int, segment: str | None) -> _Target:
 def _count_visits(session, site_id: int, dialect: str, segment: str | None, values: Sequence[str] | None) -> None:
     """Each visit's contribution to the site's total and its dimensions' rows (of ``segment``'s
     values, or of ``values`` of it: the rows of the visits of each value)."""
-    target = _target(site_id, segment)
+    target = _target(site_id, segment, values)
     column = target.value
     keys = target.keys(column)
     only = () if values is None or column is None else (column.in_(values),)
@@ -146,7 +178,7 @@ def _count_visits(session, site_id: int, dialect: str, segment: str | None, valu
 def _count_hits(session, site_id: int, dialect: str, segment: str | None, values: Sequence[str] | None) -> None:
     """The hits' contributions: pages, events (and bot reasons, outside segments), then the
     events' properties, one row per (event, key, value) of their JSON objects."""
-    target = _target(site_id, segment)
+    target = _target(site_id, segment, values)
     column = target.hit_value
     keys = target.keys(column)
     only = () if values is None or column is None else (column.in_(values),)

@@ -26,7 +26,7 @@ from typing import cast
 from sqlalchemy import Table
 
 from ..models import DailyStat, HourlyStat, SegmentStat
-from .dimensions import BOT, COUNT_FIELDS, GOAL, HITS, SEGMENTS, TOTAL, prop_value
+from .dimensions import BOT, COUNT_FIELDS, HITS, SEGMENTS, TOTAL, prop_value
 from .rows import upsert
 from .segments import SiteValues
 
@@ -60,38 +60,40 @@ class Delta:
 
     def change_visit(
         self, site_id: int, day: date, attrs: dict[str, str], before: tuple[int, ...], before_exit: str,
-        counts: tuple[int, ...], goals: Iterable[int] = (),
+        counts: tuple[int, ...], members: Iterable[tuple[str, str]] = (),
     ) -> None:
         """A continued visit's change, from its contribution ``before`` (with exit page
         ``before_exit``) to ``counts``. Its dimensions are those of its first hit and do not
         change, except the exit page: the former exit row loses the whole former contribution,
-        the new one gains the present one. ``goals``: those it had converted on before (their
-        segments change with it)."""
+        the new one gains the present one. ``members``: the segments it had joined at a hit
+        before (a goal's, a page's: :meth:`enter_segment`), which change with it."""
         change = tuple(now - then for now, then in zip(counts, before, strict=True))
         if attrs["exit"] == before_exit:
-            self._add(site_id, day, attrs, ((TOTAL, ""), *attrs.items()), change, goals)
+            self._add(site_id, day, attrs, ((TOTAL, ""), *attrs.items()), change, members)
             return
         self._add(site_id, day, attrs, ((TOTAL, ""), *((d, v) for d, v in attrs.items() if d != "exit")), change,
-                  goals)
-        self._add(site_id, day, attrs, (("exit", before_exit),), tuple(-then for then in before), goals)
-        self._add(site_id, day, attrs, (("exit", attrs["exit"]),), counts, goals)
+                  members)
+        self._add(site_id, day, attrs, (("exit", before_exit),), tuple(-then for then in before), members)
+        self._add(site_id, day, attrs, (("exit", attrs["exit"]),), counts, members)
 
-    def enter_goal(self, site_id: int, day: date, attrs: dict[str, str], counts: tuple[int, ...], goal_id: int) -> None:
-        """A visit that converted on a goal for the first time: its whole contribution so far
-        (``counts``: its visitor counted when it is the visitor's first visit of the day to
-        convert) to the goal's segment, as a new visit's to the day's rows. Its hits follow
-        (:meth:`add_hit`, :meth:`add_segment_hit`)."""
+    def enter_segment(self, site_id: int, day: date, attrs: dict[str, str], counts: tuple[int, ...],
+                      segment: tuple[str, str]) -> None:
+        """A visit that joins a segment at a hit — converts on a goal, views a chosen page, sends
+        a chosen event — for the first time: its whole contribution so far (``counts``: its
+        visitor counted when it is the visitor's first visit of the day to join) to the
+        segment, as a new visit's to the day's rows. Its hits follow (:meth:`add_hit`,
+        :meth:`add_segment_hit`)."""
         rows = ((TOTAL, ""), *attrs.items())
         for dim, value in rows:
-            row = self.segments[(site_id, GOAL, str(goal_id), dim, day, value)]
+            row = self.segments[(site_id, *segment, dim, day, value)]
             for i, count in enumerate(counts):
                 row[i] += count
 
     def _add(self, site_id: int, day: date, attrs: dict[str, str], rows, counts: tuple[int, ...],
-             goals: Iterable[int] = ()) -> None:
+             members: Iterable[tuple[str, str]] = ()) -> None:
         """Add ``counts`` to the (dimension, value) ``rows`` of a day, and of the segments of
-        the visit's ``attrs`` and ``goals``, touching only the counts that change: most of a
-        continued visit's changes are zero."""
+        the visit's ``attrs`` and those it joined at a hit (``members``), touching only the
+        counts that change: most of a continued visit's changes are zero."""
         changes = [(i, count) for i, count in enumerate(counts) if count]
         if not changes:
             return
@@ -101,20 +103,22 @@ class Delta:
             row = daily[(site_id, dim, day, value)]
             for i, count in changes:
                 row[i] += count
-        for segment, segment_value in self._segments(site_id, attrs, goals):
+        for segment, segment_value in self._segments(site_id, attrs, members):
             for dim, value in rows:
                 row = segments[(site_id, segment, segment_value, dim, day, value)]
                 for i, count in changes:
                     row[i] += count
 
-    def _segments(self, site_id: int, attrs: dict[str, str], goals: Iterable[int] = ()) -> list[tuple[str, str]]:
-        """The segments (dimension, value) a visit with ``attrs`` counts in, and those of the
-        ``goals`` it converted on."""
+    def _segments(self, site_id: int, attrs: dict[str, str],
+                  members: Iterable[tuple[str, str]] = ()) -> list[tuple[str, str]]:
+        """The segments (dimension, value) a visit with ``attrs`` counts in, and those it joined
+        at a hit (``members``)."""
         keys = [(segment, attrs[segment]) for segment in SEGMENTS]
         chosen = self.values.get(site_id)
         if chosen:
-            keys += [(segment, attrs[segment]) for segment, values in chosen.items() if attrs[segment] in values]
-        keys += [(GOAL, str(goal_id)) for goal_id in goals]
+            keys += [(segment, attrs[segment]) for segment, values in chosen.items()
+                     if segment in attrs and attrs[segment] in values]
+        keys.extend(members)
         return keys
 
     def add_visit_start(self, site_id: int, started: datetime, is_first: bool) -> None:
@@ -123,9 +127,9 @@ class Delta:
         row[1] += 1
 
     def add_hit(self, site_id: int, day: date, ts: datetime, event: str, path: str, props, is_first: bool, bot: str,
-                attrs: dict[str, str] | None = None, goals: Iterable[int] = ()) -> None:
+                attrs: dict[str, str] | None = None, members: Iterable[tuple[str, str]] = ()) -> None:
         """A hit's contribution; ``attrs``: its visit's dimensions (``None`` for a bot's hit),
-        ``goals``: those its visit converted on (this hit included)."""
+        ``members``: the segments its visit joined at a hit (this one included)."""
         if bot:
             self.daily[(site_id, BOT, day, bot)][PAGEVIEWS] += 1
             return
@@ -135,14 +139,14 @@ class Delta:
         # The day's rows, and its segments' (keys of ``daily`` and ``segments`` end alike).
         targets: list[tuple[dict, tuple]] = [(self.daily, (site_id,))]
         if attrs:
-            targets += [(self.segments, (site_id, *key)) for key in self._segments(site_id, attrs, goals)]
+            targets += [(self.segments, (site_id, *key)) for key in self._segments(site_id, attrs, members)]
         for counted, prefix in targets:
             _count_hit(counted, prefix, day, event, path, props, first)
 
     def add_segment_hit(self, site_id: int, segment: tuple[str, str], day: date, event: str, path: str, props,
                         is_first: bool) -> None:
-        """A hit stored before, to one segment only: a hit of a visit that has just converted on
-        a goal (:meth:`enter_goal`)."""
+        """A hit stored before, to one segment only: a hit of a visit that has just joined it
+        (:meth:`enter_segment`)."""
         _count_hit(self.segments, (site_id, *segment), day, event, path, props, 1 if is_first else 0)
 
     def apply(self, session) -> None:

@@ -50,13 +50,19 @@ SEGMENTS: tuple[str, ...] = ("country", "browser", "os", "device", "source")
 #: everything it counted before (:meth:`~.delta.Delta.enter_goal`).
 GOAL = "goal"
 
-#: The visit dimensions with as many values as visitors bring, whose *common* values have
-#: segment rows of their own (``segment_values``: :mod:`.segments` chooses them): a value that
-#: keeps many visits is slow to read from the raw rows and is the one people click; a rare one
-#: is quick to read from the raw rows through its index, and its rows would outnumber its visits.
-#: Like the segments, each keeps its value from a visit's first hit to its last (the entry page
-#: is the first page).
-TOP_SEGMENTS: tuple[str, ...] = ("referrer", "utm_source", "utm_medium", "utm_campaign", "region", "city", "entry")
+#: The dimensions with as many values as visitors bring, whose *common* values have segment
+#: rows of their own (``segment_values``: :mod:`.segments` chooses them): a value that keeps
+#: many visits is slow to read from the raw rows and is the one people click; a rare one is
+#: quick to read from the raw rows through its index, and its rows would outnumber its visits.
+#: The visit dimensions among them keep their value from a visit's first hit to its last (the
+#: entry page is the first page); a page or an event is joined at a hit (:data:`LISTED`). The
+#: exit page is not among them: a visit would leave its rows at every page view.
+TOP_SEGMENTS: tuple[str, ...] = ("referrer", "utm_source", "utm_medium", "utm_campaign", "region", "city", "entry",
+                                 "page", "event")
+#: Of those, the ones a visit joins at a hit rather than keeps from its first (a page it
+#: viewed, an event it sent: those its row lists), with everything it counted before, as it
+#: joins a goal's (:meth:`~.delta.Delta.enter_goal`).
+LISTED: tuple[str, ...] = ("page", "event")
 
 #: dimension → column of ``hits`` (``prop`` is computed from ``event`` and ``props``)
 HIT_DIMENSIONS: dict[str, str] = {"page": "path", "event": "event", "prop": "props"}
