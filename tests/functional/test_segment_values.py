@@ -121,19 +121,24 @@ def test_the_writer_queues_one_choice_a_day_per_site_and_runs_it(dbsession, fact
     other = make_site(owner, url="https://example.org", timezone="UTC")
     Store(None).write_batch(dbsession, visits(site, T, {"google.com": 20}))
     dbsession.flush()
-    store = Store(factory, clock=lambda: T + timedelta(hours=1))
-    store._run_jobs()  # the writer, between batches: queues today's choices, runs one
+    now = [T + timedelta(hours=1)]
+    store = Store(factory, clock=lambda: now[0])
+    store._run_jobs()  # the writer, between batches, on the day it started: nothing to queue
+    dbsession.expire_all()
+    assert dbsession.scalars(select(Job).where(Job.kind == jobs.VALUES)).all() == []
+    now[0] = T + timedelta(days=1, hours=1)
+    store._run_jobs()  # the next day: queues each site's choice, runs one
     store._run_jobs()
     dbsession.expire_all()
     done = dbsession.scalars(select(Job).where(Job.kind == jobs.VALUES).order_by(Job.site_id)).all()
     assert [(job.site_id, job.state) for job in done] == [(site.id, jobs.DONE), (other.id, jobs.DONE)]
     assert ("referrer", "google.com") in chosen(dbsession, site.id)
-    assert dbsession.get(Site, other.id).values_chosen_on == T.date()
+    assert dbsession.get(Site, other.id).values_chosen_on == now[0].date()
     # Chosen today: nothing more is queued today, by this writer or another.
-    assert jobs.queue_values(factory, T + timedelta(hours=5)) == 0
-    # Tomorrow, one each again, and a waiting one is not doubled.
-    assert jobs.queue_values(factory, T + timedelta(days=1)) == 2
-    assert jobs.queue_values(factory, T + timedelta(days=1, hours=1)) == 0
+    assert jobs.queue_values(factory, now[0] + timedelta(hours=5)) == 0
+    # The day after, one each again, and a waiting one is not doubled.
+    assert jobs.queue_values(factory, T + timedelta(days=2)) == 2
+    assert jobs.queue_values(factory, T + timedelta(days=2, hours=1)) == 0
 
 
 def test_a_visit_that_views_a_chosen_page_later_brings_its_earlier_hits_into_the_pages_rows(

@@ -114,7 +114,9 @@ class Store(HitBuffer):
         self._spool_committed = 0  # hits of spool files committed
         self._spool_scan_due = 0.0  # time.monotonic() of the next look for unclaimed spool files
         self._jobs_due = 0.0  # time.monotonic() of the next look for due jobs
-        self._values_queued_on: date | None = None  # the clock's day the values jobs were last queued
+        # The clock's day the values jobs were last queued: first on the next day (an upgrade
+        # queued every site's first; a new site's first waits for the next day).
+        self._values_queued_on: date = clock().date()
         #: Called as ``on_progress(settled, spooled)`` whenever either changes: how many of the
         #: hits submitted are settled (committed, or spooled at shutdown; they settle in the order
         #: they were submitted), and how many hits read from spool files wait (``spooled``).
@@ -232,8 +234,9 @@ class Store(HitBuffer):
             self._progress()
 
     def _run_jobs(self) -> None:
-        """Run the jobs that are due, here between batches (see the module's docstring); on a new
-        day first queue each site's choice of its common values (:mod:`~tracking.summaries.segments`)."""
+        """Run the jobs that are due, here between batches (see the module's docstring); when
+        the day changes, first queue each site's choice of its common values
+        (:mod:`~tracking.summaries.segments`)."""
         self._jobs_due = time.monotonic() + jobs.POLL_SECONDS
         now = self.clock()
         if now.date() != self._values_queued_on and jobs.queue_values(self.session_factory, now) is not None:

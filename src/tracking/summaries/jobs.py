@@ -46,8 +46,9 @@ filters read the raw rows (``Site.segmented``).
 
 A fourth, ``values``, chooses the site's common values of the dimensions with many values and
 counts the rows of the new ones (:func:`~.segments.choose_values`). The writer queues one for
-each site once a day (:func:`queue_values`), unless one waits or runs; until a value is
-counted, a filter by it reads the raw rows.
+each site when the day changes (:func:`queue_values`), unless one waits or runs; the upgrade
+that added them queued each site's first. Until a value is counted, a filter by it reads the
+raw rows.
 """
 
 import logging

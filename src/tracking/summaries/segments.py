@@ -10,8 +10,8 @@ those are the ones the raw rows are slow for (a referrer that brings a third of 
 third of them to read); a rare value is read from the raw rows through its index in a few
 milliseconds. So each site has its **common values** rows too:
 
-* **Chosen once a day** by a ``values`` job (:mod:`.jobs`; the writer queues one per site and
-  day, :func:`queue_due`): the values of each of those dimensions with at least
+* **Chosen once a day** by a ``values`` job (:mod:`.jobs`; the writer queues one per site when
+  the day changes, :func:`queue_due`): the values of each of those dimensions with at least
   :data:`TOP_SHARE` of the site's visits of the last :data:`TOP_DAYS` days, the
   :data:`TOP_PER_SEGMENT` most common, the empty value (no referrer, no campaign) left out.
 * **Counted whole when chosen**: the job counts a new value's rows from all of the site's raw

@@ -9,8 +9,8 @@ their values are too many for each to have summary rows. The common ones now do:
 ``segment_values``, lists the values of a site whose visits ``segment_stats`` counts (as it
 counts every country's), chosen once a day by a new kind of job, ``values``, which counts a new
 value's rows whole before listing it (``tracking.summaries.segments``). Sites get
-``values_chosen_on``, the day that last happened: none yet, so the writer queues each site's
-first choice when it starts. ``segment_stats.segment_value`` grows to the length of the values
+``values_chosen_on``, the day that last happened; each site gets its first ``values`` job now,
+and the writer queues the next ones when the day changes. ``segment_stats.segment_value`` grows to the length of the values
 it now holds (a page path, up to 1,024 characters).
 """
 import sqlalchemy as sa
@@ -55,6 +55,9 @@ def upgrade():
     op.add_column("sites", sa.Column("values_chosen_on", sa.Date(), nullable=True))
     _segment_value_length(1024)
     _job_kinds("'rebuild', 'goals', 'segments', 'values'")
+    # Each site's first choice now; the writer queues the next ones when the day changes.
+    now = "CURRENT_TIMESTAMP" if op.get_bind().dialect.name == "sqlite" else "(now() AT TIME ZONE 'UTC')"
+    op.execute(f"INSERT INTO jobs (site_id, kind, payload, state, created_at, attempts) SELECT id, 'values', '', 'pending', {now}, 0 FROM sites")
 
 
 def downgrade():
