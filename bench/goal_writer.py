@@ -1,6 +1,8 @@
 """What a site's goals cost the hit writer: a batch of page views and events stored with no goals,
-with the five goals of ``bench/dashboard.py``, with 100 goals (the most a site may have), and
-with the five goals and three funnels (``tracking.summaries.funnels``: how far each visit went).
+with the five goals of ``bench/dashboard.py``, with 100 goals (the most a site may have), with
+the five goals and three funnels (``tracking.summaries.funnels``: how far each visit went), and
+with common values chosen (``tracking.summaries.segments``: the batch's pages, its event and
+entry pages have rows of their own), without goals and with the five.
 
     .venv/bin/python -m bench.goal_writer                       # SQLite and PostgreSQL
     .venv/bin/python -m bench.goal_writer --database sqlite --hits 5000 --rounds 7
@@ -31,7 +33,7 @@ from tracking.ingest.hit import parse
 from tracking.ingest.pipeline import Pipeline
 from tracking.ingest.sites import SiteInfo
 from tracking.ingest.store import Store
-from tracking.models import FunnelVisit, Goal, GoalStat, get_engine
+from tracking.models import FunnelVisit, Goal, GoalStat, SegmentValue, get_engine
 
 from .dashboard import FUNNEL_STEPS, GOALS
 
@@ -54,9 +56,14 @@ def hits(site_id: int, count: int):
     return found
 
 
-def goal_sets(site_id: int) -> dict[str, tuple[list[dict], list[list[int]]]]:
-    """Each way to measure: the site's goals, and its funnels (each its steps, as indexes into
-    the goals)."""
+#: The common values of the "common values" ways: every page of the batch, its event, its entry pages.
+VALUES = [*(("page", path) for path in ("/", "/pricing", "/about")), ("event", "signup"),
+          *(("entry", path) for path in ("/", "/pricing", "/about"))]
+
+
+def goal_sets(site_id: int) -> dict[str, tuple[list[dict], list[list[int]], list[tuple[str, str]]]]:
+    """Each way to measure: the site's goals, its funnels (each its steps, as indexes into the
+    goals) and its chosen common values."""
     five = [dict(fields) for fields in GOALS.values()]
     hundred = five + [{"name": f"Page {n}", "kind": "page", "pattern": f"/section-{n}/*"} for n in range(60)] + [
         {"name": f"Event {n}", "kind": "event", "event": f"event-{n}"} for n in range(35)]
@@ -64,8 +71,9 @@ def goal_sets(site_id: int) -> dict[str, tuple[list[dict], list[list[int]]]]:
     steps = [{"name": name, "kind": kind, "pattern": value if kind == "page" else "",
               "event": value if kind == "event" else ""} for name, kind, value in FUNNEL_STEPS]
     funnels = [[5, 6, 7, 8], [6, 3], [0, 1, 2, 8, 4]]
-    return {"no goals": ([], []), "5 goals": (five, []), "100 goals": (hundred, []),
-            "5 goals, 3 funnels": (five + steps, funnels)}
+    return {"no goals": ([], [], []), "5 goals": (five, [], []), "100 goals": (hundred, [], []),
+            "5 goals, 3 funnels": (five + steps, funnels, []), "common values": ([], [], VALUES),
+            "5 goals, common values": (five, [], VALUES)}
 
 
 def measure(url: str, count: int, rounds: int) -> dict[str, float]:
@@ -83,7 +91,8 @@ def measure(url: str, count: int, rounds: int) -> dict[str, float]:
             with sessions() as session:
                 session.begin()
                 session.execute(delete(Goal).where(Goal.site_id == site_id))
-                goals, funnels = sets[name]
+                goals, funnels, values = sets[name]
+                session.add_all(SegmentValue(site_id=site_id, segment=segment, value=value) for segment, value in values)
                 made = [Goal(site_id=site_id, **fields) for fields in goals]
                 session.add_all(made)
                 session.flush()

@@ -3,7 +3,7 @@ their own (``segment_values``, ``segment_stats``).
 
 A filter by a country, a browser, an operating system, a device or a source class reads the
 rows ``segment_stats`` keeps for each of their values (:data:`~.dimensions.SEGMENTS`). The
-referrer, the UTM parameters, the region, the city and the entry page
+referrer, the UTM parameters, the region, the city, the entry page, the pages and the events
 (:data:`~.dimensions.TOP_SEGMENTS`) have as many values as visitors bring: rows for each would
 outnumber the visits. But the values people filter by are the top rows of their panels, and
 those are the ones the raw rows are slow for (a referrer that brings a third of the visits is a
@@ -13,11 +13,13 @@ milliseconds. So each site has its **common values** rows too:
 * **Chosen once a day** by a ``values`` job (:mod:`.jobs`; the writer queues one per site when
   the day changes, :func:`queue_due`): the values of each of those dimensions with at least
   :data:`TOP_SHARE` of the site's visits of the last :data:`TOP_DAYS` days, the
-  :data:`TOP_PER_SEGMENT` most common, the empty value (no referrer, no campaign) left out.
+  :data:`TOP_PER_SEGMENT` most common, the empty value (no referrer, no campaign) left out; a
+  page or an event by the visitors its daily rows count.
 * **Counted whole when chosen**: the job counts a new value's rows from all of the site's raw
   rows and writes its ``segment_values`` row in the same transaction, with the site locked
   against the writers' batches; from then on the writer keeps its rows as it keeps a
-  country's (:class:`~.delta.Delta`), and a rebuild recounts them with the rest.
+  country's (:class:`~.delta.Delta`; a visit joins a page's or an event's rows at the hit that
+  views or sends it, with what it counted before), and a rebuild recounts them with the rest.
 * **Kept** while there is room: a value stays chosen when it becomes rare (its rows cost the
   writer nothing more than its visits bring), up to :data:`MAX_PER_SEGMENT` per dimension;
   past that, values no longer common make room for the new ones, their rows deleted with them
