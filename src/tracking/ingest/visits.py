@@ -26,7 +26,6 @@ from sqlalchemy import (
     func,
     select,
     text,
-    tuple_,
 )
 
 from ..models import Engagement, GoalVisit, Hit, Visit
@@ -225,10 +224,19 @@ def assign_visits(
 
 
 _GV = GoalVisit.__table__
-_GOALS_OF = select(_GV.c.visit_id, _GV.c.goal_id).where(_GV.c.visit_id.in_(bindparam("ids", expanding=True)))
-_PRIOR_HITS = select(Hit.visit_id, Hit.day, Hit.event, Hit.path, Hit.props, Hit.is_first).where(
-    Hit.visit_id.in_(bindparam("ids", expanding=True))
-)
+
+
+def _in_array(postgresql: bool, column, name: str):
+    """``column`` is one of the values of the array parameter ``name``: one parameter however
+    many values (see :func:`_visitors_in`)."""
+    if postgresql:
+        return column == any_(bindparam(name, type_=ARRAY(BigInteger)))
+    return column.in_(_json_values(name))
+
+
+def _array(postgresql: bool, values) -> list | str:
+    values = sorted(values)
+    return values if postgresql else json.dumps(values)
 
 
 def _listed_members(state: _State, chosen: dict[str, frozenset[str]] | None) -> frozenset[tuple[str, str]]:
@@ -246,7 +254,8 @@ def _read_goals(connection, states: Iterable[_State]) -> None:
     by_id = {state.id: state for state in states}
     if not by_id:
         return
-    for visit_id, goal_id in connection.execute(_GOALS_OF, {"ids": sorted(by_id)}):
+    postgresql = connection.dialect.name == "postgresql"
+    for visit_id, goal_id in connection.execute(_GOALS_OF[postgresql], {"ids": _array(postgresql, by_id)}):
         by_id[visit_id].members.add((GOAL, str(goal_id)))
     for state in by_id.values():
         state.members_before = frozenset(state.members)
@@ -268,14 +277,15 @@ def _enter_segments(connection, states: list[_State], delta: Delta,
                       key=lambda pair: (pair[0].started, pair[0].id, pair[1]))
     goals = {(state.site_id, int(value), state.day, state.visitor) for state, (segment, value) in entering
              if segment == GOAL}
+    postgresql = connection.dialect.name == "postgresql"
     counted = set()
     if goals:
-        for site_id, goal_id, day, visitor in connection.execute(
-            select(_GV.c.site_id, _GV.c.goal_id, _GV.c.day, _GV.c.visitor).where(
-                tuple_(_GV.c.site_id, _GV.c.goal_id, _GV.c.day, _GV.c.visitor).in_(sorted(goals))
-            )
-        ):
-            counted.add((site_id, visitor, day, (GOAL, str(goal_id))))
+        parameters = {"sites": _array(postgresql, {key[0] for key in goals}),
+                      "goals": _array(postgresql, {key[1] for key in goals}),
+                      "visitors": _array(postgresql, {key[3] for key in goals})}
+        for site_id, goal_id, day, visitor in connection.execute(_CONVERTED[postgresql], parameters):
+            if (site_id, goal_id, day, visitor) in goals:  # the statement's rows are a superset
+                counted.add((site_id, visitor, day, (GOAL, str(goal_id))))
     for state, member in entering:
         key = (state.site_id, state.visitor, state.day, member)
         first = key not in counted and member not in joined.get((state.site_id, state.visitor, state.day), ())
@@ -284,7 +294,9 @@ def _enter_segments(connection, states: list[_State], delta: Delta,
         counted.add(key)
     continued = {state.id: state for state in states if state.before is not None}
     if continued:
-        for visit_id, day, event, path, props, is_first in connection.execute(_PRIOR_HITS, {"ids": sorted(continued)}):
+        for visit_id, day, event, path, props, is_first in connection.execute(
+            _PRIOR_HITS[postgresql], {"ids": _array(postgresql, continued)}
+        ):
             state = continued[visit_id]
             for member in state.members - state.members_before:
                 delta.add_segment_hit(state.site_id, member, day, event, path, props, is_first)
@@ -399,3 +411,13 @@ _VISITS_OF = {
     False: select(*_VISIT_COLUMNS).where(_visitors_in(False, _V)).order_by(_V.c.ended_at),
     True: select(*_VISIT_COLUMNS).where(_visitors_in(True, _V)).order_by(_V.c.ended_at).with_for_update(),
 }
+
+
+#: Keyed by ``postgresql``: the goals of some visits; the hits of some visits; the visitors of
+#: some days who converted on some goals.
+_GOALS_OF = {pg: select(_GV.c.visit_id, _GV.c.goal_id).where(_in_array(pg, _GV.c.visit_id, "ids")) for pg in (False, True)}
+_PRIOR_HITS = {pg: select(Hit.visit_id, Hit.day, Hit.event, Hit.path, Hit.props, Hit.is_first).where(
+    _in_array(pg, Hit.visit_id, "ids")) for pg in (False, True)}
+_CONVERTED = {pg: select(_GV.c.site_id, _GV.c.goal_id, _GV.c.day, _GV.c.visitor).where(
+    _in_array(pg, _GV.c.site_id, "sites"), _in_array(pg, _GV.c.goal_id, "goals"), _in_array(pg, _GV.c.visitor, "visitors"),
+) for pg in (False, True)}
