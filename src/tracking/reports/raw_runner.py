@@ -8,7 +8,9 @@ their hits for the page, event and property panels and the chart's page views. S
 region, city, referrer or entry page filter finds its visits through an index, a UTM filter
 through the partial index of the visits that have a UTM parameter; the others read the period's visits, a page or event
 filter in the list of pages and events each visit keeps (``visits.pages``,
-``visits.event_names``), a goal filter too (:func:`tracking.goals.visit_converts`). With a page,
+``visits.event_names``), a goal filter through the goal's list of converted visits
+(``goal_visits``) once its rows count its present rules, else by its rules
+(:func:`tracking.goals.visit_converts`). With a page,
 event or goal filter a visitor is counted at their first
 matching visit of the day (one ranking of the matching visits, where distinct counts would
 sort them once per panel).

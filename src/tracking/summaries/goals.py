@@ -13,6 +13,11 @@ counting rules), by the day the converting visits began:
   (:data:`VISITOR_DAYS`: visitor ids are daily, no later hit can meet an older one);
 * **revenue**: an event goal's conversions that carry an amount, per currency.
 
+``goal_visits`` lists each goal's converted visits with their conversions: what the goals panel
+counts under a filter, what a goal filter finds its visits by, and what puts a visit in the
+goal's segment rows (``segment_stats``, ``segment`` ``goal``: :meth:`~.delta.Delta.enter_segment`).
+The goal's ``goal_stats`` rows are counted from it when a goal is recounted.
+
 Who keeps them:
 
 * :class:`GoalDelta`: the change one batch of hits makes, applied by the store in the batch's
