@@ -55,14 +55,14 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, insert, literal, or_, select, update
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from ..models import Job, Site
 from ..models.types import utcnow
 from .goals import rebuild_goals
 from .rebuild import change_timezone, rebuild
-from .segments import choose_values, queue_due
+from .segments import choose_values
 
 log = logging.getLogger(__name__)
 
@@ -122,10 +122,15 @@ def queue_values(session_factory, now: datetime) -> int | None:
     unless it has one waiting or running; returns how many were queued. Never raises (as
     :func:`run_due`): a database that cannot be reached is logged (``None``), and the writer
     asks again."""
+    waiting = select(Job.id).where(Job.site_id == Site.id, Job.kind == VALUES, Job.state.in_((PENDING, RUNNING)))
+    due = select(Site.id, literal(VALUES), literal(""), literal(PENDING), literal(now), literal(0)).where(
+        or_(Site.values_chosen_on.is_(None), Site.values_chosen_on < now.date()), ~waiting.exists()
+    )
+    columns = ("site_id", "kind", "payload", "state", "created_at", "attempts")
     try:
         with session_factory() as session, session.begin():
             session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-            return queue_due(session, now, VALUES, (PENDING, RUNNING))
+            return len(session.execute(insert(Job).from_select(columns, due).returning(Job.id)).all())
     except (DBAPIError, SQLAlchemyError, OSError) as exc:
         log.warning("could not queue the values jobs (%s)", exc.__class__.__name__)
         return None

@@ -11,7 +11,7 @@ third of them to read); a rare value is read from the raw rows through its index
 milliseconds. So each site has its **common values** rows too:
 
 * **Chosen once a day** by a ``values`` job (:mod:`.jobs`; the writer queues one per site when
-  the day changes, :func:`queue_due`): the values of each of those dimensions with at least
+  the day changes, :func:`~.jobs.queue_values`): the values of each of those dimensions with at least
   :data:`TOP_SHARE` of the site's visits of the last :data:`TOP_DAYS` days, the
   :data:`TOP_PER_SEGMENT` most common, the empty value (no referrer, no campaign) left out; a
   page or an event by the visitors its daily rows count.
@@ -30,12 +30,12 @@ The reports' planner reads a value's rows for a filter by it alone (rule 9 of
 rows, exactly as before.
 """
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from math import ceil
 
-from sqlalchemy import delete, func, insert, literal, or_, select, update
+from sqlalchemy import delete, func, insert, select, update
 
-from ..models import DailyStat, Job, SegmentStat, SegmentValue, Site, Visit
+from ..models import DailyStat, SegmentStat, SegmentValue, Site, Visit
 from .counting import count_hits_by_day, count_segment
 from .dimensions import LISTED, TOP_SEGMENTS, VISIT_DIMENSIONS
 
@@ -138,17 +138,3 @@ def choose_values(session, site_id: int, today: date) -> dict[str, list[str]]:
         added[segment] = new
     session.execute(update(Site).where(Site.id == site_id).values(values_chosen_on=today))
     return added
-
-
-def queue_due(session, now: datetime, kind: str, pending: tuple[str, ...]) -> int:
-    """Queue a job of ``kind`` for each site whose values were not chosen on ``now``'s day and
-    that has none waiting or running (states ``pending``, the first the new jobs'); returns how
-    many were queued."""
-    today = now.date()
-    waiting = select(Job.id).where(Job.site_id == Site.id, Job.kind == kind, Job.state.in_(pending)).exists()
-    due = select(Site.id, literal(kind), literal(""), literal(pending[0]), literal(now), literal(0)).where(
-        or_(Site.values_chosen_on.is_(None), Site.values_chosen_on < today), ~waiting
-    )
-    columns = ("site_id", "kind", "payload", "state", "created_at", "attempts")
-    return len(session.execute(insert(Job).from_select(columns, due).returning(Job.id)).all())
-
