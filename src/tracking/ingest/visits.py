@@ -72,7 +72,8 @@ class _State:
         self.before_exit = None if id is None else attrs["exit"]
         self.pages = dict.fromkeys(pages)
         self.names = dict.fromkeys(names)
-        #: The segments it joined at a hit (:func:`_enter_segments`), and those before the batch.
+        #: The segments it joined at a hit (:func:`_enter_segments`), and those before the batch
+        #: (:func:`_known_members`).
         self.members: set[tuple[str, str]] = set()
         self.members_before: frozenset[tuple[str, str]] = frozenset()
 
@@ -152,11 +153,9 @@ def assign_visits(
             viewed = already.setdefault(key, set())
             viewed.update(("pageview", path) for path in visit.pages)
             viewed.update((name, "") for name in visit.names)
-            visit.members_before = _listed_members(visit, delta.values.get(visit.site_id))
-            visit.members.update(visit.members_before)
-            joined.setdefault((visit.site_id, visit.visitor, visit.day), set()).update(visit.members_before)
-    if converting is not None:
-        _read_goals(connection, current.values())
+            joined.setdefault((visit.site_id, visit.visitor, visit.day), set()).update(
+                _listed_members(visit, delta.values.get(visit.site_id)))
+    _known_members(connection, current.values(), delta, converting is not None)
     seen = set(current)
 
     new: list[_State] = []
@@ -248,15 +247,17 @@ def _listed_members(state: _State, chosen: dict[str, frozenset[str]] | None) -> 
                       *(("event", name) for name in state.names if name in events)])
 
 
-def _read_goals(connection, states: Iterable[_State]) -> None:
-    """The goals the visits of the database converted on (``goal_visits``), among the segments
-    they had joined."""
+def _known_members(connection, states: Iterable[_State], delta: Delta, goals: bool) -> None:
+    """The segments the visits of the database had joined at a hit (``members_before``, and
+    ``members`` until the batch adds to them): the chosen pages and events they list and, when
+    their sites have ``goals``, the goals they converted on (``goal_visits``)."""
     by_id = {state.id: state for state in states}
-    if not by_id:
-        return
-    postgresql = connection.dialect.name == "postgresql"
-    for visit_id, goal_id in connection.execute(_GOALS_OF[postgresql], {"ids": _array(postgresql, by_id)}):
-        by_id[visit_id].members.add((GOAL, str(goal_id)))
+    for state in by_id.values():
+        state.members.update(_listed_members(state, delta.values.get(state.site_id)))
+    if goals and by_id:
+        postgresql = connection.dialect.name == "postgresql"
+        for visit_id, goal_id in connection.execute(_GOALS_OF[postgresql], {"ids": _array(postgresql, by_id)}):
+            by_id[visit_id].members.add((GOAL, str(goal_id)))
     for state in by_id.values():
         state.members_before = frozenset(state.members)
 
@@ -350,11 +351,7 @@ def record_engagements(connection, engagements: list[EnrichedHit], visitors: lis
         [(s.last, s.attrs["exit"], s.pageviews, s.events, s.duration, listing(s.pages), listing(s.names), s.id)
          for s in extended.values()],
     )
-    for state in extended.values():
-        state.members_before = _listed_members(state, delta.values.get(state.site_id))
-        state.members.update(state.members_before)
-    if goals:
-        _read_goals(connection, extended.values())
+    _known_members(connection, extended.values(), delta, goals)
     for state in extended.values():
         delta.change_visit(state.site_id, state.day, state.attrs, state.before, state.before_exit, state.counts(),
                            state.members_before)
