@@ -126,8 +126,7 @@ def goal_numbers(db, query: StatsQuery, period: Period, goals: list[GoalSpec]) -
     hits = select(
         h.c.revenue_currency,
         *(func.coalesce(func.sum(case((condition, 1), else_=0)), 0) for condition in converts),
-        *(func.count(case((converts[index], h.c.revenue_amount))) for index in priced),
-        *(column for index in priced for column in _amount_sums(converts[index], h.c.revenue_amount, split)),
+        *_revenue_columns([converts[index] for index in priced], h.c.revenue_amount, split),
     ).select_from(converted.join(h, h.c.visit_id == converted.c.id)).where(or_(*marks)).group_by(h.c.revenue_currency)
     runner = RawRunner(db, query)
     probe = runner.probes(converted_visits)
@@ -142,14 +141,9 @@ def goal_numbers(db, query: StatsQuery, period: Period, goals: list[GoalSpec]) -
     with runner.probing(probe):
         rows = db.execute(hits).all()
     for row in rows:
-        currency = row[0]
         for index, numbers in enumerate(found):
             numbers.conversions += int(row[1 + index])
-        sums = row[1 + width + len(priced):]
-        for at, index in enumerate(priced):
-            count = int(row[1 + width + at])
-            if currency is not None and count:
-                found[index].revenue[currency] = (_amount(sums, at, split), count)
+        _add_revenue(found, priced, row[0], row[1 + width:], split)
     return found
 
 
@@ -193,6 +187,23 @@ def _amount_sums(condition, amount, split: bool) -> tuple:
     return (func.sum(case((condition, raw.op("/")(SPLIT)))), func.sum(case((condition, raw.op("%")(SPLIT)))))
 
 
+def _revenue_columns(conditions: list, amount, split: bool) -> list:
+    """Per condition (a priced goal's conversions), how many carry an amount; then the sums of
+    their amounts (:func:`_amount_sums`), read back by :func:`_add_revenue`."""
+    return [*(func.count(case((condition, amount))) for condition in conditions),
+            *(column for condition in conditions for column in _amount_sums(condition, amount, split))]
+
+
+def _add_revenue(found: list[GoalNumbers], priced: list[int], currency: str | None, values, split: bool) -> None:
+    """The revenue in ``currency`` of the ``priced`` goals (their indexes in ``found``), from a
+    row's values of :func:`_revenue_columns`."""
+    sums = values[len(priced):]
+    for at, index in enumerate(priced):
+        count = int(values[at])
+        if currency is not None and count:
+            found[index].revenue[currency] = (_amount(sums, at, split), count)
+
+
 def _amount(sums, at: int, split: bool) -> Decimal:
     """The exact sum of :func:`_amount_sums`' ``at``-th goal."""
     if not split:
@@ -232,20 +243,14 @@ def listed_numbers(db, query: StatsQuery, period: Period, goals: list[GoalSpec])
     converts = {index: hit_converts(goals[index], h) for index in priced}
     # The matching visits' hits come at or after the period's start.
     revenue = select(
-        h.c.revenue_currency,
-        *(func.count(case((converts[index], h.c.revenue_amount))) for index in priced),
-        *(column for index in priced for column in _amount_sums(converts[index], h.c.revenue_amount, split)),
+        h.c.revenue_currency, *_revenue_columns([converts[index] for index in priced], h.c.revenue_amount, split),
     ).where(
         h.c.site_id == query.site.id, h.c.ts >= period.bounds(query.site.timezone)[0],
         h.c.revenue_currency.is_not(None), h.c.revenue_amount.is_not(None), h.c.visit_id.in_(ids),
         or_(*converts.values()),
     ).group_by(h.c.revenue_currency)
     for row in db.execute(revenue):
-        sums = row[1 + len(priced):]
-        for position, index in enumerate(priced):
-            count = int(row[1 + position])
-            if count:
-                found[index].revenue[row[0]] = (_amount(sums, position, split), count)
+        _add_revenue(found, priced, row[0], row[1:], split)
     return found
 
 
