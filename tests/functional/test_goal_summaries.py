@@ -14,8 +14,8 @@ from tests.reading import SiteReports
 from tracking.conversions import delete_goal, goal_deletion
 from tracking.goals import spec
 from tracking.ingest.store import Store
-from tracking.models import Goal, GoalRevenue, GoalStat, GoalVisit, GoalVisitor, Job
-from tracking.reports.goals import goal_numbers, numbers, summarized_numbers
+from tracking.models import Goal, GoalPair, GoalPairVisitor, GoalRevenue, GoalStat, GoalVisit, GoalVisitor, Job
+from tracking.reports.goals import goal_numbers, lone_goal, numbers, summarized_numbers
 from tracking.reports.periods import Period
 from tracking.reports.planner import plan
 from tracking.summaries import jobs
@@ -44,7 +44,11 @@ def goal_rows(dbsession, site_id: int) -> dict:
     revenue = {(r.goal_id, r.day, r.currency): (r.high, r.low, r.count)
                for r in dbsession.scalars(select(GoalRevenue).where(GoalRevenue.site_id == site_id))}
     people = {(r.goal_id, r.day, r.visitor) for r in dbsession.scalars(select(GoalVisitor).where(GoalVisitor.site_id == site_id))}
-    return {"stats": stats, "revenue": revenue, "visitors": people}
+    pairs = {(r.goal_id, r.day, r.paired_id): (r.visitors, r.conversions)
+             for r in dbsession.scalars(select(GoalPair).where(GoalPair.site_id == site_id)) if r.visitors or r.conversions}
+    paired = {(r.goal_id, r.paired_id, r.day, r.visitor)
+              for r in dbsession.scalars(select(GoalPairVisitor).where(GoalPairVisitor.site_id == site_id))}
+    return {"stats": stats, "revenue": revenue, "visitors": people, "pairs": pairs, "paired": paired}
 
 
 def make_goals(dbsession, site) -> dict[str, Goal]:
@@ -94,6 +98,7 @@ def test_the_writer_keeps_what_a_recount_gives_and_the_raw_rows_say(dbsession, m
     write(dbsession, hits, rng)
     kept = goal_rows(dbsession, site.id)
     assert len(kept["stats"]) > 10 and kept["revenue"] and len(kept["visitors"]) > 10
+    assert len(kept["pairs"]) > 10 and kept["paired"]
 
     # The writer keeps the converting visitors of the last days of its hits; so does a recount
     # on the last of them.
@@ -161,6 +166,8 @@ def test_a_goal_filter_reads_its_segment_rows_and_shows_the_raw_rows_numbers(dbs
         specs = [spec(goal) for goal in made.values()]
         assert all(goal.summarized for goal in specs)
         for filters in (*({"goal": str(goal.id)} for goal in made.values()), {"page": "/pricing"}, {"source": "direct"}):
+            # Under a goal filter, from the goal's pairs with the others (goal_pairs).
+            assert (lone_goal(summarized.query(period, filters)) is not None) == ("goal" in filters)
             listed = numbers(dbsession, summarized.query(period, filters), period, specs)
             assert listed == goal_numbers(dbsession, raw.query(period, filters), period, specs), (filters, days)
         assert any(number.revenue for number in listed)
@@ -308,8 +315,12 @@ def test_a_deleted_goal_takes_its_visits_and_segment_rows_with_it(dbsession, mak
     write(dbsession, random_hits(site, random.Random(3), 120), random.Random(3))
     pricing = made["pricing"]
     rows, visits = goal_segments(dbsession, site.id)
+    pairs = dbsession.execute(select(GoalPair.goal_id, GoalPair.paired_id).where(GoalPair.site_id == site.id)).all()
+    assert any(pricing.id in pair for pair in pairs)
     assert any(key[1] == str(pricing.id) for key in rows) and any(visit[0] == pricing.id for visit in visits)
     delete_goal(dbsession, goal_deletion(dbsession, pricing), owner)
     rows_after, visits_after = goal_segments(dbsession, site.id)
     assert rows_after == {key: counts for key, counts in rows.items() if key[1] != str(pricing.id)}
     assert visits_after == {visit for visit in visits if visit[0] != pricing.id}
+    pairs = dbsession.execute(select(GoalPair.goal_id, GoalPair.paired_id).where(GoalPair.site_id == site.id)).all()
+    assert pairs and all(pricing.id not in pair for pair in pairs)

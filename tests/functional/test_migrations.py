@@ -230,16 +230,17 @@ def test_a_deleted_jobs_id_is_never_given_again(fresh_db):
         engine.dispose()
 
 
-def test_goals_are_counted_again_for_their_segments_after_0024(fresh_db):
-    """0024 adds the goals' segments: every goal's rows are marked not counted for its rules (the
-    goals panel reads the raw rows meanwhile) and each site with goals gets one ``goals`` job,
-    which counts them, segments included, and marks them again."""
+@pytest.mark.parametrize("before", ["0023_segment_values", "0024_goal_visits"])
+def test_goals_are_counted_again_for_their_new_rows(fresh_db, before):
+    """0024 adds the goals' segments, 0025 their pairs: every goal's rows are marked not counted
+    for its rules (the goals panel reads the raw rows meanwhile) and each site with goals gets
+    one ``goals`` job, which counts them, new rows included, and marks them again."""
     from sqlalchemy.orm import sessionmaker
 
     from tracking.summaries.jobs import run_due
 
     with environment(TRACKING_DATABASE_URL=fresh_db):
-        command.downgrade(Config(str(ROOT / "development.ini")), "0023_segment_values")
+        command.downgrade(Config(str(ROOT / "development.ini")), before)
     engine = get_engine({"sqlalchemy.url": fresh_db})
     try:
         with engine.begin() as connection:

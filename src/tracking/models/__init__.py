@@ -29,6 +29,8 @@ from .summaries import (  # noqa: F401
     FunnelStat,
     FunnelVisit,
     FunnelVisitor,
+    GoalPair,
+    GoalPairVisitor,
     GoalRevenue,
     GoalStat,
     GoalVisit,

@@ -172,6 +172,40 @@ class GoalVisit(Base):
     conversions: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class GoalPair(Base):
+    """Per goal, day and second goal: the visitors with a visit of that day that converted on
+    both, and the second goal's conversions in the visits that converted on the first. What the
+    goals panel shows under a filter by the first goal (``goal_id``), without reading its list of
+    converted visits against every other goal's. Kept by the writer
+    (:class:`tracking.summaries.goals.GoalDelta`) and recomputed with the goals' other rows."""
+
+    __tablename__ = "goal_pairs"
+    __table_args__ = (PrimaryKeyConstraint("site_id", "goal_id", "day", "paired_id"),)
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    goal_id: Mapped[int] = mapped_column(ForeignKey("goals.id", ondelete="CASCADE"))
+    day: Mapped[date]
+    #: The second goal.
+    paired_id: Mapped[int] = mapped_column(ForeignKey("goals.id", ondelete="CASCADE"))
+    visitors: Mapped[int] = mapped_column(BigInteger, default=0)
+    conversions: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class GoalPairVisitor(Base):
+    """A visitor who converted on two goals in one visit of a local day: what makes
+    ``goal_pairs.visitors`` a count of distinct visitors, as ``goal_visitors`` does for
+    ``goal_stats``; kept for the last few days only, like them."""
+
+    __tablename__ = "goal_pair_visitors"
+    __table_args__ = (PrimaryKeyConstraint("site_id", "goal_id", "paired_id", "day", "visitor"),)
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    goal_id: Mapped[int] = mapped_column(ForeignKey("goals.id", ondelete="CASCADE"))
+    paired_id: Mapped[int] = mapped_column(ForeignKey("goals.id", ondelete="CASCADE"))
+    day: Mapped[date]
+    visitor: Mapped[int] = mapped_column(BigInteger)
+
+
 class FunnelVisit(Base):
     """How far one visit went in a funnel: what the funnel report counts, kept by the hit writer
     and recomputed from the raw rows when the funnel or one of its goals changes

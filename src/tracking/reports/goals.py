@@ -24,13 +24,14 @@ from the summaries, two small ones (:func:`summarized_numbers`). Read only.
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, String, and_, case, cast, func, or_, select, tuple_, type_coerce
-from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy import BigInteger, String, and_, case, cast, func, or_, select, tuple_, type_coerce, union_all
+from sqlalchemy.sql.expression import ColumnElement, CompoundSelect, Select
 
 from ..goals import GoalSpec, hit_converts, visit_converts
-from ..models import GoalRevenue, GoalStat, GoalVisit, Hit, Visit
+from ..models import GoalPair, GoalRevenue, GoalStat, GoalVisit, Hit, Visit
 from ..models.summaries import SPLIT
 from ..models.types import AMOUNT_DECIMALS
+from ..summaries.dimensions import GOAL
 from .periods import Period
 from .planner import Source, plan
 from .query import StatsQuery
@@ -154,11 +155,7 @@ def summarized_numbers(db, query: StatsQuery, period: Period, goals: list[GoalSp
     if not goals:
         return found
     at = {goal.id: index for index, goal in enumerate(goals)}
-    s = GoalStat
-    days = (s.site_id == query.site.id, s.goal_id.in_(list(at)), s.day >= period.start, s.day < period.end)
-    for goal_id, visitors, conversions in db.execute(
-        select(s.goal_id, func.sum(s.visitors), func.sum(s.conversions)).where(*days).group_by(s.goal_id)
-    ):
+    for goal_id, visitors, conversions in db.execute(summarized_numbers_query(query, period, list(at))):
         found[at[goal_id]].visitors = int(visitors)
         found[at[goal_id]].conversions = int(conversions)
     r = GoalRevenue
@@ -172,6 +169,25 @@ def summarized_numbers(db, query: StatsQuery, period: Period, goals: list[GoalSp
                 amount = Decimal(int(high) * SPLIT + int(low)).scaleb(-AMOUNT_DECIMALS)
                 found[at[goal_id]].revenue[currency] = (amount, int(count))
     return found
+
+
+def summarized_numbers_query(query: StatsQuery, period: Period, goal_ids: list[int]):
+    """Per goal of ``goal_ids``: its converting visitors and conversions over ``period`` from
+    its daily rows (no filters)."""
+    s = GoalStat
+    return select(s.goal_id, func.sum(s.visitors), func.sum(s.conversions)).where(
+        s.site_id == query.site.id, s.goal_id.in_(goal_ids), s.day >= period.start, s.day < period.end,
+    ).group_by(s.goal_id)
+
+
+def lone_goal(query: StatsQuery) -> int | None:
+    """The goal of ``query``'s one filter, when that is a goal counted for its present rules."""
+    if len(query.filters) != 1:
+        return None
+    (only,) = query.filters
+    if only.dimension == GOAL and only.operator == "is" and only.goal is not None and only.goal.summarized:
+        return only.goal.id
+    return None
 
 
 #: On SQLite an amount is whole ten-thousandths (:class:`~tracking.models.types.Amount`), whose
@@ -217,7 +233,9 @@ def listed_numbers(db, query: StatsQuery, period: Period, goals: list[GoalSpec])
     converted on it (``goal_visits``, with their conversions: goals summarized for their present
     rules only), in the order of ``goals``: the listed visits among the matching ones, and the
     revenue of the matching visits' hits that carry any (a partial index holds those). Two
-    statements whatever the number of goals; no other hit is read."""
+    statements whatever the number of goals; no other hit is read. Under a filter by one such
+    goal (:func:`lone_goal`), no list is read: the goal's daily rows and its pairs' with the
+    others (``goal_pairs``, kept by the writer) have the same numbers."""
     found = [GoalNumbers() for _ in goals]
     if not goals:
         return found
@@ -225,13 +243,24 @@ def listed_numbers(db, query: StatsQuery, period: Period, goals: list[GoalSpec])
     RawRunner(db, query).tune()
     ids = matching_ids(query.site, period, query.filters)
     at = {goal.id: index for index, goal in enumerate(goals)}
-    # A visitor per day (the summaries' rule): grouped by goal, day and visitor first (hashed),
-    # then counted per goal.
-    people = select(gv.c.goal_id, func.sum(gv.c.conversions).label("conversions")).where(
-        gv.c.site_id == query.site.id, gv.c.goal_id.in_(list(at)), gv.c.day >= period.start, gv.c.day < period.end,
-        gv.c.visit_id.in_(ids),
-    ).group_by(gv.c.goal_id, gv.c.day, gv.c.visitor).subquery("people")
-    counted = select(people.c.goal_id, func.count(), func.sum(people.c.conversions)).group_by(people.c.goal_id)
+    lone = lone_goal(query)
+    if lone is not None:
+        # Filtered by one goal: its own numbers and its pairs' (every visit counted converted on it).
+        p = GoalPair
+        counted: Select | CompoundSelect = select(p.paired_id, func.sum(p.visitors), func.sum(p.conversions)).where(
+            p.site_id == query.site.id, p.goal_id == lone, p.paired_id.in_(list(at)), p.day >= period.start,
+            p.day < period.end,
+        ).group_by(p.paired_id)
+        if lone in at:
+            counted = union_all(summarized_numbers_query(query, period, [lone]), counted)
+    else:
+        # A visitor per day (the summaries' rule): grouped by goal, day and visitor first
+        # (hashed), then counted per goal.
+        people = select(gv.c.goal_id, func.sum(gv.c.conversions).label("conversions")).where(
+            gv.c.site_id == query.site.id, gv.c.goal_id.in_(list(at)), gv.c.day >= period.start, gv.c.day < period.end,
+            gv.c.visit_id.in_(ids),
+        ).group_by(gv.c.goal_id, gv.c.day, gv.c.visitor).subquery("people")
+        counted = select(people.c.goal_id, func.count(), func.sum(people.c.conversions)).group_by(people.c.goal_id)
     for goal_id, visitors, conversions in db.execute(counted):
         found[at[goal_id]].visitors = int(visitors)
         found[at[goal_id]].conversions = int(conversions)

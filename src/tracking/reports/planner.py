@@ -36,7 +36,9 @@ The rules:
    rules; a goal just added or changed is counted from the raw rows until its recount is done
    (:mod:`.goals`). With filters, from the raw rows: the matching visits' conversions — for
    such a goal, those its list of converted visits (``goal_visits``, with their conversions)
-   holds of the matching visits, and the revenue of their hits that carry any.
+   holds of the matching visits, and the revenue of their hits that carry any; under a filter
+   by one such goal, the other goals' rows paired with it (``goal_pairs``: per day, the visitors
+   who converted on both in one visit, the other goal's conversions in its visits).
 8. **A funnel's numbers come from its visits' rows** (``funnel_visits``: how far each visit
    went), filters or not (with filters, the rows of the matching visits), once they were
    counted for its present steps and their goals' rules (:func:`funnel_source`); until then

@@ -18,6 +18,12 @@ counts under a filter, what a goal filter finds its visits by, and what puts a v
 goal's segment rows (``segment_stats``, ``segment`` ``goal``: :meth:`~.delta.Delta.enter_segment`).
 The goal's ``goal_stats`` rows are counted from it when a goal is recounted.
 
+``goal_pairs`` keeps, per goal, day and second goal, the visitors with a visit of the day that
+converted on both (once each: ``goal_pair_visitors``, the last few days, as ``goal_visitors``)
+and the second goal's conversions in the first goal's visits — a visit that converts on the first
+goal brings the conversions it had of the second: what the goals panel shows under a filter by
+the first goal.
+
 Who keeps them:
 
 * :class:`GoalDelta`: the change one batch of hits makes, applied by the store in the batch's
@@ -40,16 +46,29 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import cast
 
-from sqlalchemy import Table, case, delete, func, literal, or_, select, text, union_all, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, and_, case, delete, func, literal, or_, select, text, union_all, update
+from sqlalchemy.dialects import sqlite
 
 from ..goals import GoalSpec, hit_converts, path_matcher, spec
-from ..models import FunnelVisit, FunnelVisitor, Goal, GoalRevenue, GoalStat, GoalVisit, GoalVisitor, Hit, Site, Visit
+from ..models import (
+    FunnelVisit,
+    FunnelVisitor,
+    Goal,
+    GoalPair,
+    GoalPairVisitor,
+    GoalRevenue,
+    GoalStat,
+    GoalVisit,
+    GoalVisitor,
+    Hit,
+    Site,
+    Visit,
+)
 from ..models.summaries import SPLIT
 from ..models.types import AMOUNT_DECIMALS, driver_cursor, postgresql_array, utcnow
 from .counting import count_goal_segments
 from .funnels import rebuild_funnels
-from .rows import upsert
+from .rows import select_keys, upsert
 
 #: Days of converting visitors kept to count each visitor once as new hits come
 #: (:func:`visitors_kept_since`): visitor ids are daily, a local day spans two UTC days.
@@ -59,6 +78,8 @@ _STATS = cast(Table, GoalStat.__table__)
 _REVENUE = cast(Table, GoalRevenue.__table__)
 _VISITORS = cast(Table, GoalVisitor.__table__)
 _GOAL_VISITS = cast(Table, GoalVisit.__table__)
+_PAIRS = cast(Table, GoalPair.__table__)
+_PAIR_VISITORS = cast(Table, GoalPairVisitor.__table__)
 
 
 class SiteGoals:
@@ -132,20 +153,10 @@ class GoalDelta:
         Rows go in key order, so that writers in several processes lock them in the same order."""
         if not self.conversions:
             return
-        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        # Before the batch's converted visits are listed: what they had converted on before it.
+        pairs, pair_people = self._pairs(connection)
         new: dict[tuple[int, int, date], int] = defaultdict(int)
-        keys = ("site_id", "goal_id", "day", "visitor")
-        # Only the new rows come back.
-        people = sorted(self.visitors)
-        if dialect is postgresql:
-            # Arrays, one per column, unnested by the server (as the daily summaries' upsert).
-            sql = _new_visitors_unnested()
-            with driver_cursor(connection, sql) as cursor:
-                cursor.execute(sql, tuple(list(column) for column in zip(*people, strict=True)))
-                returned = cursor.fetchall()
-        else:
-            returned = connection.execute(_new_visitors(), [dict(zip(keys, person, strict=True)) for person in people])
-        for site_id, goal_id, day in returned:
+        for site_id, goal_id, day in _insert_new(connection, _VISITORS, self.visitors):
             new[(site_id, goal_id, day)] += 1
         stats = [(*key, new.get(key, 0), count) for key, count in sorted(self.conversions.items())]
         upsert(connection, _STATS, ("site_id", "goal_id", "day"), ("visitors", "conversions"), stats)
@@ -153,24 +164,79 @@ class GoalDelta:
         upsert(connection, _REVENUE, ("site_id", "goal_id", "day", "currency"), ("high", "low", "count"), revenue)
         upsert(connection, _GOAL_VISITS, ("site_id", "goal_id", "day", "visitor", "visit_id"), ("conversions",),
                [(*key, count) for key, count in sorted(self.visits.items())])
+        if pairs:
+            paired: dict[tuple[int, int, date, int], int] = defaultdict(int)
+            for site_id, goal_id, paired_id, day in _insert_new(connection, _PAIR_VISITORS, pair_people):
+                paired[(site_id, goal_id, day, paired_id)] += 1
+            upsert(connection, _PAIRS, ("site_id", "goal_id", "day", "paired_id"), ("visitors", "conversions"),
+                   [(*key, paired.get(key, 0), count) for key, count in sorted(pairs.items())])
+
+    def _pairs(self, connection) -> tuple[dict[tuple[int, int, date, int], int], set[tuple[int, int, int, date, int]]]:
+        """The batch's additions to ``goal_pairs``: per (site, goal, day, second goal), the second
+        goal's conversions that now count in the first goal's visits — this batch's, and, for a
+        visit that converted on the first goal in this batch, those it had before; and the
+        (site, goal, second goal, day, visitor) of the visits that converted on both for the
+        first time in this batch (counted once each, by :func:`_insert_new`)."""
+        batch: dict[int, tuple[int, date, int, dict[int, int]]] = {}
+        for (site_id, goal_id, day, visitor, visit_id), count in self.visits.items():
+            batch.setdefault(visit_id, (site_id, day, visitor, {}))[3][goal_id] = count
+        prior: dict[int, dict[int, int]] = defaultdict(dict)
+        for visit_id, goal_id, count in select_keys(connection, _GOAL_VISITS, ("visit_id",),
+                                                    ("visit_id", "goal_id", "conversions"),
+                                                    [(visit_id,) for visit_id in sorted(batch)]):
+            prior[visit_id][goal_id] = count
+        pairs: dict[tuple[int, int, date, int], int] = defaultdict(int)
+        people: set[tuple[int, int, int, date, int]] = set()
+        for visit_id, (site_id, day, visitor, added) in batch.items():
+            before = prior.get(visit_id, {})
+            goals = before.keys() | added.keys()
+            if len(goals) < 2:
+                continue
+            for goal_id in goals:
+                for paired_id in goals:
+                    if paired_id == goal_id:
+                        continue
+                    count = added.get(paired_id, 0)
+                    if goal_id not in before:  # the visit joins the goal's: with what it had
+                        count += before.get(paired_id, 0)
+                    if goal_id not in before or paired_id not in before:
+                        people.add((site_id, goal_id, paired_id, day, visitor))
+                    if count:
+                        pairs[(site_id, goal_id, day, paired_id)] += count
+        return pairs, people
+
+
+def _insert_new(connection, table: Table, rows: set[tuple]) -> list[tuple]:
+    """Insert the rows of ``table`` (its whole primary key) that are new; the new ones' keys but
+    the last column (the visitor) come back: one statement, in key order."""
+    names = tuple(table.primary_key.columns.keys())
+    ordered = sorted(rows)
+    if not ordered:
+        return []
+    if connection.dialect.name == "postgresql":
+        # Arrays, one per column, unnested by the server (as the daily summaries' upsert).
+        sql = _new_rows_unnested(table)
+        with driver_cursor(connection, sql) as cursor:
+            cursor.execute(sql, tuple(list(column) for column in zip(*ordered, strict=True)))
+            return cursor.fetchall()
+    return list(connection.execute(_new_rows(table), [dict(zip(names, row, strict=True)) for row in ordered]))
 
 
 @functools.cache
-def _new_visitors():
-    """SQLite: insert the visitors that are new, returning their keys (one statement, its rows
-    sent in pages: SQLAlchemy's "insertmanyvalues")."""
-    return sqlite.insert(_VISITORS).on_conflict_do_nothing().returning(
-        _VISITORS.c.site_id, _VISITORS.c.goal_id, _VISITORS.c.day
-    )
+def _new_rows(table: Table):
+    """SQLite: insert the rows that are new, returning their keys but the last (one statement,
+    its rows sent in pages: SQLAlchemy's "insertmanyvalues")."""
+    returned = list(table.primary_key.columns)[:-1]
+    return sqlite.insert(table).on_conflict_do_nothing().returning(*returned)
 
 
 @functools.cache
-def _new_visitors_unnested() -> str:
+def _new_rows_unnested(table: Table) -> str:
     """PostgreSQL: the same, the rows given as one array per column (binary parameters)."""
-    names = ("site_id", "goal_id", "day", "visitor")
-    arrays = ", ".join(f"CAST(%b AS {postgresql_array(_VISITORS.c[name])})" for name in names)
-    return (f"INSERT INTO goal_visitors ({', '.join(names)}) SELECT * FROM unnest({arrays})"
-            " ON CONFLICT DO NOTHING RETURNING site_id, goal_id, day")
+    names = list(table.primary_key.columns.keys())
+    arrays = ", ".join(f"CAST(%b AS {postgresql_array(table.c[name])})" for name in names)
+    return (f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({arrays})"
+            f" ON CONFLICT DO NOTHING RETURNING {', '.join(names[:-1])}")
 
 
 def goal_matches(goals: dict[int, SiteGoals], batch) -> list[list[GoalSpec]]:
@@ -207,7 +273,7 @@ def prune_visitors(connection, today: date) -> None:
     step (kept only for a hit that might still come: a later step's hits, waiting for a first
     step that arrives late)."""
     since = visitors_kept_since(today)
-    for table in (_VISITORS, cast(Table, FunnelVisitor.__table__)):
+    for table in (_VISITORS, _PAIR_VISITORS, cast(Table, FunnelVisitor.__table__)):
         connection.execute(delete(table).where(table.c.day < since))
     walks = cast(Table, FunnelVisit.__table__)
     connection.execute(delete(walks).where(walks.c.day < since, walks.c.passed == 0))
@@ -222,7 +288,7 @@ def rebuild_goals(session, site_id: int, *, today: date | None = None) -> int:
     hits commits until this transaction does, and every batch that committed before is counted."""
     session.execute(select(Site.id).where(Site.id == site_id).with_for_update())
     goals = list(session.scalars(select(Goal).where(Goal.site_id == site_id).order_by(Goal.id)))
-    for table in (_VISITORS, _STATS, _REVENUE, _GOAL_VISITS):
+    for table in (_VISITORS, _STATS, _REVENUE, _GOAL_VISITS, _PAIRS, _PAIR_VISITORS):
         session.execute(delete(table).where(table.c.site_id == site_id))
     if not goals:
         count_goal_segments(session, site_id)
@@ -262,6 +328,7 @@ def rebuild_goals(session, site_id: int, *, today: date | None = None) -> int:
         select(gv.c.site_id, gv.c.goal_id, gv.c.day, gv.c.visitor).where(gv.c.site_id == site_id, gv.c.day >= since)
         .distinct(),
     ))
+    _count_pairs(session, site_id, since)
     day = v.c.day
     priced = [(goal, condition) for goal, condition in zip(specs, converts, strict=True) if goal.kind == "event"]
     if priced:
@@ -298,7 +365,28 @@ def rebuild_goals(session, site_id: int, *, today: date | None = None) -> int:
         # Fresh statistics for the planner: a first count fills the list of converted visits
         # from nothing (millions of rows), and a goal filter's statements read it by them.
         session.execute(text("ANALYZE goal_visits"))
+        session.execute(text("ANALYZE goal_pairs"))
     return len(goals)
+
+
+def _count_pairs(session, site_id: int, since: date) -> None:
+    """The site's ``goal_pairs`` from its ``goal_visits``: the visits listed for two goals, per
+    day; and the pairs' visitors of the days new hits may still come to."""
+    one, other = _GOAL_VISITS.alias("one"), _GOAL_VISITS.alias("other")
+    both = one.join(other, and_(other.c.site_id == one.c.site_id, other.c.visit_id == one.c.visit_id,
+                                other.c.goal_id != one.c.goal_id))
+    session.execute(_PAIRS.insert().from_select(
+        ("site_id", "goal_id", "day", "paired_id", "visitors", "conversions"),
+        select(one.c.site_id, one.c.goal_id, one.c.day, other.c.goal_id, func.count(func.distinct(one.c.visitor)),
+               func.sum(other.c.conversions))
+        .select_from(both).where(one.c.site_id == site_id)
+        .group_by(one.c.site_id, one.c.goal_id, one.c.day, other.c.goal_id),
+    ))
+    session.execute(_PAIR_VISITORS.insert().from_select(
+        ("site_id", "goal_id", "paired_id", "day", "visitor"),
+        select(one.c.site_id, one.c.goal_id, other.c.goal_id, one.c.day, one.c.visitor).select_from(both)
+        .where(one.c.site_id == site_id, one.c.day >= since).distinct(),
+    ))
 
 
 def _date(value) -> date:
