@@ -53,9 +53,9 @@ def test_the_common_values_are_chosen_and_counted_from_the_raw_rows(dbsession, m
     # 200 visits: 1 % is 2 visits. A referrer of one visit is rare; no referrer is never chosen.
     Store(None).write_batch(dbsession, visits(site, T, {"google.com": 120, "bing.com": 40, "rare.example": 1, "": 39}))
     added = segments.choose_values(dbsession, site.id, T.date())
-    assert added == {"referrer": ["google.com", "bing.com"], "entry": ["/"], "page": ["/"]}
+    assert added == {"referrer": ["google.com", "bing.com"], "entry": ["/"], "exit": ["/"], "page": ["/"]}
     assert chosen(dbsession, site.id) == {("referrer", "google.com"), ("referrer", "bing.com"), ("entry", "/"),
-                                          ("page", "/")}
+                                          ("exit", "/"), ("page", "/")}
     assert dbsession.get(Site, site.id).values_chosen_on == T.date()
     rows = segment_summaries(dbsession, site.id)
     # The site's total row of each value: its visitors, visits, page views, bounces, duration, events.
@@ -88,7 +88,11 @@ def test_a_chosen_value_is_kept_up_by_the_writer_and_read_by_its_filter(dbsessio
     assert (google.totals.visitors, google.totals.visits, google.totals.pageviews, google.totals.bounces) == (35, 35, 36, 34)
     assert {row.value: row.pageviews for row in google.panels["page"].rows} == {"/": 35, "/pricing": 1}
     assert {row.value: row.visits for row in google.panels["exit"].rows} == {"/": 34, "/pricing": 1}
-    for filters in ({"referrer": "google.com"}, {"referrer": "bing.com"}, {"entry": "/"}):
+    # The continued visit left the exit page "/"'s rows (its hits with it) and joined none.
+    left = summarized.overview(period, {"exit": "/"}, ("page",), limit=50)
+    assert (left.totals.visits, left.totals.pageviews) == (44, 44)
+    assert {row.value for row in left.panels["page"].rows} == {"/"}
+    for filters in ({"referrer": "google.com"}, {"referrer": "bing.com"}, {"entry": "/"}, {"exit": "/"}):
         assert plan(summarized.query(period, filters)).segment == next(iter(filters.items()))  # rule 9
         dims = ("page", "entry", "exit", "referrer", "source")
         assert numbers(summarized.overview(period, filters, dims, limit=50)) == numbers(
@@ -154,5 +158,45 @@ def test_a_visit_that_views_a_chosen_page_later_brings_its_earlier_hits_into_the
     assert rows[("page", "/pricing", "page", T.date(), "/a")] == (1, 0, 1, 0, 0, 0)
     assert rows[("page", "/pricing", "", T.date(), "")] == (201, 201, 202, 200, 180, 0)
     assert rows[("page", "/pricing", "exit", T.date(), "/pricing")][1] == 201
+    rebuild(dbsession, site.id)
+    assert segment_summaries(dbsession, site.id) == rows
+
+
+def test_a_visit_whose_exit_page_changes_moves_between_the_exit_pages_rows(dbsession, make_site, owner):
+    """A chosen exit page's rows hold the visits that end on it: a visit continued in a later
+    batch leaves the former exit page's rows with everything it counted there, its earlier hits
+    read back, and joins the new one's with them; the filters read what the raw rows say."""
+    site = make_site(owner, url="https://example.com", timezone="UTC")
+    ips = {"a": "192.0.2.1", "b": "192.0.2.2", "c": "192.0.2.3"}
+    Store(None).write_batch(dbsession, [
+        *visits(site, T, {"": 60}), *visits(site, T, {"": 40}, path="/pricing", first_ip=100),
+        make_hit(site, T, "/", ip=ips["a"]), make_hit(site, T + timedelta(minutes=1), "/docs", ip=ips["b"]),
+        make_hit(site, T, "/", ip=ips["c"]),
+        make_hit(site, T + timedelta(minutes=1), "/", event="Signup", ip=ips["c"], props={"plan": "pro"}),
+    ])
+    assert segments.choose_values(dbsession, site.id, T.date())["exit"] == ["/", "/pricing"]
+    # a: "/" → "/pricing" (from one chosen exit page to another); b: "/docs" → "/" (joins one);
+    # c: "/" → "/docs" (leaves one, with its event).
+    Store(None).write_batch(dbsession, [
+        make_hit(site, T + timedelta(minutes=4), "/pricing", ip=ips["a"]),
+        make_hit(site, T + timedelta(minutes=4), "/", ip=ips["b"]),
+        make_hit(site, T + timedelta(minutes=4), "/docs", ip=ips["c"]),
+    ])
+    rows = segment_summaries(dbsession, site.id)
+    # "/": its 60 visits and b's; "/pricing": its 40 and a's, with a's page view of "/".
+    assert rows[("exit", "/", "", T.date(), "")][:3] == (61, 61, 62)
+    assert rows[("exit", "/", "page", T.date(), "/docs")][2] == 1
+    assert rows[("exit", "/pricing", "", T.date(), "")][:3] == (41, 41, 42)
+    assert rows[("exit", "/pricing", "page", T.date(), "/")][2] == 1
+    assert ("exit", "/", "event", T.date(), "Signup") not in rows
+    period = Period("custom", T.date() - timedelta(days=1), T.date() + timedelta(days=1))
+    summarized = SiteReports(dbsession, site.id, "UTC", segmented=True, values=frozenset(chosen(dbsession, site.id)))
+    raw = SiteReports(dbsession, site.id, "UTC")
+    dims = ("page", "event", "prop", "entry", "exit", "country")
+    for value in ("/", "/pricing"):
+        filters = {"exit": value}
+        assert plan(summarized.query(period, filters)).segment == ("exit", value)
+        assert numbers(summarized.overview(period, filters, dims, limit=50)) == numbers(
+            raw.overview(period, filters, dims, limit=50)), value
     rebuild(dbsession, site.id)
     assert segment_summaries(dbsession, site.id) == rows

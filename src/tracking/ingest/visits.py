@@ -31,7 +31,7 @@ from sqlalchemy import (
 from ..models import Engagement, GoalVisit, Hit, Visit
 from ..models.hits import listed_values, listing
 from ..summaries.delta import Delta, visit_counts
-from ..summaries.dimensions import GOAL, VISIT_DIMENSIONS
+from ..summaries.dimensions import GOAL, MOVING, VISIT_DIMENSIONS
 from .pipeline import EnrichedHit
 from .statements import Statement
 
@@ -209,11 +209,18 @@ def assign_visits(
     for state in new:
         delta.add_visit(state.site_id, state.day, state.attrs, state.counts())
         delta.add_visit_start(state.site_id, state.started, state.is_first)
+    #: Visits whose exit page left a chosen one's rows or joined one's: their earlier hits move too.
+    moved: dict[int, tuple[_State, list[tuple[tuple[str, str], int]]]] = {}
     for state in extended:
         delta.change_visit(state.site_id, state.day, state.attrs, state.before, state.before_exit, state.counts(),
                            state.members_before)
+        left, entered = delta.exits_moved(state.site_id, state.before_exit, state.attrs[MOVING])
+        moves = [*([((MOVING, state.before_exit), -1)] if left else []),
+                 *([((MOVING, state.attrs[MOVING]), 1)] if entered else [])]
+        if moves:
+            moved[state.id] = (state, moves)
     _enter_segments(connection, [state for state in {id(s): s for _, s in assigned}.values()
-                                 if state.members != state.members_before], delta, joined)
+                                 if state.members != state.members_before], delta, joined, moved)
     for i, state in assigned:
         result[i] = state.id
         days[i] = state.day
@@ -263,7 +270,8 @@ def _known_members(connection, states: Iterable[_State], delta: Delta, goals: bo
 
 
 def _enter_segments(connection, states: list[_State], delta: Delta,
-                    joined: dict[tuple[int, int, date], set[tuple[str, str]]]) -> None:
+                    joined: dict[tuple[int, int, date], set[tuple[str, str]]],
+                    moved: dict[int, tuple[_State, list[tuple[tuple[str, str], int]]]]) -> None:
     """Visits that joined segments at a hit in this batch — converted on a goal (``goal_visits``
     gets them with their conversions: :class:`~tracking.summaries.goals.GoalDelta`), viewed a
     chosen page, sent a chosen event: their contribution so far added to those segments. The
@@ -271,8 +279,11 @@ def _enter_segments(connection, states: list[_State], delta: Delta,
     raw rows count a visitor under a goal, page or event filter: by the goals' list, or by the
     pages and events the visitor's visits of the day list, ``joined``); and, for a visit
     continued from an earlier batch, the hits it had (read back; this batch's hits follow in
-    :meth:`Delta.add_hit`)."""
-    if not states:
+    :meth:`Delta.add_hit`). And the visits whose exit page ``moved`` between chosen ones'
+    rows (:meth:`Delta.change_visit` moved their counts): their earlier hits, taken back from
+    the former's rows (sign -1) and added to the new one's (+1)."""
+    replays = {visit_id: (state, list(moves)) for visit_id, (state, moves) in moved.items()}
+    if not states and not replays:
         return
     entering = sorted(((state, member) for state in states for member in state.members - state.members_before),
                       key=lambda pair: (pair[0].started, pair[0].id, pair[1]))
@@ -293,14 +304,17 @@ def _enter_segments(connection, states: list[_State], delta: Delta,
         visitors, *rest = state.counts()
         delta.enter_segment(state.site_id, state.day, state.attrs, (1 if first else 0, *rest), member)
         counted.add(key)
-    continued = {state.id: state for state in states if state.before is not None}
-    if continued:
+    for state in states:
+        if state.before is not None:
+            replays.setdefault(state.id, (state, []))[1].extend(
+                (member, 1) for member in state.members - state.members_before)
+    if replays:
         for visit_id, day, event, path, props, is_first in connection.execute(
-            _PRIOR_HITS[postgresql], {"ids": _array(postgresql, continued)}
+            _PRIOR_HITS[postgresql], {"ids": _array(postgresql, replays)}
         ):
-            state = continued[visit_id]
-            for member in state.members - state.members_before:
-                delta.add_segment_hit(state.site_id, member, day, event, path, props, is_first)
+            state, moves = replays[visit_id]
+            for segment, sign in moves:
+                delta.add_segment_hit(state.site_id, segment, day, event, path, props, is_first, sign)
 
 
 #: The stored measurements of page views (:func:`record_engagements`).

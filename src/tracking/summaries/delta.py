@@ -26,7 +26,7 @@ from typing import cast
 from sqlalchemy import Table
 
 from ..models import DailyStat, HourlyStat, SegmentStat
-from .dimensions import BOT, COUNT_FIELDS, HITS, SEGMENTS, TOTAL, prop_value
+from .dimensions import BOT, COUNT_FIELDS, HITS, MOVING, SEGMENTS, TOTAL, prop_value
 from .rows import upsert
 from .segments import SiteValues
 
@@ -68,13 +68,30 @@ class Delta:
         the new one gains the present one. ``members``: the segments it had joined at a hit
         before (a goal's, a page's: :meth:`enter_segment`), which change with it."""
         change = tuple(now - then for now, then in zip(counts, before, strict=True))
-        if attrs["exit"] == before_exit:
+        if attrs[MOVING] == before_exit:
             self._add(site_id, day, attrs, ((TOTAL, ""), *attrs.items()), change, members)
             return
-        self._add(site_id, day, attrs, ((TOTAL, ""), *((d, v) for d, v in attrs.items() if d != "exit")), change,
-                  members)
-        self._add(site_id, day, attrs, (("exit", before_exit),), tuple(-then for then in before), members)
-        self._add(site_id, day, attrs, (("exit", attrs["exit"]),), counts, members)
+        # Not in the rows of its exit page's segments (below).
+        self._add(site_id, day, attrs, ((TOTAL, ""), *((d, v) for d, v in attrs.items() if d != MOVING)), change,
+                  members, moved=True)
+        self._add(site_id, day, attrs, ((MOVING, before_exit),), tuple(-then for then in before), members, moved=True)
+        self._add(site_id, day, attrs, ((MOVING, attrs[MOVING]),), counts, members, moved=True)
+        # A chosen exit page's rows: the visit leaves the former's with its former contribution
+        # and joins the new one's with its present one (its hits: :meth:`add_segment_hit`).
+        left, joined = self.exits_moved(site_id, before_exit, attrs[MOVING])
+        if left:
+            self.enter_segment(site_id, day, {**attrs, MOVING: before_exit}, tuple(-then for then in before),
+                               (MOVING, before_exit))
+        if joined:
+            self.enter_segment(site_id, day, attrs, counts, (MOVING, attrs[MOVING]))
+
+    def exits_moved(self, site_id: int, before: str, now: str) -> tuple[bool, bool]:
+        """Whether a visit whose exit page went from ``before`` to ``now`` leaves a chosen exit
+        page's rows, and whether it joins one's."""
+        if before == now:
+            return False, False
+        chosen = self.values.get(site_id, {}).get(MOVING, frozenset())
+        return before in chosen, now in chosen
 
     def enter_segment(self, site_id: int, day: date, attrs: dict[str, str], counts: tuple[int, ...],
                       segment: tuple[str, str]) -> None:
@@ -90,10 +107,11 @@ class Delta:
                 row[i] += count
 
     def _add(self, site_id: int, day: date, attrs: dict[str, str], rows, counts: tuple[int, ...],
-             members: Iterable[tuple[str, str]] = ()) -> None:
+             members: Iterable[tuple[str, str]] = (), moved: bool = False) -> None:
         """Add ``counts`` to the (dimension, value) ``rows`` of a day, and of the segments of
         the visit's ``attrs`` and those it joined at a hit (``members``), touching only the
-        counts that change: most of a continued visit's changes are zero."""
+        counts that change: most of a continued visit's changes are zero. ``moved``: the
+        visit's exit page changed, and its segments are left out (its caller moves it)."""
         changes = [(i, count) for i, count in enumerate(counts) if count]
         if not changes:
             return
@@ -104,6 +122,8 @@ class Delta:
             for i, count in changes:
                 row[i] += count
         for segment, segment_value in self._segments(site_id, attrs, members):
+            if moved and segment == MOVING:
+                continue
             for dim, value in rows:
                 row = segments[(site_id, segment, segment_value, dim, day, value)]
                 for i, count in changes:
@@ -144,10 +164,11 @@ class Delta:
             _count_hit(counted, prefix, day, event, path, props, first)
 
     def add_segment_hit(self, site_id: int, segment: tuple[str, str], day: date, event: str, path: str, props,
-                        is_first: bool) -> None:
+                        is_first: bool, sign: int = 1) -> None:
         """A hit stored before, to one segment only: a hit of a visit that has just joined it
-        (:meth:`enter_segment`)."""
-        _count_hit(self.segments, (site_id, *segment), day, event, path, props, 1 if is_first else 0)
+        (:meth:`enter_segment`); with ``sign`` -1, taken back from a segment it left (a former
+        exit page's)."""
+        _count_hit(self.segments, (site_id, *segment), day, event, path, props, 1 if is_first else 0, sign)
 
     def apply(self, session) -> None:
         """Add the changes to the summary rows: one statement per table. Rows go in key order,
@@ -164,17 +185,19 @@ class Delta:
             upsert(connection, cast(Table, model.__table__), keys, tuple(fields), [key + tuple(counts) for key, counts in rows])
 
 
-def _count_hit(counted: dict, prefix: tuple, day: date, event: str, path: str, props, first: int) -> None:
-    """A (person's) hit in the rows of ``counted`` whose keys start with ``prefix``."""
+def _count_hit(counted: dict, prefix: tuple, day: date, event: str, path: str, props, first: int,
+               sign: int = 1) -> None:
+    """A (person's) hit in the rows of ``counted`` whose keys start with ``prefix`` (``sign``
+    -1: taken back)."""
     if event == "pageview":
-        counted[(*prefix, HITS, day, "")][PAGEVIEWS] += 1
+        counted[(*prefix, HITS, day, "")][PAGEVIEWS] += sign
         row = counted[(*prefix, "page", day, path)]
-        row[PAGEVIEWS] += 1
-        row[VISITORS] += first
+        row[PAGEVIEWS] += sign
+        row[VISITORS] += first * sign
     else:
-        counted[(*prefix, HITS, day, "")][EVENTS] += 1
+        counted[(*prefix, HITS, day, "")][EVENTS] += sign
         row = counted[(*prefix, "event", day, event)]
-        row[EVENTS] += 1
-        row[VISITORS] += first
+        row[EVENTS] += sign
+        row[VISITORS] += first * sign
         for key, value in (props or {}).items():
-            counted[(*prefix, "prop", day, prop_value(event, key, value))][EVENTS] += 1
+            counted[(*prefix, "prop", day, prop_value(event, key, value))][EVENTS] += sign

@@ -47,7 +47,7 @@ SEGMENTS: tuple[str, ...] = ("country", "browser", "os", "device", "source")
 
 #: The segment of the goals (``segment_stats``): its value is a goal's id, its visits those that
 #: converted on the goal (``goal_visits``). A visit joins it at its first converting hit, with
-#: everything it counted before (:meth:`~.delta.Delta.enter_goal`).
+#: everything it counted before (:meth:`~.delta.Delta.enter_segment`).
 GOAL = "goal"
 
 #: The dimensions with as many values as visitors bring, whose *common* values have segment
@@ -55,13 +55,18 @@ GOAL = "goal"
 #: many visits is slow to read from the raw rows and is the one people click; a rare one is
 #: quick to read from the raw rows through its index, and its rows would outnumber its visits.
 #: The visit dimensions among them keep their value from a visit's first hit to its last (the
-#: entry page is the first page); a page or an event is joined at a hit (:data:`LISTED`). The
-#: exit page is not among them: a visit would leave its rows at every page view.
+#: entry page is the first page), but the exit page (:data:`MOVING`); a page or an event is
+#: joined at a hit (:data:`LISTED`).
 TOP_SEGMENTS: tuple[str, ...] = ("referrer", "utm_source", "utm_medium", "utm_campaign", "region", "city", "entry",
-                                 "page", "event")
+                                 "exit", "page", "event")
+#: The visit dimension whose value moves as the visit goes on: its exit page, its last page
+#: view. A visit whose exit page changes leaves the rows of the former (its whole contribution
+#: taken back, its earlier hits read back) and joins those of the new one
+#: (:meth:`~.delta.Delta.change_visit`).
+MOVING = "exit"
 #: Of those, the ones a visit joins at a hit rather than keeps from its first (a page it
 #: viewed, an event it sent: those its row lists), with everything it counted before, as it
-#: joins a goal's (:meth:`~.delta.Delta.enter_goal`).
+#: joins a goal's (:meth:`~.delta.Delta.enter_segment`).
 LISTED: tuple[str, ...] = ("page", "event")
 
 #: dimension → column of ``hits`` (``prop`` is computed from ``event`` and ``props``)
