@@ -51,9 +51,11 @@ The rules:
    its first hit to its last, and the summaries count visitors as rule 2 does under a visit
    filter (the first visit of the day, the first view of a page), so the numbers are the same.
    The same for one filter by a **common value** of a dimension with many values (a referrer,
-   a UTM parameter, a region, a city, an entry page, a page, an event) that has rows of its
-   own (``SiteRef.values``, chosen and counted by :mod:`tracking.summaries.segments`; a visit
-   joins a page's rows at its first view of it, with what it counted before, and a visitor
+   a UTM parameter, a region, a city, an entry or exit page, a page, an event) that has rows of
+   its own (``SiteRef.values``, chosen and counted by :mod:`tracking.summaries.segments`; a
+   visit moves to an exit page's rows when it ends on it, with what it counted, and leaves
+   them when it goes on; a visit joins a page's rows at its first view of it, with what it
+   counted before, and a visitor
    counts at their first visit of the day with the page, as rule 2 counts them under a page
    filter); any other value of theirs is read from the raw rows (rule 2). And for one filter
    by a **goal** whose rows were counted for its present rules (rule 7): the rows of the

@@ -14,7 +14,9 @@ visit), ``visits``, ``pageviews``, ``bounces`` (visits of one page view and no e
 ``segment_stats`` holds the same rows again per value of each segment dimension
 (:data:`~.dimensions.SEGMENTS`) and per chosen common value of the dimensions with many values
 (``segment_values``: :mod:`.segments`): a visit contributes to the rows of its own values (its
-country's, its browser's ..., its referrer's when that one is chosen), and its hits with it. Bot
+country's, its browser's ..., its referrer's when that one is chosen), and its hits with it; a
+visit whose exit page changes moves from the former's rows to the new one's
+(:meth:`Delta.change_visit`). Bot
 hits have no visit and no segment.
 """
 

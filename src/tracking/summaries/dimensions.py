@@ -40,9 +40,8 @@ VISIT_DIMENSIONS: dict[str, str] = {
 #: at their first visit of the day, a page's at their first view of it that day), so a
 #: segment's rows hold exactly the numbers the raw rows give for its filter. These five have
 #: few values (a country code, a browser, an operating system, a device class, a source class
-#: of five); region, city, referrer, UTM parameters and entry pages have as many as visitors
-#: bring, and their rows would outnumber the visits. The exit page is the visit's last page:
-#: a visit would move between its values with every page view, its hits' rows with it.
+#: of five); region, city, referrer, UTM parameters, entry and exit pages have as many as
+#: visitors bring, and their rows would outnumber the visits (:data:`TOP_SEGMENTS`).
 SEGMENTS: tuple[str, ...] = ("country", "browser", "os", "device", "source")
 
 #: The segment of the goals (``segment_stats``): its value is a goal's id, its visits those that

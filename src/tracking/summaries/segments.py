@@ -3,7 +3,7 @@ their own (``segment_values``, ``segment_stats``).
 
 A filter by a country, a browser, an operating system, a device or a source class reads the
 rows ``segment_stats`` keeps for each of their values (:data:`~.dimensions.SEGMENTS`). The
-referrer, the UTM parameters, the region, the city, the entry page, the pages and the events
+referrer, the UTM parameters, the region, the city, the entry and exit pages, the pages and the events
 (:data:`~.dimensions.TOP_SEGMENTS`) have as many values as visitors bring: rows for each would
 outnumber the visits. But the values people filter by are the top rows of their panels, and
 those are the ones the raw rows are slow for (a referrer that brings a third of the visits is a
@@ -19,7 +19,8 @@ milliseconds. So each site has its **common values** rows too:
   rows and writes its ``segment_values`` row in the same transaction, with the site locked
   against the writers' batches; from then on the writer keeps its rows as it keeps a
   country's (:class:`~.delta.Delta`; a visit joins a page's or an event's rows at the hit that
-  views or sends it, with what it counted before), and a rebuild recounts them with the rest.
+  views or sends it, with what it counted before; it moves from an exit page's rows to
+  another's as its exit page changes), and a rebuild recounts them with the rest.
 * **Kept** while there is room: a value stays chosen when it becomes rare (its rows cost the
   writer nothing more than its visits bring), up to :data:`MAX_PER_SEGMENT` per dimension;
   past that, values no longer common make room for the new ones, their rows deleted with them
