@@ -1,8 +1,10 @@
 """What a site's goals cost the hit writer: a batch of page views and events stored with no goals,
 with the five goals of ``bench/dashboard.py``, with 100 goals (the most a site may have), with
 the five goals and three funnels (``tracking.summaries.funnels``: how far each visit went), and
-with common values chosen (``tracking.summaries.segments``: the batch's pages, its event and
-entry pages have rows of their own), without goals and with the five.
+with common values chosen (``tracking.summaries.segments``: the batch's pages, its event, its
+entry and exit pages have rows of their own), without goals and with the five; and a batch that
+continues the visits of one written before, without and with common values (its visits' exit
+pages move between their rows).
 
     .venv/bin/python -m bench.goal_writer                       # SQLite and PostgreSQL
     .venv/bin/python -m bench.goal_writer --database sqlite --hits 5000 --rounds 7
@@ -41,29 +43,35 @@ CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, l
 T0 = datetime(2026, 3, 10, 9, 0)
 
 
-def hits(site_id: int, count: int):
+def hits(site_id: int, count: int, later: int = 0):
+    """``later``: the same visitors' next hits, ``later`` seconds on, each on the next path."""
     pipeline = Pipeline(GeoLocator())
     info = SiteInfo(site_id, 1, "example.com", "UTC", True, True, True)
     paths = ("/", "/pricing", "/blog/{n}/{m}", "/docs/{n}/{m}", "/about")
     found = []
     for i in range(count):
-        fields = {"url": "https://example.com" + paths[i % len(paths)].format(n=i % 7, m=i % 13)}
+        path = paths[(i + (1 if later else 0)) % len(paths)]
+        fields = {"url": "https://example.com" + path.format(n=i % 7, m=i % 13)}
         if i % 10 == 9:
             fields.update(event="signup", props=json.dumps({"plan": "pro" if i % 20 == 19 else "free"}),
                           revenue=json.dumps({"amount": f"{i % 90 + 9}.90", "currency": "EUR"}))
         found.append(pipeline.process(info, parse(fields), ip=f"10.0.{i % 2000 // 256}.{i % 256}", user_agent=CHROME,
-                                      dnt=False, gpc=False, now=T0 + timedelta(milliseconds=10 * i)))
+                                      dnt=False, gpc=False, now=T0 + timedelta(seconds=later, milliseconds=10 * i)))
     return found
 
 
-#: The common values of the "common values" ways: every page of the batch, its event, its entry pages.
-VALUES = [*(("page", path) for path in ("/", "/pricing", "/about")), ("event", "signup"),
-          *(("entry", path) for path in ("/", "/pricing", "/about"))]
+#: The common values of the "common values" ways: every page of the batch, its event, its entry
+#: and exit pages.
+VALUES = [*((segment, path) for segment in ("page", "entry", "exit") for path in ("/", "/pricing", "/about")),
+          ("event", "signup")]
 
 
 def goal_sets(site_id: int) -> dict[str, tuple[list[dict], list[list[int]], list[tuple[str, str]]]]:
     """Each way to measure: the site's goals, its funnels (each its steps, as indexes into the
-    goals) and its chosen common values."""
+    goals) and its chosen common values. The ways named "continued" time a second batch that
+    goes on with the first batch's visits (written before, untimed), each visit's exit page
+    changing: with common values, most visits leave an exit page's rows for another's or none,
+    their first batch's hits read back."""
     five = [dict(fields) for fields in GOALS.values()]
     hundred = five + [{"name": f"Page {n}", "kind": "page", "pattern": f"/section-{n}/*"} for n in range(60)] + [
         {"name": f"Event {n}", "kind": "event", "event": f"event-{n}"} for n in range(35)]
@@ -73,7 +81,8 @@ def goal_sets(site_id: int) -> dict[str, tuple[list[dict], list[list[int]], list
     funnels = [[5, 6, 7, 8], [6, 3], [0, 1, 2, 8, 4]]
     return {"no goals": ([], [], []), "5 goals": (five, [], []), "100 goals": (hundred, [], []),
             "5 goals, 3 funnels": (five + steps, funnels, []), "common values": ([], [], VALUES),
-            "5 goals, common values": (five, [], VALUES)}
+            "5 goals, common values": (five, [], VALUES), "continued": ([], [], []),
+            "continued, common values": ([], [], VALUES)}
 
 
 def measure(url: str, count: int, rounds: int) -> dict[str, float]:
@@ -85,6 +94,7 @@ def measure(url: str, count: int, rounds: int) -> dict[str, float]:
         sessions = sessionmaker(engine)
         store = Store(sessions)
         batch = hits(site_id, count)
+        later = hits(site_id, count, later=600)
         sets = goal_sets(site_id)
         best = dict.fromkeys(sets, float("inf"))
         for _, name in itertools.product(range(rounds), sets):
@@ -98,8 +108,12 @@ def measure(url: str, count: int, rounds: int) -> dict[str, float]:
                 session.flush()
                 for n, indexes in enumerate(funnels):
                     create_funnel(session, site_id, f"Funnel {n}", [made[i].id for i in indexes])
+                continued = name.startswith("continued")
+                if continued:
+                    store.write_batch(session, batch)
+                    session.flush()
                 started = time.perf_counter()
-                store.write_batch(session, batch)
+                store.write_batch(session, later if continued else batch)
                 session.flush()
                 best[name] = min(best[name], time.perf_counter() - started)
                 rows = session.scalar(select(func.count()).select_from(GoalStat))

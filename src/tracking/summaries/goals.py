@@ -364,8 +364,10 @@ def rebuild_goals(session, site_id: int, *, today: date | None = None) -> int:
     if session.get_bind().dialect.name == "postgresql":
         # Fresh statistics for the planner: a first count fills the list of converted visits
         # from nothing (millions of rows), and a goal filter's statements read it by them.
-        session.execute(text("ANALYZE goal_visits"))
-        session.execute(text("ANALYZE goal_pairs"))
+        # So do its segment rows, rewritten: with stale statistics a goal filter over a year
+        # expected one row of them, and sorted its 260,000 on disk (0.45 s) where it hashes.
+        for table in ("goal_visits", "goal_pairs", "segment_stats"):
+            session.execute(text(f"ANALYZE {table}"))
     return len(goals)
 
 
