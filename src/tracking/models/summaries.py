@@ -194,7 +194,8 @@ class GoalPair(Base):
 class GoalPairVisitor(Base):
     """A visitor who converted on two goals in one visit of a local day: what makes
     ``goal_pairs.visitors`` a count of distinct visitors, as ``goal_visitors`` does for
-    ``goal_stats``; kept for the last few days only, like them."""
+    ``goal_stats`` (once for both orders of the pair: ``goal_id`` the lower); kept for the last
+    few days only, like them."""
 
     __tablename__ = "goal_pair_visitors"
     __table_args__ = (PrimaryKeyConstraint("site_id", "goal_id", "paired_id", "day", "visitor"),)

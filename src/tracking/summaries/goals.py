@@ -166,17 +166,20 @@ class GoalDelta:
                [(*key, count) for key, count in sorted(self.visits.items())])
         if pairs:
             paired: dict[tuple[int, int, date, int], int] = defaultdict(int)
+            # A visitor of a pair is one of both its orders (kept once, the lower goal first).
             for site_id, goal_id, paired_id, day in _insert_new(connection, _PAIR_VISITORS, pair_people):
                 paired[(site_id, goal_id, day, paired_id)] += 1
+                paired[(site_id, paired_id, day, goal_id)] += 1
             upsert(connection, _PAIRS, ("site_id", "goal_id", "day", "paired_id"), ("visitors", "conversions"),
-                   [(*key, paired.get(key, 0), count) for key, count in sorted(pairs.items())])
+                   [(*key, paired.get(key, 0), pairs.get(key, 0)) for key in sorted(pairs.keys() | paired.keys())])
 
     def _pairs(self, connection) -> tuple[dict[tuple[int, int, date, int], int], set[tuple[int, int, int, date, int]]]:
         """The batch's additions to ``goal_pairs``: per (site, goal, day, second goal), the second
         goal's conversions that now count in the first goal's visits — this batch's, and, for a
         visit that converted on the first goal in this batch, those it had before; and the
         (site, goal, second goal, day, visitor) of the visits that converted on both for the
-        first time in this batch (counted once each, by :func:`_insert_new`)."""
+        first time in this batch, the lower goal first (counted once each, by
+        :func:`_insert_new`, for both orders)."""
         batch: dict[int, tuple[int, date, int, dict[int, int]]] = {}
         for (site_id, goal_id, day, visitor, visit_id), count in self.visits.items():
             batch.setdefault(visit_id, (site_id, day, visitor, {}))[3][goal_id] = count
@@ -199,7 +202,7 @@ class GoalDelta:
                     count = added.get(paired_id, 0)
                     if goal_id not in before:  # the visit joins the goal's: with what it had
                         count += before.get(paired_id, 0)
-                    if goal_id not in before or paired_id not in before:
+                    if goal_id < paired_id and (goal_id not in before or paired_id not in before):
                         people.add((site_id, goal_id, paired_id, day, visitor))
                     if count:
                         pairs[(site_id, goal_id, day, paired_id)] += count
@@ -366,8 +369,8 @@ def rebuild_goals(session, site_id: int, *, today: date | None = None) -> int:
         # from nothing (millions of rows), and a goal filter's statements read it by them.
         # So do its segment rows, rewritten: with stale statistics a goal filter over a year
         # expected one row of them, and sorted its 260,000 on disk (0.45 s) where it hashes.
-        for table in ("goal_visits", "goal_pairs", "segment_stats"):
-            session.execute(text(f"ANALYZE {table}"))
+        for name in ("goal_visits", "goal_pairs", "segment_stats"):
+            session.execute(text(f"ANALYZE {name}"))
     return len(goals)
 
 
@@ -387,7 +390,7 @@ def _count_pairs(session, site_id: int, since: date) -> None:
     session.execute(_PAIR_VISITORS.insert().from_select(
         ("site_id", "goal_id", "paired_id", "day", "visitor"),
         select(one.c.site_id, one.c.goal_id, other.c.goal_id, one.c.day, one.c.visitor).select_from(both)
-        .where(one.c.site_id == site_id, one.c.day >= since).distinct(),
+        .where(one.c.site_id == site_id, one.c.day >= since, one.c.goal_id < other.c.goal_id).distinct(),
     ))
 
 
