@@ -15,9 +15,9 @@ from tracking.conversions import delete_goal, goal_deletion
 from tracking.goals import spec
 from tracking.ingest.store import Store
 from tracking.models import Goal, GoalPair, GoalPairVisitor, GoalRevenue, GoalStat, GoalVisit, GoalVisitor, Job
-from tracking.reports.goals import goal_numbers, lone_goal, numbers, summarized_numbers
+from tracking.reports.goals import goal_numbers, numbers, summarized_numbers
 from tracking.reports.periods import Period
-from tracking.reports.planner import plan
+from tracking.reports.planner import plan, summarized_goal
 from tracking.summaries import jobs
 from tracking.summaries.dimensions import GOAL, HIT_DIMENSIONS, VISIT_DIMENSIONS
 from tracking.summaries.goals import rebuild_goals
@@ -167,7 +167,7 @@ def test_a_goal_filter_reads_its_segment_rows_and_shows_the_raw_rows_numbers(dbs
         assert all(goal.summarized for goal in specs)
         for filters in (*({"goal": str(goal.id)} for goal in made.values()), {"page": "/pricing"}, {"source": "direct"}):
             # Under a goal filter, from the goal's pairs with the others (goal_pairs).
-            assert (lone_goal(summarized.query(period, filters)) is not None) == ("goal" in filters)
+            assert (summarized_goal(summarized.query(period, filters).filters) is not None) == ("goal" in filters)
             listed = numbers(dbsession, summarized.query(period, filters), period, specs)
             assert listed == goal_numbers(dbsession, raw.query(period, filters), period, specs), (filters, days)
         assert any(number.revenue for number in listed)

@@ -282,7 +282,8 @@ class Store(HitBuffer):
             visitors = [visitor_id(self._salt(session, hit.ts.date()), hit.visitor_key) for hit in batch]
             # The goals each hit converts on (none for a bot's: it has no visit).
             converting = goal_matches(goals, batch) if goals else None
-            visit_ids, firsts, days, attrs, joined = assign_visits(connection, batch, visitors, delta, converting)
+            visit_ids, firsts, days, attrs, joined = assign_visits(connection, batch, visitors, delta, converting,
+                                                                   conversions)
             rows = []
             for hit, visitor, visit_id, first, its_visit, its_segments in zip(batch, visitors, visit_ids, firsts, attrs,
                                                                              joined, strict=True):

@@ -31,12 +31,13 @@ from sqlalchemy import (
 from ..models import Engagement, GoalVisit, Hit, Visit
 from ..models.hits import listed_values, listing
 from ..summaries.delta import Delta, visit_counts
-from ..summaries.dimensions import GOAL, MOVING, VISIT_DIMENSIONS
+from ..summaries.dimensions import GOAL, VISIT_DIMENSIONS
 from .pipeline import EnrichedHit
 from .statements import Statement
 
 if TYPE_CHECKING:
     from ..goals import GoalSpec
+    from ..summaries.goals import GoalDelta
 
 VISIT_GAP = timedelta(minutes=30)
 
@@ -110,7 +111,7 @@ UPDATE_VISITS = Statement(_V, ("ended_at", "exit_path", "pageviews", "events", "
 
 def assign_visits(
     connection, batch: list[EnrichedHit], visitors: list[int], delta: Delta,
-    converting: "list[list[GoalSpec]] | None" = None,
+    converting: "list[list[GoalSpec]] | None" = None, conversions: "GoalDelta | None" = None,
 ) -> tuple[list[int | None], list[bool], list[date | None], list[dict[str, str] | None],
            list[frozenset[tuple[str, str]]]]:
     """The visit id of each hit (``None`` for bots), opening and extending visits; whether
@@ -155,7 +156,7 @@ def assign_visits(
             viewed.update((name, "") for name in visit.names)
             joined.setdefault((visit.site_id, visit.visitor, visit.day), set()).update(
                 _listed_members(visit, delta.values.get(visit.site_id)))
-    _known_members(connection, current.values(), delta, converting is not None)
+    _known_members(connection, current.values(), delta, converting is not None, conversions)
     seen = set(current)
 
     new: list[_State] = []
@@ -212,11 +213,8 @@ def assign_visits(
     #: Visits whose exit page left a chosen one's rows or joined one's: their earlier hits move too.
     moved: dict[int, tuple[_State, list[tuple[tuple[str, str], int]]]] = {}
     for state in extended:
-        delta.change_visit(state.site_id, state.day, state.attrs, state.before, state.before_exit, state.counts(),
-                           state.members_before)
-        left, entered = delta.exits_moved(state.site_id, state.before_exit, state.attrs[MOVING])
-        moves = [*([((MOVING, state.before_exit), -1)] if left else []),
-                 *([((MOVING, state.attrs[MOVING]), 1)] if entered else [])]
+        moves = delta.change_visit(state.site_id, state.day, state.attrs, state.before, state.before_exit,
+                                   state.counts(), state.members_before)
         if moves:
             moved[state.id] = (state, moves)
     _enter_segments(connection, [state for state in {id(s): s for _, s in assigned}.values()
@@ -254,17 +252,21 @@ def _listed_members(state: _State, chosen: dict[str, frozenset[str]] | None) -> 
                       *(("event", name) for name in state.names if name in events)])
 
 
-def _known_members(connection, states: Iterable[_State], delta: Delta, goals: bool) -> None:
+def _known_members(connection, states: Iterable[_State], delta: Delta, goals: bool,
+                   conversions: "GoalDelta | None" = None) -> None:
     """The segments the visits of the database had joined at a hit (``members_before``, and
     ``members`` until the batch adds to them): the chosen pages and events they list and, when
-    their sites have ``goals``, the goals they converted on (``goal_visits``)."""
+    their sites have ``goals``, the goals they converted on (``goal_visits``), whose
+    conversions so far ``conversions`` (the batch's goal rows) keeps for its goal pairs."""
     by_id = {state.id: state for state in states}
     for state in by_id.values():
         state.members.update(_listed_members(state, delta.values.get(state.site_id)))
     if goals and by_id:
         postgresql = connection.dialect.name == "postgresql"
-        for visit_id, goal_id in connection.execute(_GOALS_OF[postgresql], {"ids": _array(postgresql, by_id)}):
+        for visit_id, goal_id, count in connection.execute(_GOALS_OF[postgresql], {"ids": _array(postgresql, by_id)}):
             by_id[visit_id].members.add((GOAL, str(goal_id)))
+            if conversions is not None:
+                conversions.before[visit_id][goal_id] = count
     for state in by_id.values():
         state.members_before = frozenset(state.members)
 
@@ -424,9 +426,9 @@ _VISITS_OF = {
 }
 
 
-#: Keyed by ``postgresql``: the goals of some visits; the hits of some visits; the visitors of
+#: Keyed by ``postgresql``: the goals of some visits (and their conversions); the hits of some visits; the visitors of
 #: some days who converted on some goals.
-_GOALS_OF = {pg: select(_GV.c.visit_id, _GV.c.goal_id).where(_in_array(pg, _GV.c.visit_id, "ids")) for pg in (False, True)}
+_GOALS_OF = {pg: select(_GV.c.visit_id, _GV.c.goal_id, _GV.c.conversions).where(_in_array(pg, _GV.c.visit_id, "ids")) for pg in (False, True)}
 _PRIOR_HITS = {pg: select(Hit.visit_id, Hit.day, Hit.event, Hit.path, Hit.props, Hit.is_first).where(
     _in_array(pg, Hit.visit_id, "ids")) for pg in (False, True)}
 _CONVERTED = {pg: select(_GV.c.site_id, _GV.c.goal_id, _GV.c.day, _GV.c.visitor).where(

@@ -31,9 +31,8 @@ from ..goals import GoalSpec, hit_converts, visit_converts
 from ..models import GoalPair, GoalRevenue, GoalStat, GoalVisit, Hit, Visit
 from ..models.summaries import SPLIT
 from ..models.types import AMOUNT_DECIMALS
-from ..summaries.dimensions import GOAL
 from .periods import Period
-from .planner import Source, plan
+from .planner import Source, plan, summarized_goal
 from .query import StatsQuery
 from .raw_runner import RawRunner, matching, matching_ids
 
@@ -180,16 +179,6 @@ def summarized_numbers_query(query: StatsQuery, period: Period, goal_ids: list[i
     ).group_by(s.goal_id)
 
 
-def lone_goal(query: StatsQuery) -> int | None:
-    """The goal of ``query``'s one filter, when that is a goal counted for its present rules."""
-    if len(query.filters) != 1:
-        return None
-    (only,) = query.filters
-    if only.dimension == GOAL and only.operator == "is" and only.goal is not None and only.goal.summarized:
-        return only.goal.id
-    return None
-
-
 #: On SQLite an amount is whole ten-thousandths (:class:`~tracking.models.types.Amount`), whose
 #: sum would overflow its 64-bit integers past ~922 of the largest amounts: it is summed in two
 #: parts (``SPLIT``), the amounts' high digits and their low ones, added up exactly in Python.
@@ -234,7 +223,7 @@ def listed_numbers(db, query: StatsQuery, period: Period, goals: list[GoalSpec])
     rules only), in the order of ``goals``: the listed visits among the matching ones, and the
     revenue of the matching visits' hits that carry any (a partial index holds those). Two
     statements whatever the number of goals; no other hit is read. Under a filter by one such
-    goal (:func:`lone_goal`), no list is read: the goal's daily rows and its pairs' with the
+    goal (:func:`~.planner.summarized_goal`), no list is read: the goal's daily rows and its pairs' with the
     others (``goal_pairs``, kept by the writer) have the same numbers."""
     found = [GoalNumbers() for _ in goals]
     if not goals:
@@ -243,7 +232,7 @@ def listed_numbers(db, query: StatsQuery, period: Period, goals: list[GoalSpec])
     RawRunner(db, query).tune()
     ids = matching_ids(query.site, period, query.filters)
     at = {goal.id: index for index, goal in enumerate(goals)}
-    lone = lone_goal(query)
+    lone = summarized_goal(query.filters)
     if lone is not None:
         # Filtered by one goal: its own numbers and its pairs' (every visit counted converted on it).
         p = GoalPair

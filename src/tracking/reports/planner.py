@@ -110,6 +110,17 @@ class Plan:
         return tuple(dim for dim, source in self.breakdowns if source is Source.RAW)
 
 
+def summarized_goal(filters) -> int | None:
+    """The goal of the one filter of ``filters``, when it is a goal whose rows were counted for
+    its present rules (rules 7 and 9): read from its rows, its list of visits, its pairs."""
+    if len(filters) != 1:
+        return None
+    (only,) = filters
+    if only.dimension == GOAL and only.operator == "is" and only.goal is not None and only.goal.summarized:
+        return only.goal.id
+    return None
+
+
 def segment_of(query: StatsQuery) -> tuple[str, str] | None:
     """The segment whose summaries answer ``query`` (rule 9), if any."""
     if len(query.filters) != 1:
@@ -122,7 +133,8 @@ def segment_of(query: StatsQuery) -> tuple[str, str] | None:
         return key if query.site.segmented else None
     if only.dimension == GOAL:
         # The goal's visits' rows, once its rows were counted for its present rules.
-        return (GOAL, str(only.goal.id)) if only.goal is not None and only.goal.summarized else None
+        goal = summarized_goal(query.filters)
+        return None if goal is None else (GOAL, str(goal))
     return key if key in query.site.values else None
 
 

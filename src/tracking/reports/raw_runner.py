@@ -51,8 +51,9 @@ from sqlalchemy.sql.selectable import CTE, Subquery
 from ..goals import visit_converts
 from ..models import GoalVisit, Hit, Visit
 from ..models.hits import listed
-from ..summaries.dimensions import COUNT_FIELDS, GOAL, HIT_DIMENSIONS, VISIT_DIMENSIONS, hour_expression, prop_value
+from ..summaries.dimensions import COUNT_FIELDS, HIT_DIMENSIONS, VISIT_DIMENSIONS, hour_expression, prop_value
 from .periods import Period
+from .planner import summarized_goal
 from .query import HIT_FILTERS, Filter, InvalidQuery, SiteRef, StatsQuery, sort_metric
 from .results import Panel, Point, Row, Totals, bucket_of, buckets, make_panel, points, ranked
 
@@ -101,8 +102,9 @@ def matching(site: SiteRef, period: Period, filters: Iterable[Filter]) -> list:
 def matching_ids(site: SiteRef, period: Period, filters: tuple[Filter, ...]):
     """The ids of the visits of the period that match ``filters``, as a select: for one filter
     by a goal counted for its present rules, its list of converted visits alone."""
-    if len(filters) == 1 and filters[0].dimension == GOAL and filters[0].goal and filters[0].goal.summarized:
-        return _listed(site, period, filters[0].goal.id)
+    goal = summarized_goal(filters)
+    if goal is not None:
+        return _listed(site, period, goal)
     return select(Visit.id).where(*matching(site, period, filters))
 
 

@@ -63,16 +63,18 @@ class Delta:
     def change_visit(
         self, site_id: int, day: date, attrs: dict[str, str], before: tuple[int, ...], before_exit: str,
         counts: tuple[int, ...], members: Iterable[tuple[str, str]] = (),
-    ) -> None:
+    ) -> list[tuple[tuple[str, str], int]]:
         """A continued visit's change, from its contribution ``before`` (with exit page
         ``before_exit``) to ``counts``. Its dimensions are those of its first hit and do not
         change, except the exit page: the former exit row loses the whole former contribution,
         the new one gains the present one. ``members``: the segments it had joined at a hit
-        before (a goal's, a page's: :meth:`enter_segment`), which change with it."""
+        before (a goal's, a page's: :meth:`enter_segment`), which change with it. Returns the
+        chosen exit pages' segments it left (-1) and joined (+1), whose rows still need its
+        earlier hits (:meth:`add_segment_hit`)."""
         change = tuple(now - then for now, then in zip(counts, before, strict=True))
         if attrs[MOVING] == before_exit:
             self._add(site_id, day, attrs, ((TOTAL, ""), *attrs.items()), change, members)
-            return
+            return []
         # Not in the rows of its exit page's segments (below).
         self._add(site_id, day, attrs, ((TOTAL, ""), *((d, v) for d, v in attrs.items() if d != MOVING)), change,
                   members, moved=True)
@@ -80,20 +82,16 @@ class Delta:
         self._add(site_id, day, attrs, ((MOVING, attrs[MOVING]),), counts, members, moved=True)
         # A chosen exit page's rows: the visit leaves the former's with its former contribution
         # and joins the new one's with its present one (its hits: :meth:`add_segment_hit`).
-        left, joined = self.exits_moved(site_id, before_exit, attrs[MOVING])
-        if left:
+        chosen = self.values.get(site_id, {}).get(MOVING, frozenset())
+        moves = []
+        if before_exit in chosen:
             self.enter_segment(site_id, day, {**attrs, MOVING: before_exit}, tuple(-then for then in before),
                                (MOVING, before_exit))
-        if joined:
+            moves.append(((MOVING, before_exit), -1))
+        if attrs[MOVING] in chosen:
             self.enter_segment(site_id, day, attrs, counts, (MOVING, attrs[MOVING]))
-
-    def exits_moved(self, site_id: int, before: str, now: str) -> tuple[bool, bool]:
-        """Whether a visit whose exit page went from ``before`` to ``now`` leaves a chosen exit
-        page's rows, and whether it joins one's."""
-        if before == now:
-            return False, False
-        chosen = self.values.get(site_id, {}).get(MOVING, frozenset())
-        return before in chosen, now in chosen
+            moves.append(((MOVING, attrs[MOVING]), 1))
+        return moves
 
     def enter_segment(self, site_id: int, day: date, attrs: dict[str, str], counts: tuple[int, ...],
                       segment: tuple[str, str]) -> None:

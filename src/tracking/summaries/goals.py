@@ -68,7 +68,7 @@ from ..models.summaries import SPLIT
 from ..models.types import AMOUNT_DECIMALS, driver_cursor, postgresql_array, utcnow
 from .counting import count_goal_segments
 from .funnels import rebuild_funnels
-from .rows import select_keys, upsert
+from .rows import upsert
 
 #: Days of converting visitors kept to count each visitor once as new hits come
 #: (:func:`visitors_kept_since`): visitor ids are daily, a local day spans two UTC days.
@@ -134,6 +134,9 @@ class GoalDelta:
         self.visits: dict[tuple[int, int, date, int, int], int] = defaultdict(int)
         self.revenue: dict[tuple[int, int, date, str], list[int]] = defaultdict(lambda: [0, 0, 0])
         self.visitors: set[tuple[int, int, date, int]] = set()
+        #: visit → goal → conversions: what the batch's continued visits had converted on before
+        #: it (read with their segments by the writer: :func:`tracking.ingest.visits.assign_visits`).
+        self.before: dict[int, dict[int, int]] = defaultdict(dict)
 
     def add(self, site_id: int, day: date, visitor: int, visit_id: int, goal: GoalSpec, currency: str | None,
             amount: Decimal | None) -> None:
@@ -153,8 +156,7 @@ class GoalDelta:
         Rows go in key order, so that writers in several processes lock them in the same order."""
         if not self.conversions:
             return
-        # Before the batch's converted visits are listed: what they had converted on before it.
-        pairs, pair_people = self._pairs(connection)
+        pairs, pair_people = self._pairs()
         new: dict[tuple[int, int, date], int] = defaultdict(int)
         for site_id, goal_id, day in _insert_new(connection, _VISITORS, self.visitors):
             new[(site_id, goal_id, day)] += 1
@@ -173,7 +175,7 @@ class GoalDelta:
             upsert(connection, _PAIRS, ("site_id", "goal_id", "day", "paired_id"), ("visitors", "conversions"),
                    [(*key, paired.get(key, 0), pairs.get(key, 0)) for key in sorted(pairs.keys() | paired.keys())])
 
-    def _pairs(self, connection) -> tuple[dict[tuple[int, int, date, int], int], set[tuple[int, int, int, date, int]]]:
+    def _pairs(self) -> tuple[dict[tuple[int, int, date, int], int], set[tuple[int, int, int, date, int]]]:
         """The batch's additions to ``goal_pairs``: per (site, goal, day, second goal), the second
         goal's conversions that now count in the first goal's visits — this batch's, and, for a
         visit that converted on the first goal in this batch, those it had before; and the
@@ -183,15 +185,10 @@ class GoalDelta:
         batch: dict[int, tuple[int, date, int, dict[int, int]]] = {}
         for (site_id, goal_id, day, visitor, visit_id), count in self.visits.items():
             batch.setdefault(visit_id, (site_id, day, visitor, {}))[3][goal_id] = count
-        prior: dict[int, dict[int, int]] = defaultdict(dict)
-        for visit_id, goal_id, count in select_keys(connection, _GOAL_VISITS, ("visit_id",),
-                                                    ("visit_id", "goal_id", "conversions"),
-                                                    [(visit_id,) for visit_id in sorted(batch)]):
-            prior[visit_id][goal_id] = count
         pairs: dict[tuple[int, int, date, int], int] = defaultdict(int)
         people: set[tuple[int, int, int, date, int]] = set()
         for visit_id, (site_id, day, visitor, added) in batch.items():
-            before = prior.get(visit_id, {})
+            before = self.before.get(visit_id, {})
             goals = before.keys() | added.keys()
             if len(goals) < 2:
                 continue
