@@ -10,10 +10,17 @@ from sqlalchemy import delete, select
 from tests.hits import CHROME, FIREFOX_LINUX, GOOGLEBOT, IPHONE, make_hit, segment_summaries, summaries
 from tests.reading import SiteReports
 from tracking.ingest.store import Store
-from tracking.models import DailySalt, DailyStat, Hit, HourlyStat, SegmentStat, SegmentValue, Visit
+from tracking.models import DailySalt, DailyStat, Goal, Hit, HourlyStat, SegmentStat, SegmentValue, Visit
 from tracking.reports.periods import Period
 from tracking.reports.planner import plan
-from tracking.summaries.dimensions import HIT_DIMENSIONS, SEGMENTS, TOP_SEGMENTS, VISIT_DIMENSIONS
+from tracking.summaries.dimensions import (
+    HIT_DIMENSIONS,
+    SEGMENTS,
+    TOP_SEGMENTS,
+    VISIT_DIMENSIONS,
+    VISITOR_DIMENSIONS,
+)
+from tracking.summaries.goals import rebuild_goals
 from tracking.summaries.rebuild import rebuild
 from tracking.summaries.segments import choose_values
 from tracking.timezones import local_day
@@ -180,6 +187,73 @@ def test_a_segment_filter_reads_its_summaries_and_shows_the_raw_rows_numbers(dbs
                 assert summarized.panel(dim, period, filters, limit=100, full=True).rows == raw.panel(
                     dim, period, filters, limit=100, full=True).rows, (segment, value, dim)
     for model in (DailyStat, SegmentStat, SegmentValue, HourlyStat, Hit, Visit):
+        dbsession.execute(delete(model))
+    dbsession.execute(delete(DailySalt))
+    dbsession.delete(site)
+    dbsession.flush()
+
+
+#: The second filters of the pair test: dimensions of the visitor's and others, one value each.
+SECONDS = ("country", "browser", "device", "source", "referrer", "exit")
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(
+    specs=st.lists(hit_strategy, min_size=1, max_size=40),
+    cuts=st.lists(st.integers(1, 39), max_size=3),
+    timezone=st.sampled_from(["UTC", "Europe/Paris", "America/St_Johns"]),
+    pick=st.integers(0, 10),
+)
+def test_two_filters_read_the_totals_of_the_first_ones_rows_and_show_the_raw_rows_numbers(
+    dbsession, make_site, owner, specs, cuts, timezone, pick,
+):
+    """Two filters, one by a value with rows of its own (a segment's, a chosen common value's,
+    a goal's) and one by a visit dimension's value: the totals of both periods and the chart of
+    the period before come from the first's rows of the second's value (rule 10) — when the
+    first is a visit dimension, or the second a dimension of the visitor — and every number of
+    the dashboard, of the totals' and the chart's reads is the raw rows'."""
+    site = make_site(owner, url="https://example.com", timezone=timezone)
+    hits = make_hits(site, specs)
+    bounds = sorted({0, len(hits), *[c for c in cuts if c < len(hits)]})
+    for start, end in pairwise(bounds):
+        Store(None).write_batch(dbsession, hits[start:end])
+        if start == 0:
+            choose_values(dbsession, site.id, CHOSEN_ON)
+    goals = [Goal(site_id=site.id, name="Sign-up", kind="event", event="signup"),
+             Goal(site_id=site.id, name="Pages", kind="page", pattern="/*")]
+    dbsession.add_all(goals)
+    dbsession.flush()
+    rebuild_goals(dbsession, site.id, today=max(hit.ts for hit in hits).date())
+    dbsession.expire_all()
+    chosen = values_of(dbsession, site.id)
+    summarized = SiteReports(dbsession, site.id, timezone, segmented=True, values=chosen)
+    raw = SiteReports(dbsession, site.id, timezone)
+    dims = (*VISIT_DIMENSIONS, *HIT_DIMENSIONS)
+    first = local_day(START, timezone)
+    period = Period("custom", first - timedelta(days=1), first + timedelta(days=3))  # and the 4 days before
+    visits = dbsession.scalars(select(Visit).where(Visit.site_id == site.id)).all()
+    seconds = []  # a value some visit has of each dimension of SECONDS
+    for dim in SECONDS:
+        found = sorted({getattr(visit, VISIT_DIMENSIONS[dim]) for visit in visits}) or ["nothing"]
+        seconds.append((dim, found[pick % len(found)]))
+    firsts = [*(("country", value) for value in COUNTRIES), *((dim, value) for dim, value in chosen),
+              *(("goal", str(goal.id)) for goal in goals)]
+    within = 0
+    for rows in firsts:
+        for second in seconds:
+            if second[0] == rows[0]:
+                continue
+            filters = dict((rows, second))
+            p = plan(summarized.query(period, filters))
+            expected = second[0] in VISITOR_DIMENSIONS or rows[0] in VISIT_DIMENSIONS
+            assert (p.within is not None) == expected, filters
+            within += p.within is not None
+            assert _numbers(summarized.overview(period, filters, dims, limit=100)) == _numbers(
+                raw.overview(period, filters, dims, limit=100)), filters
+            assert summarized.totals(period, filters) == raw.totals(period, filters), filters
+            assert summarized.series(period, filters, pageviews=False) == raw.series(period, filters, pageviews=False)
+    assert within  # the rule was read
+    for model in (Goal, DailyStat, SegmentStat, SegmentValue, HourlyStat, Hit, Visit):
         dbsession.execute(delete(model))
     dbsession.execute(delete(DailySalt))
     dbsession.delete(site)

@@ -4,10 +4,11 @@ from datetime import date
 
 import pytest
 
+from tracking.goals import GoalSpec
 from tracking.reports.periods import Period
 from tracking.reports.planner import Source, plan
 from tracking.reports.query import DETAILS, FILTERABLE, Filter, InvalidQuery, SiteRef, StatsQuery, filters_from
-from tracking.summaries.dimensions import DIMENSIONS, SEGMENTS
+from tracking.summaries.dimensions import DIMENSIONS, SEGMENTS, VISIT_DIMENSIONS
 
 SITE = SiteRef(1, "Europe/Paris")
 WEEK = Period("custom", date(2026, 6, 1), date(2026, 6, 8))
@@ -50,7 +51,7 @@ def test_one_filter_by_a_segments_value_reads_its_summaries(dim):
 
 
 @pytest.mark.parametrize("filters", [
-    (Filter("country", "DE"), Filter("device", "mobile")),  # two filters
+    (Filter("country", "DE"), Filter("page", "/")),  # two filters, the second no visit dimension
     (Filter("referrer", "example.org"),),  # as many values as visitors bring: not a segment
     (Filter("city", "Berlin"),),
     (Filter("exit", "/"),),  # a visit moves from one exit page to the next
@@ -59,6 +60,52 @@ def test_one_filter_by_a_segments_value_reads_its_summaries(dim):
 def test_other_filters_on_a_segmented_site_read_the_raw_rows(filters):
     p = plan(StatsQuery(SEGMENTED, WEEK, filters, DIMENSIONS))
     assert p.segment is None and (p.totals, p.series) == (R, R)
+
+
+#: A site whose segments are counted, with common values of its own.
+CHOSEN = SiteRef(1, "Europe/Paris", segmented=True,
+                 values=frozenset({("page", "/"), ("event", "signup"), ("exit", "/"), ("referrer", "example.org")}))
+GOAL = Filter("goal", "7", goal=GoalSpec(7, "Sign-up", "event", event="signup", summarized=True))
+
+
+@pytest.mark.parametrize("rows, second, within", [
+    # rows of a visit dimension: any second visit dimension (both count a visitor at their
+    # first visit of the day, when it matches)
+    (Filter("country", "DE"), Filter("browser", "Chrome"), True),
+    (Filter("country", "DE"), Filter("source", "search"), True),
+    (Filter("referrer", "example.org"), Filter("utm_campaign", "june"), True),
+    (Filter("exit", "/"), Filter("entry", "/blog"), True),
+    # a page's, an event's, a goal's: a dimension of the visitor's only
+    (Filter("page", "/"), Filter("device", "mobile"), True),
+    (Filter("event", "signup"), Filter("city", "Berlin"), True),
+    (GOAL, Filter("os", "iOS"), True),
+    (Filter("page", "/"), Filter("source", "search"), False),
+    (Filter("event", "signup"), Filter("entry", "/"), False),
+    (GOAL, Filter("referrer", "example.org"), False),
+    # neither with rows, or a second filter that is no visit dimension
+    (Filter("page", "/pricing"), Filter("device", "mobile"), False),
+    (Filter("city", "Berlin"), Filter("region", "Berlin"), False),
+    (Filter("country", "DE"), Filter("event", "outbound"), False),
+    (Filter("page", "/"), Filter("event", "signup"), False),
+], ids=lambda value: value if isinstance(value, bool) else f"{value.dimension}={value.value}")
+def test_two_filters_take_their_totals_from_the_first_ones_rows_of_the_seconds_value(rows, second, within):
+    for filters in ((rows, second), (second, rows)):  # in either order
+        p = plan(StatsQuery(CHOSEN, WEEK, filters, DIMENSIONS, compare=True))
+        if not within:
+            assert (p.segment, p.within, p.totals, p.chart(False)) == (None, None, R, R)
+            continue
+        segment = (rows.dimension, rows.value) if rows is not GOAL else ("goal", "7")
+        # When both have rows (two segments), the first filter's.
+        swapped = (((second.dimension, second.value), (rows.dimension, rows.value))
+                   if filters[0] is second and second.dimension in SEGMENTS and rows.dimension in VISIT_DIMENSIONS
+                   else None)
+        assert (p.segment, p.within) == (swapped or (segment, (second.dimension, second.value)))
+        # The totals and the chart of the period before from those rows; the panels from the
+        # raw rows, and a chart with page views (the rows count them on the day a visit began).
+        assert (p.totals, p.chart(False), p.chart(True), p.series) == (S, S, R, R)
+        assert dict(p.breakdowns) == dict.fromkeys(DIMENSIONS, R)
+        assert p.goals is R
+        assert plan(StatsQuery(CHOSEN, DAY, filters)).chart(False) is R  # hourly_stats has no segments
 
 
 def test_a_site_whose_segments_are_not_counted_yet_reads_the_raw_rows():

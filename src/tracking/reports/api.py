@@ -70,7 +70,7 @@ class _Runners:
     """The runner of each source for one query."""
 
     def __init__(self, db, p: Plan) -> None:
-        self.summaries = SummaryRunner(db, p.query, p.segment)
+        self.summaries = SummaryRunner(db, p.query, p.segment, p.within)
         self.raw = RawRunner(db, p.query)
 
     def of(self, source: Source) -> Runner:
@@ -112,13 +112,19 @@ def overview(db, query: StatsQuery) -> Overview:
     p = plan(query)
     run = _Runners(db, p)
     previous = query.period.previous()
-    if p.totals is p.series is Source.RAW and len(p.raw_dimensions()) == len(p.breakdowns):
-        # One scan per period answers it all: two statements each.
+    before_chart = p.chart(_previous_pageviews(query))
+    if p.series is Source.RAW and len(p.raw_dimensions()) == len(p.breakdowns):
+        # One scan of the period answers its chart and panels: two statements.
         now = run.raw.scan(query.period, query.dimensions)
-        before = run.raw.scan(previous, pageviews=_previous_pageviews(query))
-        totals, before_totals = now.totals, before.totals
+        totals = now.totals if p.totals is Source.RAW else run.summaries.totals(query.period)
         panels = {dim: now.panel(dim, query.limit, query.offset) for dim in query.dimensions}
-        series, previous_series = now.series, before.series
+        series = now.series
+        if p.totals is before_chart is Source.RAW:  # and one of the period before
+            before = run.raw.scan(previous, pageviews=_previous_pageviews(query))
+            before_totals, previous_series = before.totals, before.series
+        else:  # its totals and chart from its rows (rule 10)
+            before_totals = run.of(p.totals).totals(previous)
+            previous_series = run.of(before_chart).series(previous, pageviews=_previous_pageviews(query))
     else:
         totals = run.of(p.totals).totals(query.period)
         # The summaries' panels in one statement; the others (rule 3) one by one.
@@ -128,7 +134,7 @@ def overview(db, query: StatsQuery) -> Overview:
                   for dim, source in p.breakdowns}
         before_totals = run.of(p.totals).totals(previous)
         series = run.of(p.series).series(query.period)
-        previous_series = run.of(p.series).series(previous, pageviews=_previous_pageviews(query))
+        previous_series = run.of(before_chart).series(previous, pageviews=_previous_pageviews(query))
     bots = run.summaries_only(p.bots)
     return Overview(totals, before_totals, series, previous_series, panels,
                     bot_hits=bot_hits(db, query), has_data=bots.has_data())
@@ -147,11 +153,12 @@ def timeseries(db, query: StatsQuery) -> Timeseries:
     bucket follows (:class:`~.results.Point`); with ``compare``, the previous period's per
     bucket (its page views only when ``query.metrics`` name page views or views per visit)."""
     p = plan(query)
-    runner = _Runners(db, p).of(p.series)
-    points = runner.series(query.period, pageviews=_pageviews(query))
+    run = _Runners(db, p)
+    points = run.of(p.chart(_pageviews(query))).series(query.period, pageviews=_pageviews(query))
     if not query.compare:
         return Timeseries(points)
-    return Timeseries(points, runner.series(query.period.previous(), pageviews=_previous_pageviews(query)))
+    pageviews = _previous_pageviews(query)
+    return Timeseries(points, run.of(p.chart(pageviews)).series(query.period.previous(), pageviews=pageviews))
 
 
 def breakdown(db, query: StatsQuery) -> Panel:

@@ -63,12 +63,26 @@ The rules:
    of the day that converted, as the raw rows do under a goal filter.
    Not from them: an hourly chart (``hourly_stats`` has no segments), the goals panel (rule
    7), the visits of a page (rule 3) and the bot hits (rule 5), read as with any filter.
+10. **Two filters, one of which has rows of its own (rule 9) and the other a visit
+    dimension's value, take their totals from the first's rows of the second's value**:
+    ``page is /`` and ``device is mobile`` are, in total and by day, the row of ``mobile`` in the
+    device panel of the page's rows (:attr:`Plan.within`); so is the chart of the period before,
+    which counts no page views (the rows count a visit's page views on the day it began, the
+    chart on the day of each view: a chart with page views reads the raw rows). The panels come
+    from the raw rows (rule 2), the current period's chart with them. A visit panel's row counts
+    a visitor where the filter of the rows counts them; the raw rows count them at their first
+    visit that matches both. These are one visit when the rows' filter is a visit dimension (a
+    visitor counts at their first visit of the day, if it matches) or when the second dimension
+    is one of the visitor's own (:data:`~tracking.summaries.dimensions.VISITOR_DIMENSIONS`: read
+    from the address and the user agent the visitor's id is made of, so the same in each of their
+    visits of the day); a page, an event or a goal with another second filter (a source) is read
+    as in rule 2.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from ..summaries.dimensions import GOAL, SEGMENTS
+from ..summaries.dimensions import GOAL, LISTED, SEGMENTS, VISIT_DIMENSIONS, VISITOR_DIMENSIONS
 from .query import StatsQuery
 
 
@@ -105,6 +119,16 @@ class Plan:
     goals: Source
     #: The segment whose summaries answer (rule 9): its dimension and value.
     segment: tuple[str, str] | None = None
+    #: Of the segment's rows, the (visit dimension, value) whose rows stand for its totals:
+    #: the second of two filters (rule 10); ``None``: its totals' own.
+    within: tuple[str, str] | None = None
+    #: Where a chart that counts no page views comes from (rule 10: the period before's);
+    #: ``None``: from :attr:`series`.
+    visit_series: Source | None = None
+
+    def chart(self, pageviews: bool) -> Source:
+        """The source of a chart, with or without page views."""
+        return self.series if pageviews or self.visit_series is None else self.visit_series
 
     def raw_dimensions(self) -> tuple[str, ...]:
         return tuple(dim for dim, source in self.breakdowns if source is Source.RAW)
@@ -138,9 +162,36 @@ def segment_of(query: StatsQuery) -> tuple[str, str] | None:
     return key if key in query.site.values else None
 
 
+def pair_of(query: StatsQuery) -> tuple[tuple[str, str], tuple[str, str]] | None:
+    """The segment and the (visit dimension, value) within it whose rows hold the totals of
+    ``query``'s two filters (rule 10), if any."""
+    if len(query.filters) != 2 or any(f.operator != "is" for f in query.filters):
+        return None
+    first, second = query.filters
+    for rows, other in ((first, second), (second, first)):
+        segment = segment_of(replace(query, filters=(rows,)))
+        if segment is None or other.dimension not in VISIT_DIMENSIONS:
+            continue
+        if (rows.dimension in LISTED or rows.dimension == GOAL) and other.dimension not in VISITOR_DIMENSIONS:
+            continue  # the visitor's first visit with the page may not be their first that matches both
+        return segment, (other.dimension, other.value)
+    return None
+
+
 def plan(query: StatsQuery) -> Plan:
     """The plan of ``query`` (see the module's docstring for the rules)."""
-    segment = segment_of(query)
+    pair = pair_of(query)
+    if pair is not None:  # rule 10
+        segment, within = pair
+        hourly = query.bucket == "hour"
+        return replace(
+            _plan(query, None), totals=Source.SUMMARIES, segment=segment, within=within,
+            visit_series=Source.RAW if hourly else Source.SUMMARIES,
+        )
+    return _plan(query, segment_of(query))
+
+
+def _plan(query: StatsQuery, segment: tuple[str, str] | None) -> Plan:
     raw = bool(query.filters) and segment is None
     rows = Source.RAW if raw else Source.SUMMARIES  # rules 1, 2 and 9
     asked = set(query.metrics)

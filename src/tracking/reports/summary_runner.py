@@ -34,11 +34,15 @@ class SummaryRunner:
     dimension and the value, whose rows are read instead of ``daily_stats``; the planner
     decides), and the bot hits, which no visit filter applies to."""
 
-    def __init__(self, db, query: StatsQuery, segment: tuple[str, str] | None = None) -> None:
+    def __init__(self, db, query: StatsQuery, segment: tuple[str, str] | None = None,
+                 within: tuple[str, str] | None = None) -> None:
         self.db = db
         self.query = query
         self.site = query.site
         self.segment = segment
+        #: The (dimension, value) of the segment's rows that hold the totals (the planner's rule
+        #: 10: a second filter); ``None``: the totals' own rows.
+        self.within = within
         #: ``daily_stats``, or ``segment_stats`` (the same columns, and the segment's two)
         self.model = DailyStat if segment is None else SegmentStat
 
@@ -51,10 +55,21 @@ class SummaryRunner:
         return conditions
 
     def _daily(self, period: Period, dim: str):
+        if self.within is not None:
+            raise ValueError("the rows of a value of a segment hold its totals, not its panels: the planner reads "
+                             "them from the raw rows")
         return (*self._rows(period), self.model.dim == dim)
 
+    def _total(self):
+        """The conditions of the rows that hold the totals: the site's (its segment's), or those
+        of one value of the segment's (``within``)."""
+        d = self.model
+        if self.within is None:
+            return (d.dim == TOTAL,)
+        return (d.dim == self.within[0], d.value == self.within[1])
+
     def totals(self, period: Period) -> Totals:
-        row = self.db.execute(select(*_sums(self.model)).where(*self._daily(period, TOTAL))).one()
+        row = self.db.execute(select(*_sums(self.model)).where(*self._rows(period), *self._total())).one()
         return Totals(*map(int, row))
 
     def has_data(self) -> bool:
@@ -173,10 +188,13 @@ class SummaryRunner:
             # visitors, visits, bounces and duration from the day's total, page views from the
             # day's hits.
             d = self.model
-            dims = (TOTAL, HITS) if pageviews else (TOTAL,)
+            if self.within is not None and pageviews:
+                raise ValueError("the rows of a value of a segment count no page views by day: the planner reads "
+                                 "such a chart from the raw rows")
             rows = self.db.execute(
                 select(d.day, d.dim, d.visitors, d.pageviews, d.visits, d.bounces, d.duration).where(
-                    *self._rows(period), d.dim.in_(dims)
+                    *self._rows(period), *(self._total() if self.within else (d.dim.in_((TOTAL, HITS) if pageviews
+                                                                                          else (TOTAL,)),))
                 )
             )
             for day, dim, visitors, views, visits, bounces, duration in rows:

@@ -44,6 +44,13 @@ VISIT_DIMENSIONS: dict[str, str] = {
 #: visitors bring, and their rows would outnumber the visits (:data:`TOP_SEGMENTS`).
 SEGMENTS: tuple[str, ...] = ("country", "browser", "os", "device", "source")
 
+#: The visit dimensions read from the visitor's address (the place) and user agent (the
+#: browser, its system, the device): a visitor's id is a hash of both (with the day's salt), so
+#: each of a visitor's visits of a day has the same value of these. A page filter with one of
+#: them counts a visitor at their first visit of the day with the page, as the page's rows do
+#: (:mod:`tracking.reports.planner`, rule 10).
+VISITOR_DIMENSIONS: tuple[str, ...] = ("country", "region", "city", "browser", "os", "device")
+
 #: The segment of the goals (``segment_stats``): its value is a goal's id, its visits those that
 #: converted on the goal (``goal_visits``). A visit joins it at its first converting hit, with
 #: everything it counted before (:meth:`~.delta.Delta.enter_segment`).
