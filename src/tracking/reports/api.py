@@ -114,15 +114,16 @@ def overview(db, query: StatsQuery) -> Overview:
     previous = query.period.previous()
     before_chart = p.chart(_previous_pageviews(query))
     if p.series is Source.RAW and len(p.raw_dimensions()) == len(p.breakdowns):
-        # One scan of the period answers its chart and panels: two statements.
+        # One scan of the period answers its chart and panels (two statements), and counts its
+        # totals on the way: the same numbers the summaries hold, when they hold them (rule 10).
         now = run.raw.scan(query.period, query.dimensions)
-        totals = now.totals if p.totals is Source.RAW else run.summaries.totals(query.period)
+        totals = now.totals
         panels = {dim: now.panel(dim, query.limit, query.offset) for dim in query.dimensions}
         series = now.series
-        if p.totals is before_chart is Source.RAW:  # and one of the period before
+        if before_chart is Source.RAW:  # one of the period before, for its chart and totals
             before = run.raw.scan(previous, pageviews=_previous_pageviews(query))
             before_totals, previous_series = before.totals, before.series
-        else:  # its totals and chart from its rows (rule 10)
+        else:  # its totals and chart from the rows of the first filter (rule 10)
             before_totals = run.of(p.totals).totals(previous)
             previous_series = run.of(before_chart).series(previous, pageviews=_previous_pageviews(query))
     else:

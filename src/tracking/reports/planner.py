@@ -30,7 +30,8 @@ The rules:
 5. **Bot hits come from the summaries**, filters or not: bots have no visit, so no visit filter
    applies to them; the number is the period's bot hits, shown beside the report.
 6. With ``compare``, the previous period is planned by the same rules (the same filters), its
-   totals and its visitors per bucket only.
+   totals and its visitors per bucket only (a chart without page views, which rule 10 reads
+   from summaries).
 7. **Goals' numbers come from their summaries without filters** (``goal_stats``,
    ``goal_revenue``: per goal and day), for each goal whose rows were recounted for its present
    rules; a goal just added or changed is counted from the raw rows until its recount is done
@@ -66,10 +67,12 @@ The rules:
 10. **Two filters, one of which has rows of its own (rule 9) and the other a visit
     dimension's value, take their totals from the first's rows of the second's value**:
     ``page is /`` and ``device is mobile`` are, in total and by day, the row of ``mobile`` in the
-    device panel of the page's rows (:attr:`Plan.within`); so is the chart of the period before,
-    which counts no page views (the rows count a visit's page views on the day it began, the
-    chart on the day of each view: a chart with page views reads the raw rows). The panels come
-    from the raw rows (rule 2), the current period's chart with them. A visit panel's row counts
+    device panel of the page's rows (:attr:`Plan.within`); so is a chart that counts no page
+    views (:attr:`Plan.visit_series`: the dashboard's of the period before, a chart of
+    visitors), not by hour (rule 9). The rows count a visit's page views on the day it began, a
+    chart on the day of each view: a chart with page views reads the raw rows. The panels come
+    from the raw rows (rule 2); on the dashboard their scan counts the period's chart and totals
+    too, the same numbers (:func:`.api.overview`). A visit panel's row counts
     a visitor where the filter of the rows counts them; the raw rows count them at their first
     visit that matches both. These are one visit when the rows' filter is a visit dimension (a
     visitor counts at their first visit of the day, if it matches) or when the second dimension
@@ -122,8 +125,8 @@ class Plan:
     #: Of the segment's rows, the (visit dimension, value) whose rows stand for its totals:
     #: the second of two filters (rule 10); ``None``: its totals' own.
     within: tuple[str, str] | None = None
-    #: Where a chart that counts no page views comes from (rule 10: the period before's);
-    #: ``None``: from :attr:`series`.
+    #: Where a chart that counts no page views comes from (rule 10: the rows of the first
+    #: filter, as the period before's on the dashboard); ``None``: from :attr:`series`.
     visit_series: Source | None = None
 
     def chart(self, pageviews: bool) -> Source:

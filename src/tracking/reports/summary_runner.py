@@ -32,7 +32,9 @@ class SummaryRunner:
     ``prop_event``), for any period. Filters are not read: the planner sends here only the parts
     of unfiltered queries, those of a query filtered by a segment's value (``segment``: the
     dimension and the value, whose rows are read instead of ``daily_stats``; the planner
-    decides), and the bot hits, which no visit filter applies to."""
+    decides), the totals and the charts without page views of two filters (``within``: the
+    second's dimension and value, whose row of the segment's rows is read instead of their
+    totals; rule 10), and the bot hits, which no visit filter applies to."""
 
     def __init__(self, db, query: StatsQuery, segment: tuple[str, str] | None = None,
                  within: tuple[str, str] | None = None) -> None:
@@ -54,10 +56,15 @@ class SummaryRunner:
             conditions += [SegmentStat.segment == self.segment[0], SegmentStat.segment_value == self.segment[1]]
         return conditions
 
-    def _daily(self, period: Period, dim: str):
+    def _panels(self) -> None:
+        """Raise unless these rows hold panels: one value's row of a segment's rows (``within``)
+        is its totals only."""
         if self.within is not None:
             raise ValueError("the rows of a value of a segment hold its totals, not its panels: the planner reads "
                              "them from the raw rows")
+
+    def _daily(self, period: Period, dim: str):
+        self._panels()
         return (*self._rows(period), self.model.dim == dim)
 
     def _total(self):
@@ -122,6 +129,7 @@ class SummaryRunner:
         months of a big site, a scan per panel cost ~80 ms each for pages, entries and exits)."""
         if len(dims) < 2 or (self.query.prop_event and "prop" in dims):
             return {dim: self.breakdown(dim, period, totals) for dim in dims}
+        self._panels()
         limit, offset = self.query.limit, self.query.offset
         d = self.model
         metric = case(*((d.dim == dim, func.sum(getattr(d, sort_metric(dim)))) for dim in dims), else_=0)

@@ -46,8 +46,9 @@ SEGMENTS: tuple[str, ...] = ("country", "browser", "os", "device", "source")
 
 #: The visit dimensions read from the visitor's address (the place) and user agent (the
 #: browser, its system, the device): a visitor's id is a hash of both (with the day's salt), so
-#: each of a visitor's visits of a day has the same value of these. A page filter with one of
-#: them counts a visitor at their first visit of the day with the page, as the page's rows do
+#: each of a visitor's visits of a day has the same value of these (while the geolocation
+#: database and the user-agent parser stay the same that day). A page filter with one of them
+#: counts a visitor at their first visit of the day with the page, as the page's rows do
 #: (:mod:`tracking.reports.planner`, rule 10).
 VISITOR_DIMENSIONS: tuple[str, ...] = ("country", "region", "city", "browser", "os", "device")
 
