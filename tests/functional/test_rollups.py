@@ -59,6 +59,27 @@ def make_hits(site, specs, start=START, countries=COUNTRIES):
 
 
 
+def forget(dbsession, site, *models) -> None:
+    """Delete the rows of ``models``, the daily salts and ``site``: a property test's examples
+    share one transaction."""
+    for model in models:
+        dbsession.execute(delete(model))
+    dbsession.execute(delete(DailySalt))
+    dbsession.delete(site)
+    dbsession.flush()
+
+
+def write_in_batches(dbsession, site_id: int, hits: list, cuts: list[int]) -> None:
+    """``hits`` in batches cut at ``cuts``, each by a fresh store (as several server processes
+    would write them); the common values are chosen after the first (counted from the raw rows,
+    then kept by the writer: their visits that continue in later batches too)."""
+    bounds = sorted({0, len(hits), *[c for c in cuts if c < len(hits)]})
+    for start, end in pairwise(bounds):
+        Store(None).write_batch(dbsession, hits[start:end])
+        if start == 0:
+            choose_values(dbsession, site_id, CHOSEN_ON)
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(
     specs=st.lists(hit_strategy, min_size=1, max_size=40),
@@ -68,22 +89,11 @@ def make_hits(site, specs, start=START, countries=COUNTRIES):
 def test_summaries_equal_a_rebuild_from_raw_rows(dbsession, make_site, owner, specs, cuts, timezone):
     site = make_site(owner, url="https://example.com", timezone=timezone)
     hits = make_hits(site, specs)
-    # Written in several batches, each by a fresh store (as several server processes would);
-    # the common values are chosen after the first (counted from the raw rows, then kept by
-    # the writer: their visits that continue in later batches too).
-    bounds = sorted({0, len(hits), *[c for c in cuts if c < len(hits)]})
-    for start, end in pairwise(bounds):
-        Store(None).write_batch(dbsession, hits[start:end])
-        if start == 0:
-            choose_values(dbsession, site.id, CHOSEN_ON)
+    write_in_batches(dbsession, site.id, hits, cuts)
     incremental = summaries(dbsession, site.id), segment_summaries(dbsession, site.id)
     rebuild(dbsession, site.id)
     assert (summaries(dbsession, site.id), segment_summaries(dbsession, site.id)) == incremental
-    for model in (DailyStat, SegmentStat, SegmentValue, HourlyStat, Hit, Visit):
-        dbsession.execute(delete(model))
-    dbsession.execute(delete(DailySalt))
-    dbsession.delete(site)
-    dbsession.flush()
+    forget(dbsession, site, DailyStat, SegmentStat, SegmentValue, HourlyStat, Hit, Visit)
 
 
 def values_of(dbsession, site_id: int) -> frozenset[tuple[str, str]]:
@@ -142,11 +152,7 @@ def test_a_filter_every_visit_matches_changes_no_number(dbsession, make_site, ow
             assert _numbers(reports.overview(period, {"country": country}, dims, limit=100)) == _numbers(
                 reports.overview(period, {}, dims, limit=100)
             )
-    for model in (DailyStat, HourlyStat, Hit, Visit):
-        dbsession.execute(delete(model))
-    dbsession.execute(delete(DailySalt))
-    dbsession.delete(site)
-    dbsession.flush()
+    forget(dbsession, site, DailyStat, HourlyStat, Hit, Visit)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -163,11 +169,7 @@ def test_a_segment_filter_reads_its_summaries_and_shows_the_raw_rows_numbers(dbs
     period's numbers are those the raw rows give for the same filter, whatever the batches."""
     site = make_site(owner, url="https://example.com", timezone=timezone)
     hits = make_hits(site, specs)
-    bounds = sorted({0, len(hits), *[c for c in cuts if c < len(hits)]})
-    for start, end in pairwise(bounds):
-        Store(None).write_batch(dbsession, hits[start:end])
-        if start == 0:
-            choose_values(dbsession, site.id, CHOSEN_ON)
+    write_in_batches(dbsession, site.id, hits, cuts)
     chosen = values_of(dbsession, site.id)
     summarized = SiteReports(dbsession, site.id, timezone, segmented=True, values=chosen)
     raw = SiteReports(dbsession, site.id, timezone)
@@ -187,11 +189,7 @@ def test_a_segment_filter_reads_its_summaries_and_shows_the_raw_rows_numbers(dbs
             for dim in ("page", "entry"):
                 assert summarized.panel(dim, period, filters, limit=100, full=True).rows == raw.panel(
                     dim, period, filters, limit=100, full=True).rows, (segment, value, dim)
-    for model in (DailyStat, SegmentStat, SegmentValue, HourlyStat, Hit, Visit):
-        dbsession.execute(delete(model))
-    dbsession.execute(delete(DailySalt))
-    dbsession.delete(site)
-    dbsession.flush()
+    forget(dbsession, site, DailyStat, SegmentStat, SegmentValue, HourlyStat, Hit, Visit)
 
 
 #: The second filters of the pair test: dimensions of the visitor's and others, one value each.
@@ -215,11 +213,7 @@ def test_two_filters_read_the_totals_of_the_first_ones_rows_and_show_the_raw_row
     the dashboard, of the totals' and the chart's reads is the raw rows'."""
     site = make_site(owner, url="https://example.com", timezone=timezone)
     hits = make_hits(site, specs)
-    bounds = sorted({0, len(hits), *[c for c in cuts if c < len(hits)]})
-    for start, end in pairwise(bounds):
-        Store(None).write_batch(dbsession, hits[start:end])
-        if start == 0:
-            choose_values(dbsession, site.id, CHOSEN_ON)
+    write_in_batches(dbsession, site.id, hits, cuts)
     goals = [Goal(site_id=site.id, name="Sign-up", kind="event", event="signup"),
              Goal(site_id=site.id, name="Pages", kind="page", pattern="/*")]
     dbsession.add_all(goals)
@@ -258,8 +252,4 @@ def test_two_filters_read_the_totals_of_the_first_ones_rows_and_show_the_raw_row
             overview, chart = api.overview(dbsession, query), api.timeseries(dbsession, query)
             shown.append((overview.totals, overview.before, overview.series, overview.previous, chart))
         assert shown[0] == shown[1], (period, filters)
-    for model in (Goal, DailyStat, SegmentStat, SegmentValue, HourlyStat, Hit, Visit):
-        dbsession.execute(delete(model))
-    dbsession.execute(delete(DailySalt))
-    dbsession.delete(site)
-    dbsession.flush()
+    forget(dbsession, site, Goal, DailyStat, SegmentStat, SegmentValue, HourlyStat, Hit, Visit)

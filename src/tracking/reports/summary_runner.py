@@ -196,13 +196,16 @@ class SummaryRunner:
             # visitors, visits, bounces and duration from the day's total, page views from the
             # day's hits.
             d = self.model
-            if self.within is not None and pageviews:
+            if self.within is None:
+                kept = (d.dim.in_((TOTAL, HITS) if pageviews else (TOTAL,)),)
+            elif pageviews:
                 raise ValueError("the rows of a value of a segment count no page views by day: the planner reads "
                                  "such a chart from the raw rows")
+            else:
+                kept = self._total()
             rows = self.db.execute(
                 select(d.day, d.dim, d.visitors, d.pageviews, d.visits, d.bounces, d.duration).where(
-                    *self._rows(period), *(self._total() if self.within else (d.dim.in_((TOTAL, HITS) if pageviews
-                                                                                          else (TOTAL,)),))
+                    *self._rows(period), *kept
                 )
             )
             for day, dim, visitors, views, visits, bounces, duration in rows:
